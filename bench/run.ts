@@ -1,0 +1,13 @@
+/**
+ * `npm run bench`: runs every benchmark section in one process and prints
+ * ours beside a same-run baseline. Pass section names to run only those.
+ */
+const sections: Record<string, () => Promise<void>> = {
+  startup: async () => (await import('./startup.js')).run(),
+};
+
+const wanted = process.argv.slice(2);
+for (const [name, run] of Object.entries(sections)) {
+  if (wanted.length && !wanted.includes(name)) continue;
+  await run();
+}
