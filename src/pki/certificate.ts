@@ -1,0 +1,526 @@
+/**
+ * X.509 v3 certificate parsing (RFC 5280 §4). The parser is strict where the
+ * RFC says a certificate MUST be rejected (encoding, versions, duplicate or
+ * misplaced extensions, malformed extension values, bad serials) and cheap
+ * otherwise: it only slices the input, so parsing a bundle of roots costs
+ * little. Path-level rules (CA bits, key usage on issuers, name constraints)
+ * live in the validator.
+ *
+ * Every failure is `PkiError('CERT_MALFORMED')`, whatever the input.
+ */
+import { createHash } from 'node:crypto';
+import {
+  type DerNode,
+  DerError,
+  Tag,
+  TagClass,
+  children,
+  expectUniversal,
+  integerBytes,
+  isContext,
+  isUniversal,
+  parse,
+  readBitString,
+  readBoolean,
+  readInteger,
+  readOctetString,
+  readOid,
+  readTime,
+  sequence,
+} from '../lib/der.js';
+import { PemError, derBlocks } from '../lib/pem.js';
+import { PkiError } from './errors.js';
+import { type GeneralName, decodeGeneralName, decodeGeneralNames } from './general-name.js';
+import { type Name, decodeName, namesEqual } from './name.js';
+
+export type { Name, NameAttribute } from './name.js';
+export type { GeneralName } from './general-name.js';
+
+/** Extension and algorithm OIDs this module knows by name. */
+export const OID = {
+  subjectKeyIdentifier: '2.5.29.14',
+  keyUsage: '2.5.29.15',
+  subjectAltName: '2.5.29.17',
+  issuerAltName: '2.5.29.18',
+  basicConstraints: '2.5.29.19',
+  cRLNumber: '2.5.29.20',
+  cRLReason: '2.5.29.21',
+  invalidityDate: '2.5.29.24',
+  deltaCRLIndicator: '2.5.29.27',
+  issuingDistributionPoint: '2.5.29.28',
+  certificateIssuer: '2.5.29.29',
+  nameConstraints: '2.5.29.30',
+  cRLDistributionPoints: '2.5.29.31',
+  certificatePolicies: '2.5.29.32',
+  policyMappings: '2.5.29.33',
+  authorityKeyIdentifier: '2.5.29.35',
+  policyConstraints: '2.5.29.36',
+  extKeyUsage: '2.5.29.37',
+  freshestCRL: '2.5.29.46',
+  inhibitAnyPolicy: '2.5.29.54',
+  authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
+  subjectInfoAccess: '1.3.6.1.5.5.7.1.11',
+  ctPrecertificateScts: '1.3.6.1.4.1.11129.2.4.2',
+  // Extended key usages.
+  anyExtendedKeyUsage: '2.5.29.37.0',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  emailProtection: '1.3.6.1.5.5.7.3.4',
+  timeStamping: '1.3.6.1.5.5.7.3.8',
+  ocspSigning: '1.3.6.1.5.5.7.3.9',
+  // Public key algorithms and curves.
+  ecPublicKey: '1.2.840.10045.2.1',
+  rsaEncryption: '1.2.840.113549.1.1.1',
+  rsassaPss: '1.2.840.113549.1.1.10',
+  ed25519: '1.3.101.112',
+  ed448: '1.3.101.113',
+  dsa: '1.2.840.10040.4.1',
+  p256: '1.2.840.10045.3.1.7',
+  p384: '1.3.132.0.34',
+  p521: '1.3.132.0.35',
+} as const;
+
+export type KeyUsage =
+  | 'digitalSignature'
+  | 'nonRepudiation'
+  | 'keyEncipherment'
+  | 'dataEncipherment'
+  | 'keyAgreement'
+  | 'keyCertSign'
+  | 'cRLSign'
+  | 'encipherOnly'
+  | 'decipherOnly';
+
+/** The KeyUsage bit names in bit order (bit 0 first). */
+export const KEY_USAGE_BITS: readonly KeyUsage[] = [
+  'digitalSignature',
+  'nonRepudiation',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+  'encipherOnly',
+  'decipherOnly',
+];
+
+export interface AlgorithmIdentifier {
+  readonly oid: string;
+  /** The parameters element (whole TLV), when present (NULL included). */
+  readonly parameters?: Uint8Array;
+}
+
+export interface Extension {
+  readonly critical: boolean;
+  /** The extnValue OCTET STRING contents (the DER of the extension's own type). */
+  readonly value: Uint8Array;
+}
+
+export interface BasicConstraints {
+  readonly ca: boolean;
+  readonly pathLenConstraint?: number;
+}
+
+export interface NameConstraints {
+  readonly permitted: GeneralName[];
+  readonly excluded: GeneralName[];
+}
+
+/** The whole authorityKeyIdentifier, for the checks that look past the key id. */
+export interface AuthorityKeyIdentifierDetails {
+  readonly keyIdentifier?: Uint8Array;
+  readonly authorityCertIssuer?: readonly GeneralName[];
+  readonly authorityCertSerialNumber?: bigint;
+}
+
+export interface Certificate {
+  readonly der: Uint8Array;
+  /** The tbsCertificate element, as signed. */
+  readonly tbs: Uint8Array;
+  /** 1, 2 or 3. */
+  readonly version: number;
+  readonly serialNumber: bigint;
+  /** Serial as lower-case hex of its magnitude (no leading zero byte). */
+  readonly serialHex: string;
+  /** Octets in the serial's DER encoding (RFC 5280 allows at most 20). */
+  readonly serialLength: number;
+  readonly signatureAlgorithm: AlgorithmIdentifier;
+  readonly signatureValue: Uint8Array;
+  readonly issuer: Name;
+  readonly subject: Name;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  /** SubjectPublicKeyInfo DER. */
+  readonly spki: Uint8Array;
+  /** The subjectPublicKey BIT STRING contents (an EC point, an RSAPublicKey, ...). */
+  readonly publicKeyBytes: Uint8Array;
+  readonly publicKeyAlgorithm: string;
+  /** The named curve OID for EC keys; absent for explicit parameters. */
+  readonly publicKeyCurve?: string;
+  /** The SPKI algorithm parameters element, when present. */
+  readonly publicKeyParameters?: Uint8Array;
+  readonly extensions: ReadonlyMap<string, Extension>;
+  readonly basicConstraints?: BasicConstraints;
+  readonly keyUsage?: ReadonlySet<KeyUsage>;
+  readonly extKeyUsage?: readonly string[];
+  readonly subjectAltNames?: readonly GeneralName[];
+  readonly subjectKeyIdentifier?: Uint8Array;
+  /** The `[0]` keyIdentifier of authorityKeyIdentifier only (absent if `[0]` is). */
+  readonly authorityKeyIdentifier?: Uint8Array;
+  readonly authorityKeyIdentifierDetails?: AuthorityKeyIdentifierDetails;
+  readonly nameConstraints?: NameConstraints;
+  /** SHA-256 of the DER, lower-case hex. */
+  readonly fingerprintSha256: string;
+  /** Subject and issuer are the same name (RFC 5280 §6.1: self-issued). */
+  readonly isSelfIssued: boolean;
+}
+
+function malformed(message: string, cause?: unknown): PkiError {
+  return new PkiError('CERT_MALFORMED', message, cause === undefined ? undefined : { cause });
+}
+
+/** Parses one DER certificate. Throws `PkiError('CERT_MALFORMED')` on any problem. */
+export function parseCertificate(der: Uint8Array): Certificate {
+  try {
+    return decode(der);
+  } catch (err) {
+    if (err instanceof PkiError) throw err;
+    const detail = err instanceof DerError ? err.message : 'unexpected structure';
+    throw malformed(`certificate is malformed: ${detail}`, err);
+  }
+}
+
+/** Parses a PEM bundle (any number of CERTIFICATE blocks) or a single DER certificate. */
+export function parseCertificates(bytes: Uint8Array): Certificate[] {
+  let blocks: Uint8Array[];
+  try {
+    blocks = derBlocks(bytes, ['CERTIFICATE']);
+  } catch (err) {
+    const detail = err instanceof PemError ? err.message : 'not PEM or DER';
+    throw malformed(`certificate bundle is malformed: ${detail}`, err);
+  }
+  return blocks.map(parseCertificate);
+}
+
+/** Reads an AlgorithmIdentifier node. */
+export function decodeAlgorithm(node: DerNode | undefined, what: string): AlgorithmIdentifier {
+  const [oidNode, params, extra] = sequence(node, what);
+  if (extra) throw new DerError(`${what} has too many fields`);
+  const oid = readOid(oidNode, `${what} algorithm`);
+  return params ? { oid, parameters: params.bytes } : { oid };
+}
+
+function sameAlgorithm(a: AlgorithmIdentifier, b: AlgorithmIdentifier): boolean {
+  if (a.oid !== b.oid) return false;
+  if (!a.parameters || !b.parameters) return !a.parameters && !b.parameters;
+  return Buffer.from(a.parameters).equals(b.parameters);
+}
+
+function evenHex(n: bigint): string {
+  const h = n.toString(16);
+  return h.length % 2 ? '0' + h : h;
+}
+
+function decode(der: Uint8Array): Certificate {
+  const root = parse(der);
+  const [tbsNode, sigAlgNode, sigNode, extra] = sequence(root, 'Certificate');
+  if (extra || !sigNode) throw new DerError('Certificate must have three fields');
+  const fields = sequence(tbsNode, 'TBSCertificate');
+  let i = 0;
+  let version = 1;
+  const first = fields[0];
+  if (first && isContext(first, 0)) {
+    if (!first.constructed) throw new DerError('version must be [0] EXPLICIT');
+    const inner = children(first);
+    if (inner.length !== 1) throw new DerError('version must hold one INTEGER');
+    const v = readInteger(inner[0], 'version');
+    if (v !== 1n && v !== 2n) {
+      // v1 is the DEFAULT and must be omitted in DER; anything above v3 is unknown.
+      throw new DerError(v === 0n ? 'explicit v1 version is not DER' : `unsupported version ${v + 1n}`);
+    }
+    version = Number(v) + 1;
+    i++;
+  }
+  const serialNode = expectUniversal(fields[i++], Tag.INTEGER, 'serialNumber');
+  const serialLength = integerBytes(serialNode, 'serialNumber').length;
+  const serialNumber = readInteger(serialNode, 'serialNumber');
+  // RFC 5280 §4.1.2.2 (positive, at most 20 octets) is enforced by the
+  // validator on issued certificates: real trust anchors break it (serial 0).
+  const tbsSignature = decodeAlgorithm(fields[i++], 'signature');
+  const issuer = decodeName(expectUniversal(fields[i++], Tag.SEQUENCE, 'issuer'));
+  const [nbNode, naNode, vExtra] = sequence(fields[i++], 'validity');
+  if (vExtra) throw new DerError('validity has too many fields');
+  const notBefore = readTime(nbNode, 'notBefore');
+  const notAfter = readTime(naNode, 'notAfter');
+  checkTimeForm(nbNode!, notBefore, 'notBefore');
+  checkTimeForm(naNode!, notAfter, 'notAfter');
+  const subject = decodeName(expectUniversal(fields[i++], Tag.SEQUENCE, 'subject'));
+  const spkiNode = fields[i++];
+  const [keyAlgNode, keyBitsNode, spkiExtra] = sequence(spkiNode, 'subjectPublicKeyInfo');
+  if (spkiExtra) throw new DerError('subjectPublicKeyInfo has too many fields');
+  const keyAlg = decodeAlgorithm(keyAlgNode, 'subjectPublicKeyInfo');
+  const keyBits = readBitString(keyBitsNode, 'subjectPublicKey');
+  if (keyBits.unusedBits !== 0) throw new DerError('subjectPublicKey must be whole octets');
+  let publicKeyCurve: string | undefined;
+  if (keyAlg.oid === OID.ecPublicKey && keyAlg.parameters) {
+    const p = parse(keyAlg.parameters);
+    if (isUniversal(p, Tag.OID)) publicKeyCurve = readOid(p, 'namedCurve');
+  }
+
+  let extensionsNode: DerNode | undefined;
+  for (; i < fields.length; i++) {
+    const f = fields[i]!;
+    if (f.cls !== TagClass.CONTEXT) throw new DerError('unexpected field in TBSCertificate');
+    if ((f.tag === 1 || f.tag === 2) && !extensionsNode) {
+      if (version < 2) throw new DerError('unique identifiers need version 2 or 3');
+      continue;
+    }
+    if (f.tag === 3 && !extensionsNode) {
+      if (version !== 3) throw new DerError('extensions need version 3');
+      extensionsNode = f;
+      continue;
+    }
+    throw new DerError('unexpected or misordered field in TBSCertificate');
+  }
+
+  const signatureAlgorithm = decodeAlgorithm(sigAlgNode, 'signatureAlgorithm');
+  if (!sameAlgorithm(signatureAlgorithm, tbsSignature)) {
+    throw new DerError('signatureAlgorithm differs from the TBSCertificate signature field');
+  }
+  const sig = readBitString(sigNode, 'signatureValue');
+  if (sig.unusedBits !== 0) throw new DerError('signatureValue must be whole octets');
+
+  const extensions = new Map<string, Extension>();
+  if (extensionsNode) {
+    if (!extensionsNode.constructed) throw new DerError('extensions must be [3] EXPLICIT');
+    const inner = children(extensionsNode);
+    if (inner.length !== 1) throw new DerError('extensions must hold one SEQUENCE');
+    const list = sequence(inner[0], 'Extensions');
+    if (list.length === 0) throw new DerError('Extensions must not be empty');
+    for (const ext of list) {
+      const parts = sequence(ext, 'Extension');
+      const oid = readOid(parts[0], 'extnID');
+      let critical = false;
+      let valueIdx = 1;
+      if (parts[1] && isUniversal(parts[1], Tag.BOOLEAN)) {
+        critical = readBoolean(parts[1], 'critical');
+        valueIdx = 2;
+      }
+      const value = readOctetString(parts[valueIdx], 'extnValue');
+      if (parts.length !== valueIdx + 1) throw new DerError('Extension has too many fields');
+      if (extensions.has(oid)) throw new DerError(`duplicate extension ${oid}`);
+      extensions.set(oid, { critical, value });
+    }
+  }
+
+  const decoded = decodeExtensions(extensions, subject);
+  return {
+    der: root.bytes,
+    tbs: tbsNode!.bytes,
+    version,
+    serialNumber,
+    serialHex: evenHex(serialNumber < 0n ? -serialNumber : serialNumber),
+    serialLength,
+    signatureAlgorithm,
+    signatureValue: sig.bytes,
+    issuer,
+    subject,
+    notBefore,
+    notAfter,
+    spki: spkiNode!.bytes,
+    publicKeyBytes: keyBits.bytes,
+    publicKeyAlgorithm: keyAlg.oid,
+    ...(publicKeyCurve !== undefined ? { publicKeyCurve } : {}),
+    ...(keyAlg.parameters ? { publicKeyParameters: keyAlg.parameters } : {}),
+    extensions,
+    ...decoded,
+    fingerprintSha256: createHash('sha256').update(root.bytes).digest('hex'),
+    isSelfIssued: namesEqual(subject, issuer),
+  };
+}
+
+/** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050. */
+function checkTimeForm(node: DerNode, t: Date, what: string): void {
+  const year = t.getUTCFullYear();
+  if (node.tag === Tag.GENERALIZED_TIME && year >= 1950 && year < 2050) {
+    throw new DerError(`${what} must be UTCTime before 2050`);
+  }
+}
+
+type DecodedExtensions = Pick<
+  Certificate,
+  | 'basicConstraints'
+  | 'keyUsage'
+  | 'extKeyUsage'
+  | 'subjectAltNames'
+  | 'subjectKeyIdentifier'
+  | 'authorityKeyIdentifier'
+  | 'authorityKeyIdentifierDetails'
+  | 'nameConstraints'
+>;
+
+function decodeExtensions(exts: Map<string, Extension>, subject: Name): { -readonly [K in keyof DecodedExtensions]?: DecodedExtensions[K] } {
+  const out: { -readonly [K in keyof DecodedExtensions]?: DecodedExtensions[K] } = {};
+  const within = <T>(oid: string, fn: (value: Uint8Array, critical: boolean) => T): T | undefined => {
+    const ext = exts.get(oid);
+    if (!ext) return undefined;
+    try {
+      return fn(ext.value, ext.critical);
+    } catch (err) {
+      const detail = err instanceof DerError ? err.message : String(err);
+      throw malformed(`extension ${oid} is malformed: ${detail}`, err);
+    }
+  };
+
+  out.basicConstraints = within(OID.basicConstraints, (v) => {
+    const parts = sequence(parse(v), 'BasicConstraints');
+    let ca = false;
+    let idx = 0;
+    if (parts[0] && isUniversal(parts[0], Tag.BOOLEAN)) {
+      ca = readBoolean(parts[0], 'cA');
+      idx = 1;
+    }
+    let pathLenConstraint: number | undefined;
+    if (parts[idx]) {
+      const n = readInteger(parts[idx], 'pathLenConstraint');
+      if (n < 0n) throw new DerError('pathLenConstraint must not be negative');
+      pathLenConstraint = n > 1_000_000n ? 1_000_000 : Number(n);
+      idx++;
+    }
+    if (parts.length !== idx) throw new DerError('BasicConstraints has too many fields');
+    return pathLenConstraint === undefined ? { ca } : { ca, pathLenConstraint };
+  });
+
+  out.keyUsage = within(OID.keyUsage, (v) => {
+    const { bytes } = readBitString(parse(v), 'KeyUsage');
+    const set = new Set<KeyUsage>();
+    for (let bit = 0; bit < bytes.length * 8; bit++) {
+      if ((bytes[bit >> 3]! >> (7 - (bit & 7))) & 1) {
+        const name = KEY_USAGE_BITS[bit];
+        if (name) set.add(name);
+      }
+    }
+    if (set.size === 0) throw new DerError('KeyUsage has no bit set');
+    return set;
+  });
+
+  out.extKeyUsage = within(OID.extKeyUsage, (v) => {
+    const list = sequence(parse(v), 'ExtKeyUsageSyntax').map((n) => readOid(n, 'KeyPurposeId'));
+    if (list.length === 0) throw new DerError('ExtKeyUsageSyntax must not be empty');
+    return list;
+  });
+
+  out.subjectAltNames = within(OID.subjectAltName, (v, critical) => {
+    const names = decodeGeneralNames(expectUniversal(parse(v), Tag.SEQUENCE, 'GeneralNames'));
+    // §4.2.1.6: an empty subject needs a critical subjectAltName.
+    if (subject.rdns.length === 0 && !critical) throw new DerError('subjectAltName must be critical when the subject is empty');
+    return names;
+  });
+
+  out.subjectKeyIdentifier = within(OID.subjectKeyIdentifier, (v, critical) => {
+    if (critical) throw new DerError('subjectKeyIdentifier must not be critical');
+    return readOctetString(parse(v), 'SubjectKeyIdentifier');
+  });
+
+  out.authorityKeyIdentifierDetails = within(OID.authorityKeyIdentifier, (v, critical) => {
+    if (critical) throw new DerError('authorityKeyIdentifier must not be critical');
+    const details: { -readonly [K in keyof AuthorityKeyIdentifierDetails]: AuthorityKeyIdentifierDetails[K] } = {};
+    let last = -1;
+    for (const f of sequence(parse(v), 'AuthorityKeyIdentifier')) {
+      if (f.cls !== TagClass.CONTEXT || f.tag > 2 || f.tag <= last) throw new DerError('bad AuthorityKeyIdentifier field');
+      last = f.tag;
+      if (f.tag === 0) {
+        if (f.constructed) throw new DerError('keyIdentifier must be primitive');
+        details.keyIdentifier = f.value;
+      } else if (f.tag === 1) {
+        if (!f.constructed) throw new DerError('authorityCertIssuer must be constructed');
+        details.authorityCertIssuer = decodeGeneralNames(f);
+      } else {
+        if (f.constructed) throw new DerError('authorityCertSerialNumber must be primitive');
+        integerBytes(f, 'authorityCertSerialNumber');
+        let n = 0n;
+        for (const b of f.value) n = (n << 8n) | BigInt(b);
+        details.authorityCertSerialNumber = n;
+      }
+    }
+    // §4.2.1.1: issuer and serial come together or not at all.
+    if ((details.authorityCertIssuer === undefined) !== (details.authorityCertSerialNumber === undefined)) {
+      throw new DerError('authorityCertIssuer and authorityCertSerialNumber must both be present or both absent');
+    }
+    return details;
+  });
+  if (out.authorityKeyIdentifierDetails?.keyIdentifier) {
+    out.authorityKeyIdentifier = out.authorityKeyIdentifierDetails.keyIdentifier;
+  }
+
+  out.nameConstraints = within(OID.nameConstraints, (v) => {
+    const nc: NameConstraints = { permitted: [], excluded: [] };
+    let last = -1;
+    for (const f of sequence(parse(v), 'NameConstraints')) {
+      if (f.cls !== TagClass.CONTEXT || f.tag > 1 || f.tag <= last || !f.constructed) {
+        throw new DerError('bad NameConstraints field');
+      }
+      last = f.tag;
+      const subtrees = children(f);
+      // §4.2.1.10: a present subtrees field holds at least one subtree.
+      if (subtrees.length === 0) throw new DerError('GeneralSubtrees must not be empty');
+      for (const st of subtrees) {
+        const [base, ...rest] = sequence(st, 'GeneralSubtree');
+        if (!base) throw new DerError('GeneralSubtree without a base');
+        // §4.2.1.10: minimum is 0 (omitted in DER) and maximum is absent.
+        if (rest.length > 0) throw new DerError('GeneralSubtree minimum/maximum must be absent');
+        const name = decodeGeneralName(base, true);
+        checkConstraintForm(name);
+        (f.tag === 0 ? nc.permitted : nc.excluded).push(name);
+      }
+    }
+    // §4.2.1.10: at least one of permittedSubtrees and excludedSubtrees.
+    if (last < 0) throw new DerError('NameConstraints must not be empty');
+    return nc;
+  });
+
+  within(OID.authorityInfoAccess, (v, critical) => {
+    if (critical) throw new DerError('authorityInfoAccess must not be critical');
+    checkAccessDescriptions(v);
+  });
+  within(OID.subjectInfoAccess, (v, critical) => {
+    if (critical) throw new DerError('subjectInfoAccess must not be critical');
+    checkAccessDescriptions(v);
+  });
+  within(OID.policyConstraints, (v, critical) => {
+    // §4.2.1.11: conforming CAs MUST mark this extension critical.
+    if (!critical) throw new DerError('policyConstraints must be critical');
+    const parts = sequence(parse(v), 'PolicyConstraints');
+    if (parts.length === 0) throw new DerError('PolicyConstraints must not be empty');
+  });
+  within(OID.certificatePolicies, (v) => {
+    if (sequence(parse(v), 'certificatePolicies').length === 0) throw new DerError('certificatePolicies must not be empty');
+  });
+
+  for (const k of Object.keys(out) as (keyof typeof out)[]) if (out[k] === undefined) delete out[k];
+  return out;
+}
+
+function checkAccessDescriptions(v: Uint8Array): void {
+  const list = sequence(parse(v), 'AccessDescriptions');
+  if (list.length === 0) throw new DerError('access descriptions must not be empty');
+  for (const ad of list) {
+    const [method, location, extra] = sequence(ad, 'AccessDescription');
+    if (!location || extra) throw new DerError('AccessDescription must have two fields');
+    readOid(method, 'accessMethod');
+    decodeGeneralName(location);
+  }
+}
+
+/** Constraint bases a validator can apply: reject forms RFC 5280 does not define. */
+function checkConstraintForm(name: GeneralName): void {
+  if (name.type === 'dns') {
+    // A DNS constraint is a domain (RFC 5280 §4.2.1.10); no wildcard, no leading dot.
+    if (name.value.includes('*')) throw new DerError('dNSName constraint must not contain a wildcard');
+    if (name.value.startsWith('.')) throw new DerError('dNSName constraint must not start with a period');
+  }
+  if (name.type === 'email' && name.value.includes('@') && name.value.indexOf('@') !== name.value.lastIndexOf('@')) {
+    throw new DerError('rfc822Name constraint has more than one @');
+  }
+}
