@@ -1,0 +1,129 @@
+/**
+ * DER encoders for the X.509 v3 extensions (RFC 5280 §4.2) and CRL
+ * extensions (§5.2, §5.3) the CA writes. Each returns a whole `Extension`
+ * SEQUENCE, so a builder only has to list them.
+ */
+import { encode, tlv } from '../lib/der.js';
+import { encodeConstraintBase, encodeGeneralName, type GeneralNameInput } from './ca-general-names.js';
+
+export const ExtensionOid = {
+  SUBJECT_KEY_IDENTIFIER: '2.5.29.14',
+  KEY_USAGE: '2.5.29.15',
+  SUBJECT_ALT_NAME: '2.5.29.17',
+  BASIC_CONSTRAINTS: '2.5.29.19',
+  CRL_NUMBER: '2.5.29.20',
+  CRL_REASON: '2.5.29.21',
+  NAME_CONSTRAINTS: '2.5.29.30',
+  AUTHORITY_KEY_IDENTIFIER: '2.5.29.35',
+  EXT_KEY_USAGE: '2.5.29.37',
+} as const;
+
+export const EkuOid = {
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  emailProtection: '1.3.6.1.5.5.7.3.4',
+  timeStamping: '1.3.6.1.5.5.7.3.8',
+  ocspSigning: '1.3.6.1.5.5.7.3.9',
+} as const;
+
+export type ExtendedKeyUsage = keyof typeof EkuOid;
+
+/** KeyUsage bit names in bit order (RFC 5280 §4.2.1.3). */
+export const KEY_USAGE_BITS = [
+  'digitalSignature',
+  'nonRepudiation',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+  'encipherOnly',
+  'decipherOnly',
+] as const;
+
+export type KeyUsage = (typeof KEY_USAGE_BITS)[number];
+
+export function extension(oid: string, critical: boolean, value: Uint8Array): Uint8Array {
+  return critical
+    ? encode.sequence(encode.oid(oid), encode.boolean(true), encode.octetString(value))
+    : encode.sequence(encode.oid(oid), encode.octetString(value));
+}
+
+/** cA is omitted when false (DER leaves out DEFAULT values); critical on CAs per §4.2.1.9. */
+export function basicConstraints(ca: boolean, pathLength?: number): Uint8Array {
+  const items: Uint8Array[] = [];
+  if (ca) items.push(encode.boolean(true));
+  if (ca && pathLength !== undefined) items.push(encode.integer(pathLength));
+  return extension(ExtensionOid.BASIC_CONSTRAINTS, ca, encode.sequence(...items));
+}
+
+/** A named-bit BIT STRING with trailing zero bits removed, as DER requires. */
+export function keyUsage(usages: readonly KeyUsage[]): Uint8Array {
+  const bits = new Set(usages.map((u) => KEY_USAGE_BITS.indexOf(u)));
+  const highest = Math.max(...bits);
+  const bytes = new Uint8Array((highest >> 3) + 1);
+  for (const b of bits) bytes[b >> 3]! |= 0x80 >> (b & 7);
+  const unused = 7 - (highest & 7);
+  return extension(ExtensionOid.KEY_USAGE, true, encode.bitString(bytes, unused));
+}
+
+export function extendedKeyUsage(usages: readonly ExtendedKeyUsage[]): Uint8Array {
+  return extension(ExtensionOid.EXT_KEY_USAGE, false, encode.sequence(...usages.map((u) => encode.oid(EkuOid[u]))));
+}
+
+/** Critical when the subject is empty (§4.2.1.6), which the CA never issues. */
+export function subjectAltName(names: readonly GeneralNameInput[], critical = false): Uint8Array {
+  return extension(ExtensionOid.SUBJECT_ALT_NAME, critical, encode.sequence(...names.map(encodeGeneralName)));
+}
+
+export function subjectKeyIdentifier(keyId: Uint8Array): Uint8Array {
+  return extension(ExtensionOid.SUBJECT_KEY_IDENTIFIER, false, encode.octetString(keyId));
+}
+
+/** keyIdentifier only: issuer name + serial would pin the issuer certificate and break cross-signing. */
+export function authorityKeyIdentifier(keyId: Uint8Array): Uint8Array {
+  return extension(ExtensionOid.AUTHORITY_KEY_IDENTIFIER, false, encode.sequence(encode.implicitPrimitive(0, keyId)));
+}
+
+export interface NameConstraints {
+  permitted?: readonly GeneralNameInput[];
+  excluded?: readonly GeneralNameInput[];
+}
+
+/** Always critical (§4.2.1.10). */
+export function nameConstraints(constraints: NameConstraints): Uint8Array {
+  const subtrees = (names: readonly GeneralNameInput[]) => names.map((n) => encode.sequence(encodeConstraintBase(n)));
+  const items: Uint8Array[] = [];
+  if (constraints.permitted?.length) items.push(encode.implicitConstructed(0, ...subtrees(constraints.permitted)));
+  if (constraints.excluded?.length) items.push(encode.implicitConstructed(1, ...subtrees(constraints.excluded)));
+  return extension(ExtensionOid.NAME_CONSTRAINTS, true, encode.sequence(...items));
+}
+
+export function crlNumber(n: bigint): Uint8Array {
+  return extension(ExtensionOid.CRL_NUMBER, false, encode.integer(n));
+}
+
+/** CRLReason codes (§5.3.1); 7 is unused. */
+export const CRL_REASONS = {
+  unspecified: 0,
+  keyCompromise: 1,
+  cACompromise: 2,
+  affiliationChanged: 3,
+  superseded: 4,
+  cessationOfOperation: 5,
+  certificateHold: 6,
+  removeFromCRL: 8,
+  privilegeWithdrawn: 9,
+  aACompromise: 10,
+} as const;
+
+export type CrlReason = keyof typeof CRL_REASONS;
+
+export function isCrlReason(value: string): value is CrlReason {
+  return Object.hasOwn(CRL_REASONS, value);
+}
+
+export function crlReason(reason: CrlReason): Uint8Array {
+  return extension(ExtensionOid.CRL_REASON, false, tlv(0x0a, Uint8Array.of(CRL_REASONS[reason])));
+}

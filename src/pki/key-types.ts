@@ -1,0 +1,141 @@
+/**
+ * The key types a halo-keys CA generates and signs with, and the signature
+ * algorithm each implies. One place decides the pairing so certificates,
+ * CSRs and CRLs never disagree with their `signatureAlgorithm`.
+ */
+import { createHash, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { encode, parse, readBitString, readOid, sequence } from '../lib/der.js';
+import { PkiError } from './errors.js';
+
+export type KeyType = 'p256' | 'p384' | 'rsa3072' | 'ed25519';
+
+export const KEY_TYPES: readonly KeyType[] = ['p256', 'p384', 'rsa3072', 'ed25519'];
+
+export function isKeyType(value: string): value is KeyType {
+  return (KEY_TYPES as readonly string[]).includes(value);
+}
+
+export interface KeyPair {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+export function generateKeyPair(type: KeyType): KeyPair {
+  switch (type) {
+    case 'p256':
+      return generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    case 'p384':
+      return generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    case 'rsa3072':
+      return generateKeyPairSync('rsa', { modulusLength: 3072 });
+    case 'ed25519':
+      return generateKeyPairSync('ed25519');
+  }
+}
+
+export const SignatureOid = {
+  ECDSA_SHA256: '1.2.840.10045.4.3.2',
+  ECDSA_SHA384: '1.2.840.10045.4.3.3',
+  ECDSA_SHA512: '1.2.840.10045.4.3.4',
+  RSA_SHA256: '1.2.840.113549.1.1.11',
+  RSA_SHA384: '1.2.840.113549.1.1.12',
+  RSA_SHA512: '1.2.840.113549.1.1.13',
+  ED25519: '1.3.101.112',
+} as const;
+
+/** How a private key signs: the AlgorithmIdentifier to declare and the sign function. */
+export interface SignatureScheme {
+  oid: string;
+  /** The DER AlgorithmIdentifier (RSA carries NULL parameters, ECDSA and EdDSA none). */
+  algorithmIdentifier: Uint8Array;
+  sign(data: Uint8Array): Uint8Array;
+}
+
+/** The signature scheme for a private key; RSA signs with SHA-256, ECDSA with its curve's hash. */
+export function signatureSchemeFor(privateKey: KeyObject): SignatureScheme {
+  if (privateKey.type !== 'private') throw new PkiError('INVALID_REQUEST', 'a private key is needed to sign');
+  const kind = privateKey.asymmetricKeyType;
+  if (kind === 'ec') {
+    const curve = privateKey.asymmetricKeyDetails?.namedCurve;
+    const hash = curve === 'prime256v1' ? 'sha256' : curve === 'secp384r1' ? 'sha384' : curve === 'secp521r1' ? 'sha512' : undefined;
+    if (!hash) throw new PkiError('UNSUPPORTED_ALGORITHM', `unsupported EC curve ${curve ?? 'unknown'}`);
+    const oid = hash === 'sha256' ? SignatureOid.ECDSA_SHA256 : hash === 'sha384' ? SignatureOid.ECDSA_SHA384 : SignatureOid.ECDSA_SHA512;
+    return {
+      oid,
+      algorithmIdentifier: encode.sequence(encode.oid(oid)),
+      sign: (data) => new Uint8Array(sign(hash, data, { key: privateKey, dsaEncoding: 'der' })),
+    };
+  }
+  if (kind === 'rsa') {
+    return {
+      oid: SignatureOid.RSA_SHA256,
+      algorithmIdentifier: encode.sequence(encode.oid(SignatureOid.RSA_SHA256), encode.null()),
+      sign: (data) => new Uint8Array(sign('sha256', data, privateKey)),
+    };
+  }
+  if (kind === 'ed25519') {
+    return {
+      oid: SignatureOid.ED25519,
+      algorithmIdentifier: encode.sequence(encode.oid(SignatureOid.ED25519)),
+      sign: (data) => new Uint8Array(sign(null, data, privateKey)),
+    };
+  }
+  throw new PkiError('UNSUPPORTED_ALGORITHM', `unsupported key type ${kind ?? 'unknown'}`);
+}
+
+/** The KeyType of a key, or undefined for keys this CA does not generate. */
+export function keyTypeOf(key: KeyObject): KeyType | undefined {
+  const kind = key.asymmetricKeyType;
+  if (kind === 'ec') {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    return curve === 'prime256v1' ? 'p256' : curve === 'secp384r1' ? 'p384' : undefined;
+  }
+  if (kind === 'rsa') return key.asymmetricKeyDetails?.modulusLength === 3072 ? 'rsa3072' : undefined;
+  if (kind === 'ed25519') return 'ed25519';
+  return undefined;
+}
+
+/**
+ * Verifies `signature` over `data` with `publicKey` under the signature
+ * algorithm `oid` (the one a CSR or certificate declares). Returns false for
+ * a wrong signature; throws UNSUPPORTED_ALGORITHM for an OID we do not check.
+ */
+export function verifyWithOid(oid: string, publicKey: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
+  const hash: Record<string, string | null> = {
+    [SignatureOid.ECDSA_SHA256]: 'sha256',
+    [SignatureOid.ECDSA_SHA384]: 'sha384',
+    [SignatureOid.ECDSA_SHA512]: 'sha512',
+    [SignatureOid.RSA_SHA256]: 'sha256',
+    [SignatureOid.RSA_SHA384]: 'sha384',
+    [SignatureOid.RSA_SHA512]: 'sha512',
+    [SignatureOid.ED25519]: null,
+  };
+  if (!(oid in hash)) throw new PkiError('UNSUPPORTED_ALGORITHM', `unsupported signature algorithm ${oid}`);
+  const kind = publicKey.asymmetricKeyType;
+  const ecdsa = oid.startsWith('1.2.840.10045.4.3.');
+  const rsa = oid.startsWith('1.2.840.113549.1.1.');
+  if ((ecdsa && kind !== 'ec') || (rsa && kind !== 'rsa') || (oid === SignatureOid.ED25519 && kind !== 'ed25519')) return false;
+  try {
+    return verify(hash[oid] ?? null, data, ecdsa ? { key: publicKey, dsaEncoding: 'der' } : publicKey, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** The DER SubjectPublicKeyInfo of a public (or private) key. */
+export function spkiOf(key: KeyObject): Uint8Array {
+  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
+  return new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
+}
+
+/**
+ * RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING
+ * contents (for EC, the uncompressed point), the way OpenSSL's
+ * `subjectKeyIdentifier=hash` computes it, so our SKIDs match the CMMS PKI.
+ */
+export function subjectKeyIdentifierOf(spki: Uint8Array): Uint8Array {
+  const [algorithm, key] = sequence(parse(spki), 'SubjectPublicKeyInfo');
+  readOid(sequence(algorithm, 'AlgorithmIdentifier')[0]);
+  const { bytes } = readBitString(key, 'subjectPublicKey');
+  return new Uint8Array(createHash('sha1').update(bytes).digest());
+}
