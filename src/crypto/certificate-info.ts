@@ -1,0 +1,75 @@
+/**
+ * The few facts about an X.509 certificate that signature verification
+ * needs: the subject public key and the algorithm the issuer signed the
+ * certificate with (CMMS falls back to it when a SignedMessage carries no
+ * algorithm OID). The full X.509 model lives in `pki/`; `crypto/` reads only
+ * this much so it does not depend on it.
+ */
+import { DerError, Tag, isContext, isUniversal, parse, readOid, sequence, type DerNode } from '../lib/der.js';
+import { PemError, decodePem, looksLikePem } from '../lib/pem.js';
+import { CryptoError } from './errors.js';
+
+/** An AlgorithmIdentifier: the OID and, when present, the DER of its parameters. */
+export interface AlgorithmIdentifier {
+  readonly oid: string;
+  readonly parameters?: Uint8Array;
+}
+
+export interface CertificateInfo {
+  /** The certificate DER, exactly as given (or as decoded from PEM). */
+  readonly der: Uint8Array;
+  /** DER SubjectPublicKeyInfo. */
+  readonly subjectPublicKeyInfo: Uint8Array;
+  /** The outer `signatureAlgorithm`: how the issuer signed this certificate. */
+  readonly signatureAlgorithm: AlgorithmIdentifier;
+}
+
+export function readAlgorithmIdentifier(node: DerNode | undefined, what: string): AlgorithmIdentifier {
+  const [oid, parameters, extra] = sequence(node, what);
+  if (extra) throw new DerError(`${what} has extra elements`);
+  const out: AlgorithmIdentifier = { oid: readOid(oid, `${what} OID`) };
+  // An explicit NULL (RSA PKCS#1) carries no information; keep only real parameters (RSASSA-PSS).
+  if (parameters && !(isUniversal(parameters, Tag.NULL) && parameters.value.length === 0)) {
+    return { ...out, parameters: parameters.bytes };
+  }
+  return out;
+}
+
+/** The DER of one certificate given as DER or PEM (the first CERTIFICATE block). */
+export function certificateDer(bytes: Uint8Array): Uint8Array {
+  if (!looksLikePem(bytes)) return bytes;
+  let blocks;
+  try {
+    blocks = decodePem(Buffer.from(bytes).toString('latin1'));
+  } catch (err) {
+    if (err instanceof PemError) throw new CryptoError('CERTIFICATE_MALFORMED', `certificate PEM: ${err.message}`, { cause: err });
+    throw err;
+  }
+  const block = blocks.find((b) => b.label === 'CERTIFICATE');
+  if (!block) throw new CryptoError('CERTIFICATE_MALFORMED', 'no PEM block labelled CERTIFICATE');
+  return block.der;
+}
+
+/** Reads a certificate (DER or PEM). Throws `CERTIFICATE_MALFORMED`. */
+export function readCertificateInfo(bytes: Uint8Array): CertificateInfo {
+  const der = certificateDer(bytes);
+  try {
+    const [tbs, signatureAlgorithm, signatureValue, extra] = sequence(parse(der), 'Certificate');
+    if (extra || !signatureValue || !isUniversal(signatureValue, Tag.BIT_STRING)) {
+      throw new DerError('Certificate is not SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }');
+    }
+    const fields = sequence(tbs, 'tbsCertificate');
+    // version [0] is optional (absent means v1); then serial, signature, issuer, validity, subject, SPKI.
+    const first = fields[0];
+    const offset = first && isContext(first, 0) ? 1 : 0;
+    const spki = fields[offset + 5];
+    sequence(spki, 'subjectPublicKeyInfo');
+    const outer = readAlgorithmIdentifier(signatureAlgorithm, 'signatureAlgorithm');
+    const inner = readAlgorithmIdentifier(fields[offset + 1], 'tbsCertificate signature');
+    if (inner.oid !== outer.oid) throw new DerError('signatureAlgorithm differs from the tbsCertificate signature field');
+    return { der, subjectPublicKeyInfo: spki!.bytes, signatureAlgorithm: outer };
+  } catch (err) {
+    if (err instanceof DerError) throw new CryptoError('CERTIFICATE_MALFORMED', `certificate: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
