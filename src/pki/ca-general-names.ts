@@ -114,12 +114,16 @@ export function encodeGeneralName(name: GeneralNameInput): Uint8Array {
 }
 
 /**
- * The DER GeneralName of a name-constraint subtree base: DNS names and e-mail
- * domains may start with a dot; IP bases are `addr/len`.
+ * The DER GeneralName of a name-constraint subtree base: URI hosts and e-mail
+ * domains may start with a dot (subdomains only); IP bases are `addr/len`.
  */
 export function encodeConstraintBase(name: GeneralNameInput): Uint8Array {
   switch (name.type) {
     case 'dns':
+      // RFC 5280 §4.2.1.10: a dNSName constraint covers the name and everything below it; there is no dot form.
+      if (name.value.startsWith('.')) {
+        throw new PkiError('INVALID_REQUEST', `DNS constraint "${name.value}": drop the leading dot (a domain already covers its subdomains)`);
+      }
       return tlv(0x82, domainConstraint(name.value));
     case 'uri':
       return tlv(0x86, domainConstraint(name.value));

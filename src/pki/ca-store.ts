@@ -1,0 +1,236 @@
+/**
+ * A CA directory on disk:
+ *
+ *   ca.pem         the CA certificate
+ *   ca.key         its private key, encrypted PKCS#8 PEM, mode 0600
+ *   chain.pem      the certificates above it, nearest first (intermediates only)
+ *   ca-state.json  what it issued, what it revoked, the last CRL number
+ *
+ * Every file is replaced atomically, and changes to the state happen under
+ * `ca.lock` so two commands issuing at once cannot lose a record.
+ */
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import { readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
+import { encodePem } from '../lib/pem.js';
+import type { CertificateAuthority } from './ca.js';
+import { decryptPrivateKey, encryptPrivateKey } from './ca-key-file.js';
+import { type Certificate, parseCertificate, parseCertificates } from './certificate.js';
+import { PkiError } from './errors.js';
+import { type CrlReason, isCrlReason } from './extensions-builder.js';
+import { spkiOf } from './key-types.js';
+
+export const CA_FILES = {
+  certificate: 'ca.pem',
+  key: 'ca.key',
+  chain: 'chain.pem',
+  state: 'ca-state.json',
+  lock: 'ca.lock',
+} as const;
+
+export type IssuedKind = 'root' | 'intermediate' | 'cross-sign' | 'tls-server' | 'tls-client' | 'tls' | 'signing';
+
+export interface IssuedRecord {
+  serialHex: string;
+  kind: IssuedKind;
+  subject: string;
+  notBefore: string;
+  notAfter: string;
+  fingerprintSha256: string;
+}
+
+export interface RevocationRecord {
+  serialHex: string;
+  revokedAt: string;
+  reason: CrlReason;
+}
+
+export interface CaState {
+  version: 1;
+  /** The number of the last CRL produced, as a decimal string (0 before the first). */
+  lastCrlNumber: string;
+  issued: IssuedRecord[];
+  revoked: RevocationRecord[];
+}
+
+/** Lower-case hex of the serial's magnitude, even length, no leading zero bytes: one spelling per serial. */
+export function normalizeSerial(text: string): string {
+  const hex = text.trim().toLowerCase().replace(/^0x/, '').replace(/:/g, '');
+  if (!/^[0-9a-f]{1,42}$/.test(hex)) throw new PkiError('INVALID_REQUEST', `"${text}" is not a hex serial number`);
+  const s = BigInt(`0x${hex}`).toString(16);
+  return s.length % 2 ? `0${s}` : s;
+}
+
+export function serialOf(cert: Certificate): string {
+  return normalizeSerial(cert.serialNumber.toString(16));
+}
+
+export function recordFor(cert: Certificate, kind: IssuedKind): IssuedRecord {
+  return {
+    serialHex: serialOf(cert),
+    kind,
+    subject: cert.subject.text,
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    fingerprintSha256: cert.fingerprintSha256,
+  };
+}
+
+function path(dir: string, file: keyof typeof CA_FILES): string {
+  return join(dir, CA_FILES[file]);
+}
+
+export interface NewCaDirectory {
+  certificateDer: Uint8Array;
+  privateKey: KeyObject;
+  passphrase: string;
+  /** Certificates above this CA, nearest first. */
+  chain?: readonly Uint8Array[];
+}
+
+/** Creates a CA directory; refuses to overwrite an existing CA. */
+export function createCaDirectory(dir: string, ca: NewCaDirectory): Certificate {
+  const certificate = parseCertificate(ca.certificateDer);
+  if (Buffer.compare(spkiOf(ca.privateKey), certificate.spki) !== 0) {
+    throw new PkiError('INVALID_REQUEST', 'the key does not belong to the CA certificate');
+  }
+  const encrypted = encryptPrivateKey(ca.privateKey, ca.passphrase);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new PkiError('INVALID_REQUEST', `cannot create CA directory ${dir}`, { cause: err });
+  }
+  if (existsSync(path(dir, 'certificate')) || existsSync(path(dir, 'key'))) {
+    throw new PkiError('INVALID_REQUEST', `${dir} already holds a CA; refusing to overwrite it`);
+  }
+  writeSecretFile(path(dir, 'key'), encrypted);
+  if (ca.chain?.length) writeFileAtomic(path(dir, 'chain'), ca.chain.map((c) => encodePem('CERTIFICATE', c)).join(''));
+  const state: CaState = {
+    version: 1,
+    lastCrlNumber: '0',
+    issued: [recordFor(certificate, certificate.isSelfIssued ? 'root' : 'intermediate')],
+    revoked: [],
+  };
+  writeCaState(dir, state);
+  // The certificate last: its presence is what marks the directory as a complete CA.
+  writeFileAtomic(path(dir, 'certificate'), encodePem('CERTIFICATE', ca.certificateDer));
+  return certificate;
+}
+
+export function readCaCertificate(dir: string): Certificate {
+  const certs = parseCertificates(readFileBytes(path(dir, 'certificate'), 'CA certificate'));
+  if (certs.length !== 1) throw new PkiError('CERT_MALFORMED', `${path(dir, 'certificate')} must hold exactly one certificate`);
+  return certs[0]!;
+}
+
+export function readCaChain(dir: string): Certificate[] {
+  if (!existsSync(path(dir, 'chain'))) return [];
+  return parseCertificates(readFileBytes(path(dir, 'chain'), 'CA chain'));
+}
+
+/** The CA with its key decrypted; CA_KEY_LOCKED on a wrong passphrase. */
+export function openCa(dir: string, passphrase: string): CertificateAuthority {
+  const certificate = readCaCertificate(dir);
+  const keyPath = path(dir, 'key');
+  const pem = Buffer.from(readFileBytes(keyPath, 'CA key')).toString('utf8');
+  const privateKey = decryptPrivateKey(pem, passphrase, keyPath);
+  if (Buffer.compare(spkiOf(privateKey), certificate.spki) !== 0) {
+    throw new PkiError('INVALID_REQUEST', `${keyPath} does not belong to ${path(dir, 'certificate')}`);
+  }
+  return { certificate, privateKey, chain: readCaChain(dir) };
+}
+
+export function readCaState(dir: string): CaState {
+  const file = path(dir, 'state');
+  let state: unknown;
+  try {
+    state = JSON.parse(Buffer.from(readFileBytes(file, 'CA state')).toString('utf8'));
+  } catch (err) {
+    if (err instanceof PkiError || (err as { code?: string }).code?.startsWith('FILE_')) throw err;
+    throw new PkiError('INVALID_REQUEST', `${file} is not valid JSON`, { cause: err });
+  }
+  if (!isCaState(state)) throw new PkiError('INVALID_REQUEST', `${file} is not a halo-keys CA state file`);
+  return state;
+}
+
+function isCaState(v: unknown): v is CaState {
+  const s = v as CaState;
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    s.version === 1 &&
+    typeof s.lastCrlNumber === 'string' &&
+    /^\d+$/.test(s.lastCrlNumber) &&
+    Array.isArray(s.issued) &&
+    Array.isArray(s.revoked) &&
+    s.issued.every((r) => typeof r?.serialHex === 'string' && typeof r.notAfter === 'string') &&
+    s.revoked.every((r) => typeof r?.serialHex === 'string' && typeof r.revokedAt === 'string' && isCrlReason(String(r.reason)))
+  );
+}
+
+export function writeCaState(dir: string, state: CaState): void {
+  writeFileAtomic(path(dir, 'state'), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/** Runs `fn` holding the directory's lock file; a second writer fails fast instead of racing. */
+export function withCaLock<T>(dir: string, fn: () => T): T {
+  const lock = path(dir, 'lock');
+  let fd: number;
+  try {
+    fd = openSync(lock, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new PkiError('INVALID_REQUEST', `${lock} exists: another halo-keys command is using this CA (remove the file if none is)`);
+    }
+    throw new PkiError('INVALID_REQUEST', `cannot lock ${dir}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+  }
+  try {
+    writeSync(fd, `${process.pid}\n`);
+    closeSync(fd);
+    return fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+/**
+ * Adds a revocation. A certificate on hold may later be revoked for good
+ * (the reason is replaced); any other repeat is refused.
+ */
+export function addRevocation(state: CaState, serial: string, reason: CrlReason, at: Date): RevocationRecord {
+  const serialHex = normalizeSerial(serial);
+  if (reason === 'removeFromCRL') throw new PkiError('INVALID_REQUEST', 'removeFromCRL is for delta CRLs; release the hold instead');
+  if (!state.issued.some((r) => r.serialHex === serialHex)) {
+    throw new PkiError('INVALID_REQUEST', `serial ${serialHex} was not issued by this CA`);
+  }
+  const existing = state.revoked.find((r) => r.serialHex === serialHex);
+  if (existing) {
+    if (existing.reason !== 'certificateHold' || reason === 'certificateHold') {
+      throw new PkiError('INVALID_REQUEST', `serial ${serialHex} is already revoked (${existing.reason})`);
+    }
+    existing.reason = reason;
+    return existing;
+  }
+  const record = { serialHex, revokedAt: at.toISOString(), reason };
+  state.revoked.push(record);
+  return record;
+}
+
+/** Lifts a certificateHold: the serial leaves the next CRL. */
+export function releaseHold(state: CaState, serial: string): void {
+  const serialHex = normalizeSerial(serial);
+  const index = state.revoked.findIndex((r) => r.serialHex === serialHex);
+  if (index < 0) throw new PkiError('INVALID_REQUEST', `serial ${serialHex} is not revoked`);
+  if (state.revoked[index]!.reason !== 'certificateHold') {
+    throw new PkiError('INVALID_REQUEST', `serial ${serialHex} is revoked (${state.revoked[index]!.reason}), not on hold`);
+  }
+  state.revoked.splice(index, 1);
+}
+
+/** Takes the next CRL number (CRL numbers must increase, §5.2.3). */
+export function takeCrlNumber(state: CaState): bigint {
+  const next = BigInt(state.lastCrlNumber) + 1n;
+  state.lastCrlNumber = next.toString();
+  return next;
+}
