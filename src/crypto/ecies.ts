@@ -257,6 +257,26 @@ export class EciesPrivateKey {
 }
 
 /**
+ * Raw ECDH: the x-coordinate of scalar·peer, as ECIES uses it. The peer point
+ * may be uncompressed or compressed and must lie on the curve; anything else
+ * is `KEY_MALFORMED`.
+ */
+export function ecdhSharedSecret(curve: EciesCurve, privateScalar: Uint8Array, peerPoint: Uint8Array): Uint8Array {
+  const c = CURVES[curve];
+  const ecdh = createECDH(c.openssl);
+  try {
+    ecdh.setPrivateKey(toFixedLength(privateScalar, c.size, 'private key'));
+  } catch (err) {
+    throw new CryptoError('KEY_MALFORMED', 'ECDH private key is out of range', { cause: err });
+  }
+  try {
+    return new Uint8Array(ecdh.computeSecret(peerPoint));
+  } catch (err) {
+    throw new CryptoError('KEY_MALFORMED', 'ECDH peer key is not a valid point on the curve', { cause: err });
+  }
+}
+
+/**
  * Generates a serialized `EciesAeadHkdfPrivateKey` for `params`. Integers are
  * written in minimal two's complement, as Tink Java writes them.
  */

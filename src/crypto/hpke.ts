@@ -135,7 +135,7 @@ function generateKemKey(kemId: number): KemPrivateKey {
 }
 
 /** DH(sk, pk); a malformed or low-order public key fails with `code`. */
-function dh(sk: KemPrivateKey, pk: Uint8Array, code: 'DECRYPTION_FAILED' | 'KEYSET_INVALID'): Uint8Array {
+function dh(sk: KemPrivateKey, pk: Uint8Array, code: 'DECRYPTION_FAILED' | 'KEYSET_INVALID' | 'KEY_MALFORMED'): Uint8Array {
   const k = kemInfo(sk.kemId);
   if (pk.length !== k.nPk || (k.curve && pk[0] !== 4)) throw new CryptoError(code, 'invalid HPKE public key encoding');
   try {
@@ -145,6 +145,20 @@ function dh(sk: KemPrivateKey, pk: Uint8Array, code: 'DECRYPTION_FAILED' | 'KEYS
   } catch (err) {
     throw new CryptoError(code, 'HPKE Diffie-Hellman failed', { cause: err });
   }
+}
+
+/**
+ * Raw X25519 as HPKE's DHKEM uses it: an all-zero result (a low-order peer
+ * key) is rejected, as RFC 9180 §7.1.4 requires. Errors are `KEY_MALFORMED`.
+ */
+export function x25519SharedSecret(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  let sk: KemPrivateKey;
+  try {
+    sk = loadKemPrivateKey(0x20, privateKey);
+  } catch (err) {
+    throw new CryptoError('KEY_MALFORMED', 'invalid X25519 private key', { cause: err });
+  }
+  return dh(sk, publicKey, 'KEY_MALFORMED');
 }
 
 /** DeriveKeyPair(ikm) of RFC 9180 §7.1.3; returns the serialized private key. */
