@@ -56,7 +56,9 @@ describe('signature-algorithm', () => {
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     const ed = generateKeyPairSync('ed25519').privateKey;
-    const pss = generateKeyPairSync('rsa-pss', { modulusLength: 2048, hashAlgorithm: 'sha384', mgf1HashAlgorithm: 'sha384', saltLength: 48 }).privateKey;
+    // @types/node 20 declares saltLength as a string; node takes a number.
+    const pssOptions = { modulusLength: 2048, hashAlgorithm: 'sha384', mgf1HashAlgorithm: 'sha384', saltLength: 48 };
+    const pss = generateKeyPairSync('rsa-pss', pssOptions as unknown as { modulusLength: number }).privateKey;
     assert.equal(defaultSignatureAlgorithm(ec), SignatureAlgorithms.ECDSA_WITH_SHA256);
     assert.equal(defaultSignatureAlgorithm(rsa), SignatureAlgorithms.SHA_256_WITH_RSA_ENCRYPTION);
     assert.equal(defaultSignatureAlgorithm(ed), SignatureAlgorithms.ED25519);
