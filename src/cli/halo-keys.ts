@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { registerSignatureCommands } from './commands/signature.js';
 import { registerKeysetCommands } from './commands/keyset.js';
+import { registerCaCommands } from './commands/ca.js';
+import { registerCertCommands } from './commands/cert.js';
 import { configureProgram, runProgram } from './run.js';
 import { VERSION } from './version.js';
 
@@ -19,6 +21,8 @@ Example:
     );
   registerKeysetCommands(program);
   registerSignatureCommands(program);
+  registerCaCommands(program);
+  registerCertCommands(program);
   return program;
 }
 
