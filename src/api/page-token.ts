@@ -51,7 +51,7 @@ export function decodePageToken<Desc extends DescMessage>(schema: Desc, pageToke
     throw new ApiError('INVALID_PAGE_TOKEN', 'page_token is not a token from this server');
   }
   try {
-    return parseAs(schema, bytes);
+    return parseAs(schema, new Uint8Array(bytes));
   } catch (cause) {
     throw new ApiError('INVALID_PAGE_TOKEN', 'page_token is not a token from this server', { cause });
   }
