@@ -21,6 +21,7 @@ import { CertificateSchema, Certificate_RevocationState } from '../../src/gen/wf
 import {
   EncryptionPublicKeySchema,
   EncryptionPublicKey_Format,
+  SignedMessageSchema,
   file_wfa_measurement_api_v2alpha_crypto,
 } from '../../src/gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { file_wfa_measurement_api_v2alpha_data_providers_service } from '../../src/gen/wfa/measurement/api/v2alpha/data_providers_service_pb.js';
@@ -30,7 +31,9 @@ import { file_wfa_measurement_api_v2alpha_event_groups_service } from '../../src
 import { file_wfa_measurement_api_v2alpha_measurement_consumers_service } from '../../src/gen/wfa/measurement/api/v2alpha/measurement_consumers_service_pb.js';
 import {
   MeasurementSchema,
+  Measurement_DataProviderEntry_ValueSchema,
   Measurement_Failure_Reason,
+  Measurement_ResultOutputSchema,
   Measurement_State,
   file_wfa_measurement_api_v2alpha_measurement,
 } from '../../src/gen/wfa/measurement/api/v2alpha/measurement_pb.js';
@@ -416,7 +419,7 @@ test('PublicKey with its SignedMessage decodes with proto-loader', () => {
   });
   const bytes = toBinary(PublicKeySchema, publicKey);
   assert.deepEqual(wireTags(bytes), [[1, 2], [2, 2], [3, 2]]);
-  assert.deepEqual(wireTags(toBinary(PublicKeySchema.field.publicKey.message, publicKey.publicKey!)), [[2, 2], [3, 2], [4, 2]]);
+  assert.deepEqual(wireTags(toBinary(SignedMessageSchema, publicKey.publicKey!)), [[2, 2], [3, 2], [4, 2]]);
   const decoded = method('PublicKeys', 'UpdatePublicKey').responseDeserialize(Buffer.from(bytes));
   assert.equal(decoded.certificate, publicKey.certificate);
   assert.deepEqual(decoded.public_key.signature, [9, 8]);
@@ -477,11 +480,11 @@ test('Measurement entries, results and failure decode with proto-loader', () => 
   assert.deepEqual(wireTags(bytes), [[1, 2], [2, 2], [3, 2], [4, 2], [6, 0], [8, 2], [9, 2], [10, 2]]);
   const entryValue = measurement.dataProviders[0]!.value!;
   assert.deepEqual(
-    wireTags(toBinary(MeasurementSchema.field.dataProviders.message.field.value.message, entryValue)),
+    wireTags(toBinary(Measurement_DataProviderEntry_ValueSchema, entryValue)),
     [[1, 2], [4, 2], [5, 2], [6, 2]],
   );
   assert.deepEqual(
-    wireTags(toBinary(MeasurementSchema.field.results.message, measurement.results[0]!)),
+    wireTags(toBinary(Measurement_ResultOutputSchema, measurement.results[0]!)),
     [[2, 2], [3, 2]],
   );
   const decoded = method('Measurements', 'GetMeasurement').responseDeserialize(Buffer.from(bytes));
