@@ -4,11 +4,15 @@
  * of trusted roots the way the Kingdom and the participants do.
  */
 import { createHash, createPublicKey } from 'node:crypto';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { readFileBytes } from '../../lib/files.js';
 import { type Certificate, OID, parseCertificates } from '../../pki/certificate.js';
+import { CrlRevocationChecker, parseCrls } from '../../pki/crl.js';
+import { PkiError } from '../../pki/errors.js';
 import { formatGeneralName } from '../../pki/general-name.js';
-import { output } from '../run.js';
+import { TrustStore } from '../../pki/trust-store.js';
+import { type Purpose, validatePath } from '../../pki/validate.js';
+import { UsageError, output } from '../run.js';
 import { colonHex } from './ca.js';
 
 const SIGNATURE_NAMES: Record<string, string> = {
@@ -143,4 +147,81 @@ export function registerCertCommands(program: Command): void {
       const certs = parseCertificates(readFileBytes(file, 'certificate')).map(describeCertificate);
       output(opts.json, certs.length === 1 ? certs[0] : certs, () => certs.map(certificateText).join('\n\n'));
     });
+
+  cert
+    .command('verify')
+    .description('Validate a certificate to trusted roots (RFC 5280 path validation); exit 0 when valid, 1 when not')
+    .argument('<leaf>', 'the certificate to verify (PEM or DER); more PEM blocks after it are used as intermediates')
+    .requiredOption('--trust <file>', 'trusted root certificates (PEM bundle)')
+    .option('--untrusted <file>', 'intermediate certificates to build the path through (PEM bundle)')
+    .option('--at <iso-time>', 'validate at this instant instead of now', (v: string) => {
+      const t = new Date(v);
+      if (!/^\d{4}-\d{2}-\d{2}/.test(v) || Number.isNaN(t.getTime())) throw new InvalidArgumentError('must be an ISO 8601 time');
+      return t;
+    })
+    .option('--host <name>', 'DNS name or IP address the leaf must be valid for')
+    .addOption(new Option('--purpose <purpose>', 'what the leaf is used for').choices(['server', 'client', 'signing']))
+    .option('--max-depth <n>', 'most intermediates in the path', (v: string) => {
+      if (!/^\d+$/.test(v)) throw new InvalidArgumentError('must be a non-negative integer');
+      return Number(v);
+    })
+    .option('--crl <file>', 'CRL to check revocation against (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  halo-keys cert verify kingdom_tls.pem --trust all_root_certs.pem --host localhost --purpose server
+  halo-keys cert verify leaf.pem --trust root.pem --untrusted intermediate.pem --crl ca.crl --at 2030-01-01T00:00:00Z --json`,
+    )
+    .action(async (leafFile: string, opts: VerifyFlags) => {
+      const [leaf, ...bundled] = parseCertificates(readFileBytes(leafFile, 'certificate'));
+      if (!leaf) throw new UsageError(`${leafFile} holds no certificate`);
+      const trustStore = TrustStore.fromBytes(readFileBytes(opts.trust, 'trust bundle'));
+      if (trustStore.size === 0) throw new UsageError(`${opts.trust} holds no certificate`);
+      const intermediates = [...bundled, ...(opts.untrusted ? parseCertificates(readFileBytes(opts.untrusted, 'untrusted bundle')) : [])];
+      const crls = opts.crl.flatMap((f) => parseCrls(readFileBytes(f, 'CRL')));
+      try {
+        const path = await validatePath(leaf, {
+          trustStore,
+          intermediates,
+          ...(opts.at ? { at: opts.at } : {}),
+          ...(opts.host !== undefined ? { host: opts.host } : {}),
+          ...(opts.purpose ? { purpose: opts.purpose } : {}),
+          ...(opts.maxDepth !== undefined ? { maxDepth: opts.maxDepth } : {}),
+          ...(crls.length ? { revocation: new CrlRevocationChecker(crls) } : {}),
+        });
+        const chain = path.certificates.map((c) => ({
+          subject: c.subject.text,
+          issuer: c.issuer.text,
+          serialNumber: c.serialHex,
+          subjectKeyIdentifier: c.subjectKeyIdentifier ? Buffer.from(c.subjectKeyIdentifier).toString('hex') : undefined,
+          notAfter: c.notAfter.toISOString(),
+          fingerprintSha256: c.fingerprintSha256,
+        }));
+        output(opts.json, { valid: true, at: path.at.toISOString(), path: chain }, () =>
+          [
+            `${leafFile}: OK at ${path.at.toISOString()}`,
+            ...chain.map((c, i) => `  ${i}: ${c.subject}${c.subjectKeyIdentifier ? ` [SKID ${colonHex(c.subjectKeyIdentifier)}]` : ''}${i === chain.length - 1 ? ' (trust anchor)' : ''}`),
+          ].join('\n'),
+        );
+      } catch (err) {
+        if (!(err instanceof PkiError)) throw err;
+        if (opts.json) {
+          output(true, { valid: false, code: err.code, reason: err.message, certificate: err.certificate ?? null }, () => '');
+        }
+        throw new PkiError(err.code, `${leafFile}: verification failed: ${err.code}: ${err.message}`, { cause: err });
+      }
+    });
+}
+
+interface VerifyFlags {
+  trust: string;
+  untrusted?: string;
+  at?: Date;
+  host?: string;
+  purpose?: Purpose;
+  maxDepth?: number;
+  crl: string[];
+  json?: boolean;
 }
