@@ -25,9 +25,12 @@ export function gcmCipherForKey(key: Uint8Array): AeadCipher {
   }
 }
 
+/** Longest GCM IV accepted; OpenSSL refuses longer ones (Tink and HPKE use 12 bytes). */
+export const MAX_GCM_IV_LENGTH = 128;
+
 function checkNonce(cipher: AeadCipher, nonce: Uint8Array): void {
-  // GCM takes any non-empty IV; ChaCha20-Poly1305 exactly 12 bytes.
-  if (nonce.length === 0 || (cipher === 'chacha20-poly1305' && nonce.length !== 12)) {
+  // GCM takes IVs of 1..128 bytes; ChaCha20-Poly1305 exactly 12 bytes.
+  if (nonce.length === 0 || nonce.length > MAX_GCM_IV_LENGTH || (cipher === 'chacha20-poly1305' && nonce.length !== 12)) {
     throw new CryptoError('DECRYPTION_FAILED', `invalid ${cipher} nonce length ${nonce.length}`);
   }
 }
