@@ -169,7 +169,8 @@ export function checkPath(path: readonly Certificate[], at: Date, options: Pick<
   const last = path.length - 1;
   for (let i = 0; i <= last; i++) {
     const cert = path[i]!;
-    const isAnchor = i === last;
+    // A trusted leaf (a path of one) is still judged as an end entity.
+    const isAnchor = i === last && last > 0;
     checkValidity(cert, at);
     for (const [oid, ext] of cert.extensions) {
       if (ext.critical && !UNDERSTOOD.has(oid)) throw fail('UNKNOWN_CRITICAL_EXTENSION', cert, `unrecognized critical extension ${oid}`);
@@ -198,7 +199,8 @@ export function checkPath(path: readonly Certificate[], at: Date, options: Pick<
 /** RFC 5280 §4.2.1.1-2 and CA/B 7.1.2.1.3: key identifiers that let paths be built. */
 function checkIdentifiers(cert: Certificate, isAnchor: boolean): void {
   const aki = cert.authorityKeyIdentifierDetails;
-  if (!cert.isSelfIssued && !cert.authorityKeyIdentifier) {
+  // Anchors are exempt: a trusted cross-certificate without AKID is common.
+  if (!isAnchor && !cert.isSelfIssued && !cert.authorityKeyIdentifier) {
     throw fail('CERT_MALFORMED', cert, 'authorityKeyIdentifier keyIdentifier is missing');
   }
   if (isAnchor && cert.isSelfIssued && aki) {
@@ -268,6 +270,10 @@ function checkExtendedKeyUsage(path: readonly Certificate[], options: Pick<Valid
     // CA/B 7.1.2.7.6: a TLS server certificate's EKU is not critical.
     if (options.purpose === 'server' && leaf.extensions.get(OID.extKeyUsage)?.critical) {
       throw fail('EKU_MISMATCH', leaf, 'extKeyUsage is critical');
+    }
+    // CA/B 7.1.2.7.10: anyExtendedKeyUsage has no place in a TLS server certificate.
+    if (options.purpose === 'server' && leaf.extKeyUsage.includes(OID.anyExtendedKeyUsage)) {
+      throw fail('EKU_MISMATCH', leaf, 'extKeyUsage lists anyExtendedKeyUsage');
     }
     for (const w of wanted) if (!leaf.extKeyUsage.includes(w)) throw fail('EKU_MISMATCH', leaf, `extended key usage lacks ${w}`);
   }
