@@ -12,7 +12,8 @@ export type ApiErrorCode =
   | 'INVALID_PAGE_TOKEN' // not a token this server issued
   | 'PAGE_TOKEN_MISMATCH' // a request argument other than page_size changed between pages
   | 'TYPE_URL_MISMATCH' // an Any (or EncryptedMessage type_url) of another message type
-  | 'MESSAGE_MALFORMED'; // an Any value that does not parse as its declared type
+  | 'MESSAGE_MALFORMED' // an Any value that does not parse as its declared type
+  | 'TEXT_FORMAT_INVALID'; // a protobuf text-format file that does not parse as the expected message
 
 export class ApiError extends HaloError<ApiErrorCode> {}
 
