@@ -21,3 +21,6 @@ export class ApiError extends HaloError<ApiErrorCode> {}
 export function grpcCodeOf(_code: ApiErrorCode): 3 {
   return 3; // INVALID_ARGUMENT
 }
+
+/** `google.rpc.ErrorInfo.domain` of every error the Kingdom returns (as upstream). */
+export const ERROR_INFO_DOMAIN = 'halo.wfanet.org';
