@@ -4,6 +4,9 @@
  */
 const sections: Record<string, () => Promise<void>> = {
   startup: async () => (await import('./startup.js')).run(),
+  hybrid: async () => (await import('./hybrid.js')).run(),
+  signature: async () => (await import('./signature.js')).run(),
+  'pki-issue': async () => (await import('./pki-issue.js')).run(),
 };
 
 const wanted = process.argv.slice(2);

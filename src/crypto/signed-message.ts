@@ -46,13 +46,32 @@ function keyInput(key: KeyObject, algorithm: SignatureAlgorithm) {
   return { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: algorithm.pss.saltLength };
 }
 
+/** What verification asks of a key on every call; node's getters cross into C++, so ask once. */
+interface KeyFacts {
+  readonly fits: Set<SignatureAlgorithm['family']>;
+  readonly ecdsaFieldSize: number | undefined;
+}
+const keyFacts = new WeakMap<KeyObject, KeyFacts>();
+
+function factsOf(key: KeyObject): KeyFacts {
+  let facts = keyFacts.get(key);
+  if (!facts) {
+    const families = (['ecdsa', 'rsa-pkcs1', 'rsa-pss', 'ed25519'] as const).filter((family) =>
+      algorithmFitsKey({ family } as SignatureAlgorithm, key),
+    );
+    facts = { fits: new Set(families), ecdsaFieldSize: ecdsaFieldSize(key.asymmetricKeyDetails?.namedCurve) };
+    keyFacts.set(key, facts);
+  }
+  return facts;
+}
+
 /** Signs `data`. ECDSA signatures are DER. */
 export function signBytes(data: Uint8Array, privateKey: KeyObject, algorithm: SignatureAlgorithm = defaultSignatureAlgorithm(privateKey)): Uint8Array {
   if (privateKey.type !== 'private') throw new CryptoError('KEY_MALFORMED', 'signing needs a private key');
-  if (!algorithmFitsKey(algorithm, privateKey)) {
+  if (!factsOf(privateKey).fits.has(algorithm.family)) {
     throw new CryptoError('UNSUPPORTED_SIGNATURE_ALGORITHM', `${algorithm.name} cannot sign with a ${describeKey(privateKey)} key`);
   }
-  return new Uint8Array(sign(algorithm.hash, asBuffer(data), keyInput(privateKey, algorithm)));
+  return new Uint8Array(sign(algorithm.hash, data, keyInput(privateKey, algorithm)));
 }
 
 /**
@@ -61,15 +80,14 @@ export function signBytes(data: Uint8Array, privateKey: KeyObject, algorithm: Si
  * signature has exactly one accepted encoding.
  */
 export function verifyBytes(data: Uint8Array, signature: Uint8Array, publicKey: KeyObject, algorithm: SignatureAlgorithm): void {
-  if (!algorithmFitsKey(algorithm, publicKey)) {
+  const facts = factsOf(publicKey);
+  if (!facts.fits.has(algorithm.family)) {
     throw new CryptoError('SIGNATURE_INVALID', `${algorithm.name} does not fit the signer's ${describeKey(publicKey)} key`);
   }
-  if (algorithm.family === 'ecdsa') {
-    parseDerEcdsaSignature(signature, ecdsaFieldSize(publicKey.asymmetricKeyDetails?.namedCurve)!);
-  }
+  if (algorithm.family === 'ecdsa') parseDerEcdsaSignature(signature, facts.ecdsaFieldSize!);
   let ok: boolean;
   try {
-    ok = verify(algorithm.hash, asBuffer(data), keyInput(publicKey, algorithm), asBuffer(signature));
+    ok = verify(algorithm.hash, data, keyInput(publicKey, algorithm), signature);
   } catch (err) {
     throw new CryptoError('SIGNATURE_INVALID', 'signature is invalid', { cause: err });
   }
@@ -124,35 +142,44 @@ export function parseSignedMessage(bytes: Uint8Array): SignedMessage {
 interface SignerEntry {
   readonly publicKey: KeyObject;
   readonly certificate: CertificateInfo | undefined;
+  /** A private copy of the bytes the entry was made from, to detect a caller reusing its buffer. */
+  readonly source?: Buffer;
   /** The empty-OID fallback, resolved on first use (or the error it raised). */
   fallback?: SignatureAlgorithm | CryptoError;
 }
 
-/** Keyed by immutable signer objects (KeyObject, X509Certificate, CertificateInfo). */
+/** Keyed by immutable signer objects (KeyObject, X509Certificate, CertificateInfo) and by byte arrays (checked against `source`). */
 const byObject = new WeakMap<object, SignerEntry>();
 const MAX_CACHED_CERTIFICATES = 256;
 /** Keyed by certificate bytes, for callers that re-read the same certificate into new arrays. */
 const byCertificateBytes = new Map<string, SignerEntry>();
 
-function certificateEntry(info: CertificateInfo): SignerEntry {
-  return { publicKey: publicKeyFromCertificate(info), certificate: info };
+function certificateEntry(info: CertificateInfo, source?: Buffer): SignerEntry {
+  return source ? { publicKey: publicKeyFromCertificate(info), certificate: info, source } : { publicKey: publicKeyFromCertificate(info), certificate: info };
 }
 
 function entryForBytes(bytes: Uint8Array): SignerEntry {
-  const key = asBuffer(bytes).toString('latin1');
+  // Same array as last time: a memcmp against our copy is much cheaper than hashing the bytes,
+  // and it keeps a reused buffer from being served a stale key.
+  const hit = byObject.get(bytes);
+  const view = asBuffer(bytes);
+  if (hit?.source && hit.source.equals(view)) return hit;
+  const key = view.toString('latin1');
   let entry = byCertificateBytes.get(key);
-  if (entry) return entry;
-  entry = certificateEntry(readCertificateInfo(bytes));
-  if (byCertificateBytes.size >= MAX_CACHED_CERTIFICATES) {
-    // Evict the oldest insertion; a busy verifier sees a few certificates again and again.
-    byCertificateBytes.delete(byCertificateBytes.keys().next().value!);
+  if (!entry) {
+    const source = Buffer.from(view); // a copy: the entry must not change if the caller's buffer does
+    entry = certificateEntry(readCertificateInfo(source), source);
+    if (byCertificateBytes.size >= MAX_CACHED_CERTIFICATES) {
+      // Evict the oldest insertion; a busy verifier sees a few certificates again and again.
+      byCertificateBytes.delete(byCertificateBytes.keys().next().value!);
+    }
+    byCertificateBytes.set(key, entry);
   }
-  byCertificateBytes.set(key, entry);
+  byObject.set(bytes, entry);
   return entry;
 }
 
 function signerEntry(signer: Signer): SignerEntry {
-  // Bytes are looked up by content, never by identity: a reused buffer must not keep a stale key.
   if (signer instanceof Uint8Array) return entryForBytes(signer);
   let entry = byObject.get(signer);
   if (entry) return entry;
