@@ -7,6 +7,7 @@
  */
 import { encode } from '../lib/der.js';
 import { PkiError } from './errors.js';
+import { oid } from './extensions-builder.js';
 
 interface AttributeSpec {
   oid: string;
@@ -92,7 +93,7 @@ export function encodeName(attributes: readonly NameAttribute[]): Uint8Array {
     checkValue(type, value, spec);
     const encoded =
       spec.kind === 'printable' ? encode.printableString(value) : spec.kind === 'ia5' ? encode.ia5String(value) : encode.utf8String(value);
-    return encode.set(encode.sequence(encode.oid(spec.oid), encoded));
+    return encode.set(encode.sequence(oid(spec.oid), encoded));
   });
   return encode.sequence(...rdns);
 }

@@ -163,6 +163,7 @@ function within(name: Checked, base: GeneralName): boolean | undefined {
  * issuing CA first, then its own issuers as far as they are known).
  */
 export function assertWithinNameConstraints(issuers: readonly Certificate[], subject: Uint8Array, altNames: readonly GeneralNameInput[]): void {
+  if (!issuers.some((i) => i.nameConstraints)) return;
   const names: Checked[] = altNames.map((n) => {
     switch (n.type) {
       case 'dns':

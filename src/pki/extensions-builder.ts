@@ -44,10 +44,22 @@ export const KEY_USAGE_BITS = [
 
 export type KeyUsage = (typeof KEY_USAGE_BITS)[number];
 
-export function extension(oid: string, critical: boolean, value: Uint8Array): Uint8Array {
+const oidCache = new Map<string, Uint8Array>();
+
+/** An encoded OBJECT IDENTIFIER, memoized: the same dozen OIDs appear in every certificate. */
+export function oid(dotted: string): Uint8Array {
+  let der = oidCache.get(dotted);
+  if (!der) {
+    der = encode.oid(dotted);
+    if (oidCache.size < 1024) oidCache.set(dotted, der);
+  }
+  return der;
+}
+
+export function extension(extnId: string, critical: boolean, value: Uint8Array): Uint8Array {
   return critical
-    ? encode.sequence(encode.oid(oid), encode.boolean(true), encode.octetString(value))
-    : encode.sequence(encode.oid(oid), encode.octetString(value));
+    ? encode.sequence(oid(extnId), encode.boolean(true), encode.octetString(value))
+    : encode.sequence(oid(extnId), encode.octetString(value));
 }
 
 /** cA is omitted when false (DER leaves out DEFAULT values); critical on CAs per §4.2.1.9. */
@@ -69,7 +81,7 @@ export function keyUsage(usages: readonly KeyUsage[]): Uint8Array {
 }
 
 export function extendedKeyUsage(usages: readonly ExtendedKeyUsage[]): Uint8Array {
-  return extension(ExtensionOid.EXT_KEY_USAGE, false, encode.sequence(...usages.map((u) => encode.oid(EkuOid[u]))));
+  return extension(ExtensionOid.EXT_KEY_USAGE, false, encode.sequence(...usages.map((u) => oid(EkuOid[u]))));
 }
 
 /** Critical when the subject is empty (§4.2.1.6), which the CA never issues. */

@@ -51,8 +51,19 @@ export interface SignatureScheme {
   sign(data: Uint8Array): Uint8Array;
 }
 
+const schemeCache = new WeakMap<KeyObject, SignatureScheme>();
+
 /** The signature scheme for a private key; RSA signs with SHA-256, ECDSA with its curve's hash. */
 export function signatureSchemeFor(privateKey: KeyObject): SignatureScheme {
+  let scheme = schemeCache.get(privateKey);
+  if (!scheme) {
+    scheme = schemeOf(privateKey);
+    schemeCache.set(privateKey, scheme);
+  }
+  return scheme;
+}
+
+function schemeOf(privateKey: KeyObject): SignatureScheme {
   if (privateKey.type !== 'private') throw new PkiError('INVALID_REQUEST', 'a private key is needed to sign');
   const kind = privateKey.asymmetricKeyType;
   if (kind === 'ec') {
@@ -122,10 +133,36 @@ export function verifyWithOid(oid: string, publicKey: KeyObject, data: Uint8Arra
   }
 }
 
-/** The DER SubjectPublicKeyInfo of a public (or private) key. */
+const spkiCache = new WeakMap<KeyObject, Uint8Array>();
+
+const CURVE_OIDS: Record<string, string> = { 'P-256': '1.2.840.10045.3.1.7', 'P-384': '1.3.132.0.34', 'P-521': '1.3.132.0.35' };
+
+/**
+ * The DER SubjectPublicKeyInfo of a public (or private) key. Built from the
+ * JWK form, which node:crypto exports about 20 times faster than DER SPKI;
+ * issuing a certificate needs it for both keys, so this is on the hot path.
+ */
 export function spkiOf(key: KeyObject): Uint8Array {
+  const cached = spkiCache.get(key);
+  if (cached) return cached;
   const publicKey = key.type === 'private' ? createPublicKey(key) : key;
-  return new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
+  const jwk = publicKey.export({ format: 'jwk' });
+  const b64 = (v: string | undefined) => new Uint8Array(Buffer.from(v ?? '', 'base64url'));
+  let spki: Uint8Array;
+  const curve = jwk.kty === 'EC' && jwk.crv ? CURVE_OIDS[jwk.crv] : undefined;
+  if (curve) {
+    const point = Uint8Array.from([4, ...b64(jwk.x), ...b64(jwk.y)]);
+    spki = encode.sequence(encode.sequence(encode.oid('1.2.840.10045.2.1'), encode.oid(curve)), encode.bitString(point));
+  } else if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') {
+    spki = encode.sequence(encode.sequence(encode.oid(SignatureOid.ED25519)), encode.bitString(b64(jwk.x)));
+  } else if (jwk.kty === 'RSA' && publicKey.asymmetricKeyType === 'rsa') {
+    const rsaPublicKey = encode.sequence(encode.integer(b64(jwk.n)), encode.integer(b64(jwk.e)));
+    spki = encode.sequence(encode.sequence(encode.oid('1.2.840.113549.1.1.1'), encode.null()), encode.bitString(rsaPublicKey));
+  } else {
+    spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
+  }
+  spkiCache.set(key, spki);
+  return spki;
 }
 
 /**

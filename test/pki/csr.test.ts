@@ -90,3 +90,14 @@ describe('PKCS#10 requests', () => {
     }
   });
 });
+
+describe('SubjectPublicKeyInfo encoding', () => {
+  it('matches node:crypto DER export byte for byte for every key type', () => {
+    for (const keyType of KEY_TYPES) {
+      const { privateKey, publicKey } = generateKeyPair(keyType);
+      const expected = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
+      assert.deepEqual(spkiOf(publicKey), expected, keyType);
+      assert.deepEqual(spkiOf(privateKey), expected, `${keyType} from the private key`);
+    }
+  });
+});
