@@ -38,7 +38,8 @@ function checkNonce(cipher: AeadCipher, nonce: Uint8Array): void {
 /** Returns ciphertext ‖ 16-byte tag. */
 export function aeadSeal(cipher: AeadCipher, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array {
   checkNonce(cipher, nonce);
-  const c = createCipheriv(cipher as 'aes-128-gcm', key, nonce, { authTagLength: TAG_LENGTH });
+  // GCM and ChaCha20-Poly1305 default to 16-byte tags; the options object costs a little per call.
+  const c = createCipheriv(cipher as 'aes-128-gcm', key, nonce);
   if (aad && aad.length) c.setAAD(aad);
   const head = c.update(plaintext);
   const tail = c.final();
@@ -55,7 +56,7 @@ export function aeadOpen(cipher: AeadCipher, key: Uint8Array, nonce: Uint8Array,
   if (sealed.length < TAG_LENGTH) throw new CryptoError('DECRYPTION_FAILED', 'ciphertext is shorter than the tag');
   const body = sealed.subarray(0, sealed.length - TAG_LENGTH);
   try {
-    const d = createDecipheriv(cipher as 'aes-128-gcm', key, nonce, { authTagLength: TAG_LENGTH });
+    const d = createDecipheriv(cipher as 'aes-128-gcm', key, nonce);
     d.setAuthTag(sealed.subarray(sealed.length - TAG_LENGTH));
     if (aad && aad.length) d.setAAD(aad);
     const head = d.update(body);
