@@ -7,6 +7,7 @@ const sections: Record<string, () => Promise<void>> = {
   hybrid: async () => (await import('./hybrid.js')).run(),
   signature: async () => (await import('./signature.js')).run(),
   'pki-issue': async () => (await import('./pki-issue.js')).run(),
+  'pki-validate': async () => (await import('./pki-validate.js')).run(),
 };
 
 const wanted = process.argv.slice(2);
