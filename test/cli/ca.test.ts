@@ -100,6 +100,11 @@ describe('halo-keys ca', () => {
     );
     assert.equal(existsSync(file('l.pem')), false, 'no partial output');
     assert.equal(existsSync(file('l.key')), false, 'no partial output');
+    assertFails(
+      haloKeys(['ca', 'issue', '--dir', ca, '--profile', 'signing', '--subject', '/CN=x', '--key-out', file('edp1_tls.key'), '--out', file('x.pem')]),
+      2,
+      /refusing to overwrite a private key/,
+    );
   });
 
   it('builds an intermediate under a path length and refuses one below it', () => {

@@ -323,6 +323,7 @@ Examples:
       if (Boolean(opts.csr) === Boolean(opts.keyOut)) throw new UsageError('give exactly one of --csr FILE or --key-out FILE');
       if (opts.csrSans && !opts.csr) throw new UsageError('--csr-sans needs --csr');
       if (opts.chain && opts.der) throw new UsageError('--chain writes PEM; drop --der');
+      if (opts.keyOut && existsSync(opts.keyOut)) throw new UsageError(`${opts.keyOut} exists; refusing to overwrite a private key`);
       const csr = opts.csr ? parseCsr(readFileBytes(opts.csr, 'certificate request')) : undefined;
       const altNames: GeneralNameInput[] = [
         ...(opts.dns as string[]).map((value) => ({ type: 'dns' as const, value })),
