@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import type { Queryable } from './database.js';
+
+/**
+ * The append-only audit log. Each entry's hash covers the previous entry's
+ * hash and the canonical JSON of the entry, so editing, deleting or
+ * reordering a row breaks the chain at that row. (Dropping rows from the tail
+ * is only detectable against a head hash kept elsewhere: `verifyAuditChain`
+ * returns it for that purpose.)
+ */
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** A state change, recorded in the same transaction as the change itself. */
+export interface AuditEvent {
+  /** Principal resource name, or 'admin' for the operator surface. */
+  readonly actor: string;
+  /** The operation, named after the RPC (e.g. `RevokeCertificate`). */
+  readonly action: string;
+  /** The resource name changed. */
+  readonly resource: string;
+  readonly before: JsonValue | null;
+  readonly after: JsonValue | null;
+}
+
+export interface AuditEntry extends AuditEvent {
+  readonly seq: bigint;
+  readonly time: Date;
+  readonly prevHash: Uint8Array;
+  readonly hash: Uint8Array;
+}
+
+export type AuditChainVerification =
+  | { readonly ok: true; readonly count: bigint; readonly headHash: Uint8Array }
+  | {
+      readonly ok: false;
+      /** The first sequence number at which the chain is broken. */
+      readonly seq: bigint;
+      readonly problem: 'SEQUENCE_GAP' | 'PREVIOUS_HASH_MISMATCH' | 'HASH_MISMATCH';
+    };
+
+export const GENESIS_HASH = new Uint8Array(32);
+
+/** Transaction-scoped advisory lock that serialises appends across connections and replicas. */
+const AUDIT_LOCK_KEY = 0x41756474; // 'Audt'
+
+/** JSON with object keys sorted at every level and no whitespace. */
+export function canonicalJson(value: JsonValue): string {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError('non-finite number in audit JSON');
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k] as JsonValue)}`).join(',')}}`;
+}
+
+export function entryHash(prevHash: Uint8Array, e: AuditEvent & { seq: bigint; time: Date }): Uint8Array {
+  const body = canonicalJson({
+    seq: e.seq.toString(),
+    time: e.time.toISOString(),
+    actor: e.actor,
+    action: e.action,
+    resource: e.resource,
+    before: e.before,
+    after: e.after,
+  });
+  return new Uint8Array(createHash('sha256').update(prevHash).update(body, 'utf8').digest());
+}
+
+/**
+ * Appends `events` at the tail. Called last in a write transaction so the
+ * lock is held only until commit and never while waiting for row locks.
+ */
+export async function appendAudit(tx: Queryable, time: Date, events: readonly AuditEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY]);
+  const tail = await tx.query<{ seq: bigint; hash: Uint8Array }>(
+    'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
+  );
+  let seq = tail[0]?.seq ?? 0n;
+  let prevHash = tail[0]?.hash ?? GENESIS_HASH;
+  const values: string[] = [];
+  const params: unknown[] = [];
+  for (const e of events) {
+    seq += 1n;
+    const hash = entryHash(prevHash, { ...e, seq, time });
+    const p = params.length;
+    values.push(
+      `($${p + 1}::bigint, $${p + 2}::timestamptz, $${p + 3}::text, $${p + 4}::text, $${p + 5}::text, ` +
+        `$${p + 6}::text::jsonb, $${p + 7}::text::jsonb, $${p + 8}::bytea, $${p + 9}::bytea)`,
+    );
+    params.push(
+      seq,
+      time,
+      e.actor,
+      e.action,
+      e.resource,
+      e.before === null ? null : canonicalJson(e.before),
+      e.after === null ? null : canonicalJson(e.after),
+      prevHash,
+      hash,
+    );
+    prevHash = hash;
+  }
+  await tx.query(
+    `INSERT INTO audit_log (seq, time, actor, action, resource, before, after, prev_hash, hash) VALUES ${values.join(', ')}`,
+    params,
+  );
+}
+
+interface AuditRow {
+  seq: bigint;
+  time: Date;
+  actor: string;
+  action: string;
+  resource: string;
+  before: JsonValue | null;
+  after: JsonValue | null;
+  prev_hash: Uint8Array;
+  hash: Uint8Array;
+}
+
+const toEntry = (r: AuditRow): AuditEntry => ({
+  seq: r.seq,
+  time: r.time,
+  actor: r.actor,
+  action: r.action,
+  resource: r.resource,
+  before: r.before,
+  after: r.after,
+  prevHash: r.prev_hash,
+  hash: r.hash,
+});
+
+const PAGE = 1000;
+
+async function readPage(q: Queryable, after: bigint, limit: number): Promise<AuditEntry[]> {
+  const rows = await q.query<AuditRow>(
+    `SELECT seq, time, actor, action, resource, before, after, prev_hash, hash
+       FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
+    [after, limit],
+  );
+  return rows.map(toEntry);
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+
+export async function verifyAuditChain(q: Queryable): Promise<AuditChainVerification> {
+  let expectedSeq = 1n;
+  let prevHash: Uint8Array = GENESIS_HASH;
+  for (;;) {
+    const page = await readPage(q, expectedSeq - 1n, PAGE);
+    for (const e of page) {
+      if (e.seq !== expectedSeq) return { ok: false, seq: expectedSeq, problem: 'SEQUENCE_GAP' };
+      if (!sameBytes(e.prevHash, prevHash)) return { ok: false, seq: e.seq, problem: 'PREVIOUS_HASH_MISMATCH' };
+      if (!sameBytes(entryHash(prevHash, e), e.hash)) return { ok: false, seq: e.seq, problem: 'HASH_MISMATCH' };
+      prevHash = e.hash;
+      expectedSeq += 1n;
+    }
+    if (page.length < PAGE) return { ok: true, count: expectedSeq - 1n, headHash: prevHash };
+  }
+}
+
+/** Entries after `since` (a sequence number; 0 for all), oldest first. */
+export async function exportAudit(q: Queryable, options: { since?: bigint; limit?: number } = {}): Promise<AuditEntry[]> {
+  const out: AuditEntry[] = [];
+  let after = options.since ?? 0n;
+  const max = options.limit ?? Number.POSITIVE_INFINITY;
+  while (out.length < max) {
+    const page = await readPage(q, after, Math.min(PAGE, max - out.length));
+    out.push(...page);
+    const last = page[page.length - 1];
+    if (last === undefined || page.length < PAGE) break;
+    after = last.seq;
+  }
+  return out;
+}

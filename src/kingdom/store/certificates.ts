@@ -1,0 +1,270 @@
+import {
+  CERTIFICATE_COLUMNS,
+  type CertificateRow,
+  certificateJson,
+  certificateNotFound,
+  findCertificateRow,
+  toCertificate,
+} from './certificate-rows.js';
+import {
+  type ReadContext,
+  type WriteContext,
+  hex,
+  invalidArgument,
+  partyKeyOf,
+  partyWhere,
+  requireBytes,
+  requireDate,
+  requireExternalId,
+  requireKey,
+  requireLimit,
+  requirePartyId,
+  sha256Hex,
+} from './context.js';
+import { StoreError } from './errors.js';
+import { apiId, generateExternalId } from './ids.js';
+import { failMeasurementsForCertificate } from './measurements.js';
+import { certificateName } from './names.js';
+import {
+  type CertificateBlastRadius,
+  type CertificateCursor,
+  type CertificateInput,
+  type CertificateRecord,
+  type MeasurementKey,
+  type Page,
+  type PartyKey,
+  type RevocationState,
+  revocationStateName,
+} from './records.js';
+
+export function validateCertificateInput(c: CertificateInput): void {
+  requireBytes(c?.x509Der, 'x509_der');
+  requireBytes(c.subjectKeyIdentifier, 'subject_key_identifier');
+  requireDate(c.notValidBefore, 'not_valid_before');
+  requireDate(c.notValidAfter, 'not_valid_after');
+}
+
+/** Inserts a certificate under an existing party, drawing a fresh external id. */
+export async function insertCertificate(
+  ctx: WriteContext,
+  partyId: bigint,
+  owner: PartyKey,
+  c: CertificateInput,
+  actor: string,
+  action: string,
+): Promise<{ record: CertificateRecord; certificateId: bigint }> {
+  for (;;) {
+    const id = generateExternalId(ctx.now);
+    // A SKID collision is not caught here: it raises the unique violation that
+    // becomes CERT_SUBJECT_KEY_ID_ALREADY_EXISTS.
+    const rows = await ctx.tx.query<{ certificate_id: bigint }>(
+      `INSERT INTO certificates (party_id, external_certificate_id, subject_key_identifier, not_valid_before,
+         not_valid_after, revocation_state, x509_der, create_time, update_time)
+       VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7)
+       ON CONFLICT ON CONSTRAINT certificates_external_id DO NOTHING
+       RETURNING certificate_id`,
+      [partyId, id, c.subjectKeyIdentifier, c.notValidBefore, c.notValidAfter, c.x509Der, ctx.now],
+    );
+    const row = rows[0];
+    if (row === undefined) continue;
+    const record: CertificateRecord = {
+      owner,
+      externalCertificateId: id,
+      subjectKeyIdentifier: c.subjectKeyIdentifier,
+      notValidBefore: c.notValidBefore,
+      notValidAfter: c.notValidAfter,
+      revocationState: 0,
+      x509Der: c.x509Der,
+      createTime: ctx.now,
+      updateTime: ctx.now,
+    };
+    ctx.audit(actor, action, certificateName(owner, id), null, certificateJson(record));
+    return { record, certificateId: row.certificate_id };
+  }
+}
+
+export async function createCertificate(
+  ctx: WriteContext,
+  actor: string,
+  owner: PartyKey,
+  certificate: CertificateInput,
+): Promise<CertificateRecord> {
+  requireKey(owner);
+  validateCertificateInput(certificate);
+  const partyId = await requirePartyId(ctx.tx, owner);
+  return (await insertCertificate(ctx, partyId, owner, certificate, actor, 'CreateCertificate')).record;
+}
+
+export async function getCertificate(ctx: ReadContext, owner: PartyKey, id: bigint): Promise<CertificateRecord> {
+  requireKey(owner);
+  requireExternalId(id, 'certificate id');
+  const row = await findCertificateRow(ctx.tx, owner, id);
+  if (row === null) throw certificateNotFound(owner, id);
+  return toCertificate(row);
+}
+
+export interface ListCertificatesOptions {
+  readonly owner: PartyKey;
+  /** Only certificates with one of these SKIDs. */
+  readonly subjectKeyIdentifiers?: readonly Uint8Array[];
+  readonly after?: CertificateCursor;
+  readonly limit?: number;
+}
+
+/**
+ * Upstream's order (NotValidBefore DESC, external id ASC), but filtered by the
+ * parent itself, with the keyset condition parenthesised so the SKID filter
+ * holds on every page.
+ */
+export async function listCertificates(
+  ctx: ReadContext,
+  o: ListCertificatesOptions,
+): Promise<Page<CertificateRecord, CertificateCursor>> {
+  requireKey(o.owner);
+  const limit = requireLimit(o.limit);
+  const w = partyWhere(o.owner, 1);
+  const params: unknown[] = [...w.params];
+  const where = [w.sql];
+  if (o.subjectKeyIdentifiers !== undefined) {
+    if (o.subjectKeyIdentifiers.length === 0) return { items: [], next: null };
+    params.push(o.subjectKeyIdentifiers.map((s) => hex(requireBytes(s, 'subject_key_identifier'))));
+    where.push(`c.subject_key_identifier IN (SELECT decode(h, 'hex') FROM unnest($${params.length}::text[]) AS h)`);
+  }
+  if (o.after !== undefined) {
+    requireDate(o.after.notValidBefore, 'after.not_valid_before');
+    params.push(o.after.notValidBefore, o.after.externalCertificateId);
+    const a = params.length - 1;
+    where.push(
+      `(c.not_valid_before < $${a} OR (c.not_valid_before = $${a} AND c.external_certificate_id > $${a + 1}))`,
+    );
+  }
+  params.push(limit + 1);
+  const rows = await ctx.tx.query<CertificateRow>(
+    `SELECT ${CERTIFICATE_COLUMNS} FROM certificates c JOIN parties p ON p.party_id = c.party_id
+      WHERE ${where.join(' AND ')}
+      ORDER BY c.not_valid_before DESC, c.external_certificate_id ASC
+      LIMIT $${params.length}`,
+    params,
+  );
+  const items = rows.slice(0, limit).map(toCertificate);
+  const last = items[items.length - 1];
+  const next =
+    rows.length > limit && last !== undefined
+      ? { notValidBefore: last.notValidBefore, externalCertificateId: last.externalCertificateId }
+      : null;
+  return { items, next };
+}
+
+function illegalTransition(owner: PartyKey, id: bigint, current: RevocationState): StoreError {
+  return new StoreError('FAILED_PRECONDITION', 'CERTIFICATE_REVOCATION_STATE_ILLEGAL', 'Certificate is in wrong State.', {
+    metadata: {
+      externalCertificateId: apiId(id),
+      certificate: certificateName(owner, id),
+      // upstream's spelling, carrying the current state
+      certificationRevocationState: revocationStateName(current),
+    },
+  });
+}
+
+export interface RevokeCertificateResult {
+  readonly certificate: CertificateRecord;
+  /** Pending measurements this revocation failed, in the same transaction. */
+  readonly failedMeasurements: MeasurementKey[];
+}
+
+/**
+ * §2.5: UNSPECIFIED→HOLD|REVOKED, HOLD→HOLD|REVOKED, REVOKED→REVOKED. Both HOLD
+ * and REVOKED fail the pending measurements that depend on the certificate.
+ */
+export async function revokeCertificate(
+  ctx: WriteContext,
+  actor: string,
+  owner: PartyKey,
+  id: bigint,
+  state: RevocationState,
+): Promise<RevokeCertificateResult> {
+  requireKey(owner);
+  requireExternalId(id, 'certificate id');
+  if (state !== 1 && state !== 2) throw invalidArgument('Revocation State unspecified', 'REQUIRED_FIELD_NOT_SET');
+  const row = await findCertificateRow(ctx.tx, owner, id, 'FOR UPDATE OF c');
+  if (row === null) throw certificateNotFound(owner, id);
+  const before = toCertificate(row);
+  if (before.revocationState === 2 && state === 1) throw illegalTransition(owner, id, before.revocationState);
+  await ctx.tx.query('UPDATE certificates SET revocation_state = $2, update_time = $3 WHERE certificate_id = $1', [
+    row.certificate_id,
+    state,
+    ctx.now,
+  ]);
+  const after: CertificateRecord = { ...before, revocationState: state, updateTime: ctx.now };
+  ctx.audit(actor, 'RevokeCertificate', certificateName(owner, id), certificateJson(before), certificateJson(after));
+  const failedMeasurements = await failMeasurementsForCertificate(ctx, actor, row.certificate_id, owner);
+  return { certificate: after, failedMeasurements };
+}
+
+/** §2.6: only HOLD → UNSPECIFIED; measurements failed by the hold stay failed. */
+export async function releaseCertificateHold(
+  ctx: WriteContext,
+  actor: string,
+  owner: PartyKey,
+  id: bigint,
+): Promise<CertificateRecord> {
+  requireKey(owner);
+  requireExternalId(id, 'certificate id');
+  const row = await findCertificateRow(ctx.tx, owner, id, 'FOR UPDATE OF c');
+  if (row === null) throw certificateNotFound(owner, id);
+  const before = toCertificate(row);
+  if (before.revocationState !== 1) throw illegalTransition(owner, id, before.revocationState);
+  await ctx.tx.query('UPDATE certificates SET revocation_state = 0, update_time = $2 WHERE certificate_id = $1', [
+    row.certificate_id,
+    ctx.now,
+  ]);
+  const after: CertificateRecord = { ...before, revocationState: 0, updateTime: ctx.now };
+  ctx.audit(actor, 'ReleaseCertificateHold', certificateName(owner, id), certificateJson(before), certificateJson(after));
+  return after;
+}
+
+/** Everything that depends on one certificate. */
+export async function certificateBlastRadius(ctx: ReadContext, owner: PartyKey, id: bigint): Promise<CertificateBlastRadius> {
+  requireKey(owner);
+  requireExternalId(id, 'certificate id');
+  const row = await findCertificateRow(ctx.tx, owner, id);
+  if (row === null) throw certificateNotFound(owner, id);
+  const cid = row.certificate_id;
+  const pending = `m.state IN ('AWAITING_REQUISITION_FULFILLMENT', 'COMPUTING')`;
+  const measurements = await ctx.tx.query<{ mc: bigint; m: bigint }>(
+    `SELECT mp.external_id AS mc, m.external_measurement_id AS m
+       FROM measurements m JOIN parties mp ON mp.party_id = m.measurement_consumer_id
+      WHERE ${pending} AND (m.measurement_consumer_certificate_id = $1 OR EXISTS (
+        SELECT 1 FROM requisitions r WHERE r.measurement_id = m.measurement_id
+          AND r.data_provider_certificate_id = $1 AND r.state = 'UNFULFILLED'))
+      ORDER BY m.measurement_id`,
+    [cid],
+  );
+  const requisitions = await ctx.tx.query<{ dp: bigint; r: bigint }>(
+    `SELECT dp.external_id AS dp, r.external_requisition_id AS r
+       FROM requisitions r JOIN parties dp ON dp.party_id = r.data_provider_id
+       JOIN measurements m ON m.measurement_id = r.measurement_id
+      WHERE r.data_provider_certificate_id = $1 AND r.state = 'UNFULFILLED' AND ${pending}
+      ORDER BY r.requisition_id`,
+    [cid],
+  );
+  const signed = await ctx.tx.query<{ mc: bigint; m: bigint }>(
+    `SELECT DISTINCT mp.external_id AS mc, m.external_measurement_id AS m, m.measurement_id
+       FROM measurement_results mr JOIN measurements m ON m.measurement_id = mr.measurement_id
+       JOIN parties mp ON mp.party_id = m.measurement_consumer_id
+      WHERE mr.certificate_id = $1 AND m.state = 'SUCCEEDED'
+      ORDER BY m.measurement_id`,
+    [cid],
+  );
+  const keyRefs = await ctx.tx.query<{ n: bigint }>(
+    'SELECT count(*)::bigint AS n FROM parties WHERE public_key_certificate_id = $1',
+    [cid],
+  );
+  return {
+    certificate: toCertificate(row),
+    pendingMeasurements: measurements.map((x) => ({ measurementConsumerId: x.mc, externalMeasurementId: x.m })),
+    pendingRequisitions: requisitions.map((x) => ({ dataProviderId: x.dp, externalRequisitionId: x.r })),
+    signedResults: signed.map((x) => ({ measurementConsumerId: x.mc, externalMeasurementId: x.m })),
+    publicKeyReferences: (keyRefs[0]?.n ?? 0n) > 0n,
+  };
+}

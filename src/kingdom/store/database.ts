@@ -1,0 +1,155 @@
+import { mkdirSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { StoreError } from './errors.js';
+
+/**
+ * The one SQL dialect (PostgreSQL) over two engines: embedded PGlite (a data
+ * directory, one connection) and a PostgreSQL server through a `pg` pool.
+ *
+ * Values are normalised so the store sees the same types on both: int8 as
+ * `bigint`, bytea as `Uint8Array`, timestamptz as `Date`, jsonb parsed.
+ */
+export type Row = Record<string, unknown>;
+
+export interface Queryable {
+  query<R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+}
+
+export interface Database extends Queryable {
+  readonly dialect: 'pglite' | 'postgres';
+  /** Runs a multi-statement script outside any caller transaction. */
+  exec(script: string): Promise<void>;
+  /**
+   * Runs `fn` in one transaction (READ COMMITTED; writers take row locks) and
+   * commits. On PostgreSQL a serialization failure or deadlock rolls back and
+   * runs `fn` again, so `fn` must not have effects outside the transaction.
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** PGlite data directory; `undefined` with no `url` keeps the database in memory. */
+  dataDir?: string;
+  /** `postgres://...` selects a PostgreSQL server instead of PGlite. */
+  url?: string;
+  /** Connections in the PostgreSQL pool. */
+  poolSize?: number;
+  /** Attempts of a transaction that keeps hitting serialization failures or deadlocks. */
+  maxAttempts?: number;
+}
+
+const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
+
+export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
+  if (options.url !== undefined) return openPostgres(options.url, options);
+  return openPglite(options.dataDir);
+}
+
+// ---------------------------------------------------------------- PGlite
+
+async function openPglite(dataDir: string | undefined): Promise<Database> {
+  if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
+  let db: PGlite;
+  try {
+    // PGlite returns small int8 values as numbers; the store wants bigint always.
+    db = await PGlite.create(dataDir ?? 'memory://', { parsers: { 20: (v: string) => BigInt(v) } });
+  } catch (cause) {
+    throw new StoreError('UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'cannot open the embedded database', { cause });
+  }
+  const run = async <R extends object>(q: Pick<PGlite, 'query'>, sql: string, params?: readonly unknown[]) => {
+    const res = await q.query<R>(sql, params === undefined ? [] : [...params]);
+    return res.rows;
+  };
+  return {
+    dialect: 'pglite',
+    query: (sql, params) => run(db, sql, params),
+    async exec(script) {
+      await db.exec(script);
+    },
+    // PGlite has a single connection and serialises transactions itself, so
+    // there is nothing to retry.
+    transaction: (fn) => db.transaction((tx) => fn({ query: (sql, params) => run(tx, sql, params) })),
+    close: () => db.close(),
+  };
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+const types = {
+  getTypeParser(oid: number, format?: string): (value: string) => unknown {
+    if (oid === 20) return (v: string) => BigInt(v); // int8
+    return (pg.types.getTypeParser as (oid: number, format?: string) => (value: string) => unknown)(oid, format);
+  },
+};
+
+/** pg hands back bytea as Buffer; the store compares and returns plain Uint8Arrays. */
+function normaliseRow<R extends object>(row: Row): R {
+  for (const k of Object.keys(row)) {
+    const v = row[k];
+    if (Buffer.isBuffer(v)) row[k] = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  }
+  return row as R;
+}
+
+async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types });
+  // An idle connection dropped by the server must not crash the process; the
+  // next checkout gets a fresh one.
+  pool.on('error', () => {});
+  const maxAttempts = options.maxAttempts ?? 20;
+
+  const run = async <R extends object>(c: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]) => {
+    const res = await c.query(sql, params === undefined ? [] : [...params]);
+    return (res.rows as Row[]).map((r) => normaliseRow<R>(r));
+  };
+
+  try {
+    await pool.query('SELECT 1');
+  } catch (cause) {
+    await pool.end().catch(() => {});
+    throw new StoreError('UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'cannot connect to the PostgreSQL database', { cause });
+  }
+
+  return {
+    dialect: 'postgres',
+    query: (sql, params) => run(pool, sql, params),
+    async exec(script) {
+      await pool.query(script);
+    },
+    async transaction(fn) {
+      for (let attempt = 1; ; attempt++) {
+        const client = await pool.connect();
+        let retry = false;
+        let broken: Error | undefined;
+        try {
+          await client.query('BEGIN');
+          const result = await fn({ query: (sql, params) => run(client, sql, params) });
+          await client.query('COMMIT');
+          return result;
+        } catch (err) {
+          try {
+            await client.query('ROLLBACK');
+          } catch (rollbackErr) {
+            broken = rollbackErr as Error; // discard the connection, not return it to the pool
+          }
+          const state = (err as { code?: unknown }).code;
+          if (typeof state !== 'string' || !RETRYABLE_SQLSTATES.has(state)) throw err;
+          if (attempt >= maxAttempts) {
+            throw new StoreError('ABORTED', 'TRANSACTION_ABORTED', `transaction conflicted ${attempt} times`, {
+              cause: err,
+            });
+          }
+          retry = true;
+        } finally {
+          client.release(broken);
+        }
+        // Jittered backoff so the conflicting transactions do not meet again.
+        if (retry) await sleep(Math.random() * Math.min(50, 2 ** attempt));
+      }
+    },
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,403 @@
+import type { JsonValue } from './audit.js';
+import {
+  type ReadContext,
+  type WriteContext,
+  invalidArgument,
+  partyNotFound,
+  requireBytes,
+  requireExternalId,
+  requireLimit,
+  sha256Hex,
+} from './context.js';
+import { StoreError } from './errors.js';
+import { apiId, generateExternalId, hex } from './ids.js';
+import { eventGroupName, reencryptionRequestName } from './names.js';
+import {
+  type EventGroupCursor,
+  type EventGroupRecord,
+  type EventGroupState,
+  type MetadataReencryptionRequestRecord,
+  type Page,
+  dataProvider,
+  measurementConsumer,
+} from './records.js';
+
+interface EventGroupRow {
+  event_group_id: bigint;
+  dp_external_id: bigint;
+  external_event_group_id: bigint;
+  mc_external_id: bigint;
+  event_group_reference_id: string;
+  encrypted_metadata: Uint8Array | null;
+  measurement_consumer_public_key: Uint8Array | null;
+  api_version: string;
+  details: Uint8Array;
+  state: EventGroupState;
+  revision: bigint;
+  create_time: Date;
+  update_time: Date;
+}
+
+const SELECT = `SELECT eg.event_group_id, dp.external_id AS dp_external_id, eg.external_event_group_id,
+  mc.external_id AS mc_external_id, eg.event_group_reference_id, eg.encrypted_metadata,
+  eg.measurement_consumer_public_key, eg.api_version, eg.details, eg.state, eg.revision, eg.create_time, eg.update_time
+  FROM event_groups eg
+  JOIN parties dp ON dp.party_id = eg.data_provider_id
+  JOIN parties mc ON mc.party_id = eg.measurement_consumer_id`;
+
+const toEventGroup = (r: EventGroupRow): EventGroupRecord => ({
+  dataProviderId: r.dp_external_id,
+  externalEventGroupId: r.external_event_group_id,
+  measurementConsumerId: r.mc_external_id,
+  eventGroupReferenceId: r.event_group_reference_id,
+  encryptedMetadata: r.encrypted_metadata,
+  measurementConsumerPublicKey: r.measurement_consumer_public_key,
+  apiVersion: r.api_version,
+  details: r.details,
+  state: r.state,
+  revision: r.revision,
+  createTime: r.create_time,
+  updateTime: r.update_time,
+});
+
+function eventGroupJson(e: EventGroupRecord): JsonValue {
+  return {
+    measurementConsumer: `measurementConsumers/${apiId(e.measurementConsumerId)}`,
+    eventGroupReferenceId: e.eventGroupReferenceId,
+    encryptedMetadataSha256: e.encryptedMetadata === null ? null : sha256Hex(e.encryptedMetadata),
+    measurementConsumerPublicKeySha256:
+      e.measurementConsumerPublicKey === null ? null : sha256Hex(e.measurementConsumerPublicKey),
+    detailsSha256: sha256Hex(e.details),
+    state: e.state,
+    revision: e.revision.toString(),
+  };
+}
+
+function notFound(dp: bigint, eg: bigint): StoreError {
+  return new StoreError('NOT_FOUND', 'EVENT_GROUP_NOT_FOUND', 'EventGroup not found.', {
+    metadata: { eventGroup: eventGroupName(dp, eg), externalEventGroupId: apiId(eg) },
+  });
+}
+
+/** The fields a DataProvider sets on create and replaces on update. */
+export interface EventGroupFields {
+  readonly eventGroupReferenceId?: string;
+  readonly encryptedMetadata?: Uint8Array | null;
+  readonly measurementConsumerPublicKey?: Uint8Array | null;
+  readonly apiVersion?: string;
+  readonly details?: Uint8Array;
+}
+
+function validateFields(f: EventGroupFields): void {
+  if (f.eventGroupReferenceId !== undefined && typeof f.eventGroupReferenceId !== 'string') {
+    throw invalidArgument('event_group_reference_id must be a string');
+  }
+  const hasMetadata = f.encryptedMetadata !== undefined && f.encryptedMetadata !== null;
+  if (hasMetadata) requireBytes(f.encryptedMetadata, 'encrypted_metadata');
+  // Upstream: encrypted metadata is meaningless without the key it was encrypted to.
+  if (hasMetadata && (f.measurementConsumerPublicKey === undefined || f.measurementConsumerPublicKey === null)) {
+    throw new StoreError(
+      'INVALID_ARGUMENT',
+      'EVENT_GROUP_INVALID_ARGS',
+      'measurement_consumer_public_key must be specified if encrypted_metadata is specified',
+    );
+  }
+  if (f.measurementConsumerPublicKey !== undefined && f.measurementConsumerPublicKey !== null) {
+    requireBytes(f.measurementConsumerPublicKey, 'measurement_consumer_public_key');
+  }
+}
+
+export interface CreateEventGroupInput extends EventGroupFields {
+  readonly actor: string;
+  readonly dataProviderId: bigint;
+  readonly measurementConsumerId: bigint;
+}
+
+export async function createEventGroup(ctx: WriteContext, input: CreateEventGroupInput): Promise<EventGroupRecord> {
+  const dp = requireExternalId(input.dataProviderId, 'data provider id');
+  const mc = requireExternalId(input.measurementConsumerId, 'measurement consumer id');
+  validateFields(input);
+  const parties = await ctx.tx.query<{ kind: string; party_id: bigint }>(
+    `SELECT kind, party_id FROM parties WHERE (kind = 'DATA_PROVIDER' AND external_id = $1)
+        OR (kind = 'MEASUREMENT_CONSUMER' AND external_id = $2)`,
+    [dp, mc],
+  );
+  const dpId = parties.find((p) => p.kind === 'DATA_PROVIDER')?.party_id;
+  const mcId = parties.find((p) => p.kind === 'MEASUREMENT_CONSUMER')?.party_id;
+  if (dpId === undefined) throw partyNotFound(dataProvider(dp));
+  if (mcId === undefined) throw partyNotFound(measurementConsumer(mc));
+  for (;;) {
+    const eg = generateExternalId(ctx.now);
+    const rows = await ctx.tx.query<{ event_group_id: bigint }>(
+      `INSERT INTO event_groups (data_provider_id, external_event_group_id, measurement_consumer_id,
+         event_group_reference_id, encrypted_metadata, measurement_consumer_public_key, api_version, details, state,
+         revision, create_time, update_time)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE', 1, $9, $9)
+       ON CONFLICT ON CONSTRAINT event_groups_external_id DO NOTHING
+       RETURNING event_group_id`,
+      [dpId, eg, mcId, input.eventGroupReferenceId ?? '', input.encryptedMetadata ?? null,
+        input.measurementConsumerPublicKey ?? null, input.apiVersion ?? '', input.details ?? new Uint8Array(), ctx.now],
+    );
+    if (rows[0] === undefined) continue;
+    const record = await getEventGroup(ctx, dp, eg);
+    ctx.audit(input.actor, 'CreateEventGroup', eventGroupName(dp, eg), null, eventGroupJson(record));
+    return record;
+  }
+}
+
+async function findRow(ctx: ReadContext, dp: bigint, eg: bigint, lock = ''): Promise<EventGroupRow | null> {
+  const rows = await ctx.tx.query<EventGroupRow>(
+    `${SELECT} WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND eg.external_event_group_id = $2 ${lock}`,
+    [dp, eg],
+  );
+  return rows[0] ?? null;
+}
+
+export async function getEventGroup(ctx: ReadContext, dp: bigint, eg: bigint): Promise<EventGroupRecord> {
+  requireExternalId(dp, 'data provider id');
+  requireExternalId(eg, 'event group id');
+  const row = await findRow(ctx, dp, eg);
+  if (row === null) throw notFound(dp, eg);
+  return toEventGroup(row);
+}
+
+export interface ListEventGroupsOptions {
+  /** At least one of the DataProvider and the MeasurementConsumer. */
+  readonly dataProviderId?: bigint;
+  readonly measurementConsumerId?: bigint;
+  readonly showDeleted?: boolean;
+  readonly after?: EventGroupCursor;
+  readonly limit?: number;
+}
+
+/** Ordered by (DataProvider external id, EventGroup external id). */
+export async function listEventGroups(ctx: ReadContext, o: ListEventGroupsOptions): Promise<Page<EventGroupRecord, EventGroupCursor>> {
+  if (o.dataProviderId === undefined && o.measurementConsumerId === undefined) {
+    throw invalidArgument('a data provider or a measurement consumer is required', 'REQUIRED_FIELD_NOT_SET');
+  }
+  const limit = requireLimit(o.limit);
+  const params: unknown[] = [];
+  const where: string[] = [];
+  if (o.dataProviderId !== undefined) {
+    params.push(requireExternalId(o.dataProviderId, 'data provider id'));
+    where.push(`dp.external_id = $${params.length}`);
+  }
+  if (o.measurementConsumerId !== undefined) {
+    params.push(requireExternalId(o.measurementConsumerId, 'measurement consumer id'));
+    where.push(`mc.external_id = $${params.length}`);
+  }
+  if (o.showDeleted !== true) where.push(`eg.state <> 'DELETED'`);
+  if (o.after !== undefined) {
+    params.push(o.after.dataProviderId, o.after.externalEventGroupId);
+    const a = params.length - 1;
+    where.push(`(dp.external_id > $${a} OR (dp.external_id = $${a} AND eg.external_event_group_id > $${a + 1}))`);
+  }
+  params.push(limit + 1);
+  const rows = await ctx.tx.query<EventGroupRow>(
+    `${SELECT} WHERE ${where.join(' AND ')} ORDER BY dp.external_id, eg.external_event_group_id LIMIT $${params.length}`,
+    params,
+  );
+  const items = rows.slice(0, limit).map(toEventGroup);
+  const last = items[items.length - 1];
+  const next =
+    rows.length > limit && last !== undefined
+      ? { dataProviderId: last.dataProviderId, externalEventGroupId: last.externalEventGroupId }
+      : null;
+  return { items, next };
+}
+
+async function lockLive(ctx: WriteContext, dp: bigint, eg: bigint, expectedRevision?: bigint): Promise<EventGroupRow> {
+  requireExternalId(dp, 'data provider id');
+  requireExternalId(eg, 'event group id');
+  const row = await findRow(ctx, dp, eg, 'FOR UPDATE OF eg');
+  if (row === null) throw notFound(dp, eg);
+  if (row.state === 'DELETED') {
+    throw new StoreError('FAILED_PRECONDITION', 'EVENT_GROUP_STATE_ILLEGAL', 'EventGroup is deleted.', {
+      metadata: { eventGroup: eventGroupName(dp, eg), eventGroupState: row.state },
+    });
+  }
+  if (expectedRevision !== undefined && expectedRevision !== row.revision) {
+    throw new StoreError('FAILED_PRECONDITION', 'EVENT_GROUP_ETAG_MISMATCH', 'EventGroup was changed since it was read.', {
+      metadata: { eventGroup: eventGroupName(dp, eg), actualEtag: row.revision.toString(), requestEtag: expectedRevision.toString() },
+    });
+  }
+  return row;
+}
+
+export interface UpdateEventGroupInput extends EventGroupFields {
+  readonly actor: string;
+  readonly dataProviderId: bigint;
+  readonly externalEventGroupId: bigint;
+  /** Immutable: when given it must match. */
+  readonly measurementConsumerId?: bigint;
+  /** Optimistic concurrency: the revision the caller read. */
+  readonly expectedRevision?: bigint;
+}
+
+/** Replaces the mutable fields (absent ones are cleared, as a full update). */
+export async function updateEventGroup(ctx: WriteContext, input: UpdateEventGroupInput): Promise<EventGroupRecord> {
+  validateFields(input);
+  const dp = input.dataProviderId;
+  const eg = input.externalEventGroupId;
+  const row = await lockLive(ctx, dp, eg, input.expectedRevision);
+  if (input.measurementConsumerId !== undefined && input.measurementConsumerId !== row.mc_external_id) {
+    throw new StoreError('INVALID_ARGUMENT', 'EVENT_GROUP_INVALID_ARGS', 'measurement_consumer cannot be changed', {
+      metadata: { eventGroup: eventGroupName(dp, eg) },
+    });
+  }
+  const before = toEventGroup(row);
+  await ctx.tx.query(
+    `UPDATE event_groups SET event_group_reference_id = $2, encrypted_metadata = $3, measurement_consumer_public_key = $4,
+       api_version = $5, details = $6, revision = revision + 1, update_time = $7 WHERE event_group_id = $1`,
+    [row.event_group_id, input.eventGroupReferenceId ?? '', input.encryptedMetadata ?? null,
+      input.measurementConsumerPublicKey ?? null, input.apiVersion ?? '', input.details ?? new Uint8Array(), ctx.now],
+  );
+  const after = await getEventGroup(ctx, dp, eg);
+  ctx.audit(input.actor, 'UpdateEventGroup', eventGroupName(dp, eg), eventGroupJson(before), eventGroupJson(after));
+  return after;
+}
+
+/** Marks the EventGroup DELETED and drops its metadata and key, which no one may read any more. */
+export async function deleteEventGroup(
+  ctx: WriteContext,
+  actor: string,
+  dp: bigint,
+  eg: bigint,
+  expectedRevision?: bigint,
+): Promise<EventGroupRecord> {
+  const row = await lockLive(ctx, dp, eg, expectedRevision);
+  const before = toEventGroup(row);
+  await ctx.tx.query(
+    `UPDATE event_groups SET state = 'DELETED', encrypted_metadata = NULL, measurement_consumer_public_key = NULL,
+       details = '\\x', revision = revision + 1, update_time = $2 WHERE event_group_id = $1`,
+    [row.event_group_id, ctx.now],
+  );
+  const after = await getEventGroup(ctx, dp, eg);
+  ctx.audit(actor, 'DeleteEventGroup', eventGroupName(dp, eg), eventGroupJson(before), eventGroupJson(after));
+  return after;
+}
+
+// ---------------------------------------------------------------- metadata re-encryption requests
+
+interface ReencryptionRow {
+  external_request_id: bigint;
+  dp_external_id: bigint;
+  external_event_group_id: bigint;
+  measurement_consumer_key_fingerprint: Uint8Array;
+  state: 'OPEN' | 'CLOSED';
+  create_time: Date;
+  close_time: Date | null;
+}
+
+const REENCRYPTION_SELECT = `SELECT rr.external_request_id, dp.external_id AS dp_external_id, eg.external_event_group_id,
+  rr.measurement_consumer_key_fingerprint, rr.state, rr.create_time, rr.close_time
+  FROM event_group_metadata_reencryption_requests rr
+  JOIN event_groups eg ON eg.event_group_id = rr.event_group_id
+  JOIN parties dp ON dp.party_id = eg.data_provider_id`;
+
+const toReencryption = (r: ReencryptionRow): MetadataReencryptionRequestRecord => ({
+  externalRequestId: r.external_request_id,
+  dataProviderId: r.dp_external_id,
+  externalEventGroupId: r.external_event_group_id,
+  measurementConsumerKeyFingerprint: r.measurement_consumer_key_fingerprint,
+  state: r.state,
+  createTime: r.create_time,
+  closeTime: r.close_time,
+});
+
+export interface CreateReencryptionRequestInput {
+  readonly actor: string;
+  readonly dataProviderId: bigint;
+  readonly externalEventGroupId: bigint;
+  /** Fingerprint of the MeasurementConsumer key the metadata is currently encrypted to. */
+  readonly measurementConsumerKeyFingerprint: Uint8Array;
+}
+
+/**
+ * Asks the DataProvider to re-encrypt an EventGroup's metadata (after the key
+ * it was encrypted to is compromised). An open request for the same group and
+ * key is returned instead of duplicated.
+ */
+export async function createMetadataReencryptionRequest(
+  ctx: WriteContext,
+  input: CreateReencryptionRequestInput,
+): Promise<MetadataReencryptionRequestRecord> {
+  const fp = requireBytes(input.measurementConsumerKeyFingerprint, 'measurement_consumer_key_fingerprint');
+  const dp = input.dataProviderId;
+  const eg = input.externalEventGroupId;
+  const row = await lockLive(ctx, dp, eg);
+  const open = await ctx.tx.query<ReencryptionRow>(
+    `${REENCRYPTION_SELECT} WHERE rr.event_group_id = $1 AND rr.measurement_consumer_key_fingerprint = $2 AND rr.state = 'OPEN'`,
+    [row.event_group_id, fp],
+  );
+  if (open[0] !== undefined) return toReencryption(open[0]);
+  for (;;) {
+    const id = generateExternalId(ctx.now);
+    const rows = await ctx.tx.query<{ request_id: bigint }>(
+      `INSERT INTO event_group_metadata_reencryption_requests (external_request_id, event_group_id,
+         measurement_consumer_key_fingerprint, state, create_time)
+       VALUES ($1, $2, $3, 'OPEN', $4)
+       ON CONFLICT (external_request_id) DO NOTHING RETURNING request_id`,
+      [id, row.event_group_id, fp, ctx.now],
+    );
+    if (rows[0] === undefined) continue;
+    ctx.audit(input.actor, 'CreateMetadataReencryptionRequest', reencryptionRequestName(dp, eg, id), null, {
+      state: 'OPEN',
+      measurementConsumerKeyFingerprint: hex(fp),
+    });
+    return {
+      externalRequestId: id,
+      dataProviderId: dp,
+      externalEventGroupId: eg,
+      measurementConsumerKeyFingerprint: fp,
+      state: 'OPEN',
+      createTime: ctx.now,
+      closeTime: null,
+    };
+  }
+}
+
+export async function listOpenMetadataReencryptionRequests(
+  ctx: ReadContext,
+  dataProviderId: bigint,
+): Promise<MetadataReencryptionRequestRecord[]> {
+  requireExternalId(dataProviderId, 'data provider id');
+  const rows = await ctx.tx.query<ReencryptionRow>(
+    `${REENCRYPTION_SELECT} WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND rr.state = 'OPEN'
+      ORDER BY rr.request_id`,
+    [dataProviderId],
+  );
+  return rows.map(toReencryption);
+}
+
+export async function closeMetadataReencryptionRequest(
+  ctx: WriteContext,
+  actor: string,
+  dataProviderId: bigint,
+  externalRequestId: bigint,
+): Promise<MetadataReencryptionRequestRecord> {
+  requireExternalId(dataProviderId, 'data provider id');
+  requireExternalId(externalRequestId, 'request id');
+  const rows = await ctx.tx.query<ReencryptionRow>(
+    `${REENCRYPTION_SELECT} WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND rr.external_request_id = $2
+      FOR UPDATE OF rr`,
+    [dataProviderId, externalRequestId],
+  );
+  const row = rows[0];
+  if (row === undefined) {
+    throw new StoreError('NOT_FOUND', 'EVENT_GROUP_METADATA_REENCRYPTION_REQUEST_NOT_FOUND', 'Re-encryption request not found.');
+  }
+  if (row.state === 'CLOSED') return toReencryption(row);
+  await ctx.tx.query(
+    `UPDATE event_group_metadata_reencryption_requests SET state = 'CLOSED', close_time = $2 WHERE external_request_id = $1`,
+    [externalRequestId, ctx.now],
+  );
+  ctx.audit(
+    actor,
+    'CloseMetadataReencryptionRequest',
+    reencryptionRequestName(dataProviderId, row.external_event_group_id, externalRequestId),
+    { state: 'OPEN' },
+    { state: 'CLOSED' },
+  );
+  return { ...toReencryption(row), state: 'CLOSED', closeTime: ctx.now };
+}

@@ -1,0 +1,40 @@
+export { openKingdomStore, SqlKingdomStore } from './store.js';
+export type { KingdomStore, OpenKingdomStoreOptions } from './store.js';
+export { StoreError, isStoreError } from './errors.js';
+export type { StoreErrorCode, StoreErrorReason } from './errors.js';
+export { openDatabase } from './database.js';
+export type { Database, DatabaseOptions, Queryable } from './database.js';
+export { migrate, migrations } from './migrations.js';
+export type { Migration } from './migrations.js';
+export { canonicalJson, entryHash, GENESIS_HASH } from './audit.js';
+export type { AuditChainVerification, AuditEntry, AuditEvent, JsonValue } from './audit.js';
+export { apiKeyHash } from './auth.js';
+export type { CreateApiKeyInput, SetAkidPrincipalInput } from './auth.js';
+export type { ListCertificatesOptions, RevokeCertificateResult } from './certificates.js';
+export type {
+  CreateEventGroupInput,
+  CreateReencryptionRequestInput,
+  EventGroupFields,
+  ListEventGroupsOptions,
+  UpdateEventGroupInput,
+} from './event-groups.js';
+export type {
+  CreateMeasurementInput,
+  FulfillDirectRequisitionInput,
+  ListMeasurementsOptions,
+  ListRequisitionsOptions,
+  RefuseRequisitionInput,
+} from './measurements.js';
+export type { CreatePartyInput, UpdatePublicKeyInput } from './parties.js';
+export { generateExternalId } from './ids.js';
+export {
+  RevocationState,
+  PENDING_MEASUREMENT_STATES,
+  dataProvider,
+  duchy,
+  isCertificateValidAt,
+  measurementConsumer,
+  modelProvider,
+  revocationStateName,
+} from './records.js';
+export type * from './records.js';

@@ -1,0 +1,771 @@
+import type { JsonValue } from './audit.js';
+import { CERTIFICATE_COLUMNS, type CertificateRow, certificateNotFound, toCertificate } from './certificate-rows.js';
+import {
+  type PartyRow,
+  type ReadContext,
+  type WriteContext,
+  invalidArgument,
+  partyKeyOf,
+  partyNotFound,
+  requireBytes,
+  requireExternalId,
+  requireLimit,
+  sha256Hex,
+} from './context.js';
+import { StoreError } from './errors.js';
+import { apiId, generateExternalId } from './ids.js';
+import { certificateName, measurementName, requisitionName } from './names.js';
+import {
+  type DataProviderEntryInput,
+  type DataProviderEntryRecord,
+  type MeasurementFailureReason,
+  type MeasurementKey,
+  type MeasurementRecord,
+  type MeasurementResultRecord,
+  type MeasurementState,
+  type Page,
+  type PartyKey,
+  type RequisitionRecord,
+  type RequisitionState,
+  type UntrustedResult,
+  type RevocationState,
+  dataProvider,
+  isCertificateValidAt,
+  measurementConsumer,
+} from './records.js';
+
+const PENDING_SQL = `('AWAITING_REQUISITION_FULFILLMENT', 'COMPUTING')`;
+const MEASUREMENT_STATES = new Set<MeasurementState>([
+  'AWAITING_REQUISITION_FULFILLMENT',
+  'COMPUTING',
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+]);
+const REQUISITION_STATES = new Set<RequisitionState>(['UNFULFILLED', 'FULFILLED', 'REFUSED', 'WITHDRAWN']);
+
+/** Upstream's `failure.message` per owner type of the revoked certificate (§2.5). */
+const REVOKED_MESSAGE: Record<PartyKey['kind'], string | null> = {
+  MEASUREMENT_CONSUMER: 'The associated Measurement Consumer certificate has been revoked.',
+  DATA_PROVIDER: 'An associated Data Provider certificate has been revoked.',
+  DUCHY: 'An associated Duchy certificate has been revoked.',
+  MODEL_PROVIDER: null,
+};
+
+// ---------------------------------------------------------------- reading
+
+interface MeasurementRow {
+  measurement_id: bigint;
+  mc_external_id: bigint;
+  external_measurement_id: bigint;
+  mc_certificate_external_id: bigint;
+  measurement_spec: Uint8Array;
+  state: MeasurementState;
+  failure_reason: MeasurementFailureReason | null;
+  failure_message: string | null;
+  measurement_reference_id: string;
+  api_version: string;
+  details: Uint8Array;
+  create_time: Date;
+  update_time: Date;
+}
+
+const MEASUREMENT_SELECT = `SELECT m.measurement_id, mp.external_id AS mc_external_id, m.external_measurement_id,
+  mcc.external_certificate_id AS mc_certificate_external_id, m.measurement_spec, m.state, m.failure_reason,
+  m.failure_message, m.measurement_reference_id, m.api_version, m.details, m.create_time, m.update_time
+  FROM measurements m
+  JOIN parties mp ON mp.party_id = m.measurement_consumer_id
+  JOIN certificates mcc ON mcc.certificate_id = m.measurement_consumer_certificate_id`;
+
+interface RequisitionRow {
+  requisition_id: bigint;
+  measurement_id: bigint;
+  dp_external_id: bigint;
+  external_requisition_id: bigint;
+  dp_certificate_external_id: bigint;
+  data_provider_public_key: Uint8Array;
+  encrypted_requisition_spec: Uint8Array;
+  nonce_hash: Uint8Array;
+  state: RequisitionState;
+  fulfilling_certificate_external_id: bigint | null;
+  encrypted_result: Uint8Array | null;
+  nonce: bigint | null;
+  refusal_justification: number | null;
+  refusal_message: string | null;
+  create_time: Date;
+  update_time: Date;
+}
+
+const REQUISITION_SELECT = `SELECT r.requisition_id, r.measurement_id, dp.external_id AS dp_external_id,
+  r.external_requisition_id, dpc.external_certificate_id AS dp_certificate_external_id, r.data_provider_public_key,
+  r.encrypted_requisition_spec, r.nonce_hash, r.state, fc.external_certificate_id AS fulfilling_certificate_external_id,
+  r.encrypted_result, r.nonce, r.refusal_justification, r.refusal_message, r.create_time, r.update_time
+  FROM requisitions r
+  JOIN parties dp ON dp.party_id = r.data_provider_id
+  JOIN certificates dpc ON dpc.certificate_id = r.data_provider_certificate_id
+  LEFT JOIN certificates fc ON fc.certificate_id = r.fulfilling_certificate_id`;
+
+interface ResultRow extends PartyRow {
+  measurement_id: bigint;
+  external_certificate_id: bigint;
+  encrypted_result: Uint8Array;
+}
+
+/** Loads whole measurements (entries and results) for the given internal ids, in that order. */
+async function loadMeasurements(ctx: ReadContext, ids: readonly bigint[]): Promise<MeasurementRecord[]> {
+  if (ids.length === 0) return [];
+  const rows = await ctx.tx.query<MeasurementRow>(`${MEASUREMENT_SELECT} WHERE m.measurement_id = ANY($1::bigint[])`, [
+    ids,
+  ]);
+  const reqs = await ctx.tx.query<RequisitionRow>(
+    `${REQUISITION_SELECT} WHERE r.measurement_id = ANY($1::bigint[]) ORDER BY r.measurement_id, r.entry_index`,
+    [ids],
+  );
+  const results = await ctx.tx.query<ResultRow>(
+    `SELECT mr.measurement_id, c.external_certificate_id, mr.encrypted_result, p.kind, p.external_id, p.duchy_id
+       FROM measurement_results mr JOIN certificates c ON c.certificate_id = mr.certificate_id
+       JOIN parties p ON p.party_id = c.party_id
+      WHERE mr.measurement_id = ANY($1::bigint[]) ORDER BY mr.measurement_id, mr.result_index`,
+    [ids],
+  );
+  const byId = new Map<bigint, MeasurementRow>(rows.map((r) => [r.measurement_id, r]));
+  const entries = new Map<bigint, DataProviderEntryRecord[]>();
+  for (const r of reqs) {
+    const list = entries.get(r.measurement_id) ?? [];
+    list.push({
+      dataProviderId: r.dp_external_id,
+      dataProviderCertificateId: r.dp_certificate_external_id,
+      dataProviderPublicKey: r.data_provider_public_key,
+      encryptedRequisitionSpec: r.encrypted_requisition_spec,
+      nonceHash: r.nonce_hash,
+      externalRequisitionId: r.external_requisition_id,
+      requisitionState: r.state,
+    });
+    entries.set(r.measurement_id, list);
+  }
+  const outputs = new Map<bigint, MeasurementResultRecord[]>();
+  for (const r of results) {
+    const list = outputs.get(r.measurement_id) ?? [];
+    list.push({ certificateOwner: partyKeyOf(r), certificateId: r.external_certificate_id, encryptedResult: r.encrypted_result });
+    outputs.set(r.measurement_id, list);
+  }
+  const out: MeasurementRecord[] = [];
+  for (const id of ids) {
+    const m = byId.get(id);
+    if (m === undefined) continue;
+    out.push({
+      measurementConsumerId: m.mc_external_id,
+      externalMeasurementId: m.external_measurement_id,
+      measurementConsumerCertificateId: m.mc_certificate_external_id,
+      measurementSpec: m.measurement_spec,
+      dataProviders: entries.get(id) ?? [],
+      state: m.state,
+      results: outputs.get(id) ?? [],
+      failure:
+        m.failure_reason === null ? null : { reason: m.failure_reason, message: m.failure_message ?? '' },
+      measurementReferenceId: m.measurement_reference_id,
+      apiVersion: m.api_version,
+      details: m.details,
+      createTime: m.create_time,
+      updateTime: m.update_time,
+    });
+  }
+  return out;
+}
+
+async function loadMeasurement(ctx: ReadContext, id: bigint): Promise<MeasurementRecord> {
+  const [m] = await loadMeasurements(ctx, [id]);
+  if (m === undefined) throw new Error('measurement vanished inside its transaction');
+  return m;
+}
+
+function measurementNotFound(mc: bigint, m: bigint): StoreError {
+  return new StoreError('NOT_FOUND', 'MEASUREMENT_NOT_FOUND', 'Measurement not found.', {
+    metadata: { measurement: measurementName(mc, m), externalMeasurementId: apiId(m) },
+  });
+}
+
+function requisitionNotFound(dp: bigint, r: bigint): StoreError {
+  return new StoreError('NOT_FOUND', 'REQUISITION_NOT_FOUND', 'Requisition not found.', {
+    metadata: { requisition: requisitionName(dp, r), externalRequisitionId: apiId(r) },
+  });
+}
+
+async function findMeasurementId(
+  ctx: ReadContext,
+  mc: bigint,
+  m: bigint,
+  lock: '' | 'FOR UPDATE OF m' = '',
+): Promise<{ measurement_id: bigint; state: MeasurementState } | null> {
+  const rows = await ctx.tx.query<{ measurement_id: bigint; state: MeasurementState }>(
+    `SELECT m.measurement_id, m.state FROM measurements m JOIN parties mp ON mp.party_id = m.measurement_consumer_id
+      WHERE mp.kind = 'MEASUREMENT_CONSUMER' AND mp.external_id = $1 AND m.external_measurement_id = $2 ${lock}`,
+    [mc, m],
+  );
+  return rows[0] ?? null;
+}
+
+export async function getMeasurement(ctx: ReadContext, mc: bigint, m: bigint): Promise<MeasurementRecord> {
+  requireExternalId(mc, 'measurement consumer id');
+  requireExternalId(m, 'measurement id');
+  const row = await findMeasurementId(ctx, mc, m);
+  if (row === null) throw measurementNotFound(mc, m);
+  return loadMeasurement(ctx, row.measurement_id);
+}
+
+function checkStates<S extends string>(states: readonly S[] | undefined, known: Set<S>): void {
+  for (const s of states ?? []) if (!known.has(s)) throw invalidArgument(`unknown state ${String(s)}`);
+}
+
+export interface ListMeasurementsOptions {
+  readonly measurementConsumerId: bigint;
+  readonly states?: readonly MeasurementState[];
+  /** External measurement id of the last item of the previous page. */
+  readonly after?: bigint;
+  readonly limit?: number;
+}
+
+/** Measurements of one MeasurementConsumer in external-id order. */
+export async function listMeasurements(ctx: ReadContext, o: ListMeasurementsOptions): Promise<Page<MeasurementRecord, bigint>> {
+  requireExternalId(o.measurementConsumerId, 'measurement consumer id');
+  const limit = requireLimit(o.limit);
+  checkStates(o.states, MEASUREMENT_STATES);
+  const params: unknown[] = [o.measurementConsumerId, o.after ?? 0n, limit + 1];
+  let stateSql = '';
+  if (o.states !== undefined && o.states.length > 0) {
+    params.push([...o.states]);
+    stateSql = `AND m.state = ANY($4::text[])`;
+  }
+  const rows = await ctx.tx.query<{ measurement_id: bigint; external_measurement_id: bigint }>(
+    `SELECT m.measurement_id, m.external_measurement_id FROM measurements m
+       JOIN parties mp ON mp.party_id = m.measurement_consumer_id
+      WHERE mp.kind = 'MEASUREMENT_CONSUMER' AND mp.external_id = $1 AND m.external_measurement_id > $2 ${stateSql}
+      ORDER BY m.external_measurement_id LIMIT $3`,
+    params,
+  );
+  const page = rows.slice(0, limit);
+  const items = await loadMeasurements(ctx, page.map((r) => r.measurement_id));
+  const last = page[page.length - 1];
+  return { items, next: rows.length > limit && last !== undefined ? last.external_measurement_id : null };
+}
+
+// ---------------------------------------------------------------- creating
+
+export interface CreateMeasurementInput {
+  readonly actor: string;
+  readonly measurementConsumerId: bigint;
+  /** External id of the MC certificate named in `measurement_consumer_certificate`. */
+  readonly measurementConsumerCertificateId: bigint;
+  /** Serialized SignedMessage(MeasurementSpec). */
+  readonly measurementSpec: Uint8Array;
+  readonly dataProviders: readonly DataProviderEntryInput[];
+  readonly measurementReferenceId?: string;
+  readonly apiVersion?: string;
+  readonly details?: Uint8Array;
+  /** Idempotency key: a repeated request returns the measurement it created. */
+  readonly requestId?: string;
+}
+
+function certificateInvalid(owner: PartyKey, id: bigint): StoreError {
+  return new StoreError('FAILED_PRECONDITION', 'CERTIFICATE_IS_INVALID', 'Certificate is invalid.', {
+    metadata: { certificate: certificateName(owner, id), externalCertificateId: apiId(id) },
+  });
+}
+
+interface DpCertRow extends CertificateRow {
+  party_id: bigint;
+}
+
+/**
+ * Creates the measurement and one UNFULFILLED requisition per DataProvider.
+ * The MC certificate and every DataProvider's current public-key certificate
+ * are share-locked and must be valid now, so a concurrent revocation either
+ * sees this measurement (and fails it) or makes this creation fail.
+ */
+export async function createMeasurement(ctx: WriteContext, input: CreateMeasurementInput): Promise<MeasurementRecord> {
+  const mc = requireExternalId(input.measurementConsumerId, 'measurement consumer id');
+  const mcCertId = requireExternalId(input.measurementConsumerCertificateId, 'measurement consumer certificate id');
+  requireBytes(input.measurementSpec, 'measurement_spec');
+  if (!Array.isArray(input.dataProviders) || input.dataProviders.length === 0) {
+    throw invalidArgument('data_providers is empty', 'REQUIRED_FIELD_NOT_SET');
+  }
+  const seen = new Set<bigint>();
+  for (const e of input.dataProviders) {
+    requireExternalId(e?.dataProviderId, 'data provider id');
+    if (seen.has(e.dataProviderId)) throw invalidArgument(`data provider ${apiId(e.dataProviderId)} appears twice`);
+    seen.add(e.dataProviderId);
+    requireBytes(e.dataProviderPublicKey, 'data_provider_public_key');
+    requireBytes(e.encryptedRequisitionSpec, 'encrypted_requisition_spec');
+    requireBytes(e.nonceHash, 'nonce_hash');
+  }
+  if (input.requestId !== undefined && (typeof input.requestId !== 'string' || input.requestId.length === 0)) {
+    throw invalidArgument('request_id must be a non-empty string');
+  }
+  const mcKey = measurementConsumer(mc);
+  const mcRows = await ctx.tx.query<{ party_id: bigint }>(
+    `SELECT party_id FROM parties WHERE kind = 'MEASUREMENT_CONSUMER' AND external_id = $1`,
+    [mc],
+  );
+  const mcPartyId = mcRows[0]?.party_id;
+  if (mcPartyId === undefined) throw partyNotFound(mcKey);
+
+  if (input.requestId !== undefined) {
+    const existing = await ctx.tx.query<{ measurement_id: bigint }>(
+      'SELECT measurement_id FROM measurements WHERE measurement_consumer_id = $1 AND create_request_id = $2',
+      [mcPartyId, input.requestId],
+    );
+    if (existing[0] !== undefined) return loadMeasurement(ctx, existing[0].measurement_id);
+  }
+
+  const mcCert = await ctx.tx.query<CertificateRow>(
+    `SELECT ${CERTIFICATE_COLUMNS} FROM certificates c JOIN parties p ON p.party_id = c.party_id
+      WHERE c.party_id = $1 AND c.external_certificate_id = $2 FOR SHARE OF c`,
+    [mcPartyId, mcCertId],
+  );
+  const mcCertRow = mcCert[0];
+  if (mcCertRow === undefined) throw certificateNotFound(mcKey, mcCertId, 'FAILED_PRECONDITION');
+  if (!isCertificateValidAt(toCertificate(mcCertRow), ctx.now)) throw certificateInvalid(mcKey, mcCertId);
+
+  // Lock in id order so concurrent creations never wait on each other in a cycle.
+  const dpIds = [...seen].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const dpRows = await ctx.tx.query<DpCertRow>(
+    `SELECT ${CERTIFICATE_COLUMNS}, p.party_id FROM parties p
+       JOIN certificates c ON c.certificate_id = p.public_key_certificate_id
+      WHERE p.kind = 'DATA_PROVIDER' AND p.external_id = ANY($1::bigint[])
+      ORDER BY c.certificate_id FOR SHARE OF c`,
+    [dpIds],
+  );
+  const dpById = new Map<bigint, DpCertRow>(dpRows.map((r) => [r.external_id ?? 0n, r]));
+  for (const id of dpIds) {
+    const row = dpById.get(id);
+    if (row === undefined) throw partyNotFound(dataProvider(id), 'FAILED_PRECONDITION');
+    if (!isCertificateValidAt(toCertificate(row), ctx.now)) throw certificateInvalid(dataProvider(id), row.external_certificate_id);
+  }
+
+  let measurementId: bigint | undefined;
+  let externalMeasurementId = 0n;
+  while (measurementId === undefined) {
+    externalMeasurementId = generateExternalId(ctx.now);
+    const rows = await ctx.tx.query<{ measurement_id: bigint }>(
+      `INSERT INTO measurements (measurement_consumer_id, external_measurement_id, measurement_consumer_certificate_id,
+         measurement_spec, state, measurement_reference_id, api_version, details, create_request_id, create_time, update_time)
+       VALUES ($1, $2, $3, $4, 'AWAITING_REQUISITION_FULFILLMENT', $5, $6, $7, $8, $9, $9)
+       ON CONFLICT ON CONSTRAINT measurements_external_id DO NOTHING
+       RETURNING measurement_id`,
+      [mcPartyId, externalMeasurementId, mcCertRow.certificate_id, input.measurementSpec,
+        input.measurementReferenceId ?? '', input.apiVersion ?? '', input.details ?? new Uint8Array(),
+        input.requestId ?? null, ctx.now],
+    );
+    measurementId = rows[0]?.measurement_id;
+  }
+
+  const requisitions: JsonValue[] = [];
+  for (const [index, e] of input.dataProviders.entries()) {
+    const dp = dpById.get(e.dataProviderId);
+    if (dp === undefined) throw new Error('unreachable');
+    for (;;) {
+      const rid = generateExternalId(ctx.now);
+      const rows = await ctx.tx.query<{ requisition_id: bigint }>(
+        `INSERT INTO requisitions (measurement_id, data_provider_id, external_requisition_id, entry_index,
+           data_provider_certificate_id, data_provider_public_key, encrypted_requisition_spec, nonce_hash, state,
+           create_time, update_time)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'UNFULFILLED', $9, $9)
+         ON CONFLICT ON CONSTRAINT requisitions_external_id DO NOTHING
+         RETURNING requisition_id`,
+        [measurementId, dp.party_id, rid, index, dp.certificate_id, e.dataProviderPublicKey, e.encryptedRequisitionSpec,
+          e.nonceHash, ctx.now],
+      );
+      if (rows[0] === undefined) continue;
+      requisitions.push({
+        requisition: requisitionName(e.dataProviderId, rid),
+        dataProviderCertificate: certificateName(dataProvider(e.dataProviderId), dp.external_certificate_id),
+      });
+      break;
+    }
+  }
+  ctx.audit(input.actor, 'CreateMeasurement', measurementName(mc, externalMeasurementId), null, {
+    state: 'AWAITING_REQUISITION_FULFILLMENT',
+    measurementConsumerCertificate: certificateName(mcKey, mcCertId),
+    measurementSpecSha256: sha256Hex(input.measurementSpec),
+    requisitions,
+  });
+  return loadMeasurement(ctx, measurementId);
+}
+
+// ---------------------------------------------------------------- ending
+
+/** Withdraws the requisitions of `ids` that were still waiting for their DataProvider. */
+async function withdrawRequisitions(ctx: WriteContext, actor: string, ids: readonly bigint[]): Promise<void> {
+  if (ids.length === 0) return;
+  const rows = await ctx.tx.query<{ dp: bigint; r: bigint }>(
+    `UPDATE requisitions r SET state = 'WITHDRAWN', update_time = $2 FROM parties dp
+      WHERE dp.party_id = r.data_provider_id AND r.measurement_id = ANY($1::bigint[]) AND r.state = 'UNFULFILLED'
+      RETURNING dp.external_id AS dp, r.external_requisition_id AS r`,
+    [ids, ctx.now],
+  );
+  for (const x of rows) {
+    ctx.audit(actor, 'WithdrawRequisition', requisitionName(x.dp, x.r), { state: 'UNFULFILLED' }, { state: 'WITHDRAWN' });
+  }
+}
+
+async function failMeasurements(
+  ctx: WriteContext,
+  actor: string,
+  ids: readonly bigint[],
+  reason: MeasurementFailureReason,
+  message: string,
+): Promise<MeasurementKey[]> {
+  if (ids.length === 0) return [];
+  const rows = await ctx.tx.query<{ mc: bigint; m: bigint; before: MeasurementState }>(
+    `UPDATE measurements m SET state = 'FAILED', failure_reason = $2, failure_message = $3, update_time = $4
+       FROM parties mp, measurements old
+      WHERE mp.party_id = m.measurement_consumer_id AND old.measurement_id = m.measurement_id
+        AND m.measurement_id = ANY($1::bigint[]) AND m.state IN ${PENDING_SQL}
+      RETURNING mp.external_id AS mc, m.external_measurement_id AS m, old.state AS before`,
+    [ids, reason, message, ctx.now],
+  );
+  for (const x of rows) {
+    ctx.audit(actor, 'FailMeasurement', measurementName(x.mc, x.m), { state: x.before }, {
+      state: 'FAILED',
+      failure: { reason, message },
+    });
+  }
+  await withdrawRequisitions(ctx, actor, ids);
+  return rows.map((x) => ({ measurementConsumerId: x.mc, externalMeasurementId: x.m }));
+}
+
+/**
+ * §2.5 side effects of putting a certificate on hold or revoking it: fails the
+ * pending measurements that depend on it. Duchy certificates have none here,
+ * since this Kingdom runs direct measurements only (no computation
+ * participants); ModelProvider certificates have none upstream either.
+ */
+export async function failMeasurementsForCertificate(
+  ctx: WriteContext,
+  actor: string,
+  certificateId: bigint,
+  owner: PartyKey,
+): Promise<MeasurementKey[]> {
+  const message = REVOKED_MESSAGE[owner.kind];
+  let dependent: string;
+  if (owner.kind === 'MEASUREMENT_CONSUMER') {
+    dependent = `m.measurement_consumer_certificate_id = $1`;
+  } else if (owner.kind === 'DATA_PROVIDER') {
+    dependent = `EXISTS (SELECT 1 FROM requisitions r WHERE r.measurement_id = m.measurement_id
+      AND r.data_provider_certificate_id = $1 AND r.state = 'UNFULFILLED')`;
+  } else {
+    return [];
+  }
+  if (message === null) return [];
+  // Lock the candidates in id order, then re-check: a requisition fulfilled by
+  // a transaction that held one of these locks is visible only now.
+  const candidates = await ctx.tx.query<{ measurement_id: bigint }>(
+    `SELECT m.measurement_id FROM measurements m WHERE m.state IN ${PENDING_SQL} AND ${dependent}
+      ORDER BY m.measurement_id FOR UPDATE OF m`,
+    [certificateId],
+  );
+  if (candidates.length === 0) return [];
+  const confirmed = await ctx.tx.query<{ measurement_id: bigint }>(
+    `SELECT m.measurement_id FROM measurements m
+      WHERE m.measurement_id = ANY($2::bigint[]) AND m.state IN ${PENDING_SQL} AND ${dependent}
+      ORDER BY m.measurement_id`,
+    [certificateId, candidates.map((c) => c.measurement_id)],
+  );
+  return failMeasurements(
+    ctx,
+    actor,
+    confirmed.map((c) => c.measurement_id),
+    'CERTIFICATE_REVOKED',
+    message,
+  );
+}
+
+function measurementStateIllegal(mc: bigint, m: bigint, state: MeasurementState): StoreError {
+  return new StoreError('FAILED_PRECONDITION', 'MEASUREMENT_STATE_ILLEGAL', `Measurement is in state ${state}.`, {
+    metadata: { measurement: measurementName(mc, m), measurementState: state },
+  });
+}
+
+export async function cancelMeasurement(ctx: WriteContext, actor: string, mc: bigint, m: bigint): Promise<MeasurementRecord> {
+  requireExternalId(mc, 'measurement consumer id');
+  requireExternalId(m, 'measurement id');
+  const row = await findMeasurementId(ctx, mc, m, 'FOR UPDATE OF m');
+  if (row === null) throw measurementNotFound(mc, m);
+  if (row.state !== 'AWAITING_REQUISITION_FULFILLMENT' && row.state !== 'COMPUTING') {
+    throw measurementStateIllegal(mc, m, row.state);
+  }
+  await ctx.tx.query(`UPDATE measurements SET state = 'CANCELLED', update_time = $2 WHERE measurement_id = $1`, [
+    row.measurement_id,
+    ctx.now,
+  ]);
+  ctx.audit(actor, 'CancelMeasurement', measurementName(mc, m), { state: row.state }, { state: 'CANCELLED' });
+  await withdrawRequisitions(ctx, actor, [row.measurement_id]);
+  return loadMeasurement(ctx, row.measurement_id);
+}
+
+// ---------------------------------------------------------------- requisitions
+
+interface RequisitionJoinRow extends RequisitionRow {
+  mc_external_id: bigint;
+  external_measurement_id: bigint;
+  mc_certificate_external_id: bigint;
+  measurement_spec: Uint8Array;
+  measurement_state: MeasurementState;
+}
+
+const REQUISITION_FULL_SELECT = `SELECT r.requisition_id, r.measurement_id, dp.external_id AS dp_external_id,
+  r.external_requisition_id, dpc.external_certificate_id AS dp_certificate_external_id, r.data_provider_public_key,
+  r.encrypted_requisition_spec, r.nonce_hash, r.state, fc.external_certificate_id AS fulfilling_certificate_external_id,
+  r.encrypted_result, r.nonce, r.refusal_justification, r.refusal_message, r.create_time, r.update_time,
+  mp.external_id AS mc_external_id, m.external_measurement_id, mcc.external_certificate_id AS mc_certificate_external_id,
+  m.measurement_spec, m.state AS measurement_state
+  FROM requisitions r
+  JOIN parties dp ON dp.party_id = r.data_provider_id
+  JOIN certificates dpc ON dpc.certificate_id = r.data_provider_certificate_id
+  LEFT JOIN certificates fc ON fc.certificate_id = r.fulfilling_certificate_id
+  JOIN measurements m ON m.measurement_id = r.measurement_id
+  JOIN parties mp ON mp.party_id = m.measurement_consumer_id
+  JOIN certificates mcc ON mcc.certificate_id = m.measurement_consumer_certificate_id`;
+
+function toRequisition(r: RequisitionJoinRow): RequisitionRecord {
+  return {
+    dataProviderId: r.dp_external_id,
+    externalRequisitionId: r.external_requisition_id,
+    measurementConsumerId: r.mc_external_id,
+    externalMeasurementId: r.external_measurement_id,
+    measurementConsumerCertificateId: r.mc_certificate_external_id,
+    measurementSpec: r.measurement_spec,
+    measurementState: r.measurement_state,
+    dataProviderCertificateId: r.dp_certificate_external_id,
+    dataProviderPublicKey: r.data_provider_public_key,
+    encryptedRequisitionSpec: r.encrypted_requisition_spec,
+    nonceHash: r.nonce_hash,
+    state: r.state,
+    fulfillment:
+      r.state === 'FULFILLED' && r.encrypted_result !== null && r.fulfilling_certificate_external_id !== null
+        ? { certificateId: r.fulfilling_certificate_external_id, encryptedResult: r.encrypted_result, nonce: r.nonce }
+        : null,
+    refusal:
+      r.state === 'REFUSED' ? { justification: Number(r.refusal_justification ?? 0), message: r.refusal_message ?? '' } : null,
+    createTime: r.create_time,
+    updateTime: r.update_time,
+  };
+}
+
+async function findRequisition(ctx: ReadContext, dp: bigint, r: bigint): Promise<RequisitionJoinRow | null> {
+  const rows = await ctx.tx.query<RequisitionJoinRow>(
+    `${REQUISITION_FULL_SELECT} WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND r.external_requisition_id = $2`,
+    [dp, r],
+  );
+  return rows[0] ?? null;
+}
+
+export async function getRequisition(ctx: ReadContext, dp: bigint, r: bigint): Promise<RequisitionRecord> {
+  requireExternalId(dp, 'data provider id');
+  requireExternalId(r, 'requisition id');
+  const row = await findRequisition(ctx, dp, r);
+  if (row === null) throw requisitionNotFound(dp, r);
+  return toRequisition(row);
+}
+
+export interface ListRequisitionsOptions {
+  readonly dataProviderId: bigint;
+  readonly states?: readonly RequisitionState[];
+  readonly measurementStates?: readonly MeasurementState[];
+  /** External requisition id of the last item of the previous page. */
+  readonly after?: bigint;
+  readonly limit?: number;
+}
+
+export async function listRequisitions(ctx: ReadContext, o: ListRequisitionsOptions): Promise<Page<RequisitionRecord, bigint>> {
+  requireExternalId(o.dataProviderId, 'data provider id');
+  const limit = requireLimit(o.limit);
+  checkStates(o.states, REQUISITION_STATES);
+  checkStates(o.measurementStates, MEASUREMENT_STATES);
+  const params: unknown[] = [o.dataProviderId, o.after ?? 0n, limit + 1];
+  const where: string[] = [];
+  if (o.states !== undefined && o.states.length > 0) {
+    params.push([...o.states]);
+    where.push(`AND r.state = ANY($${params.length}::text[])`);
+  }
+  if (o.measurementStates !== undefined && o.measurementStates.length > 0) {
+    params.push([...o.measurementStates]);
+    where.push(`AND m.state = ANY($${params.length}::text[])`);
+  }
+  const rows = await ctx.tx.query<RequisitionJoinRow>(
+    `${REQUISITION_FULL_SELECT}
+      WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND r.external_requisition_id > $2 ${where.join(' ')}
+      ORDER BY r.external_requisition_id LIMIT $3`,
+    params,
+  );
+  const items = rows.slice(0, limit).map(toRequisition);
+  const last = items[items.length - 1];
+  return { items, next: rows.length > limit && last !== undefined ? last.externalRequisitionId : null };
+}
+
+/** Finds the requisition, locks its measurement, and re-reads both under that lock. */
+async function lockRequisition(ctx: WriteContext, dp: bigint, r: bigint): Promise<RequisitionJoinRow> {
+  requireExternalId(dp, 'data provider id');
+  requireExternalId(r, 'requisition id');
+  const first = await findRequisition(ctx, dp, r);
+  if (first === null) throw requisitionNotFound(dp, r);
+  await ctx.tx.query('SELECT 1 FROM measurements WHERE measurement_id = $1 FOR UPDATE', [first.measurement_id]);
+  const row = await findRequisition(ctx, dp, r);
+  if (row === null) throw requisitionNotFound(dp, r);
+  if (row.measurement_state !== 'AWAITING_REQUISITION_FULFILLMENT') {
+    throw measurementStateIllegal(row.mc_external_id, row.external_measurement_id, row.measurement_state);
+  }
+  if (row.state !== 'UNFULFILLED') {
+    throw new StoreError('FAILED_PRECONDITION', 'REQUISITION_STATE_ILLEGAL', `Requisition is in state ${row.state}.`, {
+      metadata: { requisition: requisitionName(dp, r), requisitionState: row.state },
+    });
+  }
+  return row;
+}
+
+export interface FulfillDirectRequisitionInput {
+  readonly actor: string;
+  readonly dataProviderId: bigint;
+  readonly externalRequisitionId: bigint;
+  /** `EncryptedMessage.ciphertext` of the SignedMessage(Result). */
+  readonly encryptedResult: Uint8Array;
+  /** The DataProvider certificate whose key signed the result; defaults to the requisition's. */
+  readonly certificateId?: bigint;
+  readonly nonce?: bigint;
+}
+
+/**
+ * Records a direct result. When it is the last outstanding requisition the
+ * measurement SUCCEEDS with one result per requisition. Beyond upstream, the
+ * signing certificate must belong to the DataProvider and be valid now.
+ */
+export async function fulfillDirectRequisition(ctx: WriteContext, input: FulfillDirectRequisitionInput): Promise<RequisitionRecord> {
+  requireBytes(input.encryptedResult, 'encrypted_result');
+  if (input.nonce !== undefined && (typeof input.nonce !== 'bigint' || input.nonce < 0n || input.nonce >= 1n << 64n)) {
+    throw invalidArgument('nonce is not a fixed64');
+  }
+  const dp = input.dataProviderId;
+  const row = await lockRequisition(ctx, dp, input.externalRequisitionId);
+  const certExternalId = input.certificateId ?? row.dp_certificate_external_id;
+  requireExternalId(certExternalId, 'certificate id');
+  const certRows = await ctx.tx.query<CertificateRow>(
+    `SELECT ${CERTIFICATE_COLUMNS} FROM certificates c JOIN parties p ON p.party_id = c.party_id
+      WHERE p.kind = 'DATA_PROVIDER' AND p.external_id = $1 AND c.external_certificate_id = $2 FOR SHARE OF c`,
+    [dp, certExternalId],
+  );
+  const cert = certRows[0];
+  if (cert === undefined) throw certificateNotFound(dataProvider(dp), certExternalId, 'FAILED_PRECONDITION');
+  if (!isCertificateValidAt(toCertificate(cert), ctx.now)) throw certificateInvalid(dataProvider(dp), certExternalId);
+  // fixed64 nonces above 2^63 are stored as their signed two's-complement value.
+  const nonce = input.nonce === undefined ? null : BigInt.asIntN(64, input.nonce);
+  await ctx.tx.query(
+    `UPDATE requisitions SET state = 'FULFILLED', fulfilling_certificate_id = $2, encrypted_result = $3, nonce = $4,
+       update_time = $5 WHERE requisition_id = $1`,
+    [row.requisition_id, cert.certificate_id, input.encryptedResult, nonce, ctx.now],
+  );
+  ctx.audit(input.actor, 'FulfillDirectRequisition', requisitionName(dp, input.externalRequisitionId), { state: 'UNFULFILLED' }, {
+    state: 'FULFILLED',
+    certificate: certificateName(dataProvider(dp), certExternalId),
+    encryptedResultSha256: sha256Hex(input.encryptedResult),
+  });
+  const outstanding = await ctx.tx.query<{ n: bigint }>(
+    `SELECT count(*)::bigint AS n FROM requisitions WHERE measurement_id = $1 AND state <> 'FULFILLED'`,
+    [row.measurement_id],
+  );
+  if ((outstanding[0]?.n ?? 0n) === 0n) {
+    await ctx.tx.query(
+      `INSERT INTO measurement_results (measurement_id, result_index, certificate_id, encrypted_result)
+       SELECT measurement_id, entry_index, fulfilling_certificate_id, encrypted_result FROM requisitions
+        WHERE measurement_id = $1 ORDER BY entry_index`,
+      [row.measurement_id],
+    );
+    await ctx.tx.query(`UPDATE measurements SET state = 'SUCCEEDED', update_time = $2 WHERE measurement_id = $1`, [
+      row.measurement_id,
+      ctx.now,
+    ]);
+    ctx.audit(
+      input.actor,
+      'SucceedMeasurement',
+      measurementName(row.mc_external_id, row.external_measurement_id),
+      { state: row.measurement_state },
+      { state: 'SUCCEEDED' },
+    );
+  }
+  const done = await findRequisition(ctx, dp, input.externalRequisitionId);
+  if (done === null) throw new Error('requisition vanished inside its transaction');
+  return toRequisition(done);
+}
+
+export interface RefuseRequisitionInput {
+  readonly actor: string;
+  readonly dataProviderId: bigint;
+  readonly externalRequisitionId: bigint;
+  /** `Requisition.Refusal.Justification` value. */
+  readonly justification: number;
+  readonly message: string;
+}
+
+/** The DataProvider refuses: the measurement FAILS with REQUISITION_REFUSED and the rest are withdrawn. */
+export async function refuseRequisition(ctx: WriteContext, input: RefuseRequisitionInput): Promise<RequisitionRecord> {
+  if (!Number.isSafeInteger(input.justification) || input.justification <= 0 || input.justification > 0x7fffffff) {
+    throw invalidArgument('refusal justification is not specified', 'REQUIRED_FIELD_NOT_SET');
+  }
+  if (typeof input.message !== 'string') throw invalidArgument('refusal message must be a string');
+  const dp = input.dataProviderId;
+  const row = await lockRequisition(ctx, dp, input.externalRequisitionId);
+  await ctx.tx.query(
+    `UPDATE requisitions SET state = 'REFUSED', refusal_justification = $2, refusal_message = $3, update_time = $4
+      WHERE requisition_id = $1`,
+    [row.requisition_id, input.justification, input.message, ctx.now],
+  );
+  ctx.audit(input.actor, 'RefuseRequisition', requisitionName(dp, input.externalRequisitionId), { state: 'UNFULFILLED' }, {
+    state: 'REFUSED',
+    justification: input.justification,
+    message: input.message,
+  });
+  await failMeasurements(
+    ctx,
+    input.actor,
+    [row.measurement_id],
+    'REQUISITION_REFUSED',
+    `ID of refused Requisition: ${apiId(input.externalRequisitionId)}`,
+  );
+  const done = await findRequisition(ctx, dp, input.externalRequisitionId);
+  if (done === null) throw new Error('requisition vanished inside its transaction');
+  return toRequisition(done);
+}
+
+// ---------------------------------------------------------------- trust after the fact
+
+/** SUCCEEDED measurements with a result signed by a certificate now on hold or revoked. */
+export async function listUntrustedResults(
+  ctx: ReadContext,
+  o: { measurementConsumerId?: bigint; limit?: number } = {},
+): Promise<UntrustedResult[]> {
+  const limit = requireLimit(o.limit, 1000, 100000);
+  const params: unknown[] = [limit];
+  let mcSql = '';
+  if (o.measurementConsumerId !== undefined) {
+    requireExternalId(o.measurementConsumerId, 'measurement consumer id');
+    params.push(o.measurementConsumerId);
+    mcSql = 'AND mp.external_id = $2';
+  }
+  const rows = await ctx.tx.query<PartyRow & { mc: bigint; m: bigint; cert: bigint; revocation_state: number }>(
+    `SELECT mp.external_id AS mc, m.external_measurement_id AS m, c.external_certificate_id AS cert,
+            c.revocation_state, p.kind, p.external_id, p.duchy_id
+       FROM measurement_results mr
+       JOIN measurements m ON m.measurement_id = mr.measurement_id
+       JOIN parties mp ON mp.party_id = m.measurement_consumer_id
+       JOIN certificates c ON c.certificate_id = mr.certificate_id
+       JOIN parties p ON p.party_id = c.party_id
+      WHERE m.state = 'SUCCEEDED' AND c.revocation_state IN (1, 2) ${mcSql}
+      ORDER BY m.measurement_id, mr.result_index LIMIT $1`,
+    params,
+  );
+  return rows.map((r) => ({
+    measurement: { measurementConsumerId: r.mc, externalMeasurementId: r.m },
+    certificateOwner: partyKeyOf(r),
+    certificateId: r.cert,
+    revocationState: Number(r.revocation_state) as RevocationState,
+  }));
+}

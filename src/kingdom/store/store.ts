@@ -1,0 +1,338 @@
+import { type Clock, systemClock } from '../../lib/clock.js';
+import { type AuditChainVerification, type AuditEntry, appendAudit, exportAudit, verifyAuditChain } from './audit.js';
+import {
+  type CreateApiKeyInput,
+  type SetAkidPrincipalInput,
+  authenticateApiKey,
+  createApiKey,
+  deleteApiKey,
+  listAkidPrincipals,
+  lookupAkidPrincipal,
+  removeAkidPrincipal,
+  setAkidPrincipal,
+} from './auth.js';
+import {
+  type ListCertificatesOptions,
+  type RevokeCertificateResult,
+  certificateBlastRadius,
+  createCertificate,
+  getCertificate,
+  listCertificates,
+  releaseCertificateHold,
+  revokeCertificate,
+} from './certificates.js';
+import { type ReadContext, WriteContext, requireActor } from './context.js';
+import { type Database, type DatabaseOptions, openDatabase } from './database.js';
+import { translateDatabaseError } from './driver-errors.js';
+import {
+  type CreateEventGroupInput,
+  type CreateReencryptionRequestInput,
+  type ListEventGroupsOptions,
+  type UpdateEventGroupInput,
+  closeMetadataReencryptionRequest,
+  createEventGroup,
+  createMetadataReencryptionRequest,
+  deleteEventGroup,
+  getEventGroup,
+  listEventGroups,
+  listOpenMetadataReencryptionRequests,
+  updateEventGroup,
+} from './event-groups.js';
+import {
+  type CreateMeasurementInput,
+  type FulfillDirectRequisitionInput,
+  type ListMeasurementsOptions,
+  type ListRequisitionsOptions,
+  type RefuseRequisitionInput,
+  cancelMeasurement,
+  createMeasurement,
+  fulfillDirectRequisition,
+  getMeasurement,
+  getRequisition,
+  listMeasurements,
+  listRequisitions,
+  listUntrustedResults,
+  refuseRequisition,
+} from './measurements.js';
+import { migrate } from './migrations.js';
+import { type CreatePartyInput, type UpdatePublicKeyInput, createParty, findDuchyByRootSkid, getParty, updatePublicKey } from './parties.js';
+import type {
+  AkidPrincipalRecord,
+  ApiKeyRecord,
+  CertificateBlastRadius,
+  CertificateCursor,
+  CertificateInput,
+  CertificateRecord,
+  EventGroupCursor,
+  EventGroupRecord,
+  MeasurementRecord,
+  MetadataReencryptionRequestRecord,
+  Page,
+  PartyKey,
+  PartyRecord,
+  RequisitionRecord,
+  RevocationState,
+  UntrustedResult,
+} from './records.js';
+
+/**
+ * The Kingdom's storage: domain operations, each one transaction. Every
+ * state change appends its audit entries in that same transaction. Errors are
+ * `StoreError`s with upstream reason names.
+ */
+export interface KingdomStore {
+  readonly dialect: Database['dialect'];
+
+  // parties and public keys
+  createParty(input: CreatePartyInput): Promise<{ party: PartyRecord; certificate: CertificateRecord }>;
+  getParty(key: PartyKey): Promise<PartyRecord>;
+  findDuchyByRootSkid(rootSubjectKeyIdentifier: Uint8Array): Promise<PartyRecord | null>;
+  updatePublicKey(input: UpdatePublicKeyInput): Promise<PartyRecord>;
+
+  // certificates
+  createCertificate(input: { actor: string; owner: PartyKey; certificate: CertificateInput }): Promise<CertificateRecord>;
+  getCertificate(owner: PartyKey, externalCertificateId: bigint): Promise<CertificateRecord>;
+  listCertificates(options: ListCertificatesOptions): Promise<Page<CertificateRecord, CertificateCursor>>;
+  revokeCertificate(input: {
+    actor: string;
+    owner: PartyKey;
+    externalCertificateId: bigint;
+    revocationState: RevocationState;
+  }): Promise<RevokeCertificateResult>;
+  releaseCertificateHold(input: { actor: string; owner: PartyKey; externalCertificateId: bigint }): Promise<CertificateRecord>;
+  certificateBlastRadius(owner: PartyKey, externalCertificateId: bigint): Promise<CertificateBlastRadius>;
+
+  // event groups
+  createEventGroup(input: CreateEventGroupInput): Promise<EventGroupRecord>;
+  getEventGroup(dataProviderId: bigint, externalEventGroupId: bigint): Promise<EventGroupRecord>;
+  listEventGroups(options: ListEventGroupsOptions): Promise<Page<EventGroupRecord, EventGroupCursor>>;
+  updateEventGroup(input: UpdateEventGroupInput): Promise<EventGroupRecord>;
+  deleteEventGroup(input: {
+    actor: string;
+    dataProviderId: bigint;
+    externalEventGroupId: bigint;
+    expectedRevision?: bigint;
+  }): Promise<EventGroupRecord>;
+  createMetadataReencryptionRequest(input: CreateReencryptionRequestInput): Promise<MetadataReencryptionRequestRecord>;
+  listOpenMetadataReencryptionRequests(dataProviderId: bigint): Promise<MetadataReencryptionRequestRecord[]>;
+  closeMetadataReencryptionRequest(input: {
+    actor: string;
+    dataProviderId: bigint;
+    externalRequestId: bigint;
+  }): Promise<MetadataReencryptionRequestRecord>;
+
+  // measurements and requisitions
+  createMeasurement(input: CreateMeasurementInput): Promise<MeasurementRecord>;
+  getMeasurement(measurementConsumerId: bigint, externalMeasurementId: bigint): Promise<MeasurementRecord>;
+  listMeasurements(options: ListMeasurementsOptions): Promise<Page<MeasurementRecord, bigint>>;
+  cancelMeasurement(input: {
+    actor: string;
+    measurementConsumerId: bigint;
+    externalMeasurementId: bigint;
+  }): Promise<MeasurementRecord>;
+  getRequisition(dataProviderId: bigint, externalRequisitionId: bigint): Promise<RequisitionRecord>;
+  listRequisitions(options: ListRequisitionsOptions): Promise<Page<RequisitionRecord, bigint>>;
+  fulfillDirectRequisition(input: FulfillDirectRequisitionInput): Promise<RequisitionRecord>;
+  refuseRequisition(input: RefuseRequisitionInput): Promise<RequisitionRecord>;
+  listUntrustedResults(options?: { measurementConsumerId?: bigint; limit?: number }): Promise<UntrustedResult[]>;
+
+  // authentication data
+  createApiKey(input: CreateApiKeyInput): Promise<{ apiKey: ApiKeyRecord; authenticationKey: bigint }>;
+  authenticateApiKey(authenticationKey: bigint): Promise<ApiKeyRecord | null>;
+  deleteApiKey(input: { actor: string; measurementConsumerId: bigint; externalApiKeyId: bigint }): Promise<void>;
+  setAkidPrincipal(input: SetAkidPrincipalInput): Promise<AkidPrincipalRecord>;
+  removeAkidPrincipal(input: { actor: string; authorityKeyIdentifier: Uint8Array }): Promise<void>;
+  listAkidPrincipals(): Promise<AkidPrincipalRecord[]>;
+  lookupAkidPrincipal(authorityKeyIdentifier: Uint8Array): Promise<string | null>;
+
+  // audit
+  verifyAuditChain(): Promise<AuditChainVerification>;
+  exportAudit(options?: { since?: bigint; limit?: number }): Promise<AuditEntry[]>;
+
+  close(): Promise<void>;
+}
+
+export interface OpenKingdomStoreOptions {
+  /** PGlite data directory (created if missing). Ignored when `databaseUrl` is set. */
+  readonly dataDir?: string;
+  /** `postgres://...`: use a PostgreSQL server (shared by replicas). */
+  readonly databaseUrl?: string;
+  readonly poolSize?: number;
+  readonly clock?: Clock;
+}
+
+/** Opens the database, runs pending migrations, and returns the store. */
+export async function openKingdomStore(options: OpenKingdomStoreOptions = {}): Promise<SqlKingdomStore> {
+  const dbOptions: DatabaseOptions = {};
+  if (options.databaseUrl !== undefined) Object.assign(dbOptions, { url: options.databaseUrl });
+  else if (options.dataDir !== undefined) Object.assign(dbOptions, { dataDir: options.dataDir });
+  if (options.poolSize !== undefined) Object.assign(dbOptions, { poolSize: options.poolSize });
+  const db = await openDatabase(dbOptions);
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw translateDatabaseError(err);
+  }
+  return new SqlKingdomStore(db, options.clock ?? systemClock);
+}
+
+export class SqlKingdomStore implements KingdomStore {
+  constructor(
+    /** The underlying database, for maintenance tools and tests. */
+    readonly database: Database,
+    private readonly clock: Clock,
+  ) {}
+
+  get dialect(): Database['dialect'] {
+    return this.database.dialect;
+  }
+
+  private async write<T>(actor: string, fn: (ctx: WriteContext) => Promise<T>): Promise<T> {
+    requireActor(actor);
+    try {
+      return await this.database.transaction(async (tx) => {
+        const ctx = new WriteContext(tx, this.clock.now());
+        const result = await fn(ctx);
+        await appendAudit(tx, ctx.now, ctx.events);
+        return result;
+      });
+    } catch (err) {
+      throw translateDatabaseError(err);
+    }
+  }
+
+  private async read<T>(fn: (ctx: ReadContext) => Promise<T>): Promise<T> {
+    try {
+      return await fn({ tx: this.database, now: this.clock.now() });
+    } catch (err) {
+      throw translateDatabaseError(err);
+    }
+  }
+
+  createParty(input: CreatePartyInput) {
+    return this.write(input.actor, (ctx) => createParty(ctx, input));
+  }
+  getParty(key: PartyKey) {
+    return this.read((ctx) => getParty(ctx, key));
+  }
+  findDuchyByRootSkid(skid: Uint8Array) {
+    return this.read((ctx) => findDuchyByRootSkid(ctx, skid));
+  }
+  updatePublicKey(input: UpdatePublicKeyInput) {
+    return this.write(input.actor, (ctx) => updatePublicKey(ctx, input));
+  }
+
+  createCertificate(input: { actor: string; owner: PartyKey; certificate: CertificateInput }) {
+    return this.write(input.actor, (ctx) => createCertificate(ctx, input.actor, input.owner, input.certificate));
+  }
+  getCertificate(owner: PartyKey, id: bigint) {
+    return this.read((ctx) => getCertificate(ctx, owner, id));
+  }
+  listCertificates(options: ListCertificatesOptions) {
+    return this.read((ctx) => listCertificates(ctx, options));
+  }
+  revokeCertificate(input: { actor: string; owner: PartyKey; externalCertificateId: bigint; revocationState: RevocationState }) {
+    return this.write(input.actor, (ctx) =>
+      revokeCertificate(ctx, input.actor, input.owner, input.externalCertificateId, input.revocationState),
+    );
+  }
+  releaseCertificateHold(input: { actor: string; owner: PartyKey; externalCertificateId: bigint }) {
+    return this.write(input.actor, (ctx) => releaseCertificateHold(ctx, input.actor, input.owner, input.externalCertificateId));
+  }
+  certificateBlastRadius(owner: PartyKey, id: bigint) {
+    return this.read((ctx) => certificateBlastRadius(ctx, owner, id));
+  }
+
+  createEventGroup(input: CreateEventGroupInput) {
+    return this.write(input.actor, (ctx) => createEventGroup(ctx, input));
+  }
+  getEventGroup(dp: bigint, eg: bigint) {
+    return this.read((ctx) => getEventGroup(ctx, dp, eg));
+  }
+  listEventGroups(options: ListEventGroupsOptions) {
+    return this.read((ctx) => listEventGroups(ctx, options));
+  }
+  updateEventGroup(input: UpdateEventGroupInput) {
+    return this.write(input.actor, (ctx) => updateEventGroup(ctx, input));
+  }
+  deleteEventGroup(input: { actor: string; dataProviderId: bigint; externalEventGroupId: bigint; expectedRevision?: bigint }) {
+    return this.write(input.actor, (ctx) =>
+      deleteEventGroup(ctx, input.actor, input.dataProviderId, input.externalEventGroupId, input.expectedRevision),
+    );
+  }
+  createMetadataReencryptionRequest(input: CreateReencryptionRequestInput) {
+    return this.write(input.actor, (ctx) => createMetadataReencryptionRequest(ctx, input));
+  }
+  listOpenMetadataReencryptionRequests(dp: bigint) {
+    return this.read((ctx) => listOpenMetadataReencryptionRequests(ctx, dp));
+  }
+  closeMetadataReencryptionRequest(input: { actor: string; dataProviderId: bigint; externalRequestId: bigint }) {
+    return this.write(input.actor, (ctx) =>
+      closeMetadataReencryptionRequest(ctx, input.actor, input.dataProviderId, input.externalRequestId),
+    );
+  }
+
+  createMeasurement(input: CreateMeasurementInput) {
+    return this.write(input.actor, (ctx) => createMeasurement(ctx, input));
+  }
+  getMeasurement(mc: bigint, m: bigint) {
+    return this.read((ctx) => getMeasurement(ctx, mc, m));
+  }
+  listMeasurements(options: ListMeasurementsOptions) {
+    return this.read((ctx) => listMeasurements(ctx, options));
+  }
+  cancelMeasurement(input: { actor: string; measurementConsumerId: bigint; externalMeasurementId: bigint }) {
+    return this.write(input.actor, (ctx) =>
+      cancelMeasurement(ctx, input.actor, input.measurementConsumerId, input.externalMeasurementId),
+    );
+  }
+  getRequisition(dp: bigint, r: bigint) {
+    return this.read((ctx) => getRequisition(ctx, dp, r));
+  }
+  listRequisitions(options: ListRequisitionsOptions) {
+    return this.read((ctx) => listRequisitions(ctx, options));
+  }
+  fulfillDirectRequisition(input: FulfillDirectRequisitionInput) {
+    return this.write(input.actor, (ctx) => fulfillDirectRequisition(ctx, input));
+  }
+  refuseRequisition(input: RefuseRequisitionInput) {
+    return this.write(input.actor, (ctx) => refuseRequisition(ctx, input));
+  }
+  listUntrustedResults(options: { measurementConsumerId?: bigint; limit?: number } = {}) {
+    return this.read((ctx) => listUntrustedResults(ctx, options));
+  }
+
+  createApiKey(input: CreateApiKeyInput) {
+    return this.write(input.actor, (ctx) => createApiKey(ctx, input));
+  }
+  authenticateApiKey(key: bigint) {
+    return this.read((ctx) => authenticateApiKey(ctx, key));
+  }
+  deleteApiKey(input: { actor: string; measurementConsumerId: bigint; externalApiKeyId: bigint }) {
+    return this.write(input.actor, (ctx) => deleteApiKey(ctx, input.actor, input.measurementConsumerId, input.externalApiKeyId));
+  }
+  setAkidPrincipal(input: SetAkidPrincipalInput) {
+    return this.write(input.actor, (ctx) => setAkidPrincipal(ctx, input));
+  }
+  removeAkidPrincipal(input: { actor: string; authorityKeyIdentifier: Uint8Array }) {
+    return this.write(input.actor, (ctx) => removeAkidPrincipal(ctx, input.actor, input.authorityKeyIdentifier));
+  }
+  listAkidPrincipals() {
+    return this.read((ctx) => listAkidPrincipals(ctx));
+  }
+  lookupAkidPrincipal(akid: Uint8Array) {
+    return this.read((ctx) => lookupAkidPrincipal(ctx, akid));
+  }
+
+  verifyAuditChain() {
+    return this.read((ctx) => verifyAuditChain(ctx.tx));
+  }
+  exportAudit(options: { since?: bigint; limit?: number } = {}) {
+    return this.read((ctx) => exportAudit(ctx.tx, options));
+  }
+
+  close(): Promise<void> {
+    return this.database.close();
+  }
+}
