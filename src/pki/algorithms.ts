@@ -108,62 +108,105 @@ function pssScheme(params: Uint8Array | undefined): SignatureScheme {
 
 export interface KeyInfo {
   readonly kind: KeyKind;
-  readonly key: KeyObject;
   /** RSA modulus bits, or the curve size. */
   readonly bits: number;
 }
 
-/** Imported keys by certificate, so a root used a thousand times is imported once. */
-const keyCache = new WeakMap<Certificate, KeyInfo>();
+/** Key facts and imported keys by certificate: a root used a thousand times is imported once. */
+const policyCache = new WeakMap<Certificate, KeyInfo>();
+const keyCache = new WeakMap<Certificate, KeyObject>();
+
+const CURVES: Record<string, { crv: string; bits: number; size: number }> = {
+  [OID.p256]: { crv: 'P-256', bits: 256, size: 32 },
+  [OID.p384]: { crv: 'P-384', bits: 384, size: 48 },
+  [OID.p521]: { crv: 'P-521', bits: 521, size: 66 },
+};
 
 /**
- * Imports the certificate's public key and checks it against the key policy.
- * Throws `UNSUPPORTED_ALGORITHM` for a forbidden key and `CERT_MALFORMED` for
- * a key that does not import.
+ * Checks the certificate's public key against the key policy, from the SPKI
+ * alone (no import). Throws `UNSUPPORTED_ALGORITHM` for a forbidden key and
+ * `CERT_MALFORMED` for one that does not decode.
  */
 export function publicKeyOf(cert: Certificate): KeyInfo {
-  const cached = keyCache.get(cert);
-  if (cached) return cached;
-  const info = importKey(cert);
-  keyCache.set(cert, info);
+  let info = policyCache.get(cert);
+  if (!info) {
+    info = keyPolicy(cert);
+    policyCache.set(cert, info);
+  }
   return info;
 }
 
-function importKey(cert: Certificate): KeyInfo {
+function keyPolicy(cert: Certificate): KeyInfo {
   const alg = cert.publicKeyAlgorithm;
-  let kind: KeyKind;
   if (alg === OID.rsaEncryption) {
-    kind = 'rsa';
-  } else if (alg === OID.ecPublicKey) {
-    kind = 'ec';
-    if (!cert.publicKeyCurve) throw unsupported('EC keys must name their curve (explicit parameters are refused)');
-    if (cert.publicKeyCurve !== OID.p256 && cert.publicKeyCurve !== OID.p384 && cert.publicKeyCurve !== OID.p521) {
-      throw unsupported(`EC curve ${cert.publicKeyCurve} is not allowed`);
-    }
-  } else if (alg === OID.ed25519) {
-    kind = 'ed25519';
-    if (cert.publicKeyParameters) throw new PkiError('CERT_MALFORMED', 'Ed25519 key must have no parameters');
-  } else {
-    throw unsupported(`public key algorithm ${alg} is not allowed`);
-  }
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: Buffer.from(cert.spki), format: 'der', type: 'spki' });
-  } catch (err) {
-    throw new PkiError('CERT_MALFORMED', 'subject public key does not import', { cause: err });
-  }
-  let bits = 0;
-  if (kind === 'rsa') {
-    bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    const bits = rsaModulus(cert).bits;
     if (bits < 2048) throw unsupported(`RSA key of ${bits} bits is below 2048`);
     if (bits % 8 !== 0) throw unsupported(`RSA key of ${bits} bits is not a multiple of 8`);
     if (bits > 16384) throw unsupported(`RSA key of ${bits} bits is too large`);
-  } else if (kind === 'ec') {
-    bits = cert.publicKeyCurve === OID.p256 ? 256 : cert.publicKeyCurve === OID.p384 ? 384 : 521;
-  } else {
-    bits = 256;
+    return { kind: 'rsa', bits };
   }
-  return { kind, key, bits };
+  if (alg === OID.ecPublicKey) {
+    if (!cert.publicKeyCurve) throw unsupported('EC keys must name their curve (explicit parameters are refused)');
+    const curve = CURVES[cert.publicKeyCurve];
+    if (!curve) throw unsupported(`EC curve ${cert.publicKeyCurve} is not allowed`);
+    const point = cert.publicKeyBytes;
+    const uncompressed = point[0] === 4 && point.length === 1 + 2 * curve.size;
+    const compressed = (point[0] === 2 || point[0] === 3) && point.length === 1 + curve.size;
+    if (!uncompressed && !compressed) throw new PkiError('CERT_MALFORMED', 'EC public key point has the wrong length or form');
+    return { kind: 'ec', bits: curve.bits };
+  }
+  if (alg === OID.ed25519) {
+    if (cert.publicKeyParameters) throw new PkiError('CERT_MALFORMED', 'Ed25519 key must have no parameters');
+    if (cert.publicKeyBytes.length !== 32) throw new PkiError('CERT_MALFORMED', 'Ed25519 key must be 32 bytes');
+    return { kind: 'ed25519', bits: 256 };
+  }
+  throw unsupported(`public key algorithm ${alg} is not allowed`);
+}
+
+function rsaModulus(cert: Certificate): { n: Uint8Array; e: Uint8Array; bits: number } {
+  try {
+    const [nNode, eNode, extra] = sequence(parse(cert.publicKeyBytes), 'RSAPublicKey');
+    if (extra || readInteger(nNode) <= 0n || readInteger(eNode) <= 0n) throw new DerError('bad RSAPublicKey');
+    let n = nNode!.value;
+    while (n.length > 1 && n[0] === 0) n = n.subarray(1);
+    let e = eNode!.value;
+    while (e.length > 1 && e[0] === 0) e = e.subarray(1);
+    const bits = (n.length - 1) * 8 + (32 - Math.clz32(n[0]!));
+    return { n, e, bits };
+  } catch (err) {
+    throw new PkiError('CERT_MALFORMED', 'RSA public key does not decode', { cause: err });
+  }
+}
+
+const b64u = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');
+
+/**
+ * The imported public key. JWK import is used where it applies: in Node 20
+ * it is about three times faster than decoding the SPKI DER.
+ */
+export function keyObjectOf(cert: Certificate): KeyObject {
+  const cached = keyCache.get(cert);
+  if (cached) return cached;
+  const info = publicKeyOf(cert);
+  let key: KeyObject;
+  try {
+    const p = cert.publicKeyBytes;
+    if (info.kind === 'ec' && p[0] === 4) {
+      const curve = CURVES[cert.publicKeyCurve!]!;
+      key = createPublicKey({ key: { kty: 'EC', crv: curve.crv, x: b64u(p.subarray(1, 1 + curve.size)), y: b64u(p.subarray(1 + curve.size)) }, format: 'jwk' });
+    } else if (info.kind === 'rsa') {
+      const { n, e } = rsaModulus(cert);
+      key = createPublicKey({ key: { kty: 'RSA', n: b64u(n), e: b64u(e) }, format: 'jwk' });
+    } else if (info.kind === 'ed25519') {
+      key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64u(p) }, format: 'jwk' });
+    } else {
+      key = createPublicKey({ key: Buffer.from(cert.spki), format: 'der', type: 'spki' });
+    }
+  } catch (err) {
+    throw new PkiError('CERT_MALFORMED', 'subject public key does not import', { cause: err });
+  }
+  keyCache.set(cert, key);
+  return key;
 }
 
 /**
@@ -177,11 +220,12 @@ export function verifySignature(alg: AlgorithmIdentifier, data: Uint8Array, sign
   if (info.kind !== scheme.key) {
     throw unsupported(`a ${scheme.key} signature cannot be made by a ${info.kind} key`);
   }
+  const key = keyObjectOf(issuer);
   try {
     if (scheme.pss) {
-      return verify(scheme.hash, data, { key: info.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: scheme.pss.saltLength }, signature);
+      return verify(scheme.hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: scheme.pss.saltLength }, signature);
     }
-    return verify(scheme.hash, data, info.key, signature);
+    return verify(scheme.hash, data, key, signature);
   } catch {
     // Node throws on some malformed signatures (e.g. bad ECDSA DER): that is a failed verification.
     return false;
