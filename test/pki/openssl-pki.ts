@@ -35,6 +35,16 @@ export interface Issued {
   readonly csr: string;
 }
 
+/** Key and signing choices; default a P-256 key and ECDSA-SHA256. */
+export interface KeyChoice {
+  /** `openssl req` key arguments, e.g. `['-newkey', 'ed25519']`. */
+  readonly newkey?: readonly string[];
+  /** Signing options for the issuer, e.g. RSA-PSS padding. */
+  readonly sigopt?: readonly string[];
+}
+
+const P256 = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
+
 export class OpensslPki {
   readonly dir = mkdtempSync(join(tmpdir(), 'halo-pki-'));
   readonly #config = join(this.dir, 'openssl.cnf');
@@ -49,27 +59,34 @@ export class OpensslPki {
   }
 
   /** A new P-256 key and CSR for `subject` (e.g. `/CN=Root`). */
-  keyAndCsr(name: string, subject: string): { key: string; csr: string } {
+  keyAndCsr(name: string, subject: string, choice: KeyChoice = {}): { key: string; csr: string } {
     const key = join(this.dir, `${name}.key`);
     const csr = join(this.dir, `${name}.csr`);
-    this.#run('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-subj', subject, '-config', this.#config, '-out', csr);
+    this.#run('req', '-new', ...(choice.newkey ?? P256), '-nodes', '-keyout', key, '-subj', subject, '-config', this.#config, '-out', csr);
     return { key, csr };
   }
 
   /** A self-signed root CA. */
-  root(name: string, subject = `/CN=${name}`): Issued {
-    const { key, csr } = this.keyAndCsr(name, subject);
+  root(name: string, subject = `/CN=${name}`, choice: KeyChoice = {}, ext = 'ca'): Issued {
+    const { key, csr } = this.keyAndCsr(name, subject, choice);
     const cert = join(this.dir, `${name}.pem`);
-    this.#run('x509', '-req', '-in', csr, '-key', key, '-days', '3650', '-set_serial', String(this.#serial++), '-extfile', this.#config, '-extensions', 'ca', '-out', cert);
+    this.#run('x509', '-req', '-in', csr, '-key', key, ...(choice.sigopt ?? []), '-days', '3650', '-set_serial', String(this.#serial++), '-extfile', this.#config, '-extensions', ext, '-out', cert);
     return { name, cert, key, csr };
   }
 
   /** Signs `subject`'s CSR (new key unless `reuse` is given) with `issuer`, using config section `ext`. */
-  issue(name: string, issuer: Issued, ext: string, subject = `/CN=${name}`, reuse?: { key: string; csr: string }): Issued {
-    const { key, csr } = reuse ?? this.keyAndCsr(name, subject);
+  issue(
+    name: string,
+    issuer: Issued,
+    ext: string,
+    subject = `/CN=${name}`,
+    reuse?: { key: string; csr: string },
+    choice: KeyChoice & { days?: number } = {},
+  ): Issued {
+    const { key, csr } = reuse ?? this.keyAndCsr(name, subject, choice);
     const cert = join(this.dir, `${name}.pem`);
     this.#run(
-      'x509', '-req', '-in', csr, '-CA', issuer.cert, '-CAkey', issuer.key, '-days', '3650',
+      'x509', '-req', '-in', csr, '-CA', issuer.cert, '-CAkey', issuer.key, ...(choice.sigopt ?? []), '-days', String(choice.days ?? 3650),
       '-set_serial', String(this.#serial++), '-extfile', this.#config, '-extensions', ext, '-out', cert,
     );
     return { name, cert, key, csr };
