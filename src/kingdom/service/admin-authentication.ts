@@ -1,0 +1,68 @@
+/**
+ * Authentication of the Kingdom operator for `halo.keys.v1.KingdomAdmin`,
+ * separate from the public API's principals: no participant, whatever its
+ * certificate or API key, can call the admin service.
+ *
+ * Two credentials count, and either sets the `adminKey` context value:
+ * - a client certificate issued by the Kingdom's own CA: the transport
+ *   (src/kingdom/server) checks that and sets `adminKey` to true itself;
+ * - a bearer token (`authorization: Bearer <token>`): the interceptor of
+ *   `adminAuthenticationInterceptor({tokenSha256})` hashes the token with
+ *   SHA-256 and compares it in constant time with the configured hash, so
+ *   the Kingdom never holds the token itself.
+ * A wrong token is UNAUTHENTICATED at once, even beside a valid certificate:
+ * a presented credential that fails is a signal, not something to ignore.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createContextKey, type HandlerContext, type Interceptor } from '@connectrpc/connect';
+import { KingdomAdmin } from '../../gen/halo/keys/v1/kingdom_admin_pb.js';
+import { HaloError } from '../../lib/errors.js';
+import { unauthenticated } from './errors.js';
+
+/** True when the caller presented the operator's admin credential. */
+export const adminKey = createContextKey<boolean>(false, { description: 'kingdom admin credential' });
+
+/** Audit actor of admin changes. */
+export const ADMIN_ACTOR = 'kingdom-admin';
+
+/** UNAUTHENTICATED unless the call carries the admin credential. */
+export function requireAdmin(ctx: HandlerContext): void {
+  if (ctx.values.get(adminKey) !== true) throw unauthenticated('The Kingdom admin credential is required');
+}
+
+export interface AdminTokenOptions {
+  /** SHA-256 of the admin bearer token: 32 bytes, or 64 hex characters. */
+  readonly tokenSha256: Uint8Array | string;
+}
+
+/** SHA-256 of a token, hex: what to put in the server's configuration. */
+export function adminTokenSha256(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+const BEARER = /^Bearer ([\x21-\x7e]+)$/;
+
+/**
+ * Sets `adminKey` for KingdomAdmin calls whose bearer token hashes to
+ * `tokenSha256`; calls to every other service pass through untouched (their
+ * `authorization` header means nothing to this interceptor).
+ */
+export function adminAuthenticationInterceptor(options: AdminTokenOptions): Interceptor {
+  const expected = typeof options.tokenSha256 === 'string' ? Buffer.from(options.tokenSha256, 'hex') : Buffer.from(options.tokenSha256);
+  if (expected.length !== 32 || (typeof options.tokenSha256 === 'string' && options.tokenSha256.length !== 64)) {
+    throw new HaloError('ADMIN_TOKEN_HASH_INVALID', 'tokenSha256 must be a SHA-256 digest (32 bytes or 64 hex characters)');
+  }
+  return (next) => async (req) => {
+    if (req.service.typeName !== KingdomAdmin.typeName) return next(req);
+    const header = req.header.get('authorization');
+    if (header !== null) {
+      const token = BEARER.exec(header)?.[1];
+      const digest = createHash('sha256').update(token ?? '', 'utf8').digest();
+      if (token === undefined || !timingSafeEqual(digest, expected)) {
+        throw unauthenticated('The admin bearer token is not valid');
+      }
+      req.contextValues.set(adminKey, true);
+    }
+    return next(req);
+  };
+}
