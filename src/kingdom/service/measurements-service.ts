@@ -1,0 +1,264 @@
+/**
+ * `wfa.measurement.api.v2alpha.Measurements` for direct measurements
+ * (cmms-reference §1.8, §2.8). Only the MeasurementConsumer itself (API key
+ * or mTLS) may create, read, list or cancel its measurements.
+ *
+ * Like upstream, the Kingdom checks the shape of what it relays (type URLs,
+ * keys, nonce-hash count) and the validity of the MC certificate and of each
+ * DataProvider's current public-key certificate. In strict mode it also
+ * verifies the MeasurementSpec signature against the named MC certificate,
+ * that every entry's nonce hash is listed in the spec, and that keys are
+ * public Tink keysets.
+ *
+ * Our CreateMeasurementRequest has no `parent` field (upstream's field 3):
+ * the parent is the calling MeasurementConsumer, and a
+ * `measurement_consumer_certificate` of another MC is INVALID_ARGUMENT.
+ */
+import { create } from '@bufbuild/protobuf';
+import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
+import {
+  decodePageTokenFor,
+  encodePageToken,
+  formatResourceName,
+  normalizePageSize,
+  parseCertificateName,
+  parseDataProviderName,
+  parseMeasurementConsumerName,
+  parseMeasurementName,
+  requireName,
+} from '../../api/index.js';
+import { CryptoError } from '../../crypto/errors.js';
+import { verifySignedMessage } from '../../crypto/signed-message.js';
+import { EncryptionPublicKeySchema, SignedMessageSchema, type SignedMessage } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
+import { MeasurementSpecSchema, type MeasurementSpec } from '../../gen/wfa/measurement/api/v2alpha/measurement_spec_pb.js';
+import type { Measurement } from '../../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
+import {
+  ListMeasurementsPageTokenSchema,
+  ListMeasurementsPageToken_PreviousPageEndSchema,
+} from '../../gen/wfa/measurement/api/v2alpha/page_token_pb.js';
+import {
+  ListMeasurementsResponseSchema,
+  Measurements,
+  type CancelMeasurementRequest,
+  type CreateMeasurementRequest,
+  type GetMeasurementRequest,
+  type ListMeasurementsRequest,
+} from '../../gen/wfa/measurement/api/v2alpha/measurements_service_pb.js';
+import {
+  StoreError,
+  isCertificateValidAt,
+  type DataProviderEntryInput,
+  type MeasurementState,
+} from '../store/index.js';
+import type { KingdomServices } from './context.js';
+import { API_VERSION } from './context.js';
+import { failedPrecondition, invalidArgument, permissionDenied } from './errors.js';
+import { requirePrincipal, samePrincipal, type Principal } from './principal.js';
+import { measurementStateFromApi, renderMeasurement, serializeSignedMessage } from './render-measurement.js';
+import {
+  actorOf,
+  bytesEqual,
+  checkEncryptionPublicKey,
+  parseField,
+  requireTypeUrl,
+  requiredField,
+  unpackField,
+  withErrorMapping,
+} from './service-support.js';
+
+/** The MeasurementSpec a SignedMessage carries (`message`, or legacy `data`). */
+function unpackMeasurementSpec(sm: SignedMessage | undefined): MeasurementSpec {
+  if (sm === undefined) requiredField('measurement.measurement_spec');
+  if (sm.signature.length === 0) requiredField('measurement.measurement_spec.signature');
+  if (sm.message !== undefined) return unpackField(MeasurementSpecSchema, sm.message, 'measurement.measurement_spec.message');
+  if (sm.data.length === 0) requiredField('measurement.measurement_spec.message');
+  return parseField(MeasurementSpecSchema, sm.data, 'measurement.measurement_spec.data');
+}
+
+/** The MC principal that owns `mcName`'s resources, or PERMISSION_DENIED. */
+function requireOwner(ctx: HandlerContext, owner: Principal, permission: string, resource: string): Principal {
+  const principal = requirePrincipal(ctx);
+  if (!samePrincipal(principal, owner)) throw permissionDenied(permission, resource);
+  return principal;
+}
+
+interface ValidatedMeasurement {
+  readonly certificateId: bigint;
+  readonly measurementSpec: SignedMessage;
+  readonly spec: MeasurementSpec;
+  readonly entries: DataProviderEntryInput[];
+}
+
+/** Every INVALID_ARGUMENT check of CreateMeasurement, before anything is read or written. */
+function validateMeasurement(m: Measurement | undefined, mcId: bigint, services: KingdomServices): ValidatedMeasurement {
+  if (m === undefined) requiredField('measurement');
+  if (m.measurementConsumerCertificate === '') requiredField('measurement.measurement_consumer_certificate');
+  const certKey = requireName(parseCertificateName, m.measurementConsumerCertificate, 'measurement_consumer_certificate');
+  if (certKey.parent.kind !== 'measurementConsumer' || certKey.parent.measurementConsumerId !== mcId) {
+    throw invalidArgument(
+      'CERTIFICATE_PARENT_MISMATCH',
+      'measurement_consumer_certificate must be a Certificate of the parent MeasurementConsumer',
+      { measurementConsumerCertificate: m.measurementConsumerCertificate },
+    );
+  }
+  const spec = unpackMeasurementSpec(m.measurementSpec);
+  const measurementSpec = m.measurementSpec!;
+  const measurementKey =
+    spec.measurementPublicKey !== undefined
+      ? unpackField(EncryptionPublicKeySchema, spec.measurementPublicKey, 'measurement_spec.measurement_public_key')
+      : spec.serializedMeasurementPublicKey.length > 0
+        ? parseField(EncryptionPublicKeySchema, spec.serializedMeasurementPublicKey, 'measurement_spec.serialized_measurement_public_key')
+        : requiredField('measurement_spec.measurement_public_key');
+  checkEncryptionPublicKey(measurementKey, 'measurement_spec.measurement_public_key', services.mode);
+
+  if (m.dataProviders.length === 0) requiredField('measurement.data_providers');
+  if (spec.nonceHashes.length !== m.dataProviders.length) {
+    throw invalidArgument(
+      'NONCE_HASH_COUNT_MISMATCH',
+      `measurement_spec has ${spec.nonceHashes.length} nonce_hashes for ${m.dataProviders.length} data_providers`,
+    );
+  }
+  const entries = m.dataProviders.map((entry, i): DataProviderEntryInput => {
+    const field = `measurement.data_providers[${i}]`;
+    const dpKey = requireName(parseDataProviderName, entry.key, `${field}.key`);
+    const value = entry.value ?? requiredField(`${field}.value`);
+    if (value.dataProviderCertificate === '') requiredField(`${field}.value.data_provider_certificate`);
+    const dpCert = requireName(parseCertificateName, value.dataProviderCertificate, `${field}.value.data_provider_certificate`);
+    if (dpCert.parent.kind !== 'dataProvider' || dpCert.parent.dataProviderId !== dpKey.dataProviderId) {
+      throw invalidArgument('CERTIFICATE_PARENT_MISMATCH', `${field}.value.data_provider_certificate is not a Certificate of ${entry.key}`, {
+        dataProviderCertificate: value.dataProviderCertificate,
+      });
+    }
+    const dpPublicKey = value.dataProviderPublicKey ?? requiredField(`${field}.value.data_provider_public_key`);
+    checkEncryptionPublicKey(
+      unpackField(EncryptionPublicKeySchema, dpPublicKey, `${field}.value.data_provider_public_key`),
+      `${field}.value.data_provider_public_key`,
+      services.mode,
+    );
+    const ers = value.encryptedRequisitionSpec ?? requiredField(`${field}.value.encrypted_requisition_spec`);
+    requireTypeUrl(ers.typeUrl, SignedMessageSchema, `${field}.value.encrypted_requisition_spec.type_url`);
+    if (ers.ciphertext.length === 0) requiredField(`${field}.value.encrypted_requisition_spec.ciphertext`);
+    if (value.nonceHash.length === 0) requiredField(`${field}.value.nonce_hash`);
+    if (services.mode === 'strict' && !spec.nonceHashes.some((h) => bytesEqual(h, value.nonceHash))) {
+      throw invalidArgument('NONCE_HASH_MISMATCH', `${field}.value.nonce_hash is not among measurement_spec.nonce_hashes`);
+    }
+    return {
+      dataProviderId: dpKey.dataProviderId,
+      dataProviderPublicKey: dpPublicKey.value,
+      encryptedRequisitionSpec: ers.ciphertext,
+      nonceHash: value.nonceHash,
+    };
+  });
+  return { certificateId: certKey.certificateId, measurementSpec, spec, entries };
+}
+
+/**
+ * Strict mode: the spec must be signed by the named MC certificate. The
+ * certificate must exist and be valid first (the store checks both again
+ * inside its transaction), so those failures keep upstream's codes.
+ */
+async function verifyMeasurementSpecSignature(services: KingdomServices, mcId: bigint, v: ValidatedMeasurement): Promise<void> {
+  let certificate;
+  try {
+    certificate = await services.store.getCertificate({ kind: 'MEASUREMENT_CONSUMER', id: mcId }, v.certificateId);
+  } catch (err) {
+    if (err instanceof StoreError && err.reason === 'CERTIFICATE_NOT_FOUND') {
+      throw failedPrecondition('CERTIFICATE_NOT_FOUND', 'Certificate not found.', { ...err.metadata });
+    }
+    throw err;
+  }
+  if (!isCertificateValidAt(certificate, services.clock.now())) {
+    throw failedPrecondition('CERTIFICATE_IS_INVALID', 'Certificate is invalid.', {
+      certificate: formatResourceName({ kind: 'certificate', parent: { kind: 'measurementConsumer', measurementConsumerId: mcId }, certificateId: v.certificateId }),
+    });
+  }
+  try {
+    verifySignedMessage(v.measurementSpec, certificate.x509Der);
+  } catch (err) {
+    if (err instanceof CryptoError) {
+      throw invalidArgument('MEASUREMENT_SPEC_SIGNATURE_INVALID', `measurement_spec does not verify with measurement_consumer_certificate: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
+export function measurementsService(services: KingdomServices) {
+  const { store } = services;
+  return {
+    async createMeasurement(req: CreateMeasurementRequest, ctx: HandlerContext) {
+      const principal = requirePrincipal(ctx);
+      if (principal.kind !== 'measurementConsumer') throw permissionDenied('CREATE', 'measurements');
+      const mcId = principal.measurementConsumerId;
+      const v = validateMeasurement(req.measurement, mcId, services);
+      if (services.mode === 'strict') await verifyMeasurementSpecSignature(services, mcId, v);
+      const record = await store.createMeasurement({
+        actor: actorOf(principal),
+        measurementConsumerId: mcId,
+        measurementConsumerCertificateId: v.certificateId,
+        measurementSpec: serializeSignedMessage(v.measurementSpec),
+        dataProviders: v.entries,
+        measurementReferenceId: req.measurement?.measurementReferenceId ?? '',
+        apiVersion: API_VERSION,
+      });
+      return renderMeasurement(record);
+    },
+
+    async getMeasurement(req: GetMeasurementRequest, ctx: HandlerContext) {
+      requirePrincipal(ctx);
+      const key = requireName(parseMeasurementName, req.name, 'name');
+      requireOwner(ctx, key.parent, 'GET', req.name);
+      return renderMeasurement(await store.getMeasurement(key.parent.measurementConsumerId, key.measurementId));
+    },
+
+    async listMeasurements(req: ListMeasurementsRequest, ctx: HandlerContext) {
+      requirePrincipal(ctx);
+      const parent = requireName(parseMeasurementConsumerName, req.parent, 'parent');
+      requireOwner(ctx, parent, 'LIST', req.parent);
+      const pageSize = normalizePageSize(req.pageSize);
+      const states: MeasurementState[] = [];
+      for (const s of req.filter?.states ?? []) {
+        const state = measurementStateFromApi(s);
+        if (state === undefined) throw invalidArgument('INVALID_FIELD_VALUE', `filter.states has an invalid state ${s}`);
+        states.push(state);
+      }
+      const args = create(ListMeasurementsPageTokenSchema, {
+        externalMeasurementConsumerId: parent.measurementConsumerId,
+        states: req.filter?.states ?? [],
+      });
+      let after: bigint | undefined;
+      if (req.pageToken !== '') {
+        const token = decodePageTokenFor(ListMeasurementsPageTokenSchema, req.pageToken, args, ['pageSize', 'lastMeasurement']);
+        after = token.lastMeasurement?.externalMeasurementId;
+      }
+      const page = await store.listMeasurements({
+        measurementConsumerId: parent.measurementConsumerId,
+        states,
+        limit: pageSize,
+        ...(after !== undefined ? { after } : {}),
+      });
+      const response = create(ListMeasurementsResponseSchema, { measurement: page.items.map(renderMeasurement) });
+      if (page.next !== null) {
+        args.pageSize = pageSize;
+        args.lastMeasurement = create(ListMeasurementsPageToken_PreviousPageEndSchema, { externalMeasurementId: page.next });
+        response.nextPageToken = encodePageToken(ListMeasurementsPageTokenSchema, args);
+      }
+      return response;
+    },
+
+    async cancelMeasurement(req: CancelMeasurementRequest, ctx: HandlerContext) {
+      requirePrincipal(ctx);
+      const key = requireName(parseMeasurementName, req.name, 'name');
+      const principal = requireOwner(ctx, key.parent, 'CANCEL', req.name);
+      const record = await store.cancelMeasurement({
+        actor: actorOf(principal),
+        measurementConsumerId: key.parent.measurementConsumerId,
+        externalMeasurementId: key.measurementId,
+      });
+      return renderMeasurement(record);
+    },
+  };
+}
+
+export function registerMeasurementsService(router: ConnectRouter, services: KingdomServices): void {
+  router.service(Measurements, withErrorMapping(measurementsService(services)));
+}

@@ -1,0 +1,152 @@
+/**
+ * EventGroups between the API and the store. The store keeps the metadata
+ * ciphertext and the MC key bytes in their own columns (re-encryption after a
+ * key compromise finds groups by that key); the remaining fields travel as
+ * `details`, a serialized EventGroup holding only them. On reads both the
+ * current and the deprecated fields are filled, as upstream does (§1.7).
+ */
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { formatResourceName, typeUrlOf } from '../../api/index.js';
+import {
+  EncryptedMessageSchema,
+  EncryptionPublicKeySchema,
+  SignedMessageSchema,
+} from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
+import {
+  EventGroupSchema,
+  EventGroup_MetadataSchema,
+  EventGroup_State,
+  type EventGroup,
+} from '../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
+import type { EventGroupFields, EventGroupRecord } from '../store/index.js';
+import type { KingdomMode } from './context.js';
+import { API_VERSION } from './context.js';
+import { invalidArgument } from './errors.js';
+import { encryptionPublicKeyAny } from './render-measurement.js';
+import {
+  bytesEqual,
+  checkEncryptionPublicKey,
+  parseField,
+  requireTypeUrl,
+  requiredField,
+  unpackField,
+} from './service-support.js';
+
+export const eventGroupName = (dp: bigint, eg: bigint): string =>
+  formatResourceName({ kind: 'eventGroup', parent: { kind: 'dataProvider', dataProviderId: dp }, eventGroupId: eg });
+
+/** The MC key of a request: bytes of the EncryptionPublicKey, and the deprecated form's signature if it came that way. */
+interface KeyInput {
+  readonly bytes: Uint8Array;
+  readonly signature: Uint8Array;
+  readonly signatureAlgorithmOid: string;
+}
+
+function keyInput(eg: EventGroup, mode: KingdomMode): KeyInput | null {
+  let current: Uint8Array | null = null;
+  if (eg.measurementConsumerPublicKey !== undefined) {
+    const field = 'event_group.measurement_consumer_public_key';
+    checkEncryptionPublicKey(unpackField(EncryptionPublicKeySchema, eg.measurementConsumerPublicKey, field), field, mode);
+    current = eg.measurementConsumerPublicKey.value;
+  }
+  const signed = eg.signedMeasurementConsumerPublicKey;
+  if (signed === undefined) return current === null ? null : { bytes: current, signature: new Uint8Array(), signatureAlgorithmOid: '' };
+  const field = 'event_group.signed_measurement_consumer_public_key';
+  let legacy: Uint8Array;
+  if (signed.message !== undefined) {
+    checkEncryptionPublicKey(unpackField(EncryptionPublicKeySchema, signed.message, `${field}.message`), `${field}.message`, mode);
+    legacy = signed.message.value;
+  } else if (signed.data.length > 0) {
+    checkEncryptionPublicKey(parseField(EncryptionPublicKeySchema, signed.data, `${field}.data`), `${field}.data`, mode);
+    legacy = signed.data;
+  } else {
+    return requiredField(`${field}.message`);
+  }
+  if (current !== null && !bytesEqual(current, legacy)) {
+    throw invalidArgument('INVALID_FIELD_VALUE', 'measurement_consumer_public_key and signed_measurement_consumer_public_key hold different keys');
+  }
+  return { bytes: legacy, signature: signed.signature, signatureAlgorithmOid: signed.signatureAlgorithmOid };
+}
+
+function metadataInput(eg: EventGroup): Uint8Array | null {
+  let ciphertext: Uint8Array | null = null;
+  if (eg.encryptedMetadata !== undefined) {
+    requireTypeUrl(eg.encryptedMetadata.typeUrl, EventGroup_MetadataSchema, 'event_group.encrypted_metadata.type_url');
+    if (eg.encryptedMetadata.ciphertext.length === 0) requiredField('event_group.encrypted_metadata.ciphertext');
+    ciphertext = eg.encryptedMetadata.ciphertext;
+  }
+  if (eg.serializedEncryptedMetadata.length > 0) {
+    if (ciphertext === null) ciphertext = eg.serializedEncryptedMetadata;
+    else if (!bytesEqual(ciphertext, eg.serializedEncryptedMetadata)) {
+      throw invalidArgument('INVALID_FIELD_VALUE', 'encrypted_metadata and serialized_encrypted_metadata hold different ciphertexts');
+    }
+  }
+  return ciphertext;
+}
+
+/** The store's fields for a Create or Update request's EventGroup (all INVALID_ARGUMENT checks). */
+export function eventGroupFields(eg: EventGroup, mode: KingdomMode): EventGroupFields {
+  const key = keyInput(eg, mode);
+  const metadata = metadataInput(eg);
+  if (metadata !== null && key === null) {
+    throw invalidArgument(
+      'REQUIRED_FIELD_NOT_SET',
+      'measurement_consumer_public_key must be specified if encrypted_metadata is specified',
+      { field: 'event_group.measurement_consumer_public_key' },
+    );
+  }
+  const details = create(EventGroupSchema, {
+    eventTemplates: eg.eventTemplates,
+    vidModelLines: eg.vidModelLines,
+    ...(eg.dataAvailabilityInterval !== undefined ? { dataAvailabilityInterval: eg.dataAvailabilityInterval } : {}),
+  });
+  if (key !== null && key.signature.length > 0) {
+    details.signedMeasurementConsumerPublicKey = create(SignedMessageSchema, {
+      signature: key.signature,
+      signatureAlgorithmOid: key.signatureAlgorithmOid,
+    });
+  }
+  return {
+    eventGroupReferenceId: eg.eventGroupReferenceId,
+    encryptedMetadata: metadata,
+    measurementConsumerPublicKey: key?.bytes ?? null,
+    apiVersion: API_VERSION,
+    details: toBinary(EventGroupSchema, details),
+  };
+}
+
+export function renderEventGroup(r: EventGroupRecord): EventGroup {
+  let details = create(EventGroupSchema);
+  try {
+    details = fromBinary(EventGroupSchema, r.details);
+  } catch {
+    // Written by this service; unreadable details leave only the columns to show.
+  }
+  const out = create(EventGroupSchema, {
+    name: eventGroupName(r.dataProviderId, r.externalEventGroupId),
+    measurementConsumer: formatResourceName({ kind: 'measurementConsumer', measurementConsumerId: r.measurementConsumerId }),
+    eventGroupReferenceId: r.eventGroupReferenceId,
+    eventTemplates: details.eventTemplates,
+    vidModelLines: details.vidModelLines,
+    state: r.state === 'DELETED' ? EventGroup_State.DELETED : EventGroup_State.ACTIVE,
+  });
+  if (details.dataAvailabilityInterval !== undefined) out.dataAvailabilityInterval = details.dataAvailabilityInterval;
+  if (r.measurementConsumerPublicKey !== null) {
+    const any = encryptionPublicKeyAny(r.measurementConsumerPublicKey);
+    out.measurementConsumerPublicKey = any;
+    out.signedMeasurementConsumerPublicKey = create(SignedMessageSchema, {
+      message: any,
+      data: r.measurementConsumerPublicKey,
+      signature: details.signedMeasurementConsumerPublicKey?.signature ?? new Uint8Array(),
+      signatureAlgorithmOid: details.signedMeasurementConsumerPublicKey?.signatureAlgorithmOid ?? '',
+    });
+  }
+  if (r.encryptedMetadata !== null) {
+    out.encryptedMetadata = create(EncryptedMessageSchema, {
+      ciphertext: r.encryptedMetadata,
+      typeUrl: typeUrlOf(EventGroup_MetadataSchema),
+    });
+    out.serializedEncryptedMetadata = r.encryptedMetadata;
+  }
+  return out;
+}
