@@ -11,7 +11,6 @@ import {
   type WriteContext,
   hex,
   invalidArgument,
-  partyKeyOf,
   partyWhere,
   requireBytes,
   requireDate,
@@ -19,7 +18,6 @@ import {
   requireKey,
   requireLimit,
   requirePartyId,
-  sha256Hex,
 } from './context.js';
 import { StoreError } from './errors.js';
 import { apiId, generateExternalId } from './ids.js';

@@ -22,7 +22,7 @@ import {
   revokeCertificate,
 } from './certificates.js';
 import { type ReadContext, WriteContext, requireActor } from './context.js';
-import { type Database, type DatabaseOptions, openDatabase } from './database.js';
+import { type Database, openDatabase } from './database.js';
 import { translateDatabaseError } from './driver-errors.js';
 import {
   type CreateEventGroupInput,
@@ -163,11 +163,7 @@ export interface OpenKingdomStoreOptions {
 
 /** Opens the database, runs pending migrations, and returns the store. */
 export async function openKingdomStore(options: OpenKingdomStoreOptions = {}): Promise<SqlKingdomStore> {
-  const dbOptions: DatabaseOptions = {};
-  if (options.databaseUrl !== undefined) Object.assign(dbOptions, { url: options.databaseUrl });
-  else if (options.dataDir !== undefined) Object.assign(dbOptions, { dataDir: options.dataDir });
-  if (options.poolSize !== undefined) Object.assign(dbOptions, { poolSize: options.poolSize });
-  const db = await openDatabase(dbOptions);
+  const db = await openDatabase({ url: options.databaseUrl, dataDir: options.dataDir, poolSize: options.poolSize });
   try {
     await migrate(db);
   } catch (err) {
