@@ -27,6 +27,8 @@ export interface Database extends Queryable {
    * runs `fn` again, so `fn` must not have effects outside the transaction.
    */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Runs read-only `fn` against one consistent snapshot (several queries, one point in time). */
+  snapshot<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -72,6 +74,8 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     // PGlite has a single connection and serialises transactions itself, so
     // there is nothing to retry.
     transaction: (fn) => db.transaction((tx) => fn({ query: (sql, params) => run(tx, sql, params) })),
+    // One connection, and transactions exclude other queries: a transaction is a snapshot.
+    snapshot: (fn) => db.transaction((tx) => fn({ query: (sql, params) => run(tx, sql, params) })),
     close: () => db.close(),
   };
 }
@@ -148,6 +152,24 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
         }
         // Jittered backoff so the conflicting transactions do not meet again.
         if (retry) await sleep(Math.random() * Math.min(50, 2 ** attempt));
+      }
+    },
+    async snapshot(fn) {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        // A read-only REPEATABLE READ transaction never fails to serialise.
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const result = await fn({ query: (sql, params) => run(client, sql, params) });
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch((e: Error) => {
+          broken = e;
+        });
+        throw err;
+      } finally {
+        client.release(broken);
       }
     },
     close: () => pool.end(),

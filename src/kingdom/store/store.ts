@@ -198,9 +198,19 @@ export class SqlKingdomStore implements KingdomStore {
     }
   }
 
+  /** A read of one query needs no transaction. */
   private async read<T>(fn: (ctx: ReadContext) => Promise<T>): Promise<T> {
     try {
       return await fn({ tx: this.database, now: this.clock.now() });
+    } catch (err) {
+      throw translateDatabaseError(err);
+    }
+  }
+
+  /** A read that assembles one answer from several queries sees a single snapshot. */
+  private async readSnapshot<T>(fn: (ctx: ReadContext) => Promise<T>): Promise<T> {
+    try {
+      return await this.database.snapshot((tx) => fn({ tx, now: this.clock.now() }));
     } catch (err) {
       throw translateDatabaseError(err);
     }
@@ -237,7 +247,7 @@ export class SqlKingdomStore implements KingdomStore {
     return this.write(input.actor, (ctx) => releaseCertificateHold(ctx, input.actor, input.owner, input.externalCertificateId));
   }
   certificateBlastRadius(owner: PartyKey, id: bigint) {
-    return this.read((ctx) => certificateBlastRadius(ctx, owner, id));
+    return this.readSnapshot((ctx) => certificateBlastRadius(ctx, owner, id));
   }
 
   createEventGroup(input: CreateEventGroupInput) {
@@ -273,10 +283,10 @@ export class SqlKingdomStore implements KingdomStore {
     return this.write(input.actor, (ctx) => createMeasurement(ctx, input));
   }
   getMeasurement(mc: bigint, m: bigint) {
-    return this.read((ctx) => getMeasurement(ctx, mc, m));
+    return this.readSnapshot((ctx) => getMeasurement(ctx, mc, m));
   }
   listMeasurements(options: ListMeasurementsOptions) {
-    return this.read((ctx) => listMeasurements(ctx, options));
+    return this.readSnapshot((ctx) => listMeasurements(ctx, options));
   }
   cancelMeasurement(input: { actor: string; measurementConsumerId: bigint; externalMeasurementId: bigint }) {
     return this.write(input.actor, (ctx) =>
@@ -322,7 +332,7 @@ export class SqlKingdomStore implements KingdomStore {
   }
 
   verifyAuditChain() {
-    return this.read((ctx) => verifyAuditChain(ctx.tx));
+    return this.readSnapshot((ctx) => verifyAuditChain(ctx.tx));
   }
   exportAudit(options: { since?: bigint; limit?: number } = {}) {
     return this.read((ctx) => exportAudit(ctx.tx, options));
