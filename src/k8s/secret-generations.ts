@@ -426,9 +426,15 @@ function loadOrCreate(dir: string, create: UpdateOptions['create']): LoadedKusto
   return loaded;
 }
 
-/** Upstream writes `files:\n- a` in some files and `files:\n  - a` in others; keep what the file uses. */
+/**
+ * Upstream writes `key:\n- a` in some files and `key:\n  - a` in others
+ * (pdp_cs mixes both); `yaml` has one setting for the whole file, so lists
+ * stay unindented only when the file has no indented one.
+ */
 function writeDocument(loaded: LoadedKustomization): void {
-  const indentSeq = !/^( *)[\w.-]+:[ \t]*\r?\n\1- /m.test(loaded.text);
+  const flat = /^( *)[\w.-]+:[ \t]*\r?\n\1- /m.test(loaded.text);
+  const indented = /^( *)[\w.-]+:[ \t]*\r?\n\1 +- /m.test(loaded.text);
+  const indentSeq = indented || !flat;
   let mode = 0o644;
   try {
     mode = statSync(loaded.file).mode & 0o777;
