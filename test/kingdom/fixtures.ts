@@ -178,7 +178,14 @@ let partyCounter = 0;
 /** A participant PKI made by our CA at the kingdom's clock. */
 export function participantPki(kingdom: Pick<TestKingdom, 'clock'>, label: string) {
   const clock = kingdom.clock;
-  const root = initRoot({ subject: `/O=Halo Test/CN=${label} Root CA`, clock });
+  // Roots start a year back, so tests can issue leaves that have already expired.
+  const now = clock.now().getTime();
+  const root = initRoot({
+    subject: `/O=Halo Test/CN=${label} Root CA`,
+    clock,
+    notBefore: new Date(now - 365 * DAY),
+    notAfter: new Date(now + 3650 * DAY),
+  });
   const authority = { certificate: root.certificate, privateKey: root.privateKey };
   const issue = (options: { notBefore?: Date; notAfter?: Date; profile?: 'signing' | 'tls-client' } = {}): TestLeaf => {
     const validity =
