@@ -64,8 +64,13 @@ export interface SecretUpdate extends GeneratorId {
   readonly removeKeys?: readonly string[];
 }
 
-/** The points between the steps of an update, for fault injection in tests. */
-export type GenerationStep = 'staged' | 'committed' | 'switched' | 'pruned';
+/**
+ * The points between the steps of an update, for fault injection in tests:
+ * `file-staged` after each file of the new generation, then the generation
+ * complete under its temporary name, renamed into place, kustomization.yaml
+ * switched, old generations pruned.
+ */
+export type GenerationStep = 'file-staged' | 'staged' | 'committed' | 'switched' | 'pruned';
 
 export interface UpdateOptions {
   /** Create kustomization.yaml when the directory has none (with these generatorOptions, if any). */
@@ -211,12 +216,20 @@ export function updateSecretGenerators(dir: string, updates: readonly SecretUpda
     for (const p of planned) {
       const secretDir = join(staging, secretDirName(p.id));
       makeDir(secretDir);
-      for (const [key, data] of p.files) writeSecretFile(join(secretDir, key), data);
+      for (const [key, data] of p.files) {
+        writeSecretFile(join(secretDir, key), data);
+        try {
+          options.onStep?.('file-staged');
+        } catch (stop) {
+          throw new InjectedStop(stop);
+        }
+      }
       fsyncDir(staging);
     }
     const manifest: GenerationManifest = { generation, previous };
     writeFileAtomic(join(staging, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
   } catch (err) {
+    if (err instanceof InjectedStop) throw err.cause;
     rmSync(staging, { recursive: true, force: true });
     throw writeFailed(`cannot write generation ${generation} in ${root}`, err);
   }
@@ -345,6 +358,11 @@ export function referencedGenerations(model: Kustomization): number[] {
 }
 
 // ---------------------------------------------------------------------------
+
+/** Carries a fault-injection hook's error past the clean-up a real write error gets. */
+class InjectedStop {
+  constructor(readonly cause: unknown) {}
+}
 
 function generationOf(path: string): number | undefined {
   const m = /^(?:\.\/)?secret-generations\/(\d+)\//.exec(path);
