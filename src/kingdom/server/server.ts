@@ -1,0 +1,207 @@
+/**
+ * The Kingdom's network front: one HTTP/2 TLS port speaking gRPC (CMMS's own
+ * clients), gRPC-Web and Connect (HTTP/1.1 allowed for the latter two), plus
+ * /healthz and /metrics. TLS 1.3 only. Client certificates are requested but
+ * judged per call (see peer.ts). Trusted client roots can change while
+ * running: `reloadTrust()` swaps the secure context for new connections.
+ */
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createSecureServer, type Http2SecureServer, type Http2Session, type ServerHttp2Session } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
+import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import type { ListenAddress } from './config.js';
+import { ServerError } from './errors.js';
+import { httpEndpoints } from './http-endpoints.js';
+import type { Logger } from './logger.js';
+import { createServerMetrics, type ServerMetrics } from './metrics.js';
+import { peerContextValues, unauthenticatedDetailInterceptor } from './peer.js';
+import type { ServerTlsMaterial } from './bootstrap.js';
+import { rootSet, type TrustedRootSet } from './trusted-roots.js';
+
+export interface KingdomServerOptions {
+  readonly listen: ListenAddress;
+  readonly tls: Pick<ServerTlsMaterial, 'certPem' | 'keyPem'>;
+  readonly routes: (router: ConnectRouter) => void;
+  /** The services' own interceptors (authentication, error mapping, admin token), innermost. */
+  readonly interceptors?: readonly Interceptor[];
+  /** Operator-supplied client roots, always trusted. */
+  readonly staticRoots?: readonly Uint8Array[];
+  /** Roots of the registered participants, re-read on `reloadTrust()`. */
+  readonly participantRoots?: () => Promise<Uint8Array[]>;
+  /** Resolves when the store answers; /healthz is 503 otherwise. */
+  readonly health: () => Promise<void>;
+  readonly maxMessageBytes: number;
+  readonly drainTimeoutMs: number;
+  /** Re-read participant roots this often (0: only on `reloadTrust()`). */
+  readonly trustRefreshMs?: number;
+  readonly metricsListen?: ListenAddress;
+  readonly logger: Logger;
+  readonly metrics?: ServerMetrics;
+}
+
+export interface KingdomServer {
+  /** Where it listens (the real port when 0 was asked for). */
+  readonly address: ListenAddress;
+  readonly metricsAddress?: ListenAddress;
+  readonly metrics: ServerMetrics;
+  /** Re-reads the trusted client roots; true when the set changed and the TLS context was rebuilt. */
+  reloadTrust(): Promise<boolean>;
+  /** Stops accepting, drains in-flight calls (up to drainTimeoutMs), then closes every connection. */
+  close(): Promise<void>;
+}
+
+const TLS_VERSION = 'TLSv1.3' as const;
+
+function listenOn(server: Http2SecureServer | HttpServer, at: ListenAddress): Promise<ListenAddress> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      reject(new ServerError('LISTEN_FAILED', `cannot listen on ${at.host}:${at.port}: ${err.code ?? err.message}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen(at.port, at.host, () => {
+      server.off('error', onError);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? { host: at.host, port: addr.port } : at);
+    });
+  });
+}
+
+export async function startKingdomServer(options: KingdomServerOptions): Promise<KingdomServer> {
+  const log = options.logger;
+  const metrics = options.metrics ?? createServerMetrics();
+  let accepting = true;
+
+  let roots: TrustedRootSet = rootSet([...(options.staticRoots ?? []), ...((await options.participantRoots?.()) ?? [])]);
+  const contextOptions = (set: TrustedRootSet): SecureContextOptions => ({
+    key: options.tls.keyPem,
+    cert: options.tls.certPem,
+    // An empty list trusts nobody (not Node's public roots), which is right for a fresh Kingdom.
+    ca: set.pems,
+    minVersion: TLS_VERSION,
+  });
+
+  const endpoints = httpEndpoints({ health: options.health, registry: metrics.registry, logger: log, accepting: () => accepting });
+  const handler = connectNodeAdapter({
+    routes: options.routes,
+    interceptors: [metrics.interceptor, unauthenticatedDetailInterceptor, ...(options.interceptors ?? [])],
+    contextValues: peerContextValues,
+    readMaxBytes: options.maxMessageBytes,
+    writeMaxBytes: options.maxMessageBytes,
+    fallback: (req, res) => endpoints(req, res as Parameters<typeof endpoints>[1]),
+  });
+
+  const server = createSecureServer({
+    ...contextOptions(roots),
+    requestCert: true,
+    rejectUnauthorized: false,
+    allowHTTP1: true,
+    settings: { maxConcurrentStreams: 1000 },
+  });
+
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  server.on('request', (req, res) => {
+    inFlight++;
+    // A call is over once its response is ended: HTTP/2 holds back 'finish'
+    // while a request body the handler refused to read (an oversized
+    // message) is still pending. 'close' covers calls aborted before that.
+    let done = false;
+    const finished = () => {
+      if (done) return;
+      done = true;
+      inFlight--;
+      if (inFlight === 0) drained?.();
+    };
+    const end = res.end;
+    res.end = function (this: typeof res, ...args: unknown[]) {
+      finished();
+      return (end as (...a: unknown[]) => typeof res).apply(this, args);
+    } as typeof res.end;
+    res.once('close', finished);
+    handler(req, res);
+  });
+  const sessions = new Set<ServerHttp2Session>();
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    if (!accepting) session.close();
+  });
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+    // A TLS 1.2 client or a port scanner: worth a debug line, not a warning.
+    log.debug({ code: err.code }, 'TLS handshake failed');
+  });
+
+  const address = await listenOn(server, options.listen);
+  let metricsServer: HttpServer | undefined;
+  let metricsAddress: ListenAddress | undefined;
+  if (options.metricsListen) {
+    metricsServer = createHttpServer((req, res) => endpoints(req, res));
+    metricsAddress = await listenOn(metricsServer, options.metricsListen);
+  }
+
+  let reloading: Promise<boolean> | undefined;
+  const reloadTrust = (): Promise<boolean> => {
+    reloading ??= (async () => {
+      try {
+        const next = rootSet([...(options.staticRoots ?? []), ...((await options.participantRoots?.()) ?? [])]);
+        if (next.digest === roots.digest) return false;
+        server.setSecureContext(contextOptions(next));
+        log.info({ trustedRoots: next.pems.length }, 'trusted client roots changed; TLS context rebuilt');
+        roots = next;
+        return true;
+      } finally {
+        reloading = undefined;
+      }
+    })();
+    return reloading;
+  };
+
+  const refresh =
+    options.trustRefreshMs && options.trustRefreshMs > 0
+      ? setInterval(() => {
+          reloadTrust().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'trust refresh failed'));
+        }, options.trustRefreshMs)
+      : undefined;
+  refresh?.unref();
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      accepting = false;
+      if (refresh) clearInterval(refresh);
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      // GOAWAY: clients finish their streams and open no new ones here.
+      for (const s of sessions) (s as Http2Session).close();
+      if (inFlight > 0) {
+        log.info({ inFlight }, 'draining in-flight calls');
+        await new Promise<void>((resolve) => {
+          drained = resolve;
+          setTimeout(resolve, options.drainTimeoutMs).unref();
+        });
+      }
+      if (inFlight > 0) log.warn({ inFlight }, 'drain timeout: cutting remaining calls');
+      for (const socket of sockets) socket.destroy();
+      await stopped;
+      if (metricsServer) {
+        metricsServer.closeAllConnections();
+        await new Promise<void>((resolve) => metricsServer!.close(() => resolve()));
+      }
+    })();
+    return closing;
+  };
+
+  return {
+    address,
+    ...(metricsAddress ? { metricsAddress } : {}),
+    metrics,
+    reloadTrust,
+    close,
+  };
+}

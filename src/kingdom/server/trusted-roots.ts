@@ -1,0 +1,64 @@
+/**
+ * The client roots the TLS layer trusts: every registered participant's root
+ * (kept in the store) plus operator-supplied bundles (`--trusted-roots`).
+ * Upstream needs a hand-edited `all_root_certs.pem` and a restart; here an
+ * admin change, or another replica's change seen on the periodic refresh,
+ * rebuilds the server's secure context in place.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { decodePem, encodePem, looksLikePem } from '../../lib/pem.js';
+import { parseCertificate } from '../../pki/certificate.js';
+import { type KingdomStore, SqlKingdomStore } from '../store/index.js';
+import { ServerError } from './errors.js';
+
+/** Reads every certificate of the `--trusted-roots` PEM bundles; a bad file stops the start. */
+export function readRootBundles(files: readonly string[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      const bytes = readFileSync(file);
+      text = looksLikePem(bytes) ? bytes.toString('latin1') : encodePem('CERTIFICATE', bytes);
+    } catch (cause) {
+      throw new ServerError('TLS_MATERIAL_INVALID', `cannot read --trusted-roots file ${file}`, { cause });
+    }
+    let ders: Uint8Array[];
+    try {
+      ders = decodePem(text).filter((b) => b.label === 'CERTIFICATE').map((b) => b.der);
+      for (const der of ders) parseCertificate(der);
+    } catch (cause) {
+      throw new ServerError('TLS_MATERIAL_INVALID', `--trusted-roots file ${file} holds a certificate that does not parse`, { cause });
+    }
+    if (ders.length === 0) throw new ServerError('TLS_MATERIAL_INVALID', `--trusted-roots file ${file} holds no certificate`);
+    out.push(...ders);
+  }
+  return out;
+}
+
+/** The roots of all registered participants. */
+export async function participantRoots(store: KingdomStore): Promise<Uint8Array[]> {
+  if (!(store instanceof SqlKingdomStore)) return [];
+  // KingdomStore has no "list parties" operation; the roots are one column of one table.
+  const rows = await store.database.query<{ root_certificate_der: Uint8Array }>(
+    'SELECT DISTINCT root_certificate_der FROM parties',
+  );
+  return rows.map((r) => r.root_certificate_der);
+}
+
+export interface TrustedRootSet {
+  /** PEM text of each root, for the `ca` option of the secure context. */
+  readonly pems: string[];
+  /** Identifies the set: equal digests mean nothing to rebuild. */
+  readonly digest: string;
+}
+
+export function rootSet(ders: readonly Uint8Array[]): TrustedRootSet {
+  const unique = new Map<string, Uint8Array>();
+  for (const der of ders) unique.set(createHash('sha256').update(der).digest('hex'), der);
+  const keys = [...unique.keys()].sort();
+  return {
+    pems: keys.map((k) => encodePem('CERTIFICATE', unique.get(k)!)),
+    digest: createHash('sha256').update(keys.join(',')).digest('hex'),
+  };
+}
