@@ -1,0 +1,109 @@
+/**
+ * The rotation journal (`journal.json`): the planned steps of one rotation
+ * and how far it got, rewritten atomically before and after each step. A
+ * rotation that dies leaves the journal behind; the next `rotate` picks it
+ * up and runs every step not recorded as done (steps are idempotent, so a
+ * step that ran but was not recorded is safe to run again). A finished
+ * journal is moved to `journals/<id>.json`.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../lib/files.js';
+import type { KeyKind } from './config.js';
+import { RotationError } from './errors.js';
+
+export const JOURNAL_FILE = 'journal.json';
+export const JOURNAL_ARCHIVE_DIR = 'journals';
+
+export type StepType =
+  | 'tls.issue'
+  | 'tls.write-secret'
+  | 'tls.apply'
+  | 'tls.check-rollout'
+  | 'tls.activate'
+  | 'signing.issue'
+  | 'signing.register'
+  | 'encryption.add'
+  | 'encryption.promote'
+  | 'public-key.publish'
+  | 'signing.activate'
+  | 'encryption.activate'
+  | 'signing.retire'
+  | 'encryption.destroy';
+
+export interface PlannedStep {
+  n: number;
+  type: StepType;
+  /** The keyring entry the step creates or changes. */
+  entry?: string;
+  /** The entry it replaces (activation steps). */
+  previous?: string;
+  /** For publication: the signing entry to sign with. */
+  signingEntry?: string;
+  /** For publication: the encryption entry that must be primary. */
+  encryptionEntry?: string;
+  summary: string;
+}
+
+export type StepStatus = 'pending' | 'started' | 'done';
+
+export interface JournalStep extends PlannedStep {
+  status: StepStatus;
+  startedAt?: string;
+  doneAt?: string;
+  /** What the step did (or found already done). */
+  result?: string;
+  attempts: number;
+  lastError?: string;
+}
+
+export interface Journal {
+  version: 1;
+  id: string;
+  createdAt: string;
+  kinds: KeyKind[];
+  status: 'running' | 'failed' | 'done';
+  steps: JournalStep[];
+}
+
+export function journalPath(dir: string): string {
+  return join(dir, JOURNAL_FILE);
+}
+
+export function readJournal(dir: string): Journal | undefined {
+  const path = journalPath(dir);
+  if (!existsSync(path)) return undefined;
+  let j: Journal;
+  try {
+    j = JSON.parse(readFileSync(path, 'utf8')) as Journal;
+  } catch (err) {
+    throw new RotationError('JOURNAL_CORRUPT', `${path} is not JSON`, { cause: err });
+  }
+  if (j?.version !== 1 || typeof j.id !== 'string' || !Array.isArray(j.steps)) throw new RotationError('JOURNAL_CORRUPT', `${path} is not a rotation journal`);
+  return j;
+}
+
+export function writeJournal(dir: string, journal: Journal): void {
+  writeFileAtomic(journalPath(dir), `${JSON.stringify(journal, null, 2)}\n`, { mode: 0o600 });
+}
+
+/** Moves a finished journal to the archive (idempotent: a crash between the two writes is finished next time). */
+export function archiveJournal(dir: string, journal: Journal): string {
+  const archive = join(dir, JOURNAL_ARCHIVE_DIR);
+  mkdirSync(archive, { recursive: true, mode: 0o700 });
+  const path = join(archive, `${journal.id}.json`);
+  writeFileAtomic(path, `${JSON.stringify(journal, null, 2)}\n`, { mode: 0o600 });
+  rmSync(journalPath(dir), { force: true });
+  return path;
+}
+
+export function newJournal(id: string, at: Date, kinds: KeyKind[], steps: PlannedStep[]): Journal {
+  return {
+    version: 1,
+    id,
+    createdAt: at.toISOString(),
+    kinds,
+    status: 'running',
+    steps: steps.map((s) => ({ ...s, status: 'pending', attempts: 0 })),
+  };
+}

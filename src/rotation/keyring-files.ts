@@ -1,0 +1,133 @@
+/**
+ * Key material of the keyring on disk: certificate PEMs, private keys as
+ * encrypted PKCS#8 PEM (mode 0600), and one encrypted private Tink keyset for
+ * every encryption key. The passphrase comes from `--passphrase-file` or
+ * `HALO_KEYS_PASSPHRASE`, never from a flag value.
+ */
+import { createHash, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { exportEncryptedPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
+import { publicKeyset, type Keyset } from '../crypto/keyset.js';
+import { loadKeyset, saveKeyset } from '../crypto/keyset-io.js';
+import { keysetBytes } from '../crypto/keyset.js';
+import { readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
+import { encodePem } from '../lib/pem.js';
+import { type Certificate, parseCertificates } from '../pki/certificate.js';
+import { RotationError } from './errors.js';
+import type { KeyEntry } from './keyring.js';
+
+export const PASSPHRASE_ENV = 'HALO_KEYS_PASSPHRASE';
+export const KEYS_DIR = 'keys';
+export const ENCRYPTION_KEYSET_FILE = `${KEYS_DIR}/encryption_private.tink`;
+
+const MIN_PASSPHRASE = 8;
+
+/** The passphrase from the file's first line or HALO_KEYS_PASSPHRASE. */
+export function resolveKeyringPassphrase(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const value = file ? Buffer.from(readFileBytes(file, 'passphrase file')).toString('utf8').split(/\r?\n/)[0] : env[PASSPHRASE_ENV];
+  if (!value) throw new RotationError('PASSPHRASE_REQUIRED', `the keyring's private keys are encrypted: set ${PASSPHRASE_ENV} or pass --passphrase-file FILE`);
+  if ([...value].length < MIN_PASSPHRASE) throw new RotationError('PASSPHRASE_REQUIRED', `the keyring passphrase must have at least ${MIN_PASSPHRASE} characters`);
+  return value;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function hex(bytes: Uint8Array | undefined): string {
+  return bytes ? Buffer.from(bytes).toString('hex') : '';
+}
+
+/** File names of a certificate entry, relative to the state directory. */
+export function certificateFiles(id: string): { certificateFile: string; privateKeyFile: string } {
+  return { certificateFile: `${KEYS_DIR}/${id}.crt.pem`, privateKeyFile: `${KEYS_DIR}/${id}.key.pem` };
+}
+
+/** Lazily unlocks key material; the passphrase is asked for only when a private key is needed. */
+export class KeyMaterial {
+  readonly dir: string;
+  readonly #passphrase: () => string;
+  #cached: string | undefined;
+
+  constructor(dir: string, passphrase: () => string) {
+    this.dir = dir;
+    this.#passphrase = passphrase;
+  }
+
+  passphrase(): string {
+    this.#cached ??= this.#passphrase();
+    return this.#cached;
+  }
+
+  path(relative: string): string {
+    return join(this.dir, relative);
+  }
+
+  ensureKeysDir(): void {
+    mkdirSync(join(this.dir, KEYS_DIR), { recursive: true, mode: 0o700 });
+  }
+
+  /** Writes the encrypted key, then the certificate: a certificate file on disk always has its key. */
+  writeCertificateAndKey(id: string, der: Uint8Array, privateKey: KeyObject): { certificateFile: string; privateKeyFile: string } {
+    this.ensureKeysDir();
+    const files = certificateFiles(id);
+    writeSecretFile(this.path(files.privateKeyFile), exportEncryptedPrivateKeyPem(privateKey, this.passphrase()));
+    writeFileAtomic(this.path(files.certificateFile), encodePem('CERTIFICATE', der));
+    return files;
+  }
+
+  hasFiles(entry: KeyEntry): boolean {
+    return !!entry.certificateFile && !!entry.privateKeyFile && existsSync(this.path(entry.certificateFile)) && existsSync(this.path(entry.privateKeyFile));
+  }
+
+  certificate(entry: KeyEntry): Certificate {
+    if (!entry.certificateFile) throw new RotationError('KEYRING_CORRUPT', `${entry.id} has no certificate`);
+    const certs = parseCertificates(readFileBytes(this.path(entry.certificateFile), 'certificate'));
+    if (certs.length !== 1) throw new RotationError('KEYRING_CORRUPT', `${entry.certificateFile} must hold one certificate`);
+    return certs[0]!;
+  }
+
+  privateKey(entry: KeyEntry): KeyObject {
+    if (!entry.privateKeyFile) throw new RotationError('KEYRING_CORRUPT', `${entry.id} has no private key`);
+    const bytes = readFileBytes(this.path(entry.privateKeyFile), 'private key');
+    try {
+      return loadPrivateKey(bytes, { passphrase: this.passphrase() });
+    } catch (err) {
+      throw new RotationError('PASSPHRASE_WRONG', `cannot decrypt ${entry.privateKeyFile}: wrong passphrase or damaged file`, { cause: err });
+    }
+  }
+
+  /** Unencrypted PKCS#8 PEM, for consumers that cannot take a passphrase (a Kubernetes TLS Secret, the TLS client). */
+  privateKeyPem(entry: KeyEntry): string {
+    return this.privateKey(entry).export({ format: 'pem', type: 'pkcs8' }) as string;
+  }
+
+  encryptionKeysetExists(relative: string): boolean {
+    return existsSync(this.path(relative));
+  }
+
+  loadEncryptionKeyset(relative: string): Keyset {
+    try {
+      return loadKeyset(this.path(relative), { passphrase: this.passphrase() }).keyset;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'KEYSET_DECRYPTION_FAILED') {
+        throw new RotationError('PASSPHRASE_WRONG', `cannot decrypt ${relative}: wrong passphrase or damaged file`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  saveEncryptionKeyset(relative: string, keyset: Keyset): void {
+    this.ensureKeysDir();
+    saveKeyset(this.path(relative), keyset, { protection: { passphrase: this.passphrase() } });
+  }
+}
+
+/** SHA-256 of one key's public key data: the fingerprint of an encryption key. */
+export function encryptionKeyFingerprint(keyset: Keyset, keyId: number): string {
+  const pub = publicKeyset(keyset).key.find((k) => k.keyId === keyId);
+  return sha256Hex(pub?.keyData?.value ?? new Uint8Array(0));
+}
+
+export { keysetBytes };

@@ -1,0 +1,132 @@
+/**
+ * One open keyring: its configuration, inventory, key material, audit log and
+ * clock, passed to every operation so none of them reads globals.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../lib/clock.js';
+import { withCaLock, openCa, readCaState, recordFor, writeCaState, type IssuedKind } from '../pki/ca-store.js';
+import type { CertificateAuthority } from '../pki/ca.js';
+import type { Certificate } from '../pki/certificate.js';
+import { AuditLog, type AuditRecord } from './audit-log.js';
+import { loadConfig, type KeyKind, type KeyringConfig } from './config.js';
+import { RotationError } from './errors.js';
+import { KeyMaterial, hex } from './keyring-files.js';
+import { newEntryId, readKeyring, writeKeyring, type KeyEntry, type Keyring } from './keyring.js';
+
+export interface SessionOptions {
+  clock: Clock;
+  /** Asked for only when a private key is needed. */
+  passphrase: () => string;
+  actor?: string;
+}
+
+export class KeyringSession {
+  readonly dir: string;
+  readonly config: KeyringConfig;
+  readonly clock: Clock;
+  readonly material: KeyMaterial;
+  readonly audit: AuditLog;
+  keyring: Keyring;
+  #ca: CertificateAuthority | undefined;
+
+  constructor(config: KeyringConfig, keyring: Keyring, options: SessionOptions) {
+    this.dir = config.dir;
+    this.config = config;
+    this.keyring = keyring;
+    this.clock = options.clock;
+    this.material = new KeyMaterial(config.dir, options.passphrase);
+    this.audit = new AuditLog(config.dir, {
+      clock: options.clock,
+      participant: () => this.participant,
+      ...(options.actor ? { actor: options.actor } : {}),
+    });
+  }
+
+  static open(dir: string, options: SessionOptions): KeyringSession {
+    const config = loadConfig(dir);
+    return new KeyringSession(config, readKeyring(config.dir), options);
+  }
+
+  /** The registered name when known, else what the config says. */
+  get participant(): string {
+    return this.keyring.participant.includes('/') ? this.keyring.participant : this.config.participant;
+  }
+
+  now(): Date {
+    return this.clock.now();
+  }
+
+  save(): void {
+    writeKeyring(this.dir, this.keyring);
+  }
+
+  record(record: AuditRecord): void {
+    this.audit.append(record);
+  }
+
+  ca(): CertificateAuthority {
+    if (!this.#ca) {
+      try {
+        this.#ca = openCa(this.config.ca, this.material.passphrase());
+      } catch (err) {
+        if ((err as { code?: string }).code === 'FILE_NOT_FOUND') {
+          throw new RotationError('CONFIG_INVALID', `no CA at ${this.config.ca}: init with --create-ca, or import the root and its key`, { cause: err });
+        }
+        throw err;
+      }
+    }
+    return this.#ca;
+  }
+
+  /** Notes an issuance in the CA's records (idempotent: a serial is recorded once). */
+  recordIssuance(cert: Certificate, kind: IssuedKind): void {
+    withCaLock(this.config.ca, () => {
+      const state = readCaState(this.config.ca);
+      const record = recordFor(cert, kind);
+      if (state.issued.some((r) => r.serialHex === record.serialHex)) return;
+      state.issued.push(record);
+      writeCaState(this.config.ca, state);
+    });
+  }
+
+  newEntryId(kind: KeyKind): string {
+    return newEntryId(kind, this.now(), randomBytes(2).toString('hex'));
+  }
+}
+
+/** The inventory record of a certificate and its key files. */
+export function certificateEntry(
+  id: string,
+  kind: 'tls' | 'signing',
+  cert: Certificate,
+  files: { certificateFile: string; privateKeyFile: string },
+  origin: KeyEntry['origin'],
+  at: Date,
+  state: KeyEntry['state'],
+  reason: string,
+): KeyEntry {
+  return {
+    id,
+    kind,
+    state,
+    createdAt: at.toISOString(),
+    origin,
+    fingerprint: cert.fingerprintSha256,
+    ...files,
+    subject: cert.subject.text,
+    serialHex: cert.serialHex,
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    skid: hex(cert.subjectKeyIdentifier),
+    history: [{ at: at.toISOString(), from: null, to: state, reason }],
+  };
+}
+
+/** Audit fields of an entry: its SKID and fingerprint. */
+export function auditIds(...entries: (KeyEntry | undefined)[]): { skids: string[]; fingerprints: string[] } {
+  const present = entries.filter((e): e is KeyEntry => e !== undefined);
+  return {
+    skids: present.map((e) => e.skid).filter((s): s is string => !!s),
+    fingerprints: present.map((e) => e.fingerprint),
+  };
+}
