@@ -9,6 +9,7 @@
  * stderr, with anything that looks like key material cut out.
  */
 import { execFile } from 'node:child_process';
+import { basename } from 'node:path';
 import { K8sError } from './errors.js';
 import { parseRenderedManifests, type RenderedManifests } from './rendered-secrets.js';
 
@@ -40,7 +41,7 @@ export interface ApplyResult extends CommandOutput {
 
 /** `kubectl kustomize DIR`, parsed; Secrets come with their data decoded. */
 export async function renderKustomization(dir: string, options: KubectlOptions = {}): Promise<RenderedManifests> {
-  const out = await runCommand([...(options.renderCommand ?? DEFAULT_RENDER_COMMAND), dir], options);
+  const out = await runCommand(withDir(options.renderCommand ?? DEFAULT_RENDER_COMMAND, dir), { ...options, action: `kustomize ${dir}` });
   return parseRenderedManifests(out.stdout);
 }
 
@@ -50,16 +51,30 @@ export async function renderKustomization(dir: string, options: KubectlOptions =
  * (`previewSecretUpdates`).
  */
 export async function applyKustomization(dir: string, options: KubectlOptions = {}): Promise<ApplyResult> {
-  const out = await runCommand([...(options.applyCommand ?? DEFAULT_APPLY_COMMAND), dir], options);
+  const out = await runCommand(withDir(options.applyCommand ?? DEFAULT_APPLY_COMMAND, dir), { ...options, action: `apply -k ${dir}` });
   const objects = out.stdout.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
   return { ...out, objects };
 }
 
-export function runCommand(argv: readonly string[], options: Pick<KubectlOptions, 'timeoutMs' | 'env'> = {}): Promise<CommandOutput> {
+function withDir(command: readonly string[], dir: string): string[] {
+  if (command.length === 0 || !command[0]) throw new K8sError('KUBECTL_NOT_FOUND', 'no command configured');
+  return [...command, dir];
+}
+
+export interface RunOptions extends Pick<KubectlOptions, 'timeoutMs' | 'env'> {
+  /** What the command does, for messages (e.g. `apply -k DIR`). */
+  readonly action?: string;
+}
+
+/**
+ * Runs `argv` without a shell. Messages name the program and the action,
+ * never the whole argv, which may hold a token (`--token=...`).
+ */
+export async function runCommand(argv: readonly string[], options: RunOptions = {}): Promise<CommandOutput> {
   const [file, ...args] = argv;
-  if (!file) return Promise.reject(new K8sError('KUBECTL_NOT_FOUND', 'no command configured'));
+  if (!file) throw new K8sError('KUBECTL_NOT_FOUND', 'no command configured');
   const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isFinite(timeout) || timeout <= 0) return Promise.reject(new K8sError('KUBECTL_FAILED', `timeout must be a positive number of milliseconds`));
+  if (!Number.isFinite(timeout) || timeout <= 0) throw new K8sError('KUBECTL_FAILED', 'timeout must be a positive number of milliseconds');
   return new Promise((resolve, reject) => {
     execFile(
       file,
@@ -71,7 +86,7 @@ export function runCommand(argv: readonly string[], options: Pick<KubectlOptions
           return;
         }
         const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string | null; code?: string | number | null };
-        const shown = argv.slice(0, -1).join(' ');
+        const shown = `${basename(file)}${options.action ? ` ${options.action}` : ''}`;
         if (e.code === 'ENOENT') {
           reject(new K8sError('KUBECTL_NOT_FOUND', `${file} not found: install kubectl or configure the command`, { cause: err }));
         } else if (e.killed && e.signal === 'SIGKILL') {
