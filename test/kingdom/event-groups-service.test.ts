@@ -1,0 +1,443 @@
+// EventGroups and EventGroupMetadataReencryption over connect's in-memory
+// router transport and a real PGlite store (the mTLS server is tested end to
+// end elsewhere). Metadata is really encrypted to MC Tink keysets (the CMMS
+// test MC's among them) and decrypted on the MC's side.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { clone, create, toBinary } from '@bufbuild/protobuf';
+import { DurationSchema, anyPack, anyUnpack } from '@bufbuild/protobuf/wkt';
+import { Code, type Client } from '@connectrpc/connect';
+import { decryptMessage, encryptMessage } from '../../src/crypto/encrypted-message.js';
+import { generateKeyset } from '../../src/crypto/keyset-templates.js';
+import { keysetBytes, publicKeyset, type Keyset } from '../../src/crypto/keyset.js';
+import { signMessage } from '../../src/crypto/signed-message.js';
+import {
+  EventGroupMetadataReencryption,
+  MetadataReencryptionRequest_State,
+} from '../../src/gen/halo/keys/v1/event_group_metadata_reencryption_pb.js';
+import { EncryptionPublicKeySchema } from '../../src/gen/wfa/measurement/api/v2alpha/crypto_pb.js';
+import {
+  EventGroupSchema,
+  EventGroup_MetadataSchema,
+  EventGroup_State,
+  type EventGroup,
+  type EventGroup_Metadata,
+} from '../../src/gen/wfa/measurement/api/v2alpha/event_group_pb.js';
+import { CreateEventGroupRequestSchema, EventGroups } from '../../src/gen/wfa/measurement/api/v2alpha/event_groups_service_pb.js';
+import { keyFingerprint } from '../../src/kingdom/service/service-support.js';
+import {
+  auditDigest,
+  cmmsDataProvider,
+  cmmsMeasurementConsumer,
+  encryptionPublicKeyAny,
+  encryptionPublicKeyBytes,
+  freshDataProvider,
+  freshMeasurementConsumer,
+  openTestKingdom,
+  rejectsWith,
+  type MeasurementConsumerParticipant,
+  type Participant,
+  type TestKingdom,
+} from './measurement-fixtures.js';
+
+const METADATA_TYPE_URL = 'type.googleapis.com/wfa.measurement.api.v2alpha.EventGroup.Metadata';
+
+function metadataFor(label: string): EventGroup_Metadata {
+  return create(EventGroup_MetadataSchema, {
+    eventGroupMetadataDescriptor: `dataProviders/AAAAAAAAAHs/eventGroupMetadataDescriptors/${label}`,
+    metadata: anyPack(DurationSchema, create(DurationSchema, { seconds: BigInt(label.length) * 60n })),
+  });
+}
+
+/** An EventGroup whose metadata is encrypted to `keyset` (public), with the key attached as upstream wants. */
+function eventGroupFor(mc: Participant, publicKeys: Keyset, label: string): EventGroup {
+  return create(EventGroupSchema, {
+    measurementConsumer: mc.name,
+    eventGroupReferenceId: label,
+    eventTemplates: [{ type: 'halo_cmm.test.TestEvent' }],
+    dataAvailabilityInterval: { startTime: { seconds: 1_700_000_000n }, endTime: { seconds: 1_800_000_000n } },
+    measurementConsumerPublicKey: encryptionPublicKeyAny(encryptionPublicKeyBytes(publicKeys)),
+    encryptedMetadata: encryptMessage(publicKeys, EventGroup_MetadataSchema, metadataFor(label)),
+  });
+}
+
+describe('EventGroups service', () => {
+  let kingdom: TestKingdom;
+  let mc: MeasurementConsumerParticipant;
+  let edp1: Participant;
+  let edp2: Participant;
+  let otherMc: MeasurementConsumerParticipant;
+  let eventGroups: Client<typeof EventGroups>;
+
+  before(async () => {
+    kingdom = await openTestKingdom('strict');
+    mc = await cmmsMeasurementConsumer(kingdom);
+    edp1 = await cmmsDataProvider(kingdom, 'edp1');
+    edp2 = await cmmsDataProvider(kingdom, 'edp2');
+    otherMc = await freshMeasurementConsumer(kingdom, 'other-mc');
+    eventGroups = kingdom.client(EventGroups);
+  });
+  after(async () => {
+    await kingdom.close();
+  });
+
+  it('keeps only ciphertext and key; the MC decrypts the metadata with its private keyset, read any way it may', async () => {
+    const sent = eventGroupFor(mc, mc.encryptionPublicKeyset, 'round-trip');
+    const created = await eventGroups.createEventGroup({ parent: edp1.name, eventGroup: sent }, edp1.mtls);
+    assert.match(created.name, new RegExp(`^${edp1.name}/eventGroups/[A-Za-z0-9_-]{11}$`));
+    assert.equal(created.state, EventGroup_State.ACTIVE);
+    assert.equal(created.measurementConsumer, mc.name);
+    const egId = created.name.split('/').pop()!;
+    const reads = [
+      await eventGroups.getEventGroup({ name: created.name }, edp1.mtls),
+      await eventGroups.getEventGroup({ name: created.name }, mc.apiKey),
+      await eventGroups.getEventGroup({ name: `${mc.name}/eventGroups/${egId}` }, mc.mtls),
+    ];
+    for (const eg of [created, ...reads]) {
+      assert.equal(eg.name, created.name);
+      assert.equal(eg.eventGroupReferenceId, 'round-trip');
+      assert.deepEqual(eg.eventTemplates.map((t) => t.type), ['halo_cmm.test.TestEvent']);
+      assert.equal(eg.dataAvailabilityInterval?.endTime?.seconds, 1_800_000_000n);
+      assert.equal(eg.encryptedMetadata?.typeUrl, METADATA_TYPE_URL);
+      assert.deepEqual(eg.encryptedMetadata?.ciphertext, sent.encryptedMetadata!.ciphertext);
+      assert.deepEqual(eg.serializedEncryptedMetadata, sent.encryptedMetadata!.ciphertext);
+      assert.equal(eg.measurementConsumerPublicKey?.typeUrl, 'type.googleapis.com/wfa.measurement.api.v2alpha.EncryptionPublicKey');
+      assert.deepEqual(eg.measurementConsumerPublicKey?.value, mc.encryptionPublicKey);
+      assert.deepEqual(eg.signedMeasurementConsumerPublicKey?.message?.value, mc.encryptionPublicKey);
+      assert.deepEqual(eg.signedMeasurementConsumerPublicKey?.data, mc.encryptionPublicKey);
+      const metadata = decryptMessage(mc.encryptionPrivateKeyset, eg.encryptedMetadata!, EventGroup_MetadataSchema);
+      assert.equal(metadata.eventGroupMetadataDescriptor, 'dataProviders/AAAAAAAAAHs/eventGroupMetadataDescriptors/round-trip');
+      assert.equal(anyUnpack(metadata.metadata!, DurationSchema)?.seconds, 600n);
+    }
+    // Only the MC's private keyset opens it.
+    assert.throws(() => decryptMessage(edp1.encryptionPrivateKeyset, created.encryptedMetadata!, EventGroup_MetadataSchema));
+  });
+
+  it('accepts the deprecated signed key and bare ciphertext, and gives the signature back', async () => {
+    const signedKey = signMessage(
+      EncryptionPublicKeySchema,
+      create(EncryptionPublicKeySchema, { format: 1, data: keysetBytes(mc.encryptionPublicKeyset) }),
+      mc.certificate.signingKey,
+    );
+    const ciphertext = encryptMessage(mc.encryptionPublicKeyset, EventGroup_MetadataSchema, metadataFor('legacy')).ciphertext;
+    const created = await eventGroups.createEventGroup(
+      {
+        parent: edp2.name,
+        eventGroup: { measurementConsumer: mc.name, signedMeasurementConsumerPublicKey: signedKey, serializedEncryptedMetadata: ciphertext },
+      },
+      edp2.mtls,
+    );
+    const read = await eventGroups.getEventGroup({ name: created.name }, mc.apiKey);
+    assert.deepEqual(read.measurementConsumerPublicKey?.value, signedKey.message?.value);
+    assert.deepEqual(read.signedMeasurementConsumerPublicKey?.signature, signedKey.signature);
+    assert.equal(read.signedMeasurementConsumerPublicKey?.signatureAlgorithmOid, signedKey.signatureAlgorithmOid);
+    assert.equal(read.encryptedMetadata?.typeUrl, METADATA_TYPE_URL);
+    const metadata = decryptMessage(mc.encryptionPrivateKeyset, read.encryptedMetadata!, EventGroup_MetadataSchema);
+    assert.equal(metadata.eventGroupMetadataDescriptor.endsWith('/legacy'), true);
+  });
+
+  describe('refuses a bad EventGroup with a reason and changes nothing', () => {
+    const otherKeys = publicKeyset(generateKeyset());
+    type Case = [string, (eg: EventGroup) => void, Code, string];
+    const cases: Case[] = [
+      ['metadata without a key', (eg) => { eg.measurementConsumerPublicKey = undefined; }, Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET'],
+      ['metadata declaring another type', (eg) => { eg.encryptedMetadata!.typeUrl = 'type.googleapis.com/wfa.measurement.api.v2alpha.EventGroup'; }, Code.InvalidArgument, 'TYPE_URL_MISMATCH'],
+      ['metadata without ciphertext', (eg) => { eg.encryptedMetadata!.ciphertext = new Uint8Array(); }, Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET'],
+      ['a key of another type', (eg) => { eg.measurementConsumerPublicKey!.typeUrl = 'type.googleapis.com/wfa.measurement.api.v2alpha.SignedMessage'; }, Code.InvalidArgument, 'TYPE_URL_MISMATCH'],
+      ['a key that does not parse', (eg) => { eg.measurementConsumerPublicKey!.value = new Uint8Array([0x0a, 0xff]); }, Code.InvalidArgument, 'MESSAGE_MALFORMED'],
+      ['a key that is not a Tink keyset', (eg) => { eg.measurementConsumerPublicKey = encryptionPublicKeyAny(new Uint8Array([8, 1, 18, 2, 0, 1])); }, Code.InvalidArgument, 'ENCRYPTION_PUBLIC_KEY_INVALID'],
+      ['a private keyset as the key', (eg) => { eg.measurementConsumerPublicKey = encryptionPublicKeyAny(toBinary(EncryptionPublicKeySchema, create(EncryptionPublicKeySchema, { format: 1, data: keysetBytes(mc.encryptionPrivateKeyset) }))); }, Code.InvalidArgument, 'ENCRYPTION_PUBLIC_KEY_INVALID'],
+      ['new and deprecated keys that differ', (eg) => { eg.signedMeasurementConsumerPublicKey = { $typeName: 'wfa.measurement.api.v2alpha.SignedMessage', data: encryptionPublicKeyBytes(otherKeys), signature: new Uint8Array([1]), signatureAlgorithmOid: '', message: undefined }; }, Code.InvalidArgument, 'INVALID_FIELD_VALUE'],
+      ['new and deprecated ciphertexts that differ', (eg) => { eg.serializedEncryptedMetadata = new Uint8Array([1, 2, 3]); }, Code.InvalidArgument, 'INVALID_FIELD_VALUE'],
+      ['no measurement_consumer', (eg) => { eg.measurementConsumer = ''; }, Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET'],
+      ['a malformed measurement_consumer', (eg) => { eg.measurementConsumer = 'measurementConsumers/!'; }, Code.InvalidArgument, 'INVALID_RESOURCE_NAME'],
+      ['a measurement_consumer that does not exist', (eg) => { eg.measurementConsumer = 'measurementConsumers/AAAAAAAAAAE'; }, Code.FailedPrecondition, 'MEASUREMENT_CONSUMER_NOT_FOUND'],
+    ];
+    for (const [label, mutate, code, reason] of cases) {
+      it(label, async () => {
+        const eg = clone(EventGroupSchema, eventGroupFor(mc, mc.encryptionPublicKeyset, 'bad'));
+        mutate(eg);
+        const before = await auditDigest(kingdom);
+        await rejectsWith(eventGroups.createEventGroup({ parent: edp1.name, eventGroup: eg }, edp1.mtls), code, reason);
+        assert.equal(await auditDigest(kingdom), before);
+      });
+    }
+    it('no event_group, or a malformed parent', async () => {
+      const before = await auditDigest(kingdom);
+      await rejectsWith(eventGroups.createEventGroup({ parent: edp1.name }, edp1.mtls), Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET');
+      await rejectsWith(
+        eventGroups.createEventGroup(create(CreateEventGroupRequestSchema, { parent: `${edp1.name}/x`, eventGroup: eventGroupFor(mc, mc.encryptionPublicKeyset, 'p') }), edp1.mtls),
+        Code.InvalidArgument,
+        'INVALID_RESOURCE_NAME',
+      );
+      assert.equal(await auditDigest(kingdom), before);
+    });
+  });
+
+  it('applies upstream\'s access rules', async () => {
+    const shared = await eventGroups.createEventGroup({ parent: edp1.name, eventGroup: eventGroupFor(mc, mc.encryptionPublicKeyset, 'acl') }, edp1.mtls);
+    const egId = shared.name.split('/').pop()!;
+    const before = await auditDigest(kingdom);
+    const eg = eventGroupFor(mc, mc.encryptionPublicKeyset, 'x');
+    await rejectsWith(eventGroups.createEventGroup({ parent: edp1.name, eventGroup: eg }, edp2.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(eventGroups.createEventGroup({ parent: edp1.name, eventGroup: eg }, mc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(eventGroups.createEventGroup({ parent: edp1.name, eventGroup: eg }), Code.Unauthenticated, 'UNAUTHENTICATED');
+    await rejectsWith(eventGroups.getEventGroup({ name: shared.name }, edp2.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(eventGroups.getEventGroup({ name: shared.name }, otherMc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    // A missing group looks the same to an MC as someone else's.
+    await rejectsWith(eventGroups.getEventGroup({ name: `${edp1.name}/eventGroups/AAAAAAAAAAE` }, otherMc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(eventGroups.getEventGroup({ name: `${edp1.name}/eventGroups/AAAAAAAAAAE` }, edp1.mtls), Code.NotFound, 'EVENT_GROUP_NOT_FOUND');
+    await rejectsWith(eventGroups.getEventGroup({ name: `${mc.name}/eventGroups/${egId}` }, otherMc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(eventGroups.getEventGroup({ name: `${otherMc.name}/eventGroups/${egId}` }, otherMc.apiKey), Code.NotFound, 'EVENT_GROUP_NOT_FOUND');
+    await rejectsWith(eventGroups.getEventGroup({ name: `${mc.name}/eventGroups/${egId}` }, edp1.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(eventGroups.listEventGroups({ parent: edp1.name }, edp2.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(eventGroups.listEventGroups({ parent: edp1.name }, mc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(eventGroups.listEventGroups({ parent: mc.name }, otherMc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(eventGroups.updateEventGroup({ eventGroup: { ...shared, eventGroupReferenceId: 'stolen' } }, edp2.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(eventGroups.updateEventGroup({ eventGroup: { ...shared, eventGroupReferenceId: 'stolen' } }, mc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(eventGroups.deleteEventGroup({ name: shared.name }, edp2.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(eventGroups.deleteEventGroup({ name: shared.name }, mc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(eventGroups.deleteEventGroup({ name: `${mc.name}/eventGroups/${egId}` }, edp1.mtls), Code.InvalidArgument, 'INVALID_RESOURCE_NAME');
+    assert.equal(await auditDigest(kingdom), before);
+  });
+
+  it('updates as a full replacement, keeps the MC immutable, and deletes by clearing the metadata', async () => {
+    const created = await eventGroups.createEventGroup({ parent: edp2.name, eventGroup: eventGroupFor(mc, mc.encryptionPublicKeyset, 'v1') }, edp2.mtls);
+    const next = eventGroupFor(mc, mc.encryptionPublicKeyset, 'version-two');
+    next.name = created.name;
+    next.eventTemplates = [];
+    const updated = await eventGroups.updateEventGroup({ eventGroup: next }, edp2.mtls);
+    assert.equal(updated.eventGroupReferenceId, 'version-two');
+    assert.equal(updated.eventTemplates.length, 0);
+    assert.equal(decryptMessage(mc.encryptionPrivateKeyset, updated.encryptedMetadata!, EventGroup_MetadataSchema).eventGroupMetadataDescriptor.endsWith('/version-two'), true);
+    const before = await auditDigest(kingdom);
+    await rejectsWith(
+      eventGroups.updateEventGroup({ eventGroup: { ...next, measurementConsumer: otherMc.name } }, edp2.mtls),
+      Code.InvalidArgument,
+      'EVENT_GROUP_INVALID_ARGS',
+    );
+    await rejectsWith(eventGroups.updateEventGroup({ eventGroup: { ...next, measurementConsumerPublicKey: undefined } }, edp2.mtls), Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET');
+    await rejectsWith(eventGroups.updateEventGroup({ eventGroup: { ...next, name: `${edp2.name}/eventGroups/AAAAAAAAAAE` } }, edp2.mtls), Code.NotFound, 'EVENT_GROUP_NOT_FOUND');
+    await rejectsWith(eventGroups.updateEventGroup({}, edp2.mtls), Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET');
+    assert.equal(await auditDigest(kingdom), before);
+
+    const deleted = await eventGroups.deleteEventGroup({ name: created.name }, edp2.mtls);
+    assert.equal(deleted.state, EventGroup_State.DELETED);
+    assert.equal(deleted.encryptedMetadata, undefined);
+    assert.equal(deleted.measurementConsumerPublicKey, undefined);
+    assert.equal((await eventGroups.getEventGroup({ name: created.name }, mc.apiKey)).state, EventGroup_State.DELETED);
+    await rejectsWith(eventGroups.updateEventGroup({ eventGroup: next }, edp2.mtls), Code.FailedPrecondition, 'EVENT_GROUP_STATE_ILLEGAL');
+    await rejectsWith(eventGroups.deleteEventGroup({ name: created.name }, edp2.mtls), Code.FailedPrecondition, 'EVENT_GROUP_STATE_ILLEGAL');
+  });
+
+  it('lists for a DataProvider or an MC, narrowed by filters, page by page', async () => {
+    const dpA = await freshDataProvider(kingdom, 'list-a');
+    const dpB = await freshDataProvider(kingdom, 'list-b');
+    const mcX = await freshMeasurementConsumer(kingdom, 'list-x');
+    const mcY = await freshMeasurementConsumer(kingdom, 'list-y');
+    const make = async (dp: Participant, owner: Participant, label: string) =>
+      (await eventGroups.createEventGroup({ parent: dp.name, eventGroup: eventGroupFor(owner, owner.encryptionPublicKeyset, label) }, dp.mtls)).name;
+    const g1 = await make(dpA, mcX, 'g1');
+    const g2 = await make(dpA, mcX, 'g2');
+    const g3 = await make(dpA, mcY, 'g3');
+    const g4 = await make(dpB, mcX, 'g4');
+    const names = async (parent: string, who: { headers: Record<string, string> }, filter = {}, showDeleted = false) =>
+      (await eventGroups.listEventGroups({ parent, filter, showDeleted, pageSize: 100 }, who)).eventGroups.map((g) => g.name).sort();
+    assert.deepEqual(await names(dpA.name, dpA.mtls), [g1, g2, g3].sort());
+    assert.deepEqual(await names(dpA.name, dpA.mtls, { measurementConsumers: [mcX.name] }), [g1, g2].sort());
+    assert.deepEqual(await names(dpA.name, dpA.mtls, { measurementConsumers: [mcX.name, mcY.name] }), [g1, g2, g3].sort());
+    assert.deepEqual(await names(mcX.name, mcX.apiKey), [g1, g2, g4].sort());
+    assert.deepEqual(await names(mcX.name, mcX.mtls, { dataProviders: [dpB.name] }), [g4]);
+    assert.deepEqual(await names(mcX.name, mcX.apiKey, { dataProviders: [dpA.name, dpB.name] }), [g1, g2, g4].sort());
+    assert.deepEqual(await names(mcX.name, mcX.apiKey, { measurementConsumers: [mcY.name] }), []);
+
+    const paged: string[] = [];
+    let pageToken = '';
+    let pages = 0;
+    do {
+      const page = await eventGroups.listEventGroups({ parent: mcX.name, pageSize: 1, pageToken }, mcX.apiKey);
+      pages++;
+      paged.push(...page.eventGroups.map((g) => g.name));
+      pageToken = page.nextPageToken;
+    } while (pageToken !== '');
+    assert.equal(pages, 3);
+    assert.deepEqual(paged.sort(), [g1, g2, g4].sort());
+    // Post-filtered pages (two MCs) page too.
+    const first = await eventGroups.listEventGroups({ parent: dpA.name, pageSize: 2, filter: { measurementConsumers: [mcX.name, mcY.name] } }, dpA.mtls);
+    assert.equal(first.eventGroups.length, 2);
+    const second = await eventGroups.listEventGroups(
+      { parent: dpA.name, pageSize: 2, pageToken: first.nextPageToken, filter: { measurementConsumers: [mcX.name, mcY.name] } },
+      dpA.mtls,
+    );
+    assert.equal(second.eventGroups.length, 1);
+    assert.equal(second.nextPageToken, '');
+    await rejectsWith(
+      eventGroups.listEventGroups({ parent: dpA.name, pageSize: 2, pageToken: first.nextPageToken, showDeleted: true, filter: { measurementConsumers: [mcX.name, mcY.name] } }, dpA.mtls),
+      Code.InvalidArgument,
+      'PAGE_TOKEN_MISMATCH',
+    );
+    await rejectsWith(eventGroups.listEventGroups({ parent: dpA.name, filter: { measurementConsumers: ['nope'] } }, dpA.mtls), Code.InvalidArgument, 'INVALID_RESOURCE_NAME');
+    await rejectsWith(eventGroups.listEventGroups({ parent: dpA.name, pageSize: -5 }, dpA.mtls), Code.InvalidArgument, 'INVALID_PAGE_SIZE');
+
+    await eventGroups.deleteEventGroup({ name: g2 }, dpA.mtls);
+    assert.deepEqual(await names(mcX.name, mcX.apiKey), [g1, g4].sort());
+    assert.deepEqual(await names(mcX.name, mcX.apiKey, {}, true), [g1, g2, g4].sort());
+  });
+});
+
+describe('EventGroupMetadataReencryption service', () => {
+  let kingdom: TestKingdom;
+  let mc: MeasurementConsumerParticipant;
+  let dpA: Participant;
+  let dpB: Participant;
+  let stranger: MeasurementConsumerParticipant;
+  let eventGroups: Client<typeof EventGroups>;
+  let reencryption: Client<typeof EventGroupMetadataReencryption>;
+  /** The DataProviders' own copies of the plaintext, by EventGroup name. */
+  const plaintext = new Map<string, EventGroup_Metadata>();
+  const groups: Record<string, string> = {};
+
+  before(async () => {
+    kingdom = await openTestKingdom('strict');
+    mc = await freshMeasurementConsumer(kingdom, 'rotating-mc');
+    dpA = await freshDataProvider(kingdom, 'dp-a');
+    dpB = await freshDataProvider(kingdom, 'dp-b');
+    stranger = await freshMeasurementConsumer(kingdom, 'stranger');
+    eventGroups = kingdom.client(EventGroups);
+    reencryption = kingdom.client(EventGroupMetadataReencryption);
+    const otherKeys = publicKeyset(generateKeyset());
+    const make = async (label: string, dp: Participant, owner: Participant, keys: Keyset | null) => {
+      const eg = keys === null ? create(EventGroupSchema, { measurementConsumer: owner.name, eventGroupReferenceId: label }) : eventGroupFor(owner, keys, label);
+      const created = await eventGroups.createEventGroup({ parent: dp.name, eventGroup: eg }, dp.mtls);
+      groups[label] = created.name;
+      plaintext.set(created.name, metadataFor(label));
+    };
+    await make('a1', dpA, mc, mc.encryptionPublicKeyset);
+    await make('a2', dpA, mc, mc.encryptionPublicKeyset);
+    await make('b1', dpB, mc, mc.encryptionPublicKeyset);
+    await make('a3-other-key', dpA, mc, otherKeys);
+    await make('a4-no-metadata', dpA, mc, null);
+    // Another MC's group, encrypted (oddly) to the same key bytes: not this MC's to ask about.
+    await make('s1', dpA, stranger, mc.encryptionPublicKeyset);
+  });
+  after(async () => {
+    await kingdom.close();
+  });
+
+  it('creates one request per EventGroup of this MC encrypted to the leaked key, idempotently', async () => {
+    const leaked = encryptionPublicKeyAny(mc.encryptionPublicKey);
+    const first = await reencryption.createMetadataReencryptionRequests({ parent: mc.name, key: { case: 'measurementConsumerPublicKey', value: leaked } }, mc.apiKey);
+    assert.deepEqual(first.requests.map((r) => r.eventGroup).sort(), [groups.a1, groups.a2, groups.b1].sort());
+    for (const r of first.requests) {
+      assert.equal(r.state, MetadataReencryptionRequest_State.OPEN);
+      assert.equal(r.measurementConsumer, mc.name);
+      assert.deepEqual(r.measurementConsumerKeyFingerprint, keyFingerprint(mc.encryptionPublicKey));
+      assert.ok(r.name.startsWith(`${r.eventGroup}/metadataReencryptionRequests/`));
+    }
+    const digest = await auditDigest(kingdom);
+    const again = await reencryption.createMetadataReencryptionRequests(
+      { parent: mc.name, key: { case: 'measurementConsumerKeyFingerprint', value: keyFingerprint(mc.encryptionPublicKey) } },
+      mc.mtls,
+    );
+    assert.deepEqual(again.requests.map((r) => r.name).sort(), first.requests.map((r) => r.name).sort());
+    assert.equal(await auditDigest(kingdom), digest, 'a repeated request records nothing new');
+  });
+
+  it('lets each DataProvider list only its own open requests', async () => {
+    const a = await reencryption.listMetadataReencryptionRequests({ parent: dpA.name }, dpA.mtls);
+    assert.deepEqual(a.requests.map((r) => r.eventGroup).sort(), [groups.a1, groups.a2].sort());
+    const b = await reencryption.listMetadataReencryptionRequests({ parent: dpB.name }, dpB.mtls);
+    assert.deepEqual(b.requests.map((r) => [r.eventGroup, r.measurementConsumer]), [[groups.b1, mc.name]]);
+  });
+
+  it('closes a request only after the metadata was re-encrypted to the new key', async () => {
+    const [request] = (await reencryption.listMetadataReencryptionRequests({ parent: dpA.name }, dpA.mtls)).requests.filter(
+      (r) => r.eventGroup === groups.a1,
+    );
+    assert.ok(request);
+    const before = await auditDigest(kingdom);
+    await rejectsWith(
+      reencryption.closeMetadataReencryptionRequest({ name: request.name }, dpA.mtls),
+      Code.FailedPrecondition,
+      'EVENT_GROUP_METADATA_NOT_REENCRYPTED',
+    );
+    assert.equal(await auditDigest(kingdom), before);
+
+    // The MC rotated: the DataProvider re-encrypts its own plaintext to the new key.
+    const newPrivate = generateKeyset();
+    const newPublic = publicKeyset(newPrivate);
+    const current = await eventGroups.getEventGroup({ name: groups.a1! }, dpA.mtls);
+    const replacement = clone(EventGroupSchema, current);
+    replacement.measurementConsumerPublicKey = encryptionPublicKeyAny(encryptionPublicKeyBytes(newPublic));
+    replacement.signedMeasurementConsumerPublicKey = undefined;
+    replacement.encryptedMetadata = encryptMessage(newPublic, EventGroup_MetadataSchema, plaintext.get(groups.a1!)!);
+    replacement.serializedEncryptedMetadata = new Uint8Array();
+    const updated = await eventGroups.updateEventGroup({ eventGroup: replacement }, dpA.mtls);
+    const reread = decryptMessage(newPrivate, updated.encryptedMetadata!, EventGroup_MetadataSchema);
+    assert.equal(reread.eventGroupMetadataDescriptor, plaintext.get(groups.a1!)!.eventGroupMetadataDescriptor);
+    assert.throws(() => decryptMessage(mc.encryptionPrivateKeyset, updated.encryptedMetadata!, EventGroup_MetadataSchema));
+
+    const closed = await reencryption.closeMetadataReencryptionRequest({ name: request.name }, dpA.mtls);
+    assert.equal(closed.state, MetadataReencryptionRequest_State.CLOSED);
+    assert.ok(closed.closeTime);
+    const open = await reencryption.listMetadataReencryptionRequests({ parent: dpA.name }, dpA.mtls);
+    assert.deepEqual(open.requests.map((r) => r.eventGroup), [groups.a2]);
+    // Closing again changes nothing.
+    const digest = await auditDigest(kingdom);
+    assert.equal((await reencryption.closeMetadataReencryptionRequest({ name: request.name }, dpA.mtls)).state, MetadataReencryptionRequest_State.CLOSED);
+    assert.equal(await auditDigest(kingdom), digest);
+    // A new request for the old key now skips the re-encrypted group.
+    const again = await reencryption.createMetadataReencryptionRequests(
+      { parent: mc.name, key: { case: 'measurementConsumerKeyFingerprint', value: keyFingerprint(mc.encryptionPublicKey) } },
+      mc.apiKey,
+    );
+    assert.deepEqual(again.requests.map((r) => r.eventGroup).sort(), [groups.a2, groups.b1].sort());
+  });
+
+  it('closes a request of a deleted EventGroup: nothing is left to re-encrypt', async () => {
+    const [request] = (await reencryption.listMetadataReencryptionRequests({ parent: dpB.name }, dpB.mtls)).requests;
+    assert.ok(request);
+    await eventGroups.deleteEventGroup({ name: groups.b1! }, dpB.mtls);
+    assert.equal((await reencryption.closeMetadataReencryptionRequest({ name: request.name }, dpB.mtls)).state, MetadataReencryptionRequest_State.CLOSED);
+  });
+
+  it('refuses the wrong callers and malformed requests without changing anything', async () => {
+    const [request] = (await reencryption.listMetadataReencryptionRequests({ parent: dpA.name }, dpA.mtls)).requests;
+    assert.ok(request);
+    const fingerprint = keyFingerprint(mc.encryptionPublicKey);
+    const before = await auditDigest(kingdom);
+    const create_ = (parent: string, who: { headers: Record<string, string> }, value = fingerprint) =>
+      reencryption.createMetadataReencryptionRequests({ parent, key: { case: 'measurementConsumerKeyFingerprint', value } }, who);
+    await rejectsWith(create_(mc.name, dpA.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(create_(mc.name, stranger.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(create_(mc.name, {} as { headers: Record<string, string> }), Code.Unauthenticated, 'UNAUTHENTICATED');
+    await rejectsWith(create_(mc.name, mc.apiKey, new Uint8Array(31)), Code.InvalidArgument, 'INVALID_FIELD_VALUE');
+    await rejectsWith(reencryption.createMetadataReencryptionRequests({ parent: mc.name }, mc.apiKey), Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET');
+    await rejectsWith(
+      reencryption.createMetadataReencryptionRequests(
+        { parent: mc.name, key: { case: 'measurementConsumerPublicKey', value: { $typeName: 'google.protobuf.Any', typeUrl: 'type.googleapis.com/x.Y', value: new Uint8Array() } } },
+        mc.apiKey,
+      ),
+      Code.InvalidArgument,
+      'TYPE_URL_MISMATCH',
+    );
+    await rejectsWith(reencryption.listMetadataReencryptionRequests({ parent: dpA.name }, dpB.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(reencryption.listMetadataReencryptionRequests({ parent: dpA.name }, mc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(reencryption.closeMetadataReencryptionRequest({ name: request.name }, dpB.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(reencryption.closeMetadataReencryptionRequest({ name: request.name }, mc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    const wrongGroup = request.name.replace(request.eventGroup, groups['a3-other-key']!);
+    await rejectsWith(reencryption.closeMetadataReencryptionRequest({ name: wrongGroup }, dpA.mtls), Code.NotFound, 'EVENT_GROUP_METADATA_REENCRYPTION_REQUEST_NOT_FOUND');
+    await rejectsWith(reencryption.closeMetadataReencryptionRequest({ name: `${request.eventGroup}/metadataReencryptionRequests/AAAAAAAAAAE` }, dpA.mtls), Code.NotFound, 'EVENT_GROUP_METADATA_REENCRYPTION_REQUEST_NOT_FOUND');
+    await rejectsWith(reencryption.closeMetadataReencryptionRequest({ name: `${request.eventGroup}/requests/x` }, dpA.mtls), Code.InvalidArgument, 'INVALID_RESOURCE_NAME');
+    assert.equal(await auditDigest(kingdom), before);
+  });
+
+  it('records every step in an intact audit chain', async () => {
+    assert.equal((await kingdom.store.verifyAuditChain()).ok, true);
+    const entries = await kingdom.store.exportAudit();
+    const count = (action: string) => entries.filter((e) => e.action === action).length;
+    assert.equal(count('CreateMetadataReencryptionRequest'), 3);
+    assert.equal(count('CloseMetadataReencryptionRequest'), 2);
+    assert.ok(entries.filter((e) => e.action === 'CloseMetadataReencryptionRequest').every((e) => e.actor === dpA.name || e.actor === dpB.name));
+  });
+});
