@@ -4,6 +4,11 @@ import { registerSignatureCommands } from './commands/signature.js';
 import { registerKeysetCommands } from './commands/keyset.js';
 import { registerCaCommands } from './commands/ca.js';
 import { registerCertCommands } from './commands/cert.js';
+import { registerKingdomCommands } from './commands/kingdom.js';
+import { registerKeyringCommands } from './commands/keyring.js';
+import { registerStatusCommands } from './commands/status.js';
+import { registerRotateCommands } from './commands/rotate.js';
+import { registerAuditCommands } from './commands/audit.js';
 import { configureProgram, runProgram } from './run.js';
 import { VERSION } from './version.js';
 
@@ -23,6 +28,11 @@ Example:
   registerSignatureCommands(program);
   registerCaCommands(program);
   registerCertCommands(program);
+  registerKingdomCommands(program);
+  registerKeyringCommands(program);
+  registerStatusCommands(program);
+  registerRotateCommands(program);
+  registerAuditCommands(program);
   return program;
 }
 

@@ -8,7 +8,7 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2Session, type ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { ListenAddress } from './config.js';
@@ -53,6 +53,8 @@ export interface KingdomServer {
 }
 
 const TLS_VERSION = 'TLSv1.3' as const;
+/** After the last call ends, how long connections get to flush before being cut. */
+const FLUSH_GRACE_MS = 2000;
 
 function listenOn(server: Http2SecureServer | HttpServer, at: ListenAddress): Promise<ListenAddress> {
   return new Promise((resolve, reject) => {
@@ -101,7 +103,25 @@ export async function startKingdomServer(options: KingdomServerOptions): Promise
   });
 
   let inFlight = 0;
-  let drained: (() => void) | undefined;
+  // Wakes whoever waits in close() whenever a call ends or a connection closes.
+  const waiters = new Set<() => void>();
+  const changed = () => {
+    for (const w of waiters) w();
+  };
+  const waitUntil = (condition: () => boolean, deadline: number) =>
+    new Promise<void>((resolve) => {
+      if (condition() || Date.now() >= deadline) return resolve();
+      const timer = setTimeout(finish, deadline - Date.now());
+      function finish() {
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve();
+      }
+      function check() {
+        if (condition()) finish();
+      }
+      waiters.add(check);
+    });
   server.on('request', (req, res) => {
     inFlight++;
     // A call is over once its response is ended: HTTP/2 holds back 'finish'
@@ -112,7 +132,7 @@ export async function startKingdomServer(options: KingdomServerOptions): Promise
       if (done) return;
       done = true;
       inFlight--;
-      if (inFlight === 0) drained?.();
+      changed();
     };
     const end = res.end;
     res.end = function (this: typeof res, ...args: unknown[]) {
@@ -131,7 +151,16 @@ export async function startKingdomServer(options: KingdomServerOptions): Promise
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.once('close', () => {
+      sockets.delete(socket);
+      changed();
+    });
+  });
+  const http1Sockets = new Set<TLSSocket>();
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (socket.alpnProtocol === 'h2') return;
+    http1Sockets.add(socket);
+    socket.once('close', () => http1Sockets.delete(socket));
   });
   server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
     // A TLS 1.2 client or a port scanner: worth a debug line, not a warning.
@@ -179,14 +208,14 @@ export async function startKingdomServer(options: KingdomServerOptions): Promise
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       // GOAWAY: clients finish their streams and open no new ones here.
       for (const s of sessions) (s as Http2Session).close();
-      if (inFlight > 0) {
-        log.info({ inFlight }, 'draining in-flight calls');
-        await new Promise<void>((resolve) => {
-          drained = resolve;
-          setTimeout(resolve, options.drainTimeoutMs).unref();
-        });
-      }
+      const deadline = Date.now() + options.drainTimeoutMs;
+      if (inFlight > 0) log.info({ inFlight }, 'draining in-flight calls');
+      await waitUntil(() => inFlight === 0, deadline);
       if (inFlight > 0) log.warn({ inFlight }, 'drain timeout: cutting remaining calls');
+      // Let the last responses flush: HTTP/2 sessions close by themselves
+      // after GOAWAY once their streams end; HTTP/1.1 sockets get a FIN.
+      for (const socket of http1Sockets) socket.end();
+      await waitUntil(() => sockets.size === 0, Math.min(deadline, Date.now() + FLUSH_GRACE_MS));
       for (const socket of sockets) socket.destroy();
       await stopped;
       if (metricsServer) {

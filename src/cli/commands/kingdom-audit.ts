@@ -1,0 +1,58 @@
+/** `kingdom audit`: opens the store read-only in spirit, and renders entries as JSON lines or CSV. */
+import { join } from 'node:path';
+import { HaloError } from '../../lib/errors.js';
+import { DATA_DIR_FILES } from '../../kingdom/server/bootstrap.js';
+import { readServerInfo } from '../../kingdom/server/server-info.js';
+import { type AuditEntry, type KingdomStore, openKingdomStore } from '../../kingdom/store/index.js';
+import { UsageError } from '../run.js';
+
+export class AuditBrokenError extends HaloError<'AUDIT_CHAIN_BROKEN'> {
+  constructor(message: string) {
+    super('AUDIT_CHAIN_BROKEN', message);
+  }
+}
+
+export async function openAuditStore(flags: { dataDir: string; databaseUrl?: string }): Promise<KingdomStore> {
+  if (flags.databaseUrl !== undefined) return openKingdomStore({ databaseUrl: flags.databaseUrl });
+  const running = readServerInfo(flags.dataDir);
+  if (running !== null && running.database === 'pglite') {
+    throw new UsageError(
+      `the Kingdom server (pid ${running.pid}) holds the embedded database of ${flags.dataDir}: stop it first, or use PostgreSQL (--database-url)`,
+    );
+  }
+  return openKingdomStore({ dataDir: join(flags.dataDir, DATA_DIR_FILES.database) });
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+function entryJson(e: AuditEntry) {
+  return {
+    seq: e.seq.toString(),
+    time: e.time.toISOString(),
+    actor: e.actor,
+    action: e.action,
+    resource: e.resource,
+    before: e.before,
+    after: e.after,
+    prevHash: hex(e.prevHash),
+    hash: hex(e.hash),
+  };
+}
+
+export function auditJsonLines(entries: readonly AuditEntry[]): string {
+  return entries.map((e) => `${JSON.stringify(entryJson(e))}\n`).join('');
+}
+
+/** RFC 4180 quoting: every cell quoted, quotes doubled. */
+function cell(value: string): string {
+  return `"${value.replace(/"/g, '""')}"`;
+}
+
+export function auditCsv(entries: readonly AuditEntry[]): string {
+  const header = ['seq', 'time', 'actor', 'action', 'resource', 'before', 'after', 'prev_hash', 'hash'];
+  const rows = entries.map((e) => {
+    const j = entryJson(e);
+    return [j.seq, j.time, j.actor, j.action, j.resource, JSON.stringify(j.before), JSON.stringify(j.after), j.prevHash, j.hash].map(cell).join(',');
+  });
+  return `${[header.join(','), ...rows].join('\r\n')}\r\n`;
+}

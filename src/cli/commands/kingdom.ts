@@ -1,0 +1,333 @@
+/**
+ * `halo-keys kingdom ...`: run the Kingdom server, administer it, and check
+ * its audit log. Everything heavy (the store, TLS, the services) is imported
+ * inside the actions so `halo-keys --version` stays fast.
+ */
+import { type Command, InvalidArgumentError } from 'commander';
+import { UsageError, output } from '../run.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError('must be a positive integer');
+  return Number(value);
+}
+
+function sequence(value: string): bigint {
+  if (!/^\d{1,19}$/.test(value)) throw new InvalidArgumentError('must be a non-negative integer');
+  return BigInt(value);
+}
+
+const DATA_DIR_HELP = 'Kingdom data directory (default ./.data/kingdom)';
+const DEFAULT_DATA_DIR = './.data/kingdom';
+
+interface ServeCliFlags {
+  dataDir?: string;
+  listen?: string;
+  databaseUrl?: string;
+  mode?: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  trustedRoots?: string[];
+  metricsListen?: string;
+  maxMessageBytes?: number;
+  drainTimeoutMs?: number;
+  trustRefreshMs?: number;
+  logLevel?: string;
+  config?: string;
+}
+
+function registerServe(kingdom: Command): void {
+  kingdom
+    .command('serve')
+    .description('Run the Kingdom public API (gRPC, gRPC-Web, Connect) over mutual TLS 1.3')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--listen <host:port>', 'address to listen on; port 0 picks a free one (default 127.0.0.1:8443)')
+    .option('--database-url <url>', 'PostgreSQL instead of the embedded database (replicas may share one)')
+    .option('--mode <mode>', 'strict (default: checks upstream lacks) or compatible (upstream behaviour)')
+    .option('--tls-cert-file <pem>', 'server certificate chain (PEM); without it a development CA in the data dir issues one')
+    .option('--tls-key-file <pem>', 'server private key (PEM)')
+    .option('--trusted-roots <pem>', 'extra trusted client roots (PEM bundle); repeatable', collect)
+    .option('--metrics-listen <host:port>', 'also serve /healthz and /metrics over plain HTTP here')
+    .option('--max-message-bytes <n>', 'largest request message accepted (default 4194304)', positiveInt)
+    .option('--drain-timeout-ms <n>', 'how long shutdown waits for in-flight calls (default 10000)', positiveInt)
+    .option('--trust-refresh-ms <n>', 'how often trusted roots are re-read from the database (default 30000)', positiveInt)
+    .option('--log-level <level>', 'pino log level (default info)')
+    .option('--config <yaml>', 'settings file (keys as the flags, e.g. listen:, databaseUrl:, trustedRoots:); flags win')
+    .addHelpText(
+      'after',
+      `
+With no TLS flags the first start creates, in the data dir: a development Kingdom CA,
+a server certificate for localhost/127.0.0.1, kingdom_root.pem (give it to clients),
+admin-token (mode 0600, printed once) and the embedded database (db/). While running,
+server.json names the address and pid. SIGTERM or SIGINT drains calls and exits 0.
+
+Examples:
+  halo-keys kingdom serve
+  halo-keys kingdom serve --data-dir /var/lib/kingdom --listen 0.0.0.0:8443 \\
+    --database-url postgres://kingdom@db:5432/kingdom \\
+    --tls-cert-file kingdom_tls.pem --tls-key-file kingdom_tls.key --trusted-roots all_root_certs.pem`,
+    )
+    .action(async (flags: ServeCliFlags) => {
+      const { resolveServeConfig } = await import('../../kingdom/server/config.js');
+      const { serveKingdom, stopOnSignals } = await import('../../kingdom/server/serve.js');
+      const { createLogger } = await import('../../kingdom/server/logger.js');
+      const config = resolveServeConfig(flags);
+      const log = createLogger(config.logLevel);
+      const running = await serveKingdom(config, { logger: log });
+      const code = await stopOnSignals(running, log);
+      log.flush();
+      process.exitCode = code;
+      // Nothing may keep the process alive after a drained shutdown.
+      setImmediate(() => process.exit(code)).unref();
+    });
+}
+
+interface AdminFlags {
+  dataDir: string;
+  target?: string;
+  serverName?: string;
+  kingdomRoot?: string;
+  adminTokenFile?: string;
+  databaseUrl?: string;
+  mode?: string;
+  json?: boolean;
+}
+
+interface CreateFlags {
+  rootCert: string;
+  certificate: string;
+  publicKey?: string;
+  publicKeySignature?: string;
+  publicKeySignatureAlgorithm?: string;
+  displayName?: string;
+  duchyId?: string;
+}
+
+type PartyCommand = 'create-data-provider' | 'create-measurement-consumer' | 'create-model-provider' | 'create-duchy';
+
+const PARTY_LABEL: Record<PartyCommand, string> = {
+  'create-data-provider': 'DataProvider',
+  'create-measurement-consumer': 'MeasurementConsumer',
+  'create-model-provider': 'ModelProvider',
+  'create-duchy': 'Duchy',
+};
+
+async function withAdmin<T>(cmd: Command, fn: (conn: import('./kingdom-admin-connection.js').AdminConnection, flags: AdminFlags) => Promise<T>): Promise<T> {
+  const flags = cmd.optsWithGlobals<AdminFlags>();
+  const { openAdminConnection } = await import('./kingdom-admin-connection.js');
+  const conn = await openAdminConnection({ ...flags, dataDir: flags.dataDir ?? DEFAULT_DATA_DIR });
+  try {
+    return await fn(conn, flags);
+  } finally {
+    await conn.close();
+  }
+}
+
+function registerAdmin(kingdom: Command): void {
+  const admin = kingdom
+    .command('admin')
+    .description("The Kingdom operator's tasks: create participants, API keys, the AKID-to-principal map")
+    .option('--data-dir <dir>', DATA_DIR_HELP, DEFAULT_DATA_DIR)
+    .option('--target <host:port>', 'a remote Kingdom instead of the data dir server (needs --kingdom-root and an admin token)')
+    .option('--server-name <name>', 'name the server certificate was issued for, when not the target host')
+    .option('--kingdom-root <pem>', 'root the server certificate chains to (default DIR/kingdom_root.pem)')
+    .option('--admin-token-file <file>', 'admin bearer token (default DIR/admin-token or HALO_KEYS_ADMIN_TOKEN)')
+    .option('--database-url <url>', 'with no server running: open this PostgreSQL database directly')
+    .option('--mode <mode>', 'with no server running: strict (default) or compatible checks')
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      `
+Talks to the server running on the data dir (DIR/server.json, DIR/admin-token); with no
+server running it opens the store directly (the embedded database allows one process).
+A participant's root is trusted for mTLS at once and its SKID mapped to the new principal.
+
+Examples:
+  halo-keys kingdom admin create-data-provider --root-cert edp1_root.pem --certificate edp1_cs_cert.der \\
+    --public-key edp1_enc_public.bin --public-key-signature edp1_enc_public.sig --display-name "EDP 1"
+  halo-keys kingdom admin create-duchy --duchy-id worker1 --root-cert worker1_root.pem --certificate worker1_cs_cert.der
+  halo-keys kingdom admin create-api-key --measurement-consumer measurementConsumers/VCTqwV_vFXw
+  halo-keys kingdom admin akid list`,
+    );
+
+  for (const command of Object.keys(PARTY_LABEL) as PartyCommand[]) {
+    const label = PARTY_LABEL[command];
+    const hasKey = command === 'create-data-provider' || command === 'create-measurement-consumer';
+    const sub = admin
+      .command(command)
+      .description(`Create a ${label} with its root, first certificate${hasKey ? ' and signed encryption public key' : ''}`)
+      .requiredOption('--root-cert <file>', "the participant's root CA certificate (PEM or DER)")
+      .requiredOption('--certificate <file>', 'its first leaf certificate (PEM or DER)')
+      .option('--display-name <text>', 'display name');
+    if (hasKey) {
+      sub
+        .requiredOption('--public-key <file>', 'serialized EncryptionPublicKey (as EncryptionPublicKeys serialize writes it)')
+        .requiredOption('--public-key-signature <file>', 'raw signature over that file by the certificate key')
+        .option('--public-key-signature-algorithm <name>', "e.g. ECDSA_WITH_SHA256 (default: from the certificate's key)");
+    }
+    if (command === 'create-duchy') sub.requiredOption('--duchy-id <id>', 'configured Duchy ID, e.g. worker1');
+    sub.action(async (flags: CreateFlags, cmd: Command) => {
+      await withAdmin(cmd, async (conn, global) => {
+        const { buildRegistration } = await import('./kingdom-registration.js');
+        const registration = buildRegistration(flags);
+        let result: { name: string; certificate: string };
+        switch (command) {
+          case 'create-data-provider': {
+            const r = await conn.client.admin.createDataProvider({ registration });
+            result = { name: r.name, certificate: r.certificate };
+            break;
+          }
+          case 'create-measurement-consumer': {
+            const r = await conn.client.admin.createMeasurementConsumer({ registration });
+            result = { name: r.name, certificate: r.certificate };
+            break;
+          }
+          case 'create-model-provider': {
+            const r = await conn.client.admin.createModelProvider({ registration });
+            result = { name: r.name, certificate: '' };
+            break;
+          }
+          case 'create-duchy': {
+            const r = await conn.client.admin.createDuchy({ duchyId: flags.duchyId ?? '', registration });
+            result = { name: r.name, certificate: r.preferredCertificate };
+            break;
+          }
+        }
+        output(global.json, result, () => result.name);
+      });
+    });
+  }
+
+  admin
+    .command('create-api-key')
+    .description('Issue an x-api-key for a MeasurementConsumer (shown once; the Kingdom keeps its SHA-256)')
+    .requiredOption('--measurement-consumer <name>', 'measurementConsumers/...')
+    .option('--nickname <text>', 'nickname')
+    .option('--description <text>', 'description')
+    .action(async (flags: { measurementConsumer: string; nickname?: string; description?: string }, cmd: Command) => {
+      await withAdmin(cmd, async (conn, global) => {
+        const r = await conn.client.admin.createApiKey({
+          measurementConsumer: flags.measurementConsumer,
+          nickname: flags.nickname ?? '',
+          description: flags.description ?? '',
+        });
+        const value = { name: r.name, apiKey: r.authenticationKey };
+        output(global.json, value, () => `${r.name}\nAPI key (shown once): ${r.authenticationKey}`);
+      });
+    });
+
+  const akid = admin.command('akid').description('The map from client-certificate AKIDs to principals');
+  akid
+    .command('set')
+    .description('Map an AKID (hex, or the SKID of --root-cert) to a principal')
+    .option('--akid <hex>', 'authority key identifier in hex (colons allowed)')
+    .option('--root-cert <file>', 'take the AKID from this root certificate (its SKID)')
+    .requiredOption('--principal <name>', 'dataProviders/..., measurementConsumers/..., modelProviders/... or duchies/...')
+    .action(async (flags: { akid?: string; rootCert?: string; principal: string }, cmd: Command) => {
+      const { akidFromFlags } = await import('./kingdom-registration.js');
+      const id = akidFromFlags(flags);
+      await withAdmin(cmd, async (conn, global) => {
+        const r = await conn.client.admin.setAkidPrincipal({ akidPrincipal: { authorityKeyIdentifier: id, principal: flags.principal } });
+        const value = { akid: Buffer.from(r.authorityKeyIdentifier).toString('hex'), principal: r.principal };
+        output(global.json, value, () => `${value.akid} -> ${value.principal}`);
+      });
+    });
+  akid
+    .command('list')
+    .description('List the AKID-to-principal map')
+    .action(async (_flags: unknown, cmd: Command) => {
+      await withAdmin(cmd, async (conn, global) => {
+        const r = await conn.client.admin.listAkidPrincipals({});
+        const value = r.akidPrincipals.map((e) => ({ akid: Buffer.from(e.authorityKeyIdentifier).toString('hex'), principal: e.principal }));
+        output(global.json, value, () => value.map((e) => `${e.akid}  ${e.principal}`).join('\n'));
+      });
+    });
+  akid
+    .command('remove')
+    .description('Remove the mapping of an AKID')
+    .option('--akid <hex>', 'authority key identifier in hex')
+    .option('--root-cert <file>', 'take the AKID from this root certificate (its SKID)')
+    .action(async (flags: { akid?: string; rootCert?: string }, cmd: Command) => {
+      const { akidFromFlags } = await import('./kingdom-registration.js');
+      const id = akidFromFlags(flags);
+      await withAdmin(cmd, async (conn, global) => {
+        const r = await conn.client.admin.removeAkidPrincipal({ authorityKeyIdentifier: id });
+        const value = { akid: Buffer.from(r.authorityKeyIdentifier).toString('hex'), principal: r.principal };
+        output(global.json, value, () => `removed ${value.akid}${value.principal ? ` (was ${value.principal})` : ''}`);
+      });
+    });
+}
+
+interface AuditFlags {
+  dataDir: string;
+  databaseUrl?: string;
+  json?: boolean;
+}
+
+function registerAudit(kingdom: Command): void {
+  const audit = kingdom
+    .command('audit')
+    .description("Check and export the Kingdom's hash-chained audit log")
+    .option('--data-dir <dir>', DATA_DIR_HELP, DEFAULT_DATA_DIR)
+    .option('--database-url <url>', 'read this PostgreSQL database instead of DIR/db')
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      `
+Reads the database directly: with the embedded database, stop the server first
+(one process at a time); PostgreSQL can be read while servers run.
+
+Examples:
+  halo-keys kingdom audit verify
+  halo-keys kingdom audit export --format csv --since 120 > audit.csv`,
+    );
+  audit
+    .command('verify')
+    .description('Recompute the hash chain; exit 1 at the first broken entry')
+    .action(async (_flags: unknown, cmd: Command) => {
+      const global = cmd.optsWithGlobals<AuditFlags>();
+      const { openAuditStore } = await import('./kingdom-audit.js');
+      const store = await openAuditStore(global);
+      try {
+        const v = await store.verifyAuditChain();
+        if (!v.ok) {
+          output(global.json, { ok: false, seq: v.seq, problem: v.problem }, () => '');
+          const { AuditBrokenError } = await import('./kingdom-audit.js');
+          throw new AuditBrokenError(`audit chain broken at entry ${v.seq}: ${v.problem}`);
+        }
+        output(global.json, { ok: true, count: v.count, headHash: Buffer.from(v.headHash).toString('hex') }, () =>
+          `audit chain intact: ${v.count} entries, head ${Buffer.from(v.headHash).toString('hex')}`,
+        );
+      } finally {
+        await store.close();
+      }
+    });
+  audit
+    .command('export')
+    .description('Print audit entries (JSON lines or CSV)')
+    .option('--format <format>', 'json (one object per line) or csv', 'json')
+    .option('--since <seq>', 'only entries after this sequence number', sequence)
+    .action(async (flags: { format: string; since?: bigint }, cmd: Command) => {
+      if (flags.format !== 'json' && flags.format !== 'csv') throw new UsageError('--format must be json or csv');
+      const global = cmd.optsWithGlobals<AuditFlags>();
+      const { openAuditStore, auditCsv, auditJsonLines } = await import('./kingdom-audit.js');
+      const store = await openAuditStore(global);
+      try {
+        const entries = await store.exportAudit(flags.since !== undefined ? { since: flags.since } : {});
+        process.stdout.write(flags.format === 'csv' ? auditCsv(entries) : auditJsonLines(entries));
+      } finally {
+        await store.close();
+      }
+    });
+}
+
+export function registerKingdomCommands(program: Command): void {
+  const kingdom = program
+    .command('kingdom')
+    .description('The Kingdom key service: serve the CMMS public API, administer it, audit it')
+    .addHelpText('after', '\nExamples:\n  halo-keys kingdom serve\n  halo-keys kingdom admin akid list\n  halo-keys kingdom audit verify');
+  registerServe(kingdom);
+  registerAdmin(kingdom);
+  registerAudit(kingdom);
+}

@@ -1,0 +1,149 @@
+/**
+ * `halo-keys kingdom serve`: puts the pieces together. Data dir and TLS
+ * material, the store (PGlite under DIR/db, or PostgreSQL by URL), the
+ * services and their interceptors, the network front, `DIR/server.json`,
+ * and shutdown on SIGTERM/SIGINT.
+ */
+import { join } from 'node:path';
+import { type Clock, systemClock } from '../../lib/clock.js';
+import { PrincipalResolver } from '../service/authentication.js';
+import type { KingdomServices } from '../service/context.js';
+import { kingdomRoutes, routerOptions } from '../service/routes.js';
+import { openKingdomStore, type SqlKingdomStore } from '../store/index.js';
+import { ensureAdminToken } from './admin-token.js';
+import { DATA_DIR_FILES, DEV_SERVER_NAMES, ensureDevTls, readTlsFiles } from './bootstrap.js';
+import { type ServeConfig, formatListen } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { startKingdomServer, type KingdomServer } from './server.js';
+import { removeServerInfo, writeServerInfo } from './server-info.js';
+import { participantRoots, readRootBundles } from './trusted-roots.js';
+
+export interface RunningKingdom {
+  readonly server: KingdomServer;
+  readonly store: SqlKingdomStore;
+  /** Graceful stop: drain calls, close the store, remove server.json. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface ServeDependencies {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Where the connection instructions go (stdout for the CLI). */
+  readonly print?: (text: string) => void;
+}
+
+export async function serveKingdom(config: ServeConfig, deps: ServeDependencies = {}): Promise<RunningKingdom> {
+  const clock = deps.clock ?? systemClock;
+  const log = deps.logger ?? createLogger(config.logLevel);
+  const print = deps.print ?? ((t: string) => process.stdout.write(t));
+
+  const tls = config.tlsCertFile && config.tlsKeyFile ? readTlsFiles(config.tlsCertFile, config.tlsKeyFile) : ensureDevTls(config.dataDir, clock);
+  const admin = ensureAdminToken(config.dataDir);
+  const staticRoots = readRootBundles(config.trustedRootsFiles);
+  const store = await openKingdomStore(
+    config.databaseUrl !== undefined ? { databaseUrl: config.databaseUrl, clock } : { dataDir: join(config.dataDir, DATA_DIR_FILES.database), clock },
+  );
+
+  let server: KingdomServer | undefined;
+  const resolver = new PrincipalResolver(store, { clock });
+  const services: KingdomServices = {
+    store,
+    clock,
+    mode: config.mode,
+    resolver,
+    onTrustChanged: async () => {
+      await server?.reloadTrust();
+    },
+  };
+  try {
+    server = await startKingdomServer({
+      listen: config.listen,
+      tls,
+      routes: kingdomRoutes(services),
+      interceptors: routerOptions(services, { admin: { tokenSha256: admin.sha256 } }).interceptors ?? [],
+      staticRoots,
+      participantRoots: () => participantRoots(store),
+      health: async () => {
+        await store.database.query('SELECT 1');
+      },
+      maxMessageBytes: config.maxMessageBytes,
+      drainTimeoutMs: config.drainTimeoutMs,
+      trustRefreshMs: config.trustRefreshMs,
+      ...(config.metricsListen ? { metricsListen: config.metricsListen } : {}),
+      logger: log,
+    });
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw err;
+  }
+  const running = server;
+  const serverName = tls.kingdomRootPath ? DEV_SERVER_NAMES.dns[0] : running.address.host;
+  writeServerInfo(config.dataDir, {
+    host: running.address.host,
+    port: running.address.port,
+    pid: process.pid,
+    serverName,
+    ...(tls.kingdomRootPath ? { kingdomRoot: tls.kingdomRootPath } : {}),
+    database: store.dialect,
+    startedAt: clock.now().toISOString(),
+  });
+  log.info(
+    { listen: formatListen(running.address), database: store.dialect, mode: config.mode, metrics: running.metricsAddress ? formatListen(running.metricsAddress) : 'same port' },
+    'Kingdom serving',
+  );
+
+  const lines = [
+    `Kingdom listening on ${formatListen(running.address)} (gRPC, gRPC-Web and Connect over TLS 1.3; mode ${config.mode}; ${store.dialect === 'pglite' ? `embedded database in ${join(config.dataDir, DATA_DIR_FILES.database)}` : 'PostgreSQL'})`,
+  ];
+  if (tls.kingdomRootPath) {
+    lines.push(`Trust the Kingdom root: ${tls.kingdomRootPath} (server name ${serverName})`);
+  }
+  if (admin.created) {
+    lines.push(`Admin token (shown once; also in ${join(config.dataDir, 'admin-token')}, mode 0600): ${admin.created}`);
+  }
+  lines.push(
+    `Health: https://${formatListen(running.address)}/healthz   Metrics: ${running.metricsAddress ? `http://${formatListen(running.metricsAddress)}` : `https://${formatListen(running.address)}`}/metrics`,
+    `Create a participant: halo-keys kingdom admin --data-dir ${config.dataDir} create-data-provider --root-cert ROOT.pem --certificate LEAF.der --public-key KEY --public-key-signature SIG`,
+  );
+  print(`${lines.join('\n')}\n`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      log.info('shutting down');
+      try {
+        await running.close();
+      } finally {
+        await store.close().catch((err: unknown) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'store close failed'));
+        removeServerInfo(config.dataDir);
+        log.info('stopped');
+        log.flush?.();
+      }
+    })();
+    return stopping;
+  };
+  return { server: running, store, stop };
+}
+
+/** Stops on SIGTERM or SIGINT (exit 0 after a clean drain); a second signal exits at once. */
+export function stopOnSignals(running: RunningKingdom, log: Logger): Promise<number> {
+  return new Promise((resolve) => {
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signalled) {
+        process.exit(130);
+      }
+      signalled = true;
+      log.info({ signal }, 'signal received');
+      running.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          log.error({ err: err instanceof Error ? err.message : String(err) }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
