@@ -195,6 +195,8 @@ export function verifyAuditLog(path: string, anchorPath: string): AuditVerificat
       break;
     }
     count++;
+    // Entries are written in one spelling; any other bytes for the same content are an edit too.
+    if (JSON.stringify(entry) !== line) problems.push(`${at}: not in the form halo-keys writes (edited)`);
     if (entry.seq !== count) problems.push(`${at}: sequence ${entry.seq} where ${count} was expected (deleted or reordered entries)`);
     if (entry.prev !== prev) problems.push(`${at}: does not follow the entry before it (deleted, inserted or reordered entries)`);
     if (entryHash(entry) !== entry.hash) problems.push(`${at}: content does not match its hash (edited)`);

@@ -1,0 +1,62 @@
+/**
+ * `halo-keys status`: every key and certificate of the keyring, when each is
+ * due, and what is wrong. Exit codes: 0 in order (due items are warnings),
+ * 1 the command failed, 2 usage, 3 something overdue, expired or
+ * inconsistent with the Kingdom, so a deployment can be gated on it.
+ */
+import type { Command } from 'commander';
+import { output } from '../run.js';
+import { type StateFlags, addStateOptions, openSession, setExitCode } from './keyring.js';
+
+function ago(ms: number): string {
+  const d = Math.floor(Math.abs(ms) / 86_400_000);
+  const h = Math.floor((Math.abs(ms) % 86_400_000) / 3_600_000);
+  return `${ms < 0 ? '-' : ''}${d > 0 ? `${d}d` : `${h}h`}`;
+}
+
+export function registerStatusCommands(program: Command): void {
+  addStateOptions(
+    program
+      .command('status')
+      .description('every key and certificate: kind, state, age, expiry, next rotation, problems (exit 3 when something is overdue)')
+      .option('--no-kingdom', 'do not compare with the Kingdom')
+      .option('--json', 'print JSON')
+      .addHelpText('after', '\nExit codes: 0 in order (due is a warning), 1 failure, 2 usage, 3 overdue, expired or inconsistent with the Kingdom.'),
+  ).action(async (flags: StateFlags & { kingdom: boolean }) => {
+    const session = await openSession(flags);
+    const { collectStatus } = await import('../../rotation/status.js');
+    let port;
+    if (flags.kingdom && session.config.kingdom) {
+      const { connectKingdom } = await import('../../rotation/kingdom-connect.js');
+      try {
+        port = connectKingdom(session);
+      } catch {
+        port = undefined;
+      }
+    }
+    const report = await collectStatus(session, port ? { kingdom: port } : {});
+    output(flags.json, report, () => {
+      const head = ['KIND', 'STATE', 'ID', 'AGE', 'EXPIRES', 'NEXT DUE', 'URGENCY', 'KINGDOM'];
+      const rows = report.rows.map((r) => [
+        r.kind,
+        r.state,
+        r.id,
+        ago(r.ageMs),
+        r.notAfter ? `${r.notAfter.slice(0, 10)} (${ago(r.remainingMs!)})` : '-',
+        r.dueAt ? r.dueAt.slice(0, 16).replace('T', ' ') : '-',
+        r.urgency ?? '-',
+        r.kingdomCertificate ?? (r.published ? 'published' : '-'),
+      ]);
+      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+      const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+      const problems = report.problems.map((p) => `${p.severity === 'error' ? 'ERROR' : 'warn '} ${p.message}`);
+      return [
+        `${report.participant} at ${report.at} (Kingdom: ${report.kingdom})`,
+        line(head),
+        ...rows.map(line),
+        ...(problems.length ? ['', ...problems] : ['', 'no problems']),
+      ].join('\n');
+    });
+    setExitCode(report.exitCode);
+  });
+}
