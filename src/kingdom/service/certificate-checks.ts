@@ -13,10 +13,12 @@
  * - `CERTIFICATE_NOT_VALID_NOW`: outside its validity window at `clock.now()`.
  * - `CERTIFICATE_NOT_ISSUED_BY_PARENT_ROOT`: no valid RFC 5280 path to the
  *   root the parent registered (PartyRecord.rootCertificateDer).
+ * - `CERTIFICATE_INVALID`: on that path, but breaking another RFC 5280 rule
+ *   (e.g. a leaf asserting keyCertSign, like CMMS's edp1_result_cs_cert).
  */
 import { X509Certificate } from 'node:crypto';
 import { parseCertificate, type Certificate } from '../../pki/certificate.js';
-import { PkiError } from '../../pki/errors.js';
+import { PkiError, type PkiErrorCode } from '../../pki/errors.js';
 import { TrustStore } from '../../pki/trust-store.js';
 import { validatePath } from '../../pki/validate.js';
 import type { CertificateInput } from '../store/index.js';
@@ -63,6 +65,20 @@ function trustStoreOf(rootDer: Uint8Array): TrustStore {
   return store;
 }
 
+/**
+ * Why a path to the parent's root failed, as an ErrorInfo reason. Other
+ * failures (a leaf asserting keyCertSign, an unknown critical extension, ...)
+ * are `CERTIFICATE_INVALID`, with the PKI code in the metadata.
+ */
+const PATH_FAILURE_REASON: Partial<Record<PkiErrorCode, string>> = {
+  CERT_EXPIRED: 'CERTIFICATE_NOT_VALID_NOW',
+  CERT_NOT_YET_VALID: 'CERTIFICATE_NOT_VALID_NOW',
+  CHAIN_UNTRUSTED: 'CERTIFICATE_NOT_ISSUED_BY_PARENT_ROOT',
+  SIGNATURE_INVALID: 'CERTIFICATE_NOT_ISSUED_BY_PARENT_ROOT',
+  PATH_TOO_DEEP: 'CERTIFICATE_NOT_ISSUED_BY_PARENT_ROOT',
+  UNSUPPORTED_ALGORITHM: 'CERTIFICATE_NOT_ISSUED_BY_PARENT_ROOT',
+};
+
 /** Strict mode: a leaf, valid at `now`, on a valid path to `rootDer`. */
 export async function requireIssuedByRoot(
   certificate: Certificate,
@@ -84,8 +100,7 @@ export async function requireIssuedByRoot(
     await validatePath(certificate, { trustStore: trustStoreOf(rootDer), at: now });
   } catch (err) {
     if (!(err instanceof PkiError)) throw err;
-    const reason = err.code === 'CERT_EXPIRED' || err.code === 'CERT_NOT_YET_VALID' ? 'CERTIFICATE_NOT_VALID_NOW' : 'CERTIFICATE_NOT_ISSUED_BY_PARENT_ROOT';
-    throw invalidArgument(reason, `${field} does not chain to the parent's registered root: ${err.message}`, {
+    throw invalidArgument(PATH_FAILURE_REASON[err.code] ?? 'CERTIFICATE_INVALID', `${field} is not a valid leaf under the parent's registered root: ${err.message}`, {
       pkiError: err.code,
     });
   }
