@@ -72,12 +72,11 @@ export async function startKingdom(dataDir: string): Promise<KingdomProcess> {
       const info = join(dataDir, 'server.json');
       if (existsSync(info)) {
         try {
-          const parsed = JSON.parse(readFileSync(info, 'utf8')) as { listen?: string; address?: string; port?: number };
-          const address = parsed.listen ?? parsed.address ?? (parsed.port ? `127.0.0.1:${parsed.port}` : undefined);
-          if (address && !address.endsWith(':0')) {
+          const parsed = JSON.parse(readFileSync(info, 'utf8')) as { host?: string; port?: number; pid?: number };
+          if (parsed.pid === child.pid && typeof parsed.port === 'number' && parsed.port !== 0) {
             clearInterval(poll);
             clearTimeout(timer);
-            resolve(address);
+            resolve(`${parsed.host ?? '127.0.0.1'}:${parsed.port}`);
           }
         } catch {
           // written atomically, but keep polling on a partial read

@@ -2,7 +2,6 @@
  * `MeasurementSystem certificates`: upstream's `create` and `revoke`, plus
  * `get`, `list` and `release-hold`.
  */
-import { toJson } from '@bufbuild/protobuf';
 import type { Command } from 'commander';
 import { parseResourceName } from '../../../api/resource-names.js';
 import { CertificateSchema, Certificate_RevocationState, type Certificate } from '../../../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
@@ -10,7 +9,7 @@ import { parseCertificate } from '../../../pki/certificate.js';
 import { output, UsageError } from '../../run.js';
 import { readCertificateFile } from '../../signing-files.js';
 import { connect, rpcAction } from './connection.js';
-import { enumName, printMessage } from './print.js';
+import { enumName, messageJson, printMessage } from './print.js';
 
 interface GroupOptions {
   apiKey?: string;
@@ -76,7 +75,7 @@ export function registerCertificatesCommands(program: Command): void {
       const certificate = readCertificateFile(opts.certificate);
       const client = connect(cmd, apiKey);
       const created = await client.certificates.createCertificate({ parent: opts.parent, certificate: { x509Der: certificate.der } });
-      output(opts.json, toJson(CertificateSchema, created), () => `Certificate name: ${created.name}`);
+      output(opts.json, messageJson(CertificateSchema, created), () => `Certificate name: ${created.name}`);
     }));
 
   group
@@ -153,7 +152,7 @@ export function registerCertificatesCommands(program: Command): void {
       }
       output(
         opts.json,
-        { certificates: certificates.map((c) => toJson(CertificateSchema, c)), ...(nextPageToken ? { nextPageToken } : {}) },
+        { certificates: certificates.map((c) => messageJson(CertificateSchema, c)), ...(nextPageToken ? { nextPageToken } : {}) },
         () => [...certificates.map(certificateLine), ...(nextPageToken ? [`Next page token: ${nextPageToken}`] : [])].join('\n'),
       );
     }));

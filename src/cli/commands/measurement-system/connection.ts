@@ -4,6 +4,7 @@
  * `--kingdom-public-api-cert-host`) turned into a Kingdom client, with file
  * errors that name the flag to fix.
  */
+import { ConnectError } from '@connectrpc/connect';
 import type { Command } from 'commander';
 import { createKingdomClient, KingdomClientError, resolveTarget, toKingdomClientError, type KingdomClient } from '../../../client/index.js';
 import { readCertificateInfo } from '../../../crypto/certificate-info.js';
@@ -118,6 +119,7 @@ export function kingdomError(err: unknown, opts: GlobalOptions): unknown {
     seen.add(e);
     if (e instanceof KingdomClientError) return e;
   }
+  if (!(err instanceof ConnectError)) return err;
   let host = opts.kingdomPublicApiTarget;
   try {
     host = resolveTarget(opts.kingdomPublicApiTarget).host;

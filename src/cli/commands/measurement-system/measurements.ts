@@ -6,7 +6,6 @@
  * (its revocation state and the Kingdom's MeasurementTrust answer), which
  * upstream does not.
  */
-import { toJson } from '@bufbuild/protobuf';
 import { Code } from '@connectrpc/connect';
 import type { Command } from 'commander';
 import { KingdomClientError, type KingdomClient } from '../../../client/index.js';
@@ -32,7 +31,7 @@ import { validatePath } from '../../../pki/validate.js';
 import { output, UsageError } from '../../run.js';
 import { PASSPHRASE_ENV, readPassphrase } from '../../signing-files.js';
 import { connect, globalOptions, readCertCollection, rpcAction } from './connection.js';
-import { enumName } from './print.js';
+import { enumName, messageJson } from './print.js';
 
 /** A result that does not check out: upstream fails the command the same way. */
 class ResultError extends HaloError<'RESULT_UNVERIFIED'> {}
@@ -206,7 +205,7 @@ Example:
           certificate: r.certificate,
           revocationState: r.revocationState,
           trusted: r.trusted,
-          ...(r.result ? { result: toJson(Measurement_ResultSchema, r.result) } : {}),
+          ...(r.result ? { result: messageJson(Measurement_ResultSchema, r.result) } : {}),
         })),
       };
       output(opts.json, json, () =>

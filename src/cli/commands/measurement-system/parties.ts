@@ -2,14 +2,13 @@
  * `MeasurementSystem data-providers --name NAME get` (upstream),
  * `measurement-consumers --name NAME get` and `event-groups list|get`.
  */
-import { toJson } from '@bufbuild/protobuf';
 import type { Command } from 'commander';
 import { DataProviderSchema } from '../../../gen/wfa/measurement/api/v2alpha/data_provider_pb.js';
 import { EventGroupSchema, EventGroup_State, type EventGroup } from '../../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
 import { MeasurementConsumerSchema } from '../../../gen/wfa/measurement/api/v2alpha/measurement_consumer_pb.js';
 import { output, UsageError } from '../../run.js';
 import { connect, rpcAction } from './connection.js';
-import { enumName, printMessage } from './print.js';
+import { enumName, messageJson, printMessage } from './print.js';
 
 function parsePageSize(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 1000) throw new UsageError(`--page-size ${JSON.stringify(value)} must be an integer from 0 to 1000`);
@@ -78,7 +77,7 @@ export function registerPartyCommands(program: Command): void {
       }
       output(
         opts.json,
-        { eventGroups: groups.map((g) => toJson(EventGroupSchema, g)), ...(nextPageToken ? { nextPageToken } : {}) },
+        { eventGroups: groups.map((g) => messageJson(EventGroupSchema, g)), ...(nextPageToken ? { nextPageToken } : {}) },
         () =>
           [
             ...groups.map((g) => `${g.name} ${enumName(EventGroup_State, g.state)}${g.eventGroupReferenceId ? ` ${g.eventGroupReferenceId}` : ''}`),
