@@ -96,3 +96,125 @@ describe('MeasurementSystem without a server', () => {
     fails(ms([...offline, 'measurements', 'cancel', 'measurementConsumers/AAAAAAAAAHs/measurements/AAAAAAAAAHs']), 1, /cannot reach the Kingdom/);
   });
 });
+
+describe('MeasurementSystem against a Kingdom process', () => {
+  let kingdom: KingdomProcess;
+  let dp = '';
+  let mc = '';
+  let apiKey = '';
+  let edp1Certificate = '';
+  let tls: string[] = [];
+
+  before(async () => {
+    kingdom = await startKingdom(file('kingdom-data'));
+    tls = [...edp1Tls, '--cert-collection-file', kingdom.kingdomRoot, '--kingdom-public-api-target', kingdom.target];
+    const register = (party: string, kind: string, extra: string[] = []) => {
+      assert.equal(epk(['serialize', '--data', fixture(`${party}_enc_public.tink`), '--out', file(`${party}.pb`)]).code, 0);
+      const s = epk(['sign', '--certificate', fixture(`${party}_cs_cert.der`), '--signing-key', fixture(`${party}_cs_private.der`), '--in', file(`${party}.pb`), '--out', file(`${party}.sig`)]);
+      assert.equal(s.code, 0, s.stderr);
+      const r = haloKeys(['kingdom', 'admin', '--data-dir', kingdom.dataDir, kind, '--root-cert', fixture(`${party}_root.pem`),
+        '--certificate', fixture(`${party}_cs_cert.der`), '--public-key', file(`${party}.pb`), '--public-key-signature', file(`${party}.sig`), ...extra]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trim();
+    };
+    dp = register('edp1', 'create-data-provider');
+    mc = register('mc', 'create-measurement-consumer');
+    const key = haloKeys(['kingdom', 'admin', '--data-dir', kingdom.dataDir, 'create-api-key', '--measurement-consumer', mc]);
+    assert.equal(key.code, 0, key.stderr);
+    apiKey = /API key \(shown once\): (\S+)/.exec(key.stdout)?.[1] ?? '';
+    assert.notEqual(apiKey, '');
+    const got = ms([...tls, 'data-providers', '--name', dp, 'get', '--json']);
+    assert.equal(got.code, 0, got.stderr);
+    edp1Certificate = (JSON.parse(got.stdout) as { certificate: string }).certificate;
+  });
+  after(() => kingdom?.stop());
+
+  const unknownCertificate = () => `${dp}/certificates/AAAAAAAAAHs`;
+
+  it('gets, lists, holds and releases certificates, with upstream text and --json', () => {
+    const get = ms([...tls, 'certificates', 'get', edp1Certificate]);
+    assert.equal(get.code, 0, get.stderr);
+    assert.match(get.stdout, new RegExp(`^name: "${edp1Certificate}"\nx509_der: ".*"\nsubject_key_identifier: ".*"\n$`));
+    const json = JSON.parse(ms([...tls, 'certificates', 'get', edp1Certificate, '--json']).stdout) as { x509Der: string; subjectKeyIdentifier: string };
+    assert.deepEqual(Buffer.from(json.x509Der, 'base64'), readFileSync(fixture('edp1_cs_cert.der')));
+    const skid = Buffer.from(json.subjectKeyIdentifier, 'base64').toString('hex').toUpperCase();
+    const openssl = execFileSync('openssl', ['x509', '-inform', 'DER', '-in', fixture('edp1_cs_cert.der'), '-noout', '-ext', 'subjectKeyIdentifier']).toString();
+    assert.equal(skid, openssl.split('\n')[1]!.trim().replace(/:/g, ''));
+
+    const list = ms([...tls, 'certificates', 'list', '--parent', dp]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.equal(list.stdout, `${edp1Certificate} REVOCATION_STATE_UNSPECIFIED skid=${skid} not_after=2032-07-26T${/not_after=2032-07-26T(\S+)/.exec(list.stdout)?.[1]}\n`);
+    const bySkid = ms([...tls, 'certificates', 'list', '--parent', dp, `--skid=${skid.match(/../g)!.join(':')}`, '--json']);
+    assert.equal((JSON.parse(bySkid.stdout) as { certificates: unknown[] }).certificates.length, 1);
+    const none = ms([...tls, 'certificates', 'list', '--parent', dp, '--skid', '00112233']);
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(none.stdout, '');
+
+    const hold = ms([...tls, 'certificates', 'revoke', '--revocation-state=HOLD', edp1Certificate]);
+    assert.equal(hold.code, 0, hold.stderr);
+    assert.match(hold.stdout, /\nrevocation_state: HOLD\n/);
+    const release = ms([...tls, 'certificates', 'release-hold', edp1Certificate, '--json']);
+    assert.equal(release.code, 0, release.stderr);
+    assert.equal((JSON.parse(release.stdout) as { revocationState?: string }).revocationState, undefined);
+    fails(ms([...tls, 'certificates', 'release-hold', edp1Certificate]), 1, /FAILED_PRECONDITION/);
+  });
+
+  it('answers unknown resources, duplicates and foreign certificates with the Kingdom\'s code in one line', () => {
+    fails(ms([...tls, 'certificates', 'get', unknownCertificate()]), 1, /^MeasurementSystem: NOT_FOUND/);
+    fails(ms([...tls, 'certificates', 'revoke', '--revocation-state', 'REVOKED', unknownCertificate()]), 1, /NOT_FOUND/);
+    fails(ms([...tls, 'certificates', 'release-hold', unknownCertificate()]), 1, /NOT_FOUND/);
+    fails(ms([...tls, 'certificates', 'get', 'dataProviders/not-an-id/certificates/x']), 1, /INVALID_ARGUMENT/);
+    fails(ms([...tls, 'certificates', 'create', '--parent', dp, '--certificate', fixture('edp1_cs_cert.der')]), 1, /ALREADY_EXISTS/);
+    // Strict mode: a certificate must chain to the DataProvider's own registered root.
+    fails(ms([...tls, 'certificates', 'create', '--parent', dp, '--certificate', fixture('edp2_cs_cert.der')]), 1, /INVALID_ARGUMENT|FAILED_PRECONDITION|PERMISSION_DENIED/);
+    fails(ms([...tls, 'data-providers', '--name', 'dataProviders/AAAAAAAAAHs', 'get']), 1, /NOT_FOUND|PERMISSION_DENIED/);
+    fails(ms([...tls, 'event-groups', 'get', `${dp}/eventGroups/AAAAAAAAAHs`]), 1, /NOT_FOUND/);
+    const mcCalls = [...tls, 'measurements', '--api-key', apiKey];
+    fails(ms([...mcCalls, 'get', `${mc}/measurements/AAAAAAAAAHs`]), 1, /NOT_FOUND/);
+    fails(ms([...mcCalls, 'cancel', `${mc}/measurements/AAAAAAAAAHs`]), 1, /NOT_FOUND/);
+  });
+
+  it('refuses a client the Kingdom does not know, a bad API key, a wrong server name and an untrusted server', () => {
+    const as = (cert: string, key: string) => ['--tls-cert-file', fixture(cert), '--tls-key-file', fixture(key), '--cert-collection-file', kingdom.kingdomRoot,
+      '--kingdom-public-api-target', kingdom.target];
+    fails(ms([...as('edp2_tls.pem', 'edp2_tls.key'), 'certificates', 'get', edp1Certificate]), 1, /the Kingdom refused the caller's credentials/);
+    fails(ms([...as('edp2_tls.pem', 'edp2_tls.key'), 'data-providers', '--name', dp, 'get']), 1, /refused the caller's credentials/);
+    fails(ms([...tls, 'measurement-consumers', '--name', mc, '--api-key', 'AAAAAAAAAHs', 'get']), 1, /refused the caller's credentials/);
+    fails(ms([...tls, '--kingdom-public-api-cert-host', 'kingdom.example.org', 'certificates', 'get', edp1Certificate]), 1,
+      /not valid for "kingdom\.example\.org".*--kingdom-public-api-cert-host/);
+    fails(ms([...edp1Tls, '--cert-collection-file', fixture('kingdom_root.pem'), '--kingdom-public-api-target', kingdom.target, 'certificates', 'get', edp1Certificate]), 1,
+      /not trusted.*--cert-collection-file/);
+  });
+
+  it('updates the public key with upstream output, checks the signature first and sends the algorithm OID', () => {
+    const update = (signature: string, ...extra: string[]) =>
+      ms([...tls, 'public-keys', 'update', `${dp}/publicKey`, '--certificate', edp1Certificate, '--public-key', file('edp1.pb'), '--public-key-signature', signature, ...extra]);
+    // Signed with another party's key: refused locally, and by the strict Kingdom when the local check is skipped.
+    assert.equal(epk(['sign', '--certificate', fixture('edp2_cs_cert.der'), '--signing-key', fixture('edp2_cs_private.der'), '--in', file('edp1.pb'), '--out', file('edp2.sig')]).code, 0);
+    fails(update(file('edp2.sig')), 1, /edp2\.sig is not a ECDSA_WITH_SHA256 signature of .*edp1\.pb by .*: sign with that certificate's key/);
+    fails(update(file('edp2.sig'), '--skip-verify'), 1, /INVALID_ARGUMENT|FAILED_PRECONDITION/);
+    fails(update(file('edp1.sig'), '--certificate', unknownCertificate()), 1, /NOT_FOUND/);
+
+    const r = update(file('edp1.sig'), '--public-key-signature-algorithm', 'ECDSA_WITH_SHA256');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^name: "${dp}/publicKey"\npublic_key \\{\n`));
+    assert.match(r.stdout, /\n  signature_algorithm_oid: "1\.2\.840\.10045\.4\.3\.2"\n/);
+    assert.match(r.stdout, new RegExp(`\ncertificate: "${edp1Certificate}"\n$`));
+    const got = JSON.parse(ms([...tls, 'data-providers', '--name', dp, 'get', '--json']).stdout) as { publicKey: { signatureAlgorithmOid: string } };
+    assert.equal(got.publicKey.signatureAlgorithmOid, '1.2.840.10045.4.3.2');
+  });
+
+  it('gets the MeasurementConsumer and lists event groups and measurements', () => {
+    const get = ms([...tls, 'measurement-consumers', '--name', mc, '--api-key', apiKey, 'get']);
+    assert.equal(get.code, 0, get.stderr);
+    assert.match(get.stdout, new RegExp(`^Measurement Consumer Resource: ${mc}\nname: "${mc}"\n`));
+    const groups = ms([...tls, 'event-groups', 'list', '--parent', dp]);
+    assert.equal(groups.code, 0, groups.stderr);
+    assert.equal(groups.stdout, '');
+    const groupsJson = ms([...tls, 'event-groups', 'list', '--parent', dp, '--json']);
+    assert.deepEqual(JSON.parse(groupsJson.stdout), { eventGroups: [] });
+    const list = ms([...tls, 'measurements', '--api-key', apiKey, 'list', '--measurement-consumer', mc, '--json']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(JSON.parse(list.stdout), { measurements: [] });
+  });
+});
