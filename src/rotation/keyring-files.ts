@@ -49,6 +49,8 @@ export class KeyMaterial {
   readonly dir: string;
   readonly #passphrase: () => string;
   #cached: string | undefined;
+  /** The last keyset read or written per file: each load costs a scrypt derivation. */
+  readonly #keysets = new Map<string, Keyset>();
 
   constructor(dir: string, passphrase: () => string) {
     this.dir = dir;
@@ -108,8 +110,12 @@ export class KeyMaterial {
   }
 
   loadEncryptionKeyset(relative: string): Keyset {
+    const cached = this.#keysets.get(relative);
+    if (cached) return cached;
     try {
-      return loadKeyset(this.path(relative), { passphrase: this.passphrase() }).keyset;
+      const keyset = loadKeyset(this.path(relative), { passphrase: this.passphrase() }).keyset;
+      this.#keysets.set(relative, keyset);
+      return keyset;
     } catch (err) {
       if ((err as { code?: string }).code === 'KEYSET_DECRYPTION_FAILED') {
         throw new RotationError('PASSPHRASE_WRONG', `cannot decrypt ${relative}: wrong passphrase or damaged file`, { cause: err });
@@ -120,7 +126,9 @@ export class KeyMaterial {
 
   saveEncryptionKeyset(relative: string, keyset: Keyset): void {
     this.ensureKeysDir();
+    this.#keysets.delete(relative);
     saveKeyset(this.path(relative), keyset, { protection: { passphrase: this.passphrase() } });
+    this.#keysets.set(relative, keyset);
   }
 }
 

@@ -262,6 +262,43 @@ export function registerKeyringCommands(program: Command): void {
 
   addStateOptions(
     program
+      .command('registration')
+      .description('write what the Kingdom operator needs to register this participant (root, first certificate, signed public key)')
+      .requiredOption('--out-dir <dir>', 'where to write root.pem, signing_cert.der, encryption_public_key.bin and .sig')
+      .option('--json', 'print JSON'),
+  ).action(async (flags: StateFlags & { outDir: string }) => {
+    const session = await openSession(flags);
+    const { registrationMaterial } = await import('../../rotation/registration.js');
+    const { mkdirSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { writeFileAtomic } = await import('../../lib/files.js');
+    const { encodePem } = await import('../../lib/pem.js');
+    const m = registrationMaterial(session);
+    mkdirSync(flags.outDir, { recursive: true });
+    const files: Record<string, string> = { rootCert: join(flags.outDir, 'root.pem'), certificate: join(flags.outDir, 'signing_cert.der') };
+    writeFileAtomic(files.rootCert!, encodePem('CERTIFICATE', m.rootCertificateDer));
+    writeFileAtomic(files.certificate!, m.certificateDer);
+    if (m.publicKey && m.encryptionPublicKey) {
+      files.publicKey = join(flags.outDir, 'encryption_public_key.bin');
+      files.publicKeySignature = join(flags.outDir, 'encryption_public_key.sig');
+      writeFileAtomic(files.publicKey, m.encryptionPublicKey);
+      writeFileAtomic(files.publicKeySignature, m.publicKey.signature);
+    }
+    const kind = session.config.participantKind.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    const command = [
+      `halo-keys kingdom admin create-${kind}`,
+      `--root-cert ${files.rootCert}`,
+      `--certificate ${files.certificate}`,
+      ...(files.publicKey ? [`--public-key ${files.publicKey}`, `--public-key-signature ${files.publicKeySignature}`] : []),
+    ].join(' ');
+    output(flags.json, { files, command }, () => `wrote ${Object.values(files).join(', ')}
+register with:
+  ${command}
+then: halo-keys sync --participant NAME`);
+  });
+
+  addStateOptions(
+    program
       .command('sync')
       .description('record what the Kingdom shows for this participant (its name, Certificate names, the published key)')
       .option('--participant <name>', 'the registered name, e.g. dataProviders/AAAAAAAAAHs')
