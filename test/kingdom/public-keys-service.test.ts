@@ -257,6 +257,13 @@ describe('PublicKeys.UpdatePublicKey (strict mode)', () => {
       'CERTIFICATE_NOT_FOUND',
     );
     assert.equal(e.rawMessage, 'Certificate not found.');
+    // Another DataProvider's certificate id, named under this parent: not this parent's certificate.
+    const foreignId = dp2.signing.name.split('/').pop();
+    await rejectsWith(
+      update(as(dp)).updatePublicKey({ publicKey: { name: keyName(dp), publicKey: signed, certificate: `${dp.name}/certificates/${foreignId}` } }),
+      Code.FailedPrecondition,
+      'CERTIFICATE_NOT_FOUND',
+    );
     const ghost = participantPki(k, 'ghost MC');
     const ghostName = 'measurementConsumers/AAAAAAAAAHs';
     await k.store.setAkidPrincipal({ actor: 'test', authorityKeyIdentifier: ghost.root.certificate.subjectKeyIdentifier!, principalResourceName: ghostName });
