@@ -7,6 +7,12 @@ import { systemClock } from '../../src/lib/clock.js';
 import { encodePem } from '../../src/lib/pem.js';
 import { initRoot, issueLeaf, type IssuedCertificate } from '../../src/pki/ca.js';
 import type { Certificate } from '../../src/pki/certificate.js';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import protoLoader from '@grpc/proto-loader';
+import { createKingdomClient, type KingdomClient, type KingdomClientOptions } from '../../src/client/index.js';
 
 export interface ParticipantPki {
   readonly root: IssuedCertificate & { privateKey: KeyObject };
@@ -41,3 +47,133 @@ export function scratchDir(prefix = 'halo-kingdom-'): { dir: string; path(name: 
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, path: (name) => join(dir, name), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+// ---------------------------------------------------------------- the real server process
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+export const binary = join(repoRoot, 'bin/halo-keys.js');
+export const protoDir = join(repoRoot, 'proto');
+
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly dataDir: string;
+  readonly port: number;
+  readonly target: string;
+  /** Everything printed on stdout so far. */
+  stdout(): string;
+  stderr(): string;
+  readonly kingdomRootPem: string;
+  readonly adminToken: string;
+  /** A client over mTLS as the holder of this certificate, or anonymous. */
+  client(options?: Partial<KingdomClientOptions> & { tls?: { certPem: string; keyPem: string } }): KingdomClient;
+  /** Sends `signal` and resolves with the exit code (or the signal name). */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+/** Starts `halo-keys kingdom serve` on a free port and waits until it listens. */
+export async function startServerProcess(options: { dataDir: string; databaseUrl?: string; args?: string[] }): Promise<ServerProcess> {
+  const args = [binary, 'kingdom', 'serve', '--data-dir', options.dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...(options.args ?? [])];
+  if (options.databaseUrl !== undefined) args.push('--database-url', options.databaseUrl);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  const port = await new Promise<number>((resolve, reject) => {
+    const check = () => {
+      const m = /Kingdom listening on 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) {
+        child.stdout!.off('data', check);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stdout!.on('data', check);
+    exited.then((code) => reject(new Error(`server exited (${code}) before listening: ${err.trim().split('\n').slice(-3).join(' | ')}`)));
+  });
+  const kingdomRootPem = readFileSync(join(options.dataDir, 'kingdom_root.pem'), 'utf8');
+  const adminToken = readFileSync(join(options.dataDir, 'admin-token'), 'utf8').trim();
+  const target = `127.0.0.1:${port}`;
+  return {
+    child,
+    dataDir: options.dataDir,
+    port,
+    target,
+    stdout: () => out,
+    stderr: () => err,
+    kingdomRootPem,
+    adminToken,
+    client(o = {}) {
+      const { tls, ...rest } = o;
+      return createKingdomClient({
+        target,
+        trustedRoots: kingdomRootPem,
+        serverName: 'localhost',
+        ...(tls ? { clientCertificate: tls.certPem, clientKey: tls.keyPem } : {}),
+        ...rest,
+      });
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs the compiled CLI to completion. */
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [binary, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+// ---------------------------------------------------------------- plain gRPC, as CMMS's Java clients speak it
+
+export type GrpcClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+
+const packageDefinition = protoLoader.loadSync(
+  [
+    'wfa/measurement/api/v2alpha/certificates_service.proto',
+    'wfa/measurement/api/v2alpha/public_keys_service.proto',
+    'wfa/measurement/api/v2alpha/data_providers_service.proto',
+    'wfa/measurement/api/v2alpha/measurements_service.proto',
+  ],
+  { includeDirs: [protoDir], keepCase: false, longs: String, enums: String, bytes: Buffer, defaults: true, oneofs: true },
+);
+const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as {
+  wfa: { measurement: { api: { v2alpha: Record<string, grpc.ServiceClientConstructor> } } };
+};
+
+/** A grpc-js client of one CMMS service over mTLS (or TLS only when `tls` is absent). */
+export function grpcClient(server: Pick<ServerProcess, 'target' | 'kingdomRootPem'>, service: string, tls?: { certPem: string; keyPem: string }): GrpcClient {
+  const ctor = loaded.wfa.measurement.api.v2alpha[service];
+  if (!ctor) throw new Error(`no service ${service}`);
+  const creds = tls
+    ? grpc.credentials.createSsl(Buffer.from(server.kingdomRootPem), Buffer.from(tls.keyPem), Buffer.from(tls.certPem))
+    : grpc.credentials.createSsl(Buffer.from(server.kingdomRootPem));
+  return new ctor(server.target, creds, { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' }) as unknown as GrpcClient;
+}
+
+/** Calls a unary method; resolves with the response or the ServiceError. */
+export function grpcCall<T = Record<string, unknown>>(client: GrpcClient, method: string, request: unknown, metadata = new grpc.Metadata()): Promise<{ response?: T; error?: grpc.ServiceError }> {
+  return new Promise((resolve) => {
+    const fn = client[method];
+    if (typeof fn !== 'function') throw new Error(`no method ${method}`);
+    fn.call(client, request, metadata, (error: grpc.ServiceError | null, response: T) => resolve(error ? { error } : { response }));
+  });
+}
+
+/** Sends raw bytes as the request body of `path` (e.g. a malformed protobuf). */
+export function grpcRaw(client: grpc.Client, path: string, body: Buffer): Promise<{ response?: Buffer; error?: grpc.ServiceError }> {
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      path,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      body,
+      new grpc.Metadata(),
+      (error: grpc.ServiceError | null, response?: Buffer) => resolve(error ? { error } : { response: response! }),
+    );
+  });
+}
+
+export { grpc };

@@ -20,7 +20,7 @@ import { silentLogger } from '../../src/kingdom/server/logger.js';
 import { startKingdomServer, type KingdomServer } from '../../src/kingdom/server/server.js';
 import { peerKey } from '../../src/kingdom/service/authentication.js';
 import { unauthenticated } from '../../src/kingdom/service/errors.js';
-import { participantPki, scratchDir, type ParticipantPki } from './server-fixtures.js';
+import { grpc, grpcRaw, participantPki, scratchDir, type ParticipantPki } from './server-fixtures.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -218,6 +218,46 @@ describe('Kingdom server transport', () => {
       asDp().certificates.createCertificate({ parent: 'x', certificate: { x509Der: new Uint8Array(100 * 1024) } }),
       (err: unknown) => err instanceof KingdomClientError && err.grpcCode === Code.ResourceExhausted,
     );
+  });
+
+  test('a body that is not protobuf is INVALID_ARGUMENT in gRPC, gRPC-Web and Connect (Connect itself says INTERNAL)', async () => {
+    const garbage = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]);
+    const client = new grpc.Client(target, grpc.credentials.createSsl(Buffer.from(tls.certPem), Buffer.from(dp.tls.keyPem), Buffer.from(dp.tls.certPem)), {
+      'grpc.ssl_target_name_override': 'localhost',
+    });
+    const viaGrpc = await grpcRaw(client, '/wfa.measurement.api.v2alpha.Certificates/CreateCertificate', garbage);
+    client.close();
+    assert.equal(viaGrpc.error?.code, grpc.status.INVALID_ARGUMENT, viaGrpc.error?.details);
+
+    const post = (contentType: string, body: Buffer) =>
+      new Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+        const req = httpsRequest(
+          {
+            host: '127.0.0.1',
+            port: server.address.port,
+            method: 'POST',
+            path: '/wfa.measurement.api.v2alpha.Certificates/CreateCertificate',
+            headers: { 'content-type': contentType },
+            ca: tls.certPem,
+            servername: 'localhost',
+            cert: dp.tls.certPem,
+            key: dp.tls.keyPem,
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, garbage.length]), garbage]);
+    const web = await post('application/grpc-web+proto', frame);
+    assert.match(web.body.toString('latin1'), /grpc-status: ?3\r\n/);
+    const connect = await post('application/proto', garbage);
+    assert.equal(connect.status, 400);
+    assert.equal((JSON.parse(connect.body.toString('utf8')) as { code: string }).code, 'invalid_argument');
   });
 
   test('client errors name what to fix: wrong host name, untrusted server, nobody listening', async () => {

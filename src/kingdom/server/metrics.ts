@@ -37,6 +37,8 @@ export interface ServerMetrics {
   readonly interceptor: Interceptor;
   /** Calls currently running; shutdown drains this to zero. */
   inFlight(): number;
+  /** Counts a call refused before the interceptors ran (e.g. an unparsable body). */
+  record(method: string, code: string, seconds: number): void;
 }
 
 export function createServerMetrics(options: { collectDefaults?: boolean } = {}): ServerMetrics {
@@ -72,5 +74,13 @@ export function createServerMetrics(options: { collectDefaults?: boolean } = {})
       latency.observe({ method, code }, Number(process.hrtime.bigint() - start) / 1e9);
     }
   };
-  return { registry, interceptor, inFlight: () => running };
+  return {
+    registry,
+    interceptor,
+    inFlight: () => running,
+    record(method, code, seconds) {
+      calls.inc({ method, code });
+      latency.observe({ method, code }, seconds);
+    },
+  };
 }

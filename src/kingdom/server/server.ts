@@ -10,10 +10,10 @@ import { createSecureServer, type Http2SecureServer, type Http2Session, type Ser
 import type { Socket } from 'node:net';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
-import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { ListenAddress } from './config.js';
 import { ServerError } from './errors.js';
 import { httpEndpoints } from './http-endpoints.js';
+import { createNodeHandler } from './node-handler.js';
 import type { Logger } from './logger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { peerContextValues, unauthenticatedDetailInterceptor } from './peer.js';
@@ -85,13 +85,15 @@ export async function startKingdomServer(options: KingdomServerOptions): Promise
   });
 
   const endpoints = httpEndpoints({ health: options.health, registry: metrics.registry, logger: log, accepting: () => accepting });
-  const handler = connectNodeAdapter({
+  const handler = createNodeHandler({
     routes: options.routes,
     interceptors: [metrics.interceptor, unauthenticatedDetailInterceptor, ...(options.interceptors ?? [])],
     contextValues: peerContextValues,
     readMaxBytes: options.maxMessageBytes,
     writeMaxBytes: options.maxMessageBytes,
-    fallback: (req, res) => endpoints(req, res as Parameters<typeof endpoints>[1]),
+    fallback: endpoints,
+    onParseFailure: (method) => metrics.record(method, 'INVALID_ARGUMENT', 0),
+    logger: log,
   });
 
   const server = createSecureServer({
