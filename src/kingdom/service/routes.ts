@@ -21,6 +21,7 @@ import { kingdomAdminService } from './kingdom-admin-service.js';
 import { measurementConsumersService } from './measurement-consumers-service.js';
 import { registerMeasurementTrustService } from './measurement-trust-service.js';
 import { registerMeasurementsService } from './measurements-service.js';
+import { registerMetadataReencryptionService } from './metadata-reencryption-service.js';
 import { modelProvidersService } from './model-providers-service.js';
 import { publicKeysService } from './public-keys-service.js';
 import { registerRequisitionsService } from './requisitions-service.js';
@@ -38,6 +39,7 @@ export function kingdomRoutes(services: KingdomServices): (router: ConnectRouter
     registerMeasurementsService(router, services);
     registerRequisitionsService(router, services);
     registerMeasurementTrustService(router, services);
+    registerMetadataReencryptionService(router, services);
   };
 }
 
