@@ -13,6 +13,11 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 import { createKingdomClient, type KingdomClient, type KingdomClientOptions } from '../../src/client/index.js';
+import { create } from '@bufbuild/protobuf';
+import { generateKeyset } from '../../src/crypto/keyset-templates.js';
+import { keysetBytes, publicKeyset, type Keyset } from '../../src/crypto/keyset.js';
+import { signMessage } from '../../src/crypto/signed-message.js';
+import { EncryptionPublicKeySchema, EncryptionPublicKey_Format } from '../../src/gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 
 export interface ParticipantPki {
   readonly root: IssuedCertificate & { privateKey: KeyObject };
@@ -177,3 +182,68 @@ export function grpcRaw(client: grpc.Client, path: string, body: Buffer): Promis
 }
 
 export { grpc };
+
+// ---------------------------------------------------------------- participants over the wire
+
+/** An EncryptionPublicKey of a fresh Tink keyset, signed with `signingKey`. */
+export function signedEncryptionKey(signingKey: KeyObject, keyset: Keyset = generateKeyset()) {
+  const message = create(EncryptionPublicKeySchema, { format: EncryptionPublicKey_Format.TINK_KEYSET, data: keysetBytes(publicKeyset(keyset)) });
+  return { signed: signMessage(EncryptionPublicKeySchema, message, signingKey), keyset };
+}
+
+export interface RemoteDataProvider {
+  readonly pki: ParticipantPki;
+  readonly name: string;
+  readonly certificateName: string;
+  readonly signing: ReturnType<ParticipantPki['signingLeaf']>;
+}
+
+/** Creates a DataProvider through the admin RPC of a running server. */
+export async function createDataProviderRemote(server: ServerProcess, label: string): Promise<RemoteDataProvider> {
+  const pki = participantPki(label);
+  const signing = pki.signingLeaf();
+  const key = signedEncryptionKey(signing.privateKey);
+  const dp = await server.client({ adminToken: server.adminToken }).admin.createDataProvider({
+    registration: { rootCertificateDer: pki.root.der, certificateDer: signing.der, publicKey: key.signed, displayName: label },
+  });
+  return { pki, name: dp.name, certificateName: dp.certificate, signing };
+}
+
+/** Every certificate name under `parent`, through ListCertificates pages. */
+export async function listAllCertificates(client: KingdomClient, parent: string): Promise<{ name: string; revocationState: number; x509Der: Uint8Array }[]> {
+  const out: { name: string; revocationState: number; x509Der: Uint8Array }[] = [];
+  let pageToken = '';
+  do {
+    const page = await client.certificates.listCertificates({ parent, pageSize: 100, pageToken });
+    out.push(...page.certificates.map((c) => ({ name: c.name, revocationState: c.revocationState, x509Der: c.x509Der })));
+    pageToken = page.nextPageToken;
+  } while (pageToken !== '');
+  return out;
+}
+
+/**
+ * Sends CreateCertificate calls (16 at a time) and SIGKILLs the server once
+ * `killAfter` of them were acknowledged. Returns the DER of every
+ * acknowledged certificate and of every one sent.
+ */
+export async function createCertificatesUntilKilled(server: ServerProcess, dp: RemoteDataProvider, options: { total: number; killAfter: number }) {
+  const leaves = Array.from({ length: options.total }, () => dp.pki.signingLeaf().der);
+  const client = server.client({ tls: dp.pki.tls, timeoutMs: 20_000 });
+  const acknowledged: Uint8Array[] = [];
+  let next = 0;
+  let killed: Promise<number | string> | undefined;
+  const worker = async () => {
+    while (next < leaves.length && killed === undefined) {
+      const der = leaves[next++]!;
+      try {
+        await client.certificates.createCertificate({ parent: dp.name, certificate: { x509Der: der } });
+        acknowledged.push(der);
+        if (acknowledged.length >= options.killAfter && killed === undefined) killed = server.stop('SIGKILL');
+      } catch {
+        // Calls in flight when the server dies fail; whether they committed is what the test checks.
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return { acknowledged, sent: leaves.slice(0, next), exit: await (killed ?? server.stop('SIGKILL')) };
+}
