@@ -4,7 +4,7 @@
  * every encryption key. The passphrase comes from `--passphrase-file` or
  * `HALO_KEYS_PASSPHRASE`, never from a flag value.
  */
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash, scryptSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportEncryptedPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
@@ -15,7 +15,8 @@ import { readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js
 import { encodePem } from '../lib/pem.js';
 import { type Certificate, parseCertificates } from '../pki/certificate.js';
 import { RotationError } from './errors.js';
-import type { KeyEntry } from './keyring.js';
+import type { KeyEntry, KeysetKdf } from './keyring.js';
+import type { KeysetSecrets } from '../crypto/keyset-io.js';
 
 export const PASSPHRASE_ENV = 'HALO_KEYS_PASSPHRASE';
 export const KEYS_DIR = 'keys';
@@ -52,9 +53,23 @@ export class KeyMaterial {
   /** The last keyset read or written per file: each load costs a scrypt derivation. */
   readonly #keysets = new Map<string, Keyset>();
 
-  constructor(dir: string, passphrase: () => string) {
+  readonly #kdf: () => KeysetKdf | undefined;
+  #kek: Uint8Array | undefined;
+
+  constructor(dir: string, passphrase: () => string, kdf: () => KeysetKdf | undefined = () => undefined) {
     this.dir = dir;
     this.#passphrase = passphrase;
+    this.#kdf = kdf;
+  }
+
+  /** The keyset's protection: a key derived once from the passphrase, or the passphrase itself. */
+  #keysetSecrets(): KeysetSecrets & ({ key: Uint8Array } | { passphrase: string }) {
+    const kdf = this.#kdf();
+    if (!kdf) return { passphrase: this.passphrase() };
+    this.#kek ??= new Uint8Array(
+      scryptSync(this.passphrase(), Buffer.from(kdf.salt, 'hex'), 32, { N: 2 ** kdf.log2N, r: kdf.r, p: kdf.p, maxmem: 256 * 2 ** kdf.log2N * kdf.r + (1 << 20) }),
+    );
+    return { key: this.#kek };
   }
 
   passphrase(): string {
@@ -113,7 +128,7 @@ export class KeyMaterial {
     const cached = this.#keysets.get(relative);
     if (cached) return cached;
     try {
-      const keyset = loadKeyset(this.path(relative), { passphrase: this.passphrase() }).keyset;
+      const keyset = loadKeyset(this.path(relative), this.#keysetSecrets()).keyset;
       this.#keysets.set(relative, keyset);
       return keyset;
     } catch (err) {
@@ -127,7 +142,7 @@ export class KeyMaterial {
   saveEncryptionKeyset(relative: string, keyset: Keyset): void {
     this.ensureKeysDir();
     this.#keysets.delete(relative);
-    saveKeyset(this.path(relative), keyset, { protection: { passphrase: this.passphrase() } });
+    saveKeyset(this.path(relative), keyset, { protection: this.#keysetSecrets() });
     this.#keysets.set(relative, keyset);
   }
 }

@@ -4,7 +4,8 @@
  * key it takes in. Both refuse to touch a directory that already holds a
  * keyring, and both write the audit trail from its first entry.
  */
-import { X509Certificate, type KeyObject } from 'node:crypto';
+import { X509Certificate, randomBytes, type KeyObject } from 'node:crypto';
+import { DEFAULT_SCRYPT } from '../crypto/keyset-encryption.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadPrivateKey } from '../crypto/keys.js';
@@ -62,6 +63,7 @@ function prepare(options: InitOptions): KeyringSession {
     createdAt: options.clock.now().toISOString(),
     encryptionKeyset: ENCRYPTION_KEYSET_FILE,
     entries: [],
+    keysetKdf: { salt: randomBytes(16).toString('hex'), ...DEFAULT_SCRYPT },
   };
   return new KeyringSession(config, keyring, { clock: options.clock, passphrase: options.passphrase, ...(options.actor ? { actor: options.actor } : {}) });
 }

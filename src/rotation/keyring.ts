@@ -75,6 +75,20 @@ export interface Keyring {
   encryptionKeyset: string;
   entries: KeyEntry[];
   publication?: Publication;
+  /**
+   * scrypt parameters deriving the keyset's encryption key from the
+   * passphrase, once per run (a derivation per keyset read and write would
+   * dominate a rotation). Absent: the keyset is encrypted with the passphrase.
+   */
+  keysetKdf?: KeysetKdf;
+}
+
+export interface KeysetKdf {
+  /** Hex, 16 bytes. */
+  salt: string;
+  log2N: number;
+  r: number;
+  p: number;
 }
 
 export function keyringPath(dir: string): string {
@@ -117,6 +131,13 @@ export function parseKeyring(text: string): Keyring {
   if (typeof k !== 'object' || k === null || k.version !== 1) throw corrupt('not a version 1 keyring');
   if (typeof k.participant !== 'string' || typeof k.encryptionKeyset !== 'string' || !Array.isArray(k.entries)) throw corrupt('missing fields');
   k.entries.forEach(checkEntry);
+  if (k.keysetKdf !== undefined) {
+    const f = k.keysetKdf;
+    const int = (v: unknown, lo: number, hi: number) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
+    if (typeof f?.salt !== 'string' || !/^[0-9a-f]{32}$/.test(f.salt) || !int(f.log2N, 10, 20) || !int(f.r, 1, 32) || !int(f.p, 1, 16)) {
+      throw corrupt('keysetKdf out of range');
+    }
+  }
   const ids = new Set<string>();
   for (const e of k.entries) {
     if (ids.has(e.id)) throw corrupt(`duplicate entry id ${e.id}`);

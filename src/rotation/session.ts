@@ -34,7 +34,7 @@ export class KeyringSession {
     this.config = config;
     this.keyring = keyring;
     this.clock = options.clock;
-    this.material = new KeyMaterial(config.dir, options.passphrase);
+    this.material = new KeyMaterial(config.dir, options.passphrase, () => this.keyring.keysetKdf);
     this.audit = new AuditLog(config.dir, {
       clock: options.clock,
       participant: () => this.participant,
