@@ -8,6 +8,7 @@ const sections: Record<string, () => Promise<void>> = {
   signature: async () => (await import('./signature.js')).run(),
   'pki-issue': async () => (await import('./pki-issue.js')).run(),
   'pki-validate': async () => (await import('./pki-validate.js')).run(),
+  kingdom: async () => (await import('./kingdom.js')).run(),
   rotation: async () => (await import('./rotation.js')).run(),
 };
 
