@@ -1,35 +1,12 @@
-import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
-import { AnySchema, type Any } from '@bufbuild/protobuf/wkt';
+import { fromBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import type { Any } from '@bufbuild/protobuf/wkt';
 import type { EncryptedMessage } from '../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
+import { typeUrlMatches } from '../lib/type-url.js';
 import { ApiError } from './errors.js';
 
-/**
- * Type URLs as CMMS writes them (`type.googleapis.com/` + full message name)
- * and reads them: like Java's Any.unpack, only the text after the last `/`
- * is compared, so a URL with another host still matches.
- */
-
-export const TYPE_URL_PREFIX = 'type.googleapis.com/';
-
-/** `type.googleapis.com/<full name>` of a message type. */
-export function typeUrlOf(schema: DescMessage): string {
-  return TYPE_URL_PREFIX + schema.typeName;
-}
-
-/** The full message name of a type URL: the text after its last `/`. */
-export function typeNameOfUrl(typeUrl: string): string {
-  return typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
-}
-
-/** True when `typeUrl` names `schema`'s message type. */
-export function typeUrlMatches(typeUrl: string, schema: DescMessage): boolean {
-  return typeNameOfUrl(typeUrl) === schema.typeName;
-}
-
-/** Packs a message into an Any with the CMMS type URL. */
-export function packAny<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): Any {
-  return create(AnySchema, { typeUrl: typeUrlOf(schema), value: toBinary(schema, message) });
-}
+// The type URL core lives in lib/ so crypto/ can share it; the API layer adds
+// the checks that fail with its typed errors.
+export { TYPE_URL_PREFIX, packAny, typeNameOfUrl, typeUrlMatches, typeUrlOf } from '../lib/type-url.js';
 
 /**
  * Unpacks an Any that must hold `schema`'s type. Throws TYPE_URL_MISMATCH for

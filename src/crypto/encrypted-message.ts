@@ -5,18 +5,12 @@
  */
 import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { EncryptedMessageSchema, type EncryptedMessage } from '../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
+import { typeNameOfUrl, typeUrlOf } from '../lib/type-url.js';
 import { CryptoError } from './errors.js';
 import { decrypt, encrypt, type HybridOptions } from './hybrid.js';
 import type { Keyset } from './keyset.js';
 
 export type { EncryptedMessage };
-
-const TYPE_URL_PREFIX = 'type.googleapis.com/';
-
-/** `type.googleapis.com/<full message name>`, as `Any` writes it. */
-export function typeUrlOf(schema: DescMessage): string {
-  return TYPE_URL_PREFIX + schema.typeName;
-}
 
 /** Encrypts `message` to the primary key of `publicKeyset`. */
 export function encryptMessage<Desc extends DescMessage>(
@@ -43,7 +37,7 @@ export function decryptMessage<Desc extends DescMessage>(
   contextInfo?: Uint8Array,
   options?: HybridOptions,
 ): MessageShape<Desc> {
-  const name = encrypted.typeUrl.slice(encrypted.typeUrl.lastIndexOf('/') + 1);
+  const name = typeNameOfUrl(encrypted.typeUrl);
   if (name !== schema.typeName) {
     throw new CryptoError('MESSAGE_MALFORMED', `encrypted message is a ${name || '(no type URL)'}, expected ${schema.typeName}`);
   }

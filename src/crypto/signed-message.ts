@@ -9,9 +9,10 @@
  * sets the OID, so registered keys depend on this).
  */
 import { X509Certificate, constants, sign, verify, type KeyObject } from 'node:crypto';
-import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
-import { AnySchema, type Any } from '@bufbuild/protobuf/wkt';
+import { create, fromBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import type { Any } from '@bufbuild/protobuf/wkt';
 import { SignedMessageSchema, type SignedMessage } from '../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
+import { packAny } from '../lib/type-url.js';
 import { readCertificateInfo, type CertificateInfo } from './certificate-info.js';
 import { ecdsaFieldSize, parseDerEcdsaSignature } from './ecdsa-signature.js';
 import { CryptoError } from './errors.js';
@@ -24,8 +25,6 @@ import {
   signatureAlgorithmFromIdentifier,
   type SignatureAlgorithm,
 } from './signature-algorithm.js';
-
-export const TYPE_URL_PREFIX = 'type.googleapis.com/';
 
 /** Who signed: a certificate (DER/PEM bytes, parsed info, or node's X509Certificate) or a bare public key. */
 export type Signer = Uint8Array | CertificateInfo | X509Certificate | KeyObject;
@@ -92,11 +91,6 @@ export function verifyBytes(data: Uint8Array, signature: Uint8Array, publicKey: 
     throw new CryptoError('SIGNATURE_INVALID', 'signature is invalid', { cause: err });
   }
   if (!ok) throw new CryptoError('SIGNATURE_INVALID', 'signature is invalid');
-}
-
-/** `Any.pack`: type URL `type.googleapis.com/<full name>`, value = the serialized message. */
-export function packAny<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): Any {
-  return create(AnySchema, { typeUrl: TYPE_URL_PREFIX + schema.typeName, value: toBinary(schema, message) });
 }
 
 /**

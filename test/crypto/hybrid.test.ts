@@ -4,12 +4,13 @@ import { describe, it } from 'node:test';
 import { clone } from '@bufbuild/protobuf';
 import { KeysetSchema, OutputPrefixType } from '../../src/gen/google/crypto/tink/tink_pb.js';
 import { EncryptionPublicKeySchema, SignedMessageSchema } from '../../src/gen/wfa/measurement/api/v2alpha/crypto_pb.js';
-import { decryptMessage, encryptMessage, typeUrlOf } from '../../src/crypto/encrypted-message.js';
+import { decryptMessage, encryptMessage } from '../../src/crypto/encrypted-message.js';
 import { CryptoError, type CryptoErrorCode } from '../../src/crypto/errors.js';
 import { decrypt, encrypt } from '../../src/crypto/hybrid.js';
 import { addKey, disableKey } from '../../src/crypto/keyset-ops.js';
 import { generateKeyset } from '../../src/crypto/keyset-templates.js';
 import { publicKeyset } from '../../src/crypto/keyset.js';
+import { typeUrlOf } from '../../src/lib/type-url.js';
 import { hex, readTestdata } from './testdata.js';
 import { parseKeyset } from '../../src/crypto/keyset.js';
 

@@ -7,8 +7,8 @@ import { AnySchema } from '@bufbuild/protobuf/wkt';
 import { CryptoError } from '../../src/crypto/errors.js';
 import { loadPrivateKey, loadPublicKey } from '../../src/crypto/keys.js';
 import { SignatureAlgorithms, rsaPss } from '../../src/crypto/signature-algorithm.js';
+import { packAny } from '../../src/lib/type-url.js';
 import {
-  packAny,
   parseSignedMessage,
   resolveSignatureAlgorithm,
   signBytes,
