@@ -9,6 +9,7 @@ import { registerKeyringCommands } from './commands/keyring.js';
 import { registerStatusCommands } from './commands/status.js';
 import { registerRotateCommands } from './commands/rotate.js';
 import { registerAuditCommands } from './commands/audit.js';
+import { registerAgentCommands } from './commands/agent.js';
 import { configureProgram, runProgram } from './run.js';
 import { VERSION } from './version.js';
 
@@ -33,6 +34,7 @@ Example:
   registerStatusCommands(program);
   registerRotateCommands(program);
   registerAuditCommands(program);
+  registerAgentCommands(program);
   return program;
 }
 
