@@ -150,7 +150,16 @@ function handshake(options: ConnectionOptions, timeoutMs: number): Promise<Hands
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket?.destroy();
+      if (socket && 'der' in value) {
+        // Close politely: an mTLS server is still checking our certificate,
+        // and a reset would look like a failed client to it.
+        const s = socket;
+        s.on('error', () => undefined);
+        s.end();
+        setTimeout(() => s.destroy(), timeoutMs).unref();
+      } else {
+        socket?.destroy();
+      }
       resolve(value);
     };
     const timer = setTimeout(() => finish({ reason: 'timeout', detail: `no TLS handshake within ${timeoutMs} ms` }), timeoutMs);

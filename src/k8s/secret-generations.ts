@@ -253,8 +253,14 @@ export function updateSecretGenerators(dir: string, updates: readonly SecretUpda
   writeDocument(loaded);
   options.onStep?.('switched');
 
-  // 4. Forget what no one can roll back to any more.
-  const pruned = pruneGenerations(dir);
+  // 4. Forget what no one can roll back to any more. The update is done
+  //    whatever happens here; the next one prunes again.
+  let pruned: number[] = [];
+  try {
+    pruned = pruneGenerations(dir);
+  } catch {
+    pruned = [];
+  }
   options.onStep?.('pruned');
 
   return {

@@ -11,7 +11,11 @@ import type { Certificate } from '../../src/pki/certificate.js';
 
 export const secretFiles = fileURLToPath(new URL('../../../shared/testdata/cmms-secretfiles/', import.meta.url));
 
-export const clock = new ManualClock('2026-01-15T00:00:00Z');
+/**
+ * Issuance time: an hour before the real now, because node:tls (the rollout
+ * check's servers and clients) judges validity by the real time.
+ */
+export const clock = new ManualClock(Date.now() - 3_600_000);
 
 export class Scratch {
   readonly dir = mkdtempSync(join(tmpdir(), 'halo-k8s-'));
