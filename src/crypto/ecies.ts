@@ -27,9 +27,10 @@ import {
   aesGcmEncrypt,
   type AesCtrHmacParams,
 } from './aead.js';
+import { concatBytes } from '../lib/bytes.js';
 import { CryptoError } from './errors.js';
 import { hkdf, type HashName } from './hkdf.js';
-import { TYPE_URL, concatBytes, decodeProto, toFixedLength, toTwosComplement } from './keyset-proto.js';
+import { TYPE_URL, decodeProto, toFixedLength, toTwosComplement } from './keyset-proto.js';
 
 export type EciesCurve = 'P-256' | 'P-384' | 'P-521';
 export type EciesPointFormat = 'UNCOMPRESSED' | 'COMPRESSED' | 'DO_NOT_USE_CRUNCHY_UNCOMPRESSED';

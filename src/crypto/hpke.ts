@@ -15,10 +15,11 @@ import {
   HpkePublicKeySchema,
   type HpkeParams,
 } from '../gen/google/crypto/tink/hpke_pb.js';
+import { bytesEqual, concatBytes } from '../lib/bytes.js';
 import { aeadOpen, aeadSeal, type AeadCipher } from './aead.js';
 import { CryptoError } from './errors.js';
 import { hkdfExpand, hkdfExtract, hashLength, type HashName } from './hkdf.js';
-import { bytesEqual, concatBytes, decodeProto, toFixedLength } from './keyset-proto.js';
+import { decodeProto, toFixedLength } from './keyset-proto.js';
 
 export const HPKE_MODE = { BASE: 0, PSK: 1, AUTH: 2, AUTH_PSK: 3 } as const;
 export type HpkeMode = (typeof HPKE_MODE)[keyof typeof HPKE_MODE];

@@ -14,9 +14,9 @@
 import { create, fromBinary, fromJsonString, toBinary, toJsonString } from '@bufbuild/protobuf';
 import { randomBytes, scryptSync } from 'node:crypto';
 import { EncryptedKeysetSchema, KeysetSchema, type EncryptedKeyset, type Keyset } from '../gen/google/crypto/tink/tink_pb.js';
+import { concatBytes } from '../lib/bytes.js';
 import { aeadOpen, aeadSeal } from './aead.js';
 import { CryptoError } from './errors.js';
-import { concatBytes } from './keyset-proto.js';
 import { decodeUtf8, detectKeysetFormat, keysetInfo, parseKeyset, type KeysetFormat } from './keyset.js';
 
 export type { EncryptedKeyset };

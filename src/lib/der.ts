@@ -7,6 +7,7 @@
  * Every failure is a `DerError`, never a TypeError or RangeError.
  */
 import { HaloError } from './errors.js';
+import { concatBytes } from './bytes.js';
 
 export class DerError extends HaloError<'DER_MALFORMED'> {
   constructor(message: string) {
@@ -281,15 +282,7 @@ export function tlv(identifier: number, ...contents: Uint8Array[]): Uint8Array {
 }
 
 export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 export const encode = {
