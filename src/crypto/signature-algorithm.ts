@@ -10,8 +10,10 @@ import type { AlgorithmIdentifier } from './certificate-info.js';
 import { readAlgorithmIdentifier } from './certificate-info.js';
 import { ecdsaFieldSize } from './ecdsa-signature.js';
 import { CryptoError } from './errors.js';
+import { hashLength, type HashName } from './hkdf.js';
 
-export type HashName = 'sha256' | 'sha384' | 'sha512';
+/** The digests a signature may use: HKDF's hashes less SHA-1 and SHA-224. */
+export type SignatureHashName = Extract<HashName, 'sha256' | 'sha384' | 'sha512'>;
 
 export type SignatureAlgorithmName =
   | 'ECDSA_WITH_SHA256'
@@ -27,9 +29,9 @@ export type SignatureAlgorithmName =
 export type SignatureFamily = 'ecdsa' | 'rsa-pkcs1' | 'rsa-pss' | 'ed25519';
 
 export interface RsaPssParameters {
-  readonly hash: HashName;
+  readonly hash: SignatureHashName;
   /** node:crypto (OpenSSL's default) always uses MGF1 with the message hash, so this must equal `hash`. */
-  readonly mgf1Hash: HashName;
+  readonly mgf1Hash: SignatureHashName;
   readonly saltLength: number;
 }
 
@@ -39,7 +41,7 @@ export interface SignatureAlgorithm {
   readonly oid: string;
   readonly family: SignatureFamily;
   /** The message digest; null for Ed25519, which hashes internally. */
-  readonly hash: HashName | null;
+  readonly hash: SignatureHashName | null;
   /** Set for RSASSA-PSS only. */
   readonly pss?: RsaPssParameters;
 }
@@ -47,19 +49,19 @@ export interface SignatureAlgorithm {
 export const RSASSA_PSS_OID = '1.2.840.113549.1.1.10';
 const MGF1_OID = '1.2.840.113549.1.1.8';
 
-const HASH_OIDS: Record<string, HashName | 'sha1'> = {
+const HASH_OIDS: Record<string, SignatureHashName | 'sha1'> = {
   '1.3.14.3.2.26': 'sha1',
   '2.16.840.1.101.3.4.2.1': 'sha256',
   '2.16.840.1.101.3.4.2.2': 'sha384',
   '2.16.840.1.101.3.4.2.3': 'sha512',
 };
 
-const HASH_LENGTH: Record<HashName, number> = { sha256: 32, sha384: 48, sha512: 64 };
+const SIGNATURE_HASHES: ReadonlySet<string> = new Set<SignatureHashName>(['sha256', 'sha384', 'sha512']);
 
 /** Used when signing with PSS and nothing else is asked for, and for a bare PSS OID. */
 export const DEFAULT_RSA_PSS_PARAMETERS: RsaPssParameters = { hash: 'sha256', mgf1Hash: 'sha256', saltLength: 32 };
 
-const fixed = (name: SignatureAlgorithmName, oid: string, family: SignatureFamily, hash: HashName | null): SignatureAlgorithm =>
+const fixed = (name: SignatureAlgorithmName, oid: string, family: SignatureFamily, hash: SignatureHashName | null): SignatureAlgorithm =>
   Object.freeze({ name, oid, family, hash });
 
 export const SignatureAlgorithms = {
@@ -84,7 +86,7 @@ function unsupported(message: string): CryptoError {
 /** RSASSA-PSS with the given parameters (checked: node:crypto must be able to honour them). */
 export function rsaPss(parameters: RsaPssParameters): SignatureAlgorithm {
   const { hash, mgf1Hash, saltLength } = parameters;
-  if (!(hash in HASH_LENGTH)) throw unsupported(`RSASSA-PSS hash ${hash} is not supported`);
+  if (!SIGNATURE_HASHES.has(hash)) throw unsupported(`RSASSA-PSS hash ${hash} is not supported`);
   if (mgf1Hash !== hash) throw unsupported(`RSASSA-PSS with MGF1-${mgf1Hash} and ${hash} is not supported (MGF1 must use the message hash)`);
   if (!Number.isSafeInteger(saltLength) || saltLength < 0 || saltLength > 1024) {
     throw unsupported(`RSASSA-PSS salt length ${saltLength} is not supported`);
@@ -116,7 +118,7 @@ export function signatureAlgorithmFromIdentifier(identifier: AlgorithmIdentifier
   return signatureAlgorithmByOid(identifier.oid);
 }
 
-function hashFromIdentifier(node: Parameters<typeof readAlgorithmIdentifier>[0], what: string): HashName {
+function hashFromIdentifier(node: Parameters<typeof readAlgorithmIdentifier>[0], what: string): SignatureHashName {
   const { oid } = readAlgorithmIdentifier(node, what);
   const hash = HASH_OIDS[oid];
   if (!hash) throw unsupported(`${what} ${oid} is not a supported hash`);
@@ -131,8 +133,8 @@ function hashFromIdentifier(node: Parameters<typeof readAlgorithmIdentifier>[0],
 export function parseRsaPssParameters(der: Uint8Array | undefined): RsaPssParameters {
   if (!der) throw unsupported('RSASSA-PSS without parameters means SHA-1, which is not supported');
   try {
-    let hash: HashName | 'sha1' = 'sha1';
-    let mgf1Hash: HashName | 'sha1' = 'sha1';
+    let hash: SignatureHashName | 'sha1' = 'sha1';
+    let mgf1Hash: SignatureHashName | 'sha1' = 'sha1';
     let saltLength = 20;
     let lastTag = -1;
     for (const field of sequence(parse(der), 'RSASSA-PSS-params')) {
@@ -206,9 +208,9 @@ export function defaultSignatureAlgorithm(key: KeyObject): SignatureAlgorithm {
     case 'rsa-pss': {
       // A key restricted to PSS (id-RSASSA-PSS SPKI) may fix its hash and a minimum salt.
       const d = key.asymmetricKeyDetails;
-      const hash = (d?.hashAlgorithm ?? 'sha256') as HashName;
-      const hashLength = HASH_LENGTH[hash] ?? 32;
-      return rsaPss({ hash, mgf1Hash: (d?.mgf1HashAlgorithm ?? hash) as HashName, saltLength: Math.max(d?.saltLength ?? 0, hashLength) });
+      const hash = (d?.hashAlgorithm ?? 'sha256') as SignatureHashName;
+      const minSalt = SIGNATURE_HASHES.has(hash) ? hashLength(hash) : 32;
+      return rsaPss({ hash, mgf1Hash: (d?.mgf1HashAlgorithm ?? hash) as SignatureHashName, saltLength: Math.max(d?.saltLength ?? 0, minSalt) });
     }
     default:
       throw new CryptoError('UNSUPPORTED_KEY_TYPE', `no signature algorithm for a ${describeKey(key)} key`);
