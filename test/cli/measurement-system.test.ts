@@ -4,6 +4,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createKingdomClient } from '../../src/client/index.js';
+import { readCertificateInfo } from '../../src/crypto/certificate-info.js';
+import { loadPrivateKey } from '../../src/crypto/keys.js';
+import { loadKeyset } from '../../src/crypto/keyset-io.js';
+import { parseKeyset } from '../../src/crypto/keyset.js';
+import { planMeasurement, prepareFulfillment, type Participant } from '../kingdom/measurement-fixtures.js';
 import {
   assertOneLineFailure,
   ensureBuilt,
@@ -216,5 +222,67 @@ describe('MeasurementSystem against a Kingdom process', () => {
     const list = ms([...tls, 'measurements', '--api-key', apiKey, 'list', '--measurement-consumer', mc, '--json']);
     assert.equal(list.code, 0, list.stderr);
     assert.deepEqual(JSON.parse(list.stdout), { measurements: [] });
+  });
+
+  it('gets a SUCCEEDED measurement: decrypts and verifies the result, and reports whether its certificate is trusted', async () => {
+    // The MC creates a direct reach measurement and EDP 1 fulfils it, both through our client over mTLS.
+    const roots = readFileSync(kingdom.kingdomRoot, 'utf8');
+    const clientAs = (party: string, extra: { apiKey?: string } = {}) =>
+      createKingdomClient({ target: kingdom.target, trustedRoots: roots, clientCertificate: readFileSync(fixture(`${party}_tls.pem`), 'utf8'),
+        clientKey: readFileSync(fixture(`${party}_tls.key`), 'utf8'), ...extra });
+    const mcClient = clientAs('mc', { apiKey });
+    const dpClient = clientAs('edp1');
+    const mcGot = await mcClient.measurementConsumers.getMeasurementConsumer({ name: mc });
+    const participant = (party: string, name: string, certificate: string) => {
+      const publicBytes = readFileSync(file(`${party}.pb`));
+      return {
+        name,
+        certificate: { name: certificate, der: readFileSync(fixture(`${party}_cs_cert.der`)), signingKey: loadPrivateKey(readFileSync(fixture(`${party}_cs_private.der`))) },
+        encryptionPrivateKeyset: loadKeyset(fixture(`${party}_enc_private.tink`)).keyset,
+        encryptionPublicKeyset: parseKeyset(readFileSync(fixture(`${party}_enc_public.tink`))),
+        encryptionPublicKey: new Uint8Array(publicBytes),
+      } as unknown as Participant;
+    };
+    const mcP = participant('mc', mc, mcGot.certificate);
+    const dpP = participant('edp1', dp, edp1Certificate);
+    const created = await mcClient.measurements.createMeasurement(planMeasurement(mcP, [dpP]).request);
+    const requisitions = await dpClient.requisitions.listRequisitions({ parent: dp, pageSize: 1000 });
+    const requisition = requisitions.requisitions.find((r) => r.measurement === created.name);
+    assert.ok(requisition, 'the DataProvider sees the requisition');
+    await dpClient.requisitions.fulfillDirectRequisition(prepareFulfillment(dpP, requisition, readCertificateInfo(readFileSync(fixture('mc_cs_cert.der'))).der, 1234n));
+
+    // The collection trusts the Kingdom root (for TLS) and the EDP 1 root (for the result certificate).
+    writeFileSync(file('collection.pem'), readFileSync(kingdom.kingdomRoot, 'utf8') + readFileSync(fixture('edp1_root.pem'), 'utf8'));
+    const asMc = [...edp1Tls, '--cert-collection-file', file('collection.pem'), '--kingdom-public-api-target', kingdom.target, 'measurements', '--api-key', apiKey];
+    const get = (...extra: string[]) => ms([...asMc, 'get', created.name, '--encryption-private-key-file', fixture('mc_enc_private.tink'), ...extra]);
+    const ok = get();
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, `State: SUCCEEDED\nResult certificate: ${edp1Certificate} REVOCATION_STATE_UNSPECIFIED - trusted\nReach - 1234\n`);
+    const list = ms([...asMc, 'list', '--measurement-consumer', mc]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, new RegExp(`^${created.name} SUCCEEDED$`, 'm'));
+
+    // Without the EDP 1 root the result cannot be verified: the command fails, as upstream's does.
+    fails(ms([...edp1Tls, '--cert-collection-file', kingdom.kingdomRoot, '--kingdom-public-api-target', kingdom.target, 'measurements', '--api-key', apiKey,
+      'get', created.name, '--encryption-private-key-file', fixture('mc_enc_private.tink')]), 1, /Certificate path of .* is invalid/);
+    // The wrong private keyset cannot decrypt it.
+    fails(get('--encryption-private-key-file', fixture('edp2_enc_private.tink')), 1, /decrypt|key/i);
+
+    // Once the result certificate is held, the result is still shown but no longer trusted.
+    assert.equal(ms([...tls, 'certificates', 'revoke', '--revocation-state', 'HOLD', edp1Certificate]).code, 0);
+    const held = get('--json');
+    assert.equal(held.code, 0, held.stderr);
+    const heldJson = JSON.parse(held.stdout) as { state: string; trusted: boolean; results: { certificate: string; revocationState: string; trusted: boolean; result: { reach: { value: string } } }[] };
+    assert.equal(heldJson.state, 'SUCCEEDED');
+    assert.equal(heldJson.trusted, false);
+    assert.deepEqual(heldJson.results.map((r) => [r.certificate, r.revocationState, r.trusted, r.result.reach.value]), [[edp1Certificate, 'HOLD', false, '1234']]);
+    assert.match(get().stdout, /^Result certificate: .* HOLD - NOT TRUSTED$/m);
+    assert.equal(ms([...tls, 'certificates', 'release-hold', edp1Certificate]).code, 0);
+
+    // Cancel: upstream's "State: ..." line.
+    const second = await mcClient.measurements.createMeasurement(planMeasurement(mcP, [dpP], { referenceId: 'to-cancel' }).request);
+    const cancel = ms([...asMc, 'cancel', second.name]);
+    assert.equal(cancel.code, 0, cancel.stderr);
+    assert.equal(cancel.stdout, 'State: CANCELLED\n');
   });
 });
