@@ -66,6 +66,9 @@ export async function openAdminConnection(flags: AdminConnectionFlags): Promise<
     return { client, via: `server ${flags.target}`, close: async () => {} };
   }
   const info = readServerInfo(flags.dataDir);
+  if (info?.state === 'starting') {
+    throw new UsageError(`the Kingdom server of ${flags.dataDir} (pid ${info.pid}) is still starting: retry in a moment`);
+  }
   if (info !== null) {
     const rootPath = flags.kingdomRoot ?? info.kingdomRoot ?? join(flags.dataDir, DATA_DIR_FILES.kingdomRoot);
     const host = info.host === '0.0.0.0' || info.host === '::' ? '127.0.0.1' : info.host;

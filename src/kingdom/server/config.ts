@@ -59,7 +59,7 @@ export interface ServeFlags {
 }
 
 export function parseListen(text: string, flag = '--listen'): ListenAddress {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text.trim());
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text.trim());
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new ServerError('CONFIG_INVALID', `${flag} must be HOST:PORT (e.g. 127.0.0.1:8443), got "${text}"`);
   return { host: (m[1] ?? m[2])!, port };

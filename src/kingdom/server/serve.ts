@@ -15,7 +15,8 @@ import { DATA_DIR_FILES, DEV_SERVER_NAMES, ensureDevTls, readTlsFiles } from './
 import { type ServeConfig, formatListen } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { startKingdomServer, type KingdomServer } from './server.js';
-import { removeServerInfo, writeServerInfo } from './server-info.js';
+import { readServerInfo, removeServerInfo, writeServerInfo } from './server-info.js';
+import { ServerError } from './errors.js';
 import { participantRoots, readRootBundles } from './trusted-roots.js';
 
 export interface RunningKingdom {
@@ -40,9 +41,30 @@ export async function serveKingdom(config: ServeConfig, deps: ServeDependencies 
   const tls = config.tlsCertFile && config.tlsKeyFile ? readTlsFiles(config.tlsCertFile, config.tlsKeyFile) : ensureDevTls(config.dataDir, clock);
   const admin = ensureAdminToken(config.dataDir);
   const staticRoots = readRootBundles(config.trustedRootsFiles);
-  const store = await openKingdomStore(
-    config.databaseUrl !== undefined ? { databaseUrl: config.databaseUrl, clock } : { dataDir: join(config.dataDir, DATA_DIR_FILES.database), clock },
-  );
+  const other = readServerInfo(config.dataDir);
+  if (other !== null && other.pid !== process.pid && config.databaseUrl === undefined) {
+    throw new ServerError('DATA_DIR_UNUSABLE', `another Kingdom server (pid ${other.pid}) is using ${config.dataDir}; its embedded database allows one process`);
+  }
+  // Claim the data dir before opening its database, so the admin and audit
+  // commands keep away from an embedded database another process is opening.
+  writeServerInfo(config.dataDir, {
+    state: 'starting',
+    host: config.listen.host,
+    port: 0,
+    pid: process.pid,
+    serverName: config.listen.host,
+    database: config.databaseUrl !== undefined ? 'postgres' : 'pglite',
+    startedAt: clock.now().toISOString(),
+  });
+  let store: SqlKingdomStore;
+  try {
+    store = await openKingdomStore(
+      config.databaseUrl !== undefined ? { databaseUrl: config.databaseUrl, clock } : { dataDir: join(config.dataDir, DATA_DIR_FILES.database), clock },
+    );
+  } catch (err) {
+    removeServerInfo(config.dataDir);
+    throw err;
+  }
 
   let server: KingdomServer | undefined;
   const resolver = new PrincipalResolver(store, { clock });
@@ -74,11 +96,13 @@ export async function serveKingdom(config: ServeConfig, deps: ServeDependencies 
     });
   } catch (err) {
     await store.close().catch(() => {});
+    removeServerInfo(config.dataDir);
     throw err;
   }
   const running = server;
   const serverName = tls.kingdomRootPath ? DEV_SERVER_NAMES.dns[0] : running.address.host;
   writeServerInfo(config.dataDir, {
+    state: 'serving',
     host: running.address.host,
     port: running.address.port,
     pid: process.pid,

@@ -9,6 +9,8 @@ import { writeFileAtomic } from '../../lib/files.js';
 import { DATA_DIR_FILES } from './bootstrap.js';
 
 export interface ServerInfo {
+  /** `starting` from before the database opens until the port listens. */
+  readonly state: 'starting' | 'serving';
   readonly host: string;
   readonly port: number;
   readonly pid: number;
