@@ -5,15 +5,12 @@
  * algorithm OID). The full X.509 model lives in `pki/`; `crypto/` reads only
  * this much so it does not depend on it.
  */
-import { DerError, Tag, isContext, isUniversal, parse, readOid, sequence, type DerNode } from '../lib/der.js';
+import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
+import { DerError, Tag, isContext, isUniversal, parse, sequence } from '../lib/der.js';
 import { PemError, decodePem, looksLikePem } from '../lib/pem.js';
 import { CryptoError } from './errors.js';
 
-/** An AlgorithmIdentifier: the OID and, when present, the DER of its parameters. */
-export interface AlgorithmIdentifier {
-  readonly oid: string;
-  readonly parameters?: Uint8Array;
-}
+export type { AlgorithmIdentifier };
 
 export interface CertificateInfo {
   /** The certificate DER, exactly as given (or as decoded from PEM). */
@@ -22,17 +19,6 @@ export interface CertificateInfo {
   readonly subjectPublicKeyInfo: Uint8Array;
   /** The outer `signatureAlgorithm`: how the issuer signed this certificate. */
   readonly signatureAlgorithm: AlgorithmIdentifier;
-}
-
-export function readAlgorithmIdentifier(node: DerNode | undefined, what: string): AlgorithmIdentifier {
-  const [oid, parameters, extra] = sequence(node, what);
-  if (extra) throw new DerError(`${what} has extra elements`);
-  const out: AlgorithmIdentifier = { oid: readOid(oid, `${what} OID`) };
-  // An explicit NULL (RSA PKCS#1) carries no information; keep only real parameters (RSASSA-PSS).
-  if (parameters && !(isUniversal(parameters, Tag.NULL) && parameters.value.length === 0)) {
-    return { ...out, parameters: parameters.bytes };
-  }
-  return out;
 }
 
 /** The DER of one certificate given as DER or PEM (the first CERTIFICATE block). */
@@ -64,8 +50,8 @@ export function readCertificateInfo(bytes: Uint8Array): CertificateInfo {
     const offset = first && isContext(first, 0) ? 1 : 0;
     const spki = fields[offset + 5];
     sequence(spki, 'subjectPublicKeyInfo');
-    const outer = readAlgorithmIdentifier(signatureAlgorithm, 'signatureAlgorithm');
-    const inner = readAlgorithmIdentifier(fields[offset + 1], 'tbsCertificate signature');
+    const outer = readAlgorithmIdentifier(signatureAlgorithm, 'signatureAlgorithm', { dropNull: true });
+    const inner = readAlgorithmIdentifier(fields[offset + 1], 'tbsCertificate signature', { dropNull: true });
     if (inner.oid !== outer.oid) throw new DerError('signatureAlgorithm differs from the tbsCertificate signature field');
     return { der, subjectPublicKeyInfo: spki!.bytes, signatureAlgorithm: outer };
   } catch (err) {

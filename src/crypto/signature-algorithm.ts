@@ -5,9 +5,8 @@
  * use for their own certificates.
  */
 import type { KeyObject } from 'node:crypto';
+import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
 import { DerError, children, isContext, parse, readSmallInteger, sequence } from '../lib/der.js';
-import type { AlgorithmIdentifier } from './certificate-info.js';
-import { readAlgorithmIdentifier } from './certificate-info.js';
 import { ecdsaFieldSize } from './ecdsa-signature.js';
 import { CryptoError } from './errors.js';
 import { hashLength, type HashName } from './hkdf.js';
@@ -119,7 +118,7 @@ export function signatureAlgorithmFromIdentifier(identifier: AlgorithmIdentifier
 }
 
 function hashFromIdentifier(node: Parameters<typeof readAlgorithmIdentifier>[0], what: string): SignatureHashName {
-  const { oid } = readAlgorithmIdentifier(node, what);
+  const { oid } = readAlgorithmIdentifier(node, what, { dropNull: true });
   const hash = HASH_OIDS[oid];
   if (!hash) throw unsupported(`${what} ${oid} is not a supported hash`);
   if (hash === 'sha1') throw unsupported(`${what} SHA-1 is not supported`);
@@ -145,7 +144,7 @@ export function parseRsaPssParameters(der: Uint8Array | undefined): RsaPssParame
       if (extra) throw new DerError('RSASSA-PSS-params field has extra elements');
       if (tag === 0) hash = hashFromIdentifier(inner, 'RSASSA-PSS hash');
       if (tag === 1) {
-        const mgf = readAlgorithmIdentifier(inner, 'RSASSA-PSS maskGenAlgorithm');
+        const mgf = readAlgorithmIdentifier(inner, 'RSASSA-PSS maskGenAlgorithm', { dropNull: true });
         if (mgf.oid !== MGF1_OID) throw unsupported(`RSASSA-PSS mask generation ${mgf.oid} is not supported`);
         mgf1Hash = hashFromIdentifier(mgf.parameters && parse(mgf.parameters), 'RSASSA-PSS MGF1 hash');
       }

@@ -28,6 +28,7 @@ import {
   readTime,
   sequence,
 } from '../lib/der.js';
+import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
 import { PemError, derBlocks } from '../lib/pem.js';
 import { PkiError } from './errors.js';
 import { type GeneralName, decodeGeneralName, decodeGeneralNames } from './general-name.js';
@@ -35,6 +36,7 @@ import { type Name, decodeName, namesEqual } from './name.js';
 
 export type { Name, NameAttribute } from './name.js';
 export type { GeneralName } from './general-name.js';
+export type { AlgorithmIdentifier } from '../lib/algorithm-identifier.js';
 
 /** Extension and algorithm OIDs this module knows by name. */
 export const OID = {
@@ -104,12 +106,6 @@ export const KEY_USAGE_BITS: readonly KeyUsage[] = [
   'encipherOnly',
   'decipherOnly',
 ];
-
-export interface AlgorithmIdentifier {
-  readonly oid: string;
-  /** The parameters element (whole TLV), when present (NULL included). */
-  readonly parameters?: Uint8Array;
-}
 
 export interface Extension {
   readonly critical: boolean;
@@ -203,14 +199,6 @@ export function parseCertificates(bytes: Uint8Array): Certificate[] {
   return blocks.map(parseCertificate);
 }
 
-/** Reads an AlgorithmIdentifier node. */
-export function decodeAlgorithm(node: DerNode | undefined, what: string): AlgorithmIdentifier {
-  const [oidNode, params, extra] = sequence(node, what);
-  if (extra) throw new DerError(`${what} has too many fields`);
-  const oid = readOid(oidNode, `${what} algorithm`);
-  return params ? { oid, parameters: params.bytes } : { oid };
-}
-
 function sameAlgorithm(a: AlgorithmIdentifier, b: AlgorithmIdentifier): boolean {
   if (a.oid !== b.oid) return false;
   if (!a.parameters || !b.parameters) return !a.parameters && !b.parameters;
@@ -247,7 +235,7 @@ function decode(der: Uint8Array): Certificate {
   const serialNumber = readInteger(serialNode, 'serialNumber');
   // RFC 5280 §4.1.2.2 (positive, at most 20 octets) is enforced by the
   // validator on issued certificates: real trust anchors break it (serial 0).
-  const tbsSignature = decodeAlgorithm(fields[i++], 'signature');
+  const tbsSignature = readAlgorithmIdentifier(fields[i++], 'signature');
   const issuer = decodeName(expectUniversal(fields[i++], Tag.SEQUENCE, 'issuer'));
   const [nbNode, naNode, vExtra] = sequence(fields[i++], 'validity');
   if (vExtra) throw new DerError('validity has too many fields');
@@ -259,7 +247,7 @@ function decode(der: Uint8Array): Certificate {
   const spkiNode = fields[i++];
   const [keyAlgNode, keyBitsNode, spkiExtra] = sequence(spkiNode, 'subjectPublicKeyInfo');
   if (spkiExtra) throw new DerError('subjectPublicKeyInfo has too many fields');
-  const keyAlg = decodeAlgorithm(keyAlgNode, 'subjectPublicKeyInfo');
+  const keyAlg = readAlgorithmIdentifier(keyAlgNode, 'subjectPublicKeyInfo');
   const keyBits = readBitString(keyBitsNode, 'subjectPublicKey');
   if (keyBits.unusedBits !== 0) throw new DerError('subjectPublicKey must be whole octets');
   let publicKeyCurve: string | undefined;
@@ -284,7 +272,7 @@ function decode(der: Uint8Array): Certificate {
     throw new DerError('unexpected or misordered field in TBSCertificate');
   }
 
-  const signatureAlgorithm = decodeAlgorithm(sigAlgNode, 'signatureAlgorithm');
+  const signatureAlgorithm = readAlgorithmIdentifier(sigAlgNode, 'signatureAlgorithm');
   if (!sameAlgorithm(signatureAlgorithm, tbsSignature)) {
     throw new DerError('signatureAlgorithm differs from the TBSCertificate signature field');
   }

@@ -23,9 +23,10 @@ import {
   readTime,
   sequence,
 } from '../lib/der.js';
+import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
 import { PemError, derBlocks } from '../lib/pem.js';
 import { verifySignature } from './algorithms.js';
-import { type AlgorithmIdentifier, type Certificate, type Extension, OID, decodeAlgorithm } from './certificate.js';
+import { type Certificate, type Extension, OID } from './certificate.js';
 import { PkiError } from './errors.js';
 import { type Name, decodeName } from './name.js';
 import { type RevocationChecker, type RevocationStatus } from './revocation.js';
@@ -152,7 +153,7 @@ function decode(der: Uint8Array): Crl {
     version = 2;
     i++;
   }
-  const tbsAlg = decodeAlgorithm(f[i++], 'signature');
+  const tbsAlg = readAlgorithmIdentifier(f[i++], 'signature');
   const issuer = decodeName(expectUniversal(f[i++], Tag.SEQUENCE, 'issuer'));
   const thisUpdate = readTime(f[i++], 'thisUpdate');
   let nextUpdate: Date | undefined;
@@ -200,7 +201,7 @@ function decode(der: Uint8Array): Crl {
     i++;
   }
   if (i !== f.length) throw new DerError('unexpected field in TBSCertList');
-  const signatureAlgorithm = decodeAlgorithm(algNode, 'signatureAlgorithm');
+  const signatureAlgorithm = readAlgorithmIdentifier(algNode, 'signatureAlgorithm');
   if (signatureAlgorithm.oid !== tbsAlg.oid) throw new DerError('signatureAlgorithm differs from the TBSCertList signature');
   const sigBits = expectUniversal(sigNode, Tag.BIT_STRING, 'signatureValue').value;
   if (sigBits.length === 0 || sigBits[0] !== 0) throw new DerError('signatureValue must be whole octets');
