@@ -8,7 +8,7 @@ import { describeGenerator, findKustomizationFile, type Kustomization, readKusto
 import { type KubectlOptions, renderKustomization } from './kubectl.js';
 import { findRenderedSecret, type RenderedManifests } from './rendered-secrets.js';
 import { diffSecretData, type SecretDiff } from './secret-diff.js';
-import { planSecretUpdates, type SecretUpdate } from './secret-generations.js';
+import { planSecretUpdates, type SecretUpdate } from './secret-update-plan.js';
 import { K8sError } from './errors.js';
 
 export interface PreviewOptions extends KubectlOptions {

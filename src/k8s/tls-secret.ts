@@ -13,7 +13,7 @@ import { spkiOf } from '../pki/key-types.js';
 import { K8sError } from './errors.js';
 import type { GeneratorId } from './kustomization.js';
 import { TLS_SECRET_TYPE } from './kustomization.js';
-import type { SecretUpdate } from './secret-generations.js';
+import type { SecretUpdate } from './secret-update-plan.js';
 
 /** Certificates as PEM text or bytes (any number of blocks), one DER certificate, or a list of DER certificates. */
 export type CertificatesInput = string | Uint8Array | readonly Uint8Array[];
