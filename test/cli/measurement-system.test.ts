@@ -196,7 +196,8 @@ describe('MeasurementSystem against a Kingdom process', () => {
     const update = (signature: string, ...extra: string[]) =>
       ms([...tls, 'public-keys', 'update', `${dp}/publicKey`, '--certificate', edp1Certificate, '--public-key', file('edp1.pb'), '--public-key-signature', signature, ...extra]);
     // Signed with another party's key: refused locally, and by the strict Kingdom when the local check is skipped.
-    assert.equal(epk(['sign', '--certificate', fixture('edp2_cs_cert.der'), '--signing-key', fixture('edp2_cs_private.der'), '--in', file('edp1.pb'), '--out', file('edp2.sig')]).code, 0);
+    const foreign = epk(['sign', '--certificate', fixture('edp2_cs_cert.der'), '--signing-key', fixture('edp2_cs_private.der'), '--in', file('edp1.pb'), '--out', file('edp2.sig')]);
+    assert.equal(foreign.code, 0, foreign.stderr);
     fails(update(file('edp2.sig')), 1, /edp2\.sig is not a ECDSA_WITH_SHA256 signature of .*edp1\.pb by .*: sign with that certificate's key/);
     fails(update(file('edp2.sig'), '--skip-verify'), 1, /INVALID_ARGUMENT|FAILED_PRECONDITION/);
     fails(update(file('edp1.sig'), '--certificate', unknownCertificate()), 1, /NOT_FOUND/);
