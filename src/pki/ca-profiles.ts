@@ -5,7 +5,8 @@
  * EKU that WebPKI-style verifiers (and `openssl verify -purpose`) check.
  */
 import type { KeyObject } from 'node:crypto';
-import type { ExtendedKeyUsage, KeyUsage } from './extensions-builder.js';
+import type { KeyUsage } from './certificate.js';
+import type { ExtendedKeyUsage } from './extensions-builder.js';
 
 export type LeafProfile = 'tls-server' | 'tls-client' | 'tls' | 'signing';
 

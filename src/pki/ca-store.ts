@@ -18,7 +18,7 @@ import type { CertificateAuthority } from './ca.js';
 import { decryptPrivateKey, encryptPrivateKey } from './ca-key-file.js';
 import { type Certificate, parseCertificate, parseCertificates } from './certificate.js';
 import { PkiError } from './errors.js';
-import { type CrlReason, isCrlReason } from './extensions-builder.js';
+import { type CrlReason, isCrlReason } from './crl.js';
 import { spkiOf } from './key-types.js';
 
 export const CA_FILES = {

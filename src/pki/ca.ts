@@ -18,12 +18,11 @@ import {
 } from './ca-policy.js';
 import { type LeafProfile, profileUsage } from './ca-profiles.js';
 import { buildCertificate, randomSerial } from './certificate-builder.js';
-import { type Certificate, parseCertificate } from './certificate.js';
+import { type Certificate, type KeyUsage, parseCertificate } from './certificate.js';
 import type { CertificationRequest } from './csr.js';
 import { PkiError } from './errors.js';
 import {
-  type KeyUsage,
-  type NameConstraints,
+  type NameConstraintsInput,
   authorityKeyIdentifier,
   basicConstraints,
   extendedKeyUsage,
@@ -98,7 +97,7 @@ export interface RootOptions extends ValidityRequest, KeySource {
   /** DNS names for the root's SAN (the CMMS roots carry one, e.g. dev.halo-cmm.org). */
   hostNames?: readonly string[];
   pathLength?: number;
-  nameConstraints?: NameConstraints;
+  nameConstraints?: NameConstraintsInput;
   /** Sign with this existing key instead of generating one. */
   privateKey?: KeyObject;
   clock: Clock;
@@ -135,7 +134,7 @@ export function initRoot(options: RootOptions): IssuedCertificate & { privateKey
 export interface IntermediateOptions extends ValidityRequest, KeySource {
   subject: SubjectInput;
   pathLength?: number;
-  nameConstraints?: NameConstraints;
+  nameConstraints?: NameConstraintsInput;
   hostNames?: readonly string[];
   clipToIssuer?: boolean;
   clock: Clock;

@@ -9,7 +9,8 @@ import { encode, minimalUnsigned } from '../lib/der.js';
 import { truncateToSeconds } from './certificate-builder.js';
 import type { Certificate } from './certificate.js';
 import { PkiError } from './errors.js';
-import { type CrlReason, authorityKeyIdentifier, crlNumber, crlReason } from './extensions-builder.js';
+import type { CrlReason } from './crl.js';
+import { authorityKeyIdentifier, crlNumber, crlReason } from './extensions-builder.js';
 import { signatureSchemeFor, spkiOf, subjectKeyIdentifierOf } from './key-types.js';
 
 export interface RevokedCertificateEntry {

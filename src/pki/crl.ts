@@ -58,6 +58,10 @@ export const CRL_REASONS: readonly (CrlReason | undefined)[] = [
   'aACompromise',
 ];
 
+export function isCrlReason(value: string): value is CrlReason {
+  return (CRL_REASONS as readonly (string | undefined)[]).includes(value);
+}
+
 export interface RevokedCertificate {
   readonly serialNumber: bigint;
   readonly revocationDate: Date;

@@ -5,6 +5,8 @@
  */
 import { encode, tlv } from '../lib/der.js';
 import { encodeConstraintBase, encodeGeneralName, type GeneralNameInput } from './ca-general-names.js';
+import { KEY_USAGE_BITS, type KeyUsage } from './certificate.js';
+import { CRL_REASONS, type CrlReason } from './crl.js';
 
 export const ExtensionOid = {
   SUBJECT_KEY_IDENTIFIER: '2.5.29.14',
@@ -28,21 +30,6 @@ export const EkuOid = {
 } as const;
 
 export type ExtendedKeyUsage = keyof typeof EkuOid;
-
-/** KeyUsage bit names in bit order (RFC 5280 §4.2.1.3). */
-export const KEY_USAGE_BITS = [
-  'digitalSignature',
-  'nonRepudiation',
-  'keyEncipherment',
-  'dataEncipherment',
-  'keyAgreement',
-  'keyCertSign',
-  'cRLSign',
-  'encipherOnly',
-  'decipherOnly',
-] as const;
-
-export type KeyUsage = (typeof KEY_USAGE_BITS)[number];
 
 const oidCache = new Map<string, Uint8Array>();
 
@@ -98,13 +85,14 @@ export function authorityKeyIdentifier(keyId: Uint8Array): Uint8Array {
   return extension(ExtensionOid.AUTHORITY_KEY_IDENTIFIER, false, encode.sequence(encode.implicitPrimitive(0, keyId)));
 }
 
-export interface NameConstraints {
+/** Names to constrain, in the CA's input form (the parsed form is `certificate.ts`'s `NameConstraints`). */
+export interface NameConstraintsInput {
   permitted?: readonly GeneralNameInput[];
   excluded?: readonly GeneralNameInput[];
 }
 
 /** Always critical (§4.2.1.10). */
-export function nameConstraints(constraints: NameConstraints): Uint8Array {
+export function nameConstraints(constraints: NameConstraintsInput): Uint8Array {
   const subtrees = (names: readonly GeneralNameInput[]) => names.map((n) => encode.sequence(encodeConstraintBase(n)));
   const items: Uint8Array[] = [];
   if (constraints.permitted?.length) items.push(encode.implicitConstructed(0, ...subtrees(constraints.permitted)));
@@ -116,26 +104,7 @@ export function crlNumber(n: bigint): Uint8Array {
   return extension(ExtensionOid.CRL_NUMBER, false, encode.integer(n));
 }
 
-/** CRLReason codes (§5.3.1); 7 is unused. */
-export const CRL_REASONS = {
-  unspecified: 0,
-  keyCompromise: 1,
-  cACompromise: 2,
-  affiliationChanged: 3,
-  superseded: 4,
-  cessationOfOperation: 5,
-  certificateHold: 6,
-  removeFromCRL: 8,
-  privilegeWithdrawn: 9,
-  aACompromise: 10,
-} as const;
-
-export type CrlReason = keyof typeof CRL_REASONS;
-
-export function isCrlReason(value: string): value is CrlReason {
-  return Object.hasOwn(CRL_REASONS, value);
-}
-
+/** The reason's code is its index in the parser's table (§5.3.1). */
 export function crlReason(reason: CrlReason): Uint8Array {
-  return extension(ExtensionOid.CRL_REASON, false, tlv(0x0a, Uint8Array.of(CRL_REASONS[reason])));
+  return extension(ExtensionOid.CRL_REASON, false, tlv(0x0a, Uint8Array.of(CRL_REASONS.indexOf(reason))));
 }

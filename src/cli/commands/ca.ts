@@ -34,7 +34,8 @@ import { type Certificate, parseCertificates } from '../../pki/certificate.js';
 import { buildCrl } from '../../pki/crl-builder.js';
 import { parseCsr } from '../../pki/csr.js';
 import { PkiError } from '../../pki/errors.js';
-import { CRL_REASONS, type CrlReason, type NameConstraints } from '../../pki/extensions-builder.js';
+import { CRL_REASONS, type CrlReason } from '../../pki/crl.js';
+import type { NameConstraintsInput } from '../../pki/extensions-builder.js';
 import { KEY_TYPES, type KeyType } from '../../pki/key-types.js';
 import { UsageError, output } from '../run.js';
 
@@ -111,7 +112,7 @@ interface ConstraintFlags {
   excludeDn: string[];
 }
 
-function constraints(opts: ConstraintFlags): NameConstraints | undefined {
+function constraints(opts: ConstraintFlags): NameConstraintsInput | undefined {
   const names = (dns: string[], ip: string[], email: string[], dn: string[]): GeneralNameInput[] => [
     ...dns.map((value) => ({ type: 'dns' as const, value })),
     ...ip.map((value) => ({ type: 'ip' as const, value })),
@@ -376,7 +377,7 @@ Examples:
     .requiredOption('--serial <hex>', 'serial number in hex (colons allowed)')
     .addOption(
       new Option('--reason <reason>', 'CRL reason')
-        .choices(Object.keys(CRL_REASONS).filter((r) => r !== 'removeFromCRL'))
+        .choices(CRL_REASONS.filter((r): r is CrlReason => r !== undefined && r !== 'removeFromCRL'))
         .default('unspecified'),
     )
     .option('--json', 'print JSON')
