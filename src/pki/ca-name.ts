@@ -8,6 +8,7 @@
 import { encode } from '../lib/der.js';
 import { PkiError } from './errors.js';
 import { oid } from './extensions-builder.js';
+import { ATTRIBUTE_TYPES } from './name.js';
 
 interface AttributeSpec {
   oid: string;
@@ -16,18 +17,19 @@ interface AttributeSpec {
 }
 
 const ATTRIBUTES: Record<string, AttributeSpec> = {
-  C: { oid: '2.5.4.6', kind: 'printable', maxLength: 2 },
-  ST: { oid: '2.5.4.8', kind: 'utf8', maxLength: 128 },
-  L: { oid: '2.5.4.7', kind: 'utf8', maxLength: 128 },
-  O: { oid: '2.5.4.10', kind: 'utf8', maxLength: 64 },
-  OU: { oid: '2.5.4.11', kind: 'utf8', maxLength: 64 },
-  CN: { oid: '2.5.4.3', kind: 'utf8', maxLength: 64 },
-  serialNumber: { oid: '2.5.4.5', kind: 'printable', maxLength: 64 },
-  DC: { oid: '0.9.2342.19200300.100.1.25', kind: 'ia5', maxLength: 63 },
-  emailAddress: { oid: '1.2.840.113549.1.9.1', kind: 'ia5', maxLength: 255 },
+  C: { oid: ATTRIBUTE_TYPES.C, kind: 'printable', maxLength: 2 },
+  ST: { oid: ATTRIBUTE_TYPES.ST, kind: 'utf8', maxLength: 128 },
+  L: { oid: ATTRIBUTE_TYPES.L, kind: 'utf8', maxLength: 128 },
+  O: { oid: ATTRIBUTE_TYPES.O, kind: 'utf8', maxLength: 64 },
+  OU: { oid: ATTRIBUTE_TYPES.OU, kind: 'utf8', maxLength: 64 },
+  CN: { oid: ATTRIBUTE_TYPES.CN, kind: 'utf8', maxLength: 64 },
+  serialNumber: { oid: ATTRIBUTE_TYPES.serialNumber, kind: 'printable', maxLength: 64 },
+  DC: { oid: ATTRIBUTE_TYPES.DC, kind: 'ia5', maxLength: 63 },
+  emailAddress: { oid: ATTRIBUTE_TYPES.emailAddress, kind: 'ia5', maxLength: 255 },
 };
 
-export interface NameAttribute {
+/** One `TYPE=value` of a subject to write; the parsed form is `name.ts`'s `NameAttribute`. */
+export interface SubjectAttribute {
   type: string;
   value: string;
 }
@@ -40,7 +42,7 @@ const IA5 = /^[\x00-\x7f]*$/;
  * Parses `/TYPE=value/TYPE=value...` (a `\` escapes the next character, so
  * `\/` is a literal slash). Throws INVALID_REQUEST naming the bad part.
  */
-export function parseSubject(text: string): NameAttribute[] {
+export function parseSubject(text: string): SubjectAttribute[] {
   if (!text.startsWith('/')) throw new PkiError('INVALID_REQUEST', `subject must look like /O=Org/CN=Name, got "${text}"`);
   const parts: string[] = [];
   let current = '';
@@ -56,7 +58,7 @@ export function parseSubject(text: string): NameAttribute[] {
     }
   }
   parts.push(current);
-  const out: NameAttribute[] = [];
+  const out: SubjectAttribute[] = [];
   for (const part of parts) {
     const eq = part.indexOf('=');
     if (eq <= 0) throw new PkiError('INVALID_REQUEST', `subject part "${part}" is not TYPE=value`);
@@ -86,7 +88,7 @@ function checkValue(type: string, value: string, spec: AttributeSpec): void {
 }
 
 /** The DER Name (RDNSequence), one attribute per RDN in the given order. */
-export function encodeName(attributes: readonly NameAttribute[]): Uint8Array {
+export function encodeName(attributes: readonly SubjectAttribute[]): Uint8Array {
   const rdns = attributes.map(({ type, value }) => {
     const spec = ATTRIBUTES[type];
     if (!spec) throw new PkiError('INVALID_REQUEST', `unknown subject attribute ${type}`);

@@ -27,22 +27,25 @@ export interface Name {
   readonly key: string;
 }
 
-const SHORT_NAMES: Record<string, string> = {
-  '2.5.4.3': 'CN',
-  '2.5.4.6': 'C',
-  '2.5.4.7': 'L',
-  '2.5.4.8': 'ST',
-  '2.5.4.9': 'STREET',
-  '2.5.4.10': 'O',
-  '2.5.4.11': 'OU',
-  '2.5.4.5': 'serialNumber',
-  '0.9.2342.19200300.100.1.25': 'DC',
-  '0.9.2342.19200300.100.1.1': 'UID',
-  '1.2.840.113549.1.9.1': 'emailAddress',
-};
+/** Attribute type OIDs by the short names of RFC 4514 (and OpenSSL's `-subj`). */
+export const ATTRIBUTE_TYPES = {
+  CN: '2.5.4.3',
+  C: '2.5.4.6',
+  L: '2.5.4.7',
+  ST: '2.5.4.8',
+  STREET: '2.5.4.9',
+  O: '2.5.4.10',
+  OU: '2.5.4.11',
+  serialNumber: '2.5.4.5',
+  DC: '0.9.2342.19200300.100.1.25',
+  UID: '0.9.2342.19200300.100.1.1',
+  emailAddress: '1.2.840.113549.1.9.1',
+} as const;
 
-export const OID_COMMON_NAME = '2.5.4.3';
-export const OID_EMAIL_ADDRESS = '1.2.840.113549.1.9.1';
+const SHORT_NAMES: Record<string, string> = Object.fromEntries(Object.entries(ATTRIBUTE_TYPES).map(([name, oid]) => [oid, name]));
+
+export const OID_COMMON_NAME = ATTRIBUTE_TYPES.CN;
+export const OID_EMAIL_ADDRESS = ATTRIBUTE_TYPES.emailAddress;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
