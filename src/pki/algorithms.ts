@@ -220,7 +220,23 @@ export function verifySignature(alg: AlgorithmIdentifier, data: Uint8Array, sign
   if (info.kind !== scheme.key) {
     throw unsupported(`a ${scheme.key} signature cannot be made by a ${info.kind} key`);
   }
-  const key = keyObjectOf(issuer);
+  return verifyWithScheme(scheme, keyObjectOf(issuer), data, signature);
+}
+
+/**
+ * Verifies `signature` over `data` with a bare public key (a CSR's own),
+ * under the same scheme decoding as `verifySignature`. The difference is
+ * deliberate: a key of the wrong kind is a failed verification here, not an
+ * error, and no key policy is applied (the CA judges the key afterwards).
+ * Throws `UNSUPPORTED_ALGORITHM` for an algorithm we do not check.
+ */
+export function verifyWithKey(alg: AlgorithmIdentifier, publicKey: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
+  const scheme = signatureScheme(alg);
+  if (publicKey.asymmetricKeyType !== scheme.key) return false;
+  return verifyWithScheme(scheme, publicKey, data, signature);
+}
+
+function verifyWithScheme(scheme: SignatureScheme, key: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
   try {
     if (scheme.pss) {
       return verify(scheme.hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: scheme.pss.saltLength }, signature);

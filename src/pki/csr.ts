@@ -21,11 +21,12 @@ import {
   isUniversal,
 } from '../lib/der.js';
 import { derBlocks } from '../lib/pem.js';
+import { verifyWithKey } from './algorithms.js';
 import type { GeneralNameInput } from './ca-general-names.js';
 import { PkiError } from './errors.js';
 import { ExtensionOid, subjectAltName } from './extensions-builder.js';
 import { formatIp, parseGeneralNames } from './general-name.js';
-import { signatureSchemeFor, spkiOf, verifyWithOid } from './key-types.js';
+import { signatureSchemeFor, spkiOf } from './key-types.js';
 import { type Name, parseName } from './name.js';
 
 const OID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
@@ -91,7 +92,8 @@ export function parseCsr(bytes: Uint8Array): CertificationRequest {
   } catch (err) {
     throw new PkiError('CSR_MALFORMED', 'certificate request public key does not parse', { cause: err });
   }
-  if (!verifyWithOid(parsed.signatureAlgorithm, publicKey, parsed.info, parsed.signature)) {
+  // The OID alone decides, as it always has for requests: their parameters are not read.
+  if (!verifyWithKey({ oid: parsed.signatureAlgorithm }, publicKey, parsed.info, parsed.signature)) {
     throw new PkiError('SIGNATURE_INVALID', 'certificate request signature does not verify (proof of possession failed)');
   }
   const { info: _info, signature: _signature, ...request } = parsed;
