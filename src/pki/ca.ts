@@ -33,7 +33,7 @@ import {
   subjectKeyIdentifier,
   ExtensionOid,
 } from './extensions-builder.js';
-import { type KeyType, generateKeyPair, spkiOf, subjectKeyIdentifierOf } from './key-types.js';
+import { type KeyType, generateKeyPair, issuerKeyIdentifier, spkiOf, subjectKeyIdentifierOf } from './key-types.js';
 
 /** A CA able to sign: its certificate, its key, and the certificates above it (nearest first). */
 export interface CertificateAuthority {
@@ -72,10 +72,6 @@ function keyFor(source: KeySource): { publicKey: KeyObject; privateKey?: KeyObje
     return { publicKey };
   }
   return generateKeyPair(source.keyType ?? 'p256');
-}
-
-function issuerKeyId(issuer: Certificate): Uint8Array {
-  return issuer.subjectKeyIdentifier ?? subjectKeyIdentifierOf(issuer.spki);
 }
 
 function finish(der: Uint8Array, privateKey?: KeyObject): IssuedCertificate {
@@ -157,7 +153,7 @@ export function issueIntermediate(issuer: CertificateAuthority, options: Interme
     basicConstraints(true, pathLength),
     keyUsage(CA_KEY_USAGE),
     subjectKeyIdentifier(subjectKeyIdentifierOf(spki)),
-    authorityKeyIdentifier(issuerKeyId(issuer.certificate)),
+    authorityKeyIdentifier(issuerKeyIdentifier(issuer.certificate)),
   ];
   if (altNames.length) extensions.push(subjectAltName(altNames));
   if (options.nameConstraints) extensions.push(nameConstraints(options.nameConstraints));
@@ -203,7 +199,7 @@ export function crossSign(issuer: CertificateAuthority, newRoot: Certificate, op
   if (!newRoot.extensions.has(ExtensionOid.SUBJECT_KEY_IDENTIFIER)) {
     extensions.push(subjectKeyIdentifier(subjectKeyIdentifierOf(newRoot.spki)));
   }
-  extensions.push(authorityKeyIdentifier(issuerKeyId(issuer.certificate)));
+  extensions.push(authorityKeyIdentifier(issuerKeyIdentifier(issuer.certificate)));
   const der = buildCertificate(
     {
       serialNumber: randomSerial(),
@@ -265,7 +261,7 @@ export function issueLeaf(issuer: CertificateAuthority, options: LeafOptions): I
   const spki = spkiOf(keys.publicKey);
   const extensions = [basicConstraints(false), keyUsage(usage.keyUsage)];
   if (usage.extKeyUsage) extensions.push(extendedKeyUsage(usage.extKeyUsage));
-  extensions.push(subjectKeyIdentifier(subjectKeyIdentifierOf(spki)), authorityKeyIdentifier(issuerKeyId(issuer.certificate)));
+  extensions.push(subjectKeyIdentifier(subjectKeyIdentifierOf(spki)), authorityKeyIdentifier(issuerKeyIdentifier(issuer.certificate)));
   // §4.2.1.6: the SAN is critical when the subject is empty.
   if (altNames.length) extensions.push(subjectAltName(altNames, emptySubject));
   const der = buildCertificate(

@@ -11,7 +11,7 @@ import type { Certificate } from './certificate.js';
 import { PkiError } from './errors.js';
 import type { CrlReason } from './crl.js';
 import { authorityKeyIdentifier, crlNumber, crlReason } from './extensions-builder.js';
-import { signatureSchemeFor, spkiOf, subjectKeyIdentifierOf } from './key-types.js';
+import { issuerKeyIdentifier, signatureSchemeFor, spkiOf } from './key-types.js';
 
 export interface RevokedCertificateEntry {
   /** The serial as hex of its (positive) magnitude. */
@@ -52,7 +52,6 @@ export function buildCrl(options: CrlOptions): Uint8Array {
     if (entry.reason && entry.reason !== 'unspecified') fields.push(encode.sequence(crlReason(entry.reason)));
     return encode.sequence(...fields);
   });
-  const keyId = issuer.subjectKeyIdentifier ?? subjectKeyIdentifierOf(issuer.spki);
   const tbs = encode.sequence(
     encode.integer(1), // v2
     scheme.algorithmIdentifier,
@@ -61,7 +60,7 @@ export function buildCrl(options: CrlOptions): Uint8Array {
     encode.time(truncateToSeconds(options.nextUpdate)),
     // An empty revokedCertificates must be absent, not an empty SEQUENCE.
     ...(revoked.length ? [encode.sequence(...revoked)] : []),
-    encode.explicit(0, encode.sequence(authorityKeyIdentifier(keyId), crlNumber(options.crlNumber))),
+    encode.explicit(0, encode.sequence(authorityKeyIdentifier(issuerKeyIdentifier(issuer)), crlNumber(options.crlNumber))),
   );
   return encode.sequence(tbs, scheme.algorithmIdentifier, encode.bitString(scheme.sign(tbs)));
 }

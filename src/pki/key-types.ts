@@ -3,8 +3,9 @@
  * algorithm each implies. One place decides the pairing so certificates,
  * CSRs and CRLs never disagree with their `signatureAlgorithm`.
  */
-import { createHash, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { encode, parse, readBitString, readOid, sequence } from '../lib/der.js';
+import type { Certificate } from './certificate.js';
 import { PkiError } from './errors.js';
 
 export type KeyType = 'p256' | 'p384' | 'rsa3072' | 'ed25519';
@@ -106,33 +107,6 @@ export function keyTypeOf(key: KeyObject): KeyType | undefined {
   return undefined;
 }
 
-/**
- * Verifies `signature` over `data` with `publicKey` under the signature
- * algorithm `oid` (the one a CSR or certificate declares). Returns false for
- * a wrong signature; throws UNSUPPORTED_ALGORITHM for an OID we do not check.
- */
-export function verifyWithOid(oid: string, publicKey: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
-  const hash: Record<string, string | null> = {
-    [SignatureOid.ECDSA_SHA256]: 'sha256',
-    [SignatureOid.ECDSA_SHA384]: 'sha384',
-    [SignatureOid.ECDSA_SHA512]: 'sha512',
-    [SignatureOid.RSA_SHA256]: 'sha256',
-    [SignatureOid.RSA_SHA384]: 'sha384',
-    [SignatureOid.RSA_SHA512]: 'sha512',
-    [SignatureOid.ED25519]: null,
-  };
-  if (!(oid in hash)) throw new PkiError('UNSUPPORTED_ALGORITHM', `unsupported signature algorithm ${oid}`);
-  const kind = publicKey.asymmetricKeyType;
-  const ecdsa = oid.startsWith('1.2.840.10045.4.3.');
-  const rsa = oid.startsWith('1.2.840.113549.1.1.');
-  if ((ecdsa && kind !== 'ec') || (rsa && kind !== 'rsa') || (oid === SignatureOid.ED25519 && kind !== 'ed25519')) return false;
-  try {
-    return verify(hash[oid] ?? null, data, ecdsa ? { key: publicKey, dsaEncoding: 'der' } : publicKey, signature);
-  } catch {
-    return false;
-  }
-}
-
 const spkiCache = new WeakMap<KeyObject, Uint8Array>();
 
 const CURVE_OIDS: Record<string, string> = { 'P-256': '1.2.840.10045.3.1.7', 'P-384': '1.3.132.0.34', 'P-521': '1.3.132.0.35' };
@@ -175,4 +149,9 @@ export function subjectKeyIdentifierOf(spki: Uint8Array): Uint8Array {
   readOid(sequence(algorithm, 'AlgorithmIdentifier')[0]);
   const { bytes } = readBitString(key, 'subjectPublicKey');
   return new Uint8Array(createHash('sha1').update(bytes).digest());
+}
+
+/** The key id that certificates issued under `issuer` name in their AKID: its own SKID, or the one we would compute. */
+export function issuerKeyIdentifier(issuer: Pick<Certificate, 'subjectKeyIdentifier' | 'spki'>): Uint8Array {
+  return issuer.subjectKeyIdentifier ?? subjectKeyIdentifierOf(issuer.spki);
 }
