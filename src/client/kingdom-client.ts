@@ -5,6 +5,8 @@
  */
 import type { DescService } from '@bufbuild/protobuf';
 import { type Client, type Transport, createClient } from '@connectrpc/connect';
+import { CertificateBlastRadius } from '../gen/halo/keys/v1/certificate_blast_radius_pb.js';
+import { EventGroupMetadataReencryption } from '../gen/halo/keys/v1/event_group_metadata_reencryption_pb.js';
 import { KingdomAdmin } from '../gen/halo/keys/v1/kingdom_admin_pb.js';
 import { MeasurementTrust } from '../gen/halo/keys/v1/measurement_trust_pb.js';
 import { Certificates } from '../gen/wfa/measurement/api/v2alpha/certificates_service_pb.js';
@@ -28,6 +30,8 @@ export interface KingdomClient {
   readonly measurements: Client<typeof Measurements>;
   readonly requisitions: Client<typeof Requisitions>;
   readonly measurementTrust: Client<typeof MeasurementTrust>;
+  readonly certificateBlastRadius: Client<typeof CertificateBlastRadius>;
+  readonly metadataReencryption: Client<typeof EventGroupMetadataReencryption>;
   readonly admin: Client<typeof KingdomAdmin>;
   readonly transport: Transport;
 }
@@ -65,6 +69,8 @@ export function kingdomClientOver(transport: Transport, describe = { target: 'th
     measurements: make(Measurements),
     requisitions: make(Requisitions),
     measurementTrust: make(MeasurementTrust),
+    certificateBlastRadius: make(CertificateBlastRadius),
+    metadataReencryption: make(EventGroupMetadataReencryption),
     admin: make(KingdomAdmin),
     transport,
   };

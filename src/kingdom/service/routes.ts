@@ -12,6 +12,7 @@ import { ModelProviders } from '../../gen/wfa/measurement/api/v2alpha/model_prov
 import { PublicKeys } from '../../gen/wfa/measurement/api/v2alpha/public_keys_service_pb.js';
 import { adminAuthenticationInterceptor, type AdminTokenOptions } from './admin-authentication.js';
 import { authenticationInterceptor } from './authentication.js';
+import { registerCertificateBlastRadiusService } from './certificate-blast-radius-service.js';
 import { certificatesService } from './certificates-service.js';
 import type { KingdomServices } from './context.js';
 import { dataProvidersService } from './data-providers-service.js';
@@ -40,6 +41,7 @@ export function kingdomRoutes(services: KingdomServices): (router: ConnectRouter
     registerRequisitionsService(router, services);
     registerMeasurementTrustService(router, services);
     registerMetadataReencryptionService(router, services);
+    registerCertificateBlastRadiusService(router, services);
   };
 }
 
