@@ -4,10 +4,10 @@
  * addresses become their 4 or 16 octets, URIs must carry a scheme and host
  * (RFC 5280 §4.2.1.6). Bad input is INVALID_REQUEST, never a bad certificate.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { encode, tlv } from '../lib/der.js';
 import { PkiError } from './errors.js';
+import { hasDnsLabelSyntax, parseIp } from './hostname.js';
 
 export type GeneralNameInput =
   | { type: 'dns'; value: string }
@@ -16,9 +16,12 @@ export type GeneralNameInput =
   | { type: 'email'; value: string }
   | { type: 'dn'; der: Uint8Array };
 
-const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
-
-/** A DNS name as a lowercase A-label string; `*.` is allowed as the whole left-most label only. */
+/**
+ * A DNS name as a lowercase A-label string; `*.` is allowed as the whole
+ * left-most label only. The label syntax is host matching's
+ * (`hasDnsLabelSyntax`); unlike `normalizeHost`, which refuses, this throws,
+ * always passes the name through IDNA, and accepts an all-digit last label.
+ */
 export function normalizeDnsName(name: string, { wildcard = true }: { wildcard?: boolean } = {}): string {
   let rest = name;
   let prefix = '';
@@ -27,40 +30,18 @@ export function normalizeDnsName(name: string, { wildcard = true }: { wildcard?:
     rest = rest.slice(2);
   }
   const ascii = domainToASCII(rest.endsWith('.') ? rest.slice(0, -1) : rest);
-  if (!ascii || ascii.length > 253) throw new PkiError('INVALID_REQUEST', `"${name}" is not a valid DNS name`);
-  const labels = ascii.split('.');
-  if (labels.some((l) => !LABEL.test(l))) throw new PkiError('INVALID_REQUEST', `"${name}" is not a valid DNS name`);
+  if (!hasDnsLabelSyntax(ascii)) throw new PkiError('INVALID_REQUEST', `"${name}" is not a valid DNS name`);
   return prefix + ascii;
 }
 
-/** The 4 (IPv4) or 16 (IPv6) octets of an address. */
+/**
+ * The 4 (IPv4) or 16 (IPv6) octets of an address, parsed as host matching
+ * parses it (`parseIp`), except that the bracketed URL form is refused here.
+ */
 export function ipAddressBytes(text: string): Uint8Array {
-  if (isIPv4(text)) return Uint8Array.from(text.split('.').map(Number));
-  if (!isIPv6(text)) throw new PkiError('INVALID_REQUEST', `"${text}" is not an IP address`);
-  let t = text.toLowerCase();
-  // An embedded dotted quad (::ffff:1.2.3.4) becomes two hex groups.
-  const lastColon = t.lastIndexOf(':');
-  const tail = t.slice(lastColon + 1);
-  if (isIPv4(tail)) {
-    const o = tail.split('.').map(Number) as [number, number, number, number];
-    t = `${t.slice(0, lastColon + 1)}${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
-  }
-  const split = (s: string) => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
-  const gap = t.indexOf('::');
-  let groups: number[];
-  if (gap < 0) {
-    groups = split(t);
-  } else {
-    const left = split(t.slice(0, gap));
-    const right = split(t.slice(gap + 2));
-    groups = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
-  }
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    out[i * 2] = g >> 8;
-    out[i * 2 + 1] = g & 0xff;
-  });
-  return out;
+  const bytes = text.startsWith('[') ? undefined : parseIp(text);
+  if (!bytes) throw new PkiError('INVALID_REQUEST', `"${text}" is not an IP address`);
+  return bytes;
 }
 
 /** An IP range `addr/prefix` as address + mask octets (the name-constraint form). */

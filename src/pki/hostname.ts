@@ -13,11 +13,18 @@ import { OID_COMMON_NAME, attributeValues } from './name.js';
 
 const LABEL_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
-/** True for a syntactically valid (ASCII, lower-cased) DNS host name: LDH labels. */
+/**
+ * LDH labels of 1 to 63 characters, 253 in all (ASCII, lower case): the
+ * syntax the CA requires of names it writes (`ca-general-names.ts`) and host
+ * matching requires of names it compares.
+ */
+export function hasDnsLabelSyntax(name: string): boolean {
+  return name.length > 0 && name.length <= 253 && name.split('.').every((l) => LABEL_RE.test(l));
+}
+
+/** True for a syntactically valid (ASCII, lower-cased) DNS host name: LDH labels, the last not all digits (that reads as IPv4). */
 export function isValidDnsName(name: string): boolean {
-  if (name.length === 0 || name.length > 253) return false;
-  const labels = name.split('.');
-  return labels.every((l) => LABEL_RE.test(l)) && !/^\d+$/.test(labels[labels.length - 1]!);
+  return hasDnsLabelSyntax(name) && !/^\d+$/.test(name.slice(name.lastIndexOf('.') + 1));
 }
 
 /** Parses a dotted-decimal IPv4 address (RFC 3986 form: no leading zeros). */
