@@ -22,12 +22,24 @@ export function configureProgram(program: Command): Command {
   return program;
 }
 
+let commandExitCode: number = ExitCode.OK;
+
+/**
+ * Lets a command that finished its work report a verdict other than success
+ * (for example `status` finding something overdue) without throwing.
+ */
+export function setExitCode(code: number): void {
+  commandExitCode = code;
+}
+
 /** Runs `program` on `argv` and sets `process.exitCode`; never throws. */
 export async function runProgram(program: Command, argv: readonly string[]): Promise<number> {
   const name = program.name();
-  let code: number = ExitCode.OK;
+  commandExitCode = ExitCode.OK;
+  let code: number;
   try {
     await program.parseAsync(argv as string[]);
+    code = commandExitCode;
   } catch (err) {
     code = reportError(name, err);
   }

@@ -18,18 +18,7 @@ export function isoTime(value: string): Date {
   return t;
 }
 
-/**
- * A command-specific exit code (status 3 and the like). runProgram sets the
- * exit code to 0 once the action returns, so the code is set again when the
- * event loop drains.
- */
-export function setExitCode(code: number): void {
-  if (code === 0) return;
-  process.exitCode = code;
-  process.once('beforeExit', () => {
-    process.exitCode = code;
-  });
-}
+export { setExitCode } from '../run.js';
 
 export interface StateFlags {
   dir: string;
