@@ -9,6 +9,7 @@
  * Every failure is `PkiError('CERT_MALFORMED')`, whatever the input.
  */
 import { createHash } from 'node:crypto';
+import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
 import {
   type DerNode,
   DerError,
@@ -28,11 +29,10 @@ import {
   readTime,
   sequence,
 } from '../lib/der.js';
-import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
-import { PemError, derBlocks } from '../lib/pem.js';
 import { PkiError } from './errors.js';
 import { type GeneralName, decodeGeneralName, decodeGeneralNames } from './general-name.js';
 import { type Name, decodeName, namesEqual } from './name.js';
+import { decodeStrictly, readDerBlocks } from './strict-decode.js';
 
 export type { Name, NameAttribute } from './name.js';
 export type { GeneralName } from './general-name.js';
@@ -178,25 +178,37 @@ function malformed(message: string, cause?: unknown): PkiError {
 
 /** Parses one DER certificate. Throws `PkiError('CERT_MALFORMED')` on any problem. */
 export function parseCertificate(der: Uint8Array): Certificate {
-  try {
-    return decode(der);
-  } catch (err) {
-    if (err instanceof PkiError) throw err;
-    const detail = err instanceof DerError ? err.message : 'unexpected structure';
-    throw malformed(`certificate is malformed: ${detail}`, err);
-  }
+  return decodeStrictly('CERT_MALFORMED', 'certificate', () => decode(der));
 }
 
 /** Parses a PEM bundle (any number of CERTIFICATE blocks) or a single DER certificate. */
 export function parseCertificates(bytes: Uint8Array): Certificate[] {
-  let blocks: Uint8Array[];
-  try {
-    blocks = derBlocks(bytes, ['CERTIFICATE']);
-  } catch (err) {
-    const detail = err instanceof PemError ? err.message : 'not PEM or DER';
-    throw malformed(`certificate bundle is malformed: ${detail}`, err);
+  return readDerBlocks(bytes, ['CERTIFICATE'], 'CERT_MALFORMED', 'certificate bundle').map(parseCertificate);
+}
+
+/**
+ * Reads `Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension`, as certificates,
+ * CRLs and CRL entries carry them; an extension may appear only once.
+ */
+export function readExtensions(node: DerNode | undefined, what: string): Map<string, Extension> {
+  const out = new Map<string, Extension>();
+  const list = sequence(node, what);
+  if (list.length === 0) throw new DerError(`${what} must not be empty`);
+  for (const ext of list) {
+    const parts = sequence(ext, 'Extension');
+    const oid = readOid(parts[0], 'extnID');
+    let critical = false;
+    let idx = 1;
+    if (parts[1] && isUniversal(parts[1], Tag.BOOLEAN)) {
+      critical = readBoolean(parts[1], 'critical');
+      idx = 2;
+    }
+    const value = readOctetString(parts[idx], 'extnValue');
+    if (parts.length !== idx + 1) throw new DerError('Extension has too many fields');
+    if (out.has(oid)) throw new DerError(`duplicate extension ${oid}`);
+    out.set(oid, { critical, value });
   }
-  return blocks.map(parseCertificate);
+  return out;
 }
 
 function sameAlgorithm(a: AlgorithmIdentifier, b: AlgorithmIdentifier): boolean {
@@ -279,27 +291,12 @@ function decode(der: Uint8Array): Certificate {
   const sig = readBitString(sigNode, 'signatureValue');
   if (sig.unusedBits !== 0) throw new DerError('signatureValue must be whole octets');
 
-  const extensions = new Map<string, Extension>();
+  let extensions = new Map<string, Extension>();
   if (extensionsNode) {
     if (!extensionsNode.constructed) throw new DerError('extensions must be [3] EXPLICIT');
     const inner = children(extensionsNode);
     if (inner.length !== 1) throw new DerError('extensions must hold one SEQUENCE');
-    const list = sequence(inner[0], 'Extensions');
-    if (list.length === 0) throw new DerError('Extensions must not be empty');
-    for (const ext of list) {
-      const parts = sequence(ext, 'Extension');
-      const oid = readOid(parts[0], 'extnID');
-      let critical = false;
-      let valueIdx = 1;
-      if (parts[1] && isUniversal(parts[1], Tag.BOOLEAN)) {
-        critical = readBoolean(parts[1], 'critical');
-        valueIdx = 2;
-      }
-      const value = readOctetString(parts[valueIdx], 'extnValue');
-      if (parts.length !== valueIdx + 1) throw new DerError('Extension has too many fields');
-      if (extensions.has(oid)) throw new DerError(`duplicate extension ${oid}`);
-      extensions.set(oid, { critical, value });
-    }
+    extensions = readExtensions(inner[0], 'Extensions');
   }
 
   const decoded = decodeExtensions(extensions, subject);

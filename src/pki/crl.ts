@@ -7,6 +7,7 @@
  * Delta and indirect CRLs are not supported: a delta CRL is ignored, an
  * indirect one is refused.
  */
+import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
 import {
   type DerNode,
   DerError,
@@ -16,20 +17,16 @@ import {
   expectUniversal,
   isUniversal,
   parse,
-  readBoolean,
   readInteger,
-  readOctetString,
-  readOid,
   readTime,
   sequence,
 } from '../lib/der.js';
-import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
-import { PemError, derBlocks } from '../lib/pem.js';
 import { verifySignature } from './algorithms.js';
-import { type Certificate, type Extension, OID } from './certificate.js';
+import { type Certificate, type Extension, OID, readExtensions } from './certificate.js';
 import { PkiError } from './errors.js';
 import { type Name, decodeName } from './name.js';
 import { type RevocationChecker, type RevocationStatus } from './revocation.js';
+import { decodeStrictly, readDerBlocks } from './strict-decode.js';
 
 export type CrlReason =
   | 'unspecified'
@@ -95,50 +92,14 @@ export interface Crl {
   readonly isDelta: boolean;
 }
 
-function malformed(message: string, cause?: unknown): PkiError {
-  return new PkiError('CRL_MALFORMED', message, cause === undefined ? undefined : { cause });
-}
-
 /** Parses one DER CRL. Throws `PkiError('CRL_MALFORMED')` on any problem. */
 export function parseCrl(der: Uint8Array): Crl {
-  try {
-    return decode(der);
-  } catch (err) {
-    if (err instanceof PkiError) throw err;
-    throw malformed(`CRL is malformed: ${err instanceof DerError ? err.message : 'unexpected structure'}`, err);
-  }
+  return decodeStrictly('CRL_MALFORMED', 'CRL', () => decode(der));
 }
 
 /** Parses a PEM bundle of `X509 CRL` blocks, or one DER CRL. */
 export function parseCrls(bytes: Uint8Array): Crl[] {
-  let blocks: Uint8Array[];
-  try {
-    blocks = derBlocks(bytes, ['X509 CRL']);
-  } catch (err) {
-    throw malformed(`CRL file is malformed: ${err instanceof PemError ? err.message : 'not PEM or DER'}`, err);
-  }
-  return blocks.map(parseCrl);
-}
-
-function readExtensions(node: DerNode, what: string): Map<string, Extension> {
-  const out = new Map<string, Extension>();
-  const list = sequence(node, what);
-  if (list.length === 0) throw new DerError(`${what} must not be empty`);
-  for (const ext of list) {
-    const parts = sequence(ext, 'Extension');
-    const oid = readOid(parts[0], 'extnID');
-    let critical = false;
-    let idx = 1;
-    if (parts[1] && isUniversal(parts[1], Tag.BOOLEAN)) {
-      critical = readBoolean(parts[1], 'critical');
-      idx = 2;
-    }
-    const value = readOctetString(parts[idx], 'extnValue');
-    if (parts.length !== idx + 1) throw new DerError('Extension has too many fields');
-    if (out.has(oid)) throw new DerError(`duplicate extension ${oid}`);
-    out.set(oid, { critical, value });
-  }
-  return out;
+  return readDerBlocks(bytes, ['X509 CRL'], 'CRL_MALFORMED', 'CRL file').map(parseCrl);
 }
 
 function isTime(node: DerNode | undefined): boolean {
