@@ -17,8 +17,11 @@ export class UsageError extends HaloError<'USAGE'> {
 /** Configures commander the same way for every command of a program. */
 export function configureProgram(program: Command): Command {
   program.exitOverride();
-  program.showHelpAfterError('(run with --help for usage)');
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  // Usage errors stay on one line, with the hint beside the message.
+  program.configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    outputError: (s, write) => write(`${s.trimEnd()} (see --help)\n`),
+  });
   return program;
 }
 
