@@ -1,32 +1,21 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { type CliResult, haloKeys as runHaloKeys, scratchDir } from './run-cli.js';
 
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-const tmp = mkdtempSync(join(tmpdir(), 'halo-keys-cli-ca-'));
-const file = (name: string) => join(tmp, name);
-after(() => rmSync(tmp, { recursive: true, force: true }));
+const { file } = scratchDir('halo-keys-cli-ca-');
 const passphrase = 'edp1 ca passphrase';
-
-function haloKeys(args: string[], env: Record<string, string> = { HALO_KEYS_CA_PASSPHRASE: passphrase }) {
-  const r = spawnSync(process.execPath, ['bin/halo-keys.js', ...args], {
-    cwd: repo,
-    env: { ...process.env, HALO_KEYS_CA_PASSPHRASE: '', ...env },
-    encoding: 'utf8',
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const haloKeys = (args: string[], env: Record<string, string> = { HALO_KEYS_CA_PASSPHRASE: passphrase }) => runHaloKeys(args, env);
 
 function openssl(args: string[]) {
   const r = spawnSync('openssl', args, { encoding: 'utf8' });
   return { code: r.status, out: r.stdout + r.stderr };
 }
 
-function assertFails(r: ReturnType<typeof haloKeys>, code: number, pattern: RegExp) {
+/** Like run-cli's, but commander's usage errors add a second line here. */
+function assertFails(r: CliResult, code: number, pattern: RegExp) {
   assert.equal(r.code, code, r.stderr);
   const lines = r.stderr.trimEnd().split('\n');
   assert.ok(lines.length <= 2, r.stderr); // commander adds "(run with --help for usage)" to usage errors

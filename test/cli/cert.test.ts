@@ -1,32 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
 import { ManualClock } from '../../src/lib/clock.js';
 import { encodePem } from '../../src/lib/pem.js';
 import { initRoot, issueIntermediate, issueLeaf } from '../../src/pki/ca.js';
 import { buildCrl } from '../../src/pki/crl-builder.js';
+import { assertFails, fixture, haloKeys, scratchDir } from './run-cli.js';
 
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-const secretfiles = fileURLToPath(new URL('../../../shared/testdata/cmms-secretfiles/', import.meta.url));
-const fixture = (name: string) => join(secretfiles, name);
-const tmp = mkdtempSync(join(tmpdir(), 'halo-keys-cli-cert-'));
-const file = (name: string) => join(tmp, name);
-after(() => rmSync(tmp, { recursive: true, force: true }));
-
-function haloKeys(args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/halo-keys.js', ...args], { cwd: repo, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function oneLineFailure(r: ReturnType<typeof haloKeys>, code: number, pattern: RegExp) {
-  assert.equal(r.code, code, r.stderr);
-  assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
-  assert.match(r.stderr, pattern);
-}
+const { file } = scratchDir('halo-keys-cli-cert-');
 
 // A small PKI made by our CA at a fixed instant: root -> intermediate -> leaves, plus a CRL.
 const clock = new ManualClock('2026-03-01T00:00:00Z');
@@ -121,8 +103,8 @@ describe('halo-keys cert inspect', () => {
 
   it('fails with one line on garbage and missing files', () => {
     writeFileSync(file('garbage.der'), Buffer.from('30820a0b0c0d', 'hex'));
-    oneLineFailure(haloKeys(['cert', 'inspect', file('garbage.der')]), 1, /^halo-keys: certificate .*malformed/);
-    oneLineFailure(haloKeys(['cert', 'inspect', file('missing.pem')]), 1, /not found/);
+    assertFails(haloKeys(['cert', 'inspect', file('garbage.der')]), 1, /^halo-keys: certificate .*malformed/);
+    assertFails(haloKeys(['cert', 'inspect', file('missing.pem')]), 1, /not found/);
   });
 });
 
@@ -158,7 +140,7 @@ describe('halo-keys cert verify', () => {
       assert.equal(out.valid, false);
       assert.equal(out.code, code);
       assert.ok(out.certificate?.subject, 'names the certificate');
-      oneLineFailure(haloKeys(['cert', 'verify', ...args]), 1, new RegExp(`verification failed: ${code}`));
+      assertFails(haloKeys(['cert', 'verify', ...args]), 1, new RegExp(`verification failed: ${code}`));
     });
   }
 

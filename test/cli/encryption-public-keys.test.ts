@@ -1,45 +1,24 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { before, describe, it } from 'node:test';
+import {
+  type CliResult,
+  assertFails as assertCliFails,
+  assertUsage,
+  buildIfStale,
+  fixture,
+  haloKeys,
+  repo,
+  runBin,
+  scratchDir,
+  secretfiles,
+} from './run-cli.js';
 
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-const secretfiles = fileURLToPath(new URL('../../../shared/testdata/cmms-secretfiles/', import.meta.url));
-const fixture = (name: string) => join(secretfiles, name);
-const tmp = mkdtempSync(join(tmpdir(), 'encryption-public-keys-'));
-const file = (name: string) => join(tmp, name);
-after(() => rmSync(tmp, { recursive: true, force: true }));
+const { file } = scratchDir('encryption-public-keys-');
 
-function run(bin: string, args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    cwd: repo,
-    env: { ...process.env, HALO_KEYS_PASSPHRASE: '', ...env },
-    encoding: 'utf8',
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-const epk = (args: string[], env: Record<string, string> = {}) => run('bin/EncryptionPublicKeys.js', args, env);
-type Result = ReturnType<typeof epk>;
-
-/** A failure: the exit code, nothing on stdout, exactly one line on stderr matching `pattern`. */
-function assertFails(r: Result, code: number, pattern: RegExp) {
-  assert.equal(r.code, code, r.stderr);
-  assert.equal(r.stdout, '');
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0]!, /^EncryptionPublicKeys: /);
-  assert.match(lines[0]!, pattern);
-}
-
-/** Commander's own usage errors (exit 2): its message first, then a "run with --help" hint. */
-function assertUsage(r: Result, pattern: RegExp) {
-  assert.equal(r.code, 2, r.stderr);
-  assert.equal(r.stdout, '');
-  assert.match(r.stderr.split('\n')[0]!, pattern);
-}
+const epk = (args: string[], env: Record<string, string> = {}) => runBin('bin/EncryptionPublicKeys.js', args, env);
+const assertFails = (r: CliResult, code: number, pattern: RegExp) => assertCliFails(r, code, pattern, 'EncryptionPublicKeys');
 
 function varint(n: number): number[] {
   const out: number[] = [];
@@ -67,12 +46,7 @@ const families = readdirSync(secretfiles)
 
 describe('EncryptionPublicKeys', () => {
   before(() => {
-    // The binary runs compiled JavaScript; build when dist is missing or older than the command.
-    const built = join(repo, 'dist/cli/encryption-public-keys.js');
-    const source = join(repo, 'src/cli/encryption-public-keys.ts');
-    if (!existsSync(built) || statSync(built).mtimeMs < statSync(source).mtimeMs) {
-      execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: repo, stdio: 'ignore' });
-    }
+    buildIfStale('src/cli/encryption-public-keys.ts');
   });
 
   it('runs the upstream flow (serialize, sign, verify; openssl agrees) on every CMMS fixture family', (t) => {
@@ -237,7 +211,7 @@ describe('EncryptionPublicKeys', () => {
 
     // The generated pair works: encrypt to the public keyset, decrypt with the private one (halo-keys binary).
     writeFileSync(file('plain.txt'), 'requisition spec');
-    const hk = (args: string[]) => run('bin/halo-keys.js', args);
+    const hk = (args: string[]) => haloKeys(args);
     assert.equal(hk(['encrypt', '--keyset', file('g_public.tink'), '--in', file('plain.txt'), '--out', file('ct.bin')]).code, 0);
     assert.equal(hk(['decrypt', '--keyset', file('g_private.tink'), '--in', file('ct.bin'), '--out', file('pt.txt')]).code, 0);
     assert.equal(readFileSync(file('pt.txt'), 'utf8'), 'requisition spec');

@@ -1,36 +1,13 @@
 /** `halo-keys keyset …`, `encrypt` and `decrypt`, run as the compiled binary. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { assertFails, haloKeys, scratchDir } from './run-cli.js';
 
-const repo = fileURLToPath(new URL('../../', import.meta.url));
 const testdata = fileURLToPath(new URL('../../../shared/testdata/', import.meta.url));
-const tmp = mkdtempSync(join(tmpdir(), 'halo-keys-cli-keyset-'));
-const file = (name: string) => join(tmp, name);
-after(() => rmSync(tmp, { recursive: true, force: true }));
-
-function haloKeys(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, ['bin/halo-keys.js', ...args], {
-    cwd: repo,
-    env: { ...process.env, HALO_KEYS_PASSPHRASE: '', ...env },
-    encoding: 'utf8',
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Exit code, nothing on stdout, exactly one `halo-keys: ...` line on stderr. */
-function assertFails(r: ReturnType<typeof haloKeys>, code: number, pattern: RegExp): void {
-  assert.equal(r.code, code, r.stderr);
-  assert.equal(r.stdout, '');
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0]!, /^halo-keys: /);
-  assert.match(lines[0]!, pattern);
-}
+const { file } = scratchDir('halo-keys-cli-keyset-');
 
 describe('halo-keys keyset', () => {
   it('generate (README command): plaintext private keyset 0600 with a note, public keyset, inspect both', () => {

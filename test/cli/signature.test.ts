@@ -1,43 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { before, describe, it } from 'node:test';
+import { assertFails, assertUsage, buildIfStale, fixture, haloKeys, scratchDir } from './run-cli.js';
 
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-const secretfiles = fileURLToPath(new URL('../../../shared/testdata/cmms-secretfiles/', import.meta.url));
-const fixture = (name: string) => join(secretfiles, name);
-const tmp = mkdtempSync(join(tmpdir(), 'halo-keys-cli-sig-'));
-const file = (name: string) => join(tmp, name);
-after(() => rmSync(tmp, { recursive: true, force: true }));
-
-function haloKeys(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, ['bin/halo-keys.js', ...args], {
-    cwd: repo,
-    env: { ...process.env, HALO_KEYS_PASSPHRASE: '', ...env },
-    encoding: 'utf8',
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** A failure: non-zero exit, nothing on stdout, exactly one line on stderr matching `pattern`. */
-function assertFails(r: ReturnType<typeof haloKeys>, code: number, pattern: RegExp) {
-  assert.equal(r.code, code, r.stderr);
-  assert.equal(r.stdout, '');
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0]!, /^halo-keys: /);
-  assert.match(lines[0]!, pattern);
-}
-
-/** Commander's own usage errors (exit 2): its message and a "run with --help" hint. */
-function assertUsage(r: ReturnType<typeof haloKeys>, pattern: RegExp) {
-  assert.equal(r.code, 2, r.stderr);
-  assert.equal(r.stdout, '');
-  assert.match(r.stderr.split('\n')[0]!, pattern);
-}
+const { file } = scratchDir('halo-keys-cli-sig-');
 
 const sign = (...extra: string[]) => [
   'sign', '--certificate', fixture('edp1_cs_cert.der'), '--signing-key', fixture('edp1_cs_private.der'),
@@ -46,12 +13,7 @@ const sign = (...extra: string[]) => [
 
 describe('halo-keys sign / verify', () => {
   before(() => {
-    // The binary runs compiled JavaScript; build when dist is missing or older than this command.
-    const built = join(repo, 'dist/cli/commands/signature.js');
-    const source = join(repo, 'src/cli/commands/signature.ts');
-    if (!existsSync(built) || statSync(built).mtimeMs < statSync(source).mtimeMs) {
-      execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: repo, stdio: 'ignore' });
-    }
+    buildIfStale('src/cli/commands/signature.ts');
     writeFileSync(file('input.bin'), readFileSync(fixture('edp1_enc_public.tink')));
   });
 
