@@ -14,32 +14,11 @@ import { LinkCache } from '../../src/pki/path-builder.js';
 import { TrustStore } from '../../src/pki/trust-store.js';
 import { validatePath } from '../../src/pki/validate.js';
 import { type Issued, OpensslPki } from './openssl-pki.js';
+import { rejectsWith, throwsWith } from './pki-expect.js';
 
 
 const FIXTURES = new URL('../../../shared/testdata/cmms-secretfiles/', import.meta.url);
 const realDer = new Uint8Array(readFileSync(new URL('edp1_cs_cert.der', FIXTURES)));
-
-function expectCode(fn: () => unknown, code: string, what: string): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof PkiError, `${what}: ${String(err)}`);
-    assert.equal(err.code, code, `${what}: ${err.message}`);
-    return;
-  }
-  assert.fail(`${what}: no error`);
-}
-
-async function expectRejects(p: Promise<unknown>, code: string): Promise<PkiError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof PkiError, String(err));
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected ${code}`);
-}
 
 describe('bad input', () => {
   test('random bytes are CERT_MALFORMED / CRL_MALFORMED', () => {
@@ -47,15 +26,15 @@ describe('bad input', () => {
       const bytes = randomBytes(i % 700);
       // Half of them look like the start of a SEQUENCE, to get past the first byte.
       if (i % 2 && bytes.length > 2) bytes[0] = 0x30;
-      expectCode(() => parseCertificate(bytes), 'CERT_MALFORMED', `random #${i}`);
-      expectCode(() => parseCrl(bytes), 'CRL_MALFORMED', `random CRL #${i}`);
+      throwsWith(() => parseCertificate(bytes), 'CERT_MALFORMED', `random #${i}`);
+      throwsWith(() => parseCrl(bytes), 'CRL_MALFORMED', `random CRL #${i}`);
     }
-    expectCode(() => parseCertificates(Buffer.from('-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n')), 'CERT_MALFORMED', 'bad PEM');
-    expectCode(() => parseCertificates(Buffer.from('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')), 'CERT_MALFORMED', 'PEM of junk');
+    throwsWith(() => parseCertificates(Buffer.from('-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n')), 'CERT_MALFORMED', 'bad PEM');
+    throwsWith(() => parseCertificates(Buffer.from('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')), 'CERT_MALFORMED', 'PEM of junk');
   });
 
   test('every proper prefix of a real certificate is CERT_MALFORMED', () => {
-    for (let n = 0; n < realDer.length; n++) expectCode(() => parseCertificate(realDer.subarray(0, n)), 'CERT_MALFORMED', `prefix ${n}`);
+    for (let n = 0; n < realDer.length; n++) throwsWith(() => parseCertificate(realDer.subarray(0, n)), 'CERT_MALFORMED', `prefix ${n}`);
     assert.equal(parseCertificate(realDer).subject.text, 'CN=Edp1,O=Halo CMM Dev');
   });
 
@@ -86,7 +65,7 @@ authorityKeyIdentifier = keyid:always
 subjectAltName = ${Array.from({ length: 3000 }, (_, i) => `DNS:h${i}.example.com`).join(',')}
 `);
     after(() => pki.dispose());
-    const parse = (i: Issued): Certificate => parseCertificates(pki.read(i))[0]!;
+    const parse = (i: Issued): Certificate => pki.certificate(i);
     const at = new Date(Date.now() + 86_400_000); // certificates made during the run start "now"
 
     test('a leaf with 3000 SANs: host lookup works, name constraints refuse the blow-up', async () => {
@@ -94,7 +73,7 @@ subjectAltName = ${Array.from({ length: 3000 }, (_, i) => `DNS:h${i}.example.com
       const leaf = parse(pki.issue('many', root, 'many'));
       assert.equal(leaf.subjectAltNames?.length, 3000);
       await validatePath(leaf, { trustStore: new TrustStore([parse(root)]), at, host: 'h2999.example.com' });
-      await expectRejects(validatePath(leaf, { trustStore: new TrustStore([parse(root)]), at, host: 'h3000.example.com' }), 'HOSTNAME_MISMATCH');
+      await rejectsWith(validatePath(leaf, { trustStore: new TrustStore([parse(root)]), at, host: 'h3000.example.com' }), 'HOSTNAME_MISMATCH');
       // 3000 names x 100 constraints: over the comparison budget.
       const wide = new OpensslPki(`
 [wide]
@@ -113,7 +92,7 @@ subjectAltName = ${Array.from({ length: 3000 }, (_, i) => `DNS:h${i}.d1.example.
         const r = wide.root('root');
         const ca = wide.issue('wide', r, 'wide');
         const l = parseCertificates(wide.read(wide.issue('many', ca, 'many')))[0]!;
-        const err = await expectRejects(
+        const err = await rejectsWith(
           validatePath(l, { trustStore: new TrustStore(parseCertificates(wide.read(r))), intermediates: parseCertificates(wide.read(ca)), at }),
           'NAME_CONSTRAINT_VIOLATION',
         );
@@ -133,8 +112,8 @@ subjectAltName = ${Array.from({ length: 3000 }, (_, i) => `DNS:h${i}.d1.example.
       }
       const leaf = parse(pki.issue('deep-leaf', issuer, 'leaf'));
       const opts = { trustStore: new TrustStore([parse(root)]), intermediates: intermediates.slice().reverse(), at };
-      await expectRejects(validatePath(leaf, opts), 'PATH_TOO_DEEP');
-      await expectRejects(validatePath(leaf, { ...opts, maxDepth: 11 }), 'PATH_TOO_DEEP');
+      await rejectsWith(validatePath(leaf, opts), 'PATH_TOO_DEEP');
+      await rejectsWith(validatePath(leaf, { ...opts, maxDepth: 11 }), 'PATH_TOO_DEEP');
       const path = await validatePath(leaf, { ...opts, maxDepth: 12 });
       assert.equal(path.certificates.length, 14);
     });
@@ -151,7 +130,7 @@ subjectAltName = ${Array.from({ length: 3000 }, (_, i) => `DNS:h${i}.d1.example.
       const leaf = parse(pki.issue('loop-leaf', a, 'leaf'));
       const intermediates = [aByB, bByA, aByC, cByA, a, b, c].map(parse);
       const unrelated = parse(pki.root('unrelated'));
-      const err = await expectRejects(validatePath(leaf, { trustStore: new TrustStore([unrelated]), intermediates, at, linkCache: new LinkCache() }), 'CHAIN_UNTRUSTED');
+      const err = await rejectsWith(validatePath(leaf, { trustStore: new TrustStore([unrelated]), intermediates, at, linkCache: new LinkCache() }), 'CHAIN_UNTRUSTED');
       assert.match(err.message, /loop-leaf/);
       const path = await validatePath(leaf, { trustStore: new TrustStore([parse(b)]), intermediates, at });
       assert.deepEqual(
@@ -165,7 +144,7 @@ subjectAltName = ${Array.from({ length: 3000 }, (_, i) => `DNS:h${i}.d1.example.
       const der = new Uint8Array(parse(pki.issue('victim', real, 'leaf')).der);
       der[der.length - 1]! ^= 0x01; // the last byte of the ECDSA s value
       const leaf = parseCertificate(der);
-      await expectRejects(validatePath(leaf, { trustStore: new TrustStore([parse(real)]), at }), 'SIGNATURE_INVALID');
+      await rejectsWith(validatePath(leaf, { trustStore: new TrustStore([parse(real)]), at }), 'SIGNATURE_INVALID');
     });
   });
 });

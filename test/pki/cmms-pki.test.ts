@@ -16,6 +16,7 @@ import { CrlRevocationChecker, parseCrls } from '../../src/pki/crl.js';
 import { PkiError } from '../../src/pki/errors.js';
 import { TrustStore } from '../../src/pki/trust-store.js';
 import { type Purpose, validatePath } from '../../src/pki/validate.js';
+import { rejectsWith } from './pki-expect.js';
 
 const DIR = fileURLToPath(new URL('../../../shared/testdata/cmms-secretfiles/', import.meta.url));
 const files = readdirSync(DIR);
@@ -36,17 +37,6 @@ function inside(leaf: Certificate, root: Certificate): Date {
 }
 
 const purposeOf = (file: string): Purpose | undefined => (file.endsWith('_cs_cert.der') ? 'signing' : undefined);
-
-async function rejects(p: Promise<unknown>, code: string): Promise<PkiError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof PkiError, `expected a PkiError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected ${code}, but validation succeeded`);
-}
 
 describe('CMMS test PKI', () => {
   test('the fixture set is what cmms-reference §7 describes', () => {
@@ -70,9 +60,9 @@ describe('CMMS test PKI', () => {
     for (const [file, leaf] of leaves) {
       const [rootName, root] = rootOf(leaf);
       const others = [...roots].filter(([n]) => n !== rootName).map(([, r]) => r);
-      await rejects(validatePath(leaf, { trustStore: new TrustStore(others), at: inside(leaf, root), purpose: 'signing' }), 'CHAIN_UNTRUSTED');
+      await rejectsWith(validatePath(leaf, { trustStore: new TrustStore(others), at: inside(leaf, root), purpose: 'signing' }), 'CHAIN_UNTRUSTED');
       for (const other of others) {
-        await rejects(validatePath(leaf, { trustStore: new TrustStore([other]), at: inside(leaf, root), purpose: 'signing' }), 'CHAIN_UNTRUSTED');
+        await rejectsWith(validatePath(leaf, { trustStore: new TrustStore([other]), at: inside(leaf, root), purpose: 'signing' }), 'CHAIN_UNTRUSTED');
       }
       assert.ok(file);
     }
@@ -81,19 +71,19 @@ describe('CMMS test PKI', () => {
   test('outside the validity window: CERT_EXPIRED and CERT_NOT_YET_VALID', async () => {
     const leaf = leaves.get('edp1_tls.pem')!;
     const store = new TrustStore([rootOf(leaf)[1]]);
-    const late = await rejects(validatePath(leaf, { trustStore: store, at: new Date(leaf.notAfter.getTime() + 1000) }), 'CERT_EXPIRED');
+    const late = await rejectsWith(validatePath(leaf, { trustStore: store, at: new Date(leaf.notAfter.getTime() + 1000) }), 'CERT_EXPIRED');
     assert.match(late.message, /CN=Edp1/);
     assert.equal(late instanceof PkiError && late.certificate?.subject, 'CN=Edp1,O=Halo CMM Dev');
-    await rejects(validatePath(leaf, { trustStore: store, at: new Date(leaf.notBefore.getTime() - 1000) }), 'CERT_NOT_YET_VALID');
+    await rejectsWith(validatePath(leaf, { trustStore: store, at: new Date(leaf.notBefore.getTime() - 1000) }), 'CERT_NOT_YET_VALID');
     // The edges are inclusive (RFC 5280 §4.1.2.5).
     await validatePath(leaf, { trustStore: store, at: leaf.notBefore });
     const edge = new Date(Math.min(leaf.notAfter.getTime(), rootOf(leaf)[1].notAfter.getTime()));
     await validatePath(leaf, { trustStore: store, at: edge });
-    await rejects(validatePath(leaf, { trustStore: store, at: new Date(edge.getTime() + 1000) }), 'CERT_EXPIRED');
+    await rejectsWith(validatePath(leaf, { trustStore: store, at: new Date(edge.getTime() + 1000) }), 'CERT_EXPIRED');
     // edp7's signing leaf outlives its root: past the root's notAfter the root fails.
     const edp7 = leaves.get('edp7_cs_cert.der')!;
     const edp7Root = rootOf(edp7)[1];
-    const err = await rejects(
+    const err = await rejectsWith(
       validatePath(edp7, { trustStore: new TrustStore([edp7Root]), at: new Date(edp7Root.notAfter.getTime() + 1000), purpose: 'signing' }),
       'CERT_EXPIRED',
     );
@@ -106,12 +96,12 @@ describe('CMMS test PKI', () => {
     const opts = { trustStore: new TrustStore([root]), at: inside(leaf, root) };
     await validatePath(leaf, { ...opts, host: 'api.edp1.dev.halo-cmm.org' });
     await validatePath(leaf, { ...opts, host: 'LOCALHOST' });
-    await rejects(validatePath(leaf, { ...opts, host: 'edp1.dev.halo-cmm.org' }), 'HOSTNAME_MISMATCH');
-    await rejects(validatePath(leaf, { ...opts, host: 'a.b.edp1.dev.halo-cmm.org' }), 'HOSTNAME_MISMATCH');
-    await rejects(validatePath(leaf, { ...opts, host: 'api.edp2.dev.halo-cmm.org' }), 'HOSTNAME_MISMATCH');
-    await rejects(validatePath(leaf, { ...opts, host: '127.0.0.1' }), 'HOSTNAME_MISMATCH');
+    await rejectsWith(validatePath(leaf, { ...opts, host: 'edp1.dev.halo-cmm.org' }), 'HOSTNAME_MISMATCH');
+    await rejectsWith(validatePath(leaf, { ...opts, host: 'a.b.edp1.dev.halo-cmm.org' }), 'HOSTNAME_MISMATCH');
+    await rejectsWith(validatePath(leaf, { ...opts, host: 'api.edp2.dev.halo-cmm.org' }), 'HOSTNAME_MISMATCH');
+    await rejectsWith(validatePath(leaf, { ...opts, host: '127.0.0.1' }), 'HOSTNAME_MISMATCH');
     // No Common Name fallback: CN=Edp1 is not a host name it serves.
-    await rejects(validatePath(leaf, { ...opts, host: 'edp1' }), 'HOSTNAME_MISMATCH');
+    await rejectsWith(validatePath(leaf, { ...opts, host: 'edp1' }), 'HOSTNAME_MISMATCH');
   });
 
   test('edp7 leaves carry clientAuth only: purpose server is EKU_MISMATCH', async () => {
@@ -120,7 +110,7 @@ describe('CMMS test PKI', () => {
       const root = rootOf(leaf)[1];
       const opts = { trustStore: new TrustStore([root]), at: inside(leaf, root) };
       await validatePath(leaf, { ...opts, purpose: 'client' });
-      await rejects(validatePath(leaf, { ...opts, purpose: 'server' }), 'EKU_MISMATCH');
+      await rejectsWith(validatePath(leaf, { ...opts, purpose: 'server' }), 'EKU_MISMATCH');
     }
     // Leaves without EKU are fine for any purpose.
     const mc = leaves.get('mc_tls.pem')!;
@@ -132,7 +122,7 @@ describe('CMMS test PKI', () => {
     const root = rootOf(leaf)[1];
     const opts = { trustStore: new TrustStore([root]), at: inside(leaf, root) };
     await validatePath(leaf, { ...opts, purpose: 'signing' });
-    await rejects(validatePath(leaf, opts), 'KEY_USAGE_MISMATCH');
+    await rejectsWith(validatePath(leaf, opts), 'KEY_USAGE_MISMATCH');
   });
 
   describe('revocation with CRLs from the real `openssl ca`', () => {
@@ -175,7 +165,7 @@ describe('CMMS test PKI', () => {
       const crls = makeCrl('revoked.crl', [{ file: 'edp1_tls.pem', reason: 'keyCompromise' }]);
       assert.equal(crls[0]!.revoked.get(leaf.serialNumber)?.reason, 'keyCompromise');
       const revocation = new CrlRevocationChecker(crls);
-      const err = await rejects(validatePath(leaf, { trustStore: new TrustStore([root]), at: later(), revocation }), 'CERT_REVOKED');
+      const err = await rejectsWith(validatePath(leaf, { trustStore: new TrustStore([root]), at: later(), revocation }), 'CERT_REVOKED');
       assert.match(err.message, /CN=Edp1/);
       const sibling = leaves.get('edp1_cs_cert.der')!;
       await validatePath(sibling, { trustStore: new TrustStore([root]), at: later(), revocation, purpose: 'signing' });
@@ -185,7 +175,7 @@ describe('CMMS test PKI', () => {
       const crls = makeCrl('hold.crl', [{ file: 'edp1_tls.pem', reason: 'certificateHold' }]);
       assert.equal(crls[0]!.revoked.get(leaf.serialNumber)?.reason, 'certificateHold');
       const revocation = new CrlRevocationChecker(crls);
-      const err = await rejects(validatePath(leaf, { trustStore: new TrustStore([root]), at: later(), revocation }), 'CERT_REVOKED');
+      const err = await rejectsWith(validatePath(leaf, { trustStore: new TrustStore([root]), at: later(), revocation }), 'CERT_REVOKED');
       assert.match(err.message, /on hold/);
     });
 
@@ -195,7 +185,7 @@ describe('CMMS test PKI', () => {
       await validatePath(leaf, { trustStore: new TrustStore([root]), at: later(), revocation });
       // Strict status: an edp2 leaf has no CRL here, so its status is unknown.
       const edp2 = leaves.get('edp2_tls.pem')!;
-      await rejects(
+      await rejectsWith(
         validatePath(edp2, { trustStore: new TrustStore([rootOf(edp2)[1]]), at: later(), revocation, requireRevocationStatus: true }),
         'CERT_REVOKED',
       );
@@ -203,7 +193,7 @@ describe('CMMS test PKI', () => {
       const der = new Uint8Array(crls[0]!.der);
       der[der.length - 3]! ^= 0x01;
       const forged = new CrlRevocationChecker(parseCrls(der));
-      await rejects(validatePath(leaf, { trustStore: new TrustStore([root]), at: later(), revocation: forged }), 'SIGNATURE_INVALID');
+      await rejectsWith(validatePath(leaf, { trustStore: new TrustStore([root]), at: later(), revocation: forged }), 'SIGNATURE_INVALID');
     });
   });
 

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Certificate, parseCertificates } from '../../src/pki/certificate.js';
 
 const CONFIG = `
 [req]
@@ -94,6 +95,11 @@ export class OpensslPki {
 
   read(issued: Issued): Uint8Array {
     return readFileSync(issued.cert);
+  }
+
+  /** The issued certificate, parsed. */
+  certificate(issued: Issued): Certificate {
+    return parseCertificates(this.read(issued))[0]!;
   }
 
   dispose(): void {

@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { ManualClock } from '../../src/lib/clock.js';
-import { type Certificate, parseCertificates } from '../../src/pki/certificate.js';
-import { PkiError } from '../../src/pki/errors.js';
+import type { Certificate } from '../../src/pki/certificate.js';
 import { LinkCache } from '../../src/pki/path-builder.js';
 import { TrustStore } from '../../src/pki/trust-store.js';
 import { validatePath } from '../../src/pki/validate.js';
 import { type Issued, OpensslPki } from './openssl-pki.js';
+import { rejectsWith } from './pki-expect.js';
 
 const pki = new OpensslPki(`
 [notca]
@@ -42,19 +42,8 @@ subjectAltName = DNS:leaf.example.com
 1.3.6.1.4.1.99999.1 = critical,ASN1:NULL
 `);
 after(() => pki.dispose());
-const parse = (i: Issued): Certificate => parseCertificates(pki.read(i))[0]!;
+const parse = (i: Issued): Certificate => pki.certificate(i);
 const at = new Date(Date.now() + 86_400_000);
-
-async function rejects(p: Promise<unknown>, code: string): Promise<PkiError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof PkiError, String(err));
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected ${code}`);
-}
 
 describe('validatePath', () => {
   const root = pki.root('root');
@@ -66,7 +55,7 @@ describe('validatePath', () => {
     const path = await validatePath(leaf, { trustStore: store, intermediates: [parse(int)], at, host: 'a.leaf.example.com', purpose: 'server' });
     assert.deepEqual(path.certificates.map((c) => c.subject.text), ['CN=leaf', 'CN=int', 'CN=root']);
     assert.equal(path.at.getTime() % 1000, 0);
-    await rejects(validatePath(leaf, { trustStore: store, at }), 'CHAIN_UNTRUSTED'); // intermediate missing
+    await rejectsWith(validatePath(leaf, { trustStore: store, at }), 'CHAIN_UNTRUSTED'); // intermediate missing
   });
 
   for (const [name, choice, oid] of [
@@ -84,31 +73,31 @@ describe('validatePath', () => {
       // Under an impostor root of the same name (no SKID, so the AKID cannot rule it out) it does not verify.
       const impostor = parse(pki.root(`impostor-${name}`, `/CN=root ${name}`, choice, 'ca-noskid'));
       assert.equal(impostor.subjectKeyIdentifier, undefined);
-      await rejects(validatePath(leaf, { trustStore: new TrustStore([impostor]), at, linkCache: new LinkCache() }), 'SIGNATURE_INVALID');
+      await rejectsWith(validatePath(leaf, { trustStore: new TrustStore([impostor]), at, linkCache: new LinkCache() }), 'SIGNATURE_INVALID');
     });
   }
 
   test('an issuer that is not a CA, or lacks keyCertSign, is NOT_A_CA', async () => {
     const notCa = pki.issue('notca', root, 'notca');
     const leaf = parse(pki.issue('under-notca', notCa, 'leaf'));
-    await rejects(validatePath(leaf, { trustStore: store, intermediates: [parse(notCa)], at }), 'NOT_A_CA');
+    await rejectsWith(validatePath(leaf, { trustStore: store, intermediates: [parse(notCa)], at }), 'NOT_A_CA');
     const noKcs = pki.issue('nokcs', root, 'nokeycertsign');
     const leaf2 = parse(pki.issue('under-nokcs', noKcs, 'leaf'));
-    await rejects(validatePath(leaf2, { trustStore: store, intermediates: [parse(noKcs)], at }), 'NOT_A_CA');
+    await rejectsWith(validatePath(leaf2, { trustStore: store, intermediates: [parse(noKcs)], at }), 'NOT_A_CA');
   });
 
   test('pathLenConstraint 0 forbids a further intermediate', async () => {
     const p0 = pki.issue('p0', root, 'pathlen0');
     const below = pki.issue('below-p0', p0, 'ca');
     const leaf = parse(pki.issue('leaf-p0', below, 'leaf'));
-    const err = await rejects(validatePath(leaf, { trustStore: store, intermediates: [parse(p0), parse(below)], at }), 'PATH_LENGTH_EXCEEDED');
+    const err = await rejectsWith(validatePath(leaf, { trustStore: store, intermediates: [parse(p0), parse(below)], at }), 'PATH_LENGTH_EXCEEDED');
     assert.equal(err.certificate?.subject, 'CN=below-p0');
     await validatePath(parse(pki.issue('leaf-p0-ok', p0, 'leaf')), { trustStore: store, intermediates: [parse(p0)], at });
   });
 
   test('an unknown critical extension is UNKNOWN_CRITICAL_EXTENSION', async () => {
     const leaf = parse(pki.issue('odd', root, 'oddcritical'));
-    await rejects(validatePath(leaf, { trustStore: store, at }), 'UNKNOWN_CRITICAL_EXTENSION');
+    await rejectsWith(validatePath(leaf, { trustStore: store, at }), 'UNKNOWN_CRITICAL_EXTENSION');
   });
 
   test('backtracks past an expired intermediate to a valid one of the same name and key', async () => {
@@ -118,7 +107,7 @@ describe('validatePath', () => {
     const later = new Date(Date.now() + 10 * 86_400_000);
     const path = await validatePath(leaf, { trustStore: store, intermediates: [parse(shortLived), parse(longLived)], at: later });
     assert.equal(path.certificates[1]!.fingerprintSha256, parse(longLived).fingerprintSha256);
-    const err = await rejects(validatePath(leaf, { trustStore: store, intermediates: [parse(shortLived)], at: later }), 'CERT_EXPIRED');
+    const err = await rejectsWith(validatePath(leaf, { trustStore: store, intermediates: [parse(shortLived)], at: later }), 'CERT_EXPIRED');
     assert.equal(err.certificate?.subject, 'CN=int2');
   });
 
@@ -130,8 +119,8 @@ describe('validatePath', () => {
     assert.equal(cache.size, 2);
     await validatePath(leaf, { ...opts, clock: new ManualClock(at) });
     assert.equal(cache.size, 2);
-    await rejects(validatePath(leaf, { ...opts, clock: new ManualClock('2000-01-01T00:00:00Z') }), 'CERT_NOT_YET_VALID');
-    await rejects(validatePath(leaf, { ...opts, clock: new ManualClock(at), maxDepth: 0 }), 'PATH_TOO_DEEP');
-    await rejects(validatePath(leaf, { ...opts, at, maxDepth: -1 }), 'INVALID_REQUEST');
+    await rejectsWith(validatePath(leaf, { ...opts, clock: new ManualClock('2000-01-01T00:00:00Z') }), 'CERT_NOT_YET_VALID');
+    await rejectsWith(validatePath(leaf, { ...opts, clock: new ManualClock(at), maxDepth: 0 }), 'PATH_TOO_DEEP');
+    await rejectsWith(validatePath(leaf, { ...opts, at, maxDepth: -1 }), 'INVALID_REQUEST');
   });
 });
