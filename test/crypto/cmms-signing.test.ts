@@ -23,10 +23,10 @@ import {
   SignedMessageSchema,
   type SignedMessage,
 } from '../../src/gen/wfa/measurement/api/v2alpha/crypto_pb.js';
+import { readSecretfile, secretfilePath } from './testdata.js';
 
-const secretfiles = new URL('../../../shared/testdata/cmms-secretfiles/', import.meta.url);
-const path = (name: string) => new URL(name, secretfiles).pathname;
-const fixture = (name: string) => new Uint8Array(readFileSync(path(name)));
+const path = secretfilePath;
+const fixture = readSecretfile;
 const tmp = mkdtempSync(join(tmpdir(), 'halo-keys-signing-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();

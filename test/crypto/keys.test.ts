@@ -15,9 +15,9 @@ import {
   loadPrivateKey,
   loadPublicKey,
 } from '../../src/crypto/keys.js';
+import { readSecretfile, secretfilePath } from './testdata.js';
 
-const secretfiles = new URL('../../../shared/testdata/cmms-secretfiles/', import.meta.url);
-const fixture = (name: string) => new Uint8Array(readFileSync(new URL(name, secretfiles)));
+const fixture = readSecretfile;
 const tmp = mkdtempSync(join(tmpdir(), 'halo-keys-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -45,7 +45,7 @@ describe('keys', () => {
 
   it('loads SEC1 EC PRIVATE KEY PEM made by openssl', () => {
     const sec1 = join(tmp, 'sec1.pem');
-    openssl('ec', '-in', new URL('edp1_tls.key', secretfiles).pathname, '-out', sec1);
+    openssl('ec', '-in', secretfilePath('edp1_tls.key'), '-out', sec1);
     assert.match(readFileSync(sec1, 'latin1'), /BEGIN EC PRIVATE KEY/);
     const key = loadPrivateKey(new Uint8Array(readFileSync(sec1)));
     assertKeyMatchesCertificate(key, loadPublicKey(fixture('edp1_tls.pem')));
@@ -55,7 +55,7 @@ describe('keys', () => {
     for (const form of ['PEM', 'DER']) {
       const out = join(tmp, `enc.${form}`);
       openssl('pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-inform', 'DER', '-outform', form,
-        '-in', new URL('edp1_cs_private.der', secretfiles).pathname, '-passout', 'pass:correct horse', '-out', out);
+        '-in', secretfilePath('edp1_cs_private.der'), '-passout', 'pass:correct horse', '-out', out);
       const bytes = new Uint8Array(readFileSync(out));
       assert.ok(isEncryptedPrivateKey(bytes));
       assertKeyMatchesCertificate(loadPrivateKey(bytes, { passphrase: 'correct horse' }), certificate);
@@ -81,7 +81,7 @@ describe('keys', () => {
   it('loads public keys from SPKI DER and PEM and certificates DER and PEM', () => {
     const spkiDer = certificate.subjectPublicKeyInfo;
     const spkiPem = certKey.export({ format: 'pem', type: 'spki' }) as string;
-    const certPem = openssl('x509', '-inform', 'DER', '-in', new URL('edp1_cs_cert.der', secretfiles).pathname);
+    const certPem = openssl('x509', '-inform', 'DER', '-in', secretfilePath('edp1_cs_cert.der'));
     for (const bytes of [spkiDer, new TextEncoder().encode(spkiPem), fixture('edp1_cs_cert.der'), new Uint8Array(certPem)]) {
       assert.ok(loadPublicKey(bytes).equals(certKey));
     }

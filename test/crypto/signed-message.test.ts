@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
@@ -24,9 +23,9 @@ import {
   SignedMessageSchema,
   type SignedMessage,
 } from '../../src/gen/wfa/measurement/api/v2alpha/crypto_pb.js';
+import { readSecretfile } from './testdata.js';
 
-const secretfiles = new URL('../../../shared/testdata/cmms-secretfiles/', import.meta.url);
-const fixture = (name: string) => new Uint8Array(readFileSync(new URL(name, secretfiles)));
+const fixture = readSecretfile;
 const fails = (c: string) => (err: unknown) => err instanceof CryptoError && err.code === c;
 
 const cert = fixture('mc_cs_cert.der');

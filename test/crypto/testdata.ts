@@ -12,6 +12,10 @@ export function readTestdata(rel: string): Uint8Array {
   return new Uint8Array(readFileSync(testdataPath(rel)));
 }
 
+/** A file of the CMMS test PKI (`cmms-secretfiles/`): its path and its bytes. */
+export const secretfilePath = (name: string): string => testdataPath(`cmms-secretfiles/${name}`);
+export const readSecretfile = (name: string): Uint8Array => readTestdata(`cmms-secretfiles/${name}`);
+
 export function readTestdataJson<T = unknown>(rel: string): T {
   return JSON.parse(readFileSync(testdataPath(rel), 'utf8')) as T;
 }
