@@ -14,7 +14,7 @@ function openssl(args: string[]) {
   return { code: r.status, out: r.stdout + r.stderr };
 }
 
-/** Like run-cli's, but commander's usage errors add a second line here. */
+/** Like run-cli's `assertFails`, but usage errors from commander (no `halo-keys:` prefix) pass too. */
 function assertFails(r: CliResult, code: number, pattern: RegExp) {
   assert.equal(r.code, code, r.stderr);
   const lines = r.stderr.trimEnd().split('\n');
