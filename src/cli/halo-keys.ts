@@ -10,6 +10,8 @@ import { registerStatusCommands } from './commands/status.js';
 import { registerRotateCommands } from './commands/rotate.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerAgentCommands } from './commands/agent.js';
+import { registerCompromiseCommands } from './commands/compromise.js';
+import { registerReencryptCommands } from './commands/reencrypt.js';
 import { configureProgram, runProgram } from './run.js';
 import { VERSION } from './version.js';
 
@@ -35,6 +37,8 @@ Example:
   registerRotateCommands(program);
   registerAuditCommands(program);
   registerAgentCommands(program);
+  registerCompromiseCommands(program);
+  registerReencryptCommands(program);
   return program;
 }
 

@@ -15,6 +15,9 @@ export type RotationErrorCode =
   | 'NO_JOURNAL' // --resume with nothing to resume
   | 'KINGDOM_NOT_CONFIGURED' // a step needs the Kingdom and the config names none
   | 'PRECONDITION_FAILED' // a safety check refused the step (e.g. revoking too early)
+  | 'TARGET_NOT_FOUND' // compromise: no keyring entry is the named certificate or key
+  | 'PEER_UNTRUSTED' // compromise: another participant's key or certificate does not verify against the trusted roots
+  | 'PLAINTEXT_MISSING' // compromise: the participant's own copy of a RequisitionSpec or EventGroup metadata is missing
   | 'STEP_FAILED'; // a rotation step failed; the journal keeps its place
 
 export class RotationError extends HaloError<RotationErrorCode> {}

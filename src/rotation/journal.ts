@@ -29,7 +29,23 @@ export type StepType =
   | 'signing.activate'
   | 'encryption.activate'
   | 'signing.retire'
-  | 'encryption.destroy';
+  | 'encryption.destroy'
+  // Compromise response (src/rotation/compromise): run through the same journal.
+  | 'compromise.assess-certificate'
+  | 'compromise.revoke-kingdom'
+  | 'compromise.mark-certificate'
+  | 'compromise.destroy-private-key'
+  | 'compromise.revoke-crl'
+  | 'compromise.release-kingdom'
+  | 'compromise.release-crl'
+  | 'compromise.release-mark'
+  | 'compromise.assess-encryption-key'
+  | 'compromise.remove-encryption-key'
+  | 'compromise.request-reencryption'
+  | 'compromise.replace-measurement'
+  | 'compromise.refuse-requisition'
+  | 'compromise.report'
+  | 'reencrypt.event-group';
 
 export interface PlannedStep {
   n: number;
@@ -42,6 +58,8 @@ export interface PlannedStep {
   signingEntry?: string;
   /** For publication: the encryption entry that must be primary. */
   encryptionEntry?: string;
+  /** Step parameters fixed at planning (compromise procedures: revocation state, resource names). */
+  args?: Record<string, string | number | boolean>;
   summary: string;
 }
 
@@ -62,6 +80,8 @@ export interface Journal {
   id: string;
   createdAt: string;
   kinds: KeyKind[];
+  /** What the journal runs: a rotation when absent, else e.g. `compromise.certificate`. */
+  procedure?: string;
   status: 'running' | 'failed' | 'done';
   steps: JournalStep[];
 }

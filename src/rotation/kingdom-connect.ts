@@ -3,7 +3,7 @@
  * client certificate either the configured files or the keyring's active TLS
  * certificate (whose AKID the Kingdom maps to the participant).
  */
-import { createKingdomClient } from '../client/index.js';
+import { createKingdomClient, type KingdomClient } from '../client/index.js';
 import { readFileBytes } from '../lib/files.js';
 import { RotationError } from './errors.js';
 import { activeEntry } from './keyring.js';
@@ -11,6 +11,11 @@ import { kingdomPortOver, type KingdomPort } from './kingdom-port.js';
 import type { KeyringSession } from './session.js';
 
 export function connectKingdom(session: KeyringSession): KingdomPort {
+  return kingdomPortOver(connectKingdomClient(session));
+}
+
+/** The typed client connectKingdom wraps, for callers that need more than the port. */
+export function connectKingdomClient(session: KeyringSession): KingdomClient {
   const k = session.config.kingdom;
   if (!k) throw new RotationError('KINGDOM_NOT_CONFIGURED', 'halo-keys.yaml names no kingdom (target, trustedRoots): the signing and encryption steps need one');
   let clientCertificate: string | Uint8Array;
@@ -25,7 +30,7 @@ export function connectKingdom(session: KeyringSession): KingdomPort {
     clientKey = session.material.privateKeyPem(tls);
   }
   const apiKey = k.apiKeyFile ? Buffer.from(readFileBytes(k.apiKeyFile, 'API key file')).toString('utf8').trim() : undefined;
-  const client = createKingdomClient({
+  return createKingdomClient({
     target: k.target,
     trustedRoots: readFileBytes(k.trustedRoots, 'Kingdom trusted roots'),
     clientCertificate,
@@ -34,5 +39,4 @@ export function connectKingdom(session: KeyringSession): KingdomPort {
     ...(apiKey ? { apiKey } : {}),
     ...(k.timeoutMs ? { timeoutMs: k.timeoutMs } : {}),
   });
-  return kingdomPortOver(client);
 }

@@ -13,8 +13,9 @@ import { randomBytes } from 'node:crypto';
 import type { KeyKind } from './config.js';
 import { RotationError } from './errors.js';
 import { type Journal, type JournalStep, archiveJournal, newJournal, readJournal, writeJournal } from './journal.js';
-import { connectKingdom } from './kingdom-connect.js';
-import type { KingdomPort } from './kingdom-port.js';
+import type { KingdomClient } from '../client/index.js';
+import { connectKingdomClient } from './kingdom-connect.js';
+import { kingdomPortOver, type KingdomPort } from './kingdom-port.js';
 import { acquireLock } from './lock.js';
 import { planRotation, type Plan } from './plan.js';
 import type { KeyringSession } from './session.js';
@@ -30,6 +31,8 @@ export interface RotateOptions {
   breakLock?: boolean;
   /** The Kingdom; by default connected from the config on first use. */
   kingdom?: () => KingdomPort;
+  /** The typed client (compromise steps); by default connected from the config on first use. */
+  client?: () => KingdomClient;
   /** Progress: called before and after each step. */
   onStep?: (step: JournalStep, phase: 'start' | 'done' | 'failed') => void;
   faultAfterStep?: number;
@@ -71,12 +74,16 @@ function die(): never {
   throw new RotationError('STEP_FAILED', 'killed by fault injection');
 }
 
-function contextFor(session: KeyringSession, journalId: string, options: RotateOptions): StepContext {
+export function contextFor(session: KeyringSession, journalId: string, options: Pick<RotateOptions, 'kingdom' | 'client' | 'rolloutDelayMs'>): StepContext {
   let port: KingdomPort | undefined;
+  let client: KingdomClient | undefined;
+  const clientOf = () => (client ??= options.client ? options.client() : connectKingdomClient(session));
   return {
     session,
     journalId,
-    kingdom: () => (port ??= options.kingdom ? options.kingdom() : connectKingdom(session)),
+    // One connection for both: the port is the client's unless a port was given.
+    kingdom: () => (port ??= options.kingdom ? options.kingdom() : kingdomPortOver(clientOf())),
+    client: clientOf,
     ...(options.rolloutDelayMs !== undefined ? { rolloutDelayMs: options.rolloutDelayMs } : {}),
   };
 }
@@ -129,41 +136,7 @@ export async function rotate(session: KeyringSession, options: RotateOptions = {
       writeJournal(session.dir, journal);
       session.record({ action: 'rotation.start', resource: journal.id, outcome: 'ok', after: { kinds: plan.kinds, steps: journal.steps.map((s) => s.type) } });
     }
-    const ctx = contextFor(session, journal.id, options);
-    journal.status = 'running';
-    for (const step of journal.steps) {
-      if (step.status === 'done') continue;
-      step.status = 'started';
-      step.startedAt = session.now().toISOString();
-      step.attempts += 1;
-      writeJournal(session.dir, journal);
-      options.onStep?.(step, 'start');
-      let result: string;
-      try {
-        result = await stepHandler(step.type).run(ctx, step);
-      } catch (err) {
-        step.lastError = err instanceof Error ? err.message.split('\n')[0] : String(err);
-        journal.status = 'failed';
-        writeJournal(session.dir, journal);
-        session.record({ action: 'rotation.step', resource: `${journal.id}#${step.n}`, outcome: 'failed', detail: `${step.type}: ${step.lastError}` });
-        options.onStep?.(step, 'failed');
-        throw err instanceof RotationError || (err as { code?: unknown }).code !== undefined
-          ? err
-          : new RotationError('STEP_FAILED', `step ${step.n} (${step.type}) failed: ${step.lastError}`, { cause: err });
-      }
-      if (options.faultBeforeRecord === step.n) die();
-      step.status = 'done';
-      step.doneAt = session.now().toISOString();
-      step.result = result;
-      delete step.lastError;
-      writeJournal(session.dir, journal);
-      session.record({ action: 'rotation.step', resource: `${journal.id}#${step.n}`, outcome: 'ok', detail: `${step.type}: ${result}` });
-      options.onStep?.(step, 'done');
-      if (options.faultAfterStep === step.n) die();
-    }
-    journal.status = 'done';
-    writeJournal(session.dir, journal);
-    session.record({ action: 'rotation.done', resource: journal.id, outcome: 'ok', after: { steps: journal.steps.length } });
+    await runJournalSteps(session, journal, contextFor(session, journal.id, options), options);
     const archived = archiveJournal(session.dir, journal);
     return {
       journalId: journal.id,
@@ -177,4 +150,52 @@ export async function rotate(session: KeyringSession, options: RotateOptions = {
   } finally {
     lock.release();
   }
+}
+
+/**
+ * Runs every step of `journal` not yet done, recording each before and after
+ * (journal and audit log), then marks the journal done. Shared by rotations
+ * and the compromise procedures; the caller holds the lock and archives.
+ */
+export async function runJournalSteps(
+  session: KeyringSession,
+  journal: Journal,
+  ctx: StepContext,
+  options: Pick<RotateOptions, 'onStep' | 'faultAfterStep' | 'faultBeforeRecord'>,
+): Promise<void> {
+  const label = journal.procedure ?? 'rotation';
+  journal.status = 'running';
+  for (const step of journal.steps) {
+    if (step.status === 'done') continue;
+    step.status = 'started';
+    step.startedAt = session.now().toISOString();
+    step.attempts += 1;
+    writeJournal(session.dir, journal);
+    options.onStep?.(step, 'start');
+    let result: string;
+    try {
+      result = await stepHandler(step.type).run(ctx, step);
+    } catch (err) {
+      step.lastError = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      journal.status = 'failed';
+      writeJournal(session.dir, journal);
+      session.record({ action: `${label}.step`, resource: `${journal.id}#${step.n}`, outcome: 'failed', detail: `${step.type}: ${step.lastError}` });
+      options.onStep?.(step, 'failed');
+      throw err instanceof RotationError || (err as { code?: unknown }).code !== undefined
+        ? err
+        : new RotationError('STEP_FAILED', `step ${step.n} (${step.type}) failed: ${step.lastError}`, { cause: err });
+    }
+    if (options.faultBeforeRecord === step.n) die();
+    step.status = 'done';
+    step.doneAt = session.now().toISOString();
+    step.result = result;
+    delete step.lastError;
+    writeJournal(session.dir, journal);
+    session.record({ action: `${label}.step`, resource: `${journal.id}#${step.n}`, outcome: 'ok', detail: `${step.type}: ${result}` });
+    options.onStep?.(step, 'done');
+    if (options.faultAfterStep === step.n) die();
+  }
+  journal.status = 'done';
+  writeJournal(session.dir, journal);
+  session.record({ action: `${label}.done`, resource: journal.id, outcome: 'ok', after: { steps: journal.steps.length } });
 }

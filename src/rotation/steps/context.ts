@@ -7,6 +7,7 @@
 import { RotationError } from '../errors.js';
 import type { JournalStep } from '../journal.js';
 import { findEntry, type KeyEntry } from '../keyring.js';
+import type { KingdomClient } from '../../client/index.js';
 import type { KingdomPort } from '../kingdom-port.js';
 import type { KeyringSession } from '../session.js';
 
@@ -14,6 +15,8 @@ export interface StepContext {
   readonly session: KeyringSession;
   /** The Kingdom, connected on first use. */
   kingdom(): KingdomPort;
+  /** The typed client under `kingdom()`, for steps that need more than the port (compromise procedures). */
+  client?(): KingdomClient;
   readonly journalId: string;
   /** Waits between rollout probes; tests shorten it. */
   readonly rolloutDelayMs?: number;

@@ -1,4 +1,5 @@
 /** The handler of each step type. */
+import { COMPROMISE_HANDLERS } from '../compromise/handlers.js';
 import type { StepType } from '../journal.js';
 import { activateStep, issueStep } from './certificate-steps.js';
 import type { StepHandler } from './context.js';
@@ -22,6 +23,7 @@ const HANDLERS: Record<StepType, StepHandler> = {
   'encryption.activate': activateEncryptionKeyStep,
   'signing.retire': retireStep,
   'encryption.destroy': destroyEncryptionKeyStep,
+  ...COMPROMISE_HANDLERS,
 };
 
 export function stepHandler(type: StepType): StepHandler {

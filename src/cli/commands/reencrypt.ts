@@ -1,0 +1,38 @@
+/**
+ * `halo-keys reencrypt event-groups`: run by a DataProvider after a
+ * MeasurementConsumer's encryption key leaked. Each open re-encryption
+ * request is one journaled step: verify the MC's new key against its root,
+ * encrypt the DataProvider's own plaintext metadata to it, UpdateEventGroup,
+ * close the request.
+ */
+import type { Command } from 'commander';
+import { type ProcedureFlags, addProcedureOptions, printResult, procedureOptions } from './compromise.js';
+import { openSession } from './keyring.js';
+
+export function registerReencryptCommands(program: Command): void {
+  const group = program.command('reencrypt').description('re-encrypt what a leaked key of another participant protected');
+  addProcedureOptions(
+    group
+      .command('event-groups')
+      .description("answer the Kingdom's open EventGroup metadata re-encryption requests (DataProvider)")
+      .option('--metadata-dir <dir>', 'plaintext EventGroup.Metadata, <event_group_reference_id>.binpb (default: compromise.eventGroupMetadata)')
+      .option('--trusted-roots <file>', "the MeasurementConsumers' roots, PEM (default: compromise.trustedRoots)")
+      .addHelpText('after', '\nExample:\n  halo-keys reencrypt event-groups --dir edp1 --metadata-dir edp1/metadata --trusted-roots mc_root.pem'),
+  ).action(async (flags: ProcedureFlags & { metadataDir?: string; trustedRoots?: string }) => {
+    const session = await openSession(flags);
+    const { runProcedure } = await import('../../rotation/compromise/procedure.js');
+    const { planReencryption } = await import('../../rotation/compromise/plans.js');
+    const { compromiseSettings } = await import('../../rotation/compromise/settings.js');
+    const settings = compromiseSettings(session.config, {
+      ...(flags.metadataDir ? { eventGroupMetadata: flags.metadataDir } : {}),
+      ...(flags.trustedRoots ? { trustedRoots: flags.trustedRoots } : {}),
+    });
+    const result = await runProcedure(
+      session,
+      'reencrypt.event-groups',
+      async (env) => planReencryption(session, env.client(), { settings, ...(flags.report ? { reportFile: flags.report } : {}) }),
+      await procedureOptions(flags),
+    );
+    await printResult(flags, result);
+  });
+}

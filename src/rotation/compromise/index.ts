@@ -1,0 +1,21 @@
+/** Compromise response: certificate and encryption-key compromise, EventGroup metadata re-encryption. */
+export type { CertificateAssessment, EncryptionKeyAssessment } from './assessment.js';
+export { assessCertificate, CRL_FILE } from './certificate-steps.js';
+export { assessEncryptionKey } from './encryption-key-steps.js';
+export { COMPROMISE_HANDLERS } from './handlers.js';
+export type { CompromiseStepType } from './handlers.js';
+export { carriesKey, keyFingerprintsOf, nonceHash } from './keys.js';
+export { verifiedPeerKey } from './peer-keys.js';
+export type { PeerKey } from './peer-keys.js';
+export { planCertificateCompromise, planEncryptionKeyCompromise, planReencryption, planReleaseHold } from './plans.js';
+export type { CertificateCompromiseRequest, EncryptionKeyCompromiseRequest, ProcedurePlan, ReencryptionRequest } from './plans.js';
+export { runProcedure } from './procedure.js';
+export type { PlanEnvironment, ProcedureOptions, ProcedureResult } from './procedure.js';
+export { ownMetadata } from './reencrypt-steps.js';
+export { replacementMarker } from './replace-measurement.js';
+export { buildReport, renderReportText } from './report.js';
+export type { CompromiseReport } from './report.js';
+export { compromiseSettings } from './settings.js';
+export type { CompromiseSettings } from './settings.js';
+export { certificateTarget, encryptionKeyTarget } from './target.js';
+export { COMPROMISE_DIR } from './workspace.js';

@@ -1,0 +1,53 @@
+/**
+ * The Kingdom as the compromise procedures use it: the typed client of the
+ * step context (connected from the keyring on first use) and listings that
+ * walk every page. Only public API methods plus the halo.keys.v1 extensions
+ * (CertificateBlastRadius, EventGroupMetadataReencryption) are used; an MC's
+ * measurements encrypted to a key are found by listing and parsing specs.
+ */
+import type { KingdomClient } from '../../client/index.js';
+import type { EventGroup } from '../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
+import type { Measurement, Measurement_State } from '../../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
+import type { Requisition, Requisition_State } from '../../gen/wfa/measurement/api/v2alpha/requisition_pb.js';
+import { connectKingdomClient } from '../kingdom-connect.js';
+import type { StepContext } from '../steps/context.js';
+
+export function clientOf(ctx: StepContext): KingdomClient {
+  return ctx.client ? ctx.client() : connectKingdomClient(ctx.session);
+}
+
+const PAGE = 100;
+const MAX_PAGES = 10_000;
+
+async function allPages<T>(fetch: (pageToken: string) => Promise<{ items: T[]; next: string }>): Promise<T[]> {
+  const out: T[] = [];
+  let token = '';
+  for (let i = 0; i < MAX_PAGES; i++) {
+    const page = await fetch(token);
+    out.push(...page.items);
+    token = page.next;
+    if (!token) break;
+  }
+  return out;
+}
+
+export function listMeasurements(client: KingdomClient, parent: string, states: Measurement_State[] = []): Promise<Measurement[]> {
+  return allPages(async (pageToken) => {
+    const r = await client.measurements.listMeasurements({ parent, pageSize: PAGE, pageToken, filter: { states } });
+    return { items: r.measurement, next: r.nextPageToken };
+  });
+}
+
+export function listRequisitions(client: KingdomClient, parent: string, states: Requisition_State[] = []): Promise<Requisition[]> {
+  return allPages(async (pageToken) => {
+    const r = await client.requisitions.listRequisitions({ parent, pageSize: PAGE, pageToken, filter: { states } });
+    return { items: r.requisitions, next: r.nextPageToken };
+  });
+}
+
+export function listEventGroups(client: KingdomClient, parent: string): Promise<EventGroup[]> {
+  return allPages(async (pageToken) => {
+    const r = await client.eventGroups.listEventGroups({ parent, pageSize: PAGE, pageToken });
+    return { items: r.eventGroups, next: r.nextPageToken };
+  });
+}

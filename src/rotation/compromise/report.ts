@@ -1,0 +1,185 @@
+/**
+ * The last step of every compromise procedure: what failed, what is now
+ * untrusted, what to re-run, what replaced what. Built from the workspace
+ * (the assessment made before any change, each step's recorded outcomes) and
+ * the keyring, written as `report.json` and `report.txt` beside them and, on
+ * request, to `--report FILE` (FILE.json and FILE.txt). Rebuilt on a re-run,
+ * never appended to.
+ */
+import { writeFileAtomic } from '../../lib/files.js';
+import { findEntry } from '../keyring.js';
+import type { KeyringSession } from '../session.js';
+import type { StepHandler } from '../steps/context.js';
+import type { CertificateAssessment, EncryptionKeyAssessment } from './assessment.js';
+import type { Replacement } from './replace-measurement.js';
+import type { ReencryptionOutcome } from './reencrypt-steps.js';
+import { readRecord, writeRecord, workspaceDir } from './workspace.js';
+import { join } from 'node:path';
+
+export interface CompromiseReport {
+  procedure: string;
+  journal: string;
+  participant: string;
+  at: string;
+  target?: { entry: string; kind: string; skid?: string; fingerprint: string; kingdomCertificate?: string; tinkKeyId?: number };
+  /** Certificate: the Kingdom and CA revocation and the key material; encryption key: its removal. */
+  revocation?: { kingdom?: string; crl?: string; keyMaterial: 'destroyed' | 'kept' };
+  /** The certificate or key now in use instead. */
+  replacement?: { entry: string; kingdomCertificate?: string; skid?: string; tinkKeyId?: number };
+  /** Work that failed or was refused because of the compromise. */
+  failed: { measurements: string[]; requisitions: string[] };
+  /** SUCCEEDED measurements whose results can no longer be trusted. */
+  untrusted: { measurements: string[] };
+  /** What the participant (or its MeasurementConsumers) should re-run, and why. */
+  rerun: Array<{ resource: string; why: string }>;
+  /** MeasurementConsumer: old measurement -> replacement. */
+  replacements: Array<{ old: string; replacement: string | null; detail: string }>;
+  /** Re-encryption of EventGroup metadata: requested (MC) or done (DataProvider). */
+  eventGroups: Array<{ eventGroup: string; request?: string; reencrypted?: boolean; detail: string }>;
+  /** Other certificates of the participant at the time of the assessment. */
+  otherCertificates?: CertificateAssessment['otherCertificates'];
+  files: { json: string; text: string; extra?: string[] };
+}
+
+function certificateSections(session: KeyringSession, a: CertificateAssessment, args: Record<string, unknown>): Partial<CompromiseReport> {
+  const entry = findEntry(session.keyring, a.target.entry);
+  const newEntry = typeof args.newEntry === 'string' ? findEntry(session.keyring, args.newEntry) : undefined;
+  const hold = args.revocation === 'HOLD';
+  const k = a.kingdom;
+  const failed = { measurements: k?.pendingMeasurements ?? [], requisitions: k?.pendingRequisitions ?? [] };
+  const untrusted = { measurements: hold ? [] : (k?.signedResultMeasurements ?? []) };
+  const rerun = [
+    ...failed.measurements.map((m) => ({ resource: m, why: `failed with CERTIFICATE_REVOKED when ${a.target.kingdomCertificate} was ${hold ? 'put on hold' : 'revoked'}: create it again` })),
+    ...(k?.signedResultMeasurements ?? []).map((m) => ({
+      resource: m,
+      why: hold ? `its results were signed with ${a.target.kingdomCertificate}, now on hold: untrusted until the hold is released` : `its results were signed with the compromised ${a.target.kingdomCertificate}: a new measurement is needed`,
+    })),
+  ];
+  return {
+    target: { entry: a.target.entry, kind: a.target.kind, fingerprint: a.target.fingerprint, ...(a.target.skid ? { skid: a.target.skid } : {}), ...(a.target.kingdomCertificate ? { kingdomCertificate: a.target.kingdomCertificate } : {}) },
+    revocation: {
+      ...(a.target.kingdomCertificate ? { kingdom: entry?.kingdomRevocation ?? (hold ? 'HOLD' : 'REVOKED') } : {}),
+      crl: hold ? 'certificateHold' : 'keyCompromise',
+      keyMaterial: entry?.destroyedAt ? 'destroyed' : 'kept',
+    },
+    ...(newEntry ? { replacement: { entry: newEntry.id, ...(newEntry.kingdomCertificate ? { kingdomCertificate: newEntry.kingdomCertificate } : {}), ...(newEntry.skid ? { skid: newEntry.skid } : {}) } } : {}),
+    failed,
+    untrusted,
+    rerun,
+    otherCertificates: a.otherCertificates,
+  };
+}
+
+function encryptionKeySections(session: KeyringSession, journalId: string, a: EncryptionKeyAssessment, args: Record<string, unknown>): Partial<CompromiseReport> {
+  const newEntry = typeof args.newEntry === 'string' ? findEntry(session.keyring, args.newEntry) : undefined;
+  const replaced = readRecord<Record<string, Replacement>>(session, journalId, 'replacements') ?? {};
+  const refusals = readRecord<Record<string, { refused: boolean; measurement?: string; detail?: string }>>(session, journalId, 'refusals') ?? {};
+  const requests = readRecord<Record<string, { eventGroup: string }>>(session, journalId, 'reencryption-requests') ?? {};
+  const refused = Object.entries(refusals).filter(([, r]) => r.refused);
+  const entry = findEntry(session.keyring, a.target.entry);
+  return {
+    target: { entry: a.target.entry, kind: 'encryption', fingerprint: a.target.fingerprint, tinkKeyId: a.target.tinkKeyId },
+    revocation: { keyMaterial: entry?.destroyedAt ? 'destroyed' : 'kept' },
+    ...(newEntry ? { replacement: { entry: newEntry.id, ...(newEntry.tinkKeyId !== undefined ? { tinkKeyId: newEntry.tinkKeyId } : {}) } } : {}),
+    failed: { measurements: [], requisitions: refused.map(([name]) => name) },
+    untrusted: { measurements: [] },
+    rerun: [
+      ...refused.map(([name, r]) => ({ resource: r.measurement ?? name, why: `its requisition ${name} was refused: the spec was encrypted to the compromised key; the MeasurementConsumer should create it again` })),
+      ...Object.entries(replaced)
+        .filter(([, r]) => r.replacement === null)
+        .map(([old, r]) => ({ resource: old, why: `not replaced: ${r.detail}` })),
+    ],
+    replacements: a.measurements.map((m) => {
+      const r = replaced[m.name];
+      return { old: m.name, replacement: r?.replacement ?? null, detail: r?.detail ?? 'not processed' };
+    }),
+    eventGroups: Object.entries(requests).map(([request, r]) => ({ eventGroup: r.eventGroup, request, detail: 're-encryption requested from its DataProvider' })),
+  };
+}
+
+function reencryptSections(session: KeyringSession, journalId: string): Partial<CompromiseReport> {
+  const done = readRecord<Record<string, ReencryptionOutcome>>(session, journalId, 'event-groups') ?? {};
+  return { eventGroups: Object.entries(done).map(([eventGroup, o]) => ({ eventGroup, request: o.request, reencrypted: o.reencrypted, detail: o.detail })) };
+}
+
+export function renderReportText(r: CompromiseReport): string {
+  const lines: string[] = [`${r.procedure} report (${r.journal}) for ${r.participant} at ${r.at}`];
+  if (r.target) {
+    lines.push(`compromised: ${r.target.kind} ${r.target.entry}${r.target.kingdomCertificate ? ` = ${r.target.kingdomCertificate}` : ''}${r.target.skid ? ` (SKID ${r.target.skid})` : ''}${r.target.tinkKeyId !== undefined ? ` (Tink key ${r.target.tinkKeyId})` : ''}`);
+  }
+  if (r.revocation) {
+    const parts = [r.revocation.kingdom ? `Kingdom ${r.revocation.kingdom}` : undefined, r.revocation.crl ? `CA CRL ${r.revocation.crl}` : undefined, `private key ${r.revocation.keyMaterial}`].filter(Boolean);
+    lines.push(`revocation: ${parts.join(', ')}`);
+  }
+  if (r.replacement) lines.push(`now in use: ${r.replacement.entry}${r.replacement.kingdomCertificate ? ` = ${r.replacement.kingdomCertificate}` : ''}${r.replacement.tinkKeyId !== undefined ? ` (Tink key ${r.replacement.tinkKeyId})` : ''}`);
+  const list = (title: string, items: string[]) => {
+    lines.push(`${title}: ${items.length === 0 ? 'none' : ''}`);
+    for (const i of items) lines.push(`  ${i}`);
+  };
+  list('failed measurements', r.failed.measurements);
+  list('failed or refused requisitions', r.failed.requisitions);
+  list('untrusted succeeded measurements', r.untrusted.measurements);
+  list('replaced measurements', r.replacements.map((x) => `${x.old} -> ${x.replacement ?? '(none)'} (${x.detail})`));
+  list('event groups', r.eventGroups.map((e) => `${e.eventGroup}: ${e.detail}`));
+  list('re-run', r.rerun.map((x) => `${x.resource}: ${x.why}`));
+  return `${lines.join('\n')}\n`;
+}
+
+export function buildReport(session: KeyringSession, journalId: string, args: Record<string, unknown>): CompromiseReport {
+  const procedure = String(args.procedure ?? 'compromise');
+  const dir = workspaceDir(session, journalId);
+  const base: CompromiseReport = {
+    procedure,
+    journal: journalId,
+    participant: session.participant,
+    at: session.now().toISOString(),
+    failed: { measurements: [], requisitions: [] },
+    untrusted: { measurements: [] },
+    rerun: [],
+    replacements: [],
+    eventGroups: [],
+    files: { json: join(dir, 'report.json'), text: join(dir, 'report.txt') },
+  };
+  if (procedure.startsWith('compromise.certificate') || procedure === 'compromise.release-hold') {
+    const a = readRecord<CertificateAssessment>(session, journalId, 'assessment');
+    if (a) Object.assign(base, certificateSections(session, a, args));
+  } else if (procedure === 'compromise.encryption-key') {
+    const a = readRecord<EncryptionKeyAssessment>(session, journalId, 'assessment');
+    if (a) Object.assign(base, encryptionKeySections(session, journalId, a, args));
+  } else if (procedure === 'reencrypt.event-groups') {
+    Object.assign(base, reencryptSections(session, journalId));
+  }
+  return base;
+}
+
+export const reportStep: StepHandler = {
+  async run(ctx, step) {
+    const s = ctx.session;
+    const args = step.args ?? {};
+    const report = buildReport(s, ctx.journalId, args);
+    const extra: string[] = [];
+    if (typeof args.reportFile === 'string' && args.reportFile) {
+      const base = args.reportFile.replace(/\.json$/, '');
+      extra.push(`${base}.json`, `${base}.txt`);
+      report.files.extra = extra;
+    }
+    const text = renderReportText(report);
+    writeRecord(s, ctx.journalId, 'report', report);
+    writeFileAtomic(report.files.text, text, { mode: 0o600 });
+    if (extra.length) {
+      writeFileAtomic(extra[0]!, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
+      writeFileAtomic(extra[1]!, text, { mode: 0o600 });
+    }
+    s.record({
+      action: 'compromise.report',
+      resource: ctx.journalId,
+      after: { failed: report.failed.measurements.length + report.failed.requisitions.length, untrusted: report.untrusted.measurements.length, replaced: report.replacements.length, eventGroups: report.eventGroups.length },
+      outcome: 'ok',
+      detail: [report.files.json, ...extra].join(' '),
+    });
+    return `report written to ${[report.files.json, ...extra].join(', ')}`;
+  },
+  async preview(_ctx, step) {
+    return `would write the report (JSON and text)${step.args?.reportFile ? ` to ${String(step.args.reportFile)}` : ''}`;
+  },
+};
