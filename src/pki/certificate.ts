@@ -222,11 +222,36 @@ function evenHex(n: bigint): string {
   return h.length % 2 ? '0' + h : h;
 }
 
-function decode(der: Uint8Array): Certificate {
+/** A signed structure's to-be-signed fields, signature algorithm and signature (RFC 5280 §4.1.1, §5.1.1). */
+export interface SignedParts {
+  /** The whole structure, exactly as encoded. */
+  readonly der: Uint8Array;
+  /** The to-be-signed element, as signed. */
+  readonly tbs: Uint8Array;
+  readonly tbsFields: DerNode[];
+  readonly algorithmNode: DerNode;
+  readonly signatureNode: DerNode;
+}
+
+/** Splits `SEQUENCE { tbs SEQUENCE, signatureAlgorithm, signatureValue BIT STRING }`, as certificates and CRLs share it. */
+export function readSigned(der: Uint8Array, what: string, tbsWhat: string): SignedParts {
   const root = parse(der);
-  const [tbsNode, sigAlgNode, sigNode, extra] = sequence(root, 'Certificate');
-  if (extra || !sigNode) throw new DerError('Certificate must have three fields');
-  const fields = sequence(tbsNode, 'TBSCertificate');
+  const [tbsNode, algorithmNode, signatureNode, extra] = sequence(root, what);
+  if (extra || !signatureNode) throw new DerError(`${what} must have three fields`);
+  const tbsFields = sequence(tbsNode, tbsWhat);
+  return { der: root.bytes, tbs: tbsNode!.bytes, tbsFields, algorithmNode: algorithmNode!, signatureNode };
+}
+
+/** The signatureValue octets; a signature is whole octets. */
+export function readSignatureValue(node: DerNode): Uint8Array {
+  const sig = readBitString(node, 'signatureValue');
+  if (sig.unusedBits !== 0) throw new DerError('signatureValue must be whole octets');
+  return sig.bytes;
+}
+
+function decode(der: Uint8Array): Certificate {
+  const signed = readSigned(der, 'Certificate', 'TBSCertificate');
+  const fields = signed.tbsFields;
   let i = 0;
   let version = 1;
   const first = fields[0];
@@ -284,12 +309,11 @@ function decode(der: Uint8Array): Certificate {
     throw new DerError('unexpected or misordered field in TBSCertificate');
   }
 
-  const signatureAlgorithm = readAlgorithmIdentifier(sigAlgNode, 'signatureAlgorithm');
+  const signatureAlgorithm = readAlgorithmIdentifier(signed.algorithmNode, 'signatureAlgorithm');
   if (!sameAlgorithm(signatureAlgorithm, tbsSignature)) {
     throw new DerError('signatureAlgorithm differs from the TBSCertificate signature field');
   }
-  const sig = readBitString(sigNode, 'signatureValue');
-  if (sig.unusedBits !== 0) throw new DerError('signatureValue must be whole octets');
+  const signatureValue = readSignatureValue(signed.signatureNode);
 
   let extensions = new Map<string, Extension>();
   if (extensionsNode) {
@@ -301,14 +325,14 @@ function decode(der: Uint8Array): Certificate {
 
   const decoded = decodeExtensions(extensions, subject);
   return {
-    der: root.bytes,
-    tbs: tbsNode!.bytes,
+    der: signed.der,
+    tbs: signed.tbs,
     version,
     serialNumber,
     serialHex: evenHex(serialNumber < 0n ? -serialNumber : serialNumber),
     serialLength,
     signatureAlgorithm,
-    signatureValue: sig.bytes,
+    signatureValue,
     issuer,
     subject,
     notBefore,
@@ -320,7 +344,7 @@ function decode(der: Uint8Array): Certificate {
     ...(keyAlg.parameters ? { publicKeyParameters: keyAlg.parameters } : {}),
     extensions,
     ...decoded,
-    fingerprintSha256: createHash('sha256').update(root.bytes).digest('hex'),
+    fingerprintSha256: createHash('sha256').update(signed.der).digest('hex'),
     isSelfIssued: namesEqual(subject, issuer),
   };
 }

@@ -22,7 +22,7 @@ import {
   sequence,
 } from '../lib/der.js';
 import { verifySignature } from './algorithms.js';
-import { type Certificate, type Extension, OID, readExtensions } from './certificate.js';
+import { type Certificate, type Extension, OID, readExtensions, readSignatureValue, readSigned } from './certificate.js';
 import { PkiError } from './errors.js';
 import { type Name, decodeName } from './name.js';
 import { type RevocationChecker, type RevocationStatus } from './revocation.js';
@@ -107,10 +107,8 @@ function isTime(node: DerNode | undefined): boolean {
 }
 
 function decode(der: Uint8Array): Crl {
-  const root = parse(der);
-  const [tbsNode, algNode, sigNode, extra] = sequence(root, 'CertificateList');
-  if (extra || !sigNode) throw new DerError('CertificateList must have three fields');
-  const f = sequence(tbsNode, 'TBSCertList');
+  const signed = readSigned(der, 'CertificateList', 'TBSCertList');
+  const f = signed.tbsFields;
   let i = 0;
   let version = 1;
   if (f[0] && isUniversal(f[0], Tag.INTEGER)) {
@@ -166,10 +164,9 @@ function decode(der: Uint8Array): Crl {
     i++;
   }
   if (i !== f.length) throw new DerError('unexpected field in TBSCertList');
-  const signatureAlgorithm = readAlgorithmIdentifier(algNode, 'signatureAlgorithm');
+  const signatureAlgorithm = readAlgorithmIdentifier(signed.algorithmNode, 'signatureAlgorithm');
   if (signatureAlgorithm.oid !== tbsAlg.oid) throw new DerError('signatureAlgorithm differs from the TBSCertList signature');
-  const sigBits = expectUniversal(sigNode, Tag.BIT_STRING, 'signatureValue').value;
-  if (sigBits.length === 0 || sigBits[0] !== 0) throw new DerError('signatureValue must be whole octets');
+  const signatureValue = readSignatureValue(signed.signatureNode);
 
   let crlNumber: bigint | undefined;
   let authorityKeyIdentifier: Uint8Array | undefined;
@@ -199,11 +196,11 @@ function decode(der: Uint8Array): Crl {
   if (crlNumber === undefined) throw new DerError('CRL has no cRLNumber extension');
 
   return {
-    der: root.bytes,
-    tbs: tbsNode!.bytes,
+    der: signed.der,
+    tbs: signed.tbs,
     version,
     signatureAlgorithm,
-    signatureValue: sigBits.subarray(1),
+    signatureValue,
     issuer,
     thisUpdate,
     ...(nextUpdate ? { nextUpdate } : {}),
