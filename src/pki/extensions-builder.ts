@@ -5,28 +5,30 @@
  */
 import { encode, tlv } from '../lib/der.js';
 import { encodeConstraintBase, encodeGeneralName, type GeneralNameInput } from './ca-general-names.js';
-import { KEY_USAGE_BITS, type KeyUsage } from './certificate.js';
+import { KEY_USAGE_BITS, type KeyUsage, OID } from './certificate.js';
 import { CRL_REASONS, type CrlReason } from './crl.js';
 
+/** The extensions the CA writes, named as builders call them; the OIDs are the parser's (`OID`). */
 export const ExtensionOid = {
-  SUBJECT_KEY_IDENTIFIER: '2.5.29.14',
-  KEY_USAGE: '2.5.29.15',
-  SUBJECT_ALT_NAME: '2.5.29.17',
-  BASIC_CONSTRAINTS: '2.5.29.19',
-  CRL_NUMBER: '2.5.29.20',
-  CRL_REASON: '2.5.29.21',
-  NAME_CONSTRAINTS: '2.5.29.30',
-  AUTHORITY_KEY_IDENTIFIER: '2.5.29.35',
-  EXT_KEY_USAGE: '2.5.29.37',
+  SUBJECT_KEY_IDENTIFIER: OID.subjectKeyIdentifier,
+  KEY_USAGE: OID.keyUsage,
+  SUBJECT_ALT_NAME: OID.subjectAltName,
+  BASIC_CONSTRAINTS: OID.basicConstraints,
+  CRL_NUMBER: OID.cRLNumber,
+  CRL_REASON: OID.cRLReason,
+  NAME_CONSTRAINTS: OID.nameConstraints,
+  AUTHORITY_KEY_IDENTIFIER: OID.authorityKeyIdentifier,
+  EXT_KEY_USAGE: OID.extKeyUsage,
 } as const;
 
+/** The extended key usages a profile may ask for. */
 export const EkuOid = {
-  serverAuth: '1.3.6.1.5.5.7.3.1',
-  clientAuth: '1.3.6.1.5.5.7.3.2',
-  codeSigning: '1.3.6.1.5.5.7.3.3',
-  emailProtection: '1.3.6.1.5.5.7.3.4',
-  timeStamping: '1.3.6.1.5.5.7.3.8',
-  ocspSigning: '1.3.6.1.5.5.7.3.9',
+  serverAuth: OID.serverAuth,
+  clientAuth: OID.clientAuth,
+  codeSigning: OID.codeSigning,
+  emailProtection: OID.emailProtection,
+  timeStamping: OID.timeStamping,
+  ocspSigning: OID.ocspSigning,
 } as const;
 
 export type ExtendedKeyUsage = keyof typeof EkuOid;
