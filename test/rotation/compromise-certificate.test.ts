@@ -23,7 +23,7 @@ import { SignedMessageSchema } from '../../src/gen/wfa/measurement/api/v2alpha/c
 import { Measurement_Failure_Reason, Measurement_ResultSchema, Measurement_State } from '../../src/gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import { readCaState } from '../../src/pki/ca-store.js';
 import { activeEntry, readKeyring } from '../../src/rotation/keyring.js';
-import { ensureBuilt, startKingdom, type KingdomProcess } from '../cli/kingdom-process.js';
+import { assertOneLineFailure, ensureBuilt, startKingdom, type KingdomProcess } from '../cli/kingdom-process.js';
 import { createMeasurement, fulfill, hk, newParty, ok, type Party } from './compromise-fixtures.js';
 import { hashTree, scratch } from './fixtures.js';
 
@@ -194,6 +194,21 @@ describe('halo-keys compromise certificate against a real Kingdom server process
     assert.ok(readCaState(join(dp2.dir, 'ca')).revoked.some((x) => x.serialHex === tls.serialHex && x.reason === 'keyCompromise'));
     assert.deepEqual(await certificateNames(dp2), certsBefore, 'nothing registered or revoked at the Kingdom');
     assert.equal((await dp2.client().dataProviders.getDataProvider({ name: dp2.name })).name, dp2.name);
+  });
+
+  it('bad targets and misuse: one line on stderr, non-zero exit, nothing changed', () => {
+    const tree = hashTree(dp1.dir);
+    assertOneLineFailure(hk(['compromise', 'certificate', '--dir', dp1.dir]), 'halo-keys', 2, /Kingdom name or by --skid/);
+    assertOneLineFailure(hk(['compromise', 'certificate', `${dp1.name}/certificates/AAAAAAAAAHs`, '--dir', dp1.dir]), 'halo-keys', 1, /no certificate in the keyring registered as/);
+    assertOneLineFailure(hk(['compromise', 'certificate', '--skid', 'zz:01', '--dir', dp1.dir]), 'halo-keys', 1, /not a hex subject key identifier/);
+    assertOneLineFailure(hk(['compromise', 'certificate', '--skid', '0102', '--dir', dp1.dir]), 'halo-keys', 1, /no certificate in the keyring with SKID 0102/);
+    assertOneLineFailure(hk(['compromise', 'encryption-key', '--key-id', '12', '--dir', dp1.dir]), 'halo-keys', 1, /no encryption key with Tink key id 12/);
+    const badId = hk(['compromise', 'encryption-key', '--key-id', 'x', '--dir', dp1.dir]);
+    assert.equal(badId.code, 2);
+    assert.match(badId.stderr.trim(), /^error: option '--key-id <n>' argument 'x' is invalid\. must be a Tink key id[^\n]*$/);
+    assertOneLineFailure(hk(['compromise', 'certificate', '--resume', '--dir', dp1.dir]), 'halo-keys', 1, /no unfinished compromise.certificate to resume/);
+    assertOneLineFailure(hk(['reencrypt', 'event-groups', '--dir', mc.dir]), 'halo-keys', 1, /re-encrypted by the DataProvider/);
+    assert.deepEqual(hashTree(dp1.dir), tree);
   });
 
   for (const hook of ['HALO_KEYS_FAULT_AFTER_STEP', 'HALO_KEYS_FAULT_BEFORE_RECORD'] as const) {
