@@ -196,7 +196,12 @@ describe('halo-keys compromise certificate against a real Kingdom server process
     assert.equal((await dp2.client().dataProviders.getDataProvider({ name: dp2.name })).name, dp2.name);
   });
 
-  it('bad targets and misuse: one line on stderr, non-zero exit, nothing changed', () => {
+  it('bad targets and misuse: one line on stderr, non-zero exit, nothing changed; the blast radius RPC answers NOT_FOUND and INVALID_ARGUMENT', async () => {
+    const rpc = dp1.client().certificateBlastRadius;
+    const code = (c: Code) => (e: unknown) => e instanceof KingdomClientError && e.grpcCode === c;
+    await assert.rejects(rpc.getCertificateBlastRadius({ certificate: `${dp1.name}/certificates/AAAAAAAAAHs` }), code(Code.NotFound));
+    await assert.rejects(rpc.getCertificateBlastRadius({ certificate: 'certificates/nonsense' }), code(Code.InvalidArgument));
+    await assert.rejects(rpc.getCertificateBlastRadius({ certificate: '' }), code(Code.InvalidArgument));
     const tree = hashTree(dp1.dir);
     assertOneLineFailure(hk(['compromise', 'certificate', '--dir', dp1.dir]), 'halo-keys', 2, /Kingdom name or by --skid/);
     assertOneLineFailure(hk(['compromise', 'certificate', `${dp1.name}/certificates/AAAAAAAAAHs`, '--dir', dp1.dir]), 'halo-keys', 1, /no certificate in the keyring registered as/);
