@@ -56,23 +56,64 @@ export function canonicalJson(value: JsonValue): string {
 }
 
 export function entryHash(prevHash: Uint8Array, e: AuditEvent & { seq: bigint; time: Date }): Uint8Array {
-  const body = canonicalJson({
-    seq: e.seq.toString(),
-    time: e.time.toISOString(),
+  return hashBody(prevHash, entryBody(e, e.seq, jsonOrNull(e.before), jsonOrNull(e.after)));
+}
+
+const jsonOrNull = (v: JsonValue | null): string | null => (v === null ? null : canonicalJson(v));
+
+/**
+ * The canonical JSON of `{seq, time, actor, action, resource, before, after}`
+ * (keys in sorted order), with before/after already in canonical form, so an
+ * append serialises each document once for both the hash and the jsonb column.
+ */
+function entryBody(
+  e: { time: Date; actor: string; action: string; resource: string },
+  seq: bigint,
+  before: string | null,
+  after: string | null,
+): string {
+  return (
+    `{"action":${JSON.stringify(e.action)},"actor":${JSON.stringify(e.actor)},"after":${after ?? 'null'},` +
+    `"before":${before ?? 'null'},"resource":${JSON.stringify(e.resource)},"seq":${JSON.stringify(seq.toString())},` +
+    `"time":${JSON.stringify(e.time.toISOString())}}`
+  );
+}
+
+const hashBody = (prevHash: Uint8Array, body: string): Uint8Array =>
+  new Uint8Array(createHash('sha256').update(prevHash).update(body, 'utf8').digest());
+
+/** An event with its time and its before/after in canonical JSON, ready to be chained. */
+export interface PreparedAuditEvent {
+  readonly time: Date;
+  readonly actor: string;
+  readonly action: string;
+  readonly resource: string;
+  readonly before: string | null;
+  readonly after: string | null;
+}
+
+/**
+ * Serialises one operation's events. Done as the operation finishes, so a
+ * document that cannot be serialised fails that operation alone.
+ */
+export function prepareAuditEvents(time: Date, events: readonly AuditEvent[]): PreparedAuditEvent[] {
+  return events.map((e) => ({
+    time,
     actor: e.actor,
     action: e.action,
     resource: e.resource,
-    before: e.before,
-    after: e.after,
-  });
-  return new Uint8Array(createHash('sha256').update(prevHash).update(body, 'utf8').digest());
+    before: jsonOrNull(e.before),
+    after: jsonOrNull(e.after),
+  }));
 }
 
 /**
  * Appends `events` at the tail. Called last in a write transaction so the
- * lock is held only until commit and never while waiting for row locks.
+ * lock is held only until commit and never while waiting for row locks. A
+ * batch of operations appends all their events here at once: one lock, one
+ * tail read and one insert per transaction.
  */
-export async function appendAudit(tx: Queryable, time: Date, events: readonly AuditEvent[]): Promise<void> {
+export async function appendAudit(tx: Queryable, events: readonly PreparedAuditEvent[]): Promise<void> {
   if (events.length === 0) return;
   await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY]);
   const tail = await tx.query<{ seq: bigint; hash: Uint8Array }>(
@@ -80,32 +121,31 @@ export async function appendAudit(tx: Queryable, time: Date, events: readonly Au
   );
   let seq = tail[0]?.seq ?? 0n;
   let prevHash = tail[0]?.hash ?? GENESIS_HASH;
-  const values: string[] = [];
-  const params: unknown[] = [];
+  // Column arrays of text, so one statement text serves any number of rows.
+  const cols: (string | null)[][] = Array.from({ length: 9 }, () => []);
   for (const e of events) {
     seq += 1n;
-    const hash = entryHash(prevHash, { ...e, seq, time });
-    const p = params.length;
-    values.push(
-      `($${p + 1}::bigint, $${p + 2}::timestamptz, $${p + 3}::text, $${p + 4}::text, $${p + 5}::text, ` +
-        `$${p + 6}::text::jsonb, $${p + 7}::text::jsonb, $${p + 8}::bytea, $${p + 9}::bytea)`,
-    );
-    params.push(
-      seq,
-      time,
+    const hash = hashBody(prevHash, entryBody(e, seq, e.before, e.after));
+    const row = [
+      seq.toString(),
+      e.time.toISOString(),
       e.actor,
       e.action,
       e.resource,
-      e.before === null ? null : canonicalJson(e.before),
-      e.after === null ? null : canonicalJson(e.after),
-      prevHash,
-      hash,
-    );
+      e.before,
+      e.after,
+      Buffer.from(prevHash).toString('hex'),
+      Buffer.from(hash).toString('hex'),
+    ];
+    row.forEach((v, i) => cols[i]?.push(v));
     prevHash = hash;
   }
   await tx.query(
-    `INSERT INTO audit_log (seq, time, actor, action, resource, before, after, prev_hash, hash) VALUES ${values.join(', ')}`,
-    params,
+    `INSERT INTO audit_log (seq, time, actor, action, resource, before, after, prev_hash, hash)
+     SELECT s::bigint, t::timestamptz, a, act, r, b::jsonb, af::jsonb, decode(ph, 'hex'), decode(h, 'hex')
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+         AS u(s, t, a, act, r, b, af, ph, h)`,
+    cols,
   );
 }
 

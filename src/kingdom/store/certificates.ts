@@ -17,7 +17,7 @@ import {
   requireExternalId,
   requireKey,
   requireLimit,
-  requirePartyId,
+  partyNotFound,
 } from './context.js';
 import { StoreError } from './errors.js';
 import { apiId, generateExternalId } from './ids.js';
@@ -42,29 +42,40 @@ export function validateCertificateInput(c: CertificateInput): void {
   requireDate(c.notValidAfter, 'not_valid_after');
 }
 
-/** Inserts a certificate under an existing party, drawing a fresh external id. */
+/**
+ * Inserts a certificate under a party, given by internal id or (in the same
+ * statement, saving a round trip) by its key, drawing a fresh external id.
+ */
 export async function insertCertificate(
   ctx: WriteContext,
-  partyId: bigint,
+  party: bigint | PartyKey,
   owner: PartyKey,
   c: CertificateInput,
   actor: string,
   action: string,
 ): Promise<{ record: CertificateRecord; certificateId: bigint }> {
+  const w = typeof party === 'bigint' ? null : partyWhere(party, 7);
+  const source = w === null ? 'SELECT $7::bigint AS party_id' : `SELECT p.party_id FROM parties p WHERE ${w.sql}`;
+  const sourceParams = w === null ? [party] : w.params;
   for (;;) {
     const id = generateExternalId(ctx.now);
     // A SKID collision is not caught here: it raises the unique violation that
-    // becomes CERT_SUBJECT_KEY_ID_ALREADY_EXISTS.
-    const rows = await ctx.tx.query<{ certificate_id: bigint }>(
-      `INSERT INTO certificates (party_id, external_certificate_id, subject_key_identifier, not_valid_before,
-         not_valid_after, revocation_state, x509_der, create_time, update_time)
-       VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7)
-       ON CONFLICT ON CONSTRAINT certificates_external_id DO NOTHING
-       RETURNING certificate_id`,
-      [partyId, id, c.subjectKeyIdentifier, c.notValidBefore, c.notValidAfter, c.x509Der, ctx.now],
+    // becomes CERT_SUBJECT_KEY_ID_ALREADY_EXISTS. A null certificate_id with a
+    // party is an external-id collision: draw again.
+    const rows = await ctx.tx.query<{ party_id: bigint | null; certificate_id: bigint | null }>(
+      `WITH owner AS (${source}),
+       inserted AS (
+         INSERT INTO certificates (party_id, external_certificate_id, subject_key_identifier, not_valid_before,
+           not_valid_after, revocation_state, x509_der, create_time, update_time)
+         SELECT owner.party_id, $1, $2, $3, $4, 0, $5, $6, $6 FROM owner
+         ON CONFLICT ON CONSTRAINT certificates_external_id DO NOTHING
+         RETURNING certificate_id)
+       SELECT (SELECT party_id FROM owner) AS party_id, (SELECT certificate_id FROM inserted) AS certificate_id`,
+      [id, c.subjectKeyIdentifier, c.notValidBefore, c.notValidAfter, c.x509Der, ctx.now, ...sourceParams],
     );
     const row = rows[0];
-    if (row === undefined) continue;
+    if (row?.party_id === null || row?.party_id === undefined) throw partyNotFound(owner);
+    if (row.certificate_id === null) continue;
     const record: CertificateRecord = {
       owner,
       externalCertificateId: id,
@@ -89,8 +100,7 @@ export async function createCertificate(
 ): Promise<CertificateRecord> {
   requireKey(owner);
   validateCertificateInput(certificate);
-  const partyId = await requirePartyId(ctx.tx, owner);
-  return (await insertCertificate(ctx, partyId, owner, certificate, actor, 'CreateCertificate')).record;
+  return (await insertCertificate(ctx, owner, owner, certificate, actor, 'CreateCertificate')).record;
 }
 
 export async function getCertificate(ctx: ReadContext, owner: PartyKey, id: bigint): Promise<CertificateRecord> {

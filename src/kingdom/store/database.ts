@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
@@ -25,8 +26,9 @@ export interface Database extends Queryable {
    * Runs `fn` in one transaction (READ COMMITTED; writers take row locks) and
    * commits. On PostgreSQL a serialization failure or deadlock rolls back and
    * runs `fn` again, so `fn` must not have effects outside the transaction.
+   * `maxAttempts` overrides the database's limit for this call.
    */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Runs read-only `fn` against one consistent snapshot (several queries, one point in time). */
   snapshot<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -43,7 +45,22 @@ export interface DatabaseOptions {
   maxAttempts?: number;
 }
 
+export interface TransactionOptions {
+  readonly maxAttempts?: number;
+}
+
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
+
+/** A serialization failure or deadlock: running the whole transaction again may succeed. */
+export function isRetryableConflict(err: unknown): boolean {
+  const state = (err as { code?: unknown } | null)?.code;
+  return typeof state === 'string' && RETRYABLE_SQLSTATES.has(state);
+}
+
+/** The error `transaction` throws when every attempt conflicted. */
+export function isConflictExhausted(err: unknown): boolean {
+  return err instanceof StoreError && err.reason === 'TRANSACTION_ABORTED' && isRetryableConflict(err.cause);
+}
 
 export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
   if (options.url !== undefined) return openPostgres(options.url, options);
@@ -98,6 +115,24 @@ function normaliseRow<R extends object>(row: Row): R {
   return row as R;
 }
 
+/**
+ * Names for parameterised statements, so each connection parses and plans a
+ * statement once and then only binds it (planning the store's CTEs costs
+ * about as much as running them). The store's statement texts are a small
+ * fixed set; past the cap, statements simply run unnamed.
+ */
+const MAX_NAMED_STATEMENTS = 512;
+const statementNames = new Map<string, string>();
+
+function statementName(sql: string): string | undefined {
+  let name = statementNames.get(sql);
+  if (name === undefined && statementNames.size < MAX_NAMED_STATEMENTS) {
+    name = `halo_${createHash('sha256').update(sql).digest('hex').slice(0, 32)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
 async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types });
   // An idle connection dropped by the server must not crash the process; the
@@ -106,7 +141,9 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   const maxAttempts = options.maxAttempts ?? 20;
 
   const run = async <R extends object>(c: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]) => {
-    const res = await c.query(sql, params === undefined ? [] : [...params]);
+    // Without parameters pg uses the simple protocol: one round trip, nothing to name.
+    const name = params === undefined || params.length === 0 ? undefined : statementName(sql);
+    const res = await c.query({ text: sql, values: params === undefined ? [] : [...params], name });
     return (res.rows as Row[]).map((r) => normaliseRow<R>(r));
   };
 
@@ -123,7 +160,8 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
     async exec(script) {
       await pool.query(script);
     },
-    async transaction(fn) {
+    async transaction(fn, txOptions) {
+      const attempts = txOptions?.maxAttempts ?? maxAttempts;
       for (let attempt = 1; ; attempt++) {
         const client = await pool.connect();
         let retry = false;
@@ -139,9 +177,8 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
           } catch (rollbackErr) {
             broken = rollbackErr as Error; // discard the connection, not return it to the pool
           }
-          const state = (err as { code?: unknown }).code;
-          if (typeof state !== 'string' || !RETRYABLE_SQLSTATES.has(state)) throw err;
-          if (attempt >= maxAttempts) {
+          if (!isRetryableConflict(err)) throw err;
+          if (attempt >= attempts) {
             throw new StoreError('ABORTED', 'TRANSACTION_ABORTED', `transaction conflicted ${attempt} times`, {
               cause: err,
             });

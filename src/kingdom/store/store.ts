@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '../../lib/clock.js';
-import { type AuditChainVerification, type AuditEntry, appendAudit, exportAudit, verifyAuditChain } from './audit.js';
+import { type AuditChainVerification, type AuditEntry, exportAudit, verifyAuditChain } from './audit.js';
 import {
   type CreateApiKeyInput,
   type SetAkidPrincipalInput,
@@ -21,7 +21,7 @@ import {
   releaseCertificateHold,
   revokeCertificate,
 } from './certificates.js';
-import { type ReadContext, WriteContext, requireActor } from './context.js';
+import { type ReadContext, type WriteContext, requireActor } from './context.js';
 import { type Database, openDatabase } from './database.js';
 import { translateDatabaseError } from './driver-errors.js';
 import {
@@ -55,6 +55,7 @@ import {
   refuseRequisition,
 } from './measurements.js';
 import { migrate } from './migrations.js';
+import { WriteBatcher, type WriteBatchStats, type WriteBatchingOptions } from './write-batcher.js';
 import { type CreatePartyInput, type UpdatePublicKeyInput, createParty, findDuchyByRootSkid, getParty, updatePublicKey } from './parties.js';
 import type {
   AkidPrincipalRecord,
@@ -159,6 +160,8 @@ export interface OpenKingdomStoreOptions {
   readonly databaseUrl?: string;
   readonly poolSize?: number;
   readonly clock?: Clock;
+  /** How concurrent writes share transactions (group commit). */
+  readonly writeBatching?: WriteBatchingOptions;
 }
 
 /** Opens the database, runs pending migrations, and returns the store. */
@@ -170,15 +173,25 @@ export async function openKingdomStore(options: OpenKingdomStoreOptions = {}): P
     await db.close().catch(() => {});
     throw translateDatabaseError(err);
   }
-  return new SqlKingdomStore(db, options.clock ?? systemClock);
+  return new SqlKingdomStore(db, options.clock ?? systemClock, options.writeBatching);
 }
 
 export class SqlKingdomStore implements KingdomStore {
+  private readonly writes: WriteBatcher;
+
   constructor(
     /** The underlying database, for maintenance tools and tests. */
     readonly database: Database,
     private readonly clock: Clock,
-  ) {}
+    writeBatching?: WriteBatchingOptions,
+  ) {
+    this.writes = new WriteBatcher(database, clock, writeBatching);
+  }
+
+  /** How writes have been grouped into transactions so far. */
+  get writeStats(): Readonly<WriteBatchStats> {
+    return { ...this.writes.stats };
+  }
 
   get dialect(): Database['dialect'] {
     return this.database.dialect;
@@ -187,12 +200,7 @@ export class SqlKingdomStore implements KingdomStore {
   private async write<T>(actor: string, fn: (ctx: WriteContext) => Promise<T>): Promise<T> {
     requireActor(actor);
     try {
-      return await this.database.transaction(async (tx) => {
-        const ctx = new WriteContext(tx, this.clock.now());
-        const result = await fn(ctx);
-        await appendAudit(tx, ctx.now, ctx.events);
-        return result;
-      });
+      return await this.writes.submit(fn);
     } catch (err) {
       throw translateDatabaseError(err);
     }
@@ -338,7 +346,8 @@ export class SqlKingdomStore implements KingdomStore {
     return this.read((ctx) => exportAudit(ctx.tx, options));
   }
 
-  close(): Promise<void> {
-    return this.database.close();
+  async close(): Promise<void> {
+    await this.writes.idle();
+    await this.database.close();
   }
 }

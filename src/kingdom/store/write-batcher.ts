@@ -1,0 +1,212 @@
+import type { Clock } from '../../lib/clock.js';
+import { type PreparedAuditEvent, appendAudit, prepareAuditEvents } from './audit.js';
+import { WriteContext } from './context.js';
+import { type Database, type Queryable, type Row, isConflictExhausted, isRetryableConflict } from './database.js';
+
+/**
+ * Group commit. Every write appends to the one hash-chained audit log under a
+ * transaction-scoped advisory lock held through COMMIT, so writes commit one
+ * at a time and each waits for its own WAL flush. Instead, concurrent writes
+ * queue here and run together in one transaction, each inside its own
+ * savepoint: an operation that fails is rolled back to its savepoint and
+ * rejected alone (its audit events dropped), the others' events are chained
+ * with one lock, one tail read and one insert, and one COMMIT makes them all
+ * durable before any of them is answered.
+ *
+ * No operation waits for company: a batch starts as soon as a slot is free,
+ * and a lone operation runs alone, as before. Under load the queue fills
+ * while the running batches commit.
+ */
+
+export interface WriteBatchingOptions {
+  /** Operations per transaction at most. */
+  readonly maxBatchSize?: number;
+  /**
+   * Transactions in flight at once: with two, one batch runs its statements
+   * while the other holds the audit lock through its commit.
+   */
+  readonly concurrency?: number;
+  /** Attempts of a conflicting batch before its operations run one by one. */
+  readonly batchAttempts?: number;
+}
+
+/** Counters for tests and metrics. */
+export interface WriteBatchStats {
+  /** Operations submitted. */
+  operations: number;
+  /** Transactions that ran two or more operations together. */
+  batches: number;
+  /** The most operations one transaction carried. */
+  largestBatch: number;
+  /** Batch attempts rerun after a serialization failure or deadlock. */
+  batchRetries: number;
+  /** Batches whose operations were rerun one per transaction after conflicting too often. */
+  fallbacks: number;
+}
+
+type Operation<T> = (ctx: WriteContext) => Promise<T>;
+
+interface Pending {
+  readonly op: Operation<unknown>;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
+type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
+/** Upper bound also keeps a transaction within PostgreSQL's 64 cached subtransaction ids. */
+const MAX_BATCH_SIZE = 64;
+
+export class WriteBatcher {
+  readonly stats: WriteBatchStats = { operations: 0, batches: 0, largestBatch: 0, batchRetries: 0, fallbacks: 0 };
+  private readonly queue: Pending[] = [];
+  private running = 0;
+  private idleWaiters: (() => void)[] = [];
+  private readonly maxBatchSize: number;
+  private readonly concurrency: number;
+  private readonly batchAttempts: number;
+
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+    options: WriteBatchingOptions = {},
+  ) {
+    this.maxBatchSize = Math.max(1, Math.min(MAX_BATCH_SIZE, options.maxBatchSize ?? MAX_BATCH_SIZE));
+    // PGlite has one connection: a second transaction would only wait for it.
+    this.concurrency = Math.max(1, options.concurrency ?? (db.dialect === 'postgres' ? 2 : 1));
+    this.batchAttempts = Math.max(1, options.batchAttempts ?? 3);
+  }
+
+  /**
+   * Runs `op` in a transaction (possibly shared with other operations) with
+   * its audit events, and resolves once that transaction has committed. `op`
+   * may run more than once, so it must have no effects outside the database.
+   * Errors are the raw driver or store errors.
+   */
+  submit<T>(op: Operation<T>): Promise<T> {
+    this.stats.operations++;
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatchSize);
+      this.running++;
+      void this.runBatch(batch).finally(() => {
+        this.running--;
+        this.pump();
+        if (this.running === 0 && this.queue.length === 0) {
+          for (const wake of this.idleWaiters.splice(0)) wake();
+        }
+      });
+    }
+  }
+
+  /** Resolves once every submitted operation has settled (before closing the database). */
+  idle(): Promise<void> {
+    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async runBatch(batch: Pending[]): Promise<void> {
+    if (batch.length === 1) {
+      await this.runAlone(batch[0] as Pending);
+      return;
+    }
+    this.stats.batches++;
+    this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+    let outcomes: Outcome[];
+    try {
+      let attempt = 0;
+      outcomes = await this.db.transaction(
+        (tx) => {
+          if (attempt++ > 0) this.stats.batchRetries++;
+          return this.runTogether(tx, batch);
+        },
+        { maxAttempts: this.batchAttempts },
+      );
+    } catch (err) {
+      if (isConflictExhausted(err)) {
+        // One operation may keep conflicting; alone, each gets its own retries.
+        this.stats.fallbacks++;
+        for (const p of batch) await this.runAlone(p);
+      } else {
+        // Nothing committed (or the commit's fate is unknown, as for a single write).
+        for (const p of batch) p.reject(err);
+      }
+      return;
+    }
+    outcomes.forEach((o, i) => {
+      const p = batch[i] as Pending;
+      if (o.ok) p.resolve(o.value);
+      else p.reject(o.error);
+    });
+  }
+
+  /** One attempt of a batch: each operation in its savepoint, then the audit of those that succeeded. */
+  private async runTogether(tx: Queryable, batch: readonly Pending[]): Promise<Outcome[]> {
+    const outcomes: Outcome[] = [];
+    const events: PreparedAuditEvent[] = [];
+    for (const [i, p] of batch.entries()) {
+      const scope = new SavepointScope(tx, `halo_write_${i}`);
+      const ctx = new WriteContext(scope, this.clock.now());
+      try {
+        const value = await p.op(ctx);
+        events.push(...prepareAuditEvents(ctx.now, ctx.events));
+        outcomes.push({ ok: true, value });
+      } catch (err) {
+        // A conflict aborts the whole attempt: its locks may be what the other side waits for.
+        if (isRetryableConflict(err)) throw err;
+        await scope.rollback();
+        outcomes.push({ ok: false, error: err });
+      }
+    }
+    await appendAudit(tx, events);
+    return outcomes;
+  }
+
+  private async runAlone(p: Pending): Promise<void> {
+    try {
+      p.resolve(
+        await this.db.transaction(async (tx) => {
+          const ctx = new WriteContext(tx, this.clock.now());
+          const value = await p.op(ctx);
+          await appendAudit(tx, prepareAuditEvents(ctx.now, ctx.events));
+          return value;
+        }),
+      );
+    } catch (err) {
+      p.reject(err);
+    }
+  }
+}
+
+/**
+ * The queries of one operation in a batch. The savepoint is taken before the
+ * operation's first statement, so an operation refused before touching the
+ * database costs no round trip; savepoints are not released (that would be a
+ * round trip each) and simply nest until COMMIT.
+ */
+class SavepointScope implements Queryable {
+  private taken: Promise<unknown> | undefined;
+
+  constructor(
+    private readonly tx: Queryable,
+    private readonly name: string,
+  ) {}
+
+  async query<R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<R[]> {
+    this.taken ??= this.tx.query(`SAVEPOINT ${this.name}`);
+    await this.taken;
+    return this.tx.query<R>(sql, params);
+  }
+
+  async rollback(): Promise<void> {
+    if (this.taken === undefined) return;
+    await this.taken.catch(() => {});
+    await this.tx.query(`ROLLBACK TO SAVEPOINT ${this.name}`);
+  }
+}
