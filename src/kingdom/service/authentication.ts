@@ -43,6 +43,8 @@ export class PrincipalResolver {
   readonly #clock: Clock;
   readonly #ttlMs: number;
   #akidMap: CacheEntry<Map<string, string>> | undefined;
+  /** The map being read, shared by the calls that find the cache expired together. */
+  #akidMapLoading: Promise<Map<string, string>> | undefined;
   readonly #duchies = new Map<string, CacheEntry<Principal | undefined>>();
   readonly #apiKeys = new Map<string, CacheEntry<Principal | undefined>>();
   readonly #leafAkids = new Map<string, Uint8Array | undefined>();
@@ -55,6 +57,7 @@ export class PrincipalResolver {
 
   invalidate(): void {
     this.#akidMap = undefined;
+    this.#akidMapLoading = undefined;
     this.#duchies.clear();
     this.#apiKeys.clear();
   }
@@ -114,10 +117,19 @@ export class PrincipalResolver {
   async #akidMapNow(): Promise<Map<string, string>> {
     const cached = this.#fresh(this.#akidMap);
     if (cached) return cached.value;
-    const entries = await this.#store.listAkidPrincipals();
-    const map = new Map(entries.map((e) => [Buffer.from(e.authorityKeyIdentifier).toString('hex'), e.principalResourceName]));
-    this.#akidMap = { value: map, expires: this.#now() + this.#ttlMs };
-    return map;
+    if (this.#akidMapLoading) return this.#akidMapLoading;
+    const loading = this.#store
+      .listAkidPrincipals()
+      .then((entries) => new Map(entries.map((e) => [Buffer.from(e.authorityKeyIdentifier).toString('hex'), e.principalResourceName])));
+    this.#akidMapLoading = loading;
+    try {
+      const map = await loading;
+      // An invalidate() during the read makes this map too old to cache.
+      if (this.#akidMapLoading === loading) this.#akidMap = { value: map, expires: this.#now() + this.#ttlMs };
+      return map;
+    } finally {
+      if (this.#akidMapLoading === loading) this.#akidMapLoading = undefined;
+    }
   }
 
   #fresh<T>(entry: CacheEntry<T> | undefined): CacheEntry<T> | undefined {

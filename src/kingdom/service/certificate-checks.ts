@@ -21,7 +21,7 @@ import { parseCertificate, type Certificate } from '../../pki/certificate.js';
 import { PkiError, type PkiErrorCode } from '../../pki/errors.js';
 import { TrustStore } from '../../pki/trust-store.js';
 import { validatePath } from '../../pki/validate.js';
-import type { CertificateInput } from '../store/index.js';
+import type { CertificateInput, KingdomStore, PartyKey } from '../store/index.js';
 import { invalidArgument } from './errors.js';
 
 export interface ParsedCertificate {
@@ -66,6 +66,33 @@ function trustStoreOf(rootDer: Uint8Array): TrustStore {
 }
 
 /**
+ * The trust store of each parent's registered root, by party, so a strict
+ * CreateCertificate neither reads the party nor parses its root again. Safe
+ * without expiry: a party's root is written once, when the party is created,
+ * and no store operation rewrites it (nor deletes a party).
+ */
+export class ParentRoots {
+  readonly #stores = new Map<string, TrustStore>();
+
+  constructor(
+    private readonly store: KingdomStore,
+    private readonly capacity = 4096,
+  ) {}
+
+  /** The parent's root as a trust store; the store's NOT_FOUND for a missing parent. */
+  async trustStoreOf(owner: PartyKey): Promise<TrustStore> {
+    const key = `${owner.kind}/${owner.id}`;
+    const cached = this.#stores.get(key);
+    if (cached !== undefined) return cached;
+    const party = await this.store.getParty(owner);
+    const trustStore = trustStoreOf(party.rootCertificateDer);
+    if (this.#stores.size >= this.capacity) this.#stores.delete(this.#stores.keys().next().value!);
+    this.#stores.set(key, trustStore);
+    return trustStore;
+  }
+}
+
+/**
  * Why a path to the parent's root failed, as an ErrorInfo reason. Other
  * failures (a leaf asserting keyCertSign, an unknown critical extension, ...)
  * are `CERTIFICATE_INVALID`, with the PKI code in the metadata.
@@ -79,10 +106,10 @@ const PATH_FAILURE_REASON: Partial<Record<PkiErrorCode, string>> = {
   UNSUPPORTED_ALGORITHM: 'CERTIFICATE_NOT_ISSUED_BY_PARENT_ROOT',
 };
 
-/** Strict mode: a leaf, valid at `now`, on a valid path to `rootDer`. */
+/** Strict mode: a leaf, valid at `now`, on a valid path to `root` (DER, or a trust store of it). */
 export async function requireIssuedByRoot(
   certificate: Certificate,
-  rootDer: Uint8Array,
+  root: Uint8Array | TrustStore,
   now: Date,
   field = 'certificate_der',
 ): Promise<void> {
@@ -97,7 +124,8 @@ export async function requireIssuedByRoot(
     );
   }
   try {
-    await validatePath(certificate, { trustStore: trustStoreOf(rootDer), at: now });
+    const trustStore = root instanceof TrustStore ? root : trustStoreOf(root);
+    await validatePath(certificate, { trustStore, at: now });
   } catch (err) {
     if (!(err instanceof PkiError)) throw err;
     throw invalidArgument(PATH_FAILURE_REASON[err.code] ?? 'CERTIFICATE_INVALID', `${field} is not a valid leaf under the parent's registered root: ${err.message}`, {

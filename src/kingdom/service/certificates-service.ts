@@ -32,7 +32,7 @@ import {
 } from '../../gen/wfa/measurement/api/v2alpha/page_token_pb.js';
 import type { CertificateCursor } from '../store/index.js';
 import { canGetCertificate, requireAllowed, requireParent } from './authorization.js';
-import { parseRegisteredCertificate, requireIssuedByRoot } from './certificate-checks.js';
+import { ParentRoots, parseRegisteredCertificate, requireIssuedByRoot } from './certificate-checks.js';
 import type { KingdomServices } from './context.js';
 import { invalidArgument } from './errors.js';
 import { principalName, requirePrincipal, toPartyKey } from './principal.js';
@@ -47,6 +47,7 @@ const PARENT_INVALID = 'Parent unspecified or invalid';
 
 export function certificatesService(services: KingdomServices): ServiceImpl<typeof Certificates> {
   const { store } = services;
+  const parentRoots = new ParentRoots(store);
 
   return {
     async getCertificate(req, ctx) {
@@ -63,8 +64,7 @@ export function certificatesService(services: KingdomServices): ServiceImpl<type
       const { certificate, input } = parseRegisteredCertificate(req.certificate?.x509Der ?? new Uint8Array(0));
       const owner = toPartyKey(parent);
       if (services.mode === 'strict') {
-        const party = await store.getParty(owner);
-        await requireIssuedByRoot(certificate, party.rootCertificateDer, services.clock.now());
+        await requireIssuedByRoot(certificate, await parentRoots.trustStoreOf(owner), services.clock.now());
       }
       const record = await store.createCertificate({ actor: principalName(principal), owner, certificate: input });
       return renderCertificate(record);
