@@ -44,7 +44,7 @@ interface Measured {
 }
 
 /** `concurrency` callers loop on `call` for about `ms`; ops/s and p99 of the calls. */
-async function measure(call: (i: number) => Promise<unknown>, concurrency: number, ms: number): Promise<Measured> {
+export async function measure(call: (i: number) => Promise<unknown>, concurrency: number, ms: number): Promise<Measured> {
   let i = 0;
   const warmUntil = performance.now() + 200;
   await Promise.all(Array.from({ length: concurrency }, async () => {
@@ -79,10 +79,10 @@ function reachable(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function freshPostgres(): Promise<{ url: string; drop(): Promise<void> } | undefined> {
+export async function freshBenchPostgres(): Promise<{ url: string; drop(): Promise<void> } | undefined> {
   const admin = process.env.HALO_KEYS_TEST_DATABASE_URL ?? ((await reachable('127.0.0.1', 5432)) ? 'postgres://postgres@127.0.0.1:5432/postgres' : undefined);
   if (!admin) return undefined;
-  const name = `halo_bench_${Date.now().toString(36)}`;
+  const name = `halo_bench_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const c = new pg.Client({ connectionString: admin });
   try {
     await c.connect();
@@ -193,7 +193,7 @@ export async function run(): Promise<void> {
     } finally {
       await pglite.close();
     }
-    const postgres = await freshPostgres();
+    const postgres = await freshBenchPostgres();
     if (postgres) {
       const store = await openKingdomStore({ databaseUrl: postgres.url, poolSize: 32 });
       try {

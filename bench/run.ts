@@ -9,6 +9,7 @@ const sections: Record<string, () => Promise<void>> = {
   'pki-issue': async () => (await import('./pki-issue.js')).run(),
   'pki-validate': async () => (await import('./pki-validate.js')).run(),
   kingdom: async () => (await import('./kingdom.js')).run(),
+  'kingdom-store': async () => (await import('./kingdom-store.js')).run(),
   rotation: async () => (await import('./rotation.js')).run(),
 };
 
