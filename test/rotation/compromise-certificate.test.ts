@@ -13,7 +13,6 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fromBinary } from '@bufbuild/protobuf';
 import { Code } from '@connectrpc/connect';
 import { KingdomClientError } from '../../src/client/errors.js';
 import { decryptMessage } from '../../src/crypto/encrypted-message.js';

@@ -133,7 +133,7 @@ export const requestReencryptionStep: StepHandler = {
     s.record({ action: 'event-group.request-reencryption', resource: s.participant, after: { fingerprint, requests: names }, outcome: 'ok', detail: `${names.length} open request(s)` });
     return `${names.length} re-encryption request(s) open for the DataProviders`;
   },
-  async preview(ctx, step) {
+  async preview(_ctx, step) {
     return `would call CreateMetadataReencryptionRequests for every EventGroup encrypted to key ${String(step.args?.publishedKeySha256 ?? '').slice(0, 16)}…`;
   },
 };
