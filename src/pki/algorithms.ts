@@ -6,6 +6,7 @@
  * signatures are refused (RFC 9155 / CA/B Forum 6.1.5, 7.1.3).
  */
 import { type KeyObject, constants, createPublicKey, verify } from 'node:crypto';
+import { type SignatureAlgorithm, SignatureAlgorithms } from '../crypto/index.js';
 import { DerError, children, isContext, parse, readInteger, readNull, readOid, sequence } from '../lib/der.js';
 import { type AlgorithmIdentifier, type Certificate, OID } from './certificate.js';
 import { PkiError } from './errors.js';
@@ -19,16 +20,11 @@ interface SignatureScheme {
   readonly pss?: { readonly saltLength: number };
 }
 
-const RSA_PKCS1: Record<string, string> = {
-  '1.2.840.113549.1.1.11': 'sha256',
-  '1.2.840.113549.1.1.12': 'sha384',
-  '1.2.840.113549.1.1.13': 'sha512',
-};
-const ECDSA: Record<string, string> = {
-  '1.2.840.10045.4.3.2': 'sha256',
-  '1.2.840.10045.4.3.3': 'sha384',
-  '1.2.840.10045.4.3.4': 'sha512',
-};
+/** Digest by signature OID for one family, from crypto's table of signature algorithms. */
+const digestsOf = (family: SignatureAlgorithm['family']): Record<string, string> =>
+  Object.fromEntries(Object.values(SignatureAlgorithms).flatMap((a) => (a.family === family && a.hash ? [[a.oid, a.hash]] : [])));
+const RSA_PKCS1 = digestsOf('rsa-pkcs1');
+const ECDSA = digestsOf('ecdsa');
 const HASH_OIDS: Record<string, string> = {
   '2.16.840.1.101.3.4.2.1': 'sha256',
   '2.16.840.1.101.3.4.2.2': 'sha384',

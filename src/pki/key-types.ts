@@ -4,6 +4,7 @@
  * CSRs and CRLs never disagree with their `signatureAlgorithm`.
  */
 import { createHash, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { SignatureAlgorithms } from '../crypto/index.js';
 import { encode, parse, readBitString, readOid, sequence } from '../lib/der.js';
 import type { Certificate } from './certificate.js';
 import { PkiError } from './errors.js';
@@ -34,14 +35,15 @@ export function generateKeyPair(type: KeyType): KeyPair {
   }
 }
 
+/** Signature algorithm OIDs, from the one table in crypto/ (the algorithms a SignedMessage may name). */
 export const SignatureOid = {
-  ECDSA_SHA256: '1.2.840.10045.4.3.2',
-  ECDSA_SHA384: '1.2.840.10045.4.3.3',
-  ECDSA_SHA512: '1.2.840.10045.4.3.4',
-  RSA_SHA256: '1.2.840.113549.1.1.11',
-  RSA_SHA384: '1.2.840.113549.1.1.12',
-  RSA_SHA512: '1.2.840.113549.1.1.13',
-  ED25519: '1.3.101.112',
+  ECDSA_SHA256: SignatureAlgorithms.ECDSA_WITH_SHA256.oid,
+  ECDSA_SHA384: SignatureAlgorithms.ECDSA_WITH_SHA384.oid,
+  ECDSA_SHA512: SignatureAlgorithms.ECDSA_WITH_SHA512.oid,
+  RSA_SHA256: SignatureAlgorithms.SHA_256_WITH_RSA_ENCRYPTION.oid,
+  RSA_SHA384: SignatureAlgorithms.SHA_384_WITH_RSA_ENCRYPTION.oid,
+  RSA_SHA512: SignatureAlgorithms.SHA_512_WITH_RSA_ENCRYPTION.oid,
+  ED25519: SignatureAlgorithms.ED25519.oid,
 } as const;
 
 /** How a private key signs: the AlgorithmIdentifier to declare and the sign function. */
