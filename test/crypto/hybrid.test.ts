@@ -69,7 +69,7 @@ describe('hybrid encryption: keys and key ids', () => {
     fails('DECRYPTION_FAILED', () => decrypt(b, ct));
     // Same key material, different id in the prefix: no key matches.
     const renumbered = clone(KeysetSchema, a);
-    renumbered.key[0]!.keyId ^= 1;
+    renumbered.key[0]!.keyId = (renumbered.key[0]!.keyId ^ 1) >>> 0; // key ids are uint32: keep the top bit unsigned
     renumbered.primaryKeyId = renumbered.key[0]!.keyId;
     fails('DECRYPTION_FAILED', () => decrypt(renumbered, ct));
     // As a RAW key it sees the whole ciphertext (prefix included), so TINK output does not open.

@@ -111,7 +111,7 @@ describe('keyset parsing', () => {
   it('validation: primary must exist and be ENABLED, ids unique, statuses and prefixes known', () => {
     const base = generateKeyset();
     const noPrimary = clone(KeysetSchema, base);
-    noPrimary.primaryKeyId ^= 1;
+    noPrimary.primaryKeyId = (noPrimary.primaryKeyId ^ 1) >>> 0; // key ids are uint32: keep the top bit unsigned
     fails('KEYSET_INVALID', () => validateKeyset(noPrimary));
     fails('KEYSET_INVALID', () => parseKeyset(toBinary(KeysetSchema, noPrimary)), 'a private keyset needs a primary');
     const disabledPrimary = clone(KeysetSchema, base);
@@ -128,7 +128,7 @@ describe('keyset parsing', () => {
     fails('KEYSET_INVALID', () => validateKeyset(unknownStatus));
     // A public keyset without primary parses (verification-style use) but cannot encrypt.
     const pubNoPrimary = publicKeyset(base);
-    pubNoPrimary.primaryKeyId ^= 1;
+    pubNoPrimary.primaryKeyId = (pubNoPrimary.primaryKeyId ^ 1) >>> 0;
     const parsed = parseKeyset(toBinary(KeysetSchema, pubNoPrimary));
     fails('KEYSET_INVALID', () => encrypt(parsed, hex('01')));
   });
