@@ -19,6 +19,7 @@ import {
   type KingdomProcess,
   type RunResult,
 } from './kingdom-process.js';
+import { assertUsage } from './run-cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'measurement-system-'));
 const file = (name: string) => join(tmp, name);
@@ -28,13 +29,6 @@ const ms = (args: string[], env: Record<string, string> = {}) => runBin('Measure
 const epk = (args: string[]) => runBin('EncryptionPublicKeys.js', args);
 const haloKeys = (args: string[]) => runBin('halo-keys.js', args);
 const fails = (r: RunResult, code: number, pattern: RegExp) => assertOneLineFailure(r, 'MeasurementSystem', code, pattern);
-
-/** Commander's own usage errors (exit 2): its message first, then a "run with --help" hint. */
-function assertUsage(r: RunResult, pattern: RegExp) {
-  assert.equal(r.code, 2, r.stderr);
-  assert.equal(r.stdout, '');
-  assert.match(r.stderr.split('\n')[0]!, pattern);
-}
 
 const edp1Tls = ['--tls-cert-file', fixture('edp1_tls.pem'), '--tls-key-file', fixture('edp1_tls.key')];
 

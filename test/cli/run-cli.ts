@@ -48,11 +48,14 @@ export function assertFails(r: CliResult, code: number, pattern: RegExp, program
   assert.match(lines[0]!, pattern);
 }
 
-/** Commander's own usage errors (exit 2): its message first, then a "run with --help" hint. */
+/** Commander's own usage errors (exit 2): exactly one line, `error: <message> (see --help)`. */
 export function assertUsage(r: CliResult, pattern: RegExp): void {
   assert.equal(r.code, 2, r.stderr);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr.split('\n')[0]!, pattern);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /^error: .* \(see --help\)$/);
+  assert.match(lines[0]!, pattern);
 }
 
 /** A scratch directory removed after the file's tests; `file(name)` is a path in it. */
