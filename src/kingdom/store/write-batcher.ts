@@ -7,11 +7,16 @@ import { type Database, type Queryable, type Row, isConflictExhausted, isRetryab
  * Group commit. Every write appends to the one hash-chained audit log under a
  * transaction-scoped advisory lock held through COMMIT, so writes commit one
  * at a time and each waits for its own WAL flush. Instead, concurrent writes
- * queue here and run together in one transaction, each inside its own
- * savepoint: an operation that fails is rolled back to its savepoint and
- * rejected alone (its audit events dropped), the others' events are chained
- * with one lock, one tail read and one insert, and one COMMIT makes them all
- * durable before any of them is answered.
+ * queue here and run together in one transaction: the events of those that
+ * succeeded are chained with one lock, one tail read and one insert, and one
+ * COMMIT makes them all durable before any of them is answered.
+ *
+ * Each operation stays atomic on its own: one that fails is rejected alone
+ * and leaves neither changes nor audit events. A batch first runs without
+ * savepoints; if an operation fails after touching the database, that
+ * attempt is rolled back and the batch runs again with a savepoint per
+ * operation, so the failure is rolled back to its savepoint. (Failures are
+ * rare, and a savepoint costs a round trip per operation.)
  *
  * No operation waits for company: a batch starts as soon as a slot is free,
  * and a lone operation runs alone, as before. Under load the queue fills
@@ -28,6 +33,12 @@ export interface WriteBatchingOptions {
   readonly concurrency?: number;
   /** Attempts of a conflicting batch before its operations run one by one. */
   readonly batchAttempts?: number;
+  /**
+   * 'after-failure' (the default) runs a batch without savepoints and, if an
+   * operation fails after touching the database, runs the batch again with
+   * one savepoint per operation; 'always' takes them from the start.
+   */
+  readonly savepoints?: 'after-failure' | 'always';
 }
 
 /** Counters for tests and metrics. */
@@ -42,6 +53,8 @@ export interface WriteBatchStats {
   batchRetries: number;
   /** Batches whose operations were rerun one per transaction after conflicting too often. */
   fallbacks: number;
+  /** Batches run again with a savepoint per operation because one failed. */
+  isolatedReruns: number;
 }
 
 type Operation<T> = (ctx: WriteContext) => Promise<T>;
@@ -54,17 +67,28 @@ interface Pending {
 
 type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
 
+/** Ends an attempt without savepoints: an operation failed after touching the database. */
+class IsolationNeeded extends Error {}
+
 /** Upper bound also keeps a transaction within PostgreSQL's 64 cached subtransaction ids. */
 const MAX_BATCH_SIZE = 64;
 
 export class WriteBatcher {
-  readonly stats: WriteBatchStats = { operations: 0, batches: 0, largestBatch: 0, batchRetries: 0, fallbacks: 0 };
+  readonly stats: WriteBatchStats = {
+    operations: 0,
+    batches: 0,
+    largestBatch: 0,
+    batchRetries: 0,
+    fallbacks: 0,
+    isolatedReruns: 0,
+  };
   private readonly queue: Pending[] = [];
   private running = 0;
   private idleWaiters: (() => void)[] = [];
   private readonly maxBatchSize: number;
   private readonly concurrency: number;
   private readonly batchAttempts: number;
+  private readonly alwaysIsolate: boolean;
 
   constructor(
     private readonly db: Database,
@@ -75,6 +99,7 @@ export class WriteBatcher {
     // PGlite has one connection: a second transaction would only wait for it.
     this.concurrency = Math.max(1, options.concurrency ?? (db.dialect === 'postgres' ? 2 : 1));
     this.batchAttempts = Math.max(1, options.batchAttempts ?? 3);
+    this.alwaysIsolate = options.savepoints === 'always';
   }
 
   /**
@@ -118,26 +143,34 @@ export class WriteBatcher {
     }
     this.stats.batches++;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
-    let outcomes: Outcome[];
-    try {
-      let attempt = 0;
-      outcomes = await this.db.transaction(
-        (tx) => {
-          if (attempt++ > 0) this.stats.batchRetries++;
-          return this.runTogether(tx, batch);
-        },
-        { maxAttempts: this.batchAttempts },
-      );
-    } catch (err) {
-      if (isConflictExhausted(err)) {
-        // One operation may keep conflicting; alone, each gets its own retries.
-        this.stats.fallbacks++;
-        for (const p of batch) await this.runAlone(p);
-      } else {
-        // Nothing committed (or the commit's fate is unknown, as for a single write).
-        for (const p of batch) p.reject(err);
+    let outcomes: Outcome[] | undefined;
+    let isolate = this.alwaysIsolate;
+    while (outcomes === undefined) {
+      try {
+        let attempt = 0;
+        outcomes = await this.db.transaction(
+          (tx) => {
+            if (attempt++ > 0) this.stats.batchRetries++;
+            return this.runTogether(tx, batch, isolate);
+          },
+          { maxAttempts: this.batchAttempts },
+        );
+      } catch (err) {
+        if (err instanceof IsolationNeeded && !isolate) {
+          this.stats.isolatedReruns++;
+          isolate = true;
+          continue;
+        }
+        if (isConflictExhausted(err)) {
+          // One operation may keep conflicting; alone, each gets its own retries.
+          this.stats.fallbacks++;
+          for (const p of batch) await this.runAlone(p);
+        } else {
+          // Nothing committed (or the commit's fate is unknown, as for a single write).
+          for (const p of batch) p.reject(err);
+        }
+        return;
       }
-      return;
     }
     outcomes.forEach((o, i) => {
       const p = batch[i] as Pending;
@@ -146,12 +179,18 @@ export class WriteBatcher {
     });
   }
 
-  /** One attempt of a batch: each operation in its savepoint, then the audit of those that succeeded. */
-  private async runTogether(tx: Queryable, batch: readonly Pending[]): Promise<Outcome[]> {
+  /**
+   * One attempt of a batch, then the audit of the operations that succeeded.
+   * With `isolate`, each operation runs in its own savepoint and a failure is
+   * rolled back to it. Without, the attempt is cheaper by a round trip per
+   * operation but can only absorb failures that touched nothing: any other
+   * ends it with IsolationNeeded, and the batch runs again isolated.
+   */
+  private async runTogether(tx: Queryable, batch: readonly Pending[], isolate: boolean): Promise<Outcome[]> {
     const outcomes: Outcome[] = [];
     const events: PreparedAuditEvent[] = [];
     for (const [i, p] of batch.entries()) {
-      const scope = new SavepointScope(tx, `halo_write_${i}`);
+      const scope = new OperationScope(tx, isolate ? `halo_write_${i}` : undefined);
       const ctx = new WriteContext(scope, this.clock.now());
       try {
         const value = await p.op(ctx);
@@ -160,6 +199,7 @@ export class WriteBatcher {
       } catch (err) {
         // A conflict aborts the whole attempt: its locks may be what the other side waits for.
         if (isRetryableConflict(err)) throw err;
+        if (scope.touched && !isolate) throw new IsolationNeeded('an operation failed after touching the database', { cause: err });
         await scope.rollback();
         outcomes.push({ ok: false, error: err });
       }
@@ -185,28 +225,33 @@ export class WriteBatcher {
 }
 
 /**
- * The queries of one operation in a batch. The savepoint is taken before the
- * operation's first statement, so an operation refused before touching the
- * database costs no round trip; savepoints are not released (that would be a
- * round trip each) and simply nest until COMMIT.
+ * The queries of one operation in a batch. A savepoint, when asked for, is
+ * taken before the operation's first statement, so an operation refused
+ * before touching the database costs no round trip; savepoints are not
+ * released (that would be a round trip each) and simply nest until COMMIT.
  */
-class SavepointScope implements Queryable {
-  private taken: Promise<unknown> | undefined;
+class OperationScope implements Queryable {
+  private started: Promise<unknown> | undefined;
 
   constructor(
     private readonly tx: Queryable,
-    private readonly name: string,
+    private readonly savepoint: string | undefined,
   ) {}
 
+  /** Whether the operation has sent a statement. */
+  get touched(): boolean {
+    return this.started !== undefined;
+  }
+
   async query<R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<R[]> {
-    this.taken ??= this.tx.query(`SAVEPOINT ${this.name}`);
-    await this.taken;
+    this.started ??= this.savepoint === undefined ? Promise.resolve() : this.tx.query(`SAVEPOINT ${this.savepoint}`);
+    await this.started;
     return this.tx.query<R>(sql, params);
   }
 
   async rollback(): Promise<void> {
-    if (this.taken === undefined) return;
-    await this.taken.catch(() => {});
-    await this.tx.query(`ROLLBACK TO SAVEPOINT ${this.name}`);
+    if (this.started === undefined || this.savepoint === undefined) return;
+    await this.started.catch(() => {});
+    await this.tx.query(`ROLLBACK TO SAVEPOINT ${this.savepoint}`);
   }
 }
