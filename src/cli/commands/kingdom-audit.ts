@@ -1,16 +1,9 @@
 /** `kingdom audit`: opens the store read-only in spirit, and renders entries as JSON lines or CSV. */
 import { join } from 'node:path';
-import { HaloError } from '../../lib/errors.js';
 import { DATA_DIR_FILES } from '../../kingdom/server/bootstrap.js';
 import { readServerInfo } from '../../kingdom/server/server-info.js';
 import { type AuditEntry, type KingdomStore, openKingdomStore } from '../../kingdom/store/index.js';
 import { UsageError } from '../run.js';
-
-export class AuditBrokenError extends HaloError<'AUDIT_CHAIN_BROKEN'> {
-  constructor(message: string) {
-    super('AUDIT_CHAIN_BROKEN', message);
-  }
-}
 
 export async function openAuditStore(flags: { dataDir: string; databaseUrl?: string }): Promise<KingdomStore> {
   if (flags.databaseUrl !== undefined) return openKingdomStore({ databaseUrl: flags.databaseUrl });

@@ -4,7 +4,7 @@
  * inside the actions so `halo-keys --version` stays fast.
  */
 import { type Command, InvalidArgumentError } from 'commander';
-import { UsageError, output } from '../run.js';
+import { UsageError, output, setExitCode } from '../run.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -284,7 +284,7 @@ Examples:
     );
   audit
     .command('verify')
-    .description('Recompute the hash chain; exit 1 at the first broken entry')
+    .description('Recompute the hash chain; exit 3 at the first broken entry')
     .action(async (_flags: unknown, cmd: Command) => {
       const global = cmd.optsWithGlobals<AuditFlags>();
       const { openAuditStore } = await import('./kingdom-audit.js');
@@ -293,8 +293,9 @@ Examples:
         const v = await store.verifyAuditChain();
         if (!v.ok) {
           output(global.json, { ok: false, seq: v.seq, problem: v.problem }, () => '');
-          const { AuditBrokenError } = await import('./kingdom-audit.js');
-          throw new AuditBrokenError(`audit chain broken at entry ${v.seq}: ${v.problem}`);
+          process.stderr.write(`halo-keys: audit chain broken at entry ${v.seq}: ${v.problem}\n`);
+          setExitCode(3);
+          return;
         }
         output(global.json, { ok: true, count: v.count, headHash: Buffer.from(v.headHash).toString('hex') }, () =>
           `audit chain intact: ${v.count} entries, head ${Buffer.from(v.headHash).toString('hex')}`,
