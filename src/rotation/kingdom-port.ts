@@ -143,7 +143,7 @@ export function kingdomPortOver(client: KingdomClient): KingdomPort {
         const states = [Measurement_State.AWAITING_REQUISITION_FULFILLMENT, Measurement_State.COMPUTING];
         for (let i = 0; i < MAX_PAGES; i++) {
           const res = await client.measurements.listMeasurements({ parent: participant, pageSize: PAGE, pageToken, filter: { states } });
-          for (const m of res.measurement) {
+          for (const m of res.measurements) {
             if (query.certificate && m.measurementConsumerCertificate === query.certificate) result.certificate.push(m.name);
             let primary: number | undefined;
             try {

@@ -388,7 +388,7 @@ export function planMeasurement(
     measurementReferenceId: options.referenceId ?? 'test-measurement',
   });
   return {
-    request: create(CreateMeasurementRequestSchema, { measurement }),
+    request: create(CreateMeasurementRequestSchema, { parent: mc.name, measurement }),
     nonces,
     measurementPrivateKeyset: mc.encryptionPrivateKeyset,
   };

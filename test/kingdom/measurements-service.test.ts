@@ -4,7 +4,7 @@
 // encryption between the MC and the DataProviders.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { clone, create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { clone, create, fromBinary, toBinary, toJson } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
 import { Code, type Client } from '@connectrpc/connect';
 import { generateKeyset } from '../../src/crypto/keyset-templates.js';
@@ -19,6 +19,7 @@ import {
 } from '../../src/gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import {
   CreateMeasurementRequestSchema,
+  ListMeasurementsResponseSchema,
   Measurements,
   type CreateMeasurementRequest,
 } from '../../src/gen/wfa/measurement/api/v2alpha/measurements_service_pb.js';
@@ -255,10 +256,10 @@ describe('Measurements service', () => {
         const request = clone(CreateMeasurementRequestSchema, planMeasurement(mc, [edp1, edp2]).request);
         mutate(request);
         const before = await auditDigest(kingdom);
-        const count = (await measurements.listMeasurements({ parent: mc.name, pageSize: 1000 }, mc.apiKey)).measurement.length;
+        const count = (await measurements.listMeasurements({ parent: mc.name, pageSize: 1000 }, mc.apiKey)).measurements.length;
         await rejectsWith(measurements.createMeasurement(request, mc.apiKey), code, reason);
         assert.equal(await auditDigest(kingdom), before);
-        assert.equal((await measurements.listMeasurements({ parent: mc.name, pageSize: 1000 }, mc.apiKey)).measurement.length, count);
+        assert.equal((await measurements.listMeasurements({ parent: mc.name, pageSize: 1000 }, mc.apiKey)).measurements.length, count);
       });
     }
   });
@@ -272,8 +273,8 @@ describe('Measurements service', () => {
     let pageToken = '';
     do {
       const page = await measurements.listMeasurements({ parent: owner.name, pageSize: 1, pageToken }, owner.mtls);
-      assert.ok(page.measurement.length <= 1);
-      seen.push(...page.measurement.map((m) => m.name));
+      assert.ok(page.measurements.length <= 1);
+      seen.push(...page.measurements.map((m) => m.name));
       pageToken = page.nextPageToken;
     } while (pageToken !== '');
     assert.deepEqual([...seen].sort(), made.map((m) => m.name).sort());
@@ -281,7 +282,7 @@ describe('Measurements service', () => {
       { parent: owner.name, filter: { states: [Measurement_State.AWAITING_REQUISITION_FULFILLMENT] } },
       owner.apiKey,
     );
-    assert.deepEqual(awaiting.measurement.map((m) => m.name).sort(), [made[0]!.name, made[2]!.name].sort());
+    assert.deepEqual(awaiting.measurements.map((m) => m.name).sort(), [made[0]!.name, made[2]!.name].sort());
     const first = await measurements.listMeasurements({ parent: owner.name, pageSize: 1 }, owner.apiKey);
     await rejectsWith(
       measurements.listMeasurements(
@@ -299,7 +300,9 @@ describe('Measurements service', () => {
     const created = await measurements.createMeasurement(planMeasurement(mc, [edp1]).request, mc.mtls);
     const before = await auditDigest(kingdom);
     await rejectsWith(measurements.createMeasurement(planMeasurement(mc, [edp1]).request, edp1.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
-    await rejectsWith(measurements.createMeasurement(planMeasurement(mc, [edp1]).request, otherMc.apiKey), Code.InvalidArgument, 'CERTIFICATE_PARENT_MISMATCH');
+    await rejectsWith(measurements.createMeasurement(planMeasurement(mc, [edp1]).request, otherMc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    // Without a parent (older clients) the caller is the parent, and the certificate names another MC.
+    await rejectsWith(measurements.createMeasurement({ ...planMeasurement(mc, [edp1]).request, parent: '' }, otherMc.apiKey), Code.InvalidArgument, 'CERTIFICATE_PARENT_MISMATCH');
     await rejectsWith(measurements.getMeasurement({ name: created.name }, otherMc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
     await rejectsWith(measurements.getMeasurement({ name: created.name }, edp1.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
     await rejectsWith(measurements.listMeasurements({ parent: mc.name }, otherMc.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
@@ -310,6 +313,43 @@ describe('Measurements service', () => {
     await rejectsWith(measurements.getMeasurement({ name: created.name }, { headers: { 'x-api-key': 'not an api key' } }), Code.Unauthenticated, 'UNAUTHENTICATED');
     assert.equal(await auditDigest(kingdom), before);
     assert.equal((await measurements.getMeasurement({ name: created.name }, mc.apiKey)).state, Measurement_State.AWAITING_REQUISITION_FULFILLMENT);
+  });
+
+  it('takes parent as upstream does (the caller, or empty for older clients) and makes a request_id creation idempotent', async () => {
+    const before = await auditDigest(kingdom);
+    const plan = planMeasurement(mc, [edp1]);
+    await rejectsWith(measurements.createMeasurement({ ...plan.request, parent: 'measurementConsumers/' }, mc.apiKey), Code.InvalidArgument, 'INVALID_RESOURCE_NAME');
+    await rejectsWith(measurements.createMeasurement({ ...plan.request, parent: edp1.name }, mc.apiKey), Code.InvalidArgument, 'INVALID_RESOURCE_NAME');
+    await rejectsWith(measurements.createMeasurement({ ...plan.request, parent: otherMc.name }, mc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    assert.equal(await auditDigest(kingdom), before, 'refused creations change nothing');
+
+    const count = async () => (await measurements.listMeasurements({ parent: mc.name, pageSize: 1000 }, mc.apiKey)).measurements.length;
+    const n = await count();
+    const legacy = await measurements.createMeasurement({ ...planMeasurement(mc, [edp1], { referenceId: 'no-parent' }).request, parent: '' }, mc.apiKey);
+    assert.ok(legacy.name.startsWith(`${mc.name}/measurements/`));
+    assert.equal(legacy.measurementReferenceId, 'no-parent');
+
+    const first = await measurements.createMeasurement({ ...plan.request, requestId: 'create-once' }, mc.apiKey);
+    const again = await measurements.createMeasurement({ ...plan.request, requestId: 'create-once' }, mc.mtls);
+    assert.equal(again.name, first.name, 'the same MC and request_id return the first Measurement');
+    const other = await measurements.createMeasurement({ ...plan.request, requestId: 'create-twice' }, mc.apiKey);
+    assert.notEqual(other.name, first.name);
+    // Another MC's request_id space is its own.
+    const theirs = await measurements.createMeasurement({ ...planMeasurement(otherMc, [edp1]).request, requestId: 'create-once' }, otherMc.apiKey);
+    assert.ok(theirs.name.startsWith(`${otherMc.name}/measurements/`));
+    assert.equal(await count(), n + 3);
+  });
+
+  it('names the ListMeasurementsResponse field `measurements` in JSON, as upstream', async () => {
+    const res = await measurements.listMeasurements({ parent: mc.name, pageSize: 1 }, mc.apiKey);
+    assert.equal(res.measurements.length, 1);
+    const field = ListMeasurementsResponseSchema.fields.find((f) => f.number === 1);
+    assert.equal(field?.jsonName, 'measurements');
+    // The JSON form of an empty page still shows the name a JSON client reads.
+    const json = toJson(ListMeasurementsResponseSchema, create(ListMeasurementsResponseSchema, { nextPageToken: 'x' }), { alwaysEmitImplicit: true }) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(json).sort(), ['measurements', 'nextPageToken']);
+    assert.equal(CreateMeasurementRequestSchema.fields.find((f) => f.name === 'parent')?.number, 3);
+    assert.equal(CreateMeasurementRequestSchema.fields.find((f) => f.name === 'request_id')?.number, 2);
   });
 
   it('answers NOT_FOUND for a missing measurement and INVALID_ARGUMENT for a malformed name', async () => {

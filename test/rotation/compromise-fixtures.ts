@@ -169,6 +169,7 @@ export async function createMeasurement(mc: Party, dataProviders: readonly Party
   }
   const measurementSpec = create(MeasurementSpecSchema, { measurementPublicKey: key, nonceHashes: hashes, measurementType: { case: 'reach', value: {} }, vidSamplingInterval: { start: 0, width: 1 } });
   return client.measurements.createMeasurement({
+    parent: mc.name,
     measurement: create(MeasurementSchema, {
       measurementConsumerCertificate: signing.kingdomCertificate!,
       measurementSpec: signMessage(MeasurementSpecSchema, measurementSpec, signingKey),

@@ -10,9 +10,11 @@
  * that every entry's nonce hash is listed in the spec, and that keys are
  * public Tink keysets.
  *
- * Our CreateMeasurementRequest has no `parent` field (upstream's field 3):
- * the parent is the calling MeasurementConsumer, and a
- * `measurement_consumer_certificate` of another MC is INVALID_ARGUMENT.
+ * CreateMeasurementRequest's `parent` must be the calling MeasurementConsumer
+ * (PERMISSION_DENIED otherwise); older clients leave it empty and mean the
+ * caller. A `measurement_consumer_certificate` of another MC is
+ * INVALID_ARGUMENT. `request_id` makes the creation idempotent per MC (the
+ * store keeps it with the measurement and returns the first one created).
  */
 import { create } from '@bufbuild/protobuf';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
@@ -187,7 +189,10 @@ export function measurementsService(services: KingdomServices) {
   return {
     async createMeasurement(req: CreateMeasurementRequest, ctx: HandlerContext) {
       const principal = requirePrincipal(ctx);
-      if (principal.kind !== 'measurementConsumer') throw permissionDenied('CREATE', 'measurements');
+      // A malformed parent is INVALID_ARGUMENT whoever asks; a well-formed one must be the caller.
+      const parent = req.parent === '' ? undefined : requireName(parseMeasurementConsumerName, req.parent, 'parent');
+      if (principal.kind !== 'measurementConsumer') throw permissionDenied('CREATE', parent ? `${req.parent}/measurements` : 'measurements');
+      if (parent && !samePrincipal(principal, parent)) throw permissionDenied('CREATE', `${req.parent}/measurements`);
       const mcId = principal.measurementConsumerId;
       const v = validateMeasurement(req.measurement, mcId, services);
       if (services.mode === 'strict') await verifyMeasurementSpecSignature(services, mcId, v);
@@ -199,6 +204,7 @@ export function measurementsService(services: KingdomServices) {
         dataProviders: v.entries,
         measurementReferenceId: req.measurement?.measurementReferenceId ?? '',
         apiVersion: API_VERSION,
+        ...(req.requestId !== '' ? { requestId: req.requestId } : {}),
       });
       return renderMeasurement(record);
     },
@@ -236,7 +242,7 @@ export function measurementsService(services: KingdomServices) {
         limit: pageSize,
         ...(after !== undefined ? { after } : {}),
       });
-      const response = create(ListMeasurementsResponseSchema, { measurement: page.items.map(renderMeasurement) });
+      const response = create(ListMeasurementsResponseSchema, { measurements: page.items.map(renderMeasurement) });
       if (page.next !== null) {
         args.pageSize = pageSize;
         args.lastMeasurement = create(ListMeasurementsPageToken_PreviousPageEndSchema, { externalMeasurementId: page.next });

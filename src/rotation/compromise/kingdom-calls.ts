@@ -34,7 +34,7 @@ async function allPages<T>(fetch: (pageToken: string) => Promise<{ items: T[]; n
 export function listMeasurements(client: KingdomClient, parent: string, states: Measurement_State[] = []): Promise<Measurement[]> {
   return allPages(async (pageToken) => {
     const r = await client.measurements.listMeasurements({ parent, pageSize: PAGE, pageToken, filter: { states } });
-    return { items: r.measurement, next: r.nextPageToken };
+    return { items: r.measurements, next: r.nextPageToken };
   });
 }
 

@@ -128,7 +128,7 @@ async function createReplacement(ctx: StepContext, old: Measurement, specsDir: s
     dataProviders: entries,
     measurementReferenceId: old.measurementReferenceId ? `${old.measurementReferenceId} ${marker}` : marker,
   });
-  return client.measurements.createMeasurement({ measurement });
+  return client.measurements.createMeasurement({ parent: s.participant, measurement });
 }
 
 export const replaceMeasurementStep: StepHandler = {

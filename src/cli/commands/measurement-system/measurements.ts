@@ -140,7 +140,7 @@ export function registerMeasurementsCommands(program: Command): void {
       let pageToken = '';
       do {
         const page = await client.measurements.listMeasurements({ parent, pageToken });
-        measurements.push(...page.measurement);
+        measurements.push(...page.measurements);
         pageToken = page.nextPageToken;
       } while (pageToken !== '');
       output(

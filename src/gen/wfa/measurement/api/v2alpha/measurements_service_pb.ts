@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file wfa/measurement/api/v2alpha/measurements_service.proto.
  */
 export const file_wfa_measurement_api_v2alpha_measurements_service: GenFile = /*@__PURE__*/
-  fileDesc("CjZ3ZmEvbWVhc3VyZW1lbnQvYXBpL3YyYWxwaGEvbWVhc3VyZW1lbnRzX3NlcnZpY2UucHJvdG8SG3dmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYSIlChVHZXRNZWFzdXJlbWVudFJlcXVlc3QSDAoEbmFtZRgBIAEoCSJZChhDcmVhdGVNZWFzdXJlbWVudFJlcXVlc3QSPQoLbWVhc3VyZW1lbnQYASABKAsyKC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTWVhc3VyZW1lbnQi5wEKF0xpc3RNZWFzdXJlbWVudHNSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRJLCgZmaWx0ZXIYBCABKAsyOy53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTGlzdE1lYXN1cmVtZW50c1JlcXVlc3QuRmlsdGVyGkgKBkZpbHRlchI+CgZzdGF0ZXMYASADKA4yLi53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTWVhc3VyZW1lbnQuU3RhdGUicgoYTGlzdE1lYXN1cmVtZW50c1Jlc3BvbnNlEj0KC21lYXN1cmVtZW50GAEgAygLMigud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLk1lYXN1cmVtZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIoChhDYW5jZWxNZWFzdXJlbWVudFJlcXVlc3QSDAoEbmFtZRgBIAEoCTLrAwoMTWVhc3VyZW1lbnRzEm4KDkdldE1lYXN1cmVtZW50EjIud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkdldE1lYXN1cmVtZW50UmVxdWVzdBooLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5NZWFzdXJlbWVudBJ0ChFDcmVhdGVNZWFzdXJlbWVudBI1LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5DcmVhdGVNZWFzdXJlbWVudFJlcXVlc3QaKC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTWVhc3VyZW1lbnQSfwoQTGlzdE1lYXN1cmVtZW50cxI0LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5MaXN0TWVhc3VyZW1lbnRzUmVxdWVzdBo1LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5MaXN0TWVhc3VyZW1lbnRzUmVzcG9uc2USdAoRQ2FuY2VsTWVhc3VyZW1lbnQSNS53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuQ2FuY2VsTWVhc3VyZW1lbnRSZXF1ZXN0Gigud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLk1lYXN1cmVtZW50YgZwcm90bzM", [file_wfa_measurement_api_v2alpha_measurement]);
+  fileDesc("CjZ3ZmEvbWVhc3VyZW1lbnQvYXBpL3YyYWxwaGEvbWVhc3VyZW1lbnRzX3NlcnZpY2UucHJvdG8SG3dmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYSIlChVHZXRNZWFzdXJlbWVudFJlcXVlc3QSDAoEbmFtZRgBIAEoCSJ9ChhDcmVhdGVNZWFzdXJlbWVudFJlcXVlc3QSDgoGcGFyZW50GAMgASgJEj0KC21lYXN1cmVtZW50GAEgASgLMigud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLk1lYXN1cmVtZW50EhIKCnJlcXVlc3RfaWQYAiABKAki5wEKF0xpc3RNZWFzdXJlbWVudHNSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRJLCgZmaWx0ZXIYBCABKAsyOy53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTGlzdE1lYXN1cmVtZW50c1JlcXVlc3QuRmlsdGVyGkgKBkZpbHRlchI+CgZzdGF0ZXMYASADKA4yLi53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTWVhc3VyZW1lbnQuU3RhdGUicwoYTGlzdE1lYXN1cmVtZW50c1Jlc3BvbnNlEj4KDG1lYXN1cmVtZW50cxgBIAMoCzIoLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5NZWFzdXJlbWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKAoYQ2FuY2VsTWVhc3VyZW1lbnRSZXF1ZXN0EgwKBG5hbWUYASABKAky6wMKDE1lYXN1cmVtZW50cxJuCg5HZXRNZWFzdXJlbWVudBIyLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5HZXRNZWFzdXJlbWVudFJlcXVlc3QaKC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTWVhc3VyZW1lbnQSdAoRQ3JlYXRlTWVhc3VyZW1lbnQSNS53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuQ3JlYXRlTWVhc3VyZW1lbnRSZXF1ZXN0Gigud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLk1lYXN1cmVtZW50En8KEExpc3RNZWFzdXJlbWVudHMSNC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTGlzdE1lYXN1cmVtZW50c1JlcXVlc3QaNS53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTGlzdE1lYXN1cmVtZW50c1Jlc3BvbnNlEnQKEUNhbmNlbE1lYXN1cmVtZW50EjUud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkNhbmNlbE1lYXN1cmVtZW50UmVxdWVzdBooLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5NZWFzdXJlbWVudGIGcHJvdG8z", [file_wfa_measurement_api_v2alpha_measurement]);
 
 /**
  * @generated from message wfa.measurement.api.v2alpha.GetMeasurementRequest
@@ -40,12 +40,27 @@ export const GetMeasurementRequestSchema: GenMessage<GetMeasurementRequest> = /*
  */
 export type CreateMeasurementRequest = Message<"wfa.measurement.api.v2alpha.CreateMeasurementRequest"> & {
   /**
-   * REQUIRED. `name` is ignored; the parent follows from
-   * measurement_consumer_certificate.
+   * The parent MeasurementConsumer; it must be the caller. Upstream requires
+   * it; empty means the caller, for clients written before it was sent.
+   *
+   * @generated from field: string parent = 3;
+   */
+  parent: string;
+
+  /**
+   * REQUIRED. `name` is ignored.
    *
    * @generated from field: wfa.measurement.api.v2alpha.Measurement measurement = 1;
    */
   measurement?: Measurement | undefined;
+
+  /**
+   * Makes the request idempotent when set (AIP-155): the same
+   * MeasurementConsumer and request_id return the Measurement first created.
+   *
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
 };
 
 /**
@@ -111,11 +126,9 @@ export const ListMeasurementsRequest_FilterSchema: GenMessage<ListMeasurementsRe
  */
 export type ListMeasurementsResponse = Message<"wfa.measurement.api.v2alpha.ListMeasurementsResponse"> & {
   /**
-   * (Singular name as upstream.)
-   *
-   * @generated from field: repeated wfa.measurement.api.v2alpha.Measurement measurement = 1;
+   * @generated from field: repeated wfa.measurement.api.v2alpha.Measurement measurements = 1;
    */
-  measurement: Measurement[];
+  measurements: Measurement[];
 
   /**
    * @generated from field: string next_page_token = 2;
