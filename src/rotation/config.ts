@@ -223,6 +223,15 @@ export function participantKindOf(name: string): ParticipantKind | undefined {
   return parseResourceName(name)?.kind === kind ? kind : undefined;
 }
 
+/**
+ * True for the kinds that publish an EncryptionPublicKey at the Kingdom
+ * (`{name}/publicKey`): DataProviders and MeasurementConsumers. ModelProviders
+ * and Duchies only register certificates.
+ */
+export function publishesPublicKey(kind: ParticipantKind): boolean {
+  return kind === 'dataProvider' || kind === 'measurementConsumer';
+}
+
 /** True when the participant has its Kingdom resource id (it is registered). */
 export function isRegisteredName(name: string): boolean {
   const kind = participantKindOf(name);

@@ -115,6 +115,11 @@ export function kingdomPortOver(client: KingdomClient): KingdomPort {
         await client.modelProviders.getModelProvider({ name });
         return { name, certificate: '', publicKey: undefined };
       }
+      if (kind === 'duchy') {
+        // No public Get for Duchies: listing its own certificates proves it exists and that we are it.
+        await client.certificates.listCertificates({ parent: name, pageSize: 1 });
+        return { name, certificate: '', publicKey: undefined };
+      }
       throw new KingdomClientError('RPC_FAILED', `the Kingdom has no Get method for ${name}`, { grpcCode: Code.Unimplemented });
     },
     async updatePublicKey(participant, publicKey, certificate) {
@@ -159,6 +164,19 @@ export function kingdomPortOver(client: KingdomClient): KingdomPort {
           if (!pageToken) break;
         }
         return result;
+      }
+      if (kind === 'modelProvider' || kind === 'duchy') {
+        // No encryption key at the Kingdom; what references the certificate is the owner's to ask (halo.keys.v1).
+        if (!query.certificate) return result;
+        try {
+          const radius = await client.certificateBlastRadius.getCertificateBlastRadius({ certificate: query.certificate });
+          result.certificate.push(...radius.pendingMeasurements, ...radius.pendingRequisitions);
+          return result;
+        } catch (err) {
+          // An upstream Kingdom has no such service.
+          if (err instanceof KingdomClientError && err.grpcCode === Code.Unimplemented) return { supported: false, certificate: [], encryptionKeys: [] };
+          throw err;
+        }
       }
       return { supported: false, certificate: [], encryptionKeys: [] };
     },

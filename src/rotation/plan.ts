@@ -4,7 +4,7 @@
  * journal, so a step that is run again after a crash finds its own earlier
  * work instead of making a second key.
  */
-import { isRegisteredName, KEY_KINDS, type KeyKind } from './config.js';
+import { isRegisteredName, KEY_KINDS, publishesPublicKey, type KeyKind } from './config.js';
 import { RotationError } from './errors.js';
 import type { PlannedStep, StepType } from './journal.js';
 import { activeEntry, entriesOf, type KeyEntry } from './keyring.js';
@@ -23,8 +23,8 @@ export interface Plan {
   steps: PlannedStep[];
 }
 
-function needsKingdom(kinds: readonly KeyKind[]): boolean {
-  return kinds.includes('signing') || kinds.includes('encryption');
+function needsKingdom(kinds: readonly KeyKind[], publishes: boolean): boolean {
+  return kinds.includes('signing') || (publishes && kinds.includes('encryption'));
 }
 
 export function planRotation(session: KeyringSession, request: PlanRequest = {}): Plan {
@@ -40,7 +40,7 @@ export function planRotation(session: KeyringSession, request: PlanRequest = {})
     if (included) kinds.push(kind);
   }
   const kingdomReady = config.kingdom !== undefined && isRegisteredName(session.participant);
-  if (needsKingdom(kinds) && !kingdomReady) {
+  if (needsKingdom(kinds, publishesPublicKey(config.participantKind)) && !kingdomReady) {
     throw new RotationError(
       'KINGDOM_NOT_CONFIGURED',
       config.kingdom
@@ -80,7 +80,8 @@ export function planRotation(session: KeyringSession, request: PlanRequest = {})
     add('encryption.promote', 'make the new key primary in the private keyset (older keys keep decrypting)', { entry: newEncryption });
     encryptionEntry = newEncryption;
   }
-  if (newSigning || newEncryption) {
+  // ModelProviders and Duchies have no public key to re-sign: CreateCertificate is all the Kingdom needs.
+  if ((newSigning || newEncryption) && publishesPublicKey(config.participantKind)) {
     if (!signingEntry) throw new RotationError('PRECONDITION_FAILED', 'no signing certificate to sign the public key with: rotate --signing too');
     if (!encryptionEntry) throw new RotationError('PRECONDITION_FAILED', 'no encryption key to publish: rotate --encryption too');
     add(

@@ -6,6 +6,7 @@
  * upstream users ended up with "Invalid Certificate").
  */
 import { addRevocation, readCaState, withCaLock, writeCaState } from '../../pki/ca-store.js';
+import { publishesPublicKey } from '../config.js';
 import { activeEntry, transition } from '../keyring.js';
 import { auditIds } from '../session.js';
 import { sha256Hex } from '../keyring-files.js';
@@ -54,8 +55,10 @@ export const retireStep: StepHandler = {
     };
     if (!entry.kingdomCertificate) return retire('never registered', `${entry.id} was never registered at the Kingdom: retired`);
     const kingdom = ctx.kingdom();
-    const participant = await kingdom.getParticipant(s.participant);
-    if (participant.certificate === entry.kingdomCertificate) {
+    // Only DataProviders and MeasurementConsumers have a public key that names a certificate.
+    const publishes = publishesPublicKey(s.config.participantKind);
+    const participant = publishes ? await kingdom.getParticipant(s.participant) : undefined;
+    if (participant && participant.certificate === entry.kingdomCertificate) {
       return `left retiring: ${s.participant} still names ${entry.kingdomCertificate} as its public key certificate`;
     }
     const dependents = await kingdom.dependents(s.participant, { certificate: entry.kingdomCertificate });
@@ -65,8 +68,9 @@ export const retireStep: StepHandler = {
     }
     if (s.config.policy.retiredCertificates === 'revoke') {
       const active = activeEntry(s.keyring, 'signing');
-      if (!active?.kingdomCertificate || participant.certificate !== active.kingdomCertificate) {
-        return `left retiring: ${s.participant} names ${participant.certificate || 'no certificate'}, not the active ${active?.kingdomCertificate ?? '(unregistered)'}; not revoking`;
+      if (!active?.kingdomCertificate) return `left retiring: the active signing certificate is not registered at the Kingdom; not revoking ${entry.kingdomCertificate}`;
+      if (participant && participant.certificate !== active.kingdomCertificate) {
+        return `left retiring: ${s.participant} names ${participant.certificate || 'no certificate'}, not the active ${active.kingdomCertificate}; not revoking`;
       }
       const current = await kingdom.getCertificate(entry.kingdomCertificate);
       if (current.revocation !== 'REVOKED') await kingdom.revokeCertificate(entry.kingdomCertificate, 'REVOKED');
