@@ -12,7 +12,7 @@
  * cannot be altered without the decryption failing.
  */
 import { create, fromBinary, fromJsonString, toBinary, toJsonString } from '@bufbuild/protobuf';
-import { randomBytes, scryptSync } from 'node:crypto';
+import { createHmac, randomBytes, scryptSync } from 'node:crypto';
 import { EncryptedKeysetSchema, KeysetSchema, type EncryptedKeyset, type Keyset } from '../gen/google/crypto/tink/tink_pb.js';
 import { concatBytes } from '../lib/bytes.js';
 import { aeadOpen, aeadSeal } from './aead.js';
@@ -36,7 +36,17 @@ const MAX_LOG2N = 20;
 const MAX_R = 32;
 const MAX_P = 16;
 
-export type KeysetProtection = { passphrase: string | Uint8Array; scrypt?: ScryptParams } | { key: Uint8Array };
+export type KeysetProtection =
+  | {
+      passphrase: string | Uint8Array;
+      scrypt?: ScryptParams;
+      /**
+       * Encrypt with this salt (8-255 bytes) instead of a fresh one, so a
+       * process rewriting one keyset under one passphrase derives its key once.
+       */
+      salt?: Uint8Array;
+    }
+  | { key: Uint8Array };
 
 const MAGIC = Uint8Array.from([0x48, 0x4b, 0x45, 0x4b]); // "HKEK"
 const VERSION = 1;
@@ -49,13 +59,35 @@ function passphraseBytes(p: string | Uint8Array): Uint8Array {
   return typeof p === 'string' ? new TextEncoder().encode(p) : p;
 }
 
+// Keys derived in this process, so reading and rewriting a keyset under one
+// passphrase and salt costs one scrypt run, not one per call. Entries are
+// named by an HMAC under a per-process random key: no passphrase is kept.
+const CACHE_NAME_KEY = randomBytes(32);
+const MAX_CACHED_KEYS = 16;
+const derivedKeys = new Map<string, Uint8Array>();
+
 function scryptKey(passphrase: string | Uint8Array, salt: Uint8Array, params: ScryptParams): Uint8Array {
+  const secret = passphraseBytes(passphrase);
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(secret.length);
+  const name = createHmac('sha256', CACHE_NAME_KEY)
+    .update(Uint8Array.of(params.log2N, params.r, params.p, salt.length))
+    .update(salt)
+    .update(length)
+    .update(secret)
+    .digest('hex');
+  const cached = derivedKeys.get(name);
+  if (cached) return cached;
   const N = 2 ** params.log2N;
+  let key: Uint8Array;
   try {
-    return new Uint8Array(scryptSync(passphraseBytes(passphrase), salt, 32, { N, r: params.r, p: params.p, maxmem: 256 * N * params.r + (1 << 20) }));
+    key = new Uint8Array(scryptSync(secret, salt, 32, { N, r: params.r, p: params.p, maxmem: 256 * N * params.r + (1 << 20) }));
   } catch (err) {
     throw new CryptoError('KEYSET_MALFORMED', 'invalid scrypt parameters', { cause: err });
   }
+  if (derivedKeys.size >= MAX_CACHED_KEYS) derivedKeys.delete(derivedKeys.keys().next().value!);
+  derivedKeys.set(name, key);
+  return key;
 }
 
 function checkScrypt(params: ScryptParams): void {
@@ -79,8 +111,9 @@ export function encryptKeyset(keyset: Keyset, protection: KeysetProtection): Enc
   } else {
     const params = protection.scrypt ?? DEFAULT_SCRYPT;
     checkScrypt(params);
-    const salt = randomBytes(SALT_LENGTH);
-    header = concatBytes(MAGIC, Uint8Array.of(VERSION, KDF_SCRYPT, params.log2N, params.r, params.p, SALT_LENGTH), salt);
+    const salt = protection.salt ?? randomBytes(SALT_LENGTH);
+    if (salt.length < 8 || salt.length > 255) throw new CryptoError('KEY_MALFORMED', 'a keyset salt must be 8 to 255 bytes');
+    header = concatBytes(MAGIC, Uint8Array.of(VERSION, KDF_SCRYPT, params.log2N, params.r, params.p, salt.length), salt);
     key = scryptKey(protection.passphrase, salt, params);
   }
   const iv = randomBytes(IV_LENGTH);

@@ -1,22 +1,26 @@
 /**
  * Key material of the keyring on disk: certificate PEMs, private keys as
  * encrypted PKCS#8 PEM (mode 0600), and one encrypted private Tink keyset for
- * every encryption key. The passphrase comes from `--passphrase-file` or
- * `HALO_KEYS_PASSPHRASE`, never from a flag value.
+ * every encryption key, in the same passphrase (scrypt) envelope as
+ * `halo-keys keyset encrypt`, so `halo-keys keyset inspect|public|decrypt
+ * --passphrase-file` open it. The passphrase comes from `--passphrase-file`
+ * or `HALO_KEYS_PASSPHRASE`, never from a flag value.
  */
 import { createHash, scryptSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportEncryptedPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
 import { publicKeyset, type Keyset } from '../crypto/keyset.js';
-import { loadKeyset, saveKeyset } from '../crypto/keyset-io.js';
+import { readKeyset, saveKeyset } from '../crypto/keyset-io.js';
 import { keysetBytes } from '../crypto/keyset.js';
+import { systemClock, type Clock } from '../lib/clock.js';
 import { readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
 import { encodePem } from '../lib/pem.js';
 import { type Certificate, parseCertificates } from '../pki/certificate.js';
 import { RotationError } from './errors.js';
 import type { KeyEntry, KeysetKdf } from './keyring.js';
-import type { KeysetSecrets } from '../crypto/keyset-io.js';
+import type { KeysetProtection } from '../crypto/keyset-encryption.js';
+import { acquireLock, readLockOwner } from './lock.js';
 
 export const PASSPHRASE_ENV = 'HALO_KEYS_PASSPHRASE';
 export const KEYS_DIR = 'keys';
@@ -50,26 +54,72 @@ export class KeyMaterial {
   readonly dir: string;
   readonly #passphrase: () => string;
   #cached: string | undefined;
-  /** The last keyset read or written per file: each load costs a scrypt derivation. */
+  /** The last keyset read or written per file, so a rotation parses and decrypts it once. */
   readonly #keysets = new Map<string, Keyset>();
 
   readonly #kdf: () => KeysetKdf | undefined;
-  #kek: Uint8Array | undefined;
+  readonly #clock: Clock;
 
-  constructor(dir: string, passphrase: () => string, kdf: () => KeysetKdf | undefined = () => undefined) {
+  constructor(dir: string, passphrase: () => string, kdf: () => KeysetKdf | undefined = () => undefined, clock: Clock = systemClock) {
     this.dir = dir;
     this.#passphrase = passphrase;
     this.#kdf = kdf;
+    this.#clock = clock;
   }
 
-  /** The keyset's protection: a key derived once from the passphrase, or the passphrase itself. */
-  #keysetSecrets(): KeysetSecrets & ({ key: Uint8Array } | { passphrase: string }) {
+  /**
+   * The keyset's envelope: the passphrase through scrypt, with the keyring's
+   * recorded salt and parameters so every rewrite reuses the key
+   * keyset-encryption derived once in this process.
+   */
+  #keysetProtection(): KeysetProtection {
     const kdf = this.#kdf();
     if (!kdf) return { passphrase: this.passphrase() };
-    this.#kek ??= new Uint8Array(
-      scryptSync(this.passphrase(), Buffer.from(kdf.salt, 'hex'), 32, { N: 2 ** kdf.log2N, r: kdf.r, p: kdf.p, maxmem: 256 * 2 ** kdf.log2N * kdf.r + (1 << 20) }),
-    );
-    return { key: this.#kek };
+    return { passphrase: this.passphrase(), scrypt: { log2N: kdf.log2N, r: kdf.r, p: kdf.p }, salt: Buffer.from(kdf.salt, 'hex') };
+  }
+
+  /**
+   * Keyrings made before the keyset used the passphrase envelope sealed it
+   * under `scrypt(passphrase, keysetKdf)` as a raw key. Reads such a keyset,
+   * or returns undefined when it is not one.
+   */
+  #readLegacyKeyset(bytes: Uint8Array): Keyset | undefined {
+    const kdf = this.#kdf();
+    if (!kdf) return undefined;
+    const N = 2 ** kdf.log2N;
+    const key = new Uint8Array(scryptSync(this.passphrase(), Buffer.from(kdf.salt, 'hex'), 32, { N, r: kdf.r, p: kdf.p, maxmem: 256 * N * kdf.r + (1 << 20) }));
+    try {
+      return readKeyset(bytes, { key }).keyset;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Rewrites a legacy keyset in the passphrase envelope, under the keyring
+   * lock so it cannot overwrite a rotation's newer keyset. A rotation of this
+   * process already holds the lock; when another process holds it, the file
+   * stays as it is (still readable) and a later run converts it.
+   */
+  #migrateKeyset(relative: string, keyset: Keyset, bytesRead: Uint8Array): void {
+    const rewrite = () => {
+      // Only if nobody rewrote it since it was read.
+      if (!Buffer.from(readFileBytes(this.path(relative), 'keyset')).equals(bytesRead)) return;
+      saveKeyset(this.path(relative), keyset, { protection: this.#keysetProtection() });
+    };
+    if (readLockOwner(this.dir)?.pid === process.pid) return rewrite();
+    let lock;
+    try {
+      lock = acquireLock(this.dir, { clock: this.#clock, command: 'keyset envelope upgrade' });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'LOCKED') return;
+      throw err;
+    }
+    try {
+      rewrite();
+    } finally {
+      lock.release();
+    }
   }
 
   passphrase(): string {
@@ -127,22 +177,25 @@ export class KeyMaterial {
   loadEncryptionKeyset(relative: string): Keyset {
     const cached = this.#keysets.get(relative);
     if (cached) return cached;
+    const bytes = readFileBytes(this.path(relative), 'encryption keyset');
+    let keyset: Keyset;
     try {
-      const keyset = loadKeyset(this.path(relative), this.#keysetSecrets()).keyset;
-      this.#keysets.set(relative, keyset);
-      return keyset;
+      keyset = readKeyset(bytes, { passphrase: this.passphrase() }).keyset;
     } catch (err) {
-      if ((err as { code?: string }).code === 'KEYSET_DECRYPTION_FAILED') {
-        throw new RotationError('PASSPHRASE_WRONG', `cannot decrypt ${relative}: wrong passphrase or damaged file`, { cause: err });
-      }
-      throw err;
+      if ((err as { code?: string }).code !== 'KEYSET_DECRYPTION_FAILED') throw err;
+      const legacy = this.#readLegacyKeyset(bytes);
+      if (!legacy) throw new RotationError('PASSPHRASE_WRONG', `cannot decrypt ${relative}: wrong passphrase or damaged file`, { cause: err });
+      this.#migrateKeyset(relative, legacy, bytes);
+      keyset = legacy;
     }
+    this.#keysets.set(relative, keyset);
+    return keyset;
   }
 
   saveEncryptionKeyset(relative: string, keyset: Keyset): void {
     this.ensureKeysDir();
     this.#keysets.delete(relative);
-    saveKeyset(this.path(relative), keyset, { protection: this.#keysetSecrets() });
+    saveKeyset(this.path(relative), keyset, { protection: this.#keysetProtection() });
     this.#keysets.set(relative, keyset);
   }
 }

@@ -76,9 +76,11 @@ export interface Keyring {
   entries: KeyEntry[];
   publication?: Publication;
   /**
-   * scrypt parameters deriving the keyset's encryption key from the
-   * passphrase, once per run (a derivation per keyset read and write would
-   * dominate a rotation). Absent: the keyset is encrypted with the passphrase.
+   * The salt and scrypt parameters of the keyset's passphrase envelope, reused
+   * on every rewrite so a run derives the key once (a derivation per keyset
+   * write would dominate a rotation). Absent: each write picks a fresh salt.
+   * Keyrings made before the envelope sealed the keyset under this derivation
+   * as a raw key; they are rewritten in the envelope when first opened.
    */
   keysetKdf?: KeysetKdf;
 }

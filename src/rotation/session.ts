@@ -34,7 +34,7 @@ export class KeyringSession {
     this.config = config;
     this.keyring = keyring;
     this.clock = options.clock;
-    this.material = new KeyMaterial(config.dir, options.passphrase, () => this.keyring.keysetKdf);
+    this.material = new KeyMaterial(config.dir, options.passphrase, () => this.keyring.keysetKdf, options.clock);
     this.audit = new AuditLog(config.dir, {
       clock: options.clock,
       participant: () => this.participant,
