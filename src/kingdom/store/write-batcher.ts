@@ -84,6 +84,7 @@ export class WriteBatcher {
   };
   private readonly queue: Pending[] = [];
   private running = 0;
+  private pumpScheduled = false;
   private idleWaiters: (() => void)[] = [];
   private readonly maxBatchSize: number;
   private readonly concurrency: number;
@@ -112,6 +113,21 @@ export class WriteBatcher {
     this.stats.operations++;
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      this.schedulePump();
+    });
+  }
+
+  /**
+   * Batches start after pending I/O has been handled (setImmediate, not a
+   * timer): the embedded database runs a whole transaction without yielding
+   * to I/O, so without this the next request would never be read while one
+   * write runs, and writes would never meet in a batch.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
       this.pump();
     });
   }
@@ -122,7 +138,7 @@ export class WriteBatcher {
       this.running++;
       void this.runBatch(batch).finally(() => {
         this.running--;
-        this.pump();
+        this.schedulePump();
         if (this.running === 0 && this.queue.length === 0) {
           for (const wake of this.idleWaiters.splice(0)) wake();
         }
