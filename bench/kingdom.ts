@@ -6,6 +6,7 @@
  * metrics and authentication interceptors) without touching the store.
  * Server and client share this process, so the RSS printed covers both.
  */
+import { type KeyObject, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -34,13 +35,16 @@ import { signMessage } from '../src/crypto/signed-message.js';
 import { EncryptionPublicKeySchema, EncryptionPublicKey_Format } from '../src/gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { percentile, printFigures, type Figure } from './harness.js';
 
-const CONCURRENCY = [1, 16, 128];
+/** `HALO_BENCH_KINGDOM_CONCURRENCY=16,128` measures only those. */
+const CONCURRENCY = (process.env.HALO_BENCH_KINGDOM_CONCURRENCY ?? '1,16,128').split(',').map(Number);
 const MS_PER_FIGURE = 1200;
 const ADMIN_TOKEN = 'hk_admin_bench';
 
 interface Measured {
   opsPerSecond: number;
   p99Ms: number;
+  /** CPU time of this process (server and client) per call: unlike ops/s, not moved much by other load on the machine. */
+  cpuUsPerCall: number;
 }
 
 /** `concurrency` callers loop on `call` for about `ms`; ops/s and p99 of the calls. */
@@ -51,6 +55,7 @@ export async function measure(call: (i: number) => Promise<unknown>, concurrency
     while (performance.now() < warmUntil) await call(i++);
   }));
   const latencies: number[] = [];
+  const cpuStart = process.cpuUsage();
   const start = performance.now();
   const end = start + ms;
   await Promise.all(Array.from({ length: concurrency }, async () => {
@@ -61,7 +66,12 @@ export async function measure(call: (i: number) => Promise<unknown>, concurrency
     }
   }));
   const elapsed = performance.now() - start;
-  return { opsPerSecond: (latencies.length * 1000) / elapsed, p99Ms: percentile(latencies, 99) };
+  const cpu = process.cpuUsage(cpuStart);
+  return {
+    opsPerSecond: (latencies.length * 1000) / elapsed,
+    p99Ms: percentile(latencies, 99),
+    cpuUsPerCall: (cpu.user + cpu.system) / latencies.length,
+  };
 }
 
 function reachable(host: string, port: number): Promise<boolean> {
@@ -103,6 +113,31 @@ export async function freshBenchPostgres(): Promise<{ url: string; drop(): Promi
       await d.end();
     },
   };
+}
+
+/**
+ * A P-256 public key that no key-generation job shares. Node 20 can deadlock
+ * when a garbage collection, run while a key made by generateKeyPairSync is
+ * exported as JWK (as the CA does to build the SPKI), finalizes the job that
+ * made that same key: the finalizer waits for the key's lock, which the
+ * export holds. Thousands of leaves made that way hung this bench now and
+ * then; a key re-imported from DER has a lock of its own.
+ */
+function freshPublicKey(): KeyObject {
+  const { publicKey } = generateKeyPairSync('ec', {
+    namedCurve: 'P-256',
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+  });
+  return createPublicKey({ key: publicKey, format: 'der', type: 'spki' });
+}
+
+/** CPU per call lines, printed after the table. */
+const cpuNotes: string[] = [];
+
+function groupCommitNote(label: string, store: SqlKingdomStore): string {
+  const w = store.writeStats;
+  return `${label}: ${w.operations} writes, ${w.batches} shared transactions (largest ${w.largestBatch}), ${w.batchRetries} batch retries`;
 }
 
 async function benchBackend(label: string, store: SqlKingdomStore, dir: string): Promise<Figure[]> {
@@ -153,7 +188,7 @@ async function benchBackend(label: string, store: SqlKingdomStore, dir: string):
     const baseline = await measure(() => echoClient.certificates.getCertificate({ name: dp.certificate }), c, MS_PER_FIGURE);
     const get = await measure(() => kingdom.certificates.getCertificate({ name: dp.certificate }), c, MS_PER_FIGURE);
     const leaves = Array.from({ length: Math.max(3000, c * 40) }, () =>
-      issueLeaf(authority, { profile: 'signing', subject: '/O=Bench/CN=leaf', clock }).der,
+      issueLeaf(authority, { profile: 'signing', subject: '/O=Bench/CN=leaf', clock, publicKey: freshPublicKey() }).der,
     );
     const created = await measure(
       (i) => {
@@ -163,6 +198,10 @@ async function benchBackend(label: string, store: SqlKingdomStore, dir: string):
       },
       c,
       MS_PER_FIGURE,
+    );
+    cpuNotes.push(
+      `${label} c=${c}: echo ${baseline.cpuUsPerCall.toFixed(0)} us, GetCertificate ${get.cpuUsPerCall.toFixed(0)} us, ` +
+        `CreateCertificate ${created.cpuUsPerCall.toFixed(0)} us`,
     );
     figures.push(
       { name: `GetCertificate ${label} c=${c}`, ours: get.opsPerSecond, baseline: baseline.opsPerSecond, unit: 'ops/s', baselineName: 'echo', target: '>= 0.7' },
@@ -185,11 +224,13 @@ async function benchBackend(label: string, store: SqlKingdomStore, dir: string):
 
 export async function run(): Promise<void> {
   const figures: Figure[] = [];
+  const groupNotes: string[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'halo-bench-kingdom-'));
   try {
     const pglite = await openKingdomStore({ dataDir: join(dir, 'db') });
     try {
       figures.push(...(await benchBackend('pglite', pglite, dir)));
+      groupNotes.push(groupCommitNote('pglite', pglite));
     } finally {
       await pglite.close();
     }
@@ -198,6 +239,7 @@ export async function run(): Promise<void> {
       const store = await openKingdomStore({ databaseUrl: postgres.url, poolSize: 32 });
       try {
         figures.push(...(await benchBackend('postgres', store, join(dir, 'pg'))));
+        groupNotes.push(groupCommitNote('postgres', store));
       } finally {
         await store.close();
         await postgres.drop();
@@ -209,6 +251,9 @@ export async function run(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   printFigures('kingdom over mTLS (server and client in one process)', figures);
+  console.log(`group commit: ${groupNotes.join('; ')}`);
+  console.log('CPU per call of this process (server + client; the PostgreSQL server is not counted):');
+  for (const n of cpuNotes) console.log(`  ${n}`);
   const rss = process.memoryUsage().rss / (1024 * 1024);
   console.log(`process RSS after the run (server + client): ${rss.toFixed(0)} MiB`);
 }
