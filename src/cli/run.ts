@@ -38,6 +38,11 @@ export function setExitCode(code: number): void {
 /** Runs `program` on `argv` and sets `process.exitCode`; never throws. */
 export async function runProgram(program: Command, argv: readonly string[]): Promise<number> {
   const name = program.name();
+  // A reader that stops early (`| head`) is not an error of ours.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   commandExitCode = ExitCode.OK;
   let code: number;
   try {
