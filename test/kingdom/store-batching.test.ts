@@ -7,9 +7,9 @@ import {
   type PartyKey,
   type SqlKingdomStore,
   StoreError,
+  type WriteBatchingOptions,
   openKingdomStore,
 } from '../../src/kingdom/store/index.js';
-import type { WriteBatchingOptions } from '../../src/kingdom/store/write-batcher.js';
 import { NOW, type TestDatabase, certificateFacts, freshPostgresDatabase, randomSkid, tempDataDir } from './store-fixtures.js';
 
 /**

@@ -1,5 +1,6 @@
 export { openKingdomStore, SqlKingdomStore } from './store.js';
 export type { KingdomStore, OpenKingdomStoreOptions } from './store.js';
+export type { WriteBatchingOptions, WriteBatchStats } from './write-batcher.js';
 export { StoreError, isStoreError } from './errors.js';
 export type { StoreErrorCode, StoreErrorReason } from './errors.js';
 export { openDatabase } from './database.js';
