@@ -111,32 +111,17 @@ export function keyTypeOf(key: KeyObject): KeyType | undefined {
 
 const spkiCache = new WeakMap<KeyObject, Uint8Array>();
 
-const CURVE_OIDS: Record<string, string> = { 'P-256': '1.2.840.10045.3.1.7', 'P-384': '1.3.132.0.34', 'P-521': '1.3.132.0.35' };
-
 /**
- * The DER SubjectPublicKeyInfo of a public (or private) key. Built from the
- * JWK form, which node:crypto exports about 20 times faster than DER SPKI;
- * issuing a certificate needs it for both keys, so this is on the hot path.
+ * The DER SubjectPublicKeyInfo of a public (or private) key, cached per key:
+ * issuing a certificate needs it for both keys.
  */
 export function spkiOf(key: KeyObject): Uint8Array {
   const cached = spkiCache.get(key);
   if (cached) return cached;
   const publicKey = key.type === 'private' ? createPublicKey(key) : key;
-  const jwk = publicKey.export({ format: 'jwk' });
-  const b64 = (v: string | undefined) => new Uint8Array(Buffer.from(v ?? '', 'base64url'));
-  let spki: Uint8Array;
-  const curve = jwk.kty === 'EC' && jwk.crv ? CURVE_OIDS[jwk.crv] : undefined;
-  if (curve) {
-    const point = Uint8Array.from([4, ...b64(jwk.x), ...b64(jwk.y)]);
-    spki = encode.sequence(encode.sequence(encode.oid('1.2.840.10045.2.1'), encode.oid(curve)), encode.bitString(point));
-  } else if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') {
-    spki = encode.sequence(encode.sequence(encode.oid(SignatureOid.ED25519)), encode.bitString(b64(jwk.x)));
-  } else if (jwk.kty === 'RSA' && publicKey.asymmetricKeyType === 'rsa') {
-    const rsaPublicKey = encode.sequence(encode.integer(b64(jwk.n)), encode.integer(b64(jwk.e)));
-    spki = encode.sequence(encode.sequence(encode.oid('1.2.840.113549.1.1.1'), encode.null()), encode.bitString(rsaPublicKey));
-  } else {
-    spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
-  }
+  // DER, not JWK: exporting a freshly generated EC key as JWK can deadlock
+  // Node 20 against the garbage collector finalising the key-generation job.
+  const spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
   spkiCache.set(key, spki);
   return spki;
 }
