@@ -4,6 +4,7 @@
  * inside the actions so `halo-keys --version` stays fast.
  */
 import { type Command, InvalidArgumentError } from 'commander';
+import { DEFAULT_DATA_DIR, type ServeFlags } from '../../kingdom/server/config.js';
 import { UsageError, output, setExitCode } from '../run.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -19,23 +20,6 @@ function sequence(value: string): bigint {
 }
 
 const DATA_DIR_HELP = 'Kingdom data directory (default ./.data/kingdom)';
-const DEFAULT_DATA_DIR = './.data/kingdom';
-
-interface ServeCliFlags {
-  dataDir?: string;
-  listen?: string;
-  databaseUrl?: string;
-  mode?: string;
-  tlsCertFile?: string;
-  tlsKeyFile?: string;
-  trustedRoots?: string[];
-  metricsListen?: string;
-  maxMessageBytes?: number;
-  drainTimeoutMs?: number;
-  trustRefreshMs?: number;
-  logLevel?: string;
-  config?: string;
-}
 
 function registerServe(kingdom: Command): void {
   kingdom
@@ -68,7 +52,7 @@ Examples:
     --database-url postgres://kingdom@db:5432/kingdom \\
     --tls-cert-file kingdom_tls.pem --tls-key-file kingdom_tls.key --trusted-roots all_root_certs.pem`,
     )
-    .action(async (flags: ServeCliFlags) => {
+    .action(async (flags: ServeFlags) => {
       const { resolveServeConfig } = await import('../../kingdom/server/config.js');
       const { serveKingdom, stopOnSignals } = await import('../../kingdom/server/serve.js');
       const { createLogger } = await import('../../kingdom/server/logger.js');
