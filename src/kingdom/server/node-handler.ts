@@ -9,9 +9,19 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from '@connectrpc/connect';
+import {
+  Code,
+  ConnectError,
+  createConnectRouter,
+  createServiceImplSpec,
+  type ConnectRouter,
+  type ConnectRouterOptions,
+  type ContextValues,
+  type MethodImplSpec,
+} from '@connectrpc/connect';
 import type { UniversalServerResponse } from '@connectrpc/connect/protocol';
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
+import { createGrpcUnaryHandler, isPlainGrpcUnary } from './grpc-unary.js';
 import type { Logger } from './logger.js';
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
@@ -121,14 +131,49 @@ async function fixParseFailureStatus(res: UniversalServerResponse, onFixed: () =
   return fixed ?? res;
 }
 
+/**
+ * Lets `routes` register on the Connect router and keeps each method's
+ * implementation spec, keyed by request path, for the plain unary gRPC path.
+ */
+function recordingRouter(router: ConnectRouter, specs: Map<string, MethodImplSpec>): ConnectRouter {
+  return {
+    get handlers() {
+      return router.handlers;
+    },
+    service(service, impl, options) {
+      for (const spec of Object.values(createServiceImplSpec(service, impl).methods)) {
+        specs.set(`/${service.typeName}/${spec.method.name}`, spec);
+      }
+      return router.service(service, impl, options);
+    },
+    rpc(method, impl, options) {
+      specs.set(`/${method.parent.typeName}/${method.name}`, { kind: method.methodKind, method, impl } as MethodImplSpec);
+      return router.rpc(method, impl, options);
+    },
+  };
+}
+
 export function createNodeHandler(options: NodeHandlerOptions): (req: NodeRequest, res: NodeResponse) => void {
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
-  options.routes(router);
+  const specs = new Map<string, MethodImplSpec>();
+  options.routes(recordingRouter(router, specs));
   const paths = new Map(router.handlers.map((h) => [h.requestPath, h]));
+  const grpcUnary = createGrpcUnaryHandler({
+    interceptors: options.interceptors ?? [],
+    readMaxBytes: options.readMaxBytes ?? 0xffffffff,
+    writeMaxBytes: options.writeMaxBytes ?? 0xffffffff,
+    ...(options.onParseFailure ? { onParseFailure: options.onParseFailure } : {}),
+  });
   return (req, res) => {
-    const handler = paths.get((req.url ?? '').split('?', 2)[0] ?? '');
+    const path = (req.url ?? '').split('?', 2)[0] ?? '';
+    const handler = paths.get(path);
     if (!handler) {
       options.fallback(req, res);
+      return;
+    }
+    const spec = req.httpVersionMajor === 2 ? specs.get(path) : undefined;
+    if (spec && isPlainGrpcUnary(req as Http2ServerRequest, spec)) {
+      grpcUnary(spec, req as Http2ServerRequest, res as Http2ServerResponse, options.contextValues(req));
       return;
     }
     const method = `${handler.service.typeName}/${handler.method.name}`;
