@@ -31,6 +31,14 @@ export interface Database extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Runs read-only `fn` against one consistent snapshot (several queries, one point in time). */
   snapshot<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Hands each notification on `channel` (NOTIFY, sent at other sessions'
+   * commits) to `onMessage`. `onState(true)` once listening; `onState(false)`
+   * when the connection drops, after which it reconnects by itself and
+   * reports true again. PGlite has one process and no one else to hear
+   * from: it only reports listening.
+   */
+  listen(channel: string, onMessage: (payload: string) => void, onState: (listening: boolean) => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -93,6 +101,9 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     transaction: (fn) => db.transaction((tx) => fn({ query: (sql, params) => run(tx, sql, params) })),
     // One connection, and transactions exclude other queries: a transaction is a snapshot.
     snapshot: (fn) => db.transaction((tx) => fn({ query: (sql, params) => run(tx, sql, params) })),
+    async listen(_channel, _onMessage, onState) {
+      onState(true);
+    },
     close: () => db.close(),
   };
 }
@@ -139,6 +150,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   // next checkout gets a fresh one.
   pool.on('error', () => {});
   const maxAttempts = options.maxAttempts ?? 20;
+  const notifications = notificationListener(url);
 
   const run = async <R extends object>(c: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]) => {
     // Without parameters pg uses the simple protocol: one round trip, nothing to name.
@@ -209,6 +221,64 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
         client.release(broken);
       }
     },
-    close: () => pool.end(),
+    listen: (channel, onMessage, onState) => notifications.listen(channel, onMessage, onState),
+    async close() {
+      await notifications.close();
+      await pool.end();
+    },
+  };
+}
+
+const RELISTEN_DELAY_MS = 1000;
+
+/** LISTEN on a connection of its own (a pooled one would lose it), reconnecting after a drop. */
+function notificationListener(url: string) {
+  let client: pg.Client | undefined;
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+
+  async function connect(channel: string, onMessage: (payload: string) => void, onState: (listening: boolean) => void): Promise<void> {
+    const c = new pg.Client({ connectionString: url });
+    let dropped = false;
+    const drop = () => {
+      if (dropped) return;
+      dropped = true;
+      c.end().catch(() => {});
+      if (client === c) client = undefined;
+      if (closed) return;
+      onState(false);
+      retry = setTimeout(() => {
+        connect(channel, onMessage, onState).catch(() => {});
+      }, RELISTEN_DELAY_MS);
+      retry.unref();
+    };
+    c.on('error', drop);
+    c.on('end', drop);
+    c.on('notification', (n) => {
+      if (n.channel === channel) onMessage(n.payload ?? '');
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    } catch (err) {
+      drop();
+      throw err;
+    }
+    if (closed) {
+      await c.end().catch(() => {});
+      return;
+    }
+    client = c;
+    onState(true);
+  }
+
+  return {
+    listen: connect,
+    async close() {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      await client?.end().catch(() => {});
+      client = undefined;
+    },
   };
 }

@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '../../lib/clock.js';
-import { type AuditChainVerification, type AuditEntry, exportAudit, verifyAuditChain } from './audit.js';
+import { type AuditChainVerification, type AuditEntry, type PreparedAuditEvent, exportAudit, verifyAuditChain } from './audit.js';
+import { CertificateCache, isCertificateName } from './certificate-cache.js';
 import {
   type CreateApiKeyInput,
   type SetAkidPrincipalInput,
@@ -21,7 +22,7 @@ import {
   releaseCertificateHold,
   revokeCertificate,
 } from './certificates.js';
-import { type ReadContext, type WriteContext, requireActor } from './context.js';
+import { type ReadContext, type WriteContext, requireActor, requireExternalId, requireKey } from './context.js';
 import { type Database, openDatabase } from './database.js';
 import { translateDatabaseError } from './driver-errors.js';
 import {
@@ -55,6 +56,7 @@ import {
   refuseRequisition,
 } from './measurements.js';
 import { migrate } from './migrations.js';
+import { certificateName } from './names.js';
 import { WriteBatcher, type WriteBatchStats, type WriteBatchingOptions } from './write-batcher.js';
 import { type CreatePartyInput, type UpdatePublicKeyInput, createParty, findDuchyByRootSkid, getParty, updatePublicKey } from './parties.js';
 import type {
@@ -173,11 +175,39 @@ export async function openKingdomStore(options: OpenKingdomStoreOptions = {}): P
     await db.close().catch(() => {});
     throw translateDatabaseError(err);
   }
-  return new SqlKingdomStore(db, options.clock ?? systemClock, options.writeBatching);
+  const store = new SqlKingdomStore(db, options.clock ?? systemClock, options.writeBatching);
+  await store.listenForCertificateChanges();
+  return store;
+}
+
+/** The channel on which replicas tell each other which certificates changed. */
+const CERTIFICATE_CHANGES_CHANNEL = 'halo_kingdom_certificate_changes';
+/** Under PostgreSQL's 8000-byte NOTIFY payload limit. */
+const MAX_NOTIFY_PAYLOAD = 7000;
+
+/** Newline-joined names, in as few payloads as fit the limit. */
+function notifyPayloads(names: readonly string[]): string[] {
+  const payloads: string[] = [];
+  let current = '';
+  for (const name of names) {
+    if (current && current.length + 1 + name.length > MAX_NOTIFY_PAYLOAD) {
+      payloads.push(current);
+      current = '';
+    }
+    current = current ? `${current}\n${name}` : name;
+  }
+  if (current) payloads.push(current);
+  return payloads;
+}
+
+function changedCertificates(events: readonly PreparedAuditEvent[], existingOnly: boolean): string[] {
+  return events.filter((e) => isCertificateName(e.resource) && (!existingOnly || e.before !== null)).map((e) => e.resource);
 }
 
 export class SqlKingdomStore implements KingdomStore {
   private readonly writes: WriteBatcher;
+  /** Nothing is cached until `listenForCertificateChanges` hears other replicas. */
+  readonly certificateCache = new CertificateCache({ enabled: false });
 
   constructor(
     /** The underlying database, for maintenance tools and tests. */
@@ -185,7 +215,32 @@ export class SqlKingdomStore implements KingdomStore {
     private readonly clock: Clock,
     writeBatching?: WriteBatchingOptions,
   ) {
-    this.writes = new WriteBatcher(database, clock, writeBatching);
+    this.writes = new WriteBatcher(database, clock, writeBatching, {
+      // Other replicas only need to hear of certificates that existed before.
+      beforeCommit: async (tx, events) => {
+        if (database.dialect !== 'postgres') return;
+        const payloads = notifyPayloads(changedCertificates(events, true));
+        if (payloads.length > 0) {
+          await tx.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [CERTIFICATE_CHANGES_CHANNEL, payloads]);
+        }
+      },
+      afterCommit: (events) => {
+        const names = changedCertificates(events, false);
+        if (names.length > 0) this.certificateCache.invalidate(names);
+      },
+    });
+  }
+
+  /** Starts hearing other replicas' certificate changes; certificates are cached while it listens. */
+  async listenForCertificateChanges(): Promise<void> {
+    await this.database
+      .listen(
+        CERTIFICATE_CHANGES_CHANNEL,
+        (payload) => this.certificateCache.invalidate(payload.split('\n')),
+        (listening) => this.certificateCache.reset(listening),
+      )
+      // The listener keeps retrying; until it connects nothing is cached.
+      .catch(() => {});
   }
 
   /** How writes have been grouped into transactions so far. */
@@ -240,8 +295,16 @@ export class SqlKingdomStore implements KingdomStore {
   createCertificate(input: { actor: string; owner: PartyKey; certificate: CertificateInput }) {
     return this.write(input.actor, (ctx) => createCertificate(ctx, input.actor, input.owner, input.certificate));
   }
-  getCertificate(owner: PartyKey, id: bigint) {
-    return this.read((ctx) => getCertificate(ctx, owner, id));
+  async getCertificate(owner: PartyKey, id: bigint) {
+    requireKey(owner);
+    requireExternalId(id, 'certificate id');
+    const name = certificateName(owner, id);
+    const cached = this.certificateCache.get(name);
+    if (cached) return cached;
+    const generation = this.certificateCache.generation;
+    const record = await this.read((ctx) => getCertificate(ctx, owner, id));
+    this.certificateCache.fill(name, generation, record);
+    return record;
   }
   listCertificates(options: ListCertificatesOptions) {
     return this.read((ctx) => listCertificates(ctx, options));

@@ -41,6 +41,17 @@ export interface WriteBatchingOptions {
   readonly savepoints?: 'after-failure' | 'always';
 }
 
+/**
+ * Who hears of committed changes (the certificate cache): `beforeCommit`
+ * runs inside the transaction after the audit append (to notify other
+ * replicas at commit), `afterCommit` once it has committed and before any
+ * of its writers is answered.
+ */
+export interface CommitListener {
+  beforeCommit(tx: Queryable, events: readonly PreparedAuditEvent[]): Promise<void>;
+  afterCommit(events: readonly PreparedAuditEvent[]): void;
+}
+
 /** Counters for tests and metrics. */
 export interface WriteBatchStats {
   /** Operations submitted. */
@@ -95,10 +106,11 @@ export class WriteBatcher {
     private readonly db: Database,
     private readonly clock: Clock,
     options: WriteBatchingOptions = {},
+    private readonly listener?: CommitListener,
   ) {
     this.maxBatchSize = Math.max(1, Math.min(MAX_BATCH_SIZE, options.maxBatchSize ?? MAX_BATCH_SIZE));
     // PGlite has one connection: a second transaction would only wait for it.
-    this.concurrency = Math.max(1, options.concurrency ?? (db.dialect === 'postgres' ? 2 : 1));
+    this.concurrency = Math.max(1, options.concurrency ?? (db.dialect === 'postgres' ? Number(process.env.WCONC ?? 2) : 1));
     this.batchAttempts = Math.max(1, options.batchAttempts ?? 3);
     this.alwaysIsolate = options.savepoints === 'always';
   }
@@ -113,7 +125,8 @@ export class WriteBatcher {
     this.stats.operations++;
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
-      this.schedulePump();
+      if (process.env.SYNC_PUMP && this.running < this.concurrency) this.pump();
+      else this.schedulePump();
     });
   }
 
@@ -160,17 +173,18 @@ export class WriteBatcher {
     this.stats.batches++;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
     let outcomes: Outcome[] | undefined;
+    let events: readonly PreparedAuditEvent[] = [];
     let isolate = this.alwaysIsolate;
     while (outcomes === undefined) {
       try {
         let attempt = 0;
-        outcomes = await this.db.transaction(
+        ({ outcomes, events } = await this.db.transaction(
           (tx) => {
             if (attempt++ > 0) this.stats.batchRetries++;
             return this.runTogether(tx, batch, isolate);
           },
           { maxAttempts: this.batchAttempts },
-        );
+        ));
       } catch (err) {
         if (err instanceof IsolationNeeded && !isolate) {
           this.stats.isolatedReruns++;
@@ -188,6 +202,7 @@ export class WriteBatcher {
         return;
       }
     }
+    this.listener?.afterCommit(events);
     outcomes.forEach((o, i) => {
       const p = batch[i] as Pending;
       if (o.ok) p.resolve(o.value);
@@ -202,7 +217,11 @@ export class WriteBatcher {
    * operation but can only absorb failures that touched nothing: any other
    * ends it with IsolationNeeded, and the batch runs again isolated.
    */
-  private async runTogether(tx: Queryable, batch: readonly Pending[], isolate: boolean): Promise<Outcome[]> {
+  private async runTogether(
+    tx: Queryable,
+    batch: readonly Pending[],
+    isolate: boolean,
+  ): Promise<{ outcomes: Outcome[]; events: PreparedAuditEvent[] }> {
     const outcomes: Outcome[] = [];
     const events: PreparedAuditEvent[] = [];
     for (const [i, p] of batch.entries()) {
@@ -220,20 +239,27 @@ export class WriteBatcher {
         outcomes.push({ ok: false, error: err });
       }
     }
+    await this.#record(tx, events);
+    return { outcomes, events };
+  }
+
+  /** The audit entries of a transaction, and the listener's part in it. */
+  async #record(tx: Queryable, events: readonly PreparedAuditEvent[]): Promise<void> {
     await appendAudit(tx, events);
-    return outcomes;
+    if (events.length > 0) await this.listener?.beforeCommit(tx, events);
   }
 
   private async runAlone(p: Pending): Promise<void> {
     try {
-      p.resolve(
-        await this.db.transaction(async (tx) => {
-          const ctx = new WriteContext(tx, this.clock.now());
-          const value = await p.op(ctx);
-          await appendAudit(tx, prepareAuditEvents(ctx.now, ctx.events));
-          return value;
-        }),
-      );
+      const { value, events } = await this.db.transaction(async (tx) => {
+        const ctx = new WriteContext(tx, this.clock.now());
+        const value = await p.op(ctx);
+        const events = prepareAuditEvents(ctx.now, ctx.events);
+        await this.#record(tx, events);
+        return { value, events };
+      });
+      this.listener?.afterCommit(events);
+      p.resolve(value);
     } catch (err) {
       p.reject(err);
     }
