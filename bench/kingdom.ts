@@ -4,35 +4,31 @@
  * embedded database and on PostgreSQL (when one is reachable), beside a bare
  * echo of GetCertificate served by the same stack (TLS, HTTP/2, handler,
  * metrics and authentication interceptors) without touching the store.
- * Server and client share this process, so the RSS printed covers both.
+ * The server runs in its own process (kingdom-server.ts), as a deployed
+ * Kingdom does away from its callers; its memory and CPU time are its own.
  */
+import { fork } from 'node:child_process';
 import { type KeyObject, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { create } from '@bufbuild/protobuf';
-import type { ConnectRouter } from '@connectrpc/connect';
+import { fileURLToPath } from 'node:url';
+import type { ClientHttp2Session } from 'node:http2';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import pg from 'pg';
 import { createKingdomClient, type KingdomClient } from '../src/client/index.js';
 import { CertificateSchema } from '../src/gen/wfa/measurement/api/v2alpha/certificate_pb.js';
-import { Certificates } from '../src/gen/wfa/measurement/api/v2alpha/certificates_service_pb.js';
 import { systemClock } from '../src/lib/clock.js';
 import { encodePem } from '../src/lib/pem.js';
 import { initRoot, issueLeaf } from '../src/pki/ca.js';
-import { adminTokenSha256 } from '../src/kingdom/server/admin-token.js';
-import { ensureDevTls } from '../src/kingdom/server/bootstrap.js';
-import { silentLogger } from '../src/kingdom/server/logger.js';
-import { startKingdomServer, type KingdomServer } from '../src/kingdom/server/server.js';
-import { participantRoots } from '../src/kingdom/server/trusted-roots.js';
-import { PrincipalResolver } from '../src/kingdom/service/authentication.js';
-import type { KingdomServices } from '../src/kingdom/service/context.js';
-import { kingdomRoutes, routerOptions } from '../src/kingdom/service/routes.js';
-import { openKingdomStore, type SqlKingdomStore } from '../src/kingdom/store/index.js';
 import { generateKeyset } from '../src/crypto/keyset-templates.js';
 import { keysetBytes, publicKeyset } from '../src/crypto/keyset.js';
 import { signMessage } from '../src/crypto/signed-message.js';
 import { EncryptionPublicKeySchema, EncryptionPublicKey_Format } from '../src/gen/wfa/measurement/api/v2alpha/crypto_pb.js';
+import { CreateCertificateRequestSchema, GetCertificateRequestSchema } from '../src/gen/wfa/measurement/api/v2alpha/certificates_service_pb.js';
+import { connectH2, grpcEnvelope, grpcUnaryRaw } from '../test/kingdom/h2-grpc.js';
+import type { FromServer, ServerStart, ToServer } from './kingdom-server.js';
 import { percentile, printFigures, type Figure } from './harness.js';
 
 /** `HALO_BENCH_KINGDOM_CONCURRENCY=16,128` measures only those. */
@@ -132,31 +128,66 @@ function freshPublicKey(): KeyObject {
   return createPublicKey({ key: publicKey, format: 'der', type: 'spki' });
 }
 
+const GET_CERTIFICATE = '/wfa.measurement.api.v2alpha.Certificates/GetCertificate';
+const CREATE_CERTIFICATE = '/wfa.measurement.api.v2alpha.Certificates/CreateCertificate';
+
+/** One call; anything but OK with a Certificate in the answer stops the bench. */
+async function call(session: ClientHttp2Session, path: string, body: Uint8Array): Promise<void> {
+  const answer = await grpcUnaryRaw(session, path, body);
+  if (answer.status !== 0 || !answer.payload) throw new Error(`${path}: gRPC status ${answer.status} ${answer.message}`);
+  fromBinary(CertificateSchema, answer.payload);
+}
+
 /** CPU per call lines, printed after the table. */
 const cpuNotes: string[] = [];
 
-function groupCommitNote(label: string, store: SqlKingdomStore): string {
-  const w = store.writeStats;
-  return `${label}: ${w.operations} writes, ${w.batches} shared transactions (largest ${w.largestBatch}), ${w.batchRetries} batch retries`;
+/** The forked server process and a typed request/answer channel to it. */
+interface BenchServer {
+  readonly ready: Extract<FromServer, { type: 'ready' }>;
+  ask<T extends FromServer['type']>(message: ToServer, answer: T): Promise<Extract<FromServer, { type: T }>>;
 }
 
-async function benchBackend(label: string, store: SqlKingdomStore, dir: string): Promise<Figure[]> {
-  const clock = systemClock;
-  const tls = ensureDevTls(dir, clock);
-  const services: KingdomServices = { store, clock, mode: 'strict', resolver: new PrincipalResolver(store, { clock }) };
-  let server: KingdomServer | undefined;
-  const interceptors = routerOptions(services, { admin: { tokenSha256: adminTokenSha256(ADMIN_TOKEN) } }).interceptors ?? [];
-  const common = {
-    listen: { host: '127.0.0.1', port: 0 },
-    tls,
-    interceptors,
-    participantRoots: () => participantRoots(store),
-    health: async () => {},
-    maxMessageBytes: 4 * 1024 * 1024,
-    drainTimeoutMs: 5000,
-    logger: silentLogger(),
+async function forkServer(start: ServerStart): Promise<BenchServer> {
+  const child = fork(fileURLToPath(new URL('./kingdom-server.ts', import.meta.url)), [JSON.stringify(start)], {
+    serialization: 'advanced',
+    // e.g. HALO_BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=prof' profiles the server alone.
+    execArgv: [...process.execArgv, ...(process.env.HALO_BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const next = <T extends FromServer['type']>(answer: T) =>
+    new Promise<Extract<FromServer, { type: T }>>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`bench server exited (${code}) before answering ${answer}`));
+      child.once('exit', onExit);
+      child.once('message', (m: FromServer) => {
+        child.off('exit', onExit);
+        if (m.type === answer) resolve(m as Extract<FromServer, { type: T }>);
+        else reject(new Error(`bench server answered ${m.type}, expected ${answer}`));
+      });
+    });
+  const ready = await next('ready');
+  return {
+    ready,
+    ask(message, answer) {
+      const answered = next(answer);
+      child.send(message);
+      return answered;
+    },
   };
-  server = await startKingdomServer({ ...common, routes: kingdomRoutes({ ...services, onTrustChanged: async () => void (await server?.reloadTrust()) }) });
+}
+
+/** `call` measured as `measure` does, plus the server's CPU time per call. */
+async function measureServer(server: BenchServer, call: (i: number) => Promise<unknown>, concurrency: number): Promise<Measured & { serverCpuUsPerCall: number }> {
+  const before = await server.ask({ type: 'stats' }, 'stats');
+  let calls = 0;
+  const m = await measure((i) => (calls++, call(i)), concurrency, MS_PER_FIGURE);
+  const after = await server.ask({ type: 'stats' }, 'stats');
+  return { ...m, serverCpuUsPerCall: (after.cpuUs - before.cpuUs) / calls };
+}
+
+async function benchBackend(label: string, start: ServerStart): Promise<{ figures: Figure[]; stats: Extract<FromServer, { type: 'stats' }> }> {
+  const clock = systemClock;
+  const server = await forkServer(start);
+  const { tlsCertPem } = server.ready;
 
   // A DataProvider with a root made by our CA.
   const root = initRoot({ subject: '/O=Bench/CN=Bench EDP Root', clock });
@@ -168,44 +199,53 @@ async function benchBackend(label: string, store: SqlKingdomStore, dir: string):
     create(EncryptionPublicKeySchema, { format: EncryptionPublicKey_Format.TINK_KEYSET, data: keysetBytes(publicKeyset(generateKeyset())) }),
     signing.privateKey!,
   );
-  const trustedRoots = tls.certPem.slice(tls.certPem.indexOf('-----BEGIN CERTIFICATE-----', 10));
+  const trustedRoots = tlsCertPem.slice(tlsCertPem.indexOf('-----BEGIN CERTIFICATE-----', 10));
   const client = (port: number, extra = {}): KingdomClient =>
     createKingdomClient({ target: `127.0.0.1:${port}`, trustedRoots, serverName: 'localhost', ...extra });
-  const dp = await client(server.address.port, { adminToken: ADMIN_TOKEN }).admin.createDataProvider({
+  const dp = await client(server.ready.port, { adminToken: ADMIN_TOKEN }).admin.createDataProvider({
     registration: { rootCertificateDer: root.der, certificateDer: signing.der, publicKey: key },
   });
-  const mtls = { clientCertificate: encodePem('CERTIFICATE', tlsLeaf.der), clientKey: tlsLeaf.privateKey!.export({ type: 'pkcs8', format: 'pem' }).toString() };
+  const tlsKeyPem = tlsLeaf.privateKey!.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const answer = await client(server.ready.port, { clientCertificate: encodePem('CERTIFICATE', tlsLeaf.der), clientKey: tlsKeyPem }).certificates.getCertificate({
+    name: dp.certificate,
+  });
+  const echo = await server.ask({ type: 'echo', certificate: toBinary(CertificateSchema, answer) }, 'echo');
 
-  // The echo: GetCertificate answered from memory by the same stack.
-  const echoCertificate = create(CertificateSchema, { name: dp.certificate, x509Der: signing.der, subjectKeyIdentifier: signing.certificate.subjectKeyIdentifier! });
-  const echoRoutes = (router: ConnectRouter) => router.service(Certificates, { getCertificate: async () => echoCertificate });
-  const echo = await startKingdomServer({ ...common, routes: echoRoutes });
+  // The callers: hand-written gRPC over one mTLS HTTP/2 connection per server,
+  // so that the bench's own CPU per call is small beside the server's.
+  const target = { ca: trustedRoots, servername: 'localhost', cert: encodePem('CERTIFICATE', tlsLeaf.der), key: tlsKeyPem };
+  const kingdom = await connectH2({ ...target, port: server.ready.port });
+  const echoSession = await connectH2({ ...target, port: echo.port });
+  const getRequest = grpcEnvelope(toBinary(GetCertificateRequestSchema, create(GetCertificateRequestSchema, { name: dp.certificate })));
+  const get = (session: ClientHttp2Session) => () => call(session, GET_CERTIFICATE, getRequest);
 
-  const kingdom = client(server.address.port, mtls);
-  const echoClient = client(echo.address.port, mtls);
   const figures: Figure[] = [];
   for (const c of CONCURRENCY) {
-    const baseline = await measure(() => echoClient.certificates.getCertificate({ name: dp.certificate }), c, MS_PER_FIGURE);
-    const get = await measure(() => kingdom.certificates.getCertificate({ name: dp.certificate }), c, MS_PER_FIGURE);
-    const leaves = Array.from({ length: Math.max(3000, c * 40) }, () =>
-      issueLeaf(authority, { profile: 'signing', subject: '/O=Bench/CN=leaf', clock, publicKey: freshPublicKey() }).der,
-    );
-    const created = await measure(
+    const baseline = await measureServer(server, get(echoSession), c);
+    const got = await measureServer(server, get(kingdom), c);
+    const creates = Array.from({ length: Math.max(4000, c * 40) }, () => {
+      const der = issueLeaf(authority, { profile: 'signing', subject: '/O=Bench/CN=leaf', clock, publicKey: freshPublicKey() }).der;
+      return grpcEnvelope(
+        toBinary(CreateCertificateRequestSchema, create(CreateCertificateRequestSchema, { parent: dp.name, certificate: { x509Der: der } })),
+      );
+    });
+    const created = await measureServer(
+      server,
       (i) => {
-        const der = leaves[i];
-        if (!der) throw new Error('bench ran out of pre-issued leaves');
-        return kingdom.certificates.createCertificate({ parent: dp.name, certificate: { x509Der: der } });
+        const body = creates[i];
+        if (!body) throw new Error('bench ran out of pre-issued leaves');
+        return call(kingdom, CREATE_CERTIFICATE, body);
       },
       c,
-      MS_PER_FIGURE,
     );
     cpuNotes.push(
-      `${label} c=${c}: echo ${baseline.cpuUsPerCall.toFixed(0)} us, GetCertificate ${get.cpuUsPerCall.toFixed(0)} us, ` +
-        `CreateCertificate ${created.cpuUsPerCall.toFixed(0)} us`,
+      `${label} c=${c}: echo ${baseline.serverCpuUsPerCall.toFixed(0)} us, GetCertificate ${got.serverCpuUsPerCall.toFixed(0)} us, ` +
+        `CreateCertificate ${created.serverCpuUsPerCall.toFixed(0)} us (client: ${baseline.cpuUsPerCall.toFixed(0)}, ` +
+        `${got.cpuUsPerCall.toFixed(0)}, ${created.cpuUsPerCall.toFixed(0)} us)`,
     );
     figures.push(
-      { name: `GetCertificate ${label} c=${c}`, ours: get.opsPerSecond, baseline: baseline.opsPerSecond, unit: 'ops/s', baselineName: 'echo', target: '>= 0.7' },
-      { name: `GetCertificate p99 ${label} c=${c}`, ours: get.p99Ms, baseline: baseline.p99Ms, unit: 'ms', baselineName: 'echo p99' },
+      { name: `GetCertificate ${label} c=${c}`, ours: got.opsPerSecond, baseline: baseline.opsPerSecond, unit: 'ops/s', baselineName: 'echo', target: '>= 0.7' },
+      { name: `GetCertificate p99 ${label} c=${c}`, ours: got.p99Ms, baseline: baseline.p99Ms, unit: 'ms', baselineName: 'echo p99' },
       {
         name: `CreateCertificate ${label} c=${c}`,
         ours: created.opsPerSecond,
@@ -217,31 +257,32 @@ async function benchBackend(label: string, store: SqlKingdomStore, dir: string):
       { name: `CreateCertificate p99 ${label} c=${c}`, ours: created.p99Ms, baseline: baseline.p99Ms, unit: 'ms', baselineName: 'echo p99' },
     );
   }
-  await echo.close();
-  await server.close();
-  return figures;
+  kingdom.close();
+  echoSession.close();
+  const stats = await server.ask({ type: 'stats' }, 'stats');
+  await server.ask({ type: 'close' }, 'closed');
+  return { figures, stats };
 }
 
 export async function run(): Promise<void> {
   const figures: Figure[] = [];
-  const groupNotes: string[] = [];
+  const notes: string[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'halo-bench-kingdom-'));
+  const record = (label: string, r: Awaited<ReturnType<typeof benchBackend>>) => {
+    figures.push(...r.figures);
+    const w = r.stats.writes;
+    notes.push(
+      `${label}: server RSS ${r.stats.rssMiB.toFixed(0)} MiB after the run; group commit: ${w.operations} writes in ${w.batches} ` +
+        `shared transactions (largest ${w.largestBatch}), ${w.batchRetries} batch retries`,
+    );
+  };
   try {
-    const pglite = await openKingdomStore({ dataDir: join(dir, 'db') });
-    try {
-      figures.push(...(await benchBackend('pglite', pglite, dir)));
-      groupNotes.push(groupCommitNote('pglite', pglite));
-    } finally {
-      await pglite.close();
-    }
+    record('pglite', await benchBackend('pglite', { dataDir: join(dir, 'db'), tlsDir: dir, adminToken: ADMIN_TOKEN }));
     const postgres = await freshBenchPostgres();
     if (postgres) {
-      const store = await openKingdomStore({ databaseUrl: postgres.url, poolSize: 32 });
       try {
-        figures.push(...(await benchBackend('postgres', store, join(dir, 'pg'))));
-        groupNotes.push(groupCommitNote('postgres', store));
+        record('postgres', await benchBackend('postgres', { databaseUrl: postgres.url, tlsDir: join(dir, 'pg'), adminToken: ADMIN_TOKEN }));
       } finally {
-        await store.close();
         await postgres.drop();
       }
     } else {
@@ -250,10 +291,8 @@ export async function run(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  printFigures('kingdom over mTLS (server and client in one process)', figures);
-  console.log(`group commit: ${groupNotes.join('; ')}`);
-  console.log('CPU per call of this process (server + client; the PostgreSQL server is not counted):');
+  printFigures('kingdom over mTLS (server in its own process, callers in this one)', figures);
+  for (const n of notes) console.log(n);
+  console.log('CPU per call of the server process (the PostgreSQL server is not counted; the callers\' own in brackets):');
   for (const n of cpuNotes) console.log(`  ${n}`);
-  const rss = process.memoryUsage().rss / (1024 * 1024);
-  console.log(`process RSS after the run (server + client): ${rss.toFixed(0)} MiB`);
 }
