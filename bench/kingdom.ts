@@ -219,6 +219,9 @@ async function benchBackend(label: string, start: ServerStart): Promise<{ figure
   const getRequest = grpcEnvelope(toBinary(GetCertificateRequestSchema, create(GetCertificateRequestSchema, { name: dp.certificate })));
   const get = (session: ClientHttp2Session) => () => call(session, GET_CERTIFICATE, getRequest);
 
+  // Both servers warm (JIT, TLS sessions, caches) before anything is measured.
+  for (const session of [echoSession, kingdom]) await measure(get(session), 16, 500);
+
   const figures: Figure[] = [];
   for (const c of CONCURRENCY) {
     const baseline = await measureServer(server, get(echoSession), c);
