@@ -110,7 +110,7 @@ export class WriteBatcher {
   ) {
     this.maxBatchSize = Math.max(1, Math.min(MAX_BATCH_SIZE, options.maxBatchSize ?? MAX_BATCH_SIZE));
     // PGlite has one connection: a second transaction would only wait for it.
-    this.concurrency = Math.max(1, options.concurrency ?? (db.dialect === 'postgres' ? Number(process.env.WCONC ?? 2) : 1));
+    this.concurrency = Math.max(1, options.concurrency ?? (db.dialect === 'postgres' ? 2 : 1));
     this.batchAttempts = Math.max(1, options.batchAttempts ?? 3);
     this.alwaysIsolate = options.savepoints === 'always';
   }
@@ -125,8 +125,7 @@ export class WriteBatcher {
     this.stats.operations++;
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
-      if (process.env.SYNC_PUMP && this.running < this.concurrency) this.pump();
-      else this.schedulePump();
+      this.schedulePump();
     });
   }
 
