@@ -156,6 +156,27 @@ describe('KingdomAdmin (strict mode)', () => {
     assert.equal(odd.findDetails(ErrorInfoSchema)[0]?.metadata.pkiError, 'KEY_USAGE_MISMATCH');
   });
 
+  it('two registrations of one root at once: one party is created and mapped, the other refused, nothing half-made', async () => {
+    const pki = participantPki(k, 'raced root');
+    const attempt = () => {
+      const leaf = pki.issue();
+      return k.admin.createDataProvider({
+        registration: { rootCertificateDer: pki.root.der, certificateDer: leaf.der, publicKey: signedEncryptionPublicKey(leaf.privateKey).signed },
+      });
+    };
+    const auditBefore = await k.auditLength();
+    const results = await Promise.allSettled([attempt(), attempt()]);
+    const made = results.filter((r) => r.status === 'fulfilled');
+    assert.equal(made.length, 1, 'exactly one registration wins');
+    const refused = results.find((r) => r.status === 'rejected');
+    assert.ok(refused && refused.reason instanceof Error);
+    assert.match(String((refused.reason as { rawMessage?: string }).rawMessage), /already authenticates/);
+    const mapped = (await k.admin.listAkidPrincipals({})).akidPrincipals.filter((e) => hex(e.authorityKeyIdentifier) === hex(pki.root.certificate.subjectKeyIdentifier!));
+    assert.deepEqual(mapped.map((e) => e.principal), [made[0]!.value.name]);
+    // The winner's party, certificate, key and mapping: four audit entries and no more.
+    assert.equal((await k.auditLength()) - auditBefore, 4);
+  });
+
   it('refuses bad registrations with INVALID_ARGUMENT and creates nothing', async () => {
     const before = await k.auditLength();
     const trust = k.trustChanges();

@@ -39,7 +39,6 @@ import { invalidArgument, rpcError } from './errors.js';
 import { parsePrincipalName, toPartyKey } from './principal.js';
 import { checkSignedPublicKey, requireSignatureByCertificate, requireUsableEncryptionKey } from './public-key-checks.js';
 import {
-  partyResourceName,
   renderDataProvider,
   renderDuchy,
   renderMeasurementConsumer,
@@ -104,14 +103,8 @@ export function kingdomAdminService(services: KingdomServices): ServiceImpl<type
       rootSubjectKeyIdentifier: rootSkid,
       certificate: leaf.input,
       ...(publicKey === undefined ? {} : { publicKey }),
+      mapRootToParty: kind !== 'DUCHY',
     });
-    if (kind !== 'DUCHY') {
-      await store.setAkidPrincipal({
-        actor: ADMIN_ACTOR,
-        authorityKeyIdentifier: rootSkid,
-        principalResourceName: partyResourceName(created.party.key),
-      });
-    }
     services.resolver.invalidate();
     await services.onTrustChanged?.();
     return created;

@@ -135,6 +135,28 @@ export async function setAkidPrincipal(ctx: WriteContext, input: SetAkidPrincipa
   return { authorityKeyIdentifier: akid, principalResourceName: input.principalResourceName, createTime: ctx.now };
 }
 
+/**
+ * Maps a newly registered root to its party, refusing a root that already
+ * authenticates someone: unlike `setAkidPrincipal`, never a replacement.
+ */
+export async function mapNewRoot(ctx: WriteContext, actor: string, rootSkid: Uint8Array, principalResourceName: string): Promise<void> {
+  const inserted = await ctx.tx.query(
+    `INSERT INTO akid_principals (authority_key_identifier, principal_resource_name, create_time) VALUES ($1, $2, $3)
+     ON CONFLICT (authority_key_identifier) DO NOTHING RETURNING 1`,
+    [rootSkid, principalResourceName, ctx.now],
+  );
+  if (inserted.length === 0) {
+    const existing = await ctx.tx.query<{ principal_resource_name: string }>(
+      'SELECT principal_resource_name FROM akid_principals WHERE authority_key_identifier = $1',
+      [rootSkid],
+    );
+    throw new StoreError('ALREADY_EXISTS', 'ROOT_CERTIFICATE_ALREADY_REGISTERED', 'This root certificate already authenticates another principal', {
+      metadata: { principal: existing[0]?.principal_resource_name ?? '', rootSubjectKeyIdentifier: hex(rootSkid) },
+    });
+  }
+  ctx.audit(actor, 'SetAkidPrincipal', akidName(rootSkid), null, { principal: principalResourceName });
+}
+
 export async function removeAkidPrincipal(ctx: WriteContext, actor: string, akid: Uint8Array): Promise<void> {
   requireBytes(akid, 'authority_key_identifier');
   const rows = await ctx.tx.query<{ principal_resource_name: string }>(

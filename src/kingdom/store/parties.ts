@@ -1,4 +1,5 @@
 import type { JsonValue } from './audit.js';
+import { mapNewRoot } from './auth.js';
 import { certificateNotFound, findCertificateRow, toCertificate } from './certificate-rows.js';
 import { insertCertificate, validateCertificateInput } from './certificates.js';
 import {
@@ -111,6 +112,12 @@ export interface CreatePartyInput {
   readonly certificate: CertificateInput;
   /** Required for DataProviders and MeasurementConsumers, refused for the others. */
   readonly publicKey?: PublicKeyInput;
+  /**
+   * Map the root's SKID to the new party for mTLS authentication, in the same
+   * transaction (ALREADY_EXISTS if the root already authenticates someone).
+   * Duchies are found by their root SKID instead.
+   */
+  readonly mapRootToParty?: boolean;
 }
 
 const CREATE_ACTION: Record<PartyKind, string> = {
@@ -167,6 +174,7 @@ export async function createParty(
     rootSubjectKeyIdentifier: hex(input.rootSubjectKeyIdentifier),
     rootCertificateDerSha256: sha256Hex(input.rootCertificateDer),
   });
+  if (input.mapRootToParty) await mapNewRoot(ctx, input.actor, input.rootSubjectKeyIdentifier, name);
   const { record: certificate, certificateId } = await insertCertificate(
     ctx,
     partyId,
