@@ -10,13 +10,14 @@ import assert from 'node:assert/strict';
 import type { ClientHttp2Session, Http2ServerRequest } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { Code, createServiceImplSpec, type ConnectRouter } from '@connectrpc/connect';
+import { Code, createContextValues, createServiceImplSpec, type ConnectRouter } from '@connectrpc/connect';
 import { CertificateSchema } from '../../src/gen/wfa/measurement/api/v2alpha/certificate_pb.js';
 import { Certificates, GetCertificateRequestSchema } from '../../src/gen/wfa/measurement/api/v2alpha/certificates_service_pb.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { ensureDevTls, type ServerTlsMaterial } from '../../src/kingdom/server/bootstrap.js';
 import { isPlainGrpcUnary } from '../../src/kingdom/server/grpc-unary.js';
 import { silentLogger } from '../../src/kingdom/server/logger.js';
+import { createNodeHandler } from '../../src/kingdom/server/node-handler.js';
 import { startKingdomServer, type KingdomServer } from '../../src/kingdom/server/server.js';
 import { rpcError } from '../../src/kingdom/service/errors.js';
 import { connectH2, grpcEnvelope, grpcUnaryRaw, type RawGrpcAnswer } from './h2-grpc.js';
@@ -156,6 +157,33 @@ describe('plain unary gRPC path', () => {
   test('a compressed flag with no grpc-encoding is INTERNAL, as Connect answers it', async () => {
     const answer = await grpcUnaryRaw(session, GET, grpcEnvelope(Buffer.from([0x0a, 0x00]), 1));
     assert.equal(answer.status, Code.Internal);
+  });
+
+  test('a request whose headers the adapters refuse gets HTTP 400, and the server keeps running', () => {
+    const handler = createNodeHandler({
+      routes,
+      contextValues: () => createContextValues(),
+      fallback: () => assert.fail('not a fallback path'),
+      logger: silentLogger(),
+    });
+    // The Fetch Headers class that both paths build refuses some header names.
+    const req = { url: GET, httpVersionMajor: 2, method: 'POST', authority: 'localhost', headers: { 'content-type': 'application/grpc', 'x-odd{': 'v' } };
+    const res = {
+      headersSent: false,
+      status: 0,
+      ended: false,
+      once() {},
+      writeHead(status: number) {
+        this.status = status;
+        return this;
+      },
+      end() {
+        this.ended = true;
+      },
+    };
+    handler(req as never, res as never);
+    assert.equal(res.status, 400);
+    assert.ok(res.ended);
   });
 
   test('only plain binary unary POSTs take this path', () => {

@@ -174,24 +174,26 @@ export function createNodeHandler(options: NodeHandlerOptions): (req: NodeReques
       options.fallback(req, res);
       return;
     }
-    const spec = req.httpVersionMajor === 2 ? specs.get(path) : undefined;
-    if (spec && isPlainGrpcUnary(req as Http2ServerRequest, spec)) {
-      grpcUnary(spec, req as Http2ServerRequest, res as Http2ServerResponse, options.contextValues(req));
-      return;
-    }
     const method = `${handler.service.typeName}/${handler.method.name}`;
-    const uReq = universalRequestFromNodeRequest(
-      req,
-      res as never,
-      undefined,
-      options.contextValues(req),
-    );
-    handler(uReq)
-      .then((uRes) => fixParseFailureStatus(uRes, () => options.onParseFailure?.(method)))
-      .then((uRes) => universalResponseToNodeResponse(uRes, res as never))
-      .catch((reason: unknown) => {
-        if (ConnectError.from(reason).code === Code.Aborted) return;
-        options.logger.error({ method, err: reason instanceof Error ? reason.message : String(reason) }, 'RPC handler failed');
-      });
+    try {
+      const spec = req.httpVersionMajor === 2 ? specs.get(path) : undefined;
+      if (spec && isPlainGrpcUnary(req as Http2ServerRequest, spec)) {
+        grpcUnary(spec, req as Http2ServerRequest, res as Http2ServerResponse, options.contextValues(req));
+        return;
+      }
+      const uReq = universalRequestFromNodeRequest(req, res as never, undefined, options.contextValues(req));
+      handler(uReq)
+        .then((uRes) => fixParseFailureStatus(uRes, () => options.onParseFailure?.(method)))
+        .then((uRes) => universalResponseToNodeResponse(uRes, res as never))
+        .catch((reason: unknown) => {
+          if (ConnectError.from(reason).code === Code.Aborted) return;
+          options.logger.error({ method, err: reason instanceof Error ? reason.message : String(reason) }, 'RPC handler failed');
+        });
+    } catch (err) {
+      // A request the adapters cannot even represent (its headers, say): refuse it, never crash the server.
+      options.logger.warn({ method, err: err instanceof Error ? err.message : String(err) }, 'request refused before dispatch');
+      if (res.headersSent) res.destroy();
+      else res.writeHead(400).end();
+    }
   };
 }
