@@ -19,7 +19,6 @@ import { adminTokenSha256 } from '../src/kingdom/server/admin-token.js';
 import { ensureDevTls } from '../src/kingdom/server/bootstrap.js';
 import { silentLogger } from '../src/kingdom/server/logger.js';
 import { startKingdomServer, type KingdomServer, type KingdomServerOptions } from '../src/kingdom/server/server.js';
-import { participantRoots } from '../src/kingdom/server/trusted-roots.js';
 import { PrincipalResolver } from '../src/kingdom/service/authentication.js';
 import type { KingdomServices } from '../src/kingdom/service/context.js';
 import { kingdomRoutes, routerOptions } from '../src/kingdom/service/routes.js';
@@ -54,7 +53,7 @@ async function main(start: ServerStart): Promise<void> {
     listen: { host: '127.0.0.1', port: 0 },
     tls,
     interceptors: routerOptions(services, { admin: { tokenSha256: adminTokenSha256(start.adminToken) } }).interceptors ?? [],
-    participantRoots: () => participantRoots(store),
+    participantRoots: () => store.listParticipantRoots(),
     health: async () => {},
     maxMessageBytes: 4 * 1024 * 1024,
     drainTimeoutMs: 5000,

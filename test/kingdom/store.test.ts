@@ -194,6 +194,16 @@ function storeSuite(name: string, makeBackend: () => Promise<Backend>): void {
       await rejectsWith(store.getParty(duchy('nobody')), 'NOT_FOUND', 'DUCHY_NOT_FOUND');
     });
 
+    it('lists every participant root once, for the TLS layer', async () => {
+      const a = await newDataProvider();
+      const b = await newMeasurementConsumer();
+      const roots = (await store.listParticipantRoots()).map((r) => Buffer.from(r).toString('hex'));
+      for (const party of [a.party, b.party]) {
+        assert.equal(roots.filter((r) => r === Buffer.from(party.rootCertificateDer).toString('hex')).length, 1);
+      }
+      assert.equal(new Set(roots).size, roots.length);
+    });
+
     it('refuses values the database cannot hold with INVALID_ARGUMENT, and bad ids before any query', async () => {
       await rejectsWith(
         store.createParty({

@@ -17,7 +17,7 @@ import { createLogger, type Logger } from './logger.js';
 import { startKingdomServer, type KingdomServer } from './server.js';
 import { readServerInfo, removeServerInfo, writeServerInfo } from './server-info.js';
 import { ServerError } from './errors.js';
-import { participantRoots, readRootBundles } from './trusted-roots.js';
+import { readRootBundles } from './trusted-roots.js';
 
 export interface RunningKingdom {
   readonly server: KingdomServer;
@@ -84,7 +84,7 @@ export async function serveKingdom(config: ServeConfig, deps: ServeDependencies 
       routes: kingdomRoutes(services),
       interceptors: routerOptions(services, { admin: { tokenSha256: admin.sha256 } }).interceptors ?? [],
       staticRoots,
-      participantRoots: () => participantRoots(store),
+      participantRoots: () => store.listParticipantRoots(),
       health: async () => {
         await store.database.query('SELECT 1');
       },

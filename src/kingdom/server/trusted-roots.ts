@@ -9,7 +9,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { decodePem, encodePem, looksLikePem } from '../../lib/pem.js';
 import { parseCertificate } from '../../pki/certificate.js';
-import { type KingdomStore, SqlKingdomStore } from '../store/index.js';
 import { ServerError } from './errors.js';
 
 /** Reads every certificate of the `--trusted-roots` PEM bundles; a bad file stops the start. */
@@ -36,15 +35,6 @@ export function readRootBundles(files: readonly string[]): Uint8Array[] {
   return out;
 }
 
-/** The roots of all registered participants. */
-export async function participantRoots(store: KingdomStore): Promise<Uint8Array[]> {
-  if (!(store instanceof SqlKingdomStore)) return [];
-  // KingdomStore has no "list parties" operation; the roots are one column of one table.
-  const rows = await store.database.query<{ root_certificate_der: Uint8Array }>(
-    'SELECT DISTINCT root_certificate_der FROM parties',
-  );
-  return rows.map((r) => r.root_certificate_der);
-}
 
 export interface TrustedRootSet {
   /** PEM text of each root, for the `ca` option of the secure context. */

@@ -227,6 +227,12 @@ export async function findDuchyByRootSkid(ctx: ReadContext, skid: Uint8Array): P
   return row === undefined ? null : toParty(row);
 }
 
+/** Every participant's root certificate, once each: the client roots the TLS layer trusts. */
+export async function listParticipantRoots(ctx: ReadContext): Promise<Uint8Array[]> {
+  const rows = await ctx.tx.query<{ root_certificate_der: Uint8Array }>('SELECT DISTINCT root_certificate_der FROM parties');
+  return rows.map((r) => r.root_certificate_der);
+}
+
 export interface UpdatePublicKeyInput {
   readonly actor: string;
   readonly owner: PartyKey;

@@ -58,7 +58,15 @@ import {
 import { migrate } from './migrations.js';
 import { certificateName } from './names.js';
 import { WriteBatcher, type WriteBatchStats, type WriteBatchingOptions } from './write-batcher.js';
-import { type CreatePartyInput, type UpdatePublicKeyInput, createParty, findDuchyByRootSkid, getParty, updatePublicKey } from './parties.js';
+import {
+  type CreatePartyInput,
+  type UpdatePublicKeyInput,
+  createParty,
+  findDuchyByRootSkid,
+  getParty,
+  listParticipantRoots,
+  updatePublicKey,
+} from './parties.js';
 import type {
   AkidPrincipalRecord,
   ApiKeyRecord,
@@ -90,6 +98,7 @@ export interface KingdomStore {
   createParty(input: CreatePartyInput): Promise<{ party: PartyRecord; certificate: CertificateRecord }>;
   getParty(key: PartyKey): Promise<PartyRecord>;
   findDuchyByRootSkid(rootSubjectKeyIdentifier: Uint8Array): Promise<PartyRecord | null>;
+  listParticipantRoots(): Promise<Uint8Array[]>;
   updatePublicKey(input: UpdatePublicKeyInput): Promise<PartyRecord>;
 
   // certificates
@@ -287,6 +296,9 @@ export class SqlKingdomStore implements KingdomStore {
   }
   findDuchyByRootSkid(skid: Uint8Array) {
     return this.read((ctx) => findDuchyByRootSkid(ctx, skid));
+  }
+  listParticipantRoots() {
+    return this.read(listParticipantRoots);
   }
   updatePublicKey(input: UpdatePublicKeyInput) {
     return this.write(input.actor, (ctx) => updatePublicKey(ctx, input));
