@@ -145,6 +145,7 @@ describe('MeasurementSystem against a Kingdom process', () => {
     assert.equal(list.code, 0, list.stderr);
     assert.equal(list.stdout, `${edp1Certificate} REVOCATION_STATE_UNSPECIFIED skid=${skid} not_after=2032-07-26T${/not_after=2032-07-26T(\S+)/.exec(list.stdout)?.[1]}\n`);
     const bySkid = ms([...tls, 'certificates', 'list', '--parent', dp, `--skid=${skid.match(/../g)!.join(':')}`, '--json']);
+    assert.equal(bySkid.code, 0, bySkid.stderr);
     assert.equal((JSON.parse(bySkid.stdout) as { certificates: unknown[] }).certificates.length, 1);
     const none = ms([...tls, 'certificates', 'list', '--parent', dp, '--skid', '00112233']);
     assert.equal(none.code, 0, none.stderr);
