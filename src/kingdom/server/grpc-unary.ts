@@ -44,6 +44,7 @@ export function isPlainGrpcUnary(req: Http2ServerRequest, spec: MethodImplSpec):
 }
 
 export function createGrpcUnaryHandler(options: GrpcUnaryOptions) {
+  const interceptors = [...options.interceptors];
   const serializers = new WeakMap<UnarySpec, ReturnType<typeof createMethodSerializationLookup>>();
   const serializerOf = (spec: UnarySpec) => {
     let s = serializers.get(spec);
@@ -55,7 +56,6 @@ export function createGrpcUnaryHandler(options: GrpcUnaryOptions) {
   };
 
   return function handle(spec: UnarySpec, req: Http2ServerRequest, res: Http2ServerResponse, values: ContextValues): void {
-    const methodName = `${spec.method.parent.typeName}/${spec.method.name}`;
     const timeoutHeader = req.headers['grpc-timeout'];
     const timeout = parseTimeout(typeof timeoutHeader === 'string' ? timeoutHeader : null, Number.MAX_SAFE_INTEGER);
     const context = createHandlerContext({
@@ -96,11 +96,11 @@ export function createGrpcUnaryHandler(options: GrpcUnaryOptions) {
           input = serialization.getI(true).parse(payload);
         } catch (err) {
           // Connect calls this INTERNAL; the bytes are the caller's fault.
-          options.onParseFailure?.(methodName);
+          options.onParseFailure?.(`${spec.method.parent.typeName}/${spec.method.name}`);
           const message = err instanceof ConnectError ? err.rawMessage : String(err);
           throw new ConnectError(message, Code.InvalidArgument);
         }
-        const output = await invokeUnaryImplementation(spec, context, input, [...options.interceptors]);
+        const output = await invokeUnaryImplementation(spec, context, input, interceptors);
         const bytes = serialization.getO(true).serialize(output);
         finish(envelope(bytes), undefined);
       },
