@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { Registry } from 'prom-client';
+import { registerStoreMetrics } from '../../src/kingdom/server/metrics.js';
 import { CertificateCache, isCertificateName } from '../../src/kingdom/store/certificate-cache.js';
 import { openKingdomStore, RevocationState, type CertificateRecord, type SqlKingdomStore } from '../../src/kingdom/store/index.js';
 import { ManualClock } from '../../src/lib/clock.js';
@@ -118,6 +120,21 @@ for (const engine of ['PGlite', 'PostgreSQL'] as const) {
       assert.equal((await store.getCertificate(certificate.owner, certificate.externalCertificateId)).revocationState, RevocationState.UNSPECIFIED);
     });
 
+    it('reports its hits and misses, and group commit, to Prometheus', async () => {
+      const registry = new Registry();
+      registerStoreMetrics(registry, store);
+      const { certificate } = await newDataProvider(store);
+      const misses = store.certificateCache.misses;
+      const hits = store.certificateCache.hits;
+      await getCached(store, certificate);
+      const text = await registry.metrics();
+      assert.match(text, /^kingdom_certificate_cache_enabled 1$/m);
+      assert.match(text, new RegExp(`^kingdom_certificate_cache_misses_total ${misses + 1}$`, 'm'));
+      assert.match(text, new RegExp(`^kingdom_certificate_cache_hits_total ${hits + 1}$`, 'm'));
+      assert.match(text, new RegExp(`^kingdom_store_write_operations_total ${store.writeStats.operations}$`, 'm'));
+      assert.ok(store.writeStats.operations > 0);
+    });
+
     it('a read racing a revocation never leaves the old state cached', async () => {
       const { certificate } = await newDataProvider(store);
       const reads = Array.from({ length: 20 }, () => store.getCertificate(certificate.owner, certificate.externalCertificateId));
@@ -173,12 +190,15 @@ describe('certificate cache across two replicas on one PostgreSQL database', () 
     } finally {
       await admin.end();
     }
-    // Once the drop is noticed the cache is off: every read goes to the database.
+    // Once the drop is noticed the cache is off (and says so): every read goes to the database.
     await eventually('the second replica stops caching', async () => {
       const misses = second.certificateCache.misses;
       await second.getCertificate(certificate.owner, certificate.externalCertificateId);
       return second.certificateCache.misses === misses + 1;
     });
+    const registry = new Registry();
+    registerStoreMetrics(registry, second);
+    assert.match(await registry.metrics(), /^kingdom_certificate_cache_enabled 0$/m);
     await first.revokeCertificate({ actor: 'admin', owner: certificate.owner, externalCertificateId: certificate.externalCertificateId, revocationState: RevocationState.REVOKED });
     assert.equal((await second.getCertificate(certificate.owner, certificate.externalCertificateId)).revocationState, RevocationState.REVOKED);
     await eventually('the second replica caches again', async () => {
@@ -188,5 +208,6 @@ describe('certificate cache across two replicas on one PostgreSQL database', () 
       return second.certificateCache.hits > hits;
     });
     assert.equal((await second.getCertificate(certificate.owner, certificate.externalCertificateId)).revocationState, RevocationState.REVOKED);
+    assert.match(await registry.metrics(), /^kingdom_certificate_cache_enabled 1$/m);
   });
 });

@@ -4,7 +4,8 @@
  * server, so several servers in one process (tests, benches) stay apart.
  */
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SqlKingdomStore } from '../store/index.js';
 
 /** gRPC status names, as dashboards and upstream logs spell them. */
 const CODE_NAMES: Record<number, string> = {
@@ -83,4 +84,35 @@ export function createServerMetrics(options: { collectDefaults?: boolean } = {})
       latency.observe({ method, code }, seconds);
     },
   };
+}
+
+/** A counter whose value is read from elsewhere at each scrape. */
+function readCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
+/** The store's own figures: the certificate cache and group commit, read at each scrape. */
+export function registerStoreMetrics(registry: Registry, store: SqlKingdomStore): void {
+  const cache = store.certificateCache;
+  new Gauge({
+    name: 'kingdom_certificate_cache_enabled',
+    help: '1 while GetCertificate answers from the cache; 0 while the change notification channel is down',
+    registers: [registry],
+    collect() {
+      this.set(cache.enabled ? 1 : 0);
+    },
+  });
+  readCounter(registry, 'kingdom_certificate_cache_hits_total', 'Certificate reads answered from the cache', () => cache.hits);
+  readCounter(registry, 'kingdom_certificate_cache_misses_total', 'Certificate reads that went to the database', () => cache.misses);
+  readCounter(registry, 'kingdom_store_write_operations_total', 'Write operations submitted to the store', () => store.writeStats.operations);
+  readCounter(registry, 'kingdom_store_shared_transactions_total', 'Transactions that carried two or more writes (group commit)', () => store.writeStats.batches);
+  readCounter(registry, 'kingdom_store_batch_retries_total', 'Shared transactions run again after a serialization failure or deadlock', () => store.writeStats.batchRetries);
 }

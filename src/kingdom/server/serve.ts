@@ -14,6 +14,7 @@ import { ensureAdminToken } from './admin-token.js';
 import { DATA_DIR_FILES, DEV_SERVER_NAMES, ensureDevTls, readTlsFiles } from './bootstrap.js';
 import { type ServeConfig, formatListen } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import { createServerMetrics, registerStoreMetrics } from './metrics.js';
 import { startKingdomServer, type KingdomServer } from './server.js';
 import { readServerInfo, removeServerInfo, writeServerInfo } from './server-info.js';
 import { ServerError } from './errors.js';
@@ -77,8 +78,11 @@ export async function serveKingdom(config: ServeConfig, deps: ServeDependencies 
       await server?.reloadTrust();
     },
   };
+  const metrics = createServerMetrics();
+  registerStoreMetrics(metrics.registry, store);
   try {
     server = await startKingdomServer({
+      metrics,
       listen: config.listen,
       tls,
       routes: kingdomRoutes(services),

@@ -46,6 +46,11 @@ export class CertificateCache {
     return undefined;
   }
 
+  /** False while changes could go unheard (the notification channel is down). */
+  get enabled(): boolean {
+    return this.#enabled;
+  }
+
   /** A token to pass to `fill` for a read that starts now. */
   get generation(): number {
     return this.#generation;
