@@ -232,6 +232,13 @@ export function publishesPublicKey(kind: ParticipantKind): boolean {
   return kind === 'dataProvider' || kind === 'measurementConsumer';
 }
 
+/** The keys a participant of this kind holds: an encryption key only if it publishes one. */
+export function keyKindsOf(kind: ParticipantKind): readonly KeyKind[] {
+  return publishesPublicKey(kind) ? KEY_KINDS : CERTIFICATE_KINDS;
+}
+
+const CERTIFICATE_KINDS: readonly KeyKind[] = ['tls', 'signing'];
+
 /** True when the participant has its Kingdom resource id (it is registered). */
 export function isRegisteredName(name: string): boolean {
   const kind = participantKindOf(name);

@@ -1,7 +1,7 @@
 /** The participant keyring and its rotation: the public surface of `src/rotation`. */
 export { RotationError } from './errors.js';
 export type { RotationErrorCode } from './errors.js';
-export { CONFIG_FILE, DEFAULT_POLICY, KEY_KINDS, loadConfig, parseConfig, parseDuration, parsePolicy, renderConfig } from './config.js';
+export { CONFIG_FILE, DEFAULT_POLICY, KEY_KINDS, keyKindsOf, loadConfig, parseConfig, parseDuration, parsePolicy, renderConfig } from './config.js';
 export type { KeyKind, KeyringConfig, KindPolicy, RotationPolicy, ParticipantKind } from './config.js';
 export { activeEntry, entriesOf, readKeyring, writeKeyring, KEYRING_FILE } from './keyring.js';
 export type { KeyEntry, KeyState, Keyring, Publication, StateChange } from './keyring.js';

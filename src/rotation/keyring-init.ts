@@ -19,7 +19,7 @@ import { createCaDirectory } from '../pki/ca-store.js';
 import { type Certificate, parseCertificates } from '../pki/certificate.js';
 import { spkiOf } from '../pki/key-types.js';
 import type { Name } from '../pki/name.js';
-import { CONFIG_FILE, loadConfig, renderConfig } from './config.js';
+import { CONFIG_FILE, loadConfig, participantKindOf, publishesPublicKey, renderConfig, type ParticipantKind } from './config.js';
 import { RotationError } from './errors.js';
 import { ENCRYPTION_KEYSET_FILE, encryptionKeyFingerprint } from './keyring-files.js';
 import { issueForKind } from './issue.js';
@@ -45,6 +45,13 @@ export interface InitOptions {
   /** Make a root CA when the configured CA directory has none. */
   createCa?: { subject: string; days?: number };
   actor?: string;
+}
+
+/** The participant kind `prepare` will configure: the directory's own config wins over the one given. */
+function configuredParticipantKind(options: InitOptions): ParticipantKind | undefined {
+  const dir = resolve(options.dir);
+  if (existsSync(join(dir, CONFIG_FILE))) return loadConfig(dir).participantKind;
+  return options.config ? participantKindOf(options.config.participant) : undefined;
 }
 
 function prepare(options: InitOptions): KeyringSession {
@@ -99,7 +106,10 @@ function addEncryptionEntries(session: KeyringSession, keyset: Keyset, origin: K
   return entries;
 }
 
-/** A new keyring: a CA (if asked), a TLS and a signing certificate, and an encryption keyset, all active. */
+/**
+ * A new keyring: a CA (if asked), a TLS and a signing certificate and, for a
+ * DataProvider or MeasurementConsumer, an encryption keyset, all active.
+ */
 export function initKeyring(options: InitOptions): KeyringSession {
   const session = prepare(options);
   const caExists = existsSync(join(session.config.ca, 'ca.pem'));
@@ -118,11 +128,13 @@ export function initKeyring(options: InitOptions): KeyringSession {
     session.recordIssuance(issued.certificate, kind);
     session.record({ action: 'key.create', resource: id, ...auditIds(entry), after: { kind, state: 'active' }, outcome: 'ok' });
   }
-  const keyset = generateKeyset(session.config.encryptionTemplate);
-  session.material.saveEncryptionKeyset(session.keyring.encryptionKeyset, keyset);
-  for (const entry of addEncryptionEntries(session, keyset, 'generated', 'init')) {
-    session.keyring.entries.push(entry);
-    session.record({ action: 'key.create', resource: entry.id, ...auditIds(entry), after: { kind: 'encryption', state: entry.state, tinkKeyId: entry.tinkKeyId }, outcome: 'ok' });
+  if (publishesPublicKey(session.config.participantKind)) {
+    const keyset = generateKeyset(session.config.encryptionTemplate);
+    session.material.saveEncryptionKeyset(session.keyring.encryptionKeyset, keyset);
+    for (const entry of addEncryptionEntries(session, keyset, 'generated', 'init')) {
+      session.keyring.entries.push(entry);
+      session.record({ action: 'key.create', resource: entry.id, ...auditIds(entry), after: { kind: 'encryption', state: entry.state, tinkKeyId: entry.tinkKeyId }, outcome: 'ok' });
+    }
   }
   session.save();
   session.record({ action: 'keyring.init', resource: session.dir, outcome: 'ok', after: { entries: session.keyring.entries.length } });
@@ -202,6 +214,10 @@ export function importKeyring(options: ImportOptions): KeyringSession {
     ...options.config,
     subject: options.config.subject || (signing ? slashSubject(signing.cert.subject) : ''),
   };
+  const kind = configuredParticipantKind(options);
+  if (keysetBytes && kind && !publishesPublicKey(kind)) {
+    throw new RotationError('IMPORT_INVALID', `a ${kind} publishes no encryption key through the Kingdom, so its keyring keeps none: leave out the encryption keyset`);
+  }
   const session = prepare({ ...options, ...(config ? { config } : {}) });
   const keyset = keysetBytes ? readKeyset(keysetBytes, { passphrase: session.material.passphrase() }).keyset : undefined;
 

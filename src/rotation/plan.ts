@@ -4,7 +4,7 @@
  * journal, so a step that is run again after a crash finds its own earlier
  * work instead of making a second key.
  */
-import { isRegisteredName, KEY_KINDS, publishesPublicKey, type KeyKind } from './config.js';
+import { isRegisteredName, keyKindsOf, publishesPublicKey, type KeyKind } from './config.js';
 import { RotationError } from './errors.js';
 import type { PlannedStep, StepType } from './journal.js';
 import { activeEntry, entriesOf, type KeyEntry } from './keyring.js';
@@ -32,7 +32,12 @@ export function planRotation(session: KeyringSession, request: PlanRequest = {})
   const { keyring, config } = session;
   const reasons: Plan['reasons'] = [];
   const kinds: KeyKind[] = [];
-  for (const kind of KEY_KINDS) {
+  const held = keyKindsOf(config.participantKind);
+  const foreign = request.kinds?.find((k) => !held.includes(k));
+  if (foreign) {
+    throw new RotationError('PRECONDITION_FAILED', `a ${config.participantKind} holds no ${foreign} key: only DataProviders and MeasurementConsumers publish an encryption key`);
+  }
+  for (const kind of held) {
     const active = activeEntry(keyring, kind);
     const u = active ? urgency(active, config.policy, kind, now).urgency : 'missing';
     const included = request.kinds ? request.kinds.includes(kind) : u !== 'ok';

@@ -4,7 +4,7 @@
  * when one is configured and answers. Problems are `error` (overdue, expired,
  * inconsistent: exit 3, so a deployment can be gated on it) or `warning`.
  */
-import { isRegisteredName, KEY_KINDS, type KeyKind } from './config.js';
+import { isRegisteredName, keyKindsOf, type KeyKind } from './config.js';
 import { readJournal } from './journal.js';
 import { activeEntry, type KeyEntry } from './keyring.js';
 import type { KingdomPort } from './kingdom-port.js';
@@ -69,6 +69,8 @@ export async function collectStatus(session: KeyringSession, options: StatusOpti
   const { keyring, config } = session;
   const problems: StatusProblem[] = [];
   const publication = keyring.publication;
+  // An encryption key left in the keyring of a party that publishes none is listed, not scheduled.
+  const held = keyKindsOf(config.participantKind);
   const rows: StatusRow[] = keyring.entries.map((e) => {
     const row: StatusRow = {
       id: e.id,
@@ -83,7 +85,7 @@ export async function collectStatus(session: KeyringSession, options: StatusOpti
       ...(e.tinkKeyId !== undefined ? { tinkKeyId: e.tinkKeyId } : {}),
     };
     if (e.kind === 'encryption' && publication) row.published = publication.primaryKeyId === e.tinkKeyId;
-    if (e.state === 'active') {
+    if (e.state === 'active' && held.includes(e.kind)) {
       const u = urgency(e, config.policy, e.kind, now);
       row.dueAt = u.schedule.dueAt.toISOString();
       row.urgency = u.urgency;
@@ -95,8 +97,7 @@ export async function collectStatus(session: KeyringSession, options: StatusOpti
   });
 
   const registered = isRegisteredName(session.participant);
-  for (const kind of KEY_KINDS) {
-    if (kind !== 'tls' && config.participantKind === 'duchy' && kind === 'encryption') continue;
+  for (const kind of held) {
     if (!activeEntry(keyring, kind)) problems.push({ severity: 'warning', code: 'missing', message: `no active ${kind} ${kind === 'encryption' ? 'key' : 'certificate'}: run rotate --${kind}` });
   }
   const signing = activeEntry(keyring, 'signing');

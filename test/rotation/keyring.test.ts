@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { decrypt, encrypt } from '../../src/crypto/hybrid.js';
@@ -9,8 +9,10 @@ import { readCaState } from '../../src/pki/ca-store.js';
 import { RotationError } from '../../src/rotation/errors.js';
 import { importKeyring, initKeyring } from '../../src/rotation/keyring-init.js';
 import { activeEntry, readKeyring } from '../../src/rotation/keyring.js';
+import { planRotation } from '../../src/rotation/plan.js';
+import { collectStatus } from '../../src/rotation/status.js';
 import { KeyringSession } from '../../src/rotation/session.js';
-import { ManualClock, PASSPHRASE, cmmsDir, configValues, newKeyring, scratch } from './fixtures.js';
+import { DAY, ManualClock, PASSPHRASE, cmmsDir, configValues, newKeyring, scratch } from './fixtures.js';
 
 const at = new Date('2026-03-01T00:00:00Z');
 const dirs: Array<{ remove(): void }> = [];
@@ -60,6 +62,27 @@ describe('keyring init', () => {
     // The log names keys by SKID and fingerprint only.
     const log = readFileSync(join(dir, 'audit.jsonl'), 'utf8');
     assert.doesNotMatch(log, /PRIVATE KEY/);
+  });
+
+  it('a ModelProvider or Duchy keyring holds certificates only: no encryption keyset, none planned, none missed', async () => {
+    for (const participant of ['modelProviders', 'duchies/worker1']) {
+      const dir = fresh();
+      const session = newKeyring(dir, new ManualClock(at), { participant });
+      const keyring = readKeyring(dir);
+      assert.deepEqual(keyring.entries.map((e) => e.kind).sort(), ['signing', 'tls'], participant);
+      assert.equal(existsSync(join(dir, keyring.encryptionKeyset)), false, `${participant}: no private keyset on disk`);
+      // Much later both certificates are overdue, and nothing is said of an encryption key.
+      const later = KeyringSession.open(dir, { clock: new ManualClock(new Date(at.getTime() + 400 * DAY)), passphrase: () => PASSPHRASE });
+      const status = await collectStatus(later);
+      const problems = status.problems.map((p) => `${p.code}:${p.message.split(' ')[0]}`);
+      assert.ok(problems.includes('expired:tls') && problems.includes('expired:signing'), problems.join(', '));
+      assert.ok(!status.problems.some((p) => /encryption/.test(p.message)), problems.join(', '));
+      assert.deepEqual(planRotation(later, { kinds: ['tls'] }).kinds, ['tls']);
+      assert.throws(
+        () => planRotation(session, { kinds: ['encryption'] }),
+        (e: unknown) => e instanceof RotationError && e.code === 'PRECONDITION_FAILED' && /holds no encryption key/.test(e.message),
+      );
+    }
   });
 
   it('refuses to overwrite an existing keyring, and needs a CA or --create-ca', () => {
@@ -132,6 +155,22 @@ describe('keyring import (CMMS test PKI)', () => {
     // The imported root became the keyring's CA (key encrypted).
     assert.match(readFileSync(join(dir, 'ca/ca.key'), 'utf8'), /BEGIN ENCRYPTED PRIVATE KEY/);
     assert.equal(session.audit.verify().ok, true);
+  });
+
+  it('refuses an encryption keyset for a ModelProvider, before writing anything', () => {
+    const dir = join(fresh(), 'mp');
+    assert.throws(
+      () =>
+        importKeyring({
+          dir,
+          clock: new ManualClock(at),
+          passphrase: () => PASSPHRASE,
+          config: configValues({ participant: 'modelProviders' }),
+          files: { signingCertificate: f('mp1_cs_cert.der'), signingKey: f('mp1_cs_private.der'), encryptionKeyset: f('edp1_enc_private.tink') },
+        }),
+      (e: unknown) => e instanceof RotationError && e.code === 'IMPORT_INVALID' && /publishes no encryption key/.test(e.message),
+    );
+    assert.equal(existsSync(dir), false);
   });
 
   it('refuses a key that does not belong to its certificate, and a leaf from another root', () => {

@@ -5,7 +5,7 @@
  * An unfinished rotation is always finished first (`--resume` insists on one).
  */
 import type { Command } from 'commander';
-import type { KeyKind } from '../../rotation/config.js';
+import { keyKindsOf, type KeyKind } from '../../rotation/config.js';
 import type { RotateResult } from '../../rotation/rotate.js';
 import { UsageError, output } from '../run.js';
 import { type StateFlags, addStateOptions, openSession } from './keyring.js';
@@ -17,10 +17,11 @@ interface KindFlags {
   all?: boolean;
 }
 
-function kindsOf(flags: KindFlags): KeyKind[] | undefined {
+/** The kinds asked for; `--all` is every kind this participant holds. */
+function kindsOf(flags: KindFlags, held: readonly KeyKind[]): readonly KeyKind[] | undefined {
   if (flags.all) {
     if (flags.tls || flags.signing || flags.encryption) throw new UsageError('--all already includes --tls, --signing and --encryption');
-    return ['tls', 'signing', 'encryption'];
+    return held;
   }
   const kinds: KeyKind[] = [];
   if (flags.tls) kinds.push('tls');
@@ -34,7 +35,7 @@ function addKindOptions(cmd: Command): Command {
     .option('--tls', 'rotate the TLS certificate whatever the schedule')
     .option('--signing', 'rotate the API (signing) certificate whatever the schedule')
     .option('--encryption', 'rotate the encryption key whatever the schedule')
-    .option('--all', 'all three');
+    .option('--all', 'every kind this participant holds (encryption only for DataProviders and MeasurementConsumers)');
 }
 
 function planText(result: RotateResult): string {
@@ -57,7 +58,7 @@ export function registerRotateCommands(program: Command): void {
   ).action(async (flags: StateFlags & KindFlags) => {
     const session = await openSession(flags);
     const { rotate } = await import('../../rotation/rotate.js');
-    const kinds = kindsOf(flags);
+    const kinds = kindsOf(flags, keyKindsOf(session.config.participantKind));
     const result = await rotate(session, { dryRun: true, ...(kinds ? { kinds } : {}) });
     output(flags.json, result, () => planText(result));
   });
@@ -83,7 +84,7 @@ process right after step n is recorded / right after it ran.`,
   ).action(async (flags: StateFlags & KindFlags & { dryRun?: boolean; resume?: boolean; breakLock?: boolean }) => {
     const session = await openSession(flags);
     const { rotate, faultHooks } = await import('../../rotation/rotate.js');
-    const kinds = kindsOf(flags);
+    const kinds = kindsOf(flags, keyKindsOf(session.config.participantKind));
     const result = await rotate(session, {
       ...(kinds ? { kinds } : {}),
       ...(flags.dryRun ? { dryRun: true } : {}),
