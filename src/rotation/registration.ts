@@ -12,7 +12,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { signMessage } from '../crypto/signed-message.js';
 import { KeysetSchema } from '../gen/google/crypto/tink/tink_pb.js';
 import { EncryptionPublicKeySchema, type SignedMessage } from '../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
-import { isRegisteredName, participantKindOf } from './config.js';
+import { isRegisteredName, participantKindOf, publishesPublicKey } from './config.js';
 import { RotationError } from './errors.js';
 import { activeEntry } from './keyring.js';
 import type { KingdomPort } from './kingdom-port.js';
@@ -36,8 +36,7 @@ export function registrationMaterial(session: KeyringSession): RegistrationMater
     rootCertificateDer: session.ca().certificate.der,
     certificateDer: session.material.certificate(signing).der,
   };
-  const kind = session.config.participantKind;
-  if ((kind === 'dataProvider' || kind === 'measurementConsumer') && activeEntry(session.keyring, 'encryption')) {
+  if (publishesPublicKey(session.config.participantKind) && activeEntry(session.keyring, 'encryption')) {
     const message = encryptionPublicKeyBytes(session.material.loadEncryptionKeyset(session.keyring.encryptionKeyset));
     const packed = create(AnySchema, { typeUrl: `type.googleapis.com/${EncryptionPublicKeySchema.typeName}`, value: message });
     out.publicKey = signMessage(packed, session.material.privateKey(signing));
