@@ -43,13 +43,15 @@ interface Measured {
   cpuUsPerCall: number;
 }
 
-/** `concurrency` callers loop on `call` for about `ms`; ops/s and p99 of the calls. */
-export async function measure(call: (i: number) => Promise<unknown>, concurrency: number, ms: number): Promise<Measured> {
-  let i = 0;
-  const warmUntil = performance.now() + 200;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (performance.now() < warmUntil) await call(i++);
-  }));
+/** Latencies and CPU time of one stretch of calls; stretches add up. */
+interface Stretch {
+  latencies: number[];
+  elapsedMs: number;
+  cpuUs: number;
+}
+
+/** `concurrency` callers loop on `call` for about `ms` (no warm-up). */
+async function callFor(call: (i: number) => Promise<unknown>, concurrency: number, ms: number, next: { i: number }): Promise<Stretch> {
   const latencies: number[] = [];
   const cpuStart = process.cpuUsage();
   const start = performance.now();
@@ -57,17 +59,26 @@ export async function measure(call: (i: number) => Promise<unknown>, concurrency
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (performance.now() < end) {
       const t = performance.now();
-      await call(i++);
+      await call(next.i++);
       latencies.push(performance.now() - t);
     }
   }));
-  const elapsed = performance.now() - start;
   const cpu = process.cpuUsage(cpuStart);
-  return {
-    opsPerSecond: (latencies.length * 1000) / elapsed,
-    p99Ms: percentile(latencies, 99),
-    cpuUsPerCall: (cpu.user + cpu.system) / latencies.length,
-  };
+  return { latencies, elapsedMs: performance.now() - start, cpuUs: cpu.user + cpu.system };
+}
+
+function summarize(stretches: readonly Stretch[]): Measured {
+  const latencies = stretches.flatMap((s) => s.latencies);
+  const elapsedMs = stretches.reduce((t, s) => t + s.elapsedMs, 0);
+  const cpuUs = stretches.reduce((t, s) => t + s.cpuUs, 0);
+  return { opsPerSecond: (latencies.length * 1000) / elapsedMs, p99Ms: percentile(latencies, 99), cpuUsPerCall: cpuUs / latencies.length };
+}
+
+/** `concurrency` callers loop on `call` for about `ms` after a short warm-up; ops/s and p99 of the calls. */
+export async function measure(call: (i: number) => Promise<unknown>, concurrency: number, ms: number): Promise<Measured> {
+  const next = { i: 0 };
+  await callFor(call, concurrency, 200, next);
+  return summarize([await callFor(call, concurrency, ms, next)]);
 }
 
 function reachable(host: string, port: number): Promise<boolean> {
@@ -175,13 +186,33 @@ async function forkServer(start: ServerStart): Promise<BenchServer> {
   };
 }
 
-/** `call` measured as `measure` does, plus the server's CPU time per call. */
-async function measureServer(server: BenchServer, call: (i: number) => Promise<unknown>, concurrency: number): Promise<Measured & { serverCpuUsPerCall: number }> {
-  const before = await server.ask({ type: 'stats' }, 'stats');
-  let calls = 0;
-  const m = await measure((i) => (calls++, call(i)), concurrency, MS_PER_FIGURE);
-  const after = await server.ask({ type: 'stats' }, 'stats');
-  return { ...m, serverCpuUsPerCall: (after.cpuUs - before.cpuUs) / calls };
+type ServerMeasured = Measured & { serverCpuUsPerCall: number };
+
+/**
+ * Each call measured as `measure` does, plus the server's CPU time per call.
+ * With several calls (an echo and the call compared with it) they take
+ * turns in short stretches, so that drift in the machine's speed during the
+ * run falls on all of them alike.
+ */
+async function measureServer(server: BenchServer, calls: readonly ((i: number) => Promise<unknown>)[], concurrency: number): Promise<ServerMeasured[]> {
+  const turns = calls.length > 1 ? 3 : 1;
+  const next = calls.map(() => ({ i: 0 }));
+  const stretches = calls.map((): Stretch[] => []);
+  const serverCpuUs = calls.map(() => 0);
+  for (const [k, call] of calls.entries()) await callFor(call, concurrency, 200, next[k]!);
+  for (let turn = 0; turn < turns; turn++) {
+    for (const [k, call] of calls.entries()) {
+      const before = await server.ask({ type: 'stats' }, 'stats');
+      stretches[k]!.push(await callFor(call, concurrency, MS_PER_FIGURE / turns, next[k]!));
+      const after = await server.ask({ type: 'stats' }, 'stats');
+      serverCpuUs[k]! += after.cpuUs - before.cpuUs;
+    }
+  }
+  return stretches.map((st, k) => {
+    const m = summarize(st);
+    const count = st.reduce((t, s) => t + s.latencies.length, 0);
+    return { ...m, serverCpuUsPerCall: serverCpuUs[k]! / count };
+  });
 }
 
 async function benchBackend(label: string, start: ServerStart): Promise<{ figures: Figure[]; stats: Extract<FromServer, { type: 'stats' }> }> {
@@ -224,23 +255,24 @@ async function benchBackend(label: string, start: ServerStart): Promise<{ figure
 
   const figures: Figure[] = [];
   for (const c of CONCURRENCY) {
-    const baseline = await measureServer(server, get(echoSession), c);
-    const got = await measureServer(server, get(kingdom), c);
+    const [baseline, got] = (await measureServer(server, [get(echoSession), get(kingdom)], c)) as [ServerMeasured, ServerMeasured];
     const creates = Array.from({ length: Math.max(4000, c * 40) }, () => {
       const der = issueLeaf(authority, { profile: 'signing', subject: '/O=Bench/CN=leaf', clock, publicKey: freshPublicKey() }).der;
       return grpcEnvelope(
         toBinary(CreateCertificateRequestSchema, create(CreateCertificateRequestSchema, { parent: dp.name, certificate: { x509Der: der } })),
       );
     });
-    const created = await measureServer(
+    const [created] = (await measureServer(
       server,
-      (i) => {
-        const body = creates[i];
-        if (!body) throw new Error('bench ran out of pre-issued leaves');
-        return call(kingdom, CREATE_CERTIFICATE, body);
-      },
+      [
+        (i) => {
+          const body = creates[i];
+          if (!body) throw new Error('bench ran out of pre-issued leaves');
+          return call(kingdom, CREATE_CERTIFICATE, body);
+        },
+      ],
       c,
-    );
+    )) as [ServerMeasured];
     cpuNotes.push(
       `${label} c=${c}: echo ${baseline.serverCpuUsPerCall.toFixed(0)} us, GetCertificate ${got.serverCpuUsPerCall.toFixed(0)} us, ` +
         `CreateCertificate ${created.serverCpuUsPerCall.toFixed(0)} us (client: ${baseline.cpuUsPerCall.toFixed(0)}, ` +
