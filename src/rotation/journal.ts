@@ -6,6 +6,7 @@
  * step that ran but was not recorded is safe to run again). A finished
  * journal is moved to `journals/<id>.json`.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../lib/files.js';
@@ -115,6 +116,11 @@ export function archiveJournal(dir: string, journal: Journal): string {
   writeFileAtomic(path, `${JSON.stringify(journal, null, 2)}\n`, { mode: 0o600 });
   rmSync(journalPath(dir), { force: true });
   return path;
+}
+
+/** A journal id: the kind of run, its start time, and random bits so two runs in one second differ. */
+export function newJournalId(prefix: 'rot' | 'cmp', at: Date): string {
+  return `${prefix}-${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase()}-${randomBytes(3).toString('hex')}`;
 }
 
 export function newJournal(id: string, at: Date, kinds: KeyKind[], steps: PlannedStep[]): Journal {

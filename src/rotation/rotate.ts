@@ -9,10 +9,9 @@
  * `HALO_KEYS_FAULT_BEFORE_RECORD=n` right after step n has run but before it
  * is recorded, so tests can crash a rotation at every point.
  */
-import { randomBytes } from 'node:crypto';
 import type { KeyKind } from './config.js';
 import { RotationError } from './errors.js';
-import { type Journal, type JournalStep, archiveJournal, newJournal, readJournal, writeJournal } from './journal.js';
+import { type Journal, type JournalStep, archiveJournal, newJournal, newJournalId, readJournal, writeJournal } from './journal.js';
 import type { KingdomClient } from '../client/index.js';
 import { connectKingdomClient } from './kingdom-connect.js';
 import { kingdomPortOver, type KingdomPort } from './kingdom-port.js';
@@ -88,11 +87,12 @@ export function contextFor(session: KeyringSession, journalId: string, options: 
   };
 }
 
-function newJournalId(at: Date): string {
-  return `rot-${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase()}-${randomBytes(3).toString('hex')}`;
-}
-
-async function preview(session: KeyringSession, journal: Journal, options: RotateOptions): Promise<StepPreview[]> {
+/** What each step not yet done would change, without changing anything. */
+export async function previewSteps(
+  session: KeyringSession,
+  journal: Journal,
+  options: Pick<RotateOptions, 'kingdom' | 'client' | 'rolloutDelayMs'>,
+): Promise<StepPreview[]> {
   const ctx = contextFor(session, journal.id, options);
   const out: StepPreview[] = [];
   for (const step of journal.steps) {
@@ -108,10 +108,10 @@ export async function rotate(session: KeyringSession, options: RotateOptions = {
   if (options.resume && !unfinished) throw new RotationError('NO_JOURNAL', 'no unfinished rotation to resume');
 
   if (options.dryRun) {
-    if (unfinished) return { journalId: unfinished.id, resumed: true, dryRun: true, steps: unfinished.steps, previews: await preview(session, unfinished, options) };
+    if (unfinished) return { journalId: unfinished.id, resumed: true, dryRun: true, steps: unfinished.steps, previews: await previewSteps(session, unfinished, options) };
     const plan = planRotation(session, options.kinds ? { kinds: options.kinds } : {});
     const draft = newJournal('dry-run', session.now(), plan.kinds, plan.steps);
-    return { resumed: false, dryRun: true, plan: plan.reasons, steps: draft.steps, previews: await preview(session, draft, options) };
+    return { resumed: false, dryRun: true, plan: plan.reasons, steps: draft.steps, previews: await previewSteps(session, draft, options) };
   }
 
   const lock = acquireLock(session.dir, { clock: session.clock, command: 'rotate', ...(options.breakLock ? { breakLock: true } : {}) });
@@ -132,7 +132,7 @@ export async function rotate(session: KeyringSession, options: RotateOptions = {
       const plan = planRotation(session, options.kinds ? { kinds: options.kinds } : {});
       reasons = plan.reasons;
       if (plan.steps.length === 0) return { resumed: false, dryRun: false, plan: reasons, steps: [], ...(lock.tookOver ? { lockTakenOver: lock.tookOver } : {}) };
-      journal = newJournal(newJournalId(session.now()), session.now(), plan.kinds, plan.steps);
+      journal = newJournal(newJournalId('rot', session.now()), session.now(), plan.kinds, plan.steps);
       writeJournal(session.dir, journal);
       session.record({ action: 'rotation.start', resource: journal.id, outcome: 'ok', after: { kinds: plan.kinds, steps: journal.steps.map((s) => s.type) } });
     }

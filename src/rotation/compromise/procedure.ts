@@ -6,16 +6,14 @@
  * An unfinished journal of another procedure is finished first: there is one
  * journal per keyring. `--dry-run` takes no lock and changes nothing.
  */
-import { randomBytes } from 'node:crypto';
 import type { KingdomClient } from '../../client/index.js';
 import { RotationError } from '../errors.js';
-import { type Journal, type JournalStep, archiveJournal, newJournal, readJournal, writeJournal } from '../journal.js';
+import { type JournalStep, archiveJournal, newJournal, newJournalId, readJournal, writeJournal } from '../journal.js';
 import { connectKingdomClient } from '../kingdom-connect.js';
 import type { KingdomPort } from '../kingdom-port.js';
 import { acquireLock } from '../lock.js';
-import { contextFor, runJournalSteps, type RotateOptions, type StepPreview } from '../rotate.js';
+import { contextFor, previewSteps, runJournalSteps, type RotateOptions, type StepPreview } from '../rotate.js';
 import type { KeyringSession } from '../session.js';
-import { stepHandler } from '../steps/index.js';
 import type { ProcedurePlan } from './plans.js';
 import type { CompromiseReport } from './report.js';
 import { readRecord } from './workspace.js';
@@ -47,20 +45,6 @@ export interface ProcedureResult {
   lockTakenOver?: string;
 }
 
-function newJournalId(at: Date): string {
-  return `cmp-${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase()}-${randomBytes(3).toString('hex')}`;
-}
-
-async function previews(session: KeyringSession, journal: Journal, options: ProcedureOptions): Promise<StepPreview[]> {
-  const ctx = contextFor(session, journal.id, options);
-  const out: StepPreview[] = [];
-  for (const step of journal.steps) {
-    if (step.status === 'done') continue;
-    out.push({ n: step.n, type: step.type, summary: step.summary, change: await stepHandler(step.type).preview(ctx, step) });
-  }
-  return out;
-}
-
 export async function runProcedure(
   session: KeyringSession,
   procedure: string,
@@ -75,10 +59,10 @@ export async function runProcedure(
   if (options.resume && !unfinished) throw new RotationError('NO_JOURNAL', `no unfinished ${procedure} to resume`);
 
   if (options.dryRun) {
-    if (unfinished) return { procedure, journalId: unfinished.id, resumed: true, dryRun: true, steps: unfinished.steps, previews: await previews(session, unfinished, shared) };
+    if (unfinished) return { procedure, journalId: unfinished.id, resumed: true, dryRun: true, steps: unfinished.steps, previews: await previewSteps(session, unfinished, shared) };
     const planned = await plan({ journalId: 'dry-run', client: clientOf, write: false });
     const draft = newJournal('dry-run', session.now(), planned.kinds, planned.steps);
-    return { procedure, resumed: false, dryRun: true, summary: planned.summary, steps: draft.steps, previews: await previews(session, draft, shared) };
+    return { procedure, resumed: false, dryRun: true, summary: planned.summary, steps: draft.steps, previews: await previewSteps(session, draft, shared) };
   }
 
   const lock = acquireLock(session.dir, { clock: session.clock, command: procedure, ...(options.breakLock ? { breakLock: true } : {}) });
@@ -103,7 +87,7 @@ export async function runProcedure(
       session.record({ action: `${procedure}.resume`, resource: journal.id, outcome: 'ok', detail: `${journal.steps.filter((s) => s.status === 'done').length}/${journal.steps.length} steps done` });
     } else {
       if (options.resume) throw new RotationError('NO_JOURNAL', `no unfinished ${procedure} to resume`);
-      const journalId = newJournalId(session.now());
+      const journalId = newJournalId('cmp', session.now());
       const planned = await plan({ journalId, client: clientOf, write: true });
       summary = planned.summary;
       if (planned.steps.length === 0) return { procedure, resumed: false, dryRun: false, summary, steps: [], ...(finishedFirst ? { finishedFirst } : {}) };
