@@ -3,6 +3,8 @@
 # (Node 20's test runner does not expand globs itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Debian tools the suites need (prometheus/promtool), installed when missing.
+bash scripts/ensure-tools.sh
 npx tsc --noEmit
 npx tsc -p tsconfig.build.json
 if [ "$#" -gt 0 ]; then files=("$@"); else mapfile -t files < <(find test -name '*.test.ts' | sort); fi

@@ -2,15 +2,19 @@
  * `halo-keys agent`: the rotation on a schedule. Every interval it reopens the
  * keyring, rotates what the policy says is due (and finishes an interrupted
  * rotation), and exports Prometheus metrics: expiry and next-due time per key
- * and certificate, the last result, failures. A failed round is retried
+ * and certificate, the last result, failures, whether the audit chain
+ * verifies and since when a journal is unfinished. A failed round is retried
  * sooner, backing off exponentially up to the interval. The rotation lock is
  * the one `halo-keys rotate` takes, so agents for the same keyring (or an
  * agent and a person) never rotate at once: a round that finds it held is
  * skipped.
  */
+import { join } from 'node:path';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Clock } from '../lib/clock.js';
+import { AUDIT_FILES, verifyAuditLog } from './audit-log.js';
 import { RotationError } from './errors.js';
+import { readJournal } from './journal.js';
 import type { KingdomPort } from './kingdom-port.js';
 import { urgency } from './policy.js';
 import { rotate } from './rotate.js';
@@ -45,6 +49,8 @@ export class RotationAgent {
   readonly #lastRun: Gauge;
   readonly #failures: Counter;
   readonly #rotations: Counter;
+  readonly #auditValid: Gauge;
+  readonly #journalSince: Gauge;
   #consecutiveFailures = 0;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> | undefined;
@@ -53,12 +59,19 @@ export class RotationAgent {
   constructor(options: AgentOptions) {
     this.#options = options;
     const registers = [this.registry];
-    this.#expiry = new Gauge({ name: 'halo_keys_key_expiry_timestamp_seconds', help: 'notAfter of each certificate in the keyring', labelNames: ['id', 'kind', 'state'], registers });
-    this.#due = new Gauge({ name: 'halo_keys_key_next_due_timestamp_seconds', help: 'When each active key or certificate is due for rotation', labelNames: ['id', 'kind'], registers });
+    this.#expiry = new Gauge({ name: 'halo_keys_key_expiry_timestamp_seconds', help: 'notAfter of each certificate in the keyring', labelNames: ['id', 'kind', 'state', 'participant'], registers });
+    this.#due = new Gauge({ name: 'halo_keys_key_next_due_timestamp_seconds', help: 'When each active key or certificate is due for rotation', labelNames: ['id', 'kind', 'participant'], registers });
     this.#lastResult = new Gauge({ name: 'halo_keys_rotation_last_result', help: '1 for the outcome of the last round, 0 for the others', labelNames: ['outcome'], registers });
     this.#lastRun = new Gauge({ name: 'halo_keys_rotation_last_run_timestamp_seconds', help: 'When the last round ran', registers });
     this.#failures = new Counter({ name: 'halo_keys_rotation_failures_total', help: 'Rounds that failed', registers });
     this.#rotations = new Counter({ name: 'halo_keys_rotations_total', help: 'Rotations completed', registers });
+    this.#auditValid = new Gauge({ name: 'halo_keys_audit_chain_valid', help: '1 when audit.jsonl verifies against its hash chain and anchor at the last round, 0 when it does not', registers });
+    this.#journalSince = new Gauge({
+      name: 'halo_keys_journal_unfinished_since_timestamp_seconds',
+      help: 'Creation time of the unfinished journal (journal.json) found at the last round; absent when there is none',
+      labelNames: ['id', 'procedure'],
+      registers,
+    });
   }
 
   #log(line: string): void {
@@ -69,13 +82,28 @@ export class RotationAgent {
     const now = session.now();
     this.#expiry.reset();
     this.#due.reset();
+    const participant = session.config.participant;
     for (const e of session.keyring.entries) {
-      if (e.notAfter) this.#expiry.set({ id: e.id, kind: e.kind, state: e.state }, Date.parse(e.notAfter) / 1000);
-      if (e.state === 'active') this.#due.set({ id: e.id, kind: e.kind }, urgency(e, session.config.policy, e.kind, now).schedule.dueAt.getTime() / 1000);
+      if (e.notAfter) this.#expiry.set({ id: e.id, kind: e.kind, state: e.state, participant }, Date.parse(e.notAfter) / 1000);
+      if (e.state === 'active') this.#due.set({ id: e.id, kind: e.kind, participant }, urgency(e, session.config.policy, e.kind, now).schedule.dueAt.getTime() / 1000);
+    }
+  }
+
+  /** The audit chain and the journal, read from the directory whatever the round did (no passphrase needed). */
+  #observeFiles(): void {
+    const dir = this.#options.dir;
+    this.#auditValid.set(verifyAuditLog(join(dir, AUDIT_FILES.log), join(dir, AUDIT_FILES.anchor)).ok ? 1 : 0);
+    this.#journalSince.reset();
+    try {
+      const journal = readJournal(dir);
+      if (journal) this.#journalSince.set({ id: journal.id, procedure: journal.procedure ?? 'rotation' }, Date.parse(journal.createdAt) / 1000);
+    } catch {
+      // A corrupt journal fails the round itself, which the failure metrics report.
     }
   }
 
   #finish(outcome: TickOutcome, detail: string): TickResult {
+    this.#observeFiles();
     for (const o of ['rotated', 'nothing-due', 'locked', 'failed'] as const) this.#lastResult.set({ outcome: o }, o === outcome ? 1 : 0);
     this.#lastRun.set(this.#options.clock.now().getTime() / 1000);
     let nextDelayMs = this.#options.intervalMs;

@@ -1,6 +1,6 @@
 /** The agent's rounds against the Kingdom services in memory (as rotate.test.ts), with a ManualClock. */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -40,8 +40,10 @@ describe('rotation agent', () => {
     const r2 = await agent.tick();
     assert.equal(r2.outcome, 'nothing-due', r2.detail);
     const text = await agent.registry.metrics();
-    assert.match(text, /halo_keys_key_expiry_timestamp_seconds\{id="signing-[^"]+",kind="signing",state="active"\} \d+/);
-    assert.match(text, /halo_keys_key_next_due_timestamp_seconds\{id="encryption-[^"]+",kind="encryption"\} \d+/);
+    assert.match(text, /halo_keys_key_expiry_timestamp_seconds\{id="signing-[^"]+",kind="signing",state="active",participant="dataProviders[^"]*"\} \d+/);
+    assert.match(text, /halo_keys_key_next_due_timestamp_seconds\{id="encryption-[^"]+",kind="encryption",participant="dataProviders[^"]*"\} \d+/);
+    assert.match(text, /halo_keys_audit_chain_valid 1/);
+    assert.doesNotMatch(text, /halo_keys_journal_unfinished_since_timestamp_seconds\{/);
     assert.match(text, /halo_keys_rotation_last_result\{outcome="nothing-due"\} 1/);
     assert.match(text, /halo_keys_rotations_total 1/);
     // The next-due time exported is after the clock: nothing is due.
@@ -62,12 +64,32 @@ describe('rotation agent', () => {
       delays.push(r.nextDelayMs);
     }
     assert.deepEqual(delays, [60_000, 120_000, 240_000, 300_000]);
-    assert.match(await agent.registry.metrics(), /halo_keys_rotation_failures_total 4/);
+    const failing = await agent.registry.metrics();
+    assert.match(failing, /halo_keys_rotation_failures_total 4/);
+    // The rotation the failures interrupted is left as an unfinished journal, exported with its start.
+    const journal = JSON.parse(readFileSync(join(s.dir, 'journal.json'), 'utf8')) as { id: string; createdAt: string };
+    assert.ok(
+      failing.includes(`halo_keys_journal_unfinished_since_timestamp_seconds{id="${journal.id}",procedure="rotation"} ${Date.parse(journal.createdAt) / 1000}`),
+      failing,
+    );
     // Once the Kingdom answers again the interrupted rotation is finished.
     const healthy = new RotationAgent({ dir: s.dir, clock: new ManualClock(NOW), passphrase: () => PASSPHRASE, intervalMs: 300_000, kingdom: () => portFor(kingdom, s) });
     const r = await healthy.tick();
     assert.equal(r.outcome, 'rotated');
     assert.match(r.detail, /^finished/);
+    assert.doesNotMatch(await healthy.registry.metrics(), /halo_keys_journal_unfinished_since_timestamp_seconds\{/);
+  });
+
+  it('exports whether the audit chain verifies, each round', async () => {
+    const s = await keyring();
+    const agent = new RotationAgent({ dir: s.dir, clock: new ManualClock(NOW), passphrase: () => PASSPHRASE, intervalMs: 300_000, kingdom: () => portFor(kingdom, s) });
+    await agent.tick();
+    assert.match(await agent.registry.metrics(), /halo_keys_audit_chain_valid 1/);
+    // An edited entry: the next round reports the chain broken.
+    const log = join(s.dir, 'audit.jsonl');
+    writeFileSync(log, readFileSync(log, 'utf8').replace('"outcome":"ok"', '"outcome":"failed"'));
+    await agent.tick();
+    assert.match(await agent.registry.metrics(), /halo_keys_audit_chain_valid 0/);
   });
 
   it('skips a round while another live rotation holds the lock', async () => {
