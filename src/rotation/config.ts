@@ -78,6 +78,12 @@ export interface KustomizationConfig {
   /** argv of the render command used by dry runs and checks (default `kubectl kustomize`). */
   render: string[];
   namespace?: string;
+  /**
+   * kustomize's name-suffix hash for a kustomization.yaml the rotation creates
+   * (default true, as upstream). False keeps the Secret's name fixed, so RBAC
+   * can grant the agent that one Secret by name.
+   */
+  nameSuffixHash: boolean;
 }
 
 export interface TlsConfig {
@@ -319,6 +325,7 @@ export function parseConfig(text: string, dir: string): KeyringConfig {
     const namespace = str(k, 'namespace', 'kustomization');
     const roots = str(k, 'trustedRoots', 'kustomization');
     const secretName = reqStr(k, 'secretName', 'kustomization');
+    if (k.nameSuffixHash !== undefined && typeof k.nameSuffixHash !== 'boolean') throw invalid('kustomization.nameSuffixHash must be true or false');
     if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(secretName) || secretName.length > 253) {
       throw invalid(`kustomization.secretName "${secretName}" is not a Kubernetes object name`);
     }
@@ -328,6 +335,7 @@ export function parseConfig(text: string, dir: string): KeyringConfig {
       trustedRootsName: str(k, 'trustedRootsName', 'kustomization') ?? 'all_root_certs.pem',
       apply,
       render: render.length ? render : ['kubectl', 'kustomize'],
+      nameSuffixHash: k.nameSuffixHash !== false,
       ...(namespace ? { namespace } : {}),
       ...(roots ? { trustedRoots: at(roots) } : {}),
     };

@@ -45,6 +45,20 @@ test('a YAML file fills what the flags leave out; its relative paths are relativ
   assert.deepEqual(c.metricsListen, { host: '127.0.0.1', port: 9090 });
 });
 
+test('HALO_KEYS_DATABASE_URL supplies the database URL (a Kubernetes Secret), the flag and the file win over it', () => {
+  const saved = process.env.HALO_KEYS_DATABASE_URL;
+  process.env.HALO_KEYS_DATABASE_URL = 'postgres://kingdom:secret@db:5432/kingdom';
+  try {
+    assert.equal(resolveServeConfig({}).databaseUrl, 'postgres://kingdom:secret@db:5432/kingdom');
+    assert.equal(resolveServeConfig({ databaseUrl: 'postgres://other@db/k' }).databaseUrl, 'postgres://other@db/k');
+    process.env.HALO_KEYS_DATABASE_URL = 'mysql://x';
+    assert.throws(() => resolveServeConfig({}), /--database-url must be a postgres/);
+  } finally {
+    if (saved === undefined) delete process.env.HALO_KEYS_DATABASE_URL;
+    else process.env.HALO_KEYS_DATABASE_URL = saved;
+  }
+});
+
 test('bad settings are CONFIG_INVALID errors that name the flag', () => {
   const cases: [Parameters<typeof resolveServeConfig>[0], RegExp][] = [
     [{ mode: 'lax' }, /--mode must be strict or compatible/],

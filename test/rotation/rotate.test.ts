@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fromBinary } from '@bufbuild/protobuf';
@@ -125,6 +126,17 @@ describe('rotate --all against the Kingdom services', () => {
     assert.ok(result.previews!.some((p) => p.type === 'tls.write-secret' && p.change.includes(k8s)));
     assert.deepEqual(hashTree(root), beforeTree);
     assert.equal(await kingdom.auditLength(), auditBefore);
+  });
+
+  it('with kustomization.nameSuffixHash: false, the Kustomization it creates keeps the Secret name fixed (for RBAC by name)', async () => {
+    const { session: first, k8s } = await registeredKeyring(new Date(NOW.getTime() - 100 * DAY));
+    const configPath = join(first.dir, 'halo-keys.yaml');
+    writeFileSync(configPath, readFileSync(configPath, 'utf8').replace('secretName: edp-tls', 'secretName: edp-tls\n  nameSuffixHash: false'));
+    const session = reopen(first.dir, NOW);
+    assert.equal(session.config.kustomization?.nameSuffixHash, false);
+    await rotate(session, { kinds: ['tls'], kingdom: () => portFor(kingdom, first) });
+    const rendered = parseRenderedManifests(execFileSync('kubectl', ['kustomize', k8s], { encoding: 'utf8' }));
+    assert.deepEqual(rendered.secrets.map((x) => x.name), ['edp-tls']);
   });
 
   it('refuses signing/encryption rotation before the participant is registered', async () => {

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
+import { METRICS_PATH } from '../../kingdom/server/http-endpoints.js';
 import { type StateFlags, addStateOptions, clockFor } from './keyring.js';
 
 function duration(value: string): number {
@@ -48,7 +49,7 @@ export function registerAgentCommands(program: Command): void {
     const { createServer } = await import('node:http');
     const server = flags.metricsListen
       ? createServer((req, res) => {
-          if (req.url !== '/metrics') {
+          if (req.url !== METRICS_PATH) {
             res.writeHead(404).end();
             return;
           }

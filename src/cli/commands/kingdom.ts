@@ -27,7 +27,7 @@ function registerServe(kingdom: Command): void {
     .description('Run the Kingdom public API (gRPC, gRPC-Web, Connect) over mutual TLS 1.3')
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .option('--listen <host:port>', 'address to listen on; port 0 picks a free one (default 127.0.0.1:8443)')
-    .option('--database-url <url>', 'PostgreSQL instead of the embedded database (replicas may share one)')
+    .option('--database-url <url>', 'PostgreSQL instead of the embedded database (replicas may share one; default $HALO_KEYS_DATABASE_URL)')
     .option('--mode <mode>', 'strict (default: checks upstream lacks) or compatible (upstream behaviour)')
     .option('--tls-cert-file <pem>', 'server certificate chain (PEM); without it a development CA in the data dir issues one')
     .option('--tls-key-file <pem>', 'server private key (PEM)')

@@ -153,7 +153,8 @@ export function resolveServeConfig(flags: ServeFlags): ServeConfig {
   if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) {
     throw new ServerError('CONFIG_INVALID', '--tls-cert-file and --tls-key-file go together');
   }
-  const databaseUrl = optionalString(f.databaseUrl, '--database-url');
+  // From the environment too, so a Kubernetes Secret can supply it without putting the password in argv.
+  const databaseUrl = optionalString(f.databaseUrl ?? (process.env.HALO_KEYS_DATABASE_URL || undefined), '--database-url');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ServerError('CONFIG_INVALID', '--database-url must be a postgres:// or postgresql:// URL');
   }

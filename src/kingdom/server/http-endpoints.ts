@@ -11,6 +11,10 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.js';
 
+/** The paths served beside the RPCs (probes and scrapers are configured with these). */
+export const HEALTH_PATH = '/healthz';
+export const METRICS_PATH = '/metrics';
+
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
 
@@ -31,10 +35,10 @@ export function httpEndpoints(options: HttpEndpointOptions): (req: Req, res: Res
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      send(res, path === '/healthz' || path === '/metrics' ? 405 : 404, 'text/plain', 'not found\n');
+      send(res, path === HEALTH_PATH || path === METRICS_PATH ? 405 : 404, 'text/plain', 'not found\n');
       return;
     }
-    if (path === '/healthz') {
+    if (path === HEALTH_PATH) {
       if (!options.accepting()) {
         send(res, 503, 'text/plain', 'shutting down\n');
         return;
@@ -48,7 +52,7 @@ export function httpEndpoints(options: HttpEndpointOptions): (req: Req, res: Res
       );
       return;
     }
-    if (path === '/metrics') {
+    if (path === METRICS_PATH) {
       options.registry.metrics().then(
         (text) => send(res, 200, options.registry.contentType, text),
         () => send(res, 500, 'text/plain', 'metrics unavailable\n'),

@@ -53,7 +53,7 @@ export const writeSecretStep: StepHandler = {
       privateKey: s.material.privateKey(entry),
       ...(k.trustedRoots ? { trustedRoots: readFileBytes(k.trustedRoots, 'trusted roots bundle'), trustedRootsKey: k.trustedRootsName } : {}),
     });
-    const result = updateSecretGenerators(k.dir, [update], { create: true });
+    const result = updateSecretGenerators(k.dir, [update], { create: k.nameSuffixHash ? true : { generatorOptions: { disableNameSuffixHash: true } } });
     s.record({
       action: 'secret.write',
       resource: `${k.dir}#${k.secretName}`,
