@@ -47,7 +47,8 @@ test('a YAML file fills what the flags leave out; its relative paths are relativ
 
 test('HALO_KEYS_DATABASE_URL supplies the database URL (a Kubernetes Secret), the flag and the file win over it', () => {
   const saved = process.env.HALO_KEYS_DATABASE_URL;
-  process.env.HALO_KEYS_DATABASE_URL = 'postgres://kingdom:secret@db:5432/kingdom';
+  // As a Secret file often holds it: with a trailing newline.
+    process.env.HALO_KEYS_DATABASE_URL = 'postgres://kingdom:secret@db:5432/kingdom\n';
   try {
     assert.equal(resolveServeConfig({}).databaseUrl, 'postgres://kingdom:secret@db:5432/kingdom');
     assert.equal(resolveServeConfig({ databaseUrl: 'postgres://other@db/k' }).databaseUrl, 'postgres://other@db/k');

@@ -154,7 +154,7 @@ export function resolveServeConfig(flags: ServeFlags): ServeConfig {
     throw new ServerError('CONFIG_INVALID', '--tls-cert-file and --tls-key-file go together');
   }
   // From the environment too, so a Kubernetes Secret can supply it without putting the password in argv.
-  const databaseUrl = optionalString(f.databaseUrl ?? (process.env.HALO_KEYS_DATABASE_URL || undefined), '--database-url');
+  const databaseUrl = optionalString(f.databaseUrl ?? (process.env.HALO_KEYS_DATABASE_URL?.trim() || undefined), '--database-url');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ServerError('CONFIG_INVALID', '--database-url must be a postgres:// or postgresql:// URL');
   }
