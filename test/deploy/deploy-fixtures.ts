@@ -42,8 +42,10 @@ interface GeneratorSpec {
 export class DeployTree {
   readonly dir = mkdtempSync(join(tmpdir(), 'halo-deploy-'));
 
-  constructor() {
+  /** `files` (deploy/-relative path to content) are written first; real material where a test needs it. */
+  constructor(files: Readonly<Record<string, string>> = {}) {
     cpSync(DEPLOY_DIR, this.dir, { recursive: true });
+    for (const [path, content] of Object.entries(files)) writeFileSync(this.path(path), content);
     for (const sub of kustomizationDirs(this.dir)) {
       const k = parseYaml(readKustomization(join(this.dir, sub))) as { secretGenerator?: GeneratorSpec[]; configMapGenerator?: GeneratorSpec[] };
       for (const g of [...(k.secretGenerator ?? []), ...(k.configMapGenerator ?? [])]) {

@@ -27,7 +27,7 @@ interface KeyRef {
 interface Probe {
   httpGet?: { path: string; port: string | number; scheme?: string };
 }
-interface Container {
+export interface Container {
   name: string;
   image: string;
   args?: string[];
@@ -154,7 +154,7 @@ export function fileSource(container: Container, pod: PodSpec, path: string): Fi
   return undefined;
 }
 
-function sourceObject(v: Volume): { kind: 'Secret' | 'ConfigMap'; name: string } | undefined {
+export function sourceObject(v: Volume): { kind: 'Secret' | 'ConfigMap'; name: string } | undefined {
   if (v.secret) return { kind: 'Secret', name: v.secret.secretName };
   if (v.configMap) return { kind: 'ConfigMap', name: v.configMap.name };
   return undefined;
