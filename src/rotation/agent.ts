@@ -65,7 +65,7 @@ export class RotationAgent {
     this.#lastRun = new Gauge({ name: 'halo_keys_rotation_last_run_timestamp_seconds', help: 'When the last round ran', registers });
     this.#failures = new Counter({ name: 'halo_keys_rotation_failures_total', help: 'Rounds that failed', registers });
     this.#rotations = new Counter({ name: 'halo_keys_rotations_total', help: 'Rotations completed', registers });
-    this.#auditValid = new Gauge({ name: 'halo_keys_audit_chain_valid', help: '1 when audit.jsonl verifies against its hash chain and anchor at the last round, 0 when it does not', registers });
+    this.#auditValid = new Gauge({ name: 'halo_keys_audit_chain_valid', help: 'Whether audit.jsonl verified against its hash chain and anchor in the last round (1) or not (0)', registers });
     this.#journalSince = new Gauge({
       name: 'halo_keys_journal_unfinished_since_timestamp_seconds',
       help: 'Creation time of the unfinished journal (journal.json) found at the last round; absent when there is none',
@@ -121,6 +121,8 @@ export class RotationAgent {
 
   /** One round: reopen, rotate what is due, refresh the metrics. */
   async tick(): Promise<TickResult> {
+    // Before the rotation too: a round can take minutes (rollout checks), and the gauge must not read 0 meanwhile.
+    this.#observeFiles();
     let session: KeyringSession;
     try {
       session = KeyringSession.open(this.#options.dir, { clock: this.#options.clock, passphrase: this.#options.passphrase, actor: 'halo-keys agent' });

@@ -42,7 +42,7 @@ describe('rotation agent', () => {
     const text = await agent.registry.metrics();
     assert.match(text, /halo_keys_key_expiry_timestamp_seconds\{id="signing-[^"]+",kind="signing",state="active",participant="dataProviders[^"]*"\} \d+/);
     assert.match(text, /halo_keys_key_next_due_timestamp_seconds\{id="encryption-[^"]+",kind="encryption",participant="dataProviders[^"]*"\} \d+/);
-    assert.match(text, /halo_keys_audit_chain_valid 1/);
+    assert.match(text, /^halo_keys_audit_chain_valid 1$/m);
     assert.doesNotMatch(text, /halo_keys_journal_unfinished_since_timestamp_seconds\{/);
     assert.match(text, /halo_keys_rotation_last_result\{outcome="nothing-due"\} 1/);
     assert.match(text, /halo_keys_rotations_total 1/);
@@ -84,12 +84,33 @@ describe('rotation agent', () => {
     const s = await keyring();
     const agent = new RotationAgent({ dir: s.dir, clock: new ManualClock(NOW), passphrase: () => PASSPHRASE, intervalMs: 300_000, kingdom: () => portFor(kingdom, s) });
     await agent.tick();
-    assert.match(await agent.registry.metrics(), /halo_keys_audit_chain_valid 1/);
+    assert.match(await agent.registry.metrics(), /^halo_keys_audit_chain_valid 1$/m);
     // An edited entry: the next round reports the chain broken.
     const log = join(s.dir, 'audit.jsonl');
     writeFileSync(log, readFileSync(log, 'utf8').replace('"outcome":"ok"', '"outcome":"failed"'));
     await agent.tick();
-    assert.match(await agent.registry.metrics(), /halo_keys_audit_chain_valid 0/);
+    assert.match(await agent.registry.metrics(), /^halo_keys_audit_chain_valid 0$/m);
+  });
+
+  it('reports the audit chain from the start of a round, not only once it ends', async () => {
+    const s = await keyring();
+    // The round stalls in CreateCertificate until the test lets it fail.
+    let fail: (err: Error) => void = () => {};
+    let reached: () => void = () => {};
+    const inRotation = new Promise<void>((resolve) => (reached = resolve));
+    const stalled: KingdomPort = {
+      ...portFor(kingdom, s),
+      createCertificate: () => {
+        reached();
+        return new Promise((_, reject) => (fail = reject));
+      },
+    };
+    const agent = new RotationAgent({ dir: s.dir, clock: new ManualClock(NOW), passphrase: () => PASSPHRASE, intervalMs: 300_000, kingdom: () => stalled });
+    const round = agent.tick();
+    await inRotation;
+    assert.match(await agent.registry.metrics(), /^halo_keys_audit_chain_valid 1$/m);
+    fail(new RotationError('STEP_FAILED', 'Kingdom down'));
+    assert.equal((await round).outcome, 'failed');
   });
 
   it('skips a round while another live rotation holds the lock', async () => {
