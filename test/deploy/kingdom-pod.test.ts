@@ -25,7 +25,7 @@ import { initRoot, issueLeaf } from '../../src/pki/ca.js';
 import { binary, pemKey, runCli, scratchDir } from '../kingdom/server-fixtures.js';
 import { freshPostgresDatabase, type TestDatabase } from '../kingdom/store-fixtures.js';
 import { DeployTree } from './deploy-fixtures.js';
-import { type Container, kingdomConfig, Rendered, sourceObject, type Workload } from './manifest-checks.js';
+import { type Container, containerEnvironment, kingdomConfig, Rendered, sourceObject, type Workload } from './manifest-checks.js';
 
 const TOKEN = 'hk_admin_kingdom-pod-test-token';
 const scratch = scratchDir('halo-kingdom-pod-');
@@ -93,12 +93,7 @@ async function runPod(overlay: string, tree: DeployTree, root: string, kingdomRo
   for (const k of PATH_KEYS) if (typeof settings[k] === 'string') settings[k] = join(root, settings[k] as string);
   writeFileSync(configFile, stringifyYaml(settings));
   args[at] = configFile;
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.HALO_KEYS_DATABASE_URL;
-  for (const e of container.env ?? []) {
-    const ref = e.valueFrom?.secretKeyRef;
-    env[e.name] = ref ? r.text('Secret', ref.name, ref.key) : e.value;
-  }
+  const env = containerEnvironment(r, container);
   const child = spawn(process.execPath, [binary, ...args, '--listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', '--log-level', 'warn'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   cleanups.push(async () => {

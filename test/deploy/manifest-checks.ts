@@ -276,6 +276,21 @@ function portNumber(c: Container, port: string | number | undefined): number | u
   return typeof port === 'number' ? port : c.ports?.find((p) => p.name === port)?.containerPort;
 }
 
+/**
+ * The environment the container would see over this process's: its values and
+ * Secret keys, and HALO_KEYS_DATABASE_URL only if the container sets it.
+ */
+export function containerEnvironment(r: Rendered, container: Container): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.HALO_KEYS_DATABASE_URL;
+  for (const e of container.env ?? []) {
+    const ref = e.valueFrom?.secretKeyRef;
+    const value = ref ? r.text('Secret', ref.name, ref.key) : e.value;
+    if (value !== undefined) env[e.name] = value;
+  }
+  return env;
+}
+
 /** The Kingdom's settings as `kingdom serve` resolves them from the container's args, ConfigMap and Secret-fed environment. */
 export async function kingdomConfig(r: Rendered, w: Workload): Promise<{ config: ServeConfig; container: Container }> {
   const container = w.pod.containers[0]!;
@@ -294,13 +309,9 @@ export async function kingdomConfig(r: Rendered, w: Workload): Promise<{ config:
       writeFileSync(local, text);
       flags.config = local;
     }
-    // Only what the container's environment sets, not this process's.
-    delete process.env.HALO_KEYS_DATABASE_URL;
-    for (const e of container.env ?? []) {
-      const ref = e.valueFrom?.secretKeyRef;
-      const value = ref ? r.text('Secret', ref.name, ref.key) : e.value;
-      if (value !== undefined) process.env[e.name] = value;
-    }
+    const env = containerEnvironment(r, container);
+    if (env.HALO_KEYS_DATABASE_URL === undefined) delete process.env.HALO_KEYS_DATABASE_URL;
+    Object.assign(process.env, env);
     const resolved = resolveServeConfig(flags);
     const unprefix = (p: string) => (p.startsWith(scratch) ? p.slice(scratch.length) : p);
     const config: ServeConfig = {
