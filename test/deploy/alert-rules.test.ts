@@ -18,7 +18,7 @@ const scratch = scratchDir('halo-promtool-');
 after(() => scratch.remove());
 
 function promtool(...args: string[]): { status: number | null; out: string } {
-  const r = spawnSync('promtool', args, { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync('promtool', args, { encoding: 'utf8', timeout: 120_000 });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -59,10 +59,10 @@ describe('alert rules', () => {
 
   it('promtool test rules fails when an expectation is wrong (the tests are evaluated)', () => {
     copyFileSync(ALERTS_FILE, scratch.path('alerts.yaml'));
-    // The 3-day alert expected already at 13 days left.
+    // The 3-day alert expected already at 3 days and 1 hour left.
     const text = readFileSync(TESTS_FILE, 'utf8').replace(
-      '      - eval_time: 7d\n        alertname: HaloKeysCertificateExpiringCritical\n        exp_alerts: []',
-      '      - eval_time: 7d\n        alertname: HaloKeysCertificateExpiringCritical\n        exp_alerts:\n          - exp_labels: { severity: critical, id: tls-1, kind: tls, state: active, participant: dataProviders/AAAAAAAAAHs, instance: edp1 }',
+      '      - eval_time: 1h\n        alertname: HaloKeysCertificateExpiringCritical\n        exp_alerts: []',
+      '      - eval_time: 1h\n        alertname: HaloKeysCertificateExpiringCritical\n        exp_alerts:\n          - exp_labels: { severity: critical, id: signing-1, kind: signing, state: active, participant: dataProviders/AAAAAAAAAHs, instance: edp1 }',
     );
     assert.notEqual(text, readFileSync(TESTS_FILE, 'utf8'));
     writeFileSync(scratch.path('alerts.test.yaml'), text);
