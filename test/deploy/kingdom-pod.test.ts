@@ -104,7 +104,7 @@ async function runPod(overlay: string, tree: DeployTree, root: string, kingdomRo
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
   const [, api, metrics] = await new Promise<RegExpExecArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${overlay}: the Kingdom did not start:\n${out}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`${overlay}: the Kingdom did not start within 180 s:\n${out}`)), 180_000);
     child.stdout.on('data', () => {
       const m = /Health: https:\/\/127\.0\.0\.1:(\d+)\/healthz\s+Metrics: http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(out);
       if (m) {

@@ -45,7 +45,7 @@ function startUntil(command: string, args: string[], env: NodeJS.ProcessEnv, rea
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${command} not ready after 60 s:\n${out}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`${command} not ready after 180 s:\n${out}`)), 180_000);
     const check = () => {
       const m = ready.exec(out);
       if (m) {
@@ -70,7 +70,7 @@ async function prometheusApi<T>(path: string): Promise<T> {
 }
 
 /** Polls until `probe` returns a value (Prometheus scrapes and evaluates every second here). */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
