@@ -53,7 +53,12 @@ export interface KingdomProcess {
   /** `127.0.0.1:PORT` */
   readonly target: string;
   readonly kingdomRoot: string;
+  readonly pid: number;
+  /** What the server printed so far (stdout and stderr). */
+  output(): string;
   stop(): Promise<void>;
+  /** Sends `signal` and waits for the exit (SIGKILL: a crash that leaves its files behind). */
+  kill(signal: NodeJS.Signals): Promise<void>;
 }
 
 /** Starts `halo-keys kingdom serve --data-dir DIR --listen 127.0.0.1:0` and waits until it answers. */
@@ -89,15 +94,19 @@ export async function startKingdom(dataDir: string): Promise<KingdomProcess> {
       reject(new Error(`kingdom serve exited ${code}:\n${out}`));
     });
   });
+  const kill = (signal: NodeJS.Signals) =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
   return {
     dataDir,
     target,
     kingdomRoot: join(dataDir, 'kingdom_root.pem'),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    pid: child.pid!,
+    output: () => out,
+    stop: () => kill('SIGTERM'),
+    kill,
   };
 }
