@@ -65,9 +65,12 @@ Examples:
     )
     .action(async (flags: ServeFlags) => {
       const { resolveServeConfig } = await import('../../kingdom/server/config.js');
+      const config = resolveServeConfig(flags);
+      // A taken port fails before the server's modules load (they take seconds on a busy host).
+      const { checkListenable } = await import('../../kingdom/server/listen.js');
+      await checkListenable(config.listen);
       const { serveKingdom, stopOnSignals } = await import('../../kingdom/server/serve.js');
       const { createLogger } = await import('../../kingdom/server/logger.js');
-      const config = resolveServeConfig(flags);
       const log = createLogger(config.logLevel);
       const running = await serveKingdom(config, { logger: log });
       const code = await stopOnSignals(running, log);

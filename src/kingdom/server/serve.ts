@@ -15,7 +15,8 @@ import { DATA_DIR_FILES, DEV_SERVER_NAMES, ensureDevTls, readTlsFiles } from './
 import { type ServeConfig, formatListen } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createServerMetrics, registerStoreMetrics } from './metrics.js';
-import { checkListenable, startKingdomServer, type KingdomServer } from './server.js';
+import { checkListenable } from './listen.js';
+import { startKingdomServer, type KingdomServer } from './server.js';
 import { readServerInfo, removeServerInfo, writeServerInfo } from './server-info.js';
 import { ServerError } from './errors.js';
 import { readRootBundles } from './trusted-roots.js';

@@ -7,12 +7,13 @@
  */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2Session, type ServerHttp2Session } from 'node:http2';
-import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
-import { formatListen, type ListenAddress } from './config.js';
+import type { ListenAddress } from './config.js';
 import { ServerError } from './errors.js';
 import { httpEndpoints } from './http-endpoints.js';
+import { listenOn } from './listen.js';
 import { createNodeHandler } from './node-handler.js';
 import type { Logger } from './logger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
@@ -52,36 +53,11 @@ export interface KingdomServer {
   close(): Promise<void>;
 }
 
-/**
- * Binds and releases `at` (LISTEN_FAILED when it cannot be bound), so a
- * server whose port is taken fails at once, before it creates or opens
- * anything in its data dir.
- */
-export async function checkListenable(at: ListenAddress): Promise<void> {
-  if (at.port === 0) return;
-  const probe = createNetServer();
-  await listenOn(probe, at);
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-}
 
 const TLS_VERSION = 'TLSv1.3' as const;
 /** After the last call ends, how long connections get to flush before being cut. */
 const FLUSH_GRACE_MS = 2000;
 
-function listenOn(server: NetServer, at: ListenAddress): Promise<ListenAddress> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'EADDRINUSE' ? 'the port is in use' : (err.code ?? err.message);
-      reject(new ServerError('LISTEN_FAILED', `cannot listen on ${formatListen(at)}: ${why}`, { cause: err }));
-    };
-    server.once('error', onError);
-    server.listen(at.port, at.host, () => {
-      server.off('error', onError);
-      const addr = server.address();
-      resolve(typeof addr === 'object' && addr ? { host: at.host, port: addr.port } : at);
-    });
-  });
-}
 
 export async function startKingdomServer(options: KingdomServerOptions): Promise<KingdomServer> {
   const log = options.logger;
