@@ -34,7 +34,8 @@ export interface HeldLock {
   release(): void;
 }
 
-function alive(pid: number): boolean {
+/** True when a process with this pid exists on this host. */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -57,7 +58,7 @@ export function staleReason(owner: LockOwner | undefined, breakLock = false): st
   if (!owner || typeof owner.pid !== 'number') return 'unreadable lock file';
   if (owner.host === hostname()) {
     if (owner.pid === process.pid) return undefined;
-    return alive(owner.pid) ? undefined : `process ${owner.pid} no longer runs`;
+    return processAlive(owner.pid) ? undefined : `process ${owner.pid} no longer runs`;
   }
   return breakLock ? `broken on request (held by ${owner.host})` : undefined;
 }
