@@ -119,6 +119,12 @@ describe('one process per embedded database', () => {
       writeFileSync(oldFile, `${old}\n`, { mode: 0o600 });
       assertOneLineFailure(kingdom(['admin', '--data-dir', dataDir, '--admin-token-file', oldFile, 'akid', 'list']), 'halo-keys', 1, /admin bearer token is not valid/i);
       assert.equal(kingdom(['admin', '--data-dir', dataDir, 'akid', 'list']).code, 0);
+      // From elsewhere: --target with the Kingdom root and the token file, no data dir needed.
+      const remote = ['admin', '--data-dir', join(scratch.dir, 'not-here'), '--target', first.target, '--kingdom-root', first.kingdomRoot, '--admin-token-file', tokenPath];
+      const viaTarget = kingdom([...remote, '--json', 'akid', 'list']);
+      assert.equal(viaTarget.code, 0, viaTarget.stderr);
+      assert.deepEqual(JSON.parse(viaTarget.stdout), []);
+      assertOneLineFailure(kingdom([...remote, 'rotate-admin-token']), 'halo-keys', 2, /run it on the Kingdom host with --data-dir DIR, not --target/);
 
       // The attack: server.json gone, so nothing but the database directory says the Kingdom is in use.
       rmSync(join(dataDir, DATA_DIR_FILES.serverInfo));

@@ -72,7 +72,12 @@ export async function startKingdom(dataDir: string): Promise<KingdomProcess> {
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const target = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`kingdom serve did not start:\n${out}`)), 60_000);
+    // A server that did not come up in time is stopped, so it cannot serve a later test's data dir.
+    const timer = setTimeout(() => {
+      clearInterval(poll);
+      child.kill('SIGKILL');
+      reject(new Error(`kingdom serve did not start in 120 s:\n${out}`));
+    }, 120_000);
     const poll = setInterval(() => {
       const info = join(dataDir, 'server.json');
       if (existsSync(info)) {
