@@ -20,8 +20,8 @@ export interface RotatedAdminToken {
   token: string;
   tokenFile: string;
   sha256Prefix: string;
-  /** `server PID`: the running server accepted it; `store`: audited directly, used from the next start. */
-  appliedBy: string;
+  /** The running server that accepted it; absent when audited directly, for the server's next start. */
+  serverPid?: number;
 }
 
 export async function rotateAdminTokenOfDataDir(flags: AdminConnectionFlags): Promise<RotatedAdminToken> {
@@ -39,7 +39,7 @@ export async function rotateAdminTokenOfDataDir(flags: AdminConnectionFlags): Pr
     } finally {
       await conn.close();
     }
-    return { token: rotated.token, tokenFile, sha256Prefix: prefix(rotated.sha256), appliedBy: `server ${running.pid}` };
+    return { token: rotated.token, tokenFile, sha256Prefix: prefix(rotated.sha256), serverPid: running.pid };
   }
   // Open (and lock) the store before touching the files: a Kingdom that is not there, or is in use, changes nothing.
   const store = await openKingdomStore(
@@ -50,7 +50,7 @@ export async function rotateAdminTokenOfDataDir(flags: AdminConnectionFlags): Pr
   try {
     const rotated = rotateAdminToken(flags.dataDir);
     await store.recordAuditEvent(adminTokenRotatedEvent(rotated.previousSha256, rotated.sha256));
-    return { token: rotated.token, tokenFile, sha256Prefix: prefix(rotated.sha256), appliedBy: 'store' };
+    return { token: rotated.token, tokenFile, sha256Prefix: prefix(rotated.sha256) };
   } finally {
     await store.close();
   }

@@ -55,7 +55,8 @@ function registerServe(kingdom: Command): void {
 With no TLS flags the first start creates, in the data dir: a development Kingdom CA,
 a server certificate for localhost/127.0.0.1, kingdom_root.pem (give it to clients),
 admin-token (mode 0600, printed once) and the embedded database (db/). While running,
-server.json names the address and pid. SIGTERM or SIGINT drains calls and exits 0.
+server.json names the address and pid, and db/halo-keys.lock keeps every other process
+off the embedded database. A port in use fails at once. SIGTERM or SIGINT drains calls and exits 0.
 
 Examples:
   halo-keys kingdom serve
@@ -280,9 +281,9 @@ Example:
       output(flags.json, r, () =>
         [
           `New admin token (shown once; also in ${r.tokenFile}, mode 0600): ${r.token}`,
-          r.appliedBy === 'store'
+          r.serverPid === undefined
             ? 'Recorded in the audit log; the server uses it from its next start.'
-            : `The running Kingdom server (pid ${r.appliedBy.slice('server '.length)}) accepts it now; the old token no longer works.`,
+            : `The running Kingdom server (pid ${r.serverPid}) accepts it now; the old token no longer works.`,
         ].join('\n'),
       );
     });
