@@ -11,6 +11,7 @@ const sections: Record<string, () => Promise<void>> = {
   kingdom: async () => (await import('./kingdom.js')).run(),
   'kingdom-store': async () => (await import('./kingdom-store.js')).run(),
   rotation: async () => (await import('./rotation.js')).run(),
+  'key-at-rest': async () => (await import('./key-at-rest.js')).run(),
 };
 
 const wanted = process.argv.slice(2);

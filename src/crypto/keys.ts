@@ -9,9 +9,10 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { Tag, isUniversal, parse, children, DerError } from '../lib/der.js';
-import { PemError, decodePem, looksLikePem } from '../lib/pem.js';
+import { PemError, decodePem, encodePem, looksLikePem } from '../lib/pem.js';
 import { readCertificateInfo, type CertificateInfo } from './certificate-info.js';
 import { CryptoError } from './errors.js';
+import { decryptPkcs8, encryptPkcs8, needsKdfUpgrade, type Pkcs8EncryptionOptions } from './pkcs8-encryption.js';
 
 export interface PrivateKeyOptions {
   /** For encrypted PKCS#8. Ignored for unencrypted keys. */
@@ -89,11 +90,7 @@ export function loadPrivateKey(bytes: Uint8Array, options: PrivateKeyOptions = {
   if (encoding === 'encrypted-pkcs8') {
     const { passphrase } = options;
     if (passphrase === undefined || passphrase.length === 0) throw malformed('private key is encrypted and no passphrase was given');
-    try {
-      return createPrivateKey({ key, format: 'der', type: 'pkcs8', passphrase: Buffer.from(passphrase) });
-    } catch (err) {
-      throw malformed('cannot decrypt the private key: wrong passphrase or damaged key', err);
-    }
+    return decryptPkcs8(der, passphrase);
   }
   try {
     return createPrivateKey({ key, format: 'der', type: encoding });
@@ -149,13 +146,21 @@ export function exportPrivateKeyDer(key: KeyObject): Uint8Array {
 }
 
 /**
- * Encrypted PKCS#8 PEM for storage at rest (PBES2: PBKDF2-HMAC-SHA256 and
- * AES-256-CBC, OpenSSL's defaults), readable by `openssl pkey -passin`.
+ * Encrypted PKCS#8 PEM for storage at rest (PBES2: scrypt and AES-256-CBC,
+ * see pkcs8-encryption.ts), readable by `openssl pkey -passin`.
  */
-export function exportEncryptedPrivateKeyPem(key: KeyObject, passphrase: string | Uint8Array): string {
-  if (passphrase.length === 0) throw malformed('an empty passphrase does not protect a key');
-  if (key.type !== 'private') throw malformed('only a private key can be exported encrypted');
-  return key.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: Buffer.from(passphrase) }) as string;
+export function exportEncryptedPrivateKeyPem(key: KeyObject, passphrase: string | Uint8Array, options: Pkcs8EncryptionOptions = {}): string {
+  return encodePem('ENCRYPTED PRIVATE KEY', encryptPkcs8(key, passphrase, options));
+}
+
+/** True for an encrypted key whose KDF is weaker than what we write now (PBKDF2 at 2,048 iterations, say). */
+export function privateKeyNeedsRewrite(bytes: Uint8Array): boolean {
+  try {
+    const { der, encoding } = locatePrivateKey(bytes);
+    return encoding === 'encrypted-pkcs8' && needsKdfUpgrade(der);
+  } catch {
+    return false;
+  }
 }
 
 /** Throws `KEY_MISMATCH` unless `privateKey` is the key of `certificate` (or of the given public key). */

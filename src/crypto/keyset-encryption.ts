@@ -12,21 +12,17 @@
  * cannot be altered without the decryption failing.
  */
 import { create, fromBinary, fromJsonString, toBinary, toJsonString } from '@bufbuild/protobuf';
-import { createHmac, randomBytes, scryptSync } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { EncryptedKeysetSchema, KeysetSchema, type EncryptedKeyset, type Keyset } from '../gen/google/crypto/tink/tink_pb.js';
 import { concatBytes } from '../lib/bytes.js';
 import { aeadOpen, aeadSeal } from './aead.js';
 import { CryptoError } from './errors.js';
+import { deriveScryptKey, type ScryptParams } from './scrypt.js';
 import { decodeUtf8, detectKeysetFormat, keysetInfo, parseKeyset, type KeysetFormat } from './keyset.js';
 
 export type { EncryptedKeyset };
 
-export interface ScryptParams {
-  /** log2 of the CPU/memory cost N. */
-  log2N: number;
-  r: number;
-  p: number;
-}
+export type { ScryptParams };
 
 /** N = 2^15, r = 8, p = 1: about 32 MiB and a tenth of a second per derivation. */
 export const DEFAULT_SCRYPT: ScryptParams = { log2N: 15, r: 8, p: 1 };
@@ -55,39 +51,12 @@ const KDF_RAW_KEY = 2;
 const SALT_LENGTH = 16;
 const IV_LENGTH = 12;
 
-function passphraseBytes(p: string | Uint8Array): Uint8Array {
-  return typeof p === 'string' ? new TextEncoder().encode(p) : p;
-}
-
-// Keys derived in this process, so reading and rewriting a keyset under one
-// passphrase and salt costs one scrypt run, not one per call. Entries are
-// named by an HMAC under a per-process random key: no passphrase is kept.
-const CACHE_NAME_KEY = randomBytes(32);
-const MAX_CACHED_KEYS = 16;
-const derivedKeys = new Map<string, Uint8Array>();
-
 function scryptKey(passphrase: string | Uint8Array, salt: Uint8Array, params: ScryptParams): Uint8Array {
-  const secret = passphraseBytes(passphrase);
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(secret.length);
-  const name = createHmac('sha256', CACHE_NAME_KEY)
-    .update(Uint8Array.of(params.log2N, params.r, params.p, salt.length))
-    .update(salt)
-    .update(length)
-    .update(secret)
-    .digest('hex');
-  const cached = derivedKeys.get(name);
-  if (cached) return cached;
-  const N = 2 ** params.log2N;
-  let key: Uint8Array;
   try {
-    key = new Uint8Array(scryptSync(secret, salt, 32, { N, r: params.r, p: params.p, maxmem: 256 * N * params.r + (1 << 20) }));
+    return deriveScryptKey(passphrase, salt, params);
   } catch (err) {
     throw new CryptoError('KEYSET_MALFORMED', 'invalid scrypt parameters', { cause: err });
   }
-  if (derivedKeys.size >= MAX_CACHED_KEYS) derivedKeys.delete(derivedKeys.keys().next().value!);
-  derivedKeys.set(name, key);
-  return key;
 }
 
 function checkScrypt(params: ScryptParams): void {

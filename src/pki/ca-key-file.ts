@@ -1,11 +1,13 @@
 /**
- * The CA private key at rest: PKCS#8 encrypted with a passphrase (PBES2,
- * AES-256-CBC; PEM `ENCRYPTED PRIVATE KEY`, which `openssl pkey` reads),
- * written mode 0600. The passphrase comes from a file or the environment,
+ * The CA private key at rest: PKCS#8 encrypted with a passphrase (PBES2 with
+ * scrypt and AES-256-CBC; PEM `ENCRYPTED PRIVATE KEY`, which `openssl pkey`
+ * reads), written mode 0600. A key written before under PBKDF2 still opens and
+ * is rewritten under scrypt the next time the CA opens it. The passphrase comes from a file or the environment,
  * never from a command-line value, which other users could read from the
  * process table.
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { exportEncryptedPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
 import { readFileBytes } from '../lib/files.js';
 import { PkiError } from './errors.js';
 
@@ -36,7 +38,7 @@ export function encryptPrivateKey(privateKey: KeyObject, passphrase: string): st
   if ([...passphrase].length < MIN_PASSPHRASE_LENGTH) {
     throw new PkiError('INVALID_REQUEST', `the CA passphrase must have at least ${MIN_PASSPHRASE_LENGTH} characters`);
   }
-  return privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }) as string;
+  return exportEncryptedPrivateKeyPem(privateKey, passphrase);
 }
 
 /** Decrypts; a wrong passphrase or an altered file is CA_KEY_LOCKED, with no detail about the key. */
@@ -45,7 +47,7 @@ export function decryptPrivateKey(pem: string, passphrase: string, path: string)
     throw new PkiError('CA_KEY_LOCKED', `${path} is not an encrypted PKCS#8 key; refusing to use an unprotected CA key`);
   }
   try {
-    return createPrivateKey({ key: pem, format: 'pem', passphrase });
+    return loadPrivateKey(Buffer.from(pem, 'utf8'), { passphrase });
   } catch (err) {
     throw new PkiError('CA_KEY_LOCKED', `cannot decrypt the CA key ${path}: wrong passphrase or damaged file`, { cause: err });
   }

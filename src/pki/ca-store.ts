@@ -15,6 +15,7 @@ import type { KeyObject } from 'node:crypto';
 import { readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
 import { encodePem } from '../lib/pem.js';
 import type { CertificateAuthority } from './ca.js';
+import { privateKeyNeedsRewrite } from '../crypto/keys.js';
 import { decryptPrivateKey, encryptPrivateKey } from './ca-key-file.js';
 import { type Certificate, parseCertificate, parseCertificates } from './certificate.js';
 import { PkiError } from './errors.js';
@@ -138,6 +139,8 @@ export function openCa(dir: string, passphrase: string): CertificateAuthority {
   if (Buffer.compare(spkiOf(privateKey), certificate.spki) !== 0) {
     throw new PkiError('INVALID_REQUEST', `${keyPath} does not belong to ${path(dir, 'certificate')}`);
   }
+  // A key written under the old KDF (PBKDF2, 2,048 iterations) is rewritten under scrypt now.
+  if (privateKeyNeedsRewrite(Buffer.from(pem, 'utf8'))) writeSecretFile(keyPath, encryptPrivateKey(privateKey, passphrase));
   return { certificate, privateKey, chain: readCaChain(dir) };
 }
 

@@ -9,7 +9,8 @@
 import { createHash, scryptSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { exportEncryptedPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
+import { exportEncryptedPrivateKeyPem, loadPrivateKey, privateKeyNeedsRewrite } from '../crypto/keys.js';
+import type { Pkcs8EncryptionOptions } from '../crypto/pkcs8-encryption.js';
 import { publicKeyset, type Keyset } from '../crypto/keyset.js';
 import { readKeyset, saveKeyset } from '../crypto/keyset-io.js';
 import { keysetBytes } from '../crypto/keyset.js';
@@ -95,22 +96,29 @@ export class KeyMaterial {
     }
   }
 
-  /**
-   * Rewrites a legacy keyset in the passphrase envelope, under the keyring
-   * lock so it cannot overwrite a rotation's newer keyset. A rotation of this
-   * process already holds the lock; when another process holds it, the file
-   * stays as it is (still readable) and a later run converts it.
-   */
+  /** Rewrites a legacy keyset in the passphrase envelope (under the lock: see below). */
   #migrateKeyset(relative: string, keyset: Keyset, bytesRead: Uint8Array): void {
+    this.#rewriteUnderLock(relative, bytesRead, 'keyset envelope upgrade', () =>
+      saveKeyset(this.path(relative), keyset, { protection: this.#keysetProtection() }),
+    );
+  }
+
+  /**
+   * Rewrites `relative` (read as `bytesRead`) under the keyring lock, so it
+   * cannot overwrite a rotation's newer file, and only if nobody rewrote it
+   * since. A rotation of this process already holds the
+   * lock; when another process holds it, the file stays as it is (still
+   * readable) and a later run converts it.
+   */
+  #rewriteUnderLock(relative: string, bytesRead: Uint8Array, command: string, write: () => void): void {
     const rewrite = () => {
-      // Only if nobody rewrote it since it was read.
-      if (!Buffer.from(readFileBytes(this.path(relative), 'keyset')).equals(bytesRead)) return;
-      saveKeyset(this.path(relative), keyset, { protection: this.#keysetProtection() });
+      if (!Buffer.from(readFileBytes(this.path(relative), 'key file')).equals(bytesRead)) return;
+      write();
     };
     if (readLockOwner(this.dir)?.pid === process.pid) return rewrite();
     let lock;
     try {
-      lock = acquireLock(this.dir, { clock: this.#clock, command: 'keyset envelope upgrade' });
+      lock = acquireLock(this.dir, { clock: this.#clock, command });
     } catch (err) {
       if ((err as { code?: string }).code === 'LOCKED') return;
       throw err;
@@ -120,6 +128,16 @@ export class KeyMaterial {
     } finally {
       lock.release();
     }
+  }
+
+  /**
+   * Private keys use the keyring's recorded salt too (with the PKCS#8
+   * parameters OpenSSL can read), so writing or opening all of a keyring's
+   * keys costs one scrypt run per process.
+   */
+  #privateKeyEncryption(): Pkcs8EncryptionOptions {
+    const kdf = this.#kdf();
+    return kdf ? { salt: Buffer.from(kdf.salt, 'hex') } : {};
   }
 
   passphrase(): string {
@@ -139,7 +157,7 @@ export class KeyMaterial {
   writeCertificateAndKey(id: string, der: Uint8Array, privateKey: KeyObject): { certificateFile: string; privateKeyFile: string } {
     this.ensureKeysDir();
     const files = certificateFiles(id);
-    writeSecretFile(this.path(files.privateKeyFile), exportEncryptedPrivateKeyPem(privateKey, this.passphrase()));
+    writeSecretFile(this.path(files.privateKeyFile), exportEncryptedPrivateKeyPem(privateKey, this.passphrase(), this.#privateKeyEncryption()));
     writeFileAtomic(this.path(files.certificateFile), encodePem('CERTIFICATE', der));
     return files;
   }
@@ -157,12 +175,21 @@ export class KeyMaterial {
 
   privateKey(entry: KeyEntry): KeyObject {
     if (!entry.privateKeyFile) throw new RotationError('KEYRING_CORRUPT', `${entry.id} has no private key`);
-    const bytes = readFileBytes(this.path(entry.privateKeyFile), 'private key');
+    const relative = entry.privateKeyFile;
+    const bytes = readFileBytes(this.path(relative), 'private key');
+    let key: KeyObject;
     try {
-      return loadPrivateKey(bytes, { passphrase: this.passphrase() });
+      key = loadPrivateKey(bytes, { passphrase: this.passphrase() });
     } catch (err) {
-      throw new RotationError('PASSPHRASE_WRONG', `cannot decrypt ${entry.privateKeyFile}: wrong passphrase or damaged file`, { cause: err });
+      throw new RotationError('PASSPHRASE_WRONG', `cannot decrypt ${relative}: wrong passphrase or damaged file`, { cause: err });
     }
+    // Keys written under PBKDF2 at 2,048 iterations are rewritten under scrypt.
+    if (privateKeyNeedsRewrite(bytes)) {
+      this.#rewriteUnderLock(relative, bytes, 'private key KDF upgrade', () =>
+        writeSecretFile(this.path(relative), exportEncryptedPrivateKeyPem(key, this.passphrase(), this.#privateKeyEncryption())),
+      );
+    }
+    return key;
   }
 
   /** Unencrypted PKCS#8 PEM, for consumers that cannot take a passphrase (a Kubernetes TLS Secret, the TLS client). */

@@ -53,7 +53,12 @@ export interface KingdomProcess {
   /** `127.0.0.1:PORT` */
   readonly target: string;
   readonly kingdomRoot: string;
+  readonly pid: number;
+  /** What the server printed so far (stdout and stderr). */
+  output(): string;
   stop(): Promise<void>;
+  /** Sends `signal` and waits for the exit (SIGKILL: a crash that leaves its files behind). */
+  kill(signal: NodeJS.Signals): Promise<void>;
 }
 
 /** Starts `halo-keys kingdom serve --data-dir DIR --listen 127.0.0.1:0` and waits until it answers. */
@@ -67,7 +72,12 @@ export async function startKingdom(dataDir: string): Promise<KingdomProcess> {
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const target = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`kingdom serve did not start:\n${out}`)), 60_000);
+    // A server that did not come up in time is stopped, so it cannot serve a later test's data dir.
+    const timer = setTimeout(() => {
+      clearInterval(poll);
+      child.kill('SIGKILL');
+      reject(new Error(`kingdom serve did not start in 120 s:\n${out}`));
+    }, 120_000);
     const poll = setInterval(() => {
       const info = join(dataDir, 'server.json');
       if (existsSync(info)) {
@@ -89,15 +99,19 @@ export async function startKingdom(dataDir: string): Promise<KingdomProcess> {
       reject(new Error(`kingdom serve exited ${code}:\n${out}`));
     });
   });
+  const kill = (signal: NodeJS.Signals) =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
   return {
     dataDir,
     target,
     kingdomRoot: join(dataDir, 'kingdom_root.pem'),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    pid: child.pid!,
+    output: () => out,
+    stop: () => kill('SIGTERM'),
+    kill,
   };
 }

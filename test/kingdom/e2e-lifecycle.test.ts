@@ -286,7 +286,7 @@ describe('Kingdom server process, end to end (embedded database)', () => {
     // The garbage of the earlier test left no trace: nothing was created after the revocation.
     const lastRevoke = actions.lastIndexOf('RevokeCertificate');
     assert.deepEqual(actions.slice(lastRevoke).filter((a) => a === 'CreateCertificate'), []);
-    const csv = runCli(['kingdom', 'audit', '--data-dir', dataDir, 'export', '--format', 'csv', '--since', String(entries.length - 1)]);
+    const csv = runCli(['kingdom', 'audit', '--data-dir', dataDir, 'export', '--format', 'csv', '--after-seq', String(entries.length - 1)]);
     assert.equal(csv.status, 0, csv.stderr);
     assert.equal(csv.stdout.trim().split('\r\n').length, 2);
   });

@@ -20,10 +20,11 @@ test('defaults: ./.data/kingdom, 127.0.0.1:8443, strict, 4 MiB messages', () => 
   assert.equal(c.tlsCertFile, undefined);
 });
 
-test('listen addresses: host names, IPv4, bracketed IPv6, port 0', () => {
+test('listen addresses: host names, IPv4, bracketed IPv6, port 0, a bare port on 127.0.0.1', () => {
   assert.deepEqual(parseListen('localhost:0'), { host: 'localhost', port: 0 });
   assert.deepEqual(parseListen('[::1]:9443'), { host: '::1', port: 9443 });
-  for (const bad of ['8443', '127.0.0.1', '127.0.0.1:70000', ':8443', '::1:8443', 'a b:1']) {
+  assert.deepEqual(parseListen('31444'), { host: '127.0.0.1', port: 31444 });
+  for (const bad of ['99999', '127.0.0.1', '127.0.0.1:70000', ':8443', '::1:8443', 'a b:1']) {
     assert.throws(() => parseListen(bad), (e: unknown) => e instanceof ServerError && e.code === 'CONFIG_INVALID', bad);
   }
 });

@@ -6,7 +6,7 @@
  * embedded database allows one process at a time).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRouterTransport, type Interceptor } from '@connectrpc/connect';
 import { createKingdomClient, kingdomClientOver, type KingdomClient } from '../../client/index.js';
@@ -35,6 +35,19 @@ export interface AdminConnection {
   /** Where the calls go, for messages: `server 127.0.0.1:8443` or `store DIR/db`. */
   readonly via: string;
   close(): Promise<void>;
+}
+
+/**
+ * The embedded database of an existing Kingdom data dir. Operator commands
+ * never create a Kingdom: a wrong or missing `--data-dir` must not become a
+ * new, empty one that takes the registrations meant for the real Kingdom.
+ */
+export function existingDatabaseDir(dataDir: string, alternative: string): string {
+  const db = join(dataDir, DATA_DIR_FILES.database);
+  if (!existsSync(join(db, 'PG_VERSION'))) {
+    throw new UsageError(`no Kingdom in ${dataDir}: no server runs there and it holds no database; pass --data-dir DIR (the data dir of the Kingdom server)${alternative}`);
+  }
+  return db;
 }
 
 function readText(path: string, what: string): string {
@@ -84,7 +97,9 @@ export async function openAdminConnection(flags: AdminConnectionFlags): Promise<
   const mode = (flags.mode ?? 'strict') as KingdomMode;
   if (mode !== 'strict' && mode !== 'compatible') throw new UsageError('--mode must be strict or compatible');
   const store = await openKingdomStore(
-    flags.databaseUrl !== undefined ? { databaseUrl: flags.databaseUrl } : { dataDir: join(flags.dataDir, DATA_DIR_FILES.database) },
+    flags.databaseUrl !== undefined
+      ? { databaseUrl: flags.databaseUrl }
+      : { dataDir: existingDatabaseDir(flags.dataDir, ', or --target HOST:PORT with --kingdom-root and --admin-token-file'), holder: 'kingdom admin' },
   );
   // In process the operator is this user: a one-off token stands in for the admin credential.
   const token = randomBytes(32).toString('base64url');

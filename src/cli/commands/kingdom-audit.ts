@@ -1,19 +1,24 @@
 /** `kingdom audit`: opens the store read-only in spirit, and renders entries as JSON lines or CSV. */
-import { join } from 'node:path';
-import { DATA_DIR_FILES } from '../../kingdom/server/bootstrap.js';
 import { readServerInfo } from '../../kingdom/server/server-info.js';
 import { type AuditEntry, type KingdomStore, openKingdomStore } from '../../kingdom/store/index.js';
-import { UsageError } from '../run.js';
+import { ServerError } from '../../kingdom/server/errors.js';
+import { existingDatabaseDir } from './kingdom-admin-connection.js';
 
+/**
+ * The store, opened directly. A server running on the embedded database is
+ * not a usage mistake but a state of the Kingdom: exit 1, saying what to do.
+ * (Its lock in the database directory refuses us too when server.json is gone.)
+ */
 export async function openAuditStore(flags: { dataDir: string; databaseUrl?: string }): Promise<KingdomStore> {
   if (flags.databaseUrl !== undefined) return openKingdomStore({ databaseUrl: flags.databaseUrl });
   const running = readServerInfo(flags.dataDir);
   if (running !== null && running.database === 'pglite') {
-    throw new UsageError(
+    throw new ServerError(
+      'DATA_DIR_UNUSABLE',
       `the Kingdom server (pid ${running.pid}) holds the embedded database of ${flags.dataDir}: stop it first, or use PostgreSQL (--database-url)`,
     );
   }
-  return openKingdomStore({ dataDir: join(flags.dataDir, DATA_DIR_FILES.database) });
+  return openKingdomStore({ dataDir: existingDatabaseDir(flags.dataDir, ', or --database-url URL'), holder: 'kingdom audit' });
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');

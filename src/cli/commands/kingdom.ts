@@ -4,7 +4,8 @@
  * inside the actions so `halo-keys --version` stays fast.
  */
 import { type Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_DATA_DIR, type ServeFlags } from '../../kingdom/server/config.js';
+import { DEFAULT_DATA_DIR, parseListen, type ServeFlags } from '../../kingdom/server/config.js';
+import { isoTime } from './keyring.js';
 import { UsageError, output, setExitCode } from '../run.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -12,6 +13,16 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError('must be a positive integer');
   return Number(value);
+}
+
+/** Checked at parse time, so a bad address is a usage error (exit 2). */
+function listenFlag(value: string): string {
+  try {
+    parseListen(value);
+  } catch {
+    throw new InvalidArgumentError('must be HOST:PORT or PORT (e.g. 127.0.0.1:8443)');
+  }
+  return value;
 }
 
 function sequence(value: string): bigint {
@@ -26,13 +37,13 @@ function registerServe(kingdom: Command): void {
     .command('serve')
     .description('Run the Kingdom public API (gRPC, gRPC-Web, Connect) over mutual TLS 1.3')
     .option('--data-dir <dir>', DATA_DIR_HELP)
-    .option('--listen <host:port>', 'address to listen on; port 0 picks a free one (default 127.0.0.1:8443)')
+    .option('--listen <host:port>', 'address to listen on; a bare PORT means 127.0.0.1:PORT, port 0 picks a free one (default 127.0.0.1:8443)', listenFlag)
     .option('--database-url <url>', 'PostgreSQL instead of the embedded database (replicas may share one; default $HALO_KEYS_DATABASE_URL)')
     .option('--mode <mode>', 'strict (default: checks upstream lacks) or compatible (upstream behaviour)')
     .option('--tls-cert-file <pem>', 'server certificate chain (PEM); without it a development CA in the data dir issues one')
     .option('--tls-key-file <pem>', 'server private key (PEM)')
     .option('--trusted-roots <pem>', 'extra trusted client roots (PEM bundle); repeatable', collect)
-    .option('--metrics-listen <host:port>', 'also serve /healthz and /metrics over plain HTTP here')
+    .option('--metrics-listen <host:port>', 'also serve /healthz and /metrics over plain HTTP here (HOST:PORT or PORT)', listenFlag)
     .option('--max-message-bytes <n>', 'largest request message accepted (default 4194304)', positiveInt)
     .option('--drain-timeout-ms <n>', 'how long shutdown waits for in-flight calls (default 10000)', positiveInt)
     .option('--trust-refresh-ms <n>', 'how often trusted roots are re-read from the database (default 30000)', positiveInt)
@@ -44,7 +55,8 @@ function registerServe(kingdom: Command): void {
 With no TLS flags the first start creates, in the data dir: a development Kingdom CA,
 a server certificate for localhost/127.0.0.1, kingdom_root.pem (give it to clients),
 admin-token (mode 0600, printed once) and the embedded database (db/). While running,
-server.json names the address and pid. SIGTERM or SIGINT drains calls and exits 0.
+server.json names the address and pid, and db/halo-keys.lock keeps every other process
+off the embedded database. A port in use fails at once. SIGTERM or SIGINT drains calls and exits 0.
 
 Examples:
   halo-keys kingdom serve
@@ -54,9 +66,12 @@ Examples:
     )
     .action(async (flags: ServeFlags) => {
       const { resolveServeConfig } = await import('../../kingdom/server/config.js');
+      const config = resolveServeConfig(flags);
+      // A taken port fails before the server's modules load (they take seconds on a busy host).
+      const { checkListenable } = await import('../../kingdom/server/listen.js');
+      await checkListenable(config.listen);
       const { serveKingdom, stopOnSignals } = await import('../../kingdom/server/serve.js');
       const { createLogger } = await import('../../kingdom/server/logger.js');
-      const config = resolveServeConfig(flags);
       const log = createLogger(config.logLevel);
       const running = await serveKingdom(config, { logger: log });
       const code = await stopOnSignals(running, log);
@@ -123,8 +138,10 @@ function registerAdmin(kingdom: Command): void {
     .addHelpText(
       'after',
       `
-Talks to the server running on the data dir (DIR/server.json, DIR/admin-token); with no
-server running it opens the store directly (the embedded database allows one process).
+Talks to the server running on the data dir (DIR/server.json, DIR/admin-token), or to
+--target HOST:PORT (with --kingdom-root and --admin-token-file); with no server running it
+opens the data dir's store directly (the embedded database allows one process). A data dir
+that holds no Kingdom is refused (exit 2), never created.
 A participant's root is trusted for mTLS at once and its SKID mapped to the new principal.
 
 Examples:
@@ -241,6 +258,35 @@ Examples:
         output(global.json, value, () => `removed ${value.akid}${value.principal ? ` (was ${value.principal})` : ''}`);
       });
     });
+
+  admin
+    .command('rotate-admin-token')
+    .description('Make a new admin token (DIR/admin-token, mode 0600, and its SHA-256), audited; the old one stops working')
+    .addHelpText(
+      'after',
+      `
+For a token that was never seen, was lost, or may have leaked. Runs on the Kingdom host
+(--data-dir, not --target). With the server stopped it records the rotation in the audit
+log and the server uses the new token when started. With the server running, the server
+re-reads DIR/admin-token.sha256 on its next admin call and audits the change; this command
+makes that call with the new token, so when it returns the server accepts it.
+
+Example:
+  halo-keys kingdom admin rotate-admin-token --data-dir /var/lib/kingdom`,
+    )
+    .action(async (_flags: unknown, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<AdminFlags>();
+      const { rotateAdminTokenOfDataDir } = await import('./kingdom-admin-token.js');
+      const r = await rotateAdminTokenOfDataDir({ ...flags, dataDir: flags.dataDir ?? DEFAULT_DATA_DIR });
+      output(flags.json, r, () =>
+        [
+          `New admin token (shown once; also in ${r.tokenFile}, mode 0600): ${r.token}`,
+          r.serverPid === undefined
+            ? 'Recorded in the audit log; the server uses it from its next start.'
+            : `The running Kingdom server (pid ${r.serverPid}) accepts it now; the old token no longer works.`,
+        ].join('\n'),
+      );
+    });
 }
 
 interface AuditFlags {
@@ -260,11 +306,13 @@ function registerAudit(kingdom: Command): void {
       'after',
       `
 Reads the database directly: with the embedded database, stop the server first
-(one process at a time); PostgreSQL can be read while servers run.
+(one process at a time: a running server makes this exit 1); PostgreSQL can be read
+while servers run. A data dir that holds no Kingdom is refused, never created.
 
 Examples:
   halo-keys kingdom audit verify
-  halo-keys kingdom audit export --format csv --since 120 > audit.csv`,
+  halo-keys kingdom audit export --format csv --since 2026-01-01T00:00:00Z > audit.csv
+  halo-keys kingdom audit export --after-seq 120`,
     );
   audit
     .command('verify')
@@ -292,14 +340,18 @@ Examples:
     .command('export')
     .description('Print audit entries (JSON lines or CSV)')
     .option('--format <format>', 'json (one object per line) or csv', 'json')
-    .option('--since <seq>', 'only entries after this sequence number', sequence)
-    .action(async (flags: { format: string; since?: bigint }, cmd: Command) => {
+    .option('--since <iso-time>', 'only entries at or after this time (as halo-keys audit export --since)', isoTime)
+    .option('--after-seq <seq>', 'only entries after this sequence number', sequence)
+    .action(async (flags: { format: string; since?: Date; afterSeq?: bigint }, cmd: Command) => {
       if (flags.format !== 'json' && flags.format !== 'csv') throw new UsageError('--format must be json or csv');
       const global = cmd.optsWithGlobals<AuditFlags>();
       const { openAuditStore, auditCsv, auditJsonLines } = await import('./kingdom-audit.js');
       const store = await openAuditStore(global);
       try {
-        const entries = await store.exportAudit(flags.since !== undefined ? { since: flags.since } : {});
+        const entries = await store.exportAudit({
+          ...(flags.afterSeq !== undefined ? { since: flags.afterSeq } : {}),
+          ...(flags.since !== undefined ? { sinceTime: flags.since } : {}),
+        });
         process.stdout.write(flags.format === 'csv' ? auditCsv(entries) : auditJsonLines(entries));
       } finally {
         await store.close();

@@ -58,10 +58,13 @@ export interface ServeFlags {
   config?: string;
 }
 
+/** HOST:PORT, [IPv6]:PORT, or a bare PORT, which means 127.0.0.1:PORT (never every interface by accident). */
 export function parseListen(text: string, flag = '--listen'): ListenAddress {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text.trim());
+  const trimmed = text.trim();
+  const bare = /^\d{1,5}$/.test(trimmed) ? `127.0.0.1:${trimmed}` : trimmed;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(bare);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new ServerError('CONFIG_INVALID', `${flag} must be HOST:PORT (e.g. 127.0.0.1:8443), got "${text}"`);
+  if (!m || port > 65535) throw new ServerError('CONFIG_INVALID', `${flag} must be HOST:PORT or PORT (e.g. 127.0.0.1:8443), got "${text}"`);
   return { host: (m[1] ?? m[2])!, port };
 }
 

@@ -10,11 +10,12 @@ import { PrincipalResolver } from '../service/authentication.js';
 import type { KingdomServices } from '../service/context.js';
 import { kingdomRoutes, routerOptions } from '../service/routes.js';
 import { openKingdomStore, type SqlKingdomStore } from '../store/index.js';
-import { ensureAdminToken } from './admin-token.js';
+import { AdminTokenHash, adminTokenFileMissing, adminTokenRotatedEvent, ensureAdminToken, rotateAdminTokenHint } from './admin-token.js';
 import { DATA_DIR_FILES, DEV_SERVER_NAMES, ensureDevTls, readTlsFiles } from './bootstrap.js';
 import { type ServeConfig, formatListen } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createServerMetrics, registerStoreMetrics } from './metrics.js';
+import { checkListenable } from './listen.js';
 import { startKingdomServer, type KingdomServer } from './server.js';
 import { readServerInfo, removeServerInfo, writeServerInfo } from './server-info.js';
 import { ServerError } from './errors.js';
@@ -39,6 +40,9 @@ export async function serveKingdom(config: ServeConfig, deps: ServeDependencies 
   const log = deps.logger ?? createLogger(config.logLevel);
   const print = deps.print ?? ((t: string) => process.stdout.write(t));
 
+  // A taken port fails now, not after the data dir and its database are made.
+  await checkListenable(config.listen);
+  if (config.metricsListen) await checkListenable(config.metricsListen);
   const tls = config.tlsCertFile && config.tlsKeyFile ? readTlsFiles(config.tlsCertFile, config.tlsKeyFile) : ensureDevTls(config.dataDir, clock);
   const admin = ensureAdminToken(config.dataDir);
   const staticRoots = readRootBundles(config.trustedRootsFiles);
@@ -60,7 +64,9 @@ export async function serveKingdom(config: ServeConfig, deps: ServeDependencies 
   let store: SqlKingdomStore;
   try {
     store = await openKingdomStore(
-      config.databaseUrl !== undefined ? { databaseUrl: config.databaseUrl, clock } : { dataDir: join(config.dataDir, DATA_DIR_FILES.database), clock },
+      config.databaseUrl !== undefined
+        ? { databaseUrl: config.databaseUrl, clock }
+        : { dataDir: join(config.dataDir, DATA_DIR_FILES.database), clock, holder: 'kingdom serve' },
     );
   } catch (err) {
     removeServerInfo(config.dataDir);
@@ -78,6 +84,16 @@ export async function serveKingdom(config: ServeConfig, deps: ServeDependencies 
       await server?.reloadTrust();
     },
   };
+  const adminHash = new AdminTokenHash(config.dataDir, admin.sha256, {
+    // The file already holds the new hash: a failed audit write is logged, not a reason to lock the operator out.
+    onChange: async (before, after) => {
+      log.info('admin token rotated: the new token is accepted from now on');
+      await store
+        .recordAuditEvent(adminTokenRotatedEvent(before, after))
+        .catch((err: unknown) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot audit the admin token rotation'));
+    },
+    onError: (err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'admin token hash unreadable; the previous one stays in force'),
+  });
   const metrics = createServerMetrics();
   registerStoreMetrics(metrics.registry, store);
   try {
@@ -86,7 +102,7 @@ export async function serveKingdom(config: ServeConfig, deps: ServeDependencies 
       listen: config.listen,
       tls,
       routes: kingdomRoutes(services),
-      interceptors: routerOptions(services, { admin: { tokenSha256: admin.sha256 } }).interceptors ?? [],
+      interceptors: routerOptions(services, { admin: { tokenSha256: () => adminHash.current() } }).interceptors ?? [],
       staticRoots,
       participantRoots: () => store.listParticipantRoots(),
       health: async () => {
@@ -128,6 +144,8 @@ export async function serveKingdom(config: ServeConfig, deps: ServeDependencies 
   }
   if (admin.created) {
     lines.push(`Admin token (shown once; also in ${join(config.dataDir, 'admin-token')}, mode 0600): ${admin.created}`);
+  } else if (adminTokenFileMissing(config.dataDir)) {
+    lines.push(`No admin token file in ${config.dataDir} (moved or lost): make a new one with ${rotateAdminTokenHint(config.dataDir)} (this server accepts it at once)`);
   }
   lines.push(
     `Health: https://${formatListen(running.address)}/healthz   Metrics: ${running.metricsAddress ? `http://${formatListen(running.metricsAddress)}` : `https://${formatListen(running.address)}`}/metrics`,

@@ -6,6 +6,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../lib/files.js';
+import { processAlive } from '../../lib/pid-lock.js';
 import { DATA_DIR_FILES } from './bootstrap.js';
 
 export interface ServerInfo {
@@ -35,15 +36,6 @@ export function removeServerInfo(dataDir: string, pid = process.pid): void {
   if (info && info.pid === pid) rmSync(serverInfoPath(dataDir), { force: true });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The running server of a data dir; null when none (a stale file of a killed server counts as none). */
 export function readServerInfo(dataDir: string, options: { checkAlive?: boolean } = {}): ServerInfo | null {
   let info: ServerInfo;
@@ -55,6 +47,6 @@ export function readServerInfo(dataDir: string, options: { checkAlive?: boolean 
   if (typeof info !== 'object' || info === null || typeof info.port !== 'number' || typeof info.pid !== 'number' || typeof info.host !== 'string') {
     return null;
   }
-  if (options.checkAlive !== false && !alive(info.pid)) return null;
+  if (options.checkAlive !== false && !processAlive(info.pid)) return null;
   return info;
 }

@@ -13,6 +13,7 @@ import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
 import type { ListenAddress } from './config.js';
 import { ServerError } from './errors.js';
 import { httpEndpoints } from './http-endpoints.js';
+import { listenOn } from './listen.js';
 import { createNodeHandler } from './node-handler.js';
 import type { Logger } from './logger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
@@ -52,23 +53,11 @@ export interface KingdomServer {
   close(): Promise<void>;
 }
 
+
 const TLS_VERSION = 'TLSv1.3' as const;
 /** After the last call ends, how long connections get to flush before being cut. */
 const FLUSH_GRACE_MS = 2000;
 
-function listenOn(server: Http2SecureServer | HttpServer, at: ListenAddress): Promise<ListenAddress> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      reject(new ServerError('LISTEN_FAILED', `cannot listen on ${at.host}:${at.port}: ${err.code ?? err.message}`, { cause: err }));
-    };
-    server.once('error', onError);
-    server.listen(at.port, at.host, () => {
-      server.off('error', onError);
-      const addr = server.address();
-      resolve(typeof addr === 'object' && addr ? { host: at.host, port: addr.port } : at);
-    });
-  });
-}
 
 export async function startKingdomServer(options: KingdomServerOptions): Promise<KingdomServer> {
   const log = options.logger;

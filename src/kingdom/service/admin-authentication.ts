@@ -31,8 +31,12 @@ export function requireAdmin(ctx: HandlerContext): void {
 }
 
 export interface AdminTokenOptions {
-  /** SHA-256 of the admin bearer token: 32 bytes, or 64 hex characters. */
-  readonly tokenSha256: Uint8Array | string;
+  /**
+   * SHA-256 of the admin bearer token: 32 bytes, or 64 hex characters; or a
+   * function asked on every admin call, so a rotated token takes effect
+   * without a restart.
+   */
+  readonly tokenSha256: Uint8Array | string | (() => Promise<Uint8Array>);
 }
 
 /** SHA-256 of a token, hex: what to put in the server's configuration. */
@@ -48,9 +52,17 @@ const BEARER = /^Bearer ([\x21-\x7e]+)$/;
  * `authorization` header means nothing to this interceptor).
  */
 export function adminAuthenticationInterceptor(options: AdminTokenOptions): Interceptor {
-  const expected = typeof options.tokenSha256 === 'string' ? Buffer.from(options.tokenSha256, 'hex') : Buffer.from(options.tokenSha256);
-  if (expected.length !== 32 || (typeof options.tokenSha256 === 'string' && options.tokenSha256.length !== 64)) {
-    throw new HaloError('ADMIN_TOKEN_HASH_INVALID', 'tokenSha256 must be a SHA-256 digest (32 bytes or 64 hex characters)');
+  const configured = options.tokenSha256;
+  let expectedNow: () => Promise<Uint8Array>;
+  if (typeof configured === 'function') {
+    expectedNow = configured;
+  } else {
+    const fixed = typeof configured === 'string' ? Buffer.from(configured, 'hex') : Buffer.from(configured);
+    if (fixed.length !== 32 || (typeof configured === 'string' && configured.length !== 64)) {
+      throw new HaloError('ADMIN_TOKEN_HASH_INVALID', 'tokenSha256 must be a SHA-256 digest (32 bytes or 64 hex characters)');
+    }
+    const known = Promise.resolve(fixed);
+    expectedNow = () => known;
   }
   return (next) => async (req) => {
     if (req.service.typeName !== KingdomAdmin.typeName) return next(req);
@@ -58,7 +70,8 @@ export function adminAuthenticationInterceptor(options: AdminTokenOptions): Inte
     if (header !== null) {
       const token = BEARER.exec(header)?.[1];
       const digest = createHash('sha256').update(token ?? '', 'utf8').digest();
-      if (token === undefined || !timingSafeEqual(digest, expected)) {
+      const expected = await expectedNow();
+      if (token === undefined || expected.length !== digest.length || !timingSafeEqual(digest, expected)) {
         throw unauthenticated('The admin bearer token is not valid');
       }
       req.contextValues.set(adminKey, true);

@@ -202,14 +202,23 @@ export async function verifyAuditChain(q: Queryable): Promise<AuditChainVerifica
   }
 }
 
-/** Entries after `since` (a sequence number; 0 for all), oldest first. */
-export async function exportAudit(q: Queryable, options: { since?: bigint; limit?: number } = {}): Promise<AuditEntry[]> {
+export interface AuditExportOptions {
+  /** Only entries after this sequence number (0 for all). */
+  readonly since?: bigint;
+  /** Only entries recorded at or after this time. */
+  readonly sinceTime?: Date;
+  readonly limit?: number;
+}
+
+/** The selected entries, oldest first. */
+export async function exportAudit(q: Queryable, options: AuditExportOptions = {}): Promise<AuditEntry[]> {
   const out: AuditEntry[] = [];
   let after = options.since ?? 0n;
   const max = options.limit ?? Number.POSITIVE_INFINITY;
+  const from = options.sinceTime?.getTime();
   while (out.length < max) {
     const page = await readPage(q, after, Math.min(PAGE, max - out.length));
-    out.push(...page);
+    out.push(...(from === undefined ? page : page.filter((e) => e.time.getTime() >= from)));
     const last = page[page.length - 1];
     if (last === undefined || page.length < PAGE) break;
     after = last.seq;

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { type HeldLock, acquirePidLock } from '../../lib/pid-lock.js';
 import { StoreError } from './errors.js';
 
 /**
@@ -51,6 +53,8 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** Attempts of a transaction that keeps hitting serialization failures or deadlocks. */
   maxAttempts?: number;
+  /** What opens a PGlite data directory (`kingdom serve`), named to another process that finds it locked. */
+  holder?: string;
 }
 
 export interface TransactionOptions {
@@ -72,18 +76,46 @@ export function isConflictExhausted(err: unknown): boolean {
 
 export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
   if (options.url !== undefined) return openPostgres(options.url, options);
-  return openPglite(options.dataDir);
+  return openPglite(options.dataDir, options.holder ?? 'halo-keys');
 }
 
 // ---------------------------------------------------------------- PGlite
 
-async function openPglite(dataDir: string | undefined): Promise<Database> {
-  if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
+/** In the PGlite data directory: which process has it open. */
+export const PGLITE_LOCK_FILE = 'halo-keys.lock';
+
+/**
+ * PGlite is one process's database: a second process opening the same
+ * directory writes over the first one's pages and acknowledged writes are
+ * lost. So the directory itself carries a lock naming its owner; a lock left
+ * by a process that died is taken over.
+ */
+function lockPgliteDir(dataDir: string, holder: string): HeldLock {
+  return acquirePidLock(join(dataDir, PGLITE_LOCK_FILE), {
+    now: new Date(),
+    command: holder,
+    held: (owner) =>
+      new StoreError(
+        'UNAVAILABLE',
+        'DATABASE_UNAVAILABLE',
+        `the embedded database ${dataDir} is in use by pid ${owner?.pid ?? '?'} (${owner?.command ?? 'unknown'}, since ${owner?.startedAt ?? '?'}); it allows one process: stop that one first, or use PostgreSQL (--database-url)`,
+      ),
+    failed: (message, cause) => new StoreError('UNAVAILABLE', 'DATABASE_UNAVAILABLE', `cannot lock the embedded database: ${message}`, { cause }),
+  });
+}
+
+async function openPglite(dataDir: string | undefined, holder: string): Promise<Database> {
+  let lock: HeldLock | undefined;
+  if (dataDir !== undefined) {
+    mkdirSync(dataDir, { recursive: true });
+    lock = lockPgliteDir(dataDir, holder);
+  }
   let db: PGlite;
   try {
     // PGlite returns small int8 values as numbers; the store wants bigint always.
     db = await PGlite.create(dataDir ?? 'memory://', { parsers: { 20: (v: string) => BigInt(v) } });
   } catch (cause) {
+    lock?.release();
     throw new StoreError('UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'cannot open the embedded database', { cause });
   }
   const run = async <R extends object>(q: Pick<PGlite, 'query'>, sql: string, params?: readonly unknown[]) => {
@@ -104,7 +136,13 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     async listen(_channel, _onMessage, onState) {
       onState(true);
     },
-    close: () => db.close(),
+    async close() {
+      try {
+        await db.close();
+      } finally {
+        lock?.release();
+      }
+    },
   };
 }
 

@@ -1,5 +1,13 @@
 import { type Clock, systemClock } from '../../lib/clock.js';
-import { type AuditChainVerification, type AuditEntry, type PreparedAuditEvent, exportAudit, verifyAuditChain } from './audit.js';
+import {
+  type AuditChainVerification,
+  type AuditEntry,
+  type AuditEvent,
+  type AuditExportOptions,
+  type PreparedAuditEvent,
+  exportAudit,
+  verifyAuditChain,
+} from './audit.js';
 import { CertificateCache, isCertificateName } from './certificate-cache.js';
 import {
   type CreateApiKeyInput,
@@ -159,7 +167,9 @@ export interface KingdomStore {
 
   // audit
   verifyAuditChain(): Promise<AuditChainVerification>;
-  exportAudit(options?: { since?: bigint; limit?: number }): Promise<AuditEntry[]>;
+  exportAudit(options?: AuditExportOptions): Promise<AuditEntry[]>;
+  /** Records an operator action that changes no table (the admin token rotated). */
+  recordAuditEvent(event: AuditEvent): Promise<void>;
 
   close(): Promise<void>;
 }
@@ -173,11 +183,13 @@ export interface OpenKingdomStoreOptions {
   readonly clock?: Clock;
   /** How concurrent writes share transactions (group commit). */
   readonly writeBatching?: WriteBatchingOptions;
+  /** Named in the PGlite directory's lock, for the message another process gets. */
+  readonly holder?: string;
 }
 
 /** Opens the database, runs pending migrations, and returns the store. */
 export async function openKingdomStore(options: OpenKingdomStoreOptions = {}): Promise<SqlKingdomStore> {
-  const db = await openDatabase({ url: options.databaseUrl, dataDir: options.dataDir, poolSize: options.poolSize });
+  const db = await openDatabase({ url: options.databaseUrl, dataDir: options.dataDir, poolSize: options.poolSize, holder: options.holder });
   try {
     await migrate(db);
   } catch (err) {
@@ -417,8 +429,11 @@ export class SqlKingdomStore implements KingdomStore {
   verifyAuditChain() {
     return this.readSnapshot((ctx) => verifyAuditChain(ctx.tx));
   }
-  exportAudit(options: { since?: bigint; limit?: number } = {}) {
+  exportAudit(options: AuditExportOptions = {}) {
     return this.read((ctx) => exportAudit(ctx.tx, options));
+  }
+  recordAuditEvent(event: AuditEvent) {
+    return this.write(event.actor, async (ctx) => ctx.audit(event.actor, event.action, event.resource, event.before, event.after));
   }
 
   async close(): Promise<void> {
