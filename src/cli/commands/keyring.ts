@@ -135,7 +135,7 @@ function addConfigOptions(cmd: Command): Command {
     .option('--kustomization-dir <dir>', 'Kustomization directory of the TLS Secret')
     .option('--secret-name <name>', 'name of the TLS secretGenerator (with --kustomization-dir)')
     .option('--trusted-roots <file>', 'PEM bundle written into the Secret as all_root_certs.pem')
-    .option('--no-apply', 'do not run kubectl apply -k after writing the Secret');
+    .option('--no-apply', 'no cluster from here: write the Secret into the Kustomization and leave kubectl apply -k to you (kustomization.apply: false)');
 }
 
 async function configValues(flags: InitFlags, subjectRequired: boolean) {
