@@ -122,6 +122,9 @@ export function planAbort(session: KeyringSession, journal: Journal): AbortPlan 
       add('encryption.promote', `make the previous encryption key ${previous} primary again`, { entry: previous });
     }
   }
+  if (ran(publish) && journal.procedure) {
+    throw new RotationError('ABORT_REFUSED', `${label}: UpdatePublicKey (step ${publish.n}) may have reached the Kingdom, and walking it back would publish the leaked key again: finish it by running the same command again (or with --resume)`);
+  }
   if (ran(publish)) {
     // UpdatePublicKey may have reached the Kingdom: publish what was published before, under the previous certificate.
     const signing = signingActivate?.previous ?? (signingActivate ? undefined : publish.signingEntry);
