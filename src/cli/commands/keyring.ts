@@ -63,7 +63,7 @@ export async function openSession(flags: StateFlags, where?: { dir: string; cloc
 
 /** `--rehearsal DIR`, for the commands that may write at another instant on a copy. */
 export function addRehearsalOption(cmd: Command): Command {
-  return cmd.option('--rehearsal <dir>', 'act on a copy of the keyring made in DIR (required to write with --at or HALO_KEYS_NOW): no kubectl apply, no rollout check, no write at the Kingdom');
+  return cmd.option('--rehearsal <dir>', 'act on a copy of the keyring made in DIR (required to write with --at or HALO_KEYS_NOW): no kubectl apply, no rollout check, no Kingdom (so TLS only)');
 }
 
 /**
@@ -74,14 +74,15 @@ export function addRehearsalOption(cmd: Command): Command {
 export async function writableState(flags: StateFlags, command: string, rehearsable = false): Promise<{ dir: string; clock: Clock }> {
   const clock = await clockFor(flags);
   const { loadConfig } = await import('../../rotation/config.js');
+  const config = loadConfig(flags.dir);
   if (flags.rehearsal !== undefined) {
     const { rehearsalCopy } = await import('../../rotation/rehearsal.js');
-    const dir = rehearsalCopy(loadConfig(flags.dir), flags.rehearsal, clock.now());
-    process.stderr.write(`halo-keys: rehearsal at ${clock.now().toISOString()} on the copy in ${dir}; the keyring in ${loadConfig(flags.dir).dir} is untouched\n`);
+    const dir = rehearsalCopy(config, flags.rehearsal, clock.now());
+    process.stderr.write(`halo-keys: rehearsal at ${clock.now().toISOString()} on the copy in ${dir}; the keyring in ${config.dir} is untouched\n`);
     return { dir, clock };
   }
   const otherInstant = flags.at !== undefined || !!process.env.HALO_KEYS_NOW;
-  if (otherInstant && !loadConfig(flags.dir).rehearsalOf) {
+  if (otherInstant && !config.rehearsalOf) {
     throw new UsageError(
       `${command} at ${clock.now().toISOString()} would write into the keyring in ${flags.dir} state that may not be valid now: ${rehearsable ? 'add --rehearsal DIR to act on a copy' : 'run it without --at or HALO_KEYS_NOW'} (status, plan and rotate --dry-run take --at as they are)`,
     );
