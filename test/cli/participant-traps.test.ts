@@ -36,9 +36,8 @@ function editConfig(dir: string, edit: (doc: Record<string, Record<string, unkno
   writeFileSync(file, stringifyYaml(doc));
 }
 
-before(async () => {
+before(() => {
   ensureBuilt(['src/cli/commands/keyring.ts', 'src/cli/commands/rotate.ts', 'src/rotation/abort.ts', 'src/rotation/rehearsal.ts', 'src/rotation/keyring-init.ts', 'src/rotation/steps/tls-steps.ts']);
-  kingdom = await startKingdom(join(work.dir, 'kingdom'));
 });
 
 after(async () => {
@@ -115,6 +114,11 @@ describe('--at never leaves the real keyring with keys unusable now', () => {
 });
 
 describe('rotate --abort against a real Kingdom', () => {
+  // Only these need the Kingdom; the other traps need none.
+  before(async () => {
+    kingdom = await startKingdom(join(work.dir, 'kingdom'));
+  });
+
   it('killed after UpdatePublicKey: the Kingdom already publishes the new pair, so abort makes it active and says so', async () => {
     const dp = await newParty(kingdom, work.dir, 'dataProvider', 'abort-published');
     const plan = JSON.parse(ok(hk(['plan', '--dir', dp.dir, '--signing', '--encryption', '--json']), 'plan').stdout);
