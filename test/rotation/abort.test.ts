@@ -28,21 +28,17 @@ import { collectStatus } from '../../src/rotation/status.js';
 import { NOW, openTestKingdom, type TestKingdom } from '../kingdom/fixtures.js';
 import { DAY, ManualClock, PASSPHRASE, newKeyring, portFor, registerDataProvider, scratch } from './fixtures.js';
 
+const work = scratch('halo-abort-');
 let kingdom: TestKingdom;
-const dirs: Array<{ remove(): void }> = [];
-before(async () => {
-  kingdom = await openTestKingdom();
-});
+before(async () => (kingdom = await openTestKingdom()));
 after(async () => {
   await kingdom.close();
-  dirs.forEach((d) => d.remove());
+  work.remove();
 });
 
-async function registeredKeyring(endpoint?: string) {
-  const s = scratch('halo-abort-');
-  dirs.push(s);
-  const k8s = join(s.dir, 'k8s');
-  const session = newKeyring(join(s.dir, 'state'), new ManualClock(new Date(NOW.getTime() - DAY)), {
+async function registeredKeyring(label: string, endpoint?: string) {
+  const k8s = join(work.dir, label, 'k8s');
+  const session = newKeyring(join(work.dir, label, 'state'), new ManualClock(new Date(NOW.getTime() - DAY)), {
     kustomization: { dir: k8s, secretName: 'edp-tls', apply: false },
     // The target is never dialled: the tests pass the in-memory Kingdom as the port.
     kingdom: { target: 'localhost:1', trustedRoots: 'kingdom_root.pem' },
@@ -57,7 +53,7 @@ const reopen = (dir: string) => KeyringSession.open(dir, { clock: new ManualCloc
 describe('rotate --abort', () => {
   it('a TLS rotation stuck at the rollout check: the previous certificate goes back into the Secret, the new one is retired', async () => {
     // Nothing listens on port 1: the rollout check cannot succeed.
-    const { session: first, k8s } = await registeredKeyring('127.0.0.1:1');
+    const { session: first, k8s } = await registeredKeyring('tls', '127.0.0.1:1');
     const config = join(first.dir, 'halo-keys.yaml');
     const doc = parseYaml(readFileSync(config, 'utf8')) as { tls: Record<string, unknown> };
     doc.tls.rolloutTimeout = '1s';
@@ -87,7 +83,7 @@ describe('rotate --abort', () => {
   });
 
   it('UpdatePublicKey reached the Kingdom but its answer was lost: the previous key is published again, the new one destroyed, the registered certificate left retiring', async () => {
-    const { session: first, name } = await registeredKeyring();
+    const { session: first, name } = await registeredKeyring('publish');
     const oldSigning = activeEntry(first.keyring, 'signing')!;
     const oldEncryption = activeEntry(first.keyring, 'encryption')!;
     const oldCiphertext = encrypt(publicKeyset(first.material.loadEncryptionKeyset(first.keyring.encryptionKeyset)), Buffer.from('before'));
