@@ -114,6 +114,8 @@ export interface KeyringConfig {
   kingdom?: KingdomConfig;
   kustomization?: KustomizationConfig;
   policy: RotationPolicy;
+  /** Set in a rehearsal copy (`--rehearsal DIR`): the state directory it was copied from. */
+  rehearsalOf?: string;
 }
 
 const DAY = 86_400_000;
@@ -340,6 +342,7 @@ export function parseConfig(text: string, dir: string): KeyringConfig {
       ...(roots ? { trustedRoots: at(roots) } : {}),
     };
   }
+  if (o.rehearsal !== undefined && o.rehearsal !== null) config.rehearsalOf = reqStr(obj(o.rehearsal, 'rehearsal'), 'of', 'rehearsal');
   return config;
 }
 

@@ -18,6 +18,8 @@ export type RotationErrorCode =
   | 'TARGET_NOT_FOUND' // compromise: no keyring entry is the named certificate or key
   | 'PEER_UNTRUSTED' // compromise: another participant's key or certificate does not verify against the trusted roots
   | 'PLAINTEXT_MISSING' // compromise: the participant's own copy of a RequisitionSpec or EventGroup metadata is missing
+  | 'REHEARSAL_ONLY' // --rehearsal DIR that cannot be made, or a Kingdom procedure in a rehearsal copy
+  | 'ABORT_REFUSED' // rotate --abort on a journal whose done steps cannot be walked back safely
   | 'STEP_FAILED'; // a rotation step failed; the journal keeps its place
 
 export class RotationError extends HaloError<RotationErrorCode> {}

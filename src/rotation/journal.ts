@@ -46,7 +46,9 @@ export type StepType =
   | 'compromise.replace-measurement'
   | 'compromise.refuse-requisition'
   | 'compromise.report'
-  | 'reencrypt.event-group';
+  | 'reencrypt.event-group'
+  // rotate --abort (src/rotation/abort.ts): a pending entry the aborted journal created, retired or destroyed.
+  | 'abort.discard';
 
 export interface PlannedStep {
   n: number;
@@ -83,7 +85,12 @@ export interface Journal {
   kinds: KeyKind[];
   /** What the journal runs: a rotation when absent, else e.g. `compromise.certificate`. */
   procedure?: string;
-  status: 'running' | 'failed' | 'done';
+  /** An abort journal: the id of the journal it walks back. */
+  aborts?: string;
+  /** An abort journal: what it cannot undo, and what happens to it. */
+  notes?: string[];
+  /** `aborted`: only in the archive, for a journal that `rotate --abort` walked back. */
+  status: 'running' | 'failed' | 'done' | 'aborted';
   steps: JournalStep[];
 }
 
@@ -119,7 +126,7 @@ export function archiveJournal(dir: string, journal: Journal): string {
 }
 
 /** A journal id: the kind of run, its start time, and random bits so two runs in one second differ. */
-export function newJournalId(prefix: 'rot' | 'cmp', at: Date): string {
+export function newJournalId(prefix: 'rot' | 'cmp' | 'abt', at: Date): string {
   return `${prefix}-${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase()}-${randomBytes(3).toString('hex')}`;
 }
 

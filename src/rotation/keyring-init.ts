@@ -6,8 +6,8 @@
  */
 import { X509Certificate, randomBytes, type KeyObject } from 'node:crypto';
 import { DEFAULT_SCRYPT } from '../crypto/keyset-encryption.js';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { loadPrivateKey } from '../crypto/keys.js';
 import { KeyStatusType, type Keyset } from '../crypto/keyset.js';
 import { readKeyset } from '../crypto/keyset-io.js';
@@ -45,6 +45,42 @@ export interface InitOptions {
   /** Make a root CA when the configured CA directory has none. */
   createCa?: { subject: string; days?: number };
   actor?: string;
+  /** Set while building in a staging directory: the directory the keyring will end up in (audit records name it). */
+  finalDir?: string;
+}
+
+/** How the audit trail names a path of the keyring being built: under its final directory. */
+function shownPath(session: KeyringSession, options: InitOptions, path: string): string {
+  return options.finalDir ? join(options.finalDir, relative(session.dir, path)) : path;
+}
+
+/**
+ * Builds a keyring in a staging directory beside `options.dir` and moves it
+ * into place only once complete, so a failed init or import leaves nothing
+ * behind (what the directory held before, e.g. its halo-keys.yaml, is kept).
+ */
+function staged(options: InitOptions, build: (staging: InitOptions) => KeyringSession): KeyringSession {
+  const dir = resolve(options.dir);
+  if (keyringExists(dir)) throw new RotationError('KEYRING_EXISTS', `${dir} already holds a keyring; refusing to overwrite it`);
+  mkdirSync(dirname(dir), { recursive: true });
+  const staging = mkdtempSync(join(dirname(dir), `.${basename(dir)}.init-`));
+  try {
+    if (existsSync(dir)) cpSync(dir, staging, { recursive: true, preserveTimestamps: true });
+    const built = build({ ...options, dir: staging, finalDir: dir });
+    if (!existsSync(dir)) {
+      renameSync(staging, dir);
+    } else {
+      for (const name of readdirSync(staging)) {
+        rmSync(join(dir, name), { recursive: true, force: true });
+        renameSync(join(staging, name), join(dir, name));
+      }
+      rmSync(staging, { recursive: true, force: true });
+    }
+    return KeyringSession.open(dir, { clock: built.clock, passphrase: () => built.material.passphrase(), ...(options.actor ? { actor: options.actor } : {}) });
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 /** The participant kind `prepare` will configure: the directory's own config wins over the one given. */
@@ -75,10 +111,10 @@ function prepare(options: InitOptions): KeyringSession {
   return new KeyringSession(config, keyring, { clock: options.clock, passphrase: options.passphrase, ...(options.actor ? { actor: options.actor } : {}) });
 }
 
-function createCa(session: KeyringSession, subject: string, days: number | undefined): Certificate {
+function createCa(session: KeyringSession, options: InitOptions, subject: string, days: number | undefined): Certificate {
   const root = initRoot({ subject, clock: session.clock, keyType: session.config.keyType, ...(days ? { days } : {}) });
   const cert = createCaDirectory(session.config.ca, { certificateDer: root.der, privateKey: root.privateKey, passphrase: session.material.passphrase() });
-  session.record({ action: 'ca.create', resource: session.config.ca, ...auditIdsOfCert(cert), outcome: 'ok', after: { subject: cert.subject.text, notAfter: cert.notAfter.toISOString() } });
+  session.record({ action: 'ca.create', resource: shownPath(session, options, session.config.ca), ...auditIdsOfCert(cert), outcome: 'ok', after: { subject: cert.subject.text, notAfter: cert.notAfter.toISOString() } });
   return cert;
 }
 
@@ -111,11 +147,15 @@ function addEncryptionEntries(session: KeyringSession, keyset: Keyset, origin: K
  * DataProvider or MeasurementConsumer, an encryption keyset, all active.
  */
 export function initKeyring(options: InitOptions): KeyringSession {
+  return staged(options, initIn);
+}
+
+function initIn(options: InitOptions): KeyringSession {
   const session = prepare(options);
   const caExists = existsSync(join(session.config.ca, 'ca.pem'));
   if (!caExists) {
     if (!options.createCa) throw new RotationError('CONFIG_INVALID', `no CA at ${session.config.ca}: pass --create-ca, or import an existing root`);
-    createCa(session, options.createCa.subject, options.createCa.days);
+    createCa(session, options, options.createCa.subject, options.createCa.days);
   }
   session.material.ensureKeysDir();
   for (const kind of ['tls', 'signing'] as const) {
@@ -137,7 +177,7 @@ export function initKeyring(options: InitOptions): KeyringSession {
     }
   }
   session.save();
-  session.record({ action: 'keyring.init', resource: session.dir, outcome: 'ok', after: { entries: session.keyring.entries.length } });
+  session.record({ action: 'keyring.init', resource: shownPath(session, options, session.dir), outcome: 'ok', after: { entries: session.keyring.entries.length } });
   return session;
 }
 
@@ -194,6 +234,10 @@ export interface ImportOptions extends InitOptions {
  * passphrase. Missing kinds are left for `rotate` to create.
  */
 export function importKeyring(options: ImportOptions): KeyringSession {
+  return staged(options, (staging) => importIn({ ...options, ...staging }));
+}
+
+function importIn(options: ImportOptions): KeyringSession {
   const { files } = options;
   const root = files.rootCertificate ? oneCertificate(files.rootCertificate, 'root certificate') : undefined;
   const imported: Array<{ kind: 'tls' | 'signing'; cert: Certificate; key: KeyObject }> = [];
@@ -226,7 +270,7 @@ export function importKeyring(options: ImportOptions): KeyringSession {
       const rootKey = keyFor(files.rootKey, root, 'root key');
       if (existsSync(join(session.config.ca, 'ca.pem'))) throw new RotationError('IMPORT_INVALID', `${session.config.ca} already holds a CA`);
       createCaDirectory(session.config.ca, { certificateDer: root.der, privateKey: rootKey, passphrase: session.material.passphrase() });
-      session.record({ action: 'ca.import', resource: session.config.ca, ...auditIdsOfCert(root), outcome: 'ok', detail: `from ${files.rootCertificate}` });
+      session.record({ action: 'ca.import', resource: shownPath(session, options, session.config.ca), ...auditIdsOfCert(root), outcome: 'ok', detail: `from ${files.rootCertificate}` });
     } else {
       session.record({ action: 'ca.import', resource: files.rootCertificate!, ...auditIdsOfCert(root), outcome: 'skipped', detail: 'no root key: new leaves need the CA key' });
     }
@@ -249,6 +293,6 @@ export function importKeyring(options: ImportOptions): KeyringSession {
     }
   }
   session.save();
-  session.record({ action: 'keyring.import', resource: session.dir, outcome: 'ok', after: { entries: session.keyring.entries.length } });
+  session.record({ action: 'keyring.import', resource: shownPath(session, options, session.dir), outcome: 'ok', after: { entries: session.keyring.entries.length } });
   return session;
 }

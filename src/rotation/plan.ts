@@ -40,7 +40,9 @@ export function planRotation(session: KeyringSession, request: PlanRequest = {})
   for (const kind of held) {
     const active = activeEntry(keyring, kind);
     const u = active ? urgency(active, config.policy, kind, now).urgency : 'missing';
-    const included = request.kinds ? request.kinds.includes(kind) : u !== 'ok';
+    // A rehearsal copy has no Kingdom: what is due there beyond TLS is listed, not rotated.
+    const rehearsable = !config.rehearsalOf || !needsKingdom([kind], publishesPublicKey(config.participantKind));
+    const included = request.kinds ? request.kinds.includes(kind) : u !== 'ok' && rehearsable;
     reasons.push({ kind, urgency: request.kinds?.includes(kind) ? 'requested' : u, included });
     if (included) kinds.push(kind);
   }
@@ -48,9 +50,11 @@ export function planRotation(session: KeyringSession, request: PlanRequest = {})
   if (needsKingdom(kinds, publishesPublicKey(config.participantKind)) && !kingdomReady) {
     throw new RotationError(
       'KINGDOM_NOT_CONFIGURED',
-      config.kingdom
-        ? `${session.participant} is not a registered participant name: register it, then run halo-keys sync --participant NAME`
-        : 'rotating signing certificates or encryption keys needs the kingdom section in halo-keys.yaml',
+      config.rehearsalOf
+        ? 'a rehearsal copy has no Kingdom, so it rotates only TLS certificates: rehearse with --tls'
+        : config.kingdom
+          ? `${session.participant} is not a registered participant name: register it, then run halo-keys sync --participant NAME`
+          : 'rotating signing certificates or encryption keys needs the kingdom section in halo-keys.yaml',
     );
   }
 

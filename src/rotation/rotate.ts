@@ -126,12 +126,14 @@ export async function rotate(session: KeyringSession, options: RotateOptions = {
     let reasons: Plan['reasons'] | undefined;
     if (journal) {
       resumed = true;
+      session.unlock();
       session.record({ action: 'rotation.resume', resource: journal.id, outcome: 'ok', detail: `${journal.steps.filter((s) => s.status === 'done').length}/${journal.steps.length} steps done` });
     } else {
       if (options.resume) throw new RotationError('NO_JOURNAL', 'no unfinished rotation to resume');
       const plan = planRotation(session, options.kinds ? { kinds: options.kinds } : {});
       reasons = plan.reasons;
       if (plan.steps.length === 0) return { resumed: false, dryRun: false, plan: reasons, steps: [], ...(lock.tookOver ? { lockTakenOver: lock.tookOver } : {}) };
+      session.unlock();
       journal = newJournal(newJournalId('rot', session.now()), session.now(), plan.kinds, plan.steps);
       writeJournal(session.dir, journal);
       session.record({ action: 'rotation.start', resource: journal.id, outcome: 'ok', after: { kinds: plan.kinds, steps: journal.steps.map((s) => s.type) } });

@@ -64,6 +64,18 @@ export class KeyringSession {
     this.audit.append(record);
   }
 
+  /**
+   * Checks the passphrase by decrypting one private key (an active one when
+   * there is one), so a wrong passphrase is found before a journal starts,
+   * not halfway through it.
+   */
+  unlock(): void {
+    const held = this.keyring.entries.filter((e) => e.kind !== 'encryption' && this.material.hasFiles(e));
+    const one = held.find((e) => e.state === 'active') ?? held[0];
+    if (one) this.material.privateKey(one);
+    else if (this.keyring.entries.some((e) => e.kind === 'encryption')) this.material.loadEncryptionKeyset(this.keyring.encryptionKeyset);
+  }
+
   ca(): CertificateAuthority {
     if (!this.#ca) {
       try {

@@ -27,7 +27,9 @@ export interface StatusProblem {
     | 'published-not-active'
     | 'kingdom-differs'
     | 'kingdom-unreachable'
-    | 'rotation-unfinished';
+    | 'rotation-unfinished'
+    | 'not-yet-valid'
+    | 'pending';
   message: string;
 }
 
@@ -85,6 +87,13 @@ export async function collectStatus(session: KeyringSession, options: StatusOpti
       ...(e.tinkKeyId !== undefined ? { tinkKeyId: e.tinkKeyId } : {}),
     };
     if (e.kind === 'encryption' && publication) row.published = publication.primaryKeyId === e.tinkKeyId;
+    // A rehearsal at a later instant must never leave an active certificate that cannot be used yet.
+    if (e.state === 'active' && e.notBefore && Date.parse(e.notBefore) > now.getTime()) {
+      problems.push({ severity: 'error', entry: e.id, code: 'not-yet-valid', message: `active ${e.kind} ${e.id} is not valid before ${e.notBefore}` });
+    }
+    if (e.state === 'pending') {
+      problems.push({ severity: 'error', entry: e.id, code: 'pending', message: `${e.kind} ${e.id} is pending: finish the rotation (halo-keys rotate) or abandon it (halo-keys rotate --abort)` });
+    }
     if (e.state === 'active' && held.includes(e.kind)) {
       const u = urgency(e, config.policy, e.kind, now);
       row.dueAt = u.schedule.dueAt.toISOString();
@@ -116,7 +125,8 @@ export async function collectStatus(session: KeyringSession, options: StatusOpti
   }
   const journal = readJournal(session.dir);
   if (journal && journal.status !== 'done') {
-    problems.push({ severity: 'warning', code: 'rotation-unfinished', message: `rotation ${journal.id} is unfinished (${journal.status}): run halo-keys rotate to finish it` });
+    const what = journal.procedure ?? 'rotation';
+    problems.push({ severity: 'error', code: 'rotation-unfinished', message: `${what} ${journal.id} is unfinished (${journal.status}): run halo-keys rotate to finish it, or halo-keys rotate --abort to abandon it` });
   }
 
   let kingdom: StatusReport['kingdom'] = config.kingdom ? (registered ? 'compared' : 'unregistered') : 'not-configured';

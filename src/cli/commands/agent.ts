@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { METRICS_PATH } from '../../kingdom/server/http-endpoints.js';
-import { type StateFlags, addStateOptions, clockFor } from './keyring.js';
+import { type StateFlags, addRehearsalOption, addStateOptions, writableState } from './keyring.js';
 
 function duration(value: string): number {
   const m = /^(\d+)(s|m|h)$/.exec(value);
@@ -20,7 +20,7 @@ function listen(value: string): { host: string; port: number } {
 }
 
 export function registerAgentCommands(program: Command): void {
-  addStateOptions(
+  addRehearsalOption(addStateOptions(
     program
       .command('agent')
       .description('check every interval, rotate what is due, back off on failure; Prometheus metrics on --metrics-listen')
@@ -28,14 +28,15 @@ export function registerAgentCommands(program: Command): void {
       .option('--retry <duration>', 'first retry delay after a failure (doubles up to the interval)', duration, 60_000)
       .option('--metrics-listen <host:port>', 'serve /metrics here', listen)
       .option('--once', 'run one round and exit (0 rotated or nothing due, 1 failed, 4 locked by another rotation)'),
-  ).action(async (flags: StateFlags & { interval: number; retry: number; metricsListen?: { host: string; port: number }; once?: boolean }) => {
+  )).action(async (flags: StateFlags & { interval: number; retry: number; metricsListen?: { host: string; port: number }; once?: boolean }) => {
     const { RotationAgent } = await import('../../rotation/agent.js');
     const { resolveKeyringPassphrase } = await import('../../rotation/keyring-files.js');
     const { setExitCode } = await import('./keyring.js');
     const passphrase = resolveKeyringPassphrase(flags.passphraseFile);
+    const { dir, clock } = await writableState(flags, 'agent', true);
     const agent = new RotationAgent({
-      dir: flags.dir,
-      clock: await clockFor(flags),
+      dir,
+      clock,
       passphrase: () => passphrase,
       intervalMs: flags.interval,
       retryBaseMs: flags.retry,

@@ -8,7 +8,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { ProcedureOptions, ProcedureResult } from '../../rotation/compromise/procedure.js';
 import type { KeyringSession } from '../../rotation/session.js';
 import { UsageError, output } from '../run.js';
-import { type StateFlags, addStateOptions, openSession } from './keyring.js';
+import { type StateFlags, addStateOptions, openSession, openWritingSession } from './keyring.js';
 
 export interface ProcedureFlags extends StateFlags {
   dryRun?: boolean;
@@ -33,6 +33,7 @@ export async function procedureOptions(flags: ProcedureFlags): Promise<Procedure
     ...(flags.dryRun ? { dryRun: true } : {}),
     ...(flags.resume ? { resume: true } : {}),
     ...(flags.breakLock ? { breakLock: true } : {}),
+    ...(flags.report ? { reportFile: flags.report } : {}),
     ...faultHooks(),
     ...(flags.json
       ? {}
@@ -112,7 +113,7 @@ Examples:
       .option('--keep-key-material', 'do not destroy the private key'),
   ).action(async (name: string | undefined, flags: CertificateFlags) => {
     requireOneTarget(name, flags);
-    const session = await openSession(flags);
+    const session = await (flags.dryRun ? openSession(flags) : openWritingSession(flags, 'compromise'));
     const { runProcedure } = await import('../../rotation/compromise/procedure.js');
     const { planCertificateCompromise } = await import('../../rotation/compromise/plans.js');
     const result = await runProcedure(
@@ -138,7 +139,7 @@ Examples:
       .option('--skid <hex>', 'the certificate by subject key identifier'),
   ).action(async (name: string | undefined, flags: CertificateFlags) => {
     requireOneTarget(name, flags);
-    const session = await openSession(flags);
+    const session = await (flags.dryRun ? openSession(flags) : openWritingSession(flags, 'compromise'));
     const { runProcedure } = await import('../../rotation/compromise/procedure.js');
     const { planReleaseHold } = await import('../../rotation/compromise/plans.js');
     const result = await runProcedure(session, 'compromise.release-hold', async () => planReleaseHold(await certificateTargetOf(session, name, flags)), await procedureOptions(flags));
@@ -153,7 +154,7 @@ Examples:
       .option('--requisition-specs <dir>', "MC: its own RequisitionSpecs, <nonce hash hex>.binpb (default: compromise.requisitionSpecs)")
       .option('--trusted-roots <file>', "MC: the DataProviders' roots, PEM (default: compromise.trustedRoots)"),
   ).action(async (flags: ProcedureFlags & { keyId?: number; requisitionSpecs?: string; trustedRoots?: string }) => {
-    const session = await openSession(flags);
+    const session = await (flags.dryRun ? openSession(flags) : openWritingSession(flags, 'compromise'));
     const { runProcedure } = await import('../../rotation/compromise/procedure.js');
     const { planEncryptionKeyCompromise } = await import('../../rotation/compromise/plans.js');
     const { compromiseSettings } = await import('../../rotation/compromise/settings.js');

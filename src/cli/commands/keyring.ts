@@ -20,19 +20,26 @@ export function isoTime(value: string): Date {
 
 export { setExitCode } from '../run.js';
 
+/** `value` as one shell word: bare when it holds only safe characters, else single-quoted. */
+export function shellWord(value: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
 export interface StateFlags {
   dir: string;
   passphraseFile?: string;
   at?: Date;
   json?: boolean;
+  /** `--rehearsal DIR` (commands that write): act on a copy of the keyring made there. */
+  rehearsal?: string;
 }
 
-/** `--dir`, `--passphrase-file`, `--at` (rehearsal at another instant; HALO_KEYS_NOW does the same). */
+/** `--dir`, `--passphrase-file`, `--at` (another instant; HALO_KEYS_NOW does the same; see writableState). */
 export function addStateOptions(cmd: Command): Command {
   return cmd
     .option('--dir <dir>', 'the keyring state directory (default: $HALO_KEYS_DIR or .)', process.env.HALO_KEYS_DIR ?? '.')
     .option('--passphrase-file <file>', 'file whose first line is the keyring passphrase (default: $HALO_KEYS_PASSPHRASE)')
-    .option('--at <iso-time>', 'act as if it were this instant (rehearsals and tests; default: $HALO_KEYS_NOW or now)', isoTime);
+    .option('--at <iso-time>', 'act as if it were this instant (default: $HALO_KEYS_NOW or now); commands that write need --rehearsal DIR with it', isoTime);
 }
 
 export async function clockFor(flags: Pick<StateFlags, 'at'>): Promise<Clock> {
@@ -47,11 +54,54 @@ export async function clockFor(flags: Pick<StateFlags, 'at'>): Promise<Clock> {
   return systemClock;
 }
 
-export async function openSession(flags: StateFlags): Promise<KeyringSession> {
+export async function openSession(flags: StateFlags, where?: { dir: string; clock: Clock }): Promise<KeyringSession> {
   const { KeyringSession } = await import('../../rotation/session.js');
   const { resolveKeyringPassphrase } = await import('../../rotation/keyring-files.js');
+  const { dir, clock } = where ?? { dir: flags.dir, clock: await clockFor(flags) };
+  return KeyringSession.open(dir, { clock, passphrase: () => resolveKeyringPassphrase(flags.passphraseFile) });
+}
+
+/** `--rehearsal DIR`, for the commands that may write at another instant on a copy. */
+export function addRehearsalOption(cmd: Command): Command {
+  return cmd.option('--rehearsal <dir>', 'act on a copy of the keyring made in DIR (required to write with --at or HALO_KEYS_NOW): no kubectl apply, no rollout check, no Kingdom (so TLS only)');
+}
+
+/**
+ * Where a command that writes acts. Now: the keyring itself. At another
+ * instant (`--at`, HALO_KEYS_NOW): only a rehearsal copy, made in
+ * `--rehearsal DIR`, since keys issued for a later instant are unusable now.
+ */
+export async function writableState(flags: StateFlags, command: string, rehearsable = false): Promise<{ dir: string; clock: Clock }> {
   const clock = await clockFor(flags);
-  return KeyringSession.open(flags.dir, { clock, passphrase: () => resolveKeyringPassphrase(flags.passphraseFile) });
+  const { loadConfig } = await import('../../rotation/config.js');
+  const config = loadConfig(flags.dir);
+  if (flags.rehearsal !== undefined) {
+    const { rehearsalCopy } = await import('../../rotation/rehearsal.js');
+    const dir = rehearsalCopy(config, flags.rehearsal, clock.now());
+    process.stderr.write(`halo-keys: rehearsal at ${clock.now().toISOString()} on the copy in ${dir}; the keyring in ${config.dir} is untouched\n`);
+    return { dir, clock };
+  }
+  const otherInstant = flags.at !== undefined || !!process.env.HALO_KEYS_NOW;
+  if (otherInstant && !config.rehearsalOf) {
+    throw new UsageError(
+      `${command} at ${clock.now().toISOString()} would write into the keyring in ${flags.dir} state that may not be valid now: ${rehearsable ? 'add --rehearsal DIR to act on a copy' : 'run it without --at or HALO_KEYS_NOW'} (status, plan and rotate --dry-run take --at as they are)`,
+    );
+  }
+  return { dir: flags.dir, clock };
+}
+
+/** init and import: an earlier instant backdates the new keyring; a later one would make certificates not valid yet. */
+async function newKeyringClock(flags: StateFlags): Promise<Clock> {
+  const clock = await clockFor(flags);
+  if (clock.now().getTime() > Date.now() + 60_000) {
+    throw new UsageError(`${clock.now().toISOString()} is later than now: the new certificates would not be valid yet (an earlier --at backdates a new keyring; rehearse later instants with rotate --rehearsal DIR)`);
+  }
+  return clock;
+}
+
+/** A session for a command that writes (see writableState). */
+export async function openWritingSession(flags: StateFlags, command: string, rehearsable = false): Promise<KeyringSession> {
+  return openSession(flags, await writableState(flags, command, rehearsable));
 }
 
 interface InitFlags extends StateFlags {
@@ -86,7 +136,7 @@ function addConfigOptions(cmd: Command): Command {
     .option('--kustomization-dir <dir>', 'Kustomization directory of the TLS Secret')
     .option('--secret-name <name>', 'name of the TLS secretGenerator (with --kustomization-dir)')
     .option('--trusted-roots <file>', 'PEM bundle written into the Secret as all_root_certs.pem')
-    .option('--no-apply', 'do not run kubectl apply -k after writing the Secret');
+    .option('--no-apply', 'no cluster from here: write the Secret into the Kustomization and leave kubectl apply -k to you (kustomization.apply: false)');
 }
 
 async function configValues(flags: InitFlags, subjectRequired: boolean) {
@@ -156,7 +206,7 @@ export function registerKeyringCommands(program: Command): void {
     const { resolveKeyringPassphrase } = await import('../../rotation/keyring-files.js');
     const session = initKeyring({
       dir: flags.dir,
-      clock: await clockFor(flags),
+      clock: await newKeyringClock(flags),
       passphrase: () => resolveKeyringPassphrase(flags.passphraseFile),
       config: values,
       ...(flags.createCa ? { createCa: { subject: flags.caSubject ?? `${flags.subject} Root CA` } } : {}),
@@ -185,7 +235,7 @@ export function registerKeyringCommands(program: Command): void {
     const { resolveKeyringPassphrase } = await import('../../rotation/keyring-files.js');
     const session = importKeyring({
       dir: flags.dir,
-      clock: await clockFor(flags),
+      clock: await newKeyringClock(flags),
       passphrase: () => resolveKeyringPassphrase(flags.passphraseFile),
       config: values,
       files: {
@@ -210,7 +260,7 @@ export function registerKeyringCommands(program: Command): void {
       .option('--display-name <name>', 'display name at the Kingdom')
       .option('--json', 'print JSON'),
   ).action(async (flags: StateFlags & { adminTokenFile: string; displayName?: string }) => {
-    const session = await openSession(flags);
+    const session = await openWritingSession(flags, 'register');
     const k = session.config.kingdom;
     if (!k) throw new UsageError('halo-keys.yaml names no kingdom');
     const { readFileBytes } = await import('../../lib/files.js');
@@ -252,10 +302,11 @@ export function registerKeyringCommands(program: Command): void {
   addStateOptions(
     program
       .command('registration')
-      .description('write what the Kingdom operator needs to register this participant (root, first certificate, signed public key)')
+      .description('write what the Kingdom operator needs to register this participant (root, first certificate, signed public key) and the command to run')
       .requiredOption('--out-dir <dir>', 'where to write root.pem, signing_cert.der, encryption_public_key.bin and .sig')
+      .option('--kingdom-data-dir <dir>', "the Kingdom's data dir, for the printed operator command (default: a placeholder the operator must fill in)")
       .option('--json', 'print JSON'),
-  ).action(async (flags: StateFlags & { outDir: string }) => {
+  ).action(async (flags: StateFlags & { outDir: string; kingdomDataDir?: string }) => {
     const session = await openSession(flags);
     const { registrationMaterial } = await import('../../rotation/registration.js');
     const { mkdirSync } = await import('node:fs');
@@ -274,16 +325,21 @@ export function registerKeyringCommands(program: Command): void {
       writeFileAtomic(files.publicKeySignature, m.publicKey.signature);
     }
     const kind = session.config.participantKind.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    // Runs as printed: the data dir names the operator's Kingdom (an unfilled <placeholder> is a shell error, never a new Kingdom).
     const command = [
-      `halo-keys kingdom admin create-${kind}`,
-      `--root-cert ${files.rootCert}`,
-      `--certificate ${files.certificate}`,
-      ...(files.publicKey ? [`--public-key ${files.publicKey}`, `--public-key-signature ${files.publicKeySignature}`] : []),
+      'halo-keys kingdom admin',
+      `--data-dir ${flags.kingdomDataDir !== undefined ? shellWord(flags.kingdomDataDir) : '<KINGDOM_DATA_DIR>'}`,
+      `create-${kind}`,
+      `--root-cert ${shellWord(files.rootCert!)}`,
+      `--certificate ${shellWord(files.certificate!)}`,
+      ...(files.publicKey ? [`--public-key ${shellWord(files.publicKey)}`, `--public-key-signature ${shellWord(files.publicKeySignature!)}`] : []),
     ].join(' ');
-    output(flags.json, { files, command }, () => `wrote ${Object.values(files).join(', ')}
-register with:
+    const sync = `halo-keys sync --dir ${shellWord(flags.dir)} --participant <NAME>`;
+    output(flags.json, { files, command, sync }, () => `wrote ${Object.values(files).join(', ')}
+the Kingdom operator registers it with:
   ${command}
-then: halo-keys sync --participant NAME`);
+which prints its name (e.g. ${session.config.participant}/AAAAAAAAAHs); then, with that name:
+  ${sync}`);
   });
 
   addStateOptions(
@@ -293,7 +349,7 @@ then: halo-keys sync --participant NAME`);
       .option('--participant <name>', 'the registered name, e.g. dataProviders/AAAAAAAAAHs')
       .option('--json', 'print JSON'),
   ).action(async (flags: StateFlags & { participant?: string }) => {
-    const session = await openSession(flags);
+    const session = await openWritingSession(flags, 'sync');
     const { syncWithKingdom } = await import('../../rotation/registration.js');
     const { connectKingdom } = await import('../../rotation/kingdom-connect.js');
     const result = await syncWithKingdom(session, connectKingdom(session), flags.participant);

@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { type ProcedureFlags, addProcedureOptions, printResult, procedureOptions } from './compromise.js';
-import { openSession } from './keyring.js';
+import { openSession, openWritingSession } from './keyring.js';
 
 export function registerReencryptCommands(program: Command): void {
   const group = program.command('reencrypt').description('re-encrypt what a leaked key of another participant protected');
@@ -19,7 +19,7 @@ export function registerReencryptCommands(program: Command): void {
       .option('--trusted-roots <file>', "the MeasurementConsumers' roots, PEM (default: compromise.trustedRoots)")
       .addHelpText('after', '\nExample:\n  halo-keys reencrypt event-groups --dir edp1 --metadata-dir edp1/metadata --trusted-roots mc_root.pem'),
   ).action(async (flags: ProcedureFlags & { metadataDir?: string; trustedRoots?: string }) => {
-    const session = await openSession(flags);
+    const session = await (flags.dryRun ? openSession(flags) : openWritingSession(flags, 'reencrypt'));
     const { runProcedure } = await import('../../rotation/compromise/procedure.js');
     const { planReencryption } = await import('../../rotation/compromise/plans.js');
     const { compromiseSettings } = await import('../../rotation/compromise/settings.js');

@@ -6,9 +6,10 @@
  */
 import type { Command } from 'commander';
 import { keyKindsOf, type KeyKind } from '../../rotation/config.js';
-import type { RotateResult } from '../../rotation/rotate.js';
+import type { AbortResult } from '../../rotation/abort.js';
+import type { RotateOptions, RotateResult } from '../../rotation/rotate.js';
 import { UsageError, output } from '../run.js';
-import { type StateFlags, addStateOptions, openSession } from './keyring.js';
+import { type StateFlags, addRehearsalOption, addStateOptions, openSession, openWritingSession } from './keyring.js';
 
 interface KindFlags {
   tls?: boolean;
@@ -47,6 +48,13 @@ function planText(result: RotateResult): string {
   return lines.join('\n');
 }
 
+function abortText(result: AbortResult): string {
+  const lines = [result.dryRun ? `dry run: nothing was changed; abandoning ${result.procedure} ${result.aborted} would take these steps` : `aborted ${result.aborted}: ${result.steps.length} step(s) walked it back (journal ${result.journalId})`];
+  for (const p of result.previews ?? []) lines.push(`${String(p.n).padStart(2)}. ${p.type.padEnd(20)} ${p.summary}\n    ${p.change}`);
+  if (result.notes.length) lines.push('not undone:', ...result.notes.map((n) => `  - ${n}`));
+  return lines.join('\n');
+}
+
 export function registerRotateCommands(program: Command): void {
   addKindOptions(
     addStateOptions(
@@ -64,39 +72,49 @@ export function registerRotateCommands(program: Command): void {
   });
 
   addKindOptions(
-    addStateOptions(
+    addRehearsalOption(addStateOptions(
       program
         .command('rotate')
         .description('rotate what is due (or the given kinds) as a crash-safe journal')
         .option('--dry-run', 'change nothing anywhere; print exactly what would change')
         .option('--resume', 'finish an unfinished rotation (an error when there is none)')
+        .option('--abort', 'abandon the unfinished journal (rotation or compromise procedure): walk back what it created, say what cannot be undone')
         .option('--break-lock', "take over a lock held by another host's rotation")
         .option('--json', 'print JSON')
         .addHelpText(
           'after',
           `
 Each step is recorded in <dir>/journal.json before and after it runs; after a
-crash, run rotate again and it finishes the same rotation. Test hooks:
+crash, run rotate again and it finishes the same rotation, or rotate --abort to
+abandon it (journaled and audited too). --at (or HALO_KEYS_NOW) writes only to
+a rehearsal copy: rotate --at 2027-03-20T00:00:00Z --rehearsal /tmp/rehearsal
+(with --dry-run, --at needs no copy). Test hooks:
 HALO_KEYS_FAULT_AFTER_STEP=n / HALO_KEYS_FAULT_BEFORE_RECORD=n SIGKILL the
 process right after step n is recorded / right after it ran.`,
         ),
-    ),
-  ).action(async (flags: StateFlags & KindFlags & { dryRun?: boolean; resume?: boolean; breakLock?: boolean }) => {
-    const session = await openSession(flags);
+    )),
+  ).action(async (flags: StateFlags & KindFlags & { dryRun?: boolean; resume?: boolean; abort?: boolean; breakLock?: boolean }) => {
+    if (flags.abort && (flags.resume || flags.tls || flags.signing || flags.encryption || flags.all)) throw new UsageError('--abort takes no --resume or kind flags: it abandons the unfinished journal');
+    const session = await (flags.dryRun ? openSession(flags) : openWritingSession(flags, 'rotate', true));
     const { rotate, faultHooks } = await import('../../rotation/rotate.js');
+    const onStep: RotateOptions['onStep'] = flags.json
+      ? undefined
+      : (step, phase) => {
+          if (phase === 'done') process.stdout.write(`${String(step.n).padStart(2)}. ${step.type.padEnd(20)} ${step.result ?? ''}\n`);
+          if (phase === 'failed') process.stdout.write(`${String(step.n).padStart(2)}. ${step.type.padEnd(20)} FAILED\n`);
+        };
+    const common = { ...(flags.dryRun ? { dryRun: true } : {}), ...(flags.breakLock ? { breakLock: true } : {}), ...faultHooks(), onStep };
+    if (flags.abort) {
+      const { abortJournal } = await import('../../rotation/abort.js');
+      const result = await abortJournal(session, common);
+      output(flags.json, result, () => abortText(result));
+      return;
+    }
     const kinds = kindsOf(flags, keyKindsOf(session.config.participantKind));
     const result = await rotate(session, {
       ...(kinds ? { kinds } : {}),
-      ...(flags.dryRun ? { dryRun: true } : {}),
       ...(flags.resume ? { resume: true } : {}),
-      ...(flags.breakLock ? { breakLock: true } : {}),
-      ...faultHooks(),
-      onStep: flags.json
-        ? undefined
-        : (step, phase) => {
-            if (phase === 'done') process.stdout.write(`${String(step.n).padStart(2)}. ${step.type.padEnd(20)} ${step.result ?? ''}\n`);
-            if (phase === 'failed') process.stdout.write(`${String(step.n).padStart(2)}. ${step.type.padEnd(20)} FAILED\n`);
-          },
+      ...common,
     });
     output(flags.json, result, () => {
       if (result.dryRun) return `dry run: nothing was changed\n${planText(result)}`;

@@ -1,8 +1,9 @@
 /**
  * `halo-keys status`: every key and certificate of the keyring, when each is
  * due, and what is wrong. Exit codes: 0 in order (due items are warnings),
- * 1 the command failed, 2 usage, 3 something overdue, expired or
- * inconsistent with the Kingdom, so a deployment can be gated on it.
+ * 1 the command failed, 2 usage, 3 something overdue, expired, not valid
+ * now, pending or half-rotated, or inconsistent with the Kingdom, so a
+ * deployment can be gated on it.
  */
 import type { Command } from 'commander';
 import { output } from '../run.js';
@@ -21,7 +22,7 @@ export function registerStatusCommands(program: Command): void {
       .description('every key and certificate: kind, state, age, expiry, next rotation, problems (exit 3 when something is overdue)')
       .option('--no-kingdom', 'do not compare with the Kingdom')
       .option('--json', 'print JSON')
-      .addHelpText('after', '\nExit codes: 0 in order (due is a warning), 1 failure, 2 usage, 3 overdue, expired or inconsistent with the Kingdom.'),
+      .addHelpText('after', '\nExit codes: 0 in order (due is a warning), 1 failure, 2 usage, 3 overdue, expired, an active certificate not valid now, a key pending, a journal unfinished or failed, or inconsistent with the Kingdom.'),
   ).action(async (flags: StateFlags & { kingdom: boolean }) => {
     const session = await openSession(flags);
     const { collectStatus } = await import('../../rotation/status.js');

@@ -21,6 +21,8 @@ import { readRecord } from './workspace.js';
 export type ProcedureOptions = Pick<RotateOptions, 'dryRun' | 'resume' | 'breakLock' | 'onStep' | 'faultAfterStep' | 'faultBeforeRecord' | 'rolloutDelayMs'> & {
   kingdom?: () => KingdomPort;
   client?: () => KingdomClient;
+  /** `--report FILE` of this run: also given to an unfinished journal's report step when this run finishes it. */
+  reportFile?: string;
 };
 
 export interface PlanEnvironment {
@@ -51,6 +53,9 @@ export async function runProcedure(
   plan: (env: PlanEnvironment) => Promise<ProcedurePlan>,
   options: ProcedureOptions = {},
 ): Promise<ProcedureResult> {
+  if (session.config.rehearsalOf && !options.dryRun) {
+    throw new RotationError('REHEARSAL_ONLY', `${procedure} acts at the Kingdom and cannot run in a rehearsal copy: use --dry-run`);
+  }
   let client: KingdomClient | undefined;
   const clientOf = () => (client ??= options.client ? options.client() : connectKingdomClient(session));
   const shared = { ...options, client: clientOf };
@@ -67,6 +72,8 @@ export async function runProcedure(
 
   const lock = acquireLock(session.dir, { clock: session.clock, command: procedure, ...(options.breakLock ? { breakLock: true } : {}) });
   try {
+    // A wrong passphrase is found here, before the plan writes anything.
+    session.unlock();
     let journal = readJournal(session.dir);
     if (journal?.status === 'done') {
       archiveJournal(session.dir, journal);
@@ -84,6 +91,10 @@ export async function runProcedure(
     let summary: string | undefined;
     if (journal) {
       resumed = true;
+      if (options.reportFile) {
+        for (const step of journal.steps) if (step.type === 'compromise.report' && step.status !== 'done') step.args = { ...step.args, reportFile: options.reportFile };
+        writeJournal(session.dir, journal);
+      }
       session.record({ action: `${procedure}.resume`, resource: journal.id, outcome: 'ok', detail: `${journal.steps.filter((s) => s.status === 'done').length}/${journal.steps.length} steps done` });
     } else {
       if (options.resume) throw new RotationError('NO_JOURNAL', `no unfinished ${procedure} to resume`);

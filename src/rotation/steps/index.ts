@@ -3,6 +3,7 @@ import { COMPROMISE_HANDLERS } from '../compromise/handlers.js';
 import type { StepType } from '../journal.js';
 import { activateStep, issueStep } from './certificate-steps.js';
 import type { StepHandler } from './context.js';
+import { discardStep } from './discard-step.js';
 import { activateEncryptionKeyStep, addEncryptionKeyStep, destroyEncryptionKeyStep, promoteEncryptionKeyStep } from './encryption-steps.js';
 import { publishStep } from './publish-step.js';
 import { registerStep, retireStep } from './signing-steps.js';
@@ -23,6 +24,7 @@ const HANDLERS: Record<StepType, StepHandler> = {
   'encryption.activate': activateEncryptionKeyStep,
   'signing.retire': retireStep,
   'encryption.destroy': destroyEncryptionKeyStep,
+  'abort.discard': discardStep,
   ...COMPROMISE_HANDLERS,
 };
 

@@ -76,6 +76,11 @@ export const applyStep: StepHandler = {
   async run(ctx, step) {
     const k = kustomization(ctx);
     const entry = stepEntry(ctx, step);
+    // `apply: false` (or init --no-apply) after the journal was planned with apply on: nothing to run.
+    if (k.apply.length === 0) {
+      ctx.session.record({ action: 'secret.apply', resource: k.dir, ...auditIds(entry), outcome: 'skipped', detail: 'kustomization.apply is false' });
+      return `not applied (kustomization.apply is false): apply ${k.dir} yourself`;
+    }
     try {
       const result = await applyKustomization(k.dir, { applyCommand: k.apply });
       ctx.session.record({ action: 'secret.apply', resource: k.dir, ...auditIds(entry), outcome: 'ok', detail: result.objects.join('; ').slice(0, 500) });
@@ -87,6 +92,7 @@ export const applyStep: StepHandler = {
   },
   async preview(ctx) {
     const k = kustomization(ctx);
+    if (k.apply.length === 0) return `would not apply ${k.dir} (kustomization.apply is false)`;
     return `would run: ${[...k.apply, k.dir].join(' ')} (not run in a dry run)`;
   },
 };
