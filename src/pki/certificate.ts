@@ -8,7 +8,7 @@
  *
  * Every failure is `PkiError('CERT_MALFORMED')`, whatever the input.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../lib/digest.js';
 import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
 import {
   type DerNode,
@@ -319,8 +319,8 @@ function decode(der: Uint8Array): Certificate {
     extensions = readExtensions(inner[0], 'Extensions');
   }
 
-  const decoded = decodeExtensions(extensions, subject);
-  return {
+  // One object written in place (no spreads): certificates are made by the thousand and read on every path.
+  const cert: { -readonly [K in keyof Certificate]: Certificate[K] } = {
     der: signed.der,
     tbs: signed.tbs,
     version,
@@ -336,13 +336,14 @@ function decode(der: Uint8Array): Certificate {
     spki: spkiNode!.bytes,
     publicKeyBytes: keyBits.bytes,
     publicKeyAlgorithm: keyAlg.oid,
-    ...(publicKeyCurve !== undefined ? { publicKeyCurve } : {}),
-    ...(keyAlg.parameters ? { publicKeyParameters: keyAlg.parameters } : {}),
     extensions,
-    ...decoded,
-    fingerprintSha256: createHash('sha256').update(signed.der).digest('hex'),
+    fingerprintSha256: sha256Hex(signed.der),
     isSelfIssued: namesEqual(subject, issuer),
   };
+  if (publicKeyCurve !== undefined) cert.publicKeyCurve = publicKeyCurve;
+  if (keyAlg.parameters) cert.publicKeyParameters = keyAlg.parameters;
+  Object.assign(cert, decodeExtensions(extensions, subject));
+  return cert;
 }
 
 /** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050. */

@@ -6,7 +6,7 @@
  * `extensions-builder.ts` is the encoding side.
  */
 import { DerError, Tag, TagClass, children, expectUniversal, integerBytes, isUniversal, parse, readBitString, readBoolean, readInteger, readOctetString, readOid, sequence } from '../lib/der.js';
-import { type AuthorityKeyIdentifierDetails, type Certificate, type Extension, KEY_USAGE_BITS, type KeyUsage, type NameConstraints, OID } from './certificate.js';
+import { type AuthorityKeyIdentifierDetails, type BasicConstraints, type Certificate, type Extension, KEY_USAGE_BITS, type KeyUsage, type NameConstraints, OID } from './certificate.js';
 import { PkiError } from './errors.js';
 import { type GeneralName, decodeGeneralName, decodeGeneralNames } from './general-name.js';
 import { type Name } from './name.js';
@@ -30,144 +30,172 @@ type DecodedExtensions = Pick<
 /** Decodes the extensions of a certificate with `subject` into its typed fields; throws `CERT_MALFORMED`. */
 export function decodeExtensions(exts: Map<string, Extension>, subject: Name): { -readonly [K in keyof DecodedExtensions]?: DecodedExtensions[K] } {
   const out: { -readonly [K in keyof DecodedExtensions]?: DecodedExtensions[K] } = {};
-  const within = <T>(oid: string, fn: (value: Uint8Array, critical: boolean) => T): T | undefined => {
-    const ext = exts.get(oid);
-    if (!ext) return undefined;
-    try {
-      return fn(ext.value, ext.critical);
-    } catch (err) {
-      const detail = err instanceof DerError ? err.message : String(err);
-      throw malformed(`extension ${oid} is malformed: ${detail}`, err);
-    }
-  };
 
-  out.basicConstraints = within(OID.basicConstraints, (v) => {
-    const parts = sequence(parse(v), 'BasicConstraints');
-    let ca = false;
-    let idx = 0;
-    if (parts[0] && isUniversal(parts[0], Tag.BOOLEAN)) {
-      ca = readBoolean(parts[0], 'cA');
-      idx = 1;
-    }
-    let pathLenConstraint: number | undefined;
-    if (parts[idx]) {
-      const n = readInteger(parts[idx], 'pathLenConstraint');
-      if (n < 0n) throw new DerError('pathLenConstraint must not be negative');
-      pathLenConstraint = n > 1_000_000n ? 1_000_000 : Number(n);
-      idx++;
-    }
-    if (parts.length !== idx) throw new DerError('BasicConstraints has too many fields');
-    return pathLenConstraint === undefined ? { ca } : { ca, pathLenConstraint };
-  });
+  const basicConstraints = within(exts, OID.basicConstraints, decodeBasicConstraints, subject);
+  if (basicConstraints !== undefined) out.basicConstraints = basicConstraints;
 
-  out.keyUsage = within(OID.keyUsage, (v) => {
-    const { bytes } = readBitString(parse(v), 'KeyUsage');
-    const set = new Set<KeyUsage>();
-    for (let bit = 0; bit < bytes.length * 8; bit++) {
-      if ((bytes[bit >> 3]! >> (7 - (bit & 7))) & 1) {
-        const name = KEY_USAGE_BITS[bit];
-        if (name) set.add(name);
-      }
-    }
-    if (set.size === 0) throw new DerError('KeyUsage has no bit set');
-    return set;
-  });
+  const keyUsage = within(exts, OID.keyUsage, decodeKeyUsage, subject);
+  if (keyUsage !== undefined) out.keyUsage = keyUsage;
 
-  out.extKeyUsage = within(OID.extKeyUsage, (v) => {
-    const list = sequence(parse(v), 'ExtKeyUsageSyntax').map((n) => readOid(n, 'KeyPurposeId'));
-    if (list.length === 0) throw new DerError('ExtKeyUsageSyntax must not be empty');
-    return list;
-  });
+  const extKeyUsage = within(exts, OID.extKeyUsage, decodeExtKeyUsage, subject);
+  if (extKeyUsage !== undefined) out.extKeyUsage = extKeyUsage;
 
-  out.subjectAltNames = within(OID.subjectAltName, (v, critical) => {
-    const names = decodeGeneralNames(expectUniversal(parse(v), Tag.SEQUENCE, 'GeneralNames'));
-    // §4.2.1.6: an empty subject needs a critical subjectAltName.
-    if (subject.rdns.length === 0 && !critical) throw new DerError('subjectAltName must be critical when the subject is empty');
-    return names;
-  });
+  const subjectAltNames = within(exts, OID.subjectAltName, decodeSubjectAltName, subject);
+  if (subjectAltNames !== undefined) out.subjectAltNames = subjectAltNames;
 
-  out.subjectKeyIdentifier = within(OID.subjectKeyIdentifier, (v, critical) => {
-    if (critical) throw new DerError('subjectKeyIdentifier must not be critical');
-    return readOctetString(parse(v), 'SubjectKeyIdentifier');
-  });
+  const subjectKeyIdentifier = within(exts, OID.subjectKeyIdentifier, decodeSubjectKeyIdentifier, subject);
+  if (subjectKeyIdentifier !== undefined) out.subjectKeyIdentifier = subjectKeyIdentifier;
 
-  out.authorityKeyIdentifierDetails = within(OID.authorityKeyIdentifier, (v, critical) => {
-    if (critical) throw new DerError('authorityKeyIdentifier must not be critical');
-    const details: { -readonly [K in keyof AuthorityKeyIdentifierDetails]: AuthorityKeyIdentifierDetails[K] } = {};
-    let last = -1;
-    for (const f of sequence(parse(v), 'AuthorityKeyIdentifier')) {
-      if (f.cls !== TagClass.CONTEXT || f.tag > 2 || f.tag <= last) throw new DerError('bad AuthorityKeyIdentifier field');
-      last = f.tag;
-      if (f.tag === 0) {
-        if (f.constructed) throw new DerError('keyIdentifier must be primitive');
-        details.keyIdentifier = f.value;
-      } else if (f.tag === 1) {
-        if (!f.constructed) throw new DerError('authorityCertIssuer must be constructed');
-        details.authorityCertIssuer = decodeGeneralNames(f);
-      } else {
-        if (f.constructed) throw new DerError('authorityCertSerialNumber must be primitive');
-        integerBytes(f, 'authorityCertSerialNumber');
-        let n = 0n;
-        for (const b of f.value) n = (n << 8n) | BigInt(b);
-        details.authorityCertSerialNumber = n;
-      }
-    }
-    // §4.2.1.1: issuer and serial come together or not at all.
-    if ((details.authorityCertIssuer === undefined) !== (details.authorityCertSerialNumber === undefined)) {
-      throw new DerError('authorityCertIssuer and authorityCertSerialNumber must both be present or both absent');
-    }
-    return details;
-  });
-  if (out.authorityKeyIdentifierDetails?.keyIdentifier) {
-    out.authorityKeyIdentifier = out.authorityKeyIdentifierDetails.keyIdentifier;
-  }
+  const authorityKeyIdentifierDetails = within(exts, OID.authorityKeyIdentifier, decodeAuthorityKeyIdentifier, subject);
+  if (authorityKeyIdentifierDetails !== undefined) out.authorityKeyIdentifierDetails = authorityKeyIdentifierDetails;
+  if (authorityKeyIdentifierDetails?.keyIdentifier) out.authorityKeyIdentifier = authorityKeyIdentifierDetails.keyIdentifier;
 
-  out.nameConstraints = within(OID.nameConstraints, (v) => {
-    const nc: NameConstraints = { permitted: [], excluded: [] };
-    let last = -1;
-    for (const f of sequence(parse(v), 'NameConstraints')) {
-      if (f.cls !== TagClass.CONTEXT || f.tag > 1 || f.tag <= last || !f.constructed) {
-        throw new DerError('bad NameConstraints field');
-      }
-      last = f.tag;
-      const subtrees = children(f);
-      // §4.2.1.10: a present subtrees field holds at least one subtree.
-      if (subtrees.length === 0) throw new DerError('GeneralSubtrees must not be empty');
-      for (const st of subtrees) {
-        const [base, ...rest] = sequence(st, 'GeneralSubtree');
-        if (!base) throw new DerError('GeneralSubtree without a base');
-        // §4.2.1.10: minimum is 0 (omitted in DER) and maximum is absent.
-        if (rest.length > 0) throw new DerError('GeneralSubtree minimum/maximum must be absent');
-        const name = decodeGeneralName(base, true);
-        checkConstraintForm(name);
-        (f.tag === 0 ? nc.permitted : nc.excluded).push(name);
-      }
-    }
-    // §4.2.1.10: at least one of permittedSubtrees and excludedSubtrees.
-    if (last < 0) throw new DerError('NameConstraints must not be empty');
-    return nc;
-  });
+  const nameConstraints = within(exts, OID.nameConstraints, decodeNameConstraints, subject);
+  if (nameConstraints !== undefined) out.nameConstraints = nameConstraints;
 
-  within(OID.authorityInfoAccess, (v, critical) => {
-    if (critical) throw new DerError('authorityInfoAccess must not be critical');
-    checkAccessDescriptions(v);
-  });
-  within(OID.subjectInfoAccess, (v, critical) => {
-    if (critical) throw new DerError('subjectInfoAccess must not be critical');
-    checkAccessDescriptions(v);
-  });
-  within(OID.policyConstraints, (v, critical) => {
-    // §4.2.1.11: conforming CAs MUST mark this extension critical.
-    if (!critical) throw new DerError('policyConstraints must be critical');
-    const parts = sequence(parse(v), 'PolicyConstraints');
-    if (parts.length === 0) throw new DerError('PolicyConstraints must not be empty');
-  });
-  within(OID.certificatePolicies, (v) => {
-    if (sequence(parse(v), 'certificatePolicies').length === 0) throw new DerError('certificatePolicies must not be empty');
-  });
+  within(exts, OID.authorityInfoAccess, decodeAuthorityInfoAccess, subject);
+  within(exts, OID.subjectInfoAccess, decodeSubjectInfoAccess, subject);
+  within(exts, OID.policyConstraints, decodePolicyConstraints, subject);
+  within(exts, OID.certificatePolicies, decodeCertificatePolicies, subject);
 
-  for (const k of Object.keys(out) as (keyof typeof out)[]) if (out[k] === undefined) delete out[k];
   return out;
+}
+
+/** Decodes extension `oid`, when present, with `decode`; a failure is `CERT_MALFORMED` naming the extension. */
+function within<T>(exts: Map<string, Extension>, oid: string, decode: (value: Uint8Array, critical: boolean, subject: Name) => T, subject: Name): T | undefined {
+  const ext = exts.get(oid);
+  if (!ext) return undefined;
+  try {
+    return decode(ext.value, ext.critical, subject);
+  } catch (err) {
+    const detail = err instanceof DerError ? err.message : String(err);
+    throw malformed(`extension ${oid} is malformed: ${detail}`, err);
+  }
+}
+
+function decodeBasicConstraints(v: Uint8Array): BasicConstraints {
+  const parts = sequence(parse(v), 'BasicConstraints');
+  let ca = false;
+  let idx = 0;
+  if (parts[0] && isUniversal(parts[0], Tag.BOOLEAN)) {
+    ca = readBoolean(parts[0], 'cA');
+    idx = 1;
+  }
+  let pathLenConstraint: number | undefined;
+  if (parts[idx]) {
+    const n = readInteger(parts[idx], 'pathLenConstraint');
+    if (n < 0n) throw new DerError('pathLenConstraint must not be negative');
+    pathLenConstraint = n > 1_000_000n ? 1_000_000 : Number(n);
+    idx++;
+  }
+  if (parts.length !== idx) throw new DerError('BasicConstraints has too many fields');
+  return pathLenConstraint === undefined ? { ca } : { ca, pathLenConstraint };
+}
+
+function decodeKeyUsage(v: Uint8Array): Set<KeyUsage> {
+  const { bytes } = readBitString(parse(v), 'KeyUsage');
+  const set = new Set<KeyUsage>();
+  for (let bit = 0; bit < bytes.length * 8; bit++) {
+    if ((bytes[bit >> 3]! >> (7 - (bit & 7))) & 1) {
+      const name = KEY_USAGE_BITS[bit];
+      if (name) set.add(name);
+    }
+  }
+  if (set.size === 0) throw new DerError('KeyUsage has no bit set');
+  return set;
+}
+
+function decodeExtKeyUsage(v: Uint8Array): string[] {
+  const list = sequence(parse(v), 'ExtKeyUsageSyntax').map((n) => readOid(n, 'KeyPurposeId'));
+  if (list.length === 0) throw new DerError('ExtKeyUsageSyntax must not be empty');
+  return list;
+}
+
+function decodeSubjectAltName(v: Uint8Array, critical: boolean, subject: Name): GeneralName[] {
+  const names = decodeGeneralNames(expectUniversal(parse(v), Tag.SEQUENCE, 'GeneralNames'));
+  // §4.2.1.6: an empty subject needs a critical subjectAltName.
+  if (subject.rdns.length === 0 && !critical) throw new DerError('subjectAltName must be critical when the subject is empty');
+  return names;
+}
+
+function decodeSubjectKeyIdentifier(v: Uint8Array, critical: boolean): Uint8Array {
+  if (critical) throw new DerError('subjectKeyIdentifier must not be critical');
+  return readOctetString(parse(v), 'SubjectKeyIdentifier');
+}
+
+function decodeAuthorityKeyIdentifier(v: Uint8Array, critical: boolean): AuthorityKeyIdentifierDetails {
+  if (critical) throw new DerError('authorityKeyIdentifier must not be critical');
+  const details: { -readonly [K in keyof AuthorityKeyIdentifierDetails]: AuthorityKeyIdentifierDetails[K] } = {};
+  let last = -1;
+  for (const f of sequence(parse(v), 'AuthorityKeyIdentifier')) {
+    if (f.cls !== TagClass.CONTEXT || f.tag > 2 || f.tag <= last) throw new DerError('bad AuthorityKeyIdentifier field');
+    last = f.tag;
+    if (f.tag === 0) {
+      if (f.constructed) throw new DerError('keyIdentifier must be primitive');
+      details.keyIdentifier = f.value;
+    } else if (f.tag === 1) {
+      if (!f.constructed) throw new DerError('authorityCertIssuer must be constructed');
+      details.authorityCertIssuer = decodeGeneralNames(f);
+    } else {
+      if (f.constructed) throw new DerError('authorityCertSerialNumber must be primitive');
+      integerBytes(f, 'authorityCertSerialNumber');
+      let n = 0n;
+      for (const b of f.value) n = (n << 8n) | BigInt(b);
+      details.authorityCertSerialNumber = n;
+    }
+  }
+  // §4.2.1.1: issuer and serial come together or not at all.
+  if ((details.authorityCertIssuer === undefined) !== (details.authorityCertSerialNumber === undefined)) {
+    throw new DerError('authorityCertIssuer and authorityCertSerialNumber must both be present or both absent');
+  }
+  return details;
+}
+
+function decodeNameConstraints(v: Uint8Array): NameConstraints {
+  const nc: NameConstraints = { permitted: [], excluded: [] };
+  let last = -1;
+  for (const f of sequence(parse(v), 'NameConstraints')) {
+    if (f.cls !== TagClass.CONTEXT || f.tag > 1 || f.tag <= last || !f.constructed) {
+      throw new DerError('bad NameConstraints field');
+    }
+    last = f.tag;
+    const subtrees = children(f);
+    // §4.2.1.10: a present subtrees field holds at least one subtree.
+    if (subtrees.length === 0) throw new DerError('GeneralSubtrees must not be empty');
+    for (const st of subtrees) {
+      const [base, ...rest] = sequence(st, 'GeneralSubtree');
+      if (!base) throw new DerError('GeneralSubtree without a base');
+      // §4.2.1.10: minimum is 0 (omitted in DER) and maximum is absent.
+      if (rest.length > 0) throw new DerError('GeneralSubtree minimum/maximum must be absent');
+      const name = decodeGeneralName(base, true);
+      checkConstraintForm(name);
+      (f.tag === 0 ? nc.permitted : nc.excluded).push(name);
+    }
+  }
+  // §4.2.1.10: at least one of permittedSubtrees and excludedSubtrees.
+  if (last < 0) throw new DerError('NameConstraints must not be empty');
+  return nc;
+}
+
+function decodeAuthorityInfoAccess(v: Uint8Array, critical: boolean): void {
+  if (critical) throw new DerError('authorityInfoAccess must not be critical');
+  checkAccessDescriptions(v);
+}
+
+function decodeSubjectInfoAccess(v: Uint8Array, critical: boolean): void {
+  if (critical) throw new DerError('subjectInfoAccess must not be critical');
+  checkAccessDescriptions(v);
+}
+
+function decodePolicyConstraints(v: Uint8Array, critical: boolean): void {
+  // §4.2.1.11: conforming CAs MUST mark this extension critical.
+  if (!critical) throw new DerError('policyConstraints must be critical');
+  const parts = sequence(parse(v), 'PolicyConstraints');
+  if (parts.length === 0) throw new DerError('PolicyConstraints must not be empty');
+}
+
+function decodeCertificatePolicies(v: Uint8Array): void {
+  if (sequence(parse(v), 'certificatePolicies').length === 0) throw new DerError('certificatePolicies must not be empty');
 }
 
 function checkAccessDescriptions(v: Uint8Array): void {
