@@ -54,13 +54,11 @@ export interface DerNode {
 }
 
 /**
- * A parsed TLV over the input. `bytes` and `value` are views made on first
- * use: most nodes of a certificate are walked through, never sliced.
+ * A parsed TLV over the input. `bytes` and `value` are views made when asked
+ * for: most nodes of a certificate are walked through, never sliced, and the
+ * few that are sliced are sliced once.
  */
 class Element implements DerNode {
-  #bytes: Uint8Array | undefined;
-  #value: Uint8Array | undefined;
-
   constructor(
     readonly cls: number,
     readonly constructed: boolean,
@@ -73,11 +71,11 @@ class Element implements DerNode {
   ) {}
 
   get bytes(): Uint8Array {
-    return (this.#bytes ??= this.buf.subarray(this.start, this.end));
+    return this.buf.subarray(this.start, this.end);
   }
 
   get value(): Uint8Array {
-    return (this.#value ??= this.buf.subarray(this.contentStart, this.end));
+    return this.buf.subarray(this.contentStart, this.end);
   }
 }
 
@@ -224,13 +222,18 @@ export function readNull(node: DerNode | undefined, what = 'NULL'): void {
 
 /** An OBJECT IDENTIFIER in dotted form. */
 export function readOid(node: DerNode | undefined, what = 'OBJECT IDENTIFIER'): string {
-  const v = expectUniversal(node, Tag.OID, what).value;
-  if (v.length === 0) throw new DerError(`${what} is empty`);
-  // The dotted text is built as it is read: OIDs are read for every extension, attribute and algorithm.
+  const el = expectUniversal(node, Tag.OID, what);
+  // Read in place when the node is ours: OIDs are the most frequent element of a certificate.
+  const v = el instanceof Element ? el.buf : el.value;
+  const from = el instanceof Element ? el.contentStart : 0;
+  const to = el instanceof Element ? el.end : v.length;
+  if (to === from) throw new DerError(`${what} is empty`);
+  const known = knownOid(v, from, to);
+  if (known !== undefined) return known;
   let out = '';
   let n = 0;
   let started = false;
-  for (let i = 0; i < v.length; i++) {
+  for (let i = from; i < to; i++) {
     const b = v[i]!;
     if (!started && b === 0x80) throw new DerError(`${what} has a non-minimal arc`);
     started = true;
@@ -245,11 +248,40 @@ export function readOid(node: DerNode | undefined, what = 'OBJECT IDENTIFIER'): 
       }
       n = 0;
       started = false;
-    } else if (i === v.length - 1) {
+    } else if (i === to - 1) {
       throw new DerError(`${what} is truncated`);
     }
   }
+  rememberOid(v, from, to, out);
   return out;
+}
+
+/**
+ * OIDs already decoded, by a hash of their contents octets: a certificate
+ * repeats the same few dozen, and a hit compares the octets, so it returns
+ * exactly what decoding would. Only well-formed OIDs are remembered; once
+ * full, the table takes no more.
+ */
+const OID_TABLE_SIZE = 512;
+const oidTable = new Map<number, { octets: Uint8Array; oid: string }>();
+
+function oidHash(v: Uint8Array, from: number, to: number): number {
+  let h = 0x811c9dc5;
+  for (let i = from; i < to; i++) h = Math.imul(h ^ v[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+function knownOid(v: Uint8Array, from: number, to: number): string | undefined {
+  const entry = oidTable.get(oidHash(v, from, to));
+  if (!entry || entry.octets.length !== to - from) return undefined;
+  for (let i = from; i < to; i++) if (entry.octets[i - from] !== v[i]) return undefined;
+  return entry.oid;
+}
+
+function rememberOid(v: Uint8Array, from: number, to: number, oid: string): void {
+  if (oidTable.size >= OID_TABLE_SIZE) return;
+  const h = oidHash(v, from, to);
+  if (!oidTable.has(h)) oidTable.set(h, { octets: v.slice(from, to), oid });
 }
 
 /** The number in `count` ASCII digits at `v[at]`, or -1 when any is not a digit. */
