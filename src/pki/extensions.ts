@@ -27,32 +27,25 @@ type DecodedExtensions = Pick<
   | 'nameConstraints'
 >;
 
+type Decoded = { -readonly [K in keyof DecodedExtensions]?: DecodedExtensions[K] };
+
+/** Sets `key` when there is a value: absent extensions leave no key behind. */
+function put<K extends keyof Decoded>(out: Decoded, key: K, value: Decoded[K] | undefined): void {
+  if (value !== undefined) out[key] = value;
+}
+
 /** Decodes the extensions of a certificate with `subject` into its typed fields; throws `CERT_MALFORMED`. */
-export function decodeExtensions(exts: Map<string, Extension>, subject: Name): { -readonly [K in keyof DecodedExtensions]?: DecodedExtensions[K] } {
-  const out: { -readonly [K in keyof DecodedExtensions]?: DecodedExtensions[K] } = {};
+export function decodeExtensions(exts: Map<string, Extension>, subject: Name): Decoded {
+  const out: Decoded = {};
 
-  const basicConstraints = within(exts, OID.basicConstraints, decodeBasicConstraints, subject);
-  if (basicConstraints !== undefined) out.basicConstraints = basicConstraints;
-
-  const keyUsage = within(exts, OID.keyUsage, decodeKeyUsage, subject);
-  if (keyUsage !== undefined) out.keyUsage = keyUsage;
-
-  const extKeyUsage = within(exts, OID.extKeyUsage, decodeExtKeyUsage, subject);
-  if (extKeyUsage !== undefined) out.extKeyUsage = extKeyUsage;
-
-  const subjectAltNames = within(exts, OID.subjectAltName, decodeSubjectAltName, subject);
-  if (subjectAltNames !== undefined) out.subjectAltNames = subjectAltNames;
-
-  const subjectKeyIdentifier = within(exts, OID.subjectKeyIdentifier, decodeSubjectKeyIdentifier, subject);
-  if (subjectKeyIdentifier !== undefined) out.subjectKeyIdentifier = subjectKeyIdentifier;
-
-  const authorityKeyIdentifierDetails = within(exts, OID.authorityKeyIdentifier, decodeAuthorityKeyIdentifier, subject);
-  if (authorityKeyIdentifierDetails !== undefined) out.authorityKeyIdentifierDetails = authorityKeyIdentifierDetails;
-  if (authorityKeyIdentifierDetails?.keyIdentifier) out.authorityKeyIdentifier = authorityKeyIdentifierDetails.keyIdentifier;
-
-  const nameConstraints = within(exts, OID.nameConstraints, decodeNameConstraints, subject);
-  if (nameConstraints !== undefined) out.nameConstraints = nameConstraints;
-
+  put(out, 'basicConstraints', within(exts, OID.basicConstraints, decodeBasicConstraints, subject));
+  put(out, 'keyUsage', within(exts, OID.keyUsage, decodeKeyUsage, subject));
+  put(out, 'extKeyUsage', within(exts, OID.extKeyUsage, decodeExtKeyUsage, subject));
+  put(out, 'subjectAltNames', within(exts, OID.subjectAltName, decodeSubjectAltName, subject));
+  put(out, 'subjectKeyIdentifier', within(exts, OID.subjectKeyIdentifier, decodeSubjectKeyIdentifier, subject));
+  put(out, 'authorityKeyIdentifierDetails', within(exts, OID.authorityKeyIdentifier, decodeAuthorityKeyIdentifier, subject));
+  put(out, 'authorityKeyIdentifier', out.authorityKeyIdentifierDetails?.keyIdentifier);
+  put(out, 'nameConstraints', within(exts, OID.nameConstraints, decodeNameConstraints, subject));
   within(exts, OID.authorityInfoAccess, decodeAuthorityInfoAccess, subject);
   within(exts, OID.subjectInfoAccess, decodeSubjectInfoAccess, subject);
   within(exts, OID.policyConstraints, decodePolicyConstraints, subject);
