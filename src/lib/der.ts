@@ -53,10 +53,42 @@ export interface DerNode {
   readonly value: Uint8Array;
 }
 
+/**
+ * A parsed TLV over the input. `bytes` and `value` are views made when asked
+ * for: most nodes of a certificate are walked through, never sliced, and the
+ * few that are sliced are sliced once.
+ */
+class Element implements DerNode {
+  constructor(
+    readonly cls: number,
+    readonly constructed: boolean,
+    readonly tag: number,
+    readonly buf: Uint8Array,
+    private readonly start: number,
+    readonly contentStart: number,
+    /** Offset in `buf` just after the element. */
+    readonly end: number,
+  ) {}
+
+  get bytes(): Uint8Array {
+    return this.buf.subarray(this.start, this.end);
+  }
+
+  get value(): Uint8Array {
+    return this.buf.subarray(this.contentStart, this.end);
+  }
+}
+
 /** Reads one element at `offset`; returns it and the offset after it. */
 export function readElement(buf: Uint8Array, offset = 0): { node: DerNode; next: number } {
+  const node = readNode(buf, offset);
+  return { node, next: node.end };
+}
+
+/** Reads the element at `offset`, which must end by `limit` (default the end of `buf`). */
+function readNode(buf: Uint8Array, offset: number, limit = buf.length): Element {
   const start = offset;
-  if (offset >= buf.length) throw new DerError('unexpected end of data');
+  if (offset >= limit) throw new DerError('unexpected end of data');
   const first = buf[offset++]!;
   const cls = first >> 6;
   const constructed = (first & 0x20) !== 0;
@@ -65,7 +97,7 @@ export function readElement(buf: Uint8Array, offset = 0): { node: DerNode; next:
     tag = 0;
     let count = 0;
     for (;;) {
-      if (offset >= buf.length) throw new DerError('truncated tag');
+      if (offset >= limit) throw new DerError('truncated tag');
       const b = buf[offset++]!;
       if (count === 0 && b === 0x80) throw new DerError('non-minimal tag encoding');
       tag = tag * 128 + (b & 0x7f);
@@ -74,36 +106,26 @@ export function readElement(buf: Uint8Array, offset = 0): { node: DerNode; next:
     }
     if (tag < 0x1f) throw new DerError('non-minimal tag encoding');
   }
-  if (offset >= buf.length) throw new DerError('truncated length');
+  if (offset >= limit) throw new DerError('truncated length');
   let length = buf[offset++]!;
   if (length & 0x80) {
     const n = length & 0x7f;
     if (n === 0) throw new DerError('indefinite length is not DER');
     if (n > 4) throw new DerError('length too large');
-    if (offset + n > buf.length) throw new DerError('truncated length');
+    if (offset + n > limit) throw new DerError('truncated length');
     if (buf[offset] === 0) throw new DerError('non-minimal length encoding');
     length = 0;
     for (let i = 0; i < n; i++) length = length * 256 + buf[offset++]!;
     if (length < 0x80) throw new DerError('non-minimal length encoding');
   }
-  if (offset + length > buf.length) throw new DerError('element runs past the end of data');
-  const next = offset + length;
-  return {
-    node: {
-      cls,
-      constructed,
-      tag,
-      bytes: buf.subarray(start, next),
-      value: buf.subarray(offset, next),
-    },
-    next,
-  };
+  if (offset + length > limit) throw new DerError('element runs past the end of data');
+  return new Element(cls, constructed, tag, buf, start, offset, offset + length);
 }
 
 /** Parses exactly one element filling `buf` (no trailing bytes). */
 export function parse(buf: Uint8Array): DerNode {
-  const { node, next } = readElement(buf, 0);
-  if (next !== buf.length) throw new DerError('trailing data after element');
+  const node = readNode(buf, 0);
+  if (node.end !== buf.length) throw new DerError('trailing data after element');
   return node;
 }
 
@@ -111,11 +133,14 @@ export function parse(buf: Uint8Array): DerNode {
 export function children(node: DerNode): DerNode[] {
   if (!node.constructed) throw new DerError('expected a constructed element');
   const out: DerNode[] = [];
-  let offset = 0;
-  while (offset < node.value.length) {
-    const { node: child, next } = readElement(node.value, offset);
+  // Children of a node this reader made are read in place, without a view of the parent's contents.
+  const inPlace = node instanceof Element;
+  const buf = inPlace ? node.buf : node.value;
+  const end = inPlace ? node.end : buf.length;
+  for (let offset = inPlace ? node.contentStart : 0; offset < end; ) {
+    const child = readNode(buf, offset, end);
     out.push(child);
-    offset = next;
+    offset = child.end;
   }
   return out;
 }
@@ -197,56 +222,93 @@ export function readNull(node: DerNode | undefined, what = 'NULL'): void {
 
 /** An OBJECT IDENTIFIER in dotted form. */
 export function readOid(node: DerNode | undefined, what = 'OBJECT IDENTIFIER'): string {
-  const v = expectUniversal(node, Tag.OID, what).value;
-  if (v.length === 0) throw new DerError(`${what} is empty`);
-  const arcs: number[] = [];
+  const el = expectUniversal(node, Tag.OID, what);
+  // Read in place when the node is ours: OIDs are the most frequent element of a certificate.
+  const v = el instanceof Element ? el.buf : el.value;
+  const from = el instanceof Element ? el.contentStart : 0;
+  const to = el instanceof Element ? el.end : v.length;
+  if (to === from) throw new DerError(`${what} is empty`);
+  const known = knownOid(v, from, to);
+  if (known !== undefined) return known;
+  let out = '';
   let n = 0;
   let started = false;
-  for (let i = 0; i < v.length; i++) {
+  for (let i = from; i < to; i++) {
     const b = v[i]!;
     if (!started && b === 0x80) throw new DerError(`${what} has a non-minimal arc`);
     started = true;
     n = n * 128 + (b & 0x7f);
     if (n > Number.MAX_SAFE_INTEGER / 128) throw new DerError(`${what} arc too large`);
     if ((b & 0x80) === 0) {
-      if (arcs.length === 0) {
+      if (out === '') {
         const first = n < 40 ? 0 : n < 80 ? 1 : 2;
-        arcs.push(first, n - first * 40);
+        out = `${first}.${n - first * 40}`;
       } else {
-        arcs.push(n);
+        out += `.${n}`;
       }
       n = 0;
       started = false;
-    } else if (i === v.length - 1) {
+    } else if (i === to - 1) {
       throw new DerError(`${what} is truncated`);
     }
   }
-  return arcs.join('.');
+  rememberOid(v, from, to, out);
+  return out;
 }
 
-const TIME_RE = {
-  utc: /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/,
-  generalized: /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/,
-};
+/**
+ * OIDs already decoded, by a hash of their contents octets: a certificate
+ * repeats the same few dozen, and a hit compares the octets, so it returns
+ * exactly what decoding would. Only well-formed OIDs are remembered; once
+ * full, the table takes no more.
+ */
+const OID_TABLE_SIZE = 512;
+const oidTable = new Map<number, { octets: Uint8Array; oid: string }>();
+
+function oidHash(v: Uint8Array, from: number, to: number): number {
+  let h = 0x811c9dc5;
+  for (let i = from; i < to; i++) h = Math.imul(h ^ v[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+function knownOid(v: Uint8Array, from: number, to: number): string | undefined {
+  const entry = oidTable.get(oidHash(v, from, to));
+  if (!entry || entry.octets.length !== to - from) return undefined;
+  for (let i = from; i < to; i++) if (entry.octets[i - from] !== v[i]) return undefined;
+  return entry.oid;
+}
+
+function rememberOid(v: Uint8Array, from: number, to: number, oid: string): void {
+  if (oidTable.size >= OID_TABLE_SIZE) return;
+  const h = oidHash(v, from, to);
+  if (!oidTable.has(h)) oidTable.set(h, { octets: v.slice(from, to), oid });
+}
+
+/** The number in `count` ASCII digits at `v[at]`, or -1 when any is not a digit. */
+function digits(v: Uint8Array, at: number, count: number): number {
+  let n = 0;
+  for (let i = at; i < at + count; i++) {
+    const d = v[i]! - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
 
 /**
  * UTCTime or GeneralizedTime as RFC 5280 §4.1.2.5 profiles them: seconds
- * present, Zulu, no fractions. UTCTime years 50-99 are 19xx.
+ * present, Zulu, no fractions (YYMMDDHHMMSSZ or YYYYMMDDHHMMSSZ, digits
+ * only). UTCTime years 50-99 are 19xx.
  */
 export function readTime(node: DerNode | undefined, what = 'time'): Date {
   if (!node || node.cls !== TagClass.UNIVERSAL || node.constructed) throw new DerError(`expected ${what}`);
-  const text = latin1(node.value);
-  let m: RegExpExecArray | null;
-  let year: number;
-  if (node.tag === Tag.UTC_TIME && (m = TIME_RE.utc.exec(text))) {
-    const yy = Number(m[1]);
-    year = yy >= 50 ? 1900 + yy : 2000 + yy;
-  } else if (node.tag === Tag.GENERALIZED_TIME && (m = TIME_RE.generalized.exec(text))) {
-    year = Number(m[1]);
-  } else {
-    throw new DerError(`${what} is not a valid UTCTime or GeneralizedTime`);
-  }
-  const [mo, d, h, mi, s] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
+  const v = node.value;
+  const yearDigits = node.tag === Tag.UTC_TIME ? 2 : node.tag === Tag.GENERALIZED_TIME ? 4 : 0;
+  const fields = yearDigits && v.length === yearDigits + 11 && v[yearDigits + 10] === 0x5a /* Z */ ? [digits(v, 0, yearDigits)] : [];
+  for (let i = 0; fields.length > 0 && i < 5; i++) fields.push(digits(v, yearDigits + 2 * i, 2));
+  if (fields.length !== 6 || fields.includes(-1)) throw new DerError(`${what} is not a valid UTCTime or GeneralizedTime`);
+  const [yy, mo, d, h, mi, s] = fields as [number, number, number, number, number, number];
+  const year = yearDigits === 4 ? yy : yy >= 50 ? 1900 + yy : 2000 + yy;
   const ms = Date.UTC(year, mo - 1, d, h, mi, s);
   const t = new Date(ms);
   if (t.getUTCMonth() !== mo - 1 || t.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) {
@@ -254,12 +316,6 @@ export function readTime(node: DerNode | undefined, what = 'time'): Date {
   }
   if (year < 100) t.setUTCFullYear(year);
   return t;
-}
-
-function latin1(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += String.fromCharCode(b);
-  return s;
 }
 
 // ---------------------------------------------------------------------------

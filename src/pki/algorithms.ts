@@ -112,6 +112,21 @@ export interface KeyInfo {
 const policyCache = new WeakMap<Certificate, KeyInfo>();
 const keyCache = new WeakMap<Certificate, KeyObject>();
 
+/**
+ * Imported keys by SubjectPublicKeyInfo, across certificate objects: a CA's
+ * key is imported once however often its certificate is parsed anew. An EC
+ * import costs as much as a signature check (OpenSSL checks the point's
+ * order), and X509Certificate, the baseline, holds its key imported. The key
+ * is a function of the SPKI bytes alone; bounded, the oldest entry goes first.
+ */
+const SPKI_KEY_CACHE_SIZE = 1024;
+const keysBySpki = new Map<string, KeyObject>();
+
+/** Forgets every imported key (for measurements of a first validation). */
+export function clearImportedKeys(): void {
+  keysBySpki.clear();
+}
+
 const CURVES: Record<string, { crv: string; bits: number; size: number }> = {
   [OID.p256]: { crv: 'P-256', bits: 256, size: 32 },
   [OID.p384]: { crv: 'P-384', bits: 384, size: 48 },
@@ -184,7 +199,12 @@ export function keyObjectOf(cert: Certificate): KeyObject {
   const cached = keyCache.get(cert);
   if (cached) return cached;
   const info = publicKeyOf(cert);
-  let key: KeyObject;
+  const spki = Buffer.from(cert.spki.buffer, cert.spki.byteOffset, cert.spki.byteLength).toString('latin1');
+  let key = keysBySpki.get(spki);
+  if (key) {
+    keyCache.set(cert, key);
+    return key;
+  }
   try {
     const p = cert.publicKeyBytes;
     if (info.kind === 'ec' && p[0] === 4) {
@@ -202,6 +222,8 @@ export function keyObjectOf(cert: Certificate): KeyObject {
     throw new PkiError('CERT_MALFORMED', 'subject public key does not import', { cause: err });
   }
   keyCache.set(cert, key);
+  if (keysBySpki.size >= SPKI_KEY_CACHE_SIZE) keysBySpki.delete(keysBySpki.keys().next().value!);
+  keysBySpki.set(spki, key);
   return key;
 }
 

@@ -8,7 +8,7 @@
  *
  * Every failure is `PkiError('CERT_MALFORMED')`, whatever the input.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../lib/digest.js';
 import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
 import {
   type DerNode,
@@ -29,9 +29,9 @@ import {
   readTime,
   sequence,
 } from '../lib/der.js';
-import { PkiError } from './errors.js';
-import { type GeneralName, decodeGeneralName, decodeGeneralNames } from './general-name.js';
+import { type GeneralName } from './general-name.js';
 import { type Name, decodeName, namesEqual } from './name.js';
+import { decodeExtensions } from './extensions.js';
 import { decodeStrictly, readDerBlocks } from './strict-decode.js';
 
 export type { Name, NameAttribute } from './name.js';
@@ -170,10 +170,6 @@ export interface Certificate {
   readonly fingerprintSha256: string;
   /** Subject and issuer are the same name (RFC 5280 §6.1: self-issued). */
   readonly isSelfIssued: boolean;
-}
-
-function malformed(message: string, cause?: unknown): PkiError {
-  return new PkiError('CERT_MALFORMED', message, cause === undefined ? undefined : { cause });
 }
 
 /** Parses one DER certificate. Throws `PkiError('CERT_MALFORMED')` on any problem. */
@@ -323,8 +319,8 @@ function decode(der: Uint8Array): Certificate {
     extensions = readExtensions(inner[0], 'Extensions');
   }
 
-  const decoded = decodeExtensions(extensions, subject);
-  return {
+  // One object written in place (no spreads): certificates are made by the thousand and read on every path.
+  const cert: { -readonly [K in keyof Certificate]: Certificate[K] } = {
     der: signed.der,
     tbs: signed.tbs,
     version,
@@ -340,13 +336,14 @@ function decode(der: Uint8Array): Certificate {
     spki: spkiNode!.bytes,
     publicKeyBytes: keyBits.bytes,
     publicKeyAlgorithm: keyAlg.oid,
-    ...(publicKeyCurve !== undefined ? { publicKeyCurve } : {}),
-    ...(keyAlg.parameters ? { publicKeyParameters: keyAlg.parameters } : {}),
     extensions,
-    ...decoded,
-    fingerprintSha256: createHash('sha256').update(signed.der).digest('hex'),
+    fingerprintSha256: sha256Hex(signed.der),
     isSelfIssued: namesEqual(subject, issuer),
   };
+  if (publicKeyCurve !== undefined) cert.publicKeyCurve = publicKeyCurve;
+  if (keyAlg.parameters) cert.publicKeyParameters = keyAlg.parameters;
+  Object.assign(cert, decodeExtensions(extensions, subject));
+  return cert;
 }
 
 /** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050. */
@@ -354,182 +351,5 @@ function checkTimeForm(node: DerNode, t: Date, what: string): void {
   const year = t.getUTCFullYear();
   if (node.tag === Tag.GENERALIZED_TIME && year >= 1950 && year < 2050) {
     throw new DerError(`${what} must be UTCTime before 2050`);
-  }
-}
-
-type DecodedExtensions = Pick<
-  Certificate,
-  | 'basicConstraints'
-  | 'keyUsage'
-  | 'extKeyUsage'
-  | 'subjectAltNames'
-  | 'subjectKeyIdentifier'
-  | 'authorityKeyIdentifier'
-  | 'authorityKeyIdentifierDetails'
-  | 'nameConstraints'
->;
-
-function decodeExtensions(exts: Map<string, Extension>, subject: Name): { -readonly [K in keyof DecodedExtensions]?: DecodedExtensions[K] } {
-  const out: { -readonly [K in keyof DecodedExtensions]?: DecodedExtensions[K] } = {};
-  const within = <T>(oid: string, fn: (value: Uint8Array, critical: boolean) => T): T | undefined => {
-    const ext = exts.get(oid);
-    if (!ext) return undefined;
-    try {
-      return fn(ext.value, ext.critical);
-    } catch (err) {
-      const detail = err instanceof DerError ? err.message : String(err);
-      throw malformed(`extension ${oid} is malformed: ${detail}`, err);
-    }
-  };
-
-  out.basicConstraints = within(OID.basicConstraints, (v) => {
-    const parts = sequence(parse(v), 'BasicConstraints');
-    let ca = false;
-    let idx = 0;
-    if (parts[0] && isUniversal(parts[0], Tag.BOOLEAN)) {
-      ca = readBoolean(parts[0], 'cA');
-      idx = 1;
-    }
-    let pathLenConstraint: number | undefined;
-    if (parts[idx]) {
-      const n = readInteger(parts[idx], 'pathLenConstraint');
-      if (n < 0n) throw new DerError('pathLenConstraint must not be negative');
-      pathLenConstraint = n > 1_000_000n ? 1_000_000 : Number(n);
-      idx++;
-    }
-    if (parts.length !== idx) throw new DerError('BasicConstraints has too many fields');
-    return pathLenConstraint === undefined ? { ca } : { ca, pathLenConstraint };
-  });
-
-  out.keyUsage = within(OID.keyUsage, (v) => {
-    const { bytes } = readBitString(parse(v), 'KeyUsage');
-    const set = new Set<KeyUsage>();
-    for (let bit = 0; bit < bytes.length * 8; bit++) {
-      if ((bytes[bit >> 3]! >> (7 - (bit & 7))) & 1) {
-        const name = KEY_USAGE_BITS[bit];
-        if (name) set.add(name);
-      }
-    }
-    if (set.size === 0) throw new DerError('KeyUsage has no bit set');
-    return set;
-  });
-
-  out.extKeyUsage = within(OID.extKeyUsage, (v) => {
-    const list = sequence(parse(v), 'ExtKeyUsageSyntax').map((n) => readOid(n, 'KeyPurposeId'));
-    if (list.length === 0) throw new DerError('ExtKeyUsageSyntax must not be empty');
-    return list;
-  });
-
-  out.subjectAltNames = within(OID.subjectAltName, (v, critical) => {
-    const names = decodeGeneralNames(expectUniversal(parse(v), Tag.SEQUENCE, 'GeneralNames'));
-    // §4.2.1.6: an empty subject needs a critical subjectAltName.
-    if (subject.rdns.length === 0 && !critical) throw new DerError('subjectAltName must be critical when the subject is empty');
-    return names;
-  });
-
-  out.subjectKeyIdentifier = within(OID.subjectKeyIdentifier, (v, critical) => {
-    if (critical) throw new DerError('subjectKeyIdentifier must not be critical');
-    return readOctetString(parse(v), 'SubjectKeyIdentifier');
-  });
-
-  out.authorityKeyIdentifierDetails = within(OID.authorityKeyIdentifier, (v, critical) => {
-    if (critical) throw new DerError('authorityKeyIdentifier must not be critical');
-    const details: { -readonly [K in keyof AuthorityKeyIdentifierDetails]: AuthorityKeyIdentifierDetails[K] } = {};
-    let last = -1;
-    for (const f of sequence(parse(v), 'AuthorityKeyIdentifier')) {
-      if (f.cls !== TagClass.CONTEXT || f.tag > 2 || f.tag <= last) throw new DerError('bad AuthorityKeyIdentifier field');
-      last = f.tag;
-      if (f.tag === 0) {
-        if (f.constructed) throw new DerError('keyIdentifier must be primitive');
-        details.keyIdentifier = f.value;
-      } else if (f.tag === 1) {
-        if (!f.constructed) throw new DerError('authorityCertIssuer must be constructed');
-        details.authorityCertIssuer = decodeGeneralNames(f);
-      } else {
-        if (f.constructed) throw new DerError('authorityCertSerialNumber must be primitive');
-        integerBytes(f, 'authorityCertSerialNumber');
-        let n = 0n;
-        for (const b of f.value) n = (n << 8n) | BigInt(b);
-        details.authorityCertSerialNumber = n;
-      }
-    }
-    // §4.2.1.1: issuer and serial come together or not at all.
-    if ((details.authorityCertIssuer === undefined) !== (details.authorityCertSerialNumber === undefined)) {
-      throw new DerError('authorityCertIssuer and authorityCertSerialNumber must both be present or both absent');
-    }
-    return details;
-  });
-  if (out.authorityKeyIdentifierDetails?.keyIdentifier) {
-    out.authorityKeyIdentifier = out.authorityKeyIdentifierDetails.keyIdentifier;
-  }
-
-  out.nameConstraints = within(OID.nameConstraints, (v) => {
-    const nc: NameConstraints = { permitted: [], excluded: [] };
-    let last = -1;
-    for (const f of sequence(parse(v), 'NameConstraints')) {
-      if (f.cls !== TagClass.CONTEXT || f.tag > 1 || f.tag <= last || !f.constructed) {
-        throw new DerError('bad NameConstraints field');
-      }
-      last = f.tag;
-      const subtrees = children(f);
-      // §4.2.1.10: a present subtrees field holds at least one subtree.
-      if (subtrees.length === 0) throw new DerError('GeneralSubtrees must not be empty');
-      for (const st of subtrees) {
-        const [base, ...rest] = sequence(st, 'GeneralSubtree');
-        if (!base) throw new DerError('GeneralSubtree without a base');
-        // §4.2.1.10: minimum is 0 (omitted in DER) and maximum is absent.
-        if (rest.length > 0) throw new DerError('GeneralSubtree minimum/maximum must be absent');
-        const name = decodeGeneralName(base, true);
-        checkConstraintForm(name);
-        (f.tag === 0 ? nc.permitted : nc.excluded).push(name);
-      }
-    }
-    // §4.2.1.10: at least one of permittedSubtrees and excludedSubtrees.
-    if (last < 0) throw new DerError('NameConstraints must not be empty');
-    return nc;
-  });
-
-  within(OID.authorityInfoAccess, (v, critical) => {
-    if (critical) throw new DerError('authorityInfoAccess must not be critical');
-    checkAccessDescriptions(v);
-  });
-  within(OID.subjectInfoAccess, (v, critical) => {
-    if (critical) throw new DerError('subjectInfoAccess must not be critical');
-    checkAccessDescriptions(v);
-  });
-  within(OID.policyConstraints, (v, critical) => {
-    // §4.2.1.11: conforming CAs MUST mark this extension critical.
-    if (!critical) throw new DerError('policyConstraints must be critical');
-    const parts = sequence(parse(v), 'PolicyConstraints');
-    if (parts.length === 0) throw new DerError('PolicyConstraints must not be empty');
-  });
-  within(OID.certificatePolicies, (v) => {
-    if (sequence(parse(v), 'certificatePolicies').length === 0) throw new DerError('certificatePolicies must not be empty');
-  });
-
-  for (const k of Object.keys(out) as (keyof typeof out)[]) if (out[k] === undefined) delete out[k];
-  return out;
-}
-
-function checkAccessDescriptions(v: Uint8Array): void {
-  const list = sequence(parse(v), 'AccessDescriptions');
-  if (list.length === 0) throw new DerError('access descriptions must not be empty');
-  for (const ad of list) {
-    const [method, location, extra] = sequence(ad, 'AccessDescription');
-    if (!location || extra) throw new DerError('AccessDescription must have two fields');
-    readOid(method, 'accessMethod');
-    decodeGeneralName(location);
-  }
-}
-
-/** Constraint bases a validator can apply: reject forms RFC 5280 does not define. */
-function checkConstraintForm(name: GeneralName): void {
-  if (name.type === 'dns') {
-    // A DNS constraint is a domain (RFC 5280 §4.2.1.10); no wildcard, no leading dot.
-    if (name.value.includes('*')) throw new DerError('dNSName constraint must not contain a wildcard');
-    if (name.value.startsWith('.')) throw new DerError('dNSName constraint must not start with a period');
-  }
-  if (name.type === 'email' && name.value.includes('@') && name.value.indexOf('@') !== name.value.lastIndexOf('@')) {
-    throw new DerError('rfc822Name constraint has more than one @');
   }
 }

@@ -2,7 +2,8 @@
  * Service identity checks (RFC 6125 / RFC 9525): a DNS host name against
  * dNSName SANs, an IP address against iPAddress SANs only. No Common Name
  * fallback. A wildcard is only the whole left-most label, matches exactly one
- * label, and is refused when what follows it is a public suffix.
+ * label, and is refused when what follows it is a public suffix. The
+ * `webpki` profile adds the CA/B Forum's rules on the identity fields.
  */
 import { readFileSync } from 'node:fs';
 import { domainToASCII } from 'node:url';
@@ -10,6 +11,7 @@ import { type Certificate } from './certificate.js';
 import { PkiError } from './errors.js';
 import { formatIp } from './general-name.js';
 import { OID_COMMON_NAME, attributeValues } from './name.js';
+import { type ValidationProfile, type ValidationProfileName, validationProfile } from './validation-profiles.js';
 
 const LABEL_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -140,45 +142,63 @@ export function dnsSanMatches(san: string, host: string, publicSuffixes?: Public
   return dot > 0 && host.slice(dot + 1) === rest;
 }
 
+export interface HostCheckOptions {
+  /** Refuses wildcards over public suffixes; without it a wildcard needs two labels after it. */
+  readonly publicSuffixes?: PublicSuffixList;
+  /** The validation profile; default `cmms`. Only `webpki` reads the subject's Common Name. */
+  readonly profile?: ValidationProfileName;
+}
+
 /**
  * Checks that `host` (a DNS name or an IP literal) is one of the leaf's
  * subject alternative names. Throws `HOSTNAME_MISMATCH`.
  */
-export function checkHost(leaf: Certificate, host: string, publicSuffixes?: PublicSuffixList): void {
+export function checkHost(leaf: Certificate, host: string, options: HostCheckOptions = {}): void {
   const sans = leaf.subjectAltNames ?? [];
   const subject = leaf.subject.text;
   const mismatch = (why: string) => new PkiError('HOSTNAME_MISMATCH', `${why} (certificate ${subject})`, { certificate: { subject } });
-  checkServerIdentityProfile(leaf, mismatch);
+  const profile = validationProfile(options.profile);
   const ip = parseIp(host);
+  checkIdentityFields(leaf, ip ? 'ip' : 'dns', profile, mismatch);
   if (ip) {
     for (const n of sans) if (n.type === 'ip' && Buffer.from(n.value).equals(ip)) return;
     throw mismatch(`IP address ${host} is not among the certificate's IP SANs`);
   }
   const normalized = normalizeHost(host);
   if (!normalized) throw mismatch(`${JSON.stringify(host)} is not a valid host name`);
-  for (const n of sans) if (n.type === 'dns' && dnsSanMatches(n.value, normalized, publicSuffixes)) return;
+  for (const n of sans) if (n.type === 'dns' && dnsSanMatches(n.value, normalized, options.publicSuffixes)) return;
   throw mismatch(`host ${normalized} is not among the certificate's DNS SANs`);
 }
 
 /**
- * Rules on the identity fields of a certificate presented for a host
- * (CA/B Forum BR 7.1.2.7.12, 7.1.4.3): the SAN is non-critical when the
- * subject is not empty, and a Common Name that a legacy CN-matching client
- * would read as a host or address must be an exact copy of a SAN entry, so
- * the certificate cannot name one identity to such clients and another here.
+ * The profile's rules on the identity fields of a certificate presented for
+ * a host (CA/B Forum BR 7.1.2.7.12, 7.1.4.3, under `webpki`): the SAN is
+ * non-critical when the subject is not empty, and a Common Name of the kind
+ * being checked (an address when an address is, a domain name when a name
+ * is), which a legacy CN-matching client would read as that identity, must
+ * copy a SAN entry of that kind: an address in RFC 3986 / RFC 5952 text, a
+ * domain name character for character. A wildcard entry `*.d` also covers
+ * a CN of `d`, the domain the CA validated to issue it (BR 3.2.2.6).
  */
-function checkServerIdentityProfile(leaf: Certificate, mismatch: (why: string) => PkiError): void {
-  const san = leaf.extensions.get('2.5.29.17');
-  if (san?.critical && leaf.subject.rdns.length > 0) throw mismatch('subjectAltName is critical although the subject is not empty');
+function checkIdentityFields(leaf: Certificate, kind: 'dns' | 'ip', profile: ValidationProfile, mismatch: (why: string) => PkiError): void {
+  if (profile.sanCriticalOnlyWithEmptySubject) {
+    const san = leaf.extensions.get('2.5.29.17');
+    if (san?.critical && leaf.subject.rdns.length > 0) throw mismatch('subjectAltName is critical although the subject is not empty');
+  }
+  if (!profile.commonNameCopiesSan) return;
   const sans = leaf.subjectAltNames ?? [];
   for (const cn of attributeValues(leaf.subject, OID_COMMON_NAME)) {
-    if (!looksLikeHostIdentifier(cn)) continue;
-    const copied = sans.some((n) => (n.type === 'dns' && n.value === cn) || (n.type === 'ip' && formatIp(n.value) === cn));
-    if (!copied) throw mismatch(`Common Name ${JSON.stringify(cn)} is not a copy of a SAN entry`);
+    if (commonNameKind(cn) !== kind) continue;
+    const copied =
+      kind === 'ip'
+        ? sans.some((n) => n.type === 'ip' && formatIp(n.value) === cn)
+        : sans.some((n) => n.type === 'dns' && (n.value === cn || n.value === `*.${cn}`));
+    if (!copied) throw mismatch(`Common Name ${JSON.stringify(cn)} is not a copy of a SAN entry (${profile.name} profile)`);
   }
 }
 
-/** A CN a CN-fallback client would treat as a host or address (dotted, colon'd, or inet_aton's 0x/number forms). */
-function looksLikeHostIdentifier(cn: string): boolean {
-  return cn.includes('.') || cn.includes(':') || /^(0x[0-9a-f]+|\d+)$/i.test(cn);
+/** How a CN-fallback client would read a Common Name: an address (colon'd, dotted digits, inet_aton's 0x/number forms), a dotted domain name, or neither. */
+function commonNameKind(cn: string): 'dns' | 'ip' | undefined {
+  if (cn.includes(':') || /^(0x[0-9a-f]+|[\d.]+)$/i.test(cn)) return 'ip';
+  return cn.includes('.') ? 'dns' : undefined;
 }

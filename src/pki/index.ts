@@ -24,6 +24,8 @@ export type { GeneralName } from './general-name.js';
 // Validation
 export { validatePath } from './validate.js';
 export type { Purpose, ValidatedPath, ValidationOptions } from './validate.js';
+export { DEFAULT_VALIDATION_PROFILE, isValidationProfileName, VALIDATION_PROFILE_NAMES } from './validation-profiles.js';
+export type { ValidationProfileName } from './validation-profiles.js';
 export { TrustStore } from './trust-store.js';
 export { LinkCache } from './path-builder.js';
 export { combineRevocationCheckers } from './revocation.js';
@@ -31,6 +33,7 @@ export type { RevocationChecker, RevocationStatus } from './revocation.js';
 export { CRL_REASONS, CrlRevocationChecker, crlStatus, isCrlCurrent, isCrlReason, parseCrl, parseCrls, verifyCrl } from './crl.js';
 export type { Crl, CrlReason, IssuingDistributionPoint, RevokedCertificate } from './crl.js';
 export { checkHost, PublicSuffixList } from './hostname.js';
+export type { HostCheckOptions } from './hostname.js';
 export { verifyCertificateSignature } from './algorithms.js';
 
 // Certificate authority

@@ -52,8 +52,12 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 function decodeString(node: DerNode): string {
   const v = node.value;
   switch (node.tag) {
-    case Tag.UTF8_STRING:
-      return utf8.decode(v);
+    case Tag.UTF8_STRING: {
+      // ASCII is UTF-8 as it stands; the strict decoder is for the rest.
+      let ascii = true;
+      for (let i = 0; i < v.length; i++) if (v[i]! > 0x7f) ascii = false;
+      return ascii ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1') : utf8.decode(v);
+    }
     case Tag.PRINTABLE_STRING:
     case Tag.IA5_STRING:
     case Tag.VISIBLE_STRING:
@@ -96,7 +100,11 @@ function isStringTag(tag: number): boolean {
   );
 }
 
+const SPECIAL = /[,+"\\<>;=]/;
+
 function escapeValue(s: string): string {
+  // Most values need no escape: a test is cheaper than a replace.
+  if (!SPECIAL.test(s) && s[0] !== ' ' && s[0] !== '#' && s[s.length - 1] !== ' ') return s;
   let out = s.replace(/([,+"\\<>;=])/g, '\\$1');
   if (out.startsWith(' ') || out.startsWith('#')) out = '\\' + out;
   if (out.endsWith(' ') && out.length > 1) out = out.slice(0, -1) + '\\ ';
@@ -104,7 +112,12 @@ function escapeValue(s: string): string {
 }
 
 function normalize(attr: NameAttribute): string {
-  const v = isStringTag(attr.tag) ? attr.value.trim().replace(/ +/g, ' ').toLowerCase() : attr.value;
+  let v = attr.value;
+  if (isStringTag(attr.tag)) {
+    v = v.trim();
+    if (v.includes('  ')) v = v.replace(/ +/g, ' ');
+    v = v.toLowerCase();
+  }
   return `${attr.type}=${JSON.stringify(v)}`;
 }
 
@@ -130,7 +143,7 @@ export function decodeName(node: DerNode): Name {
     .reverse()
     .map((rdn) => rdn.map((a) => `${SHORT_NAMES[a.type] ?? a.type}=${a.value.startsWith('#') && !isStringTag(a.tag) ? a.value : escapeValue(a.value)}`).join('+'))
     .join(',');
-  const key = rdns.map((rdn) => rdn.map(normalize).sort().join('+')).join('\u0000');
+  const key = rdns.map((rdn) => (rdn.length === 1 ? normalize(rdn[0]!) : rdn.map(normalize).sort().join('+'))).join('\u0000');
   return { der: node.bytes, rdns, text, key };
 }
 

@@ -10,7 +10,7 @@
  * capped; and a work budget (candidates examined, signatures checked) ends
  * the search with `PATH_TOO_DEEP`.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../lib/digest.js';
 import { verifyCertificateSignature } from './algorithms.js';
 import { type Certificate } from './certificate.js';
 import { PkiError } from './errors.js';
@@ -22,7 +22,7 @@ const spkiHashes = new WeakMap<Certificate, string>();
 export function spkiHash(cert: Certificate): string {
   let h = spkiHashes.get(cert);
   if (h === undefined) {
-    h = createHash('sha256').update(cert.spki).digest('hex');
+    h = sha256Hex(cert.spki);
     spkiHashes.set(cert, h);
   }
   return h;

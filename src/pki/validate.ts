@@ -1,9 +1,10 @@
 /**
- * Certification path validation (RFC 5280 §6) with the Web PKI profile
- * checks that x509-limbo grades. `validatePath` builds candidate paths from
- * the leaf to a trust anchor (see `path-builder.ts`), checks each in turn,
- * and returns the first that passes, or throws the reason the best candidate
- * failed, naming the certificate.
+ * Certification path validation (RFC 5280 §6) under a named profile
+ * (`validation-profiles.ts`: `cmms` by default, `rfc5280`, `webpki`).
+ * `validatePath` builds candidate paths from the leaf to a trust anchor (see
+ * `path-builder.ts`), checks each in turn, and returns the first that
+ * passes, or throws the reason the best candidate failed, naming the
+ * certificate.
  *
  * Trust anchors are full certificates and their constraints apply: validity,
  * basicConstraints, keyUsage, pathLenConstraint, name constraints, unknown
@@ -18,11 +19,14 @@ import { checkNameConstraints } from './name-constraints.js';
 import { LinkCache, PathBuilder, defaultLinkCache } from './path-builder.js';
 import { type RevocationChecker } from './revocation.js';
 import { type TrustStore } from './trust-store.js';
+import { type ValidationProfile, type ValidationProfileName, validationProfile } from './validation-profiles.js';
 
 export type Purpose = 'server' | 'client' | 'signing';
 
 export interface ValidationOptions {
   readonly trustStore: TrustStore;
+  /** The rules the path is judged by; default `cmms`. */
+  readonly profile?: ValidationProfileName;
   /** Untrusted certificates to build the path through (order and extras do not matter). */
   readonly intermediates?: readonly Certificate[];
   /** The instant to validate at; default `clock.now()`. Compared at whole seconds. */
@@ -35,7 +39,8 @@ export interface ValidationOptions {
    * serverAuth / clientAuth, and CA EKUs must allow it. 'signing' (consent
    * signaling): the leaf's key usage, when present, must include
    * digitalSignature; EKU is not consulted, as CMMS signing certificates
-   * carry none or clientAuth. An absent EKU is always allowed.
+   * carry none or clientAuth. An absent EKU is allowed unless the profile
+   * requires one (`webpki`).
    */
   readonly purpose?: Purpose;
   /** More EKU OIDs the leaf must allow (same rules as `purpose`). */
@@ -59,6 +64,8 @@ export interface ValidatedPath {
   readonly certificates: readonly Certificate[];
   readonly leaf: Certificate;
   readonly anchor: Certificate;
+  /** The profile the path was judged by. */
+  readonly profile: ValidationProfileName;
   /** The instant the path was validated at (whole seconds). */
   readonly at: Date;
 }
@@ -101,14 +108,16 @@ export async function validatePath(leaf: Certificate, options: ValidationOptions
   const at = floorToSecond(options.at ?? (options.clock ?? systemClock).now());
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   if (!Number.isInteger(maxDepth) || maxDepth < 0) throw new PkiError('INVALID_REQUEST', 'maxDepth must be a non-negative integer');
+  const profile = validationProfile(options.profile);
+  const rules: PathRules = { ...options, profile };
 
   // Path-independent leaf checks first: they fail fast with a precise reason.
   checkValidity(leaf, at);
-  if (options.host !== undefined) checkHost(leaf, options.host, options.publicSuffixes);
+  if (options.host !== undefined) checkHost(leaf, options.host, { ...(options.publicSuffixes ? { publicSuffixes: options.publicSuffixes } : {}), profile: profile.name });
 
   if (options.trustStore.has(leaf)) {
-    checkPath([leaf], at, options);
-    return { certificates: [leaf], leaf, anchor: leaf, at };
+    checkPath([leaf], at, rules);
+    return { certificates: [leaf], leaf, anchor: leaf, profile: profile.name, at };
   }
 
   const builder = new PathBuilder(
@@ -126,9 +135,9 @@ export async function validatePath(leaf: Certificate, options: ValidationOptions
   let tried = 0;
   for (const path of builder.paths(leaf)) {
     try {
-      checkPath(path, at, options);
-      await checkRevocation(path, at, options);
-      return { certificates: path, leaf, anchor: path[path.length - 1]!, at };
+      checkPath(path, at, rules);
+      if (options.revocation) await checkRevocation(path, at, options);
+      return { certificates: path, leaf, anchor: path[path.length - 1]!, profile: profile.name, at };
     } catch (err) {
       if (!(err instanceof PkiError)) throw err;
       firstFailure ??= err;
@@ -164,8 +173,12 @@ function checkValidity(cert: Certificate, at: Date): void {
   }
 }
 
-/** The RFC 5280 §6.1 checks (and profile rules) on one candidate path, leaf first. */
-export function checkPath(path: readonly Certificate[], at: Date, options: Pick<ValidationOptions, 'purpose' | 'extendedKeyUsages' | 'keyUsages'>): void {
+/** What `checkPath` judges a path by: the purpose asked for, under a profile. */
+type PathRules = Pick<ValidationOptions, 'purpose' | 'extendedKeyUsages' | 'keyUsages'> & { readonly profile: ValidationProfile };
+
+/** The RFC 5280 §6.1 checks (and the profile's rules) on one candidate path, leaf first. */
+function checkPath(path: readonly Certificate[], at: Date, rules: PathRules): void {
+  const { profile } = rules;
   const last = path.length - 1;
   for (let i = 0; i <= last; i++) {
     const cert = path[i]!;
@@ -176,7 +189,7 @@ export function checkPath(path: readonly Certificate[], at: Date, options: Pick<
       if (ext.critical && !UNDERSTOOD.has(oid)) throw fail('UNKNOWN_CRITICAL_EXTENSION', cert, `unrecognized critical extension ${oid}`);
     }
     publicKeyOf(cert); // key policy: throws for forbidden keys
-    checkIdentifiers(cert, isAnchor);
+    checkIdentifiers(cert, isAnchor, profile);
     if (!isAnchor) {
       // RFC 5280 §4.1.2.2, §4.1.2.4 and CA/B 7.1.1: issued certificates are
       // v3 with a positive serial of at most 20 octets and a non-empty issuer.
@@ -188,22 +201,25 @@ export function checkPath(path: readonly Certificate[], at: Date, options: Pick<
     if (cert.nameConstraints && cert.basicConstraints?.ca !== true) {
       throw fail('NAME_CONSTRAINT_VIOLATION', cert, 'nameConstraints in a certificate that is not a CA');
     }
-    if (i === 0) checkLeaf(cert, options);
-    else checkCa(cert, isAnchor);
+    if (cert.nameConstraints && profile.nameConstraintsCritical && !cert.extensions.get(OID.nameConstraints)?.critical) {
+      throw fail('NAME_CONSTRAINT_VIOLATION', cert, 'nameConstraints is not critical (RFC 5280 §4.2.1.10)');
+    }
+    if (i === 0) checkLeaf(cert, rules);
+    else checkCa(cert, isAnchor, profile);
   }
   checkPathLength(path);
-  checkExtendedKeyUsage(path, options);
+  checkExtendedKeyUsage(path, rules);
   checkNameConstraints(path);
 }
 
 /** RFC 5280 §4.2.1.1-2 and CA/B 7.1.2.1.3: key identifiers that let paths be built. */
-function checkIdentifiers(cert: Certificate, isAnchor: boolean): void {
+function checkIdentifiers(cert: Certificate, isAnchor: boolean, profile: ValidationProfile): void {
   const aki = cert.authorityKeyIdentifierDetails;
   // Anchors are exempt: a trusted cross-certificate without AKID is common.
   if (!isAnchor && !cert.isSelfIssued && !cert.authorityKeyIdentifier) {
     throw fail('CERT_MALFORMED', cert, 'authorityKeyIdentifier keyIdentifier is missing');
   }
-  if (isAnchor && cert.isSelfIssued && aki) {
+  if (profile.rootAkidForm && isAnchor && cert.isSelfIssued && aki) {
     if (!aki.keyIdentifier) throw fail('CERT_MALFORMED', cert, 'root authorityKeyIdentifier has no keyIdentifier');
     if (aki.authorityCertIssuer || aki.authorityCertSerialNumber !== undefined) {
       throw fail('CERT_MALFORMED', cert, 'root authorityKeyIdentifier must hold only the keyIdentifier');
@@ -214,7 +230,7 @@ function checkIdentifiers(cert: Certificate, isAnchor: boolean): void {
   }
 }
 
-function checkCa(cert: Certificate, isAnchor: boolean): void {
+function checkCa(cert: Certificate, isAnchor: boolean, profile: ValidationProfile): void {
   const bc = cert.basicConstraints;
   if (!bc?.ca) throw fail('NOT_A_CA', cert, 'issuer is not a CA (basicConstraints cA is not set)');
   if (!cert.extensions.get(OID.basicConstraints)?.critical) throw fail('NOT_A_CA', cert, 'CA basicConstraints is not critical');
@@ -222,21 +238,23 @@ function checkCa(cert: Certificate, isAnchor: boolean): void {
   if (!cert.subjectKeyIdentifier) throw fail('CERT_MALFORMED', cert, 'CA certificate has no subjectKeyIdentifier');
   if (cert.subject.rdns.length === 0) throw fail('CERT_MALFORMED', cert, 'CA subject is empty');
   // CA/B 7.1.2.1.2: a root CA certificate carries no extKeyUsage.
-  if (isAnchor && cert.isSelfIssued && cert.extKeyUsage) throw fail('EKU_MISMATCH', cert, 'root certificate carries extKeyUsage');
+  if (profile.rootWithoutEku && isAnchor && cert.isSelfIssued && cert.extKeyUsage) throw fail('EKU_MISMATCH', cert, 'root certificate carries extKeyUsage');
 }
 
-function checkLeaf(cert: Certificate, options: Pick<ValidationOptions, 'purpose' | 'keyUsages'>): void {
+function checkLeaf(cert: Certificate, rules: PathRules): void {
+  const { profile, purpose } = rules;
   const ku = cert.keyUsage;
   const ca = cert.basicConstraints?.ca === true;
-  // RFC 5280 §4.2.1.3/§4.2.1.9: keyCertSign and cA go together. A consent
-  // signing certificate is judged as CMMS (Java PKIX) does: only
-  // digitalSignature matters there, and real ones assert keyCertSign.
-  if (ku?.has('keyCertSign') && !ca && options.purpose !== 'signing') {
+  if (ca && (profile.caAsLeaf === 'refused' || (profile.caAsLeaf === 'refused-for-a-purpose' && purpose !== undefined))) {
+    throw fail('KEY_USAGE_MISMATCH', cert, `a CA certificate is not an end entity${purpose ? ` for ${purpose}` : ''} under the ${profile.name} profile`);
+  }
+  // RFC 5280 §4.2.1.3/§4.2.1.9: keyCertSign and cA go together.
+  if (ku?.has('keyCertSign') && !ca && !(purpose === 'signing' && profile.signingLeafMayAssertKeyCertSign)) {
     throw fail('KEY_USAGE_MISMATCH', cert, 'keyCertSign is asserted but the certificate is not a CA');
   }
   if (ca && ku && !ku.has('keyCertSign')) throw fail('KEY_USAGE_MISMATCH', cert, 'cA is asserted but keyCertSign is not');
-  const wanted = [...(options.keyUsages ?? [])];
-  if (options.purpose === 'signing') wanted.push('digitalSignature');
+  const wanted = [...(rules.keyUsages ?? [])];
+  if (purpose === 'signing') wanted.push('digitalSignature');
   if (ku) for (const w of wanted) if (!ku.has(w)) throw fail('KEY_USAGE_MISMATCH', cert, `key usage lacks ${w}`);
 }
 
@@ -256,26 +274,28 @@ function checkPathLength(path: readonly Certificate[]): void {
 }
 
 /**
- * The leaf's EKU must list each wanted purpose (anyExtendedKeyUsage does not
- * count: CA/B 7.1.2.7.10); a CA's EKU, when present, constrains the purposes
- * below it (anyExtendedKeyUsage allows all).
+ * The leaf's EKU must list each wanted purpose (anyExtendedKeyUsage counts
+ * only where the profile lets it); a CA's EKU, when present, constrains the
+ * purposes below it (anyExtendedKeyUsage allows all).
  */
-function checkExtendedKeyUsage(path: readonly Certificate[], options: Pick<ValidationOptions, 'purpose' | 'extendedKeyUsages'>): void {
-  const wanted = [...(options.extendedKeyUsages ?? [])];
-  const forPurpose = options.purpose ? EKU_FOR_PURPOSE[options.purpose] : undefined;
+function checkExtendedKeyUsage(path: readonly Certificate[], rules: PathRules): void {
+  const { profile, purpose } = rules;
+  const wanted = [...(rules.extendedKeyUsages ?? [])];
+  const forPurpose = purpose ? EKU_FOR_PURPOSE[purpose] : undefined;
   if (forPurpose && !wanted.includes(forPurpose)) wanted.push(forPurpose);
   if (wanted.length === 0) return;
   const leaf = path[0]!;
-  if (leaf.extKeyUsage) {
-    // CA/B 7.1.2.7.6: a TLS server certificate's EKU is not critical.
-    if (options.purpose === 'server' && leaf.extensions.get(OID.extKeyUsage)?.critical) {
-      throw fail('EKU_MISMATCH', leaf, 'extKeyUsage is critical');
+  const eku = leaf.extKeyUsage;
+  if (!eku && profile.leafEkuRequired) throw fail('EKU_MISMATCH', leaf, `extKeyUsage is missing (the ${profile.name} profile requires ${wanted.join(', ')})`);
+  if (eku) {
+    if (profile.serverLeafEkuForm && purpose === 'server') {
+      // CA/B 7.1.2.7.6: a TLS server certificate's EKU is not critical.
+      if (leaf.extensions.get(OID.extKeyUsage)?.critical) throw fail('EKU_MISMATCH', leaf, 'extKeyUsage is critical');
+      // CA/B 7.1.2.7.10: anyExtendedKeyUsage has no place in a TLS server certificate.
+      if (eku.includes(OID.anyExtendedKeyUsage)) throw fail('EKU_MISMATCH', leaf, 'extKeyUsage lists anyExtendedKeyUsage');
     }
-    // CA/B 7.1.2.7.10: anyExtendedKeyUsage has no place in a TLS server certificate.
-    if (options.purpose === 'server' && leaf.extKeyUsage.includes(OID.anyExtendedKeyUsage)) {
-      throw fail('EKU_MISMATCH', leaf, 'extKeyUsage lists anyExtendedKeyUsage');
-    }
-    for (const w of wanted) if (!leaf.extKeyUsage.includes(w)) throw fail('EKU_MISMATCH', leaf, `extended key usage lacks ${w}`);
+    const any = profile.leafAnyEkuAllowsAll && eku.includes(OID.anyExtendedKeyUsage);
+    if (!any) for (const w of wanted) if (!eku.includes(w)) throw fail('EKU_MISMATCH', leaf, `extended key usage lacks ${w}`);
   }
   for (let i = 1; i < path.length; i++) {
     const eku = path[i]!.extKeyUsage;

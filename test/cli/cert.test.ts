@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../../src/lib/clock.js';
 import { encodePem } from '../../src/lib/pem.js';
 import { initRoot, issueIntermediate, issueLeaf } from '../../src/pki/ca.js';
+import { parseCertificates } from '../../src/pki/certificate.js';
 import { buildCrl } from '../../src/pki/crl-builder.js';
-import { assertFails, fixture, haloKeys, scratchDir } from './run-cli.js';
+import { parseCrls } from '../../src/pki/crl.js';
+import { assertFails, assertUsage, fixture, haloKeys, scratchDir } from './run-cli.js';
 
 const { file } = scratchDir('halo-keys-cli-cert-');
 
@@ -119,7 +121,7 @@ describe('halo-keys cert verify', () => {
     assert.deepEqual(out.path.map((c: { subject: string }) => c.subject), ['CN=Kingdom,O=Halo CMM', 'CN=Kingdom TLS CA,O=Halo CMM', 'CN=Kingdom CA,O=Halo CMM']);
     const text = haloKeys(['cert', 'verify', serverPem, ...chain, '--host', '127.0.0.1', '--crl', file('inter.crl')]);
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /OK at 2026-03-02T00:00:00\.000Z\n  0: CN=Kingdom/);
+    assert.match(text.stdout, /OK at 2026-03-02T00:00:00\.000Z \(cmms profile\)\n  0: CN=Kingdom/);
   });
 
   const failures: Array<[string, string[], string]> = [
@@ -143,6 +145,74 @@ describe('halo-keys cert verify', () => {
       assertFails(haloKeys(['cert', 'verify', ...args]), 1, new RegExp(`verification failed: ${code}`));
     });
   }
+
+  it('--profile chooses the rules: a CA certificate is a TLS end entity under rfc5280 only', () => {
+    const args = ['cert', 'verify', interPem, '--trust', rootPem, '--at', at, '--purpose', 'server', '--json'];
+    const verdict = (profile?: string) => {
+      const r = haloKeys([...args, ...(profile ? ['--profile', profile] : [])]);
+      return { code: r.code, out: JSON.parse(r.stdout) as { valid: boolean; profile: string; code?: string } };
+    };
+    assert.deepEqual(verdict('rfc5280'), { code: 0, out: { ...verdict('rfc5280').out, valid: true, profile: 'rfc5280' } });
+    for (const profile of [undefined, 'cmms', 'webpki']) {
+      const { code, out } = verdict(profile);
+      assert.equal(code, 1);
+      assert.equal(out.profile, profile ?? 'cmms');
+      assert.equal(out.code, 'KEY_USAGE_MISMATCH');
+    }
+    assertUsage(haloKeys(['cert', 'verify', serverPem, '--trust', rootPem, '--profile', 'strict']), /--profile/);
+  });
+
+  it('--json prints a verdict for a malformed input too, with exit 1 and the one line on stderr', () => {
+    writeFileSync(file('garbage-leaf.der'), Buffer.from('30820a0b0c0d', 'hex'));
+    for (const args of [
+      [file('garbage-leaf.der'), '--trust', rootPem],
+      [serverPem, '--trust', file('garbage-leaf.der')],
+      [serverPem, '--trust', rootPem, '--untrusted', file('garbage-leaf.der')],
+      [serverPem, '--trust', rootPem, '--crl', file('garbage-leaf.der')],
+    ]) {
+      const r = haloKeys(['cert', 'verify', ...args, '--json']);
+      assert.equal(r.code, 1, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.valid, false);
+      assert.match(out.code, /^(CERT|CRL)_MALFORMED$/);
+      assert.equal(out.certificate, null);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    }
+  });
+
+  it('--json prints a verdict for every x509-limbo input whose certificates or CRLs do not parse', () => {
+    type Case = { id: string; peer_certificate: string; trusted_certs: string[]; untrusted_intermediates: string[]; crls: string[]; validation_time: string | null };
+    const { testcases } = JSON.parse(readFileSync(new URL('../../../shared/testdata/x509-limbo/limbo.json', import.meta.url), 'utf8')) as { testcases: Case[] };
+    const parses = (tc: Case) => {
+      try {
+        for (const p of [tc.peer_certificate, ...tc.trusted_certs, ...tc.untrusted_intermediates]) parseCertificates(Buffer.from(p));
+        for (const c of tc.crls) parseCrls(Buffer.from(c));
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const malformed = testcases.filter((tc) => !parses(tc));
+    assert.equal(malformed.length, 25);
+    for (const [i, tc] of malformed.entries()) {
+      writeFileSync(file(`limbo-${i}-leaf.pem`), tc.peer_certificate);
+      writeFileSync(file(`limbo-${i}-trust.pem`), tc.trusted_certs.join(''));
+      writeFileSync(file(`limbo-${i}-untrusted.pem`), tc.untrusted_intermediates.join(''));
+      const crls = tc.crls.flatMap((c, k) => {
+        writeFileSync(file(`limbo-${i}-${k}.crl`), c);
+        return ['--crl', file(`limbo-${i}-${k}.crl`)];
+      });
+      const r = haloKeys([
+        'cert', 'verify', file(`limbo-${i}-leaf.pem`), '--trust', file(`limbo-${i}-trust.pem`), '--untrusted', file(`limbo-${i}-untrusted.pem`), ...crls, '--json',
+        ...(tc.validation_time ? ['--at', tc.validation_time] : []),
+      ]);
+      assert.equal(r.code, 1, `${tc.id}: ${r.stderr}`);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.valid, false, tc.id);
+      assert.match(out.code, /^(CERT|CRL)_MALFORMED$/, tc.id);
+    }
+    console.log(`x509-limbo inputs that do not parse: ${malformed.length}, each with a JSON verdict`);
+  });
 
   it('validates the CMMS TLS leaf to its own root only', () => {
     assert.equal(haloKeys(['cert', 'verify', fixture('edp1_tls.pem'), '--trust', fixture('edp1_root.pem'), '--host', 'localhost', '--at', at]).code, 0);

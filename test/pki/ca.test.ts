@@ -9,6 +9,9 @@ import { parseCertificate } from '../../src/pki/certificate.js';
 import { parseCsr } from '../../src/pki/csr.js';
 import { PkiError } from '../../src/pki/errors.js';
 import { KEY_TYPES } from '../../src/pki/key-types.js';
+import { TrustStore } from '../../src/pki/trust-store.js';
+import { validatePath } from '../../src/pki/validate.js';
+import { VALIDATION_PROFILE_NAMES } from '../../src/pki/validation-profiles.js';
 import { Scratch, cmmsSecretFiles, openssl, opensslHex } from './ca-fixtures.js';
 
 const scratch = new Scratch();
@@ -62,7 +65,7 @@ describe('private CA: roots', () => {
 
 describe('private CA: intermediates and leaves', () => {
   for (const keyType of KEY_TYPES) {
-    it(`${keyType}: root -> intermediate -> TLS leaves verify with the right purposes`, () => {
+    it(`${keyType}: root -> intermediate -> TLS leaves verify with the right purposes, in openssl and under every validation profile`, async () => {
       const root = initRoot({ subject: '/O=Halo CMM/CN=Root', keyType, clock });
       const rootCa: CertificateAuthority = { certificate: root.certificate, privateKey: root.privateKey };
       const inter = issueIntermediate(rootCa, { subject: '/O=Halo CMM/CN=Issuing CA', keyType, pathLength: 0, clock });
@@ -103,6 +106,15 @@ describe('private CA: intermediates and leaves', () => {
       assert.ok(verify([...chain, '-verify_ip', '127.0.0.1', s]).ok);
       assert.ok(!verify([...chain, '-verify_hostname', 'other.halo-cmm.org', s]).ok);
       assert.ok(!verify(['-CAfile', rootPath, s]).ok, 'the leaf needs its intermediate');
+      const trust = { trustStore: new TrustStore([root.certificate]), intermediates: [inter.certificate], clock };
+      for (const profile of VALIDATION_PROFILE_NAMES) {
+        await validatePath(server.certificate, { ...trust, profile, purpose: 'server', host: 'kingdom.dev.halo-cmm.org' });
+        await validatePath(server.certificate, { ...trust, profile, purpose: 'server', host: '::1' });
+        await validatePath(client.certificate, { ...trust, profile, purpose: 'client' });
+        await validatePath(both.certificate, { ...trust, profile, purpose: 'server', host: '127.0.0.1' });
+        await validatePath(both.certificate, { ...trust, profile, purpose: 'client' });
+        await assert.rejects(validatePath(client.certificate, { ...trust, profile, purpose: 'server' }), policyError('EKU_MISMATCH'));
+      }
 
       const t = text(server.der, `server-${keyType}-text.pem`);
       assert.match(t, /Basic Constraints: \n\s+CA:FALSE/);
@@ -113,7 +125,7 @@ describe('private CA: intermediates and leaves', () => {
     });
   }
 
-  it('signing profile: the consent-signaling certificate (digitalSignature, nonRepudiation, no EKU)', () => {
+  it('signing profile: the consent-signaling certificate (digitalSignature, nonRepudiation, no EKU), valid in openssl and every validation profile', async () => {
     const root = initRoot({ subject: '/O=Halo CMM/CN=Mc CA', clock });
     const leaf = issueLeaf(root, { profile: 'signing', subject: '/O=Halo CMM/CN=Mc', clock });
     const t = text(leaf.der, 'signing.pem');
@@ -122,6 +134,9 @@ describe('private CA: intermediates and leaves', () => {
     assert.deepEqual([...leaf.certificate.keyUsage!].sort(), ['digitalSignature', 'nonRepudiation']);
     assert.equal(leaf.certificate.extKeyUsage, undefined);
     assert.ok(verify(['-CAfile', scratch.pem('signing-root.pem', root.der), scratch.pem('signing-leaf.pem', leaf.der)]).ok);
+    for (const profile of VALIDATION_PROFILE_NAMES) {
+      await validatePath(leaf.certificate, { trustStore: new TrustStore([root.certificate]), clock, profile, purpose: 'signing' });
+    }
   });
 
   it('issues from a CSR made by openssl req, honouring requested SANs only when asked', () => {
@@ -149,7 +164,7 @@ describe('private CA: intermediates and leaves', () => {
     assert.equal(pubFromCert, pubFromKey);
   });
 
-  it('cross-signs a new root so chains from it verify against the old root', () => {
+  it('cross-signs a new root so chains from it verify against the old root, in openssl and every validation profile', async () => {
     const old = initRoot({ subject: '/O=Halo CMM/CN=Edp1 CA', clock });
     const next = initRoot({ subject: '/O=Halo CMM/CN=Edp1 CA 2026', keyType: 'p384', clock });
     const cross = crossSign(old, next.certificate, { clock });
@@ -166,6 +181,10 @@ describe('private CA: intermediates and leaves', () => {
     assert.ok(verify(['-CAfile', oldPath, '-untrusted', crossPath, leafPath]).ok, 'old trust store + cross certificate');
     assert.ok(verify(['-CAfile', scratch.pem('cross-new.pem', next.der), leafPath]).ok, 'new trust store');
     assert.ok(!verify(['-CAfile', oldPath, leafPath]).ok, 'old trust store alone');
+    for (const profile of VALIDATION_PROFILE_NAMES) {
+      const path = await validatePath(leaf.certificate, { trustStore: new TrustStore([old.certificate]), intermediates: [cross.certificate], clock, profile, purpose: 'server', host: 'edp1.example' });
+      assert.equal(path.anchor, old.certificate);
+    }
 
     assert.throws(() => crossSign(old, leaf.certificate, { clock }), policyError('POLICY_VIOLATION'));
   });
@@ -213,7 +232,7 @@ describe('private CA: policy', () => {
     assert.equal(child.certificate.basicConstraints?.pathLenConstraint, 0, 'defaults to one less than the issuer');
   });
 
-  it('refuses names outside the issuer name constraints, and openssl accepts what it issues inside them', () => {
+  it('refuses names outside the issuer name constraints, and openssl and every validation profile accept what it issues inside them', async () => {
     const constrained = issueIntermediate(root, {
       subject: '/O=Halo CMM/CN=Edp CA',
       days: 100,
@@ -233,6 +252,9 @@ describe('private CA: policy', () => {
     });
     const v = verify(['-CAfile', scratch.pem('nc-root.pem', root.der), '-untrusted', scratch.pem('nc-inter.pem', constrained.der), scratch.pem('nc-leaf.pem', ok.der)]);
     assert.ok(v.ok, v.out);
+    for (const profile of VALIDATION_PROFILE_NAMES) {
+      await validatePath(ok.certificate, { trustStore: new TrustStore([root.certificate]), intermediates: [constrained.certificate], clock, profile, purpose: 'server', host: '10.1.2.3' });
+    }
     for (const altNames of [
       [{ type: 'dns' as const, value: 'evil.example' }],
       [{ type: 'dns' as const, value: 'bad.edp1.dev.halo-cmm.org' }],

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { ManualClock } from '../../src/lib/clock.js';
 import type { Certificate } from '../../src/pki/certificate.js';
+import { clearImportedKeys } from '../../src/pki/algorithms.js';
 import { LinkCache } from '../../src/pki/path-builder.js';
 import { TrustStore } from '../../src/pki/trust-store.js';
 import { validatePath } from '../../src/pki/validate.js';
@@ -109,6 +110,20 @@ describe('validatePath', () => {
     assert.equal(path.certificates[1]!.fingerprintSha256, parse(longLived).fingerprintSha256);
     const err = await rejectsWith(validatePath(leaf, { trustStore: store, intermediates: [parse(shortLived)], at: later }), 'CERT_EXPIRED');
     assert.equal(err.certificate?.subject, 'CN=int2');
+  });
+
+  test('an imported CA key is shared by copies of its certificate, never by another key of the same name', async () => {
+    const leaf = parse(pki.issue('shared-key', int, 'leaf'));
+    clearImportedKeys();
+    for (let k = 0; k < 2; k++) {
+      // Fresh certificate objects each time, as a server parsing what it is sent.
+      await validatePath(leaf, { trustStore: new TrustStore([parse(root)]), intermediates: [parse(int)], at, linkCache: new LinkCache() });
+    }
+    const impostorRoot = pki.root('impostor-root', '/CN=root', {}, 'ca-noskid');
+    await rejectsWith(
+      validatePath(leaf, { trustStore: new TrustStore([parse(impostorRoot)]), intermediates: [parse(int)], at, linkCache: new LinkCache() }),
+      'SIGNATURE_INVALID',
+    );
   });
 
   test('the link cache remembers verified links; the clock sets the instant', async () => {

@@ -12,6 +12,7 @@ import { PkiError } from '../../pki/errors.js';
 import { formatGeneralName } from '../../pki/general-name.js';
 import { TrustStore } from '../../pki/trust-store.js';
 import { type Purpose, validatePath } from '../../pki/validate.js';
+import { DEFAULT_VALIDATION_PROFILE, VALIDATION_PROFILE_NAMES, type ValidationProfileName } from '../../pki/validation-profiles.js';
 import { UsageError, output } from '../run.js';
 import { colonHex } from './ca.js';
 
@@ -150,7 +151,7 @@ export function registerCertCommands(program: Command): void {
 
   cert
     .command('verify')
-    .description('Validate a certificate to trusted roots (RFC 5280 path validation); exit 0 when valid, 1 when not')
+    .description('Validate a certificate to trusted roots (RFC 5280 path validation under a profile); exit 0 when valid, 1 when not')
     .argument('<leaf>', 'the certificate to verify (PEM or DER); more PEM blocks after it are used as intermediates')
     .requiredOption('--trust <file>', 'trusted root certificates (PEM bundle)')
     .option('--untrusted <file>', 'intermediate certificates to build the path through (PEM bundle)')
@@ -161,6 +162,14 @@ export function registerCertCommands(program: Command): void {
     })
     .option('--host <name>', 'DNS name or IP address the leaf must be valid for')
     .addOption(new Option('--purpose <purpose>', 'what the leaf is used for').choices(['server', 'client', 'signing']))
+    .addOption(
+      new Option(
+        '--profile <profile>',
+        'rules to judge by: cmms (RFC 5280 + RFC 6125, no CA certificate as a TLS or signing end entity), rfc5280 (the RFC alone), webpki (CA/Browser Forum rules)',
+      )
+        .choices([...VALIDATION_PROFILE_NAMES])
+        .default(DEFAULT_VALIDATION_PROFILE),
+    )
     .option('--max-depth <n>', 'most intermediates in the path', (v: string) => {
       if (!/^\d+$/.test(v)) throw new InvalidArgumentError('must be a non-negative integer');
       return Number(v);
@@ -172,18 +181,28 @@ export function registerCertCommands(program: Command): void {
       `
 Examples:
   halo-keys cert verify kingdom_tls.pem --trust all_root_certs.pem --host localhost --purpose server
-  halo-keys cert verify leaf.pem --trust root.pem --untrusted intermediate.pem --crl ca.crl --at 2030-01-01T00:00:00Z --json`,
+  halo-keys cert verify leaf.pem --trust root.pem --untrusted intermediate.pem --crl ca.crl --at 2030-01-01T00:00:00Z --json
+  halo-keys cert verify www.pem --trust roots.pem --host www.example.com --profile webpki
+
+With --json every outcome is one JSON verdict on stdout, a malformed input included:
+  {"valid": false, "code": "CERT_MALFORMED", "reason": "...", "certificate": null}`,
     )
     .action(async (leafFile: string, opts: VerifyFlags) => {
-      const [leaf, ...bundled] = parseCertificates(readFileBytes(leafFile, 'certificate'));
-      if (!leaf) throw new UsageError(`${leafFile} holds no certificate`);
-      const trustStore = TrustStore.fromBytes(readFileBytes(opts.trust, 'trust bundle'));
-      if (trustStore.size === 0) throw new UsageError(`${opts.trust} holds no certificate`);
-      const intermediates = [...bundled, ...(opts.untrusted ? parseCertificates(readFileBytes(opts.untrusted, 'untrusted bundle')) : [])];
-      const crls = opts.crl.flatMap((f) => parseCrls(readFileBytes(f, 'CRL')));
+      // Files that cannot be read are usage errors; what they hold is judged below.
+      const leafBytes = readFileBytes(leafFile, 'certificate');
+      const trustBytes = readFileBytes(opts.trust, 'trust bundle');
+      const untrustedBytes = opts.untrusted ? readFileBytes(opts.untrusted, 'untrusted bundle') : undefined;
+      const crlBytes = opts.crl.map((f) => readFileBytes(f, 'CRL'));
       try {
+        const [leaf, ...bundled] = parseCertificates(leafBytes);
+        if (!leaf) throw new UsageError(`${leafFile} holds no certificate`);
+        const trustStore = TrustStore.fromBytes(trustBytes);
+        if (trustStore.size === 0) throw new UsageError(`${opts.trust} holds no certificate`);
+        const intermediates = [...bundled, ...(untrustedBytes ? parseCertificates(untrustedBytes) : [])];
+        const crls = crlBytes.flatMap((b) => parseCrls(b));
         const path = await validatePath(leaf, {
           trustStore,
+          profile: opts.profile,
           intermediates,
           ...(opts.at ? { at: opts.at } : {}),
           ...(opts.host !== undefined ? { host: opts.host } : {}),
@@ -199,16 +218,16 @@ Examples:
           notAfter: c.notAfter.toISOString(),
           fingerprintSha256: c.fingerprintSha256,
         }));
-        output(opts.json, { valid: true, at: path.at.toISOString(), path: chain }, () =>
+        output(opts.json, { valid: true, profile: path.profile, at: path.at.toISOString(), path: chain }, () =>
           [
-            `${leafFile}: OK at ${path.at.toISOString()}`,
+            `${leafFile}: OK at ${path.at.toISOString()} (${path.profile} profile)`,
             ...chain.map((c, i) => `  ${i}: ${c.subject}${c.subjectKeyIdentifier ? ` [SKID ${colonHex(c.subjectKeyIdentifier)}]` : ''}${i === chain.length - 1 ? ' (trust anchor)' : ''}`),
           ].join('\n'),
         );
       } catch (err) {
         if (!(err instanceof PkiError)) throw err;
         if (opts.json) {
-          output(true, { valid: false, code: err.code, reason: err.message, certificate: err.certificate ?? null }, () => '');
+          output(true, { valid: false, profile: opts.profile, code: err.code, reason: err.message, certificate: err.certificate ?? null }, () => '');
         }
         throw new PkiError(err.code, `${leafFile}: verification failed: ${err.code}: ${err.message}`, { cause: err });
       }
@@ -221,6 +240,7 @@ interface VerifyFlags {
   at?: Date;
   host?: string;
   purpose?: Purpose;
+  profile: ValidationProfileName;
   maxDepth?: number;
   crl: string[];
   json?: boolean;

@@ -125,7 +125,7 @@ export async function requireIssuedByRoot(
   }
   try {
     const trustStore = root instanceof TrustStore ? root : trustStoreOf(root);
-    await validatePath(certificate, { trustStore, at: now });
+    await validatePath(certificate, { trustStore, at: now, profile: 'cmms' });
   } catch (err) {
     if (!(err instanceof PkiError)) throw err;
     throw invalidArgument(PATH_FAILURE_REASON[err.code] ?? 'CERTIFICATE_INVALID', `${field} is not a valid leaf under the parent's registered root: ${err.message}`, {

@@ -61,7 +61,7 @@ export async function verifiedPeerKey(client: KingdomClient, participant: string
     throw err;
   }
   try {
-    await validatePath(parseCertificate(shown.certificateDer), { trustStore: roots, at, purpose: 'signing' });
+    await validatePath(parseCertificate(shown.certificateDer), { trustStore: roots, at, purpose: 'signing', profile: 'cmms' });
   } catch (err) {
     if (err instanceof PkiError) throw untrusted(participant, `${shown.certificate} does not chain to a root in ${trustedRootsFile} (${err.code})`, err);
     throw err;

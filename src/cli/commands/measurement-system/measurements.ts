@@ -91,7 +91,7 @@ async function checkResult(
   try {
     leaf = parseCertificate(certificate.x509Der);
     // The revocation state is reported above; the path check is upstream's (anchor by AKID, validity now).
-    await validatePath(leaf, { trustStore, purpose: 'signing' });
+    await validatePath(leaf, { trustStore, purpose: 'signing', profile: 'cmms' });
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new ResultError('RESULT_UNVERIFIED', `Certificate path of ${certificate.name} is invalid: ${why}`, { cause: err });
