@@ -9,7 +9,7 @@
  * nonce hash: proof that the DataProvider decrypted the requisition spec.
  */
 import { createHash } from 'node:crypto';
-import { create } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import {
   decodePageTokenFor,
@@ -25,7 +25,7 @@ import {
   ListRequisitionsPageTokenSchema,
   ListRequisitionsPageToken_PreviousPageEndSchema,
 } from '../../gen/wfa/measurement/api/v2alpha/page_token_pb.js';
-import { Requisition_Refusal_Justification } from '../../gen/wfa/measurement/api/v2alpha/requisition_pb.js';
+import { Requisition_Refusal_Justification, RequisitionSchema } from '../../gen/wfa/measurement/api/v2alpha/requisition_pb.js';
 import {
   FulfillDirectRequisitionResponseSchema,
   ListRequisitionsResponseSchema,
@@ -38,6 +38,7 @@ import type { DataProviderKey, RequisitionKey } from '../../api/index.js';
 import type { MeasurementState, RequisitionRecord, RequisitionState } from '../store/index.js';
 import type { KingdomServices } from './context.js';
 import { invalidArgument, permissionDenied } from './errors.js';
+import { DEFAULT_RESPONSE_BYTES, itemsWithinLimit, pageTokenBytes } from './page-budget.js';
 import { requirePrincipal, samePrincipal, type Principal } from './principal.js';
 import {
   REQUISITION_STATE_TO_API,
@@ -129,12 +130,15 @@ export function requisitionsService(services: KingdomServices) {
         limit: pageSize,
         ...(after !== undefined ? { after } : {}),
       });
-      const response = create(ListRequisitionsResponseSchema, { requisitions: page.items.map(renderRequisition) });
-      if (page.next !== null) {
+      const rendered = page.items.map(renderRequisition);
+      const kept = itemsWithinLimit(RequisitionSchema, rendered, services.maxResponseBytes ?? DEFAULT_RESPONSE_BYTES, pageTokenBytes(toBinary(ListRequisitionsPageTokenSchema, args).length));
+      const next = kept < rendered.length ? page.items[kept - 1]!.externalRequisitionId : page.next;
+      const response = create(ListRequisitionsResponseSchema, { requisitions: rendered.slice(0, kept) });
+      if (next !== null) {
         args.pageSize = pageSize;
         args.lastRequisition = create(ListRequisitionsPageToken_PreviousPageEndSchema, {
           externalDataProviderId: parent.dataProviderId,
-          externalRequisitionId: page.next,
+          externalRequisitionId: next,
         });
         response.nextPageToken = encodePageToken(ListRequisitionsPageTokenSchema, args);
       }
