@@ -15,6 +15,7 @@ import { DEFAULT_CONNECTION_LIMITS, guardConnections, guardRequest, serverOption
 import { ServerError } from './errors.js';
 import { DEFAULT_MAX_CERTIFICATE_BYTES, fieldLimitsInterceptor, type FieldLimits } from './field-limits.js';
 import { httpEndpoints } from './http-endpoints.js';
+import { DEFAULT_LIST_CALLS_PER_CALLER, listFairnessInterceptor } from './list-fairness.js';
 import { createNodeHandler } from './node-handler.js';
 import type { Logger } from './logger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
@@ -97,6 +98,7 @@ export async function startKingdomServer(options: KingdomServerOptions): Promise
       metrics.interceptor,
       unauthenticatedDetailInterceptor,
       fieldLimitsInterceptor(options.fieldLimits ?? { certificateBytes: DEFAULT_MAX_CERTIFICATE_BYTES }),
+      listFairnessInterceptor(DEFAULT_LIST_CALLS_PER_CALLER),
       ...(options.interceptors ?? []),
     ],
     contextValues: peerContextValues,

@@ -35,7 +35,7 @@ import { canGetCertificate, requireAllowed, requireParent } from './authorizatio
 import { ParentRoots, parseRegisteredCertificate, requireIssuedByRoot } from './certificate-checks.js';
 import type { KingdomServices } from './context.js';
 import { invalidArgument } from './errors.js';
-import { DEFAULT_RESPONSE_BYTES, itemsWithinLimit, pageTokenBytes } from './page-budget.js';
+import { DEFAULT_RESPONSE_BYTES, fillPage, pageTokenBytes } from './page-budget.js';
 import { principalName, requirePrincipal, toPartyKey } from './principal.js';
 import { renderCertificate } from './render.js';
 import { parseRequestName } from './request-names.js';
@@ -82,16 +82,26 @@ export function certificatesService(services: KingdomServices): ServiceImpl<type
         subjectKeyIdentifiers: skids ?? [],
       });
       const after = req.pageToken === '' ? undefined : cursorOf(req.pageToken, tokenArguments);
-      const page = await store.listCertificates({
-        owner: toPartyKey(parent),
-        limit: pageSize,
-        ...(skids === undefined ? {} : { subjectKeyIdentifiers: skids }),
-        ...(after === undefined ? {} : { after }),
-      });
-      const rendered = page.items.map(renderCertificate);
-      const tokenBytes = pageTokenBytes(toBinary(ListCertificatesPageTokenSchema, tokenArguments).length);
-      const kept = itemsWithinLimit(CertificateSchema, rendered, services.maxResponseBytes ?? DEFAULT_RESPONSE_BYTES, tokenBytes);
-      const next = kept < rendered.length ? page.items[kept - 1]! : page.next;
+      const { items, next } = await fillPage(
+        {
+          fetch: (limit, from) =>
+            store.listCertificates({
+              owner: toPartyKey(parent),
+              limit,
+              ...(skids === undefined ? {} : { subjectKeyIdentifiers: skids }),
+              ...(from === undefined ? {} : { after: from }),
+            }),
+          cursorOf: (c): CertificateCursor => ({ notValidBefore: c.notValidBefore, externalCertificateId: c.externalCertificateId }),
+        },
+        renderCertificate,
+        {
+          schema: CertificateSchema,
+          pageSize,
+          limitBytes: services.maxResponseBytes ?? DEFAULT_RESPONSE_BYTES,
+          tokenBytes: pageTokenBytes(toBinary(ListCertificatesPageTokenSchema, tokenArguments).length),
+          ...(after === undefined ? {} : { after }),
+        },
+      );
       let nextPageToken = '';
       if (next !== null) {
         tokenArguments.lastCertificate = create(ListCertificatesPageToken_PreviousPageEndSchema, {
@@ -101,7 +111,7 @@ export function certificatesService(services: KingdomServices): ServiceImpl<type
         });
         nextPageToken = encodePageToken(ListCertificatesPageTokenSchema, tokenArguments);
       }
-      return create(ListCertificatesResponseSchema, { certificates: rendered.slice(0, kept), nextPageToken });
+      return create(ListCertificatesResponseSchema, { certificates: items, nextPageToken });
     },
 
     async revokeCertificate(req, ctx) {

@@ -55,7 +55,7 @@ import {
 import type { KingdomServices } from './context.js';
 import { API_VERSION } from './context.js';
 import { failedPrecondition, invalidArgument, permissionDenied } from './errors.js';
-import { DEFAULT_RESPONSE_BYTES, itemsWithinLimit, pageTokenBytes } from './page-budget.js';
+import { DEFAULT_RESPONSE_BYTES, fillPage, pageTokenBytes } from './page-budget.js';
 import { requirePrincipal, samePrincipal, type Principal } from './principal.js';
 import { measurementStateFromApi, renderMeasurement, serializeSignedMessage } from './render-measurement.js';
 import {
@@ -237,16 +237,22 @@ export function measurementsService(services: KingdomServices) {
         const token = decodePageTokenFor(ListMeasurementsPageTokenSchema, req.pageToken, args, ['pageSize', 'lastMeasurement']);
         after = token.lastMeasurement?.externalMeasurementId;
       }
-      const page = await store.listMeasurements({
-        measurementConsumerId: parent.measurementConsumerId,
-        states,
-        limit: pageSize,
-        ...(after !== undefined ? { after } : {}),
-      });
-      const rendered = page.items.map(renderMeasurement);
-      const kept = itemsWithinLimit(MeasurementSchema, rendered, services.maxResponseBytes ?? DEFAULT_RESPONSE_BYTES, pageTokenBytes(toBinary(ListMeasurementsPageTokenSchema, args).length));
-      const next = kept < rendered.length ? page.items[kept - 1]!.externalMeasurementId : page.next;
-      const response = create(ListMeasurementsResponseSchema, { measurements: rendered.slice(0, kept) });
+      const { items, next } = await fillPage(
+        {
+          fetch: (limit, from) =>
+            store.listMeasurements({ measurementConsumerId: parent.measurementConsumerId, states, limit, ...(from !== undefined ? { after: from } : {}) }),
+          cursorOf: (m) => m.externalMeasurementId,
+        },
+        renderMeasurement,
+        {
+          schema: MeasurementSchema,
+          pageSize,
+          limitBytes: services.maxResponseBytes ?? DEFAULT_RESPONSE_BYTES,
+          tokenBytes: pageTokenBytes(toBinary(ListMeasurementsPageTokenSchema, args).length),
+          ...(after !== undefined ? { after } : {}),
+        },
+      );
+      const response = create(ListMeasurementsResponseSchema, { measurements: items });
       if (next !== null) {
         args.pageSize = pageSize;
         args.lastMeasurement = create(ListMeasurementsPageToken_PreviousPageEndSchema, { externalMeasurementId: next });

@@ -38,3 +38,40 @@ export function pageTokenBytes(tokenMessageBytes: number): number {
   const CURSOR_BYTES = 64;
   return Math.ceil(((tokenMessageBytes + CURSOR_BYTES) * 4) / 3);
 }
+
+/** Rows read from the store per query while filling a page: 100 certificates of 64 KiB are 6.4 MiB. */
+const FETCH_CHUNK = 100;
+
+export interface PageSource<Row, Cursor> {
+  fetch(limit: number, after: Cursor | undefined): Promise<{ items: Row[]; next: Cursor | null }>;
+  cursorOf(row: Row): Cursor;
+}
+
+/**
+ * Fills a page of up to `pageSize` items, reading the store in chunks so a
+ * large page_size of large items never loads more than a chunk beyond what
+ * the response can carry. `next` is the cursor after the last item kept,
+ * or null when nothing follows.
+ */
+export async function fillPage<Row, Desc extends DescMessage, Cursor>(
+  source: PageSource<Row, Cursor>,
+  render: (row: Row) => MessageShape<Desc>,
+  options: { schema: Desc; pageSize: number; limitBytes: number; tokenBytes: number; after?: Cursor },
+): Promise<{ items: MessageShape<Desc>[]; next: Cursor | null }> {
+  const items: MessageShape<Desc>[] = [];
+  let total = RESERVED_BYTES + options.tokenBytes + FIELD_OVERHEAD_BYTES;
+  let after = options.after;
+  for (;;) {
+    const page = await source.fetch(Math.min(FETCH_CHUNK, options.pageSize - items.length), after);
+    for (const row of page.items) {
+      const item = render(row);
+      total += toBinary(options.schema, item).length + FIELD_OVERHEAD_BYTES;
+      if (total > options.limitBytes && items.length > 0) return { items, next: after! };
+      items.push(item);
+      after = source.cursorOf(row);
+    }
+    if (page.next === null) return { items, next: null };
+    if (items.length >= options.pageSize) return { items, next: page.next };
+    after = page.next;
+  }
+}

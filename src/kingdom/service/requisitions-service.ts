@@ -38,7 +38,7 @@ import type { DataProviderKey, RequisitionKey } from '../../api/index.js';
 import type { MeasurementState, RequisitionRecord, RequisitionState } from '../store/index.js';
 import type { KingdomServices } from './context.js';
 import { invalidArgument, permissionDenied } from './errors.js';
-import { DEFAULT_RESPONSE_BYTES, itemsWithinLimit, pageTokenBytes } from './page-budget.js';
+import { DEFAULT_RESPONSE_BYTES, fillPage, pageTokenBytes } from './page-budget.js';
 import { requirePrincipal, samePrincipal, type Principal } from './principal.js';
 import {
   REQUISITION_STATE_TO_API,
@@ -123,17 +123,22 @@ export function requisitionsService(services: KingdomServices) {
         const token = decodePageTokenFor(ListRequisitionsPageTokenSchema, req.pageToken, args, ['pageSize', 'lastRequisition']);
         after = token.lastRequisition?.externalRequisitionId;
       }
-      const page = await store.listRequisitions({
-        dataProviderId: parent.dataProviderId,
-        states,
-        measurementStates,
-        limit: pageSize,
-        ...(after !== undefined ? { after } : {}),
-      });
-      const rendered = page.items.map(renderRequisition);
-      const kept = itemsWithinLimit(RequisitionSchema, rendered, services.maxResponseBytes ?? DEFAULT_RESPONSE_BYTES, pageTokenBytes(toBinary(ListRequisitionsPageTokenSchema, args).length));
-      const next = kept < rendered.length ? page.items[kept - 1]!.externalRequisitionId : page.next;
-      const response = create(ListRequisitionsResponseSchema, { requisitions: rendered.slice(0, kept) });
+      const { items, next } = await fillPage(
+        {
+          fetch: (limit, from) =>
+            store.listRequisitions({ dataProviderId: parent.dataProviderId, states, measurementStates, limit, ...(from !== undefined ? { after: from } : {}) }),
+          cursorOf: (r) => r.externalRequisitionId,
+        },
+        renderRequisition,
+        {
+          schema: RequisitionSchema,
+          pageSize,
+          limitBytes: services.maxResponseBytes ?? DEFAULT_RESPONSE_BYTES,
+          tokenBytes: pageTokenBytes(toBinary(ListRequisitionsPageTokenSchema, args).length),
+          ...(after !== undefined ? { after } : {}),
+        },
+      );
+      const response = create(ListRequisitionsResponseSchema, { requisitions: items });
       if (next !== null) {
         args.pageSize = pageSize;
         args.lastRequisition = create(ListRequisitionsPageToken_PreviousPageEndSchema, {
