@@ -10,6 +10,7 @@ const sections: Record<string, () => Promise<void>> = {
   'pki-validate': async () => (await import('./pki-validate.js')).run(),
   kingdom: async () => (await import('./kingdom.js')).run(),
   'kingdom-store': async () => (await import('./kingdom-store.js')).run(),
+  'kingdom-attacks': async () => (await import('./kingdom-attacks.js')).run(),
   rotation: async () => (await import('./rotation.js')).run(),
   'key-at-rest': async () => (await import('./key-at-rest.js')).run(),
 };

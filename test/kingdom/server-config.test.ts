@@ -4,7 +4,9 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { DEFAULT_MAX_MESSAGE_BYTES, parseListen, resolveServeConfig } from '../../src/kingdom/server/config.js';
+import { DEFAULT_CONNECTION_LIMITS } from '../../src/kingdom/server/connection-limits.js';
 import { ServerError } from '../../src/kingdom/server/errors.js';
+import { DEFAULT_MAX_CERTIFICATE_BYTES } from '../../src/kingdom/server/field-limits.js';
 import { scratchDir } from './server-fixtures.js';
 
 const scratch = scratchDir('halo-config-');
@@ -81,4 +83,19 @@ test('bad settings are CONFIG_INVALID errors that name the flag', () => {
   const badNumber = scratch.path('num.yaml');
   writeFileSync(badNumber, 'maxMessageBytes: -1\n');
   assert.throws(() => resolveServeConfig({ config: badNumber }), /--max-message-bytes must be a positive integer/);
+});
+
+test('connection limits and the certificate size: defaults, YAML keys in either spelling, flags over the file', () => {
+  const d = resolveServeConfig({});
+  assert.deepEqual(d.connectionLimits, DEFAULT_CONNECTION_LIMITS);
+  assert.equal(d.maxCertificateBytes, DEFAULT_MAX_CERTIFICATE_BYTES);
+  const file = scratch.path('limits.yaml');
+  writeFileSync(
+    file,
+    'tls-handshake-timeout-ms: 1500\nmaxPendingHandshakes: 20\nidle-timeout-ms: 2000\nrequestBodyTimeoutMs: 3000\nmax-concurrent-streams: 8\nmaxCertificateBytes: 4096\n',
+  );
+  const c = resolveServeConfig({ config: file, maxConcurrentStreams: 16 });
+  assert.deepEqual(c.connectionLimits, { tlsHandshakeTimeoutMs: 1500, maxPendingHandshakes: 20, idleTimeoutMs: 2000, requestBodyTimeoutMs: 3000, maxConcurrentStreams: 16 });
+  assert.equal(c.maxCertificateBytes, 4096);
+  assert.throws(() => resolveServeConfig({ requestBodyTimeoutMs: 0 }), /--request-body-timeout-ms must be a positive integer/);
 });

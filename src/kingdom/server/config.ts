@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { KingdomMode } from '../service/context.js';
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-limits.js';
 import { ServerError } from './errors.js';
+import { DEFAULT_MAX_CERTIFICATE_BYTES } from './field-limits.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -29,6 +31,10 @@ export interface ServeConfig {
   readonly metricsListen?: ListenAddress;
   /** Largest request message accepted (bytes); larger ones get RESOURCE_EXHAUSTED. */
   readonly maxMessageBytes: number;
+  /** Largest certificate DER accepted (CreateCertificate, registrations); larger ones get INVALID_ARGUMENT. */
+  readonly maxCertificateBytes: number;
+  /** Handshake, idle and request-body timeouts, pending-handshake and stream limits. */
+  readonly connectionLimits: ConnectionLimits;
   /** How long shutdown waits for in-flight calls before cutting connections. */
   readonly drainTimeoutMs: number;
   /** How often trusted roots are re-read from the database, so replicas see each other's admin changes. */
@@ -52,6 +58,12 @@ export interface ServeFlags {
   trustedRoots?: string[];
   metricsListen?: string;
   maxMessageBytes?: number;
+  maxCertificateBytes?: number;
+  tlsHandshakeTimeoutMs?: number;
+  maxPendingHandshakes?: number;
+  idleTimeoutMs?: number;
+  requestBodyTimeoutMs?: number;
+  maxConcurrentStreams?: number;
   drainTimeoutMs?: number;
   trustRefreshMs?: number;
   logLevel?: string;
@@ -89,6 +101,18 @@ const FILE_KEYS: Record<string, keyof ServeFlags> = {
   'metrics-listen': 'metricsListen',
   maxMessageBytes: 'maxMessageBytes',
   'max-message-bytes': 'maxMessageBytes',
+  maxCertificateBytes: 'maxCertificateBytes',
+  'max-certificate-bytes': 'maxCertificateBytes',
+  tlsHandshakeTimeoutMs: 'tlsHandshakeTimeoutMs',
+  'tls-handshake-timeout-ms': 'tlsHandshakeTimeoutMs',
+  maxPendingHandshakes: 'maxPendingHandshakes',
+  'max-pending-handshakes': 'maxPendingHandshakes',
+  idleTimeoutMs: 'idleTimeoutMs',
+  'idle-timeout-ms': 'idleTimeoutMs',
+  requestBodyTimeoutMs: 'requestBodyTimeoutMs',
+  'request-body-timeout-ms': 'requestBodyTimeoutMs',
+  maxConcurrentStreams: 'maxConcurrentStreams',
+  'max-concurrent-streams': 'maxConcurrentStreams',
   drainTimeoutMs: 'drainTimeoutMs',
   'drain-timeout-ms': 'drainTimeoutMs',
   trustRefreshMs: 'trustRefreshMs',
@@ -171,6 +195,14 @@ export function resolveServeConfig(flags: ServeFlags): ServeConfig {
     mode,
     trustedRootsFiles: trusted.map((p) => resolve(p)),
     maxMessageBytes: positive(f.maxMessageBytes, '--max-message-bytes', DEFAULT_MAX_MESSAGE_BYTES),
+    maxCertificateBytes: positive(f.maxCertificateBytes, '--max-certificate-bytes', DEFAULT_MAX_CERTIFICATE_BYTES),
+    connectionLimits: {
+      tlsHandshakeTimeoutMs: positive(f.tlsHandshakeTimeoutMs, '--tls-handshake-timeout-ms', DEFAULT_CONNECTION_LIMITS.tlsHandshakeTimeoutMs),
+      maxPendingHandshakes: positive(f.maxPendingHandshakes, '--max-pending-handshakes', DEFAULT_CONNECTION_LIMITS.maxPendingHandshakes),
+      idleTimeoutMs: positive(f.idleTimeoutMs, '--idle-timeout-ms', DEFAULT_CONNECTION_LIMITS.idleTimeoutMs),
+      requestBodyTimeoutMs: positive(f.requestBodyTimeoutMs, '--request-body-timeout-ms', DEFAULT_CONNECTION_LIMITS.requestBodyTimeoutMs),
+      maxConcurrentStreams: positive(f.maxConcurrentStreams, '--max-concurrent-streams', DEFAULT_CONNECTION_LIMITS.maxConcurrentStreams),
+    },
     drainTimeoutMs: positive(f.drainTimeoutMs, '--drain-timeout-ms', 10_000),
     trustRefreshMs: positive(f.trustRefreshMs, '--trust-refresh-ms', 30_000),
     logLevel: optionalString(f.logLevel, '--log-level') ?? process.env.HALO_KEYS_LOG_LEVEL ?? 'info',

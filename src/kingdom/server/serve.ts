@@ -80,6 +80,7 @@ export async function serveKingdom(config: ServeConfig, deps: ServeDependencies 
     clock,
     mode: config.mode,
     resolver,
+    maxResponseBytes: config.maxMessageBytes,
     onTrustChanged: async () => {
       await server?.reloadTrust();
     },
@@ -109,6 +110,8 @@ export async function serveKingdom(config: ServeConfig, deps: ServeDependencies 
         await store.database.query('SELECT 1');
       },
       maxMessageBytes: config.maxMessageBytes,
+      fieldLimits: { certificateBytes: config.maxCertificateBytes },
+      connectionLimits: config.connectionLimits,
       drainTimeoutMs: config.drainTimeoutMs,
       trustRefreshMs: config.trustRefreshMs,
       ...(config.metricsListen ? { metricsListen: config.metricsListen } : {}),

@@ -11,8 +11,11 @@ import type { Socket } from 'node:net';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
 import type { ListenAddress } from './config.js';
+import { DEFAULT_CONNECTION_LIMITS, guardConnections, guardRequest, serverOptions, type ConnectionLimits } from './connection-limits.js';
 import { ServerError } from './errors.js';
+import { DEFAULT_MAX_CERTIFICATE_BYTES, fieldLimitsInterceptor, type FieldLimits } from './field-limits.js';
 import { httpEndpoints } from './http-endpoints.js';
+import { DEFAULT_LIST_CALLS_PER_CALLER, listFairnessInterceptor } from './list-fairness.js';
 import { listenOn } from './listen.js';
 import { createNodeHandler } from './node-handler.js';
 import type { Logger } from './logger.js';
@@ -34,6 +37,10 @@ export interface KingdomServerOptions {
   /** Resolves when the store answers; /healthz is 503 otherwise. */
   readonly health: () => Promise<void>;
   readonly maxMessageBytes: number;
+  /** Bounds on request byte fields (default: certificates 64 KiB). */
+  readonly fieldLimits?: FieldLimits;
+  /** Timeouts and limits per connection (defaults: DEFAULT_CONNECTION_LIMITS). */
+  readonly connectionLimits?: ConnectionLimits;
   readonly drainTimeoutMs: number;
   /** Re-read participant roots this often (0: only on `reloadTrust()`). */
   readonly trustRefreshMs?: number;
@@ -76,7 +83,13 @@ export async function startKingdomServer(options: KingdomServerOptions): Promise
   const endpoints = httpEndpoints({ health: options.health, registry: metrics.registry, logger: log, accepting: () => accepting });
   const handler = createNodeHandler({
     routes: options.routes,
-    interceptors: [metrics.interceptor, unauthenticatedDetailInterceptor, ...(options.interceptors ?? [])],
+    interceptors: [
+      metrics.interceptor,
+      unauthenticatedDetailInterceptor,
+      fieldLimitsInterceptor(options.fieldLimits ?? { certificateBytes: DEFAULT_MAX_CERTIFICATE_BYTES }),
+      listFairnessInterceptor(DEFAULT_LIST_CALLS_PER_CALLER),
+      ...(options.interceptors ?? []),
+    ],
     contextValues: peerContextValues,
     readMaxBytes: options.maxMessageBytes,
     writeMaxBytes: options.maxMessageBytes,
@@ -85,13 +98,15 @@ export async function startKingdomServer(options: KingdomServerOptions): Promise
     logger: log,
   });
 
+  const limits = options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS;
   const server = createSecureServer({
     ...contextOptions(roots),
     requestCert: true,
     rejectUnauthorized: false,
     allowHTTP1: true,
-    settings: { maxConcurrentStreams: 1000 },
+    ...serverOptions(limits),
   });
+  guardConnections(server, limits);
 
   let inFlight = 0;
   // Wakes whoever waits in close() whenever a call ends or a connection closes.
@@ -119,6 +134,7 @@ export async function startKingdomServer(options: KingdomServerOptions): Promise
     // while a request body the handler refused to read (an oversized
     // message) is still pending. 'close' covers calls aborted before that.
     let done = false;
+    const guard = guardRequest(req, res, limits);
     const finished = () => {
       if (done) return;
       done = true;
@@ -128,7 +144,9 @@ export async function startKingdomServer(options: KingdomServerOptions): Promise
     const end = res.end;
     res.end = function (this: typeof res, ...args: unknown[]) {
       finished();
-      return (end as (...a: unknown[]) => typeof res).apply(this, args);
+      const out = (end as (...a: unknown[]) => typeof res).apply(this, args);
+      guard.responseEnded();
+      return out;
     } as typeof res.end;
     res.once('close', finished);
     handler(req, res);

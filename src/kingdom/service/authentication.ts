@@ -9,11 +9,12 @@
  */
 import { createHash } from 'node:crypto';
 import { createContextKey, type Interceptor } from '@connectrpc/connect';
-import { apiIdToExternalId, measurementConsumerKey } from '../../api/index.js';
+import { measurementConsumerKey, parseApiId } from '../../api/index.js';
 import { parseCertificate } from '../../pki/certificate.js';
 import type { Clock } from '../../lib/clock.js';
 import { systemClock } from '../../lib/clock.js';
 import type { KingdomStore } from '../store/index.js';
+import { ApiKeyCache } from './api-key-cache.js';
 import { unauthenticated } from './errors.js';
 import { parsePrincipalName, principalKey, type Principal } from './principal.js';
 
@@ -46,13 +47,14 @@ export class PrincipalResolver {
   /** The map being read, shared by the calls that find the cache expired together. */
   #akidMapLoading: Promise<Map<string, string>> | undefined;
   readonly #duchies = new Map<string, CacheEntry<Principal | undefined>>();
-  readonly #apiKeys = new Map<string, CacheEntry<Principal | undefined>>();
+  readonly #apiKeys: ApiKeyCache;
   readonly #leafAkids = new Map<string, Uint8Array | undefined>();
 
   constructor(store: KingdomStore, options: { ttlMs?: number; clock?: Clock } = {}) {
     this.#store = store;
     this.#clock = options.clock ?? systemClock;
     this.#ttlMs = options.ttlMs ?? 5000;
+    this.#apiKeys = new ApiKeyCache({ ttlMs: this.#ttlMs, now: () => this.#now() });
   }
 
   invalidate(): void {
@@ -83,18 +85,14 @@ export class PrincipalResolver {
 
   /** An API key is an API id; the Kingdom keeps the SHA-256 of its 8 bytes. */
   async fromApiKey(apiKey: string): Promise<Principal> {
-    const cached = this.#fresh(this.#apiKeys.get(apiKey));
-    let principal = cached?.value;
-    if (!cached) {
-      let key: bigint | undefined;
-      try {
-        key = apiIdToExternalId(apiKey);
-      } catch {
-        key = undefined;
-      }
-      const record = key === undefined ? null : await this.#store.authenticateApiKey(key);
-      principal = record ? measurementConsumerKey(record.measurementConsumerId) : undefined;
-      this.#apiKeys.set(apiKey, { value: principal, expires: this.#now() + this.#ttlMs });
+    // Anything else is refused without a lookup and leaves nothing behind.
+    const key = parseApiId(apiKey);
+    if (key === undefined) throw unauthenticated('API key is unauthenticated');
+    let principal = this.#apiKeys.get(key);
+    if (principal === undefined) {
+      const record = await this.#store.authenticateApiKey(key);
+      principal = record ? measurementConsumerKey(record.measurementConsumerId) : null;
+      this.#apiKeys.set(key, principal ?? undefined);
     }
     if (!principal) throw unauthenticated('API key is unauthenticated');
     return principal;

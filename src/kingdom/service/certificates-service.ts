@@ -8,7 +8,7 @@
  * - In strict mode CreateCertificate requires a leaf, valid now, that chains
  *   to the parent's registered root (see certificate-checks.ts).
  */
-import { create } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
 import {
@@ -19,7 +19,7 @@ import {
   parseCertificateName,
   parseCertificateParentName,
 } from '../../api/index.js';
-import { Certificate_RevocationState } from '../../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
+import { Certificate_RevocationState, CertificateSchema } from '../../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
 import {
   Certificates,
   ListCertificatesResponseSchema,
@@ -35,6 +35,7 @@ import { canGetCertificate, requireAllowed, requireParent } from './authorizatio
 import { ParentRoots, parseRegisteredCertificate, requireIssuedByRoot } from './certificate-checks.js';
 import type { KingdomServices } from './context.js';
 import { invalidArgument } from './errors.js';
+import { DEFAULT_RESPONSE_BYTES, fillPage, pageTokenBytes } from './page-budget.js';
 import { principalName, requirePrincipal, toPartyKey } from './principal.js';
 import { renderCertificate } from './render.js';
 import { parseRequestName } from './request-names.js';
@@ -81,22 +82,36 @@ export function certificatesService(services: KingdomServices): ServiceImpl<type
         subjectKeyIdentifiers: skids ?? [],
       });
       const after = req.pageToken === '' ? undefined : cursorOf(req.pageToken, tokenArguments);
-      const page = await store.listCertificates({
-        owner: toPartyKey(parent),
-        limit: pageSize,
-        ...(skids === undefined ? {} : { subjectKeyIdentifiers: skids }),
-        ...(after === undefined ? {} : { after }),
-      });
+      const { items, next } = await fillPage(
+        {
+          fetch: (limit, from) =>
+            store.listCertificates({
+              owner: toPartyKey(parent),
+              limit,
+              ...(skids === undefined ? {} : { subjectKeyIdentifiers: skids }),
+              ...(from === undefined ? {} : { after: from }),
+            }),
+          cursorOf: (c): CertificateCursor => ({ notValidBefore: c.notValidBefore, externalCertificateId: c.externalCertificateId }),
+        },
+        renderCertificate,
+        {
+          schema: CertificateSchema,
+          pageSize,
+          limitBytes: services.maxResponseBytes ?? DEFAULT_RESPONSE_BYTES,
+          tokenBytes: pageTokenBytes(toBinary(ListCertificatesPageTokenSchema, tokenArguments).length),
+          ...(after === undefined ? {} : { after }),
+        },
+      );
       let nextPageToken = '';
-      if (page.next !== null) {
+      if (next !== null) {
         tokenArguments.lastCertificate = create(ListCertificatesPageToken_PreviousPageEndSchema, {
-          notValidBefore: timestampFromDate(page.next.notValidBefore),
-          externalCertificateId: page.next.externalCertificateId,
+          notValidBefore: timestampFromDate(next.notValidBefore),
+          externalCertificateId: next.externalCertificateId,
           parentKey: certificateParentTokenKey(parent),
         });
         nextPageToken = encodePageToken(ListCertificatesPageTokenSchema, tokenArguments);
       }
-      return create(ListCertificatesResponseSchema, { certificates: page.items.map(renderCertificate), nextPageToken });
+      return create(ListCertificatesResponseSchema, { certificates: items, nextPageToken });
     },
 
     async revokeCertificate(req, ctx) {

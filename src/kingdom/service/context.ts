@@ -16,6 +16,8 @@ export interface KingdomServices {
   readonly clock: Clock;
   readonly mode: KingdomMode;
   readonly resolver: PrincipalResolver;
+  /** The response message limit: list pages stop short of it (page-budget.ts). */
+  readonly maxResponseBytes?: number;
   /** Called after an admin change that alters who is trusted (a new participant root). */
   readonly onTrustChanged?: () => void | Promise<void>;
 }

@@ -13,7 +13,7 @@
  * The Kingdom never sees metadata plaintext: it stores the ciphertext and the
  * key it was encrypted to.
  */
-import { create } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import {
   decodePageTokenFor,
@@ -26,6 +26,7 @@ import {
   requireName,
   type EventGroupKey,
 } from '../../api/index.js';
+import { EventGroupSchema } from '../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
 import {
   EventGroups,
   ListEventGroupsResponseSchema,
@@ -48,6 +49,7 @@ import {
 } from '../store/index.js';
 import type { KingdomServices } from './context.js';
 import { failedPrecondition, invalidArgument, permissionDenied } from './errors.js';
+import { DEFAULT_RESPONSE_BYTES, itemsWithinLimit, pageTokenBytes } from './page-budget.js';
 import { requirePrincipal, samePrincipal } from './principal.js';
 import { eventGroupFields, renderEventGroup } from './render-event-group.js';
 import { actorOf, requiredField, withErrorMapping } from './service-support.js';
@@ -193,10 +195,11 @@ export function eventGroupsService(services: KingdomServices) {
         if (collected.length > pageSize || page.next === null) break;
         after = page.next;
       }
-      const items = collected.slice(0, pageSize);
-      const response = create(ListEventGroupsResponseSchema, { eventGroups: items.map(renderEventGroup) });
-      const last = items[items.length - 1];
-      if (collected.length > pageSize && last !== undefined) {
+      const rendered = collected.slice(0, pageSize).map(renderEventGroup);
+      const kept = itemsWithinLimit(EventGroupSchema, rendered, services.maxResponseBytes ?? DEFAULT_RESPONSE_BYTES, pageTokenBytes(toBinary(ListEventGroupsPageTokenSchema, args).length));
+      const response = create(ListEventGroupsResponseSchema, { eventGroups: rendered.slice(0, kept) });
+      const last = collected[kept - 1];
+      if ((collected.length > pageSize || kept < rendered.length) && last !== undefined) {
         args.pageSize = pageSize;
         args.lastEventGroup = create(ListEventGroupsPageToken_PreviousPageEndSchema, {
           externalDataProviderId: last.dataProviderId,

@@ -16,7 +16,7 @@
  * INVALID_ARGUMENT. `request_id` makes the creation idempotent per MC (the
  * store keeps it with the measurement and returns the first one created).
  */
-import { create } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import {
   decodePageTokenFor,
@@ -33,7 +33,7 @@ import { CryptoError } from '../../crypto/errors.js';
 import { verifySignedMessage } from '../../crypto/signed-message.js';
 import { EncryptionPublicKeySchema, SignedMessageSchema, type SignedMessage } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { MeasurementSpecSchema, type MeasurementSpec } from '../../gen/wfa/measurement/api/v2alpha/measurement_spec_pb.js';
-import type { Measurement } from '../../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
+import { MeasurementSchema, type Measurement } from '../../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import {
   ListMeasurementsPageTokenSchema,
   ListMeasurementsPageToken_PreviousPageEndSchema,
@@ -55,6 +55,7 @@ import {
 import type { KingdomServices } from './context.js';
 import { API_VERSION } from './context.js';
 import { failedPrecondition, invalidArgument, permissionDenied } from './errors.js';
+import { DEFAULT_RESPONSE_BYTES, fillPage, pageTokenBytes } from './page-budget.js';
 import { requirePrincipal, samePrincipal, type Principal } from './principal.js';
 import { measurementStateFromApi, renderMeasurement, serializeSignedMessage } from './render-measurement.js';
 import {
@@ -236,16 +237,25 @@ export function measurementsService(services: KingdomServices) {
         const token = decodePageTokenFor(ListMeasurementsPageTokenSchema, req.pageToken, args, ['pageSize', 'lastMeasurement']);
         after = token.lastMeasurement?.externalMeasurementId;
       }
-      const page = await store.listMeasurements({
-        measurementConsumerId: parent.measurementConsumerId,
-        states,
-        limit: pageSize,
-        ...(after !== undefined ? { after } : {}),
-      });
-      const response = create(ListMeasurementsResponseSchema, { measurements: page.items.map(renderMeasurement) });
-      if (page.next !== null) {
+      const { items, next } = await fillPage(
+        {
+          fetch: (limit, from) =>
+            store.listMeasurements({ measurementConsumerId: parent.measurementConsumerId, states, limit, ...(from !== undefined ? { after: from } : {}) }),
+          cursorOf: (m) => m.externalMeasurementId,
+        },
+        renderMeasurement,
+        {
+          schema: MeasurementSchema,
+          pageSize,
+          limitBytes: services.maxResponseBytes ?? DEFAULT_RESPONSE_BYTES,
+          tokenBytes: pageTokenBytes(toBinary(ListMeasurementsPageTokenSchema, args).length),
+          ...(after !== undefined ? { after } : {}),
+        },
+      );
+      const response = create(ListMeasurementsResponseSchema, { measurements: items });
+      if (next !== null) {
         args.pageSize = pageSize;
-        args.lastMeasurement = create(ListMeasurementsPageToken_PreviousPageEndSchema, { externalMeasurementId: page.next });
+        args.lastMeasurement = create(ListMeasurementsPageToken_PreviousPageEndSchema, { externalMeasurementId: next });
         response.nextPageToken = encodePageToken(ListMeasurementsPageTokenSchema, args);
       }
       return response;

@@ -9,7 +9,7 @@
  * nonce hash: proof that the DataProvider decrypted the requisition spec.
  */
 import { createHash } from 'node:crypto';
-import { create } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import {
   decodePageTokenFor,
@@ -25,7 +25,7 @@ import {
   ListRequisitionsPageTokenSchema,
   ListRequisitionsPageToken_PreviousPageEndSchema,
 } from '../../gen/wfa/measurement/api/v2alpha/page_token_pb.js';
-import { Requisition_Refusal_Justification } from '../../gen/wfa/measurement/api/v2alpha/requisition_pb.js';
+import { Requisition_Refusal_Justification, RequisitionSchema } from '../../gen/wfa/measurement/api/v2alpha/requisition_pb.js';
 import {
   FulfillDirectRequisitionResponseSchema,
   ListRequisitionsResponseSchema,
@@ -38,6 +38,7 @@ import type { DataProviderKey, RequisitionKey } from '../../api/index.js';
 import type { MeasurementState, RequisitionRecord, RequisitionState } from '../store/index.js';
 import type { KingdomServices } from './context.js';
 import { invalidArgument, permissionDenied } from './errors.js';
+import { DEFAULT_RESPONSE_BYTES, fillPage, pageTokenBytes } from './page-budget.js';
 import { requirePrincipal, samePrincipal, type Principal } from './principal.js';
 import {
   REQUISITION_STATE_TO_API,
@@ -122,19 +123,27 @@ export function requisitionsService(services: KingdomServices) {
         const token = decodePageTokenFor(ListRequisitionsPageTokenSchema, req.pageToken, args, ['pageSize', 'lastRequisition']);
         after = token.lastRequisition?.externalRequisitionId;
       }
-      const page = await store.listRequisitions({
-        dataProviderId: parent.dataProviderId,
-        states,
-        measurementStates,
-        limit: pageSize,
-        ...(after !== undefined ? { after } : {}),
-      });
-      const response = create(ListRequisitionsResponseSchema, { requisitions: page.items.map(renderRequisition) });
-      if (page.next !== null) {
+      const { items, next } = await fillPage(
+        {
+          fetch: (limit, from) =>
+            store.listRequisitions({ dataProviderId: parent.dataProviderId, states, measurementStates, limit, ...(from !== undefined ? { after: from } : {}) }),
+          cursorOf: (r) => r.externalRequisitionId,
+        },
+        renderRequisition,
+        {
+          schema: RequisitionSchema,
+          pageSize,
+          limitBytes: services.maxResponseBytes ?? DEFAULT_RESPONSE_BYTES,
+          tokenBytes: pageTokenBytes(toBinary(ListRequisitionsPageTokenSchema, args).length),
+          ...(after !== undefined ? { after } : {}),
+        },
+      );
+      const response = create(ListRequisitionsResponseSchema, { requisitions: items });
+      if (next !== null) {
         args.pageSize = pageSize;
         args.lastRequisition = create(ListRequisitionsPageToken_PreviousPageEndSchema, {
           externalDataProviderId: parent.dataProviderId,
-          externalRequisitionId: page.next,
+          externalRequisitionId: next,
         });
         response.nextPageToken = encodePageToken(ListRequisitionsPageTokenSchema, args);
       }
