@@ -95,7 +95,8 @@ const bearer: Interceptor = (next) => async (req) => {
   return next(req);
 };
 
-export async function openTestKingdom(options: { mode?: KingdomMode } = {}): Promise<TestKingdom> {
+/** `operatorRoots` stand for the server's `--trusted-roots`. */
+export async function openTestKingdom(options: { mode?: KingdomMode; operatorRoots?: readonly Uint8Array[] } = {}): Promise<TestKingdom> {
   const dir = tempDataDir();
   const clock = new ManualClock(NOW);
   const store = await openKingdomStore({ dataDir: dir.dir, clock });
@@ -104,7 +105,7 @@ export async function openTestKingdom(options: { mode?: KingdomMode } = {}): Pro
     store,
     clock,
     mode: options.mode ?? 'strict',
-    resolver: new PrincipalResolver(store, { clock }),
+    resolver: new PrincipalResolver(store, { clock, ...(options.operatorRoots ? { operatorRoots: options.operatorRoots } : {}) }),
     onTrustChanged: () => {
       trustChanges++;
     },

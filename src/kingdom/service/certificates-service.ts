@@ -35,6 +35,7 @@ import { canGetCertificate, requireAllowed, requireParent } from './authorizatio
 import { ParentRoots, parseRegisteredCertificate, requireIssuedByRoot } from './certificate-checks.js';
 import type { KingdomServices } from './context.js';
 import { invalidArgument } from './errors.js';
+import { actorOf } from './service-support.js';
 import { principalName, requirePrincipal, toPartyKey } from './principal.js';
 import { renderCertificate } from './render.js';
 import { parseRequestName } from './request-names.js';
@@ -66,7 +67,7 @@ export function certificatesService(services: KingdomServices): ServiceImpl<type
       if (services.mode === 'strict') {
         await requireIssuedByRoot(certificate, await parentRoots.trustStoreOf(owner), services.clock.now());
       }
-      const record = await store.createCertificate({ actor: principalName(principal), owner, certificate: input });
+      const record = await store.createCertificate({ actor: actorOf(principal, ctx), owner, certificate: input });
       return renderCertificate(record);
     },
 
@@ -112,7 +113,7 @@ export function certificatesService(services: KingdomServices): ServiceImpl<type
         throw invalidArgument('INVALID_FIELD_VALUE', `unknown revocation_state ${String(state)}`);
       }
       const result = await store.revokeCertificate({
-        actor: principalName(principal),
+        actor: actorOf(principal, ctx),
         owner: toPartyKey(key.parent),
         externalCertificateId: key.certificateId,
         revocationState: state,
@@ -125,7 +126,7 @@ export function certificatesService(services: KingdomServices): ServiceImpl<type
       const principal = requirePrincipal(ctx);
       requireParent(principal, key.parent, 'RELEASE_HOLD', req.name);
       const record = await store.releaseCertificateHold({
-        actor: principalName(principal),
+        actor: actorOf(principal, ctx),
         owner: toPartyKey(key.parent),
         externalCertificateId: key.certificateId,
       });
