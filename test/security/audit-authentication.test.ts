@@ -2,13 +2,18 @@
  * The audit log records how each caller authenticated, inside the hash
  * chain, on both engines: entries written without it (as before the field
  * existed) keep the hash they always had, a chain mixing both verifies, and
- * editing the recorded credential breaks the chain at that row.
+ * editing the recorded credential breaks the chain at that row; through the
+ * services, certificate, API-key and admin callers are each named.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { ManualClock } from '../../src/lib/clock.js';
 import { canonicalJson, openKingdomStore, RevocationState, type AuditAuthentication, type SqlKingdomStore } from '../../src/kingdom/store/index.js';
+import { Certificate_RevocationState } from '../../src/gen/wfa/measurement/api/v2alpha/certificate_pb.js';
+import { Certificates } from '../../src/gen/wfa/measurement/api/v2alpha/certificates_service_pb.js';
+import { parseCertificate } from '../../src/pki/certificate.js';
+import { as, createParty, openTestKingdom } from '../kingdom/fixtures.js';
 import { NOW, certificateFacts, freshPostgresDatabase, publicKeyFacts, randomSkid, tempDataDir } from '../kingdom/store-fixtures.js';
 
 const CERTIFICATE: AuditAuthentication = {
@@ -89,3 +94,32 @@ for (const engine of ['pglite', 'postgres'] as const) {
     });
   });
 }
+
+describe('audit authentication through the services (in-memory transport, PGlite)', () => {
+  test('a certificate caller is named by its certificate, an API-key caller by its key', async () => {
+    const k = await openTestKingdom();
+    try {
+      const mc = await createParty(k, 'MEASUREMENT_CONSUMER');
+      const key = await k.admin.createApiKey({ measurementConsumer: mc.name, nickname: 'audit' });
+      await k.client(Certificates, { apiKey: key.authenticationKey }).revokeCertificate({ name: mc.signing.name, revocationState: Certificate_RevocationState.HOLD });
+      await k.client(Certificates, as(mc)).releaseCertificateHold({ name: mc.signing.name });
+      const entries = await k.store.exportAudit();
+      const hold = entries.find((e) => e.action === 'RevokeCertificate');
+      const release = entries.find((e) => e.action === 'ReleaseCertificateHold');
+      assert.equal(hold?.actor, mc.name);
+      assert.deepEqual(hold?.authentication, { method: 'apiKey', apiKey: key.name });
+      assert.equal(release?.actor, mc.name);
+      const tls = parseCertificate(mc.tlsCertificate);
+      assert.deepEqual(release?.authentication, {
+        method: 'clientCertificate',
+        clientCertificateSha256: createHash('sha256').update(mc.tlsCertificate).digest('hex'),
+        clientCertificateSkid: Buffer.from(tls.subjectKeyIdentifier!).toString('hex'),
+      });
+      const created = entries.find((e) => e.action === 'CreateApiKey');
+      assert.deepEqual(created?.authentication, { method: 'adminToken' });
+      assert.equal((await k.store.verifyAuditChain()).ok, true);
+    } finally {
+      await k.close();
+    }
+  });
+});
