@@ -70,9 +70,13 @@ function presentedChain(socket: TLSSocket): Uint8Array[] {
 async function judge(ders: readonly Uint8Array[], roots: TrustStore): Promise<SocketFacts> {
   if (ders.length === 0) return { tls: { presented: false, authorized: false } };
   const chain = parseClientChain(ders);
-  const problem = chain
-    ? (await clientChainProblem(chain, roots, systemClock.now()))?.message
-    : 'client certificate does not parse as an X.509 certificate';
+  let problem: string | undefined = 'client certificate does not parse as an X.509 certificate';
+  try {
+    if (chain) problem = (await clientChainProblem(chain, roots, systemClock.now()))?.message;
+  } catch {
+    // A validator fault on hostile input refuses this connection's certificate, never the server.
+    problem = 'client certificate could not be verified';
+  }
   if (problem !== undefined) return { tls: { presented: true, authorized: false, problem } };
   return { tls: { presented: true, authorized: true }, clientCertificate: ders[0]!, clientChain: ders.slice(1) };
 }

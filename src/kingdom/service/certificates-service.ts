@@ -36,7 +36,7 @@ import { ParentRoots, parseRegisteredCertificate, requireIssuedByRoot } from './
 import type { KingdomServices } from './context.js';
 import { invalidArgument } from './errors.js';
 import { actorOf } from './service-support.js';
-import { principalName, requirePrincipal, toPartyKey } from './principal.js';
+import { requirePrincipal, toPartyKey } from './principal.js';
 import { renderCertificate } from './render.js';
 import { parseRequestName } from './request-names.js';
 

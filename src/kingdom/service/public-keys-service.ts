@@ -17,7 +17,7 @@ import { requireParent } from './authorization.js';
 import type { KingdomServices } from './context.js';
 import { invalidArgument } from './errors.js';
 import { actorOf } from './service-support.js';
-import { principalName, requirePrincipal, samePrincipal, toPartyKey } from './principal.js';
+import { requirePrincipal, samePrincipal, toPartyKey } from './principal.js';
 import { checkSignedPublicKey, requireSignatureByCertificate, requireUsableEncryptionKey } from './public-key-checks.js';
 import { parseRequestName } from './request-names.js';
 
