@@ -95,7 +95,8 @@ const bearer: Interceptor = (next) => async (req) => {
   return next(req);
 };
 
-export async function openTestKingdom(options: { mode?: KingdomMode } = {}): Promise<TestKingdom> {
+/** `operatorRoots` stand for the server's `--trusted-roots`. */
+export async function openTestKingdom(options: { mode?: KingdomMode; operatorRoots?: readonly Uint8Array[] } = {}): Promise<TestKingdom> {
   const dir = tempDataDir();
   const clock = new ManualClock(NOW);
   const store = await openKingdomStore({ dataDir: dir.dir, clock });
@@ -104,7 +105,7 @@ export async function openTestKingdom(options: { mode?: KingdomMode } = {}): Pro
     store,
     clock,
     mode: options.mode ?? 'strict',
-    resolver: new PrincipalResolver(store, { clock }),
+    resolver: new PrincipalResolver(store, { clock, ...(options.operatorRoots ? { operatorRoots: options.operatorRoots } : {}) }),
     onTrustChanged: () => {
       trustChanges++;
     },
@@ -222,7 +223,9 @@ export async function createParty(
   const label = `${KIND_LABEL[kind]} ${++partyCounter}`;
   const pki = participantPki(kingdom, label);
   const signing = pki.issue();
-  const tls = pki.issue({ profile: 'tls-client' });
+  // Valid over every instant the suites move the clock to: the Kingdom judges the caller's chain at its clock.
+  const now = kingdom.clock.now().getTime();
+  const tls = pki.issue({ profile: 'tls-client', notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 3000 * DAY) });
   const hasKey = kind === 'DATA_PROVIDER' || kind === 'MEASUREMENT_CONSUMER';
   const key = hasKey ? signedEncryptionPublicKey(signing.privateKey) : undefined;
   const registration: MessageInitShape<typeof ParticipantRegistrationSchema> = {

@@ -233,25 +233,36 @@ describe('KingdomAdmin (strict mode)', () => {
     assert.ok(twin.der.length > 0);
   });
 
-  it('maps, lists and removes AKIDs, and authentication follows at once', async () => {
-    const dp = await createParty(k, 'DATA_PROVIDER');
+  it('maps, lists and removes AKIDs; a mapped operator root authenticates at once, an unregistered one never', async () => {
     const extra = participantPki(k, 'second root of the DataProvider');
     const akid = extra.root.certificate.subjectKeyIdentifier!;
     const tls = extra.issue({ profile: 'tls-client' });
     const caller = { peer: { clientCertificate: tls.der } };
-    await rejectsWith(k.client(DataProviders, caller).getDataProvider({ name: dp.name }), Code.Unauthenticated, 'UNAUTHENTICATED');
+    // The same root as an operator root (--trusted-roots) of a second Kingdom.
+    const withOperatorRoot = await openTestKingdom({ operatorRoots: [extra.root.der] });
+    try {
+      for (const kingdom of [k, withOperatorRoot]) {
+        const dp = await createParty(kingdom, 'DATA_PROVIDER');
+        await rejectsWith(kingdom.client(DataProviders, caller).getDataProvider({ name: dp.name }), Code.Unauthenticated, 'UNAUTHENTICATED');
 
-    const set = await k.admin.setAkidPrincipal({ akidPrincipal: { authorityKeyIdentifier: akid, principal: dp.name } });
-    assert.equal(set.principal, dp.name);
-    assert.equal(hex(set.authorityKeyIdentifier), hex(akid));
-    const listed = await k.admin.listAkidPrincipals({});
-    assert.ok(listed.akidPrincipals.some((e) => e.principal === dp.name && hex(e.authorityKeyIdentifier) === hex(akid)));
-    assert.equal((await k.client(DataProviders, caller).getDataProvider({ name: dp.name })).name, dp.name);
+        const set = await kingdom.admin.setAkidPrincipal({ akidPrincipal: { authorityKeyIdentifier: akid, principal: dp.name } });
+        assert.equal(set.principal, dp.name);
+        assert.equal(hex(set.authorityKeyIdentifier), hex(akid));
+        const listed = await kingdom.admin.listAkidPrincipals({});
+        assert.ok(listed.akidPrincipals.some((e) => e.principal === dp.name && hex(e.authorityKeyIdentifier) === hex(akid)));
+        const call = kingdom.client(DataProviders, caller).getDataProvider({ name: dp.name });
+        if (kingdom === withOperatorRoot) assert.equal((await call).name, dp.name);
+        // A mapping names a principal; only a root the Kingdom trusts for it can anchor the chain.
+        else await rejectsWith(call, Code.Unauthenticated, 'UNAUTHENTICATED');
 
-    const removed = await k.admin.removeAkidPrincipal({ authorityKeyIdentifier: akid });
-    assert.equal(removed.principal, dp.name);
-    await rejectsWith(k.client(DataProviders, caller).getDataProvider({ name: dp.name }), Code.Unauthenticated, 'UNAUTHENTICATED');
-    await rejectsWith(k.admin.removeAkidPrincipal({ authorityKeyIdentifier: akid }), Code.NotFound, 'AKID_PRINCIPAL_NOT_FOUND');
+        const removed = await kingdom.admin.removeAkidPrincipal({ authorityKeyIdentifier: akid });
+        assert.equal(removed.principal, dp.name);
+        await rejectsWith(kingdom.client(DataProviders, caller).getDataProvider({ name: dp.name }), Code.Unauthenticated, 'UNAUTHENTICATED');
+        await rejectsWith(kingdom.admin.removeAkidPrincipal({ authorityKeyIdentifier: akid }), Code.NotFound, 'AKID_PRINCIPAL_NOT_FOUND');
+      }
+    } finally {
+      await withOperatorRoot.close();
+    }
   });
 
   it('refuses AKID mappings that are empty, name no principal or name a party that does not exist', async () => {

@@ -248,7 +248,7 @@ describe('PublicKeys.UpdatePublicKey (strict mode)', () => {
     await update(as(dp)).updatePublicKey(request);
   });
 
-  it('is FAILED_PRECONDITION for a certificate not under the parent, NOT_FOUND for a parent that does not exist', async () => {
+  it('is FAILED_PRECONDITION for a certificate not under the parent; a root mapped to a parent that does not exist authenticates nobody', async () => {
     const { signed } = signedEncryptionPublicKey(dp.signing.privateKey);
     const missing = `${dp.name}/certificates/AAAAAAAAAAE`;
     const e = await rejectsWith(
@@ -273,8 +273,8 @@ describe('PublicKeys.UpdatePublicKey (strict mode)', () => {
       update(caller).updatePublicKey({
         publicKey: { name: `${ghostName}/publicKey`, publicKey: signed, certificate: `${ghostName}/certificates/AAAAAAAAAAE` },
       }),
-      Code.NotFound,
-      'MEASUREMENT_CONSUMER_NOT_FOUND',
+      Code.Unauthenticated,
+      'UNAUTHENTICATED',
     );
   });
 });

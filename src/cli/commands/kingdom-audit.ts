@@ -32,6 +32,7 @@ function entryJson(e: AuditEntry) {
     resource: e.resource,
     before: e.before,
     after: e.after,
+    ...(e.authentication ? { authentication: e.authentication } : {}),
     prevHash: hex(e.prevHash),
     hash: hex(e.hash),
   };
@@ -47,10 +48,13 @@ function cell(value: string): string {
 }
 
 export function auditCsv(entries: readonly AuditEntry[]): string {
-  const header = ['seq', 'time', 'actor', 'action', 'resource', 'before', 'after', 'prev_hash', 'hash'];
+  const header = ['seq', 'time', 'actor', 'action', 'resource', 'before', 'after', 'prev_hash', 'hash', 'authentication'];
   const rows = entries.map((e) => {
     const j = entryJson(e);
-    return [j.seq, j.time, j.actor, j.action, j.resource, JSON.stringify(j.before), JSON.stringify(j.after), j.prevHash, j.hash].map(cell).join(',');
+    const authentication = j.authentication ? JSON.stringify(j.authentication) : '';
+    return [j.seq, j.time, j.actor, j.action, j.resource, JSON.stringify(j.before), JSON.stringify(j.after), j.prevHash, j.hash, authentication]
+      .map(cell)
+      .join(',');
   });
   return `${[header.join(','), ...rows].join('\r\n')}\r\n`;
 }

@@ -42,7 +42,7 @@ function registerServe(kingdom: Command): void {
     .option('--mode <mode>', 'strict (default: checks upstream lacks) or compatible (upstream behaviour)')
     .option('--tls-cert-file <pem>', 'server certificate chain (PEM); without it a development CA in the data dir issues one')
     .option('--tls-key-file <pem>', 'server private key (PEM)')
-    .option('--trusted-roots <pem>', 'extra trusted client roots (PEM bundle); repeatable', collect)
+    .option('--trusted-roots <pem>', 'extra trusted client roots (PEM bundle; they name no principal until `admin akid set` maps one); repeatable', collect)
     .option('--metrics-listen <host:port>', 'also serve /healthz and /metrics over plain HTTP here (HOST:PORT or PORT)', listenFlag)
     .option('--max-message-bytes <n>', 'largest request message accepted (default 4194304)', positiveInt)
     .option('--max-certificate-bytes <n>', 'largest certificate DER accepted (default 65536)', positiveInt)

@@ -74,7 +74,7 @@ export async function serveKingdom(config: ServeConfig, deps: ServeDependencies 
   }
 
   let server: KingdomServer | undefined;
-  const resolver = new PrincipalResolver(store, { clock });
+  const resolver = new PrincipalResolver(store, { clock, operatorRoots: staticRoots });
   const services: KingdomServices = {
     store,
     clock,

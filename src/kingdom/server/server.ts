@@ -2,8 +2,8 @@
  * The Kingdom's network front: one HTTP/2 TLS port speaking gRPC (CMMS's own
  * clients), gRPC-Web and Connect (HTTP/1.1 allowed for the latter two), plus
  * /healthz and /metrics. TLS 1.3 only. Client certificates are requested but
- * judged per call (see peer.ts). Trusted client roots can change while
- * running: `reloadTrust()` swaps the secure context for new connections.
+ * judged per connection, outside OpenSSL (see peer.ts). Trusted client roots
+ * can change while running: `reloadTrust()` swaps them for new connections.
  */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2Session, type ServerHttp2Session } from 'node:http2';
@@ -20,7 +20,7 @@ import { listenOn } from './listen.js';
 import { createNodeHandler } from './node-handler.js';
 import type { Logger } from './logger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
-import { peerContextValues, unauthenticatedDetailInterceptor } from './peer.js';
+import { peerAuthentication } from './peer.js';
 import type { ServerTlsMaterial } from './bootstrap.js';
 import { rootSet, type TrustedRootSet } from './trusted-roots.js';
 
@@ -72,25 +72,21 @@ export async function startKingdomServer(options: KingdomServerOptions): Promise
   let accepting = true;
 
   let roots: TrustedRootSet = rootSet([...(options.staticRoots ?? []), ...((await options.participantRoots?.()) ?? [])]);
-  const contextOptions = (set: TrustedRootSet): SecureContextOptions => ({
-    key: options.tls.keyPem,
-    cert: options.tls.certPem,
-    // An empty list trusts nobody (not Node's public roots), which is right for a fresh Kingdom.
-    ca: set.pems,
-    minVersion: TLS_VERSION,
-  });
+  // No `ca`: OpenSSL verifies no client chain (peer.ts does), so it trusts nobody, not even Node's public roots.
+  const contextOptions: SecureContextOptions = { key: options.tls.keyPem, cert: options.tls.certPem, minVersion: TLS_VERSION };
+  const peers = peerAuthentication(() => roots.store);
 
   const endpoints = httpEndpoints({ health: options.health, registry: metrics.registry, logger: log, accepting: () => accepting });
   const handler = createNodeHandler({
     routes: options.routes,
     interceptors: [
       metrics.interceptor,
-      unauthenticatedDetailInterceptor,
+      peers.interceptor,
       fieldLimitsInterceptor(options.fieldLimits ?? { certificateBytes: DEFAULT_MAX_CERTIFICATE_BYTES }),
       listFairnessInterceptor(DEFAULT_LIST_CALLS_PER_CALLER),
       ...(options.interceptors ?? []),
     ],
-    contextValues: peerContextValues,
+    contextValues: peers.contextValues,
     readMaxBytes: options.maxMessageBytes,
     writeMaxBytes: options.maxMessageBytes,
     fallback: endpoints,
@@ -100,7 +96,7 @@ export async function startKingdomServer(options: KingdomServerOptions): Promise
 
   const limits = options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS;
   const server = createSecureServer({
-    ...contextOptions(roots),
+    ...contextOptions,
     requestCert: true,
     rejectUnauthorized: false,
     allowHTTP1: true,
@@ -190,8 +186,7 @@ export async function startKingdomServer(options: KingdomServerOptions): Promise
       try {
         const next = rootSet([...(options.staticRoots ?? []), ...((await options.participantRoots?.()) ?? [])]);
         if (next.digest === roots.digest) return false;
-        server.setSecureContext(contextOptions(next));
-        log.info({ trustedRoots: next.pems.length }, 'trusted client roots changed; TLS context rebuilt');
+        log.info({ trustedRoots: next.store.size }, 'trusted client roots changed');
         roots = next;
         return true;
       } finally {

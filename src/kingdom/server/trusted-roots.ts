@@ -3,12 +3,14 @@
  * (kept in the store) plus operator-supplied bundles (`--trusted-roots`).
  * Upstream needs a hand-edited `all_root_certs.pem` and a restart; here an
  * admin change, or another replica's change seen on the periodic refresh,
- * rebuilds the server's secure context in place.
+ * swaps the set in place. Which principal a chain authenticates is decided
+ * later, against that principal's own root (service/authentication.ts).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { decodePem, encodePem, looksLikePem } from '../../lib/pem.js';
 import { parseCertificate } from '../../pki/certificate.js';
+import { TrustStore } from '../../pki/trust-store.js';
 import { ServerError } from './errors.js';
 
 /** Reads every certificate of the `--trusted-roots` PEM bundles; a bad file stops the start. */
@@ -37,8 +39,8 @@ export function readRootBundles(files: readonly string[]): Uint8Array[] {
 
 
 export interface TrustedRootSet {
-  /** PEM text of each root, for the `ca` option of the secure context. */
-  readonly pems: string[];
+  /** The roots, for verifying client chains. */
+  readonly store: TrustStore;
   /** Identifies the set: equal digests mean nothing to rebuild. */
   readonly digest: string;
 }
@@ -48,7 +50,7 @@ export function rootSet(ders: readonly Uint8Array[]): TrustedRootSet {
   for (const der of ders) unique.set(createHash('sha256').update(der).digest('hex'), der);
   const keys = [...unique.keys()].sort();
   return {
-    pems: keys.map((k) => encodePem('CERTIFICATE', unique.get(k)!)),
+    store: new TrustStore(keys.map((k) => parseCertificate(unique.get(k)!))),
     digest: createHash('sha256').update(keys.join(',')).digest('hex'),
   };
 }

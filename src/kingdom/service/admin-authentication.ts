@@ -17,6 +17,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createContextKey, type HandlerContext, type Interceptor } from '@connectrpc/connect';
 import { KingdomAdmin } from '../../gen/halo/keys/v1/kingdom_admin_pb.js';
 import { HaloError } from '../../lib/errors.js';
+import type { AuditActor } from '../store/index.js';
 import { unauthenticated } from './errors.js';
 
 /** True when the caller presented the operator's admin credential. */
@@ -24,6 +25,9 @@ export const adminKey = createContextKey<boolean>(false, { description: 'kingdom
 
 /** Audit actor of admin changes. */
 export const ADMIN_ACTOR = 'kingdom-admin';
+
+/** The operator as the audit log names it: the admin surface, authenticated by the admin token. */
+export const ADMIN_AUDIT_ACTOR: AuditActor = { name: ADMIN_ACTOR, authentication: { method: 'adminToken' } };
 
 /** UNAUTHENTICATED unless the call carries the admin credential. */
 export function requireAdmin(ctx: HandlerContext): void {

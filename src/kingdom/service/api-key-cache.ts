@@ -9,6 +9,12 @@
  */
 import type { Principal } from './principal.js';
 
+/** Who a registered API key authenticates, and the key's resource name for the audit log. */
+export interface ApiKeyIdentity {
+  readonly principal: Principal;
+  readonly apiKeyName: string;
+}
+
 export const API_KEY_CACHE_LIMITS = {
   /** Registered keys remembered: far above the API keys a Kingdom issues. */
   known: 10_000,
@@ -53,7 +59,7 @@ class AgedMap<K, V> {
 }
 
 export class ApiKeyCache {
-  readonly #known: AgedMap<bigint, Principal>;
+  readonly #known: AgedMap<bigint, ApiKeyIdentity>;
   readonly #unknown: AgedMap<bigint, true>;
 
   constructor(options: { ttlMs: number; now: () => number; known?: number; unknown?: number }) {
@@ -61,16 +67,16 @@ export class ApiKeyCache {
     this.#unknown = new AgedMap(options.unknown ?? API_KEY_CACHE_LIMITS.unknown, options.ttlMs, options.now);
   }
 
-  /** The principal of a known key, null for a key recently found missing, undefined when not cached. */
-  get(externalId: bigint): Principal | null | undefined {
-    const principal = this.#known.get(externalId);
-    if (principal !== undefined) return principal;
+  /** The identity of a known key, null for a key recently found missing, undefined when not cached. */
+  get(externalId: bigint): ApiKeyIdentity | null | undefined {
+    const identity = this.#known.get(externalId);
+    if (identity !== undefined) return identity;
     return this.#unknown.get(externalId) ? null : undefined;
   }
 
-  set(externalId: bigint, principal: Principal | undefined): void {
-    if (principal === undefined) this.#unknown.set(externalId, true);
-    else this.#known.set(externalId, principal);
+  set(externalId: bigint, identity: ApiKeyIdentity | undefined): void {
+    if (identity === undefined) this.#unknown.set(externalId, true);
+    else this.#known.set(externalId, identity);
   }
 
   clear(): void {

@@ -36,7 +36,8 @@ import { ParentRoots, parseRegisteredCertificate, requireIssuedByRoot } from './
 import type { KingdomServices } from './context.js';
 import { invalidArgument } from './errors.js';
 import { DEFAULT_RESPONSE_BYTES, fillPage, pageTokenBytes } from './page-budget.js';
-import { principalName, requirePrincipal, toPartyKey } from './principal.js';
+import { actorOf } from './service-support.js';
+import { requirePrincipal, toPartyKey } from './principal.js';
 import { renderCertificate } from './render.js';
 import { parseRequestName } from './request-names.js';
 
@@ -67,7 +68,7 @@ export function certificatesService(services: KingdomServices): ServiceImpl<type
       if (services.mode === 'strict') {
         await requireIssuedByRoot(certificate, await parentRoots.trustStoreOf(owner), services.clock.now());
       }
-      const record = await store.createCertificate({ actor: principalName(principal), owner, certificate: input });
+      const record = await store.createCertificate({ actor: actorOf(principal, ctx), owner, certificate: input });
       return renderCertificate(record);
     },
 
@@ -127,7 +128,7 @@ export function certificatesService(services: KingdomServices): ServiceImpl<type
         throw invalidArgument('INVALID_FIELD_VALUE', `unknown revocation_state ${String(state)}`);
       }
       const result = await store.revokeCertificate({
-        actor: principalName(principal),
+        actor: actorOf(principal, ctx),
         owner: toPartyKey(key.parent),
         externalCertificateId: key.certificateId,
         revocationState: state,
@@ -140,7 +141,7 @@ export function certificatesService(services: KingdomServices): ServiceImpl<type
       const principal = requirePrincipal(ctx);
       requireParent(principal, key.parent, 'RELEASE_HOLD', req.name);
       const record = await store.releaseCertificateHold({
-        actor: principalName(principal),
+        actor: actorOf(principal, ctx),
         owner: toPartyKey(key.parent),
         externalCertificateId: key.certificateId,
       });

@@ -107,7 +107,7 @@ export function eventGroupsService(services: KingdomServices) {
       const fields = eventGroupFields(eg, mode);
       const record = await store
         .createEventGroup({
-          actor: actorOf(principal),
+          actor: actorOf(principal, ctx),
           dataProviderId: parent.dataProviderId,
           measurementConsumerId: mc.measurementConsumerId,
           ...fields,
@@ -218,7 +218,7 @@ export function eventGroupsService(services: KingdomServices) {
       if (eg.measurementConsumer === '') requiredField('event_group.measurement_consumer');
       const mc = requireName(parseMeasurementConsumerName, eg.measurementConsumer, 'event_group.measurement_consumer');
       const record = await store.updateEventGroup({
-        actor: actorOf(principal),
+        actor: actorOf(principal, ctx),
         dataProviderId: key.parent.dataProviderId,
         externalEventGroupId: key.eventGroupId,
         measurementConsumerId: mc.measurementConsumerId,
@@ -232,7 +232,7 @@ export function eventGroupsService(services: KingdomServices) {
       const key = requireCanonicalName(req.name, 'name');
       if (!samePrincipal(principal, key.parent)) throw permissionDenied('DELETE', req.name);
       const record = await store.deleteEventGroup({
-        actor: actorOf(principal),
+        actor: actorOf(principal, ctx),
         dataProviderId: key.parent.dataProviderId,
         externalEventGroupId: key.eventGroupId,
       });

@@ -32,7 +32,7 @@ import {
   type ParticipantRegistration,
 } from '../../gen/halo/keys/v1/kingdom_admin_pb.js';
 import type { CertificateRecord, PartyKind, PartyRecord, PublicKeyInput } from '../store/index.js';
-import { ADMIN_ACTOR, requireAdmin } from './admin-authentication.js';
+import { ADMIN_AUDIT_ACTOR, requireAdmin } from './admin-authentication.js';
 import { parseParticipantRoot, parseRegisteredCertificate, requireIssuedByRoot } from './certificate-checks.js';
 import type { KingdomServices } from './context.js';
 import { invalidArgument, rpcError } from './errors.js';
@@ -95,7 +95,7 @@ export function kingdomAdminService(services: KingdomServices): ServiceImpl<type
       });
     }
     const created = await store.createParty({
-      actor: ADMIN_ACTOR,
+      actor: ADMIN_AUDIT_ACTOR,
       kind,
       ...(kind === 'DUCHY' ? { duchyId: duchyId! } : {}),
       displayName: registration.displayName,
@@ -139,7 +139,7 @@ export function kingdomAdminService(services: KingdomServices): ServiceImpl<type
       const principal = parseRequestName(parsePrincipalName, name, 'akid_principal.principal is not a DataProvider, MeasurementConsumer, ModelProvider or Duchy name');
       // A mapping to nobody would authenticate callers as a party that does not exist.
       await store.getParty(toPartyKey(principal));
-      const record = await store.setAkidPrincipal({ actor: ADMIN_ACTOR, authorityKeyIdentifier: akid, principalResourceName: formatResourceName(principal) });
+      const record = await store.setAkidPrincipal({ actor: ADMIN_AUDIT_ACTOR, authorityKeyIdentifier: akid, principalResourceName: formatResourceName(principal) });
       services.resolver.invalidate();
       return create(AkidPrincipalSchema, { authorityKeyIdentifier: record.authorityKeyIdentifier, principal: record.principalResourceName });
     },
@@ -159,7 +159,7 @@ export function kingdomAdminService(services: KingdomServices): ServiceImpl<type
       const akid = req.authorityKeyIdentifier;
       if (akid.length === 0) throw invalidArgument('REQUIRED_FIELD_NOT_SET', 'authority_key_identifier is not specified');
       const existing = (await store.listAkidPrincipals()).find((r) => Buffer.from(r.authorityKeyIdentifier).equals(Buffer.from(akid)));
-      await store.removeAkidPrincipal({ actor: ADMIN_ACTOR, authorityKeyIdentifier: akid });
+      await store.removeAkidPrincipal({ actor: ADMIN_AUDIT_ACTOR, authorityKeyIdentifier: akid });
       services.resolver.invalidate();
       return create(AkidPrincipalSchema, { authorityKeyIdentifier: akid, principal: existing?.principalResourceName ?? '' });
     },
@@ -168,7 +168,7 @@ export function kingdomAdminService(services: KingdomServices): ServiceImpl<type
       requireAdmin(ctx);
       const mc = parseRequestName(parseMeasurementConsumerName, req.measurementConsumer, 'measurement_consumer unspecified or invalid');
       const { apiKey, authenticationKey } = await store.createApiKey({
-        actor: ADMIN_ACTOR,
+        actor: ADMIN_AUDIT_ACTOR,
         measurementConsumerId: mc.measurementConsumerId,
         nickname: req.nickname,
         description: req.description,

@@ -198,7 +198,7 @@ export function measurementsService(services: KingdomServices) {
       const v = validateMeasurement(req.measurement, mcId, services);
       if (services.mode === 'strict') await verifyMeasurementSpecSignature(services, mcId, v);
       const record = await store.createMeasurement({
-        actor: actorOf(principal),
+        actor: actorOf(principal, ctx),
         measurementConsumerId: mcId,
         measurementConsumerCertificateId: v.certificateId,
         measurementSpec: serializeSignedMessage(v.measurementSpec),
@@ -266,7 +266,7 @@ export function measurementsService(services: KingdomServices) {
       const key = requireName(parseMeasurementName, req.name, 'name');
       const principal = requireOwner(ctx, key.parent, 'CANCEL', req.name);
       const record = await store.cancelMeasurement({
-        actor: actorOf(principal),
+        actor: actorOf(principal, ctx),
         measurementConsumerId: key.parent.measurementConsumerId,
         externalMeasurementId: key.measurementId,
       });

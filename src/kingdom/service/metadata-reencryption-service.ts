@@ -112,7 +112,7 @@ export function metadataReencryptionService(services: KingdomServices) {
         default:
           return requiredField('measurement_consumer_public_key');
       }
-      const actor = actorOf(principal);
+      const actor = actorOf(principal, ctx);
       const requests: MetadataReencryptionRequest[] = [];
       let after: EventGroupCursor | undefined;
       for (;;) {
@@ -178,7 +178,7 @@ export function metadataReencryptionService(services: KingdomServices) {
         }
       }
       const closed = await store.closeMetadataReencryptionRequest({
-        actor: actorOf(principal),
+        actor: actorOf(principal, ctx),
         dataProviderId: key.dataProviderId,
         externalRequestId: key.requestId,
       });

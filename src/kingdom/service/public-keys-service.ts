@@ -16,7 +16,8 @@ import { StoreError, type CertificateRecord } from '../store/index.js';
 import { requireParent } from './authorization.js';
 import type { KingdomServices } from './context.js';
 import { invalidArgument } from './errors.js';
-import { principalName, requirePrincipal, samePrincipal, toPartyKey } from './principal.js';
+import { actorOf } from './service-support.js';
+import { requirePrincipal, samePrincipal, toPartyKey } from './principal.js';
 import { checkSignedPublicKey, requireSignatureByCertificate, requireUsableEncryptionKey } from './public-key-checks.js';
 import { parseRequestName } from './request-names.js';
 
@@ -50,7 +51,7 @@ export function publicKeysService(services: KingdomServices): ServiceImpl<typeof
         requireUsableEncryptionKey(checked.encryptionPublicKey);
       }
       await store.updatePublicKey({
-        actor: principalName(principal),
+        actor: actorOf(principal, ctx),
         owner,
         certificateId: certificateKey.certificateId,
         publicKey: checked.input,

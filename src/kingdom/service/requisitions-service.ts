@@ -179,7 +179,7 @@ export function requisitionsService(services: KingdomServices) {
         }
       }
       const done = await store.fulfillDirectRequisition({
-        actor: actorOf(principal),
+        actor: actorOf(principal, ctx),
         dataProviderId: dp.dataProviderId,
         externalRequisitionId: key.requisitionId,
         encryptedResult: ciphertext,
@@ -199,7 +199,7 @@ export function requisitionsService(services: KingdomServices) {
         throw invalidArgument('INVALID_FIELD_VALUE', `refusal.justification ${refusal.justification} is not a known justification`);
       }
       const done = await store.refuseRequisition({
-        actor: actorOf(principal),
+        actor: actorOf(principal, ctx),
         dataProviderId: dp.dataProviderId,
         externalRequisitionId: key.requisitionId,
         justification: refusal.justification,

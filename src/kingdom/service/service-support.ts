@@ -5,11 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
+import type { HandlerContext } from '@connectrpc/connect';
 import type { Any } from '@bufbuild/protobuf/wkt';
 import { ApiError, formatResourceName, parseAs, typeUrlMatches, unpackAny } from '../../api/index.js';
 import { CryptoError } from '../../crypto/errors.js';
 import { assertPublicKeyset, parseKeyset } from '../../crypto/keyset.js';
 import { EncryptionPublicKey_Format, type EncryptionPublicKey } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
+import type { AuditActor } from '../store/index.js';
+import { callerAuthenticationKey } from './authentication.js';
 import type { KingdomMode } from './context.js';
 import { toConnectError, invalidArgument } from './errors.js';
 import type { Principal } from './principal.js';
@@ -34,9 +37,11 @@ export function withErrorMapping<T extends object>(impl: T): T {
   return wrapped as T;
 }
 
-/** Who the store's audit entry names: the principal's resource name. */
-export function actorOf(principal: Principal): string {
-  return formatResourceName(principal);
+/** Who the store's audit entry names: the principal's resource name, and how it authenticated on this call. */
+export function actorOf(principal: Principal, ctx: HandlerContext): AuditActor {
+  const name = formatResourceName(principal);
+  const authentication = ctx.values.get(callerAuthenticationKey);
+  return authentication ? { name, authentication } : name;
 }
 
 /** INVALID_ARGUMENT `REQUIRED_FIELD_NOT_SET` naming the field. */

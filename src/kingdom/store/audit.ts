@@ -11,6 +11,21 @@ import type { Queryable } from './database.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
+/**
+ * How the caller of a change authenticated, recorded beside the actor: the
+ * client certificate (SHA-256 of its DER and its SKID, hex), the API key (its
+ * resource name), or the operator's admin token.
+ */
+export type AuditAuthentication =
+  | { readonly method: 'clientCertificate'; readonly clientCertificateSha256: string; readonly clientCertificateSkid: string }
+  | { readonly method: 'apiKey'; readonly apiKey: string }
+  | { readonly method: 'adminToken' };
+
+/** Who acts: a principal resource name alone, or with how it authenticated. */
+export type AuditActor = string | { readonly name: string; readonly authentication: AuditAuthentication };
+
+export const actorName = (actor: AuditActor): string => (typeof actor === 'string' ? actor : actor.name);
+
 /** A state change, recorded in the same transaction as the change itself. */
 export interface AuditEvent {
   /** Principal resource name, or 'admin' for the operator surface. */
@@ -21,6 +36,8 @@ export interface AuditEvent {
   readonly resource: string;
   readonly before: JsonValue | null;
   readonly after: JsonValue | null;
+  /** Absent in entries written before it was recorded; such entries hash as they always did. */
+  readonly authentication?: AuditAuthentication | null;
 }
 
 export interface AuditEntry extends AuditEvent {
@@ -56,24 +73,31 @@ export function canonicalJson(value: JsonValue): string {
 }
 
 export function entryHash(prevHash: Uint8Array, e: AuditEvent & { seq: bigint; time: Date }): Uint8Array {
-  return hashBody(prevHash, entryBody(e, e.seq, jsonOrNull(e.before), jsonOrNull(e.after)));
+  return hashBody(prevHash, entryBody(e, e.seq, jsonOrNull(e.before), jsonOrNull(e.after), authenticationJson(e.authentication)));
 }
+
+const authenticationJson = (a: AuditAuthentication | null | undefined): string | null =>
+  a === null || a === undefined ? null : canonicalJson(a as unknown as JsonValue);
 
 const jsonOrNull = (v: JsonValue | null): string | null => (v === null ? null : canonicalJson(v));
 
 /**
  * The canonical JSON of `{seq, time, actor, action, resource, before, after}`
- * (keys in sorted order), with before/after already in canonical form, so an
- * append serialises each document once for both the hash and the jsonb column.
+ * and, when recorded, `authentication` (keys in sorted order), with the
+ * documents already in canonical form, so an append serialises each once for
+ * both the hash and the jsonb column. Without `authentication` the body is
+ * byte for byte what older entries were hashed over.
  */
 function entryBody(
   e: { time: Date; actor: string; action: string; resource: string },
   seq: bigint,
   before: string | null,
   after: string | null,
+  authentication: string | null,
 ): string {
   return (
     `{"action":${JSON.stringify(e.action)},"actor":${JSON.stringify(e.actor)},"after":${after ?? 'null'},` +
+    (authentication === null ? '' : `"authentication":${authentication},`) +
     `"before":${before ?? 'null'},"resource":${JSON.stringify(e.resource)},"seq":${JSON.stringify(seq.toString())},` +
     `"time":${JSON.stringify(e.time.toISOString())}}`
   );
@@ -90,6 +114,7 @@ export interface PreparedAuditEvent {
   readonly resource: string;
   readonly before: string | null;
   readonly after: string | null;
+  readonly authentication: string | null;
 }
 
 /**
@@ -104,6 +129,7 @@ export function prepareAuditEvents(time: Date, events: readonly AuditEvent[]): P
     resource: e.resource,
     before: jsonOrNull(e.before),
     after: jsonOrNull(e.after),
+    authentication: authenticationJson(e.authentication),
   }));
 }
 
@@ -122,10 +148,10 @@ export async function appendAudit(tx: Queryable, events: readonly PreparedAuditE
   let seq = tail[0]?.seq ?? 0n;
   let prevHash = tail[0]?.hash ?? GENESIS_HASH;
   // Column arrays of text, so one statement text serves any number of rows.
-  const cols: (string | null)[][] = Array.from({ length: 9 }, () => []);
+  const cols: (string | null)[][] = Array.from({ length: 10 }, () => []);
   for (const e of events) {
     seq += 1n;
-    const hash = hashBody(prevHash, entryBody(e, seq, e.before, e.after));
+    const hash = hashBody(prevHash, entryBody(e, seq, e.before, e.after, e.authentication));
     const row = [
       seq.toString(),
       e.time.toISOString(),
@@ -136,15 +162,16 @@ export async function appendAudit(tx: Queryable, events: readonly PreparedAuditE
       e.after,
       Buffer.from(prevHash).toString('hex'),
       Buffer.from(hash).toString('hex'),
+      e.authentication,
     ];
     row.forEach((v, i) => cols[i]?.push(v));
     prevHash = hash;
   }
   await tx.query(
-    `INSERT INTO audit_log (seq, time, actor, action, resource, before, after, prev_hash, hash)
-     SELECT s::bigint, t::timestamptz, a, act, r, b::jsonb, af::jsonb, decode(ph, 'hex'), decode(h, 'hex')
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-         AS u(s, t, a, act, r, b, af, ph, h)`,
+    `INSERT INTO audit_log (seq, time, actor, action, resource, before, after, prev_hash, hash, authentication)
+     SELECT s::bigint, t::timestamptz, a, act, r, b::jsonb, af::jsonb, decode(ph, 'hex'), decode(h, 'hex'), au::jsonb
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+         AS u(s, t, a, act, r, b, af, ph, h, au)`,
     cols,
   );
 }
@@ -159,6 +186,7 @@ interface AuditRow {
   after: JsonValue | null;
   prev_hash: Uint8Array;
   hash: Uint8Array;
+  authentication: AuditAuthentication | null;
 }
 
 const toEntry = (r: AuditRow): AuditEntry => ({
@@ -171,13 +199,14 @@ const toEntry = (r: AuditRow): AuditEntry => ({
   after: r.after,
   prevHash: r.prev_hash,
   hash: r.hash,
+  authentication: r.authentication,
 });
 
 const PAGE = 1000;
 
 async function readPage(q: Queryable, after: bigint, limit: number): Promise<AuditEntry[]> {
   const rows = await q.query<AuditRow>(
-    `SELECT seq, time, actor, action, resource, before, after, prev_hash, hash
+    `SELECT seq, time, actor, action, resource, before, after, prev_hash, hash, authentication
        FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
     [after, limit],
   );

@@ -1,3 +1,4 @@
+import type { AuditActor } from './audit.js';
 import { createHash } from 'node:crypto';
 import { type ReadContext, type WriteContext, invalidArgument, partyNotFound, requireBytes, requireExternalId } from './context.js';
 import { StoreError } from './errors.js';
@@ -15,7 +16,7 @@ export const apiKeyHash = (authenticationKey: bigint): Uint8Array =>
   new Uint8Array(createHash('sha256').update(int64Bytes(authenticationKey)).digest());
 
 export interface CreateApiKeyInput {
-  readonly actor: string;
+  readonly actor: AuditActor;
   readonly measurementConsumerId: bigint;
   readonly nickname?: string;
   readonly description?: string;
@@ -83,7 +84,7 @@ export async function authenticateApiKey(ctx: ReadContext, authenticationKey: bi
   };
 }
 
-export async function deleteApiKey(ctx: WriteContext, actor: string, mc: bigint, id: bigint): Promise<void> {
+export async function deleteApiKey(ctx: WriteContext, actor: AuditActor, mc: bigint, id: bigint): Promise<void> {
   requireExternalId(mc, 'measurement consumer id');
   requireExternalId(id, 'api key id');
   const rows = await ctx.tx.query<{ nickname: string }>(
@@ -103,7 +104,7 @@ export async function deleteApiKey(ctx: WriteContext, actor: string, mc: bigint,
 const PRINCIPAL_NAME = /^(dataProviders|modelProviders|measurementConsumers|accounts|duchies)\/[A-Za-z0-9_-]+$/;
 
 export interface SetAkidPrincipalInput {
-  readonly actor: string;
+  readonly actor: AuditActor;
   readonly authorityKeyIdentifier: Uint8Array;
   readonly principalResourceName: string;
 }
@@ -139,7 +140,7 @@ export async function setAkidPrincipal(ctx: WriteContext, input: SetAkidPrincipa
  * Maps a newly registered root to its party, refusing a root that already
  * authenticates someone: unlike `setAkidPrincipal`, never a replacement.
  */
-export async function mapNewRoot(ctx: WriteContext, actor: string, rootSkid: Uint8Array, principalResourceName: string): Promise<void> {
+export async function mapNewRoot(ctx: WriteContext, actor: AuditActor, rootSkid: Uint8Array, principalResourceName: string): Promise<void> {
   const inserted = await ctx.tx.query(
     `INSERT INTO akid_principals (authority_key_identifier, principal_resource_name, create_time) VALUES ($1, $2, $3)
      ON CONFLICT (authority_key_identifier) DO NOTHING RETURNING 1`,
@@ -157,7 +158,7 @@ export async function mapNewRoot(ctx: WriteContext, actor: string, rootSkid: Uin
   ctx.audit(actor, 'SetAkidPrincipal', akidName(rootSkid), null, { principal: principalResourceName });
 }
 
-export async function removeAkidPrincipal(ctx: WriteContext, actor: string, akid: Uint8Array): Promise<void> {
+export async function removeAkidPrincipal(ctx: WriteContext, actor: AuditActor, akid: Uint8Array): Promise<void> {
   requireBytes(akid, 'authority_key_identifier');
   const rows = await ctx.tx.query<{ principal_resource_name: string }>(
     'DELETE FROM akid_principals WHERE authority_key_identifier = $1 RETURNING principal_resource_name',

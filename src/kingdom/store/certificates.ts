@@ -1,3 +1,4 @@
+import type { AuditActor } from './audit.js';
 import {
   CERTIFICATE_COLUMNS,
   type CertificateRow,
@@ -51,7 +52,7 @@ export async function insertCertificate(
   party: bigint | PartyKey,
   owner: PartyKey,
   c: CertificateInput,
-  actor: string,
+  actor: AuditActor,
   action: string,
 ): Promise<{ record: CertificateRecord; certificateId: bigint }> {
   const w = typeof party === 'bigint' ? null : partyWhere(party, 7);
@@ -94,7 +95,7 @@ export async function insertCertificate(
 
 export async function createCertificate(
   ctx: WriteContext,
-  actor: string,
+  actor: AuditActor,
   owner: PartyKey,
   certificate: CertificateInput,
 ): Promise<CertificateRecord> {
@@ -186,7 +187,7 @@ export interface RevokeCertificateResult {
  */
 export async function revokeCertificate(
   ctx: WriteContext,
-  actor: string,
+  actor: AuditActor,
   owner: PartyKey,
   id: bigint,
   state: RevocationState,
@@ -212,7 +213,7 @@ export async function revokeCertificate(
 /** §2.6: only HOLD → UNSPECIFIED; measurements failed by the hold stay failed. */
 export async function releaseCertificateHold(
   ctx: WriteContext,
-  actor: string,
+  actor: AuditActor,
   owner: PartyKey,
   id: bigint,
 ): Promise<CertificateRecord> {

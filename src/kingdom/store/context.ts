@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AuditEvent, JsonValue } from './audit.js';
+import { type AuditActor, type AuditEvent, type JsonValue, actorName } from './audit.js';
 import type { Queryable } from './database.js';
 import { StoreError, type StoreErrorReason } from './errors.js';
 import { hex } from './ids.js';
@@ -15,8 +15,9 @@ export class WriteContext {
     readonly now: Date,
   ) {}
 
-  audit(actor: string, action: string, resource: string, before: JsonValue | null, after: JsonValue | null): void {
-    this.events.push({ actor, action, resource, before, after });
+  audit(actor: AuditActor, action: string, resource: string, before: JsonValue | null, after: JsonValue | null): void {
+    const authentication = typeof actor === 'string' ? null : actor.authentication;
+    this.events.push({ actor: actorName(actor), action, resource, before, after, authentication });
   }
 }
 
@@ -95,8 +96,9 @@ export const sha256Hex = (b: Uint8Array) => createHash('sha256').update(b).diges
 
 // ---------------------------------------------------------------- input checks
 
-export function requireActor(actor: string): void {
-  if (typeof actor !== 'string' || actor.length === 0) throw invalidArgument('actor is required', 'REQUIRED_FIELD_NOT_SET');
+export function requireActor(actor: AuditActor): void {
+  const name = typeof actor === 'object' && actor !== null ? actor.name : actor;
+  if (typeof name !== 'string' || name.length === 0) throw invalidArgument('actor is required', 'REQUIRED_FIELD_NOT_SET');
 }
 
 export function requireBytes(value: Uint8Array | undefined | null, field: string): Uint8Array {

@@ -1,4 +1,4 @@
-import type { JsonValue } from './audit.js';
+import type { AuditActor, JsonValue } from './audit.js';
 import {
   type ReadContext,
   type WriteContext,
@@ -108,7 +108,7 @@ function validateFields(f: EventGroupFields): void {
 }
 
 export interface CreateEventGroupInput extends EventGroupFields {
-  readonly actor: string;
+  readonly actor: AuditActor;
   readonly dataProviderId: bigint;
   readonly measurementConsumerId: bigint;
 }
@@ -225,7 +225,7 @@ async function lockLive(ctx: WriteContext, dp: bigint, eg: bigint, expectedRevis
 }
 
 export interface UpdateEventGroupInput extends EventGroupFields {
-  readonly actor: string;
+  readonly actor: AuditActor;
   readonly dataProviderId: bigint;
   readonly externalEventGroupId: bigint;
   /** Immutable: when given it must match. */
@@ -260,7 +260,7 @@ export async function updateEventGroup(ctx: WriteContext, input: UpdateEventGrou
 /** Marks the EventGroup DELETED and drops its metadata and key, which no one may read any more. */
 export async function deleteEventGroup(
   ctx: WriteContext,
-  actor: string,
+  actor: AuditActor,
   dp: bigint,
   eg: bigint,
   expectedRevision?: bigint,
@@ -306,7 +306,7 @@ const toReencryption = (r: ReencryptionRow): MetadataReencryptionRequestRecord =
 });
 
 export interface CreateReencryptionRequestInput {
-  readonly actor: string;
+  readonly actor: AuditActor;
   readonly dataProviderId: bigint;
   readonly externalEventGroupId: bigint;
   /** Fingerprint of the MeasurementConsumer key the metadata is currently encrypted to. */
@@ -372,7 +372,7 @@ export async function listOpenMetadataReencryptionRequests(
 
 export async function closeMetadataReencryptionRequest(
   ctx: WriteContext,
-  actor: string,
+  actor: AuditActor,
   dataProviderId: bigint,
   externalRequestId: bigint,
 ): Promise<MetadataReencryptionRequestRecord> {

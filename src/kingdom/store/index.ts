@@ -8,7 +8,7 @@ export type { Database, DatabaseOptions, Queryable } from './database.js';
 export { migrate, migrations } from './migrations.js';
 export type { Migration } from './migrations.js';
 export { canonicalJson, entryHash, GENESIS_HASH } from './audit.js';
-export type { AuditChainVerification, AuditEntry, AuditEvent, JsonValue } from './audit.js';
+export type { AuditActor, AuditAuthentication, AuditChainVerification, AuditEntry, AuditEvent, JsonValue } from './audit.js';
 export { apiKeyHash } from './auth.js';
 export type { CreateApiKeyInput, SetAkidPrincipalInput } from './auth.js';
 export type { ListCertificatesOptions, RevokeCertificateResult } from './certificates.js';

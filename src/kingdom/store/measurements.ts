@@ -1,4 +1,4 @@
-import type { JsonValue } from './audit.js';
+import type { AuditActor, JsonValue } from './audit.js';
 import { CERTIFICATE_COLUMNS, type CertificateRow, certificateNotFound, toCertificate } from './certificate-rows.js';
 import {
   type PartyRow,
@@ -252,7 +252,7 @@ export async function listMeasurements(ctx: ReadContext, o: ListMeasurementsOpti
 // ---------------------------------------------------------------- creating
 
 export interface CreateMeasurementInput {
-  readonly actor: string;
+  readonly actor: AuditActor;
   readonly measurementConsumerId: bigint;
   /** External id of the MC certificate named in `measurement_consumer_certificate`. */
   readonly measurementConsumerCertificateId: bigint;
@@ -395,7 +395,7 @@ export async function createMeasurement(ctx: WriteContext, input: CreateMeasurem
 // ---------------------------------------------------------------- ending
 
 /** Withdraws the requisitions of `ids` that were still waiting for their DataProvider. */
-async function withdrawRequisitions(ctx: WriteContext, actor: string, ids: readonly bigint[]): Promise<void> {
+async function withdrawRequisitions(ctx: WriteContext, actor: AuditActor, ids: readonly bigint[]): Promise<void> {
   if (ids.length === 0) return;
   const rows = await ctx.tx.query<{ dp: bigint; r: bigint }>(
     `UPDATE requisitions r SET state = 'WITHDRAWN', update_time = $2 FROM parties dp
@@ -410,7 +410,7 @@ async function withdrawRequisitions(ctx: WriteContext, actor: string, ids: reado
 
 async function failMeasurements(
   ctx: WriteContext,
-  actor: string,
+  actor: AuditActor,
   ids: readonly bigint[],
   reason: MeasurementFailureReason,
   message: string,
@@ -442,7 +442,7 @@ async function failMeasurements(
  */
 export async function failMeasurementsForCertificate(
   ctx: WriteContext,
-  actor: string,
+  actor: AuditActor,
   certificateId: bigint,
   owner: PartyKey,
 ): Promise<MeasurementKey[]> {
@@ -486,7 +486,7 @@ function measurementStateIllegal(mc: bigint, m: bigint, state: MeasurementState)
   });
 }
 
-export async function cancelMeasurement(ctx: WriteContext, actor: string, mc: bigint, m: bigint): Promise<MeasurementRecord> {
+export async function cancelMeasurement(ctx: WriteContext, actor: AuditActor, mc: bigint, m: bigint): Promise<MeasurementRecord> {
   requireExternalId(mc, 'measurement consumer id');
   requireExternalId(m, 'measurement id');
   const row = await findMeasurementId(ctx, mc, m, 'FOR UPDATE OF m');
@@ -624,7 +624,7 @@ async function lockRequisition(ctx: WriteContext, dp: bigint, r: bigint): Promis
 }
 
 export interface FulfillDirectRequisitionInput {
-  readonly actor: string;
+  readonly actor: AuditActor;
   readonly dataProviderId: bigint;
   readonly externalRequisitionId: bigint;
   /** `EncryptedMessage.ciphertext` of the SignedMessage(Result). */
@@ -697,7 +697,7 @@ export async function fulfillDirectRequisition(ctx: WriteContext, input: Fulfill
 }
 
 export interface RefuseRequisitionInput {
-  readonly actor: string;
+  readonly actor: AuditActor;
   readonly dataProviderId: bigint;
   readonly externalRequisitionId: bigint;
   /** `Requisition.Refusal.Justification` value. */

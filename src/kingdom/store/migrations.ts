@@ -1,6 +1,7 @@
 import type { Database } from './database.js';
 import { StoreError } from './errors.js';
 import { initialSchema } from './schema/0001-initial.js';
+import { auditAuthenticationSchema } from './schema/0002-audit-authentication.js';
 
 export interface Migration {
   readonly version: number;
@@ -9,7 +10,10 @@ export interface Migration {
 }
 
 /** In order; a released migration is never edited, only followed by a new one. */
-export const migrations: readonly Migration[] = [{ version: 1, name: 'initial', sql: initialSchema }];
+export const migrations: readonly Migration[] = [
+  { version: 1, name: 'initial', sql: initialSchema },
+  { version: 2, name: 'audit-authentication', sql: auditAuthenticationSchema },
+];
 
 /** Key of the transaction-scoped advisory lock that lets one migrator run at a time. */
 const MIGRATION_LOCK_KEY = 0x4b696e67; // 'King'

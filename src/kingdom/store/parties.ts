@@ -1,3 +1,4 @@
+import type { AuditActor } from './audit.js';
 import type { JsonValue } from './audit.js';
 import { mapNewRoot } from './auth.js';
 import { certificateNotFound, findCertificateRow, toCertificate } from './certificate-rows.js';
@@ -101,7 +102,7 @@ function validatePublicKey(k: PublicKeyInput): void {
 }
 
 export interface CreatePartyInput {
-  readonly actor: string;
+  readonly actor: AuditActor;
   readonly kind: PartyKind;
   /** Required for a Duchy, from configuration; other kinds get a random external id. */
   readonly duchyId?: string;
@@ -234,7 +235,7 @@ export async function listParticipantRoots(ctx: ReadContext): Promise<Uint8Array
 }
 
 export interface UpdatePublicKeyInput {
-  readonly actor: string;
+  readonly actor: AuditActor;
   readonly owner: PartyKey;
   /** External id of a certificate of the same owner. */
   readonly certificateId: bigint;

@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '../../lib/clock.js';
 import {
+  type AuditActor,
   type AuditChainVerification,
   type AuditEntry,
   type AuditEvent,
@@ -110,16 +111,16 @@ export interface KingdomStore {
   updatePublicKey(input: UpdatePublicKeyInput): Promise<PartyRecord>;
 
   // certificates
-  createCertificate(input: { actor: string; owner: PartyKey; certificate: CertificateInput }): Promise<CertificateRecord>;
+  createCertificate(input: { actor: AuditActor; owner: PartyKey; certificate: CertificateInput }): Promise<CertificateRecord>;
   getCertificate(owner: PartyKey, externalCertificateId: bigint): Promise<CertificateRecord>;
   listCertificates(options: ListCertificatesOptions): Promise<Page<CertificateRecord, CertificateCursor>>;
   revokeCertificate(input: {
-    actor: string;
+    actor: AuditActor;
     owner: PartyKey;
     externalCertificateId: bigint;
     revocationState: RevocationState;
   }): Promise<RevokeCertificateResult>;
-  releaseCertificateHold(input: { actor: string; owner: PartyKey; externalCertificateId: bigint }): Promise<CertificateRecord>;
+  releaseCertificateHold(input: { actor: AuditActor; owner: PartyKey; externalCertificateId: bigint }): Promise<CertificateRecord>;
   certificateBlastRadius(owner: PartyKey, externalCertificateId: bigint): Promise<CertificateBlastRadius>;
 
   // event groups
@@ -128,7 +129,7 @@ export interface KingdomStore {
   listEventGroups(options: ListEventGroupsOptions): Promise<Page<EventGroupRecord, EventGroupCursor>>;
   updateEventGroup(input: UpdateEventGroupInput): Promise<EventGroupRecord>;
   deleteEventGroup(input: {
-    actor: string;
+    actor: AuditActor;
     dataProviderId: bigint;
     externalEventGroupId: bigint;
     expectedRevision?: bigint;
@@ -136,7 +137,7 @@ export interface KingdomStore {
   createMetadataReencryptionRequest(input: CreateReencryptionRequestInput): Promise<MetadataReencryptionRequestRecord>;
   listOpenMetadataReencryptionRequests(dataProviderId: bigint): Promise<MetadataReencryptionRequestRecord[]>;
   closeMetadataReencryptionRequest(input: {
-    actor: string;
+    actor: AuditActor;
     dataProviderId: bigint;
     externalRequestId: bigint;
   }): Promise<MetadataReencryptionRequestRecord>;
@@ -146,7 +147,7 @@ export interface KingdomStore {
   getMeasurement(measurementConsumerId: bigint, externalMeasurementId: bigint): Promise<MeasurementRecord>;
   listMeasurements(options: ListMeasurementsOptions): Promise<Page<MeasurementRecord, bigint>>;
   cancelMeasurement(input: {
-    actor: string;
+    actor: AuditActor;
     measurementConsumerId: bigint;
     externalMeasurementId: bigint;
   }): Promise<MeasurementRecord>;
@@ -159,9 +160,9 @@ export interface KingdomStore {
   // authentication data
   createApiKey(input: CreateApiKeyInput): Promise<{ apiKey: ApiKeyRecord; authenticationKey: bigint }>;
   authenticateApiKey(authenticationKey: bigint): Promise<ApiKeyRecord | null>;
-  deleteApiKey(input: { actor: string; measurementConsumerId: bigint; externalApiKeyId: bigint }): Promise<void>;
+  deleteApiKey(input: { actor: AuditActor; measurementConsumerId: bigint; externalApiKeyId: bigint }): Promise<void>;
   setAkidPrincipal(input: SetAkidPrincipalInput): Promise<AkidPrincipalRecord>;
-  removeAkidPrincipal(input: { actor: string; authorityKeyIdentifier: Uint8Array }): Promise<void>;
+  removeAkidPrincipal(input: { actor: AuditActor; authorityKeyIdentifier: Uint8Array }): Promise<void>;
   listAkidPrincipals(): Promise<AkidPrincipalRecord[]>;
   lookupAkidPrincipal(authorityKeyIdentifier: Uint8Array): Promise<string | null>;
 
@@ -273,7 +274,7 @@ export class SqlKingdomStore implements KingdomStore {
     return this.database.dialect;
   }
 
-  private async write<T>(actor: string, fn: (ctx: WriteContext) => Promise<T>): Promise<T> {
+  private async write<T>(actor: AuditActor, fn: (ctx: WriteContext) => Promise<T>): Promise<T> {
     requireActor(actor);
     try {
       return await this.writes.submit(fn);
@@ -316,7 +317,7 @@ export class SqlKingdomStore implements KingdomStore {
     return this.write(input.actor, (ctx) => updatePublicKey(ctx, input));
   }
 
-  createCertificate(input: { actor: string; owner: PartyKey; certificate: CertificateInput }) {
+  createCertificate(input: { actor: AuditActor; owner: PartyKey; certificate: CertificateInput }) {
     return this.write(input.actor, (ctx) => createCertificate(ctx, input.actor, input.owner, input.certificate));
   }
   async getCertificate(owner: PartyKey, id: bigint) {
@@ -333,12 +334,12 @@ export class SqlKingdomStore implements KingdomStore {
   listCertificates(options: ListCertificatesOptions) {
     return this.read((ctx) => listCertificates(ctx, options));
   }
-  revokeCertificate(input: { actor: string; owner: PartyKey; externalCertificateId: bigint; revocationState: RevocationState }) {
+  revokeCertificate(input: { actor: AuditActor; owner: PartyKey; externalCertificateId: bigint; revocationState: RevocationState }) {
     return this.write(input.actor, (ctx) =>
       revokeCertificate(ctx, input.actor, input.owner, input.externalCertificateId, input.revocationState),
     );
   }
-  releaseCertificateHold(input: { actor: string; owner: PartyKey; externalCertificateId: bigint }) {
+  releaseCertificateHold(input: { actor: AuditActor; owner: PartyKey; externalCertificateId: bigint }) {
     return this.write(input.actor, (ctx) => releaseCertificateHold(ctx, input.actor, input.owner, input.externalCertificateId));
   }
   certificateBlastRadius(owner: PartyKey, id: bigint) {
@@ -357,7 +358,7 @@ export class SqlKingdomStore implements KingdomStore {
   updateEventGroup(input: UpdateEventGroupInput) {
     return this.write(input.actor, (ctx) => updateEventGroup(ctx, input));
   }
-  deleteEventGroup(input: { actor: string; dataProviderId: bigint; externalEventGroupId: bigint; expectedRevision?: bigint }) {
+  deleteEventGroup(input: { actor: AuditActor; dataProviderId: bigint; externalEventGroupId: bigint; expectedRevision?: bigint }) {
     return this.write(input.actor, (ctx) =>
       deleteEventGroup(ctx, input.actor, input.dataProviderId, input.externalEventGroupId, input.expectedRevision),
     );
@@ -368,7 +369,7 @@ export class SqlKingdomStore implements KingdomStore {
   listOpenMetadataReencryptionRequests(dp: bigint) {
     return this.read((ctx) => listOpenMetadataReencryptionRequests(ctx, dp));
   }
-  closeMetadataReencryptionRequest(input: { actor: string; dataProviderId: bigint; externalRequestId: bigint }) {
+  closeMetadataReencryptionRequest(input: { actor: AuditActor; dataProviderId: bigint; externalRequestId: bigint }) {
     return this.write(input.actor, (ctx) =>
       closeMetadataReencryptionRequest(ctx, input.actor, input.dataProviderId, input.externalRequestId),
     );
@@ -383,7 +384,7 @@ export class SqlKingdomStore implements KingdomStore {
   listMeasurements(options: ListMeasurementsOptions) {
     return this.readSnapshot((ctx) => listMeasurements(ctx, options));
   }
-  cancelMeasurement(input: { actor: string; measurementConsumerId: bigint; externalMeasurementId: bigint }) {
+  cancelMeasurement(input: { actor: AuditActor; measurementConsumerId: bigint; externalMeasurementId: bigint }) {
     return this.write(input.actor, (ctx) =>
       cancelMeasurement(ctx, input.actor, input.measurementConsumerId, input.externalMeasurementId),
     );
@@ -410,13 +411,13 @@ export class SqlKingdomStore implements KingdomStore {
   authenticateApiKey(key: bigint) {
     return this.read((ctx) => authenticateApiKey(ctx, key));
   }
-  deleteApiKey(input: { actor: string; measurementConsumerId: bigint; externalApiKeyId: bigint }) {
+  deleteApiKey(input: { actor: AuditActor; measurementConsumerId: bigint; externalApiKeyId: bigint }) {
     return this.write(input.actor, (ctx) => deleteApiKey(ctx, input.actor, input.measurementConsumerId, input.externalApiKeyId));
   }
   setAkidPrincipal(input: SetAkidPrincipalInput) {
     return this.write(input.actor, (ctx) => setAkidPrincipal(ctx, input));
   }
-  removeAkidPrincipal(input: { actor: string; authorityKeyIdentifier: Uint8Array }) {
+  removeAkidPrincipal(input: { actor: AuditActor; authorityKeyIdentifier: Uint8Array }) {
     return this.write(input.actor, (ctx) => removeAkidPrincipal(ctx, input.actor, input.authorityKeyIdentifier));
   }
   listAkidPrincipals() {
