@@ -30,7 +30,7 @@ import {
   writeCaState,
   type IssuedKind,
 } from '../../pki/ca-store.js';
-import { type Certificate, parseCertificates } from '../../pki/certificate.js';
+import { type Certificate, readCertificatesFile } from '../../pki/certificate.js';
 import { buildCrl } from '../../pki/crl-builder.js';
 import { parseCsr } from '../../pki/csr.js';
 import { PkiError } from '../../pki/errors.js';
@@ -279,7 +279,7 @@ Example:
     )
     .action((opts) => {
       const issuer: CertificateAuthority = openCa(opts.dir, passphrase(opts));
-      const roots = parseCertificates(readFileBytes(opts.newRoot, 'new root certificate'));
+      const roots = readCertificatesFile(opts.newRoot, 'new root certificate');
       if (roots.length !== 1) throw new UsageError('--new-root must hold exactly one certificate');
       const cross = crossSign(issuer, roots[0]!, { clipToIssuer: Boolean(opts.clipToIssuer), ...validity(opts), clock: systemClock });
       writeCertificate(opts.out, [cross.der], Boolean(opts.der));

@@ -6,7 +6,7 @@
 import { createHash, createPublicKey } from 'node:crypto';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { readFileBytes } from '../../lib/files.js';
-import { type Certificate, OID, parseCertificates } from '../../pki/certificate.js';
+import { type Certificate, OID, readCertificatesFile } from '../../pki/certificate.js';
 import { CrlRevocationChecker, parseCrls } from '../../pki/crl.js';
 import { PkiError } from '../../pki/errors.js';
 import { formatGeneralName } from '../../pki/general-name.js';
@@ -144,7 +144,7 @@ export function registerCertCommands(program: Command): void {
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  halo-keys cert inspect edp1_root.pem --json')
     .action((file: string, opts: { json?: boolean }) => {
-      const certs = parseCertificates(readFileBytes(file, 'certificate')).map(describeCertificate);
+      const certs = readCertificatesFile(file).map(describeCertificate);
       output(opts.json, certs.length === 1 ? certs[0] : certs, () => certs.map(certificateText).join('\n\n'));
     });
 
@@ -175,11 +175,11 @@ Examples:
   halo-keys cert verify leaf.pem --trust root.pem --untrusted intermediate.pem --crl ca.crl --at 2030-01-01T00:00:00Z --json`,
     )
     .action(async (leafFile: string, opts: VerifyFlags) => {
-      const [leaf, ...bundled] = parseCertificates(readFileBytes(leafFile, 'certificate'));
+      const [leaf, ...bundled] = readCertificatesFile(leafFile);
       if (!leaf) throw new UsageError(`${leafFile} holds no certificate`);
-      const trustStore = TrustStore.fromBytes(readFileBytes(opts.trust, 'trust bundle'));
+      const trustStore = new TrustStore(readCertificatesFile(opts.trust, 'trust bundle'));
       if (trustStore.size === 0) throw new UsageError(`${opts.trust} holds no certificate`);
-      const intermediates = [...bundled, ...(opts.untrusted ? parseCertificates(readFileBytes(opts.untrusted, 'untrusted bundle')) : [])];
+      const intermediates = [...bundled, ...(opts.untrusted ? readCertificatesFile(opts.untrusted, 'untrusted bundle') : [])];
       const crls = opts.crl.flatMap((f) => parseCrls(readFileBytes(f, 'CRL')));
       try {
         const path = await validatePath(leaf, {

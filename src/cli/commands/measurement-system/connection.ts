@@ -12,7 +12,8 @@ import { CryptoError } from '../../../crypto/errors.js';
 import { assertKeyMatchesCertificate, isEncryptedPrivateKey, loadPrivateKey } from '../../../crypto/keys.js';
 import { HaloError } from '../../../lib/errors.js';
 import { readFileBytes } from '../../../lib/files.js';
-import { encodePem, looksLikePem } from '../../../lib/pem.js';
+import { encodePem } from '../../../lib/pem.js';
+import { readCertificatesFile } from '../../../pki/certificate.js';
 import { TrustStore } from '../../../pki/trust-store.js';
 import { UsageError } from '../../run.js';
 import { PASSPHRASE_ENV, readPassphrase } from '../../signing-files.js';
@@ -43,10 +44,6 @@ export function globalOptions(command: Command): GlobalOptions {
   return root.opts<GlobalOptions>();
 }
 
-function asPem(bytes: Uint8Array, label: string): string {
-  return looksLikePem(bytes) ? Buffer.from(bytes).toString('latin1') : encodePem(label, bytes);
-}
-
 function inFlag<T>(flag: string, path: string, fn: () => T): T {
   try {
     return fn();
@@ -61,15 +58,10 @@ export function readCertCollection(opts: GlobalOptions): { pem: string; trustSto
   if (!opts.certCollectionFile) {
     throw new UsageError("--cert-collection-file is required: the PEM root(s) the Kingdom's TLS certificate chains to (e.g. kingdom_root.pem)");
   }
-  const bytes = readFileBytes(opts.certCollectionFile, 'certificate collection');
-  let trustStore: TrustStore;
-  try {
-    trustStore = TrustStore.fromBytes(bytes);
-  } catch (err) {
-    throw new UsageError(`--cert-collection-file ${opts.certCollectionFile}: not a PEM bundle of certificates (${err instanceof Error ? err.message : String(err)})`);
-  }
+  const certificates = readCertificatesFile(opts.certCollectionFile, 'certificate collection');
+  const trustStore = new TrustStore(certificates);
   if (trustStore.size === 0) throw new UsageError(`--cert-collection-file ${opts.certCollectionFile} holds no certificate`);
-  return { pem: asPem(bytes, 'CERTIFICATE'), trustStore };
+  return { pem: certificates.map((c) => encodePem('CERTIFICATE', c.der)).join(''), trustStore };
 }
 
 function readClientIdentity(opts: GlobalOptions): { certificate: string; key: string } | undefined {
