@@ -10,6 +10,7 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Clock } from '../lib/clock.js';
+import { formatDuration } from '../lib/duration.js';
 import { RotationError } from './errors.js';
 import type { KingdomPort } from './kingdom-port.js';
 import { urgency } from './policy.js';
@@ -87,7 +88,7 @@ export class RotationAgent {
     } else {
       this.#consecutiveFailures = 0;
     }
-    this.#log(`${outcome}: ${detail}; next round in ${Math.round(nextDelayMs / 1000)} s`);
+    this.#log(`${outcome}: ${detail}; next round in ${formatDuration(nextDelayMs)}`);
     return { outcome, detail, nextDelayMs };
   }
 
