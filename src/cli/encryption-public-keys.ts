@@ -26,6 +26,7 @@ import {
   type EncryptionPublicKey,
 } from '../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { readFileBytes, writeFileAtomic } from '../lib/files.js';
+import { keyTemplateName } from './option-values.js';
 import { configureProgram, output, runProgram, UsageError } from './run.js';
 import { PASSPHRASE_ENV, parseSignatureAlgorithmOption, readCertificateFile, readPassphrase, readSigningKeyFile } from './signing-files.js';
 import { VERSION } from './version.js';
@@ -306,7 +307,7 @@ Example:
     .requiredOption('--private-out <file>', 'private keyset file (mode 0600; encrypted when a passphrase is given)')
     .requiredOption('--public-out <file>', 'public keyset file (binary)')
     .option('--encryption-public-key-out <file>', 'also write the serialized EncryptionPublicKey (what sign takes)')
-    .option('--template <name>', 'Tink key template', DEFAULT_KEY_TEMPLATE)
+    .option('--template <name>', 'Tink key template', keyTemplateName, DEFAULT_KEY_TEMPLATE)
     .option('--passphrase-file <file>', `encrypt the private keyset with this passphrase (or set ${PASSPHRASE_ENV})`)
     .option('--force', 'replace existing output files')
     .option('--json', 'print JSON')
@@ -325,13 +326,7 @@ Example:
       (opts: { privateOut: string; publicOut: string; encryptionPublicKeyOut?: string; template: string; passphraseFile?: string; force?: boolean; json?: boolean }) => {
         for (const path of [opts.privateOut, opts.publicOut, opts.encryptionPublicKeyOut]) if (path) refuseOverwrite(path, opts.force);
         const passphrase = readPassphrase(opts.passphraseFile);
-        let keyset: Keyset;
-        try {
-          keyset = generateKeyset(opts.template);
-        } catch (err) {
-          if (err instanceof CryptoError && err.code === 'UNSUPPORTED_KEY_TYPE') throw new UsageError(err.message);
-          throw err;
-        }
+        const keyset = generateKeyset(opts.template);
         const publicKeys = publicKeyset(keyset);
         const publicBytes = serializeKeyset(publicKeys);
         saveKeyset(opts.privateOut, keyset, passphrase === undefined ? {} : { protection: { passphrase } });

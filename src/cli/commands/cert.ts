@@ -4,7 +4,7 @@
  * of trusted roots the way the Kingdom and the participants do.
  */
 import { createHash, createPublicKey } from 'node:crypto';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { readFileBytes } from '../../lib/files.js';
 import { type Certificate, OID, readCertificatesFile } from '../../pki/certificate.js';
 import { CrlRevocationChecker, parseCrls } from '../../pki/crl.js';
@@ -12,6 +12,7 @@ import { PkiError } from '../../pki/errors.js';
 import { formatGeneralName } from '../../pki/general-name.js';
 import { TrustStore } from '../../pki/trust-store.js';
 import { type Purpose, validatePath } from '../../pki/validate.js';
+import { collect, isoTime, nonNegativeInt } from '../option-values.js';
 import { UsageError, output } from '../run.js';
 import { colonHex } from './ca.js';
 
@@ -154,18 +155,11 @@ export function registerCertCommands(program: Command): void {
     .argument('<leaf>', 'the certificate to verify (PEM or DER); more PEM blocks after it are used as intermediates')
     .requiredOption('--trust <file>', 'trusted root certificates (PEM bundle)')
     .option('--untrusted <file>', 'intermediate certificates to build the path through (PEM bundle)')
-    .option('--at <iso-time>', 'validate at this instant instead of now', (v: string) => {
-      const t = new Date(v);
-      if (!/^\d{4}-\d{2}-\d{2}/.test(v) || Number.isNaN(t.getTime())) throw new InvalidArgumentError('must be an ISO 8601 time');
-      return t;
-    })
+    .option('--at <iso-time>', 'validate at this instant instead of now', isoTime)
     .option('--host <name>', 'DNS name or IP address the leaf must be valid for')
     .addOption(new Option('--purpose <purpose>', 'what the leaf is used for').choices(['server', 'client', 'signing']))
-    .option('--max-depth <n>', 'most intermediates in the path', (v: string) => {
-      if (!/^\d+$/.test(v)) throw new InvalidArgumentError('must be a non-negative integer');
-      return Number(v);
-    })
-    .option('--crl <file>', 'CRL to check revocation against (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
+    .option('--max-depth <n>', 'most intermediates in the path', nonNegativeInt)
+    .option('--crl <file>', 'CRL to check revocation against (repeatable)', collect, [])
     .option('--json', 'print JSON')
     .addHelpText(
       'after',

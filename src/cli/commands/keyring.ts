@@ -5,18 +5,11 @@
  * `--passphrase-file` or HALO_KEYS_PASSPHRASE. Also the options and helpers
  * the other keyring commands (status, plan, rotate, audit, agent) share.
  */
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import type { Clock } from '../../lib/clock.js';
 import type { KeyringSession } from '../../rotation/session.js';
+import { dnsName, ipAddress, isoTime, participantName, repeatable, subject } from '../option-values.js';
 import { UsageError, output } from '../run.js';
-
-export const collect = (value: string, previous: string[]) => [...previous, value];
-
-export function isoTime(value: string): Date {
-  const t = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t.getTime())) throw new InvalidArgumentError('must be an ISO 8601 time');
-  return t;
-}
 
 export { setExitCode } from '../run.js';
 
@@ -74,10 +67,10 @@ interface InitFlags extends StateFlags {
 
 function addConfigOptions(cmd: Command): Command {
   return cmd
-    .requiredOption('--participant <name>', 'dataProviders/{id}, measurementConsumers/{id}, modelProviders/{id}, duchies/{id}, kingdom, or a collection (e.g. dataProviders) before registration')
-    .option('--subject <subject>', 'subject of new leaves, e.g. "/O=Edp1/CN=edp1.example.com"')
-    .option('--dns <name>', 'DNS name for the TLS certificate (repeatable)', collect, [])
-    .option('--ip <address>', 'IP address for the TLS certificate (repeatable)', collect, [])
+    .requiredOption('--participant <name>', 'dataProviders/{id}, measurementConsumers/{id}, modelProviders/{id}, duchies/{id}, kingdom, or a collection (e.g. dataProviders) before registration', participantName)
+    .option('--subject <subject>', 'subject of new leaves, e.g. "/O=Edp1/CN=edp1.example.com"', subject)
+    .option('--dns <name>', 'DNS name for the TLS certificate (repeatable)', repeatable(dnsName), [])
+    .option('--ip <address>', 'IP address for the TLS certificate (repeatable)', repeatable(ipAddress), [])
     .option('--endpoint <host:port>', 'endpoint that must serve the new TLS certificate after a rotation')
     .option('--kingdom-target <host:port>', 'the Kingdom public API')
     .option('--kingdom-roots <file>', "PEM bundle of the Kingdom's root (e.g. kingdom_root.pem)")
@@ -125,6 +118,24 @@ async function configValues(flags: InitFlags, subjectRequired: boolean) {
   };
 }
 
+/**
+ * The values checked exactly as halo-keys.yaml is when read, so a bad flag
+ * value (say a --secret-name Kubernetes refuses) is a usage error before
+ * anything is created.
+ */
+async function checkConfigValues(values: Awaited<ReturnType<typeof configValues>>, dir: string): Promise<void> {
+  const { parseConfig, renderConfig } = await import('../../rotation/config.js');
+  const { RotationError } = await import('../../rotation/errors.js');
+  const { resolve } = await import('node:path');
+  try {
+    // import may take the subject from the signing certificate later; the rest is checked now.
+    parseConfig(renderConfig({ ...values, subject: values.subject || '/CN=-' }), resolve(dir));
+  } catch (err) {
+    if (err instanceof RotationError && err.code === 'CONFIG_INVALID') throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 function summary(session: KeyringSession) {
   return {
     dir: session.dir,
@@ -152,6 +163,7 @@ export function registerKeyringCommands(program: Command): void {
     ),
   ).action(async (flags: InitFlags) => {
     const values = await configValues(flags, true);
+    await checkConfigValues(values, flags.dir);
     const { initKeyring } = await import('../../rotation/keyring-init.js');
     const { resolveKeyringPassphrase } = await import('../../rotation/keyring-files.js');
     const session = initKeyring({
@@ -181,6 +193,7 @@ export function registerKeyringCommands(program: Command): void {
     ),
   ).action(async (flags: InitFlags & Record<string, string | undefined>) => {
     const values = await configValues(flags, false);
+    await checkConfigValues(values, flags.dir);
     const { importKeyring } = await import('../../rotation/keyring-init.js');
     const { resolveKeyringPassphrase } = await import('../../rotation/keyring-files.js');
     const session = importKeyring({
@@ -290,7 +303,7 @@ then: halo-keys sync --participant NAME`);
     program
       .command('sync')
       .description('record what the Kingdom shows for this participant (its name, Certificate names, the published key)')
-      .option('--participant <name>', 'the registered name, e.g. dataProviders/AAAAAAAAAHs')
+      .option('--participant <name>', 'the registered name, e.g. dataProviders/AAAAAAAAAHs', participantName)
       .option('--json', 'print JSON'),
   ).action(async (flags: StateFlags & { participant?: string }) => {
     const session = await openSession(flags);
