@@ -26,7 +26,7 @@ import {
   type EncryptionPublicKey,
 } from '../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { readFileBytes, writeFileAtomic } from '../lib/files.js';
-import { keyTemplateName } from './option-values.js';
+import { keyTemplateName } from './name-option-values.js';
 import { configureProgram, output, runProgram, UsageError } from './run.js';
 import { PASSPHRASE_ENV, parseSignatureAlgorithmOption, readCertificateFile, readPassphrase, readSigningKeyFile } from './signing-files.js';
 import { VERSION } from './version.js';

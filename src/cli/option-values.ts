@@ -6,14 +6,10 @@
  * the library does.
  */
 import { InvalidArgumentError } from 'commander';
-import { parseResourceName } from '../api/index.js';
-import { keyTemplate } from '../crypto/keyset-templates.js';
+import { parseResourceName } from '../api/resource-names.js';
 import { parseDuration } from '../lib/duration.js';
 import { HaloError } from '../lib/errors.js';
-import { encodeGeneralName, ipAddressBytes, normalizeDnsName } from '../pki/ca-general-names.js';
-import { parseSubject } from '../pki/ca-name.js';
-import { normalizeSerial } from '../pki/ca-store.js';
-import { participantKindOf } from '../rotation/config.js';
+import { UsageError } from './run.js';
 
 type Parser<T> = (value: string) => T;
 
@@ -35,6 +31,19 @@ export function repeatable<T>(parse: Parser<T>): (value: string, previous: T[] |
 }
 
 export const collect = repeatable((value: string) => value);
+
+/**
+ * Runs an option's parser inside an action, for checks too heavy to load for
+ * every `--help`: the same usage error, worded as commander words its own.
+ */
+export function checkOption<T>(flag: string, value: string, parse: Parser<T>): T {
+  try {
+    return parse(value);
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw new UsageError(`option '${flag}' argument '${value}' is invalid. ${err.message}`);
+    throw err;
+  }
+}
 
 export function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError('must be a positive integer');
@@ -73,47 +82,9 @@ export function hexBytes(value: string): Uint8Array {
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
-/** A subject as the CA takes it, `/O=Org/CN=Name`. */
-export const subject = checked((value: string) => {
-  parseSubject(value);
-  return value;
-});
-
-export const dnsName = checked((value: string) => {
-  normalizeDnsName(value);
-  return value;
-});
-
-export const ipAddress = checked((value: string) => {
-  ipAddressBytes(value);
-  return value;
-});
-
-export const uri = checked((value: string) => {
-  encodeGeneralName({ type: 'uri', value });
-  return value;
-});
-
-export const email = checked((value: string) => {
-  encodeGeneralName({ type: 'email', value });
-  return value;
-});
-
-/** A certificate serial number in hex, normalized. */
-export const serialHex = checked(normalizeSerial);
-
-/** A Tink key template name this build can generate. */
-export const keyTemplateName = checked((value: string) => {
-  keyTemplate(value);
-  return value;
-});
-
-/** A participant as a keyring names it: `dataProviders/{id}` etc., or the bare collection before registration. */
-export function participantName(value: string): string {
-  if (!participantKindOf(value)) {
-    throw new InvalidArgumentError('must be dataProviders/{id}, measurementConsumers/{id}, modelProviders/{id}, duchies/{id}, kingdom, or a bare collection');
-  }
-  return value;
+/** Hex bytes as lower-case hex without colons (how keyrings store SKIDs). */
+export function hexString(value: string): string {
+  return Buffer.from(hexBytes(value)).toString('hex');
 }
 
 /** A Kingdom resource name (`dataProviders/AAAAAAAAAHs`, `measurementConsumers/...`). */

@@ -55,7 +55,7 @@ describe('usage errors exit 2 with one line', () => {
     assertUsage(haloKeys(['agent', '--dir', dir, '--retry', '0s']), /--retry <duration>/);
     assertUsage(haloKeys(['status', '--dir', dir, '--at', 'yesterday']), /--at <iso-time>.*ISO 8601/);
     assertUsage(haloKeys(['audit', 'export', '--dir', dir, '--since', 'last week']), /--since <iso-time>.*ISO 8601/);
-    assertUsage(haloKeys(['compromise', 'certificate', '--dir', dir, '--skid', 'zz:01']), /--skid <hex>.*not a hex subject key identifier/);
+    assertUsage(haloKeys(['compromise', 'certificate', '--dir', dir, '--skid', 'zz:01']), /--skid <hex>.*must be hex bytes/);
     assertUsage(haloKeys(['compromise', 'encryption-key', '--dir', dir, '--key-id', 'x']), /--key-id <n>/);
   });
 

@@ -37,20 +37,8 @@ import { PkiError } from '../../pki/errors.js';
 import { CRL_REASONS, type CrlReason } from '../../pki/crl.js';
 import type { NameConstraintsInput } from '../../pki/extensions-builder.js';
 import { KEY_TYPES, type KeyType } from '../../pki/key-types.js';
-import {
-  checked,
-  days,
-  dnsName,
-  email,
-  ipAddress,
-  isoTime,
-  nonNegativeInt,
-  positiveInt,
-  repeatable,
-  serialHex,
-  subject,
-  uri,
-} from '../option-values.js';
+import { dnsName, email, ipAddress, serialHex, subject, uri } from '../name-option-values.js';
+import { checked, days, isoTime, nonNegativeInt, positiveInt, repeatable } from '../option-values.js';
 import { UsageError, output } from '../run.js';
 
 /** Colon-separated uppercase hex, the way fingerprints are read aloud and compared out of band. */

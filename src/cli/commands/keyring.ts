@@ -5,10 +5,10 @@
  * `--passphrase-file` or HALO_KEYS_PASSPHRASE. Also the options and helpers
  * the other keyring commands (status, plan, rotate, audit, agent) share.
  */
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import type { Clock } from '../../lib/clock.js';
 import type { KeyringSession } from '../../rotation/session.js';
-import { dnsName, ipAddress, isoTime, participantName, repeatable, subject } from '../option-values.js';
+import { checkOption, collect, isoTime } from '../option-values.js';
 import { UsageError, output } from '../run.js';
 
 export { setExitCode } from '../run.js';
@@ -67,10 +67,10 @@ interface InitFlags extends StateFlags {
 
 function addConfigOptions(cmd: Command): Command {
   return cmd
-    .requiredOption('--participant <name>', 'dataProviders/{id}, measurementConsumers/{id}, modelProviders/{id}, duchies/{id}, kingdom, or a collection (e.g. dataProviders) before registration', participantName)
-    .option('--subject <subject>', 'subject of new leaves, e.g. "/O=Edp1/CN=edp1.example.com"', subject)
-    .option('--dns <name>', 'DNS name for the TLS certificate (repeatable)', repeatable(dnsName), [])
-    .option('--ip <address>', 'IP address for the TLS certificate (repeatable)', repeatable(ipAddress), [])
+    .requiredOption('--participant <name>', 'dataProviders/{id}, measurementConsumers/{id}, modelProviders/{id}, duchies/{id}, kingdom, or a collection (e.g. dataProviders) before registration')
+    .option('--subject <subject>', 'subject of new leaves, e.g. "/O=Edp1/CN=edp1.example.com"')
+    .option('--dns <name>', 'DNS name for the TLS certificate (repeatable)', collect, [])
+    .option('--ip <address>', 'IP address for the TLS certificate (repeatable)', collect, [])
     .option('--endpoint <host:port>', 'endpoint that must serve the new TLS certificate after a rotation')
     .option('--kingdom-target <host:port>', 'the Kingdom public API')
     .option('--kingdom-roots <file>', "PEM bundle of the Kingdom's root (e.g. kingdom_root.pem)")
@@ -82,7 +82,22 @@ function addConfigOptions(cmd: Command): Command {
     .option('--no-apply', 'do not run kubectl apply -k after writing the Secret');
 }
 
+/** `--participant` as a keyring names it (checked here, not while parsing: the config module is heavy for --help). */
+async function checkParticipant(name: string): Promise<void> {
+  const { participantKindOf } = await import('../../rotation/config.js');
+  checkOption('--participant <name>', name, (value) => {
+    if (!participantKindOf(value)) {
+      throw new InvalidArgumentError('must be dataProviders/{id}, measurementConsumers/{id}, modelProviders/{id}, duchies/{id}, kingdom, or a bare collection');
+    }
+  });
+}
+
 async function configValues(flags: InitFlags, subjectRequired: boolean) {
+  const names = await import('../name-option-values.js');
+  await checkParticipant(flags.participant);
+  if (flags.subject !== undefined) checkOption('--subject <subject>', flags.subject, names.subject);
+  for (const dns of flags.dns) checkOption('--dns <name>', dns, names.dnsName);
+  for (const ip of flags.ip) checkOption('--ip <address>', ip, names.ipAddress);
   if (flags.dns.length + flags.ip.length === 0) throw new UsageError('give at least one --dns or --ip for the TLS certificate');
   if (subjectRequired && !flags.subject) throw new UsageError('--subject is required');
   if ((flags.kingdomTarget === undefined) !== (flags.kingdomRoots === undefined)) throw new UsageError('--kingdom-target and --kingdom-roots go together');
@@ -303,9 +318,10 @@ then: halo-keys sync --participant NAME`);
     program
       .command('sync')
       .description('record what the Kingdom shows for this participant (its name, Certificate names, the published key)')
-      .option('--participant <name>', 'the registered name, e.g. dataProviders/AAAAAAAAAHs', participantName)
+      .option('--participant <name>', 'the registered name, e.g. dataProviders/AAAAAAAAAHs')
       .option('--json', 'print JSON'),
   ).action(async (flags: StateFlags & { participant?: string }) => {
+    if (flags.participant !== undefined) await checkParticipant(flags.participant);
     const session = await openSession(flags);
     const { syncWithKingdom } = await import('../../rotation/registration.js');
     const { connectKingdom } = await import('../../rotation/kingdom-connect.js');

@@ -5,7 +5,7 @@
  * `--version` start fast.
  */
 import type { Command } from 'commander';
-import { keyTemplateName } from '../option-values.js';
+import { checkOption } from '../option-values.js';
 import { UsageError, output } from '../run.js';
 
 const PASSPHRASE_ENV = 'HALO_KEYS_PASSPHRASE';
@@ -43,7 +43,7 @@ export function registerKeysetCommands(program: Command): void {
   keyset
     .command('generate')
     .description('generate a private keyset with one primary key')
-    .option('--template <name>', 'Tink key template', keyTemplateName, 'ECIES_P256_HKDF_HMAC_SHA256_AES128_GCM')
+    .option('--template <name>', 'Tink key template', 'ECIES_P256_HKDF_HMAC_SHA256_AES128_GCM')
     .requiredOption('--out <file>', 'private keyset file (mode 0600)')
     .option('--public-out <file>', 'also write the public keyset here')
     .option('--json-format', 'write Tink JSON instead of binary')
@@ -70,6 +70,7 @@ Example:
     )
     .action(async (opts: { template: string; out: string; publicOut?: string; jsonFormat?: boolean; insecurePlaintext?: boolean } & SecretOptions) => {
       const { generateKeyset } = await import('../../crypto/keyset-templates.js');
+      checkOption('--template <name>', opts.template, (await import('../name-option-values.js')).keyTemplateName);
       const { publicKeyset } = await import('../../crypto/keyset.js');
       const { saveKeyset } = await import('../../crypto/keyset-io.js');
       const format = opts.jsonFormat ? 'json' : 'binary';
