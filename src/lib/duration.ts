@@ -19,11 +19,12 @@ export function parseDuration(text: string): number | undefined {
 /**
  * `ms` in its two largest units, largest first: `90d`, `1h`, `1d12h`, `2m30s`;
  * `units: 1` keeps only the largest (`45d`). Smaller parts are dropped, not
- * rounded; under a second prints as `250ms`.
+ * rounded; under a second prints as `250ms`, nothing as `0s`.
  */
 export function formatDuration(ms: number, units: 1 | 2 = 2): string {
   const sign = ms < 0 ? '-' : '';
   let rest = Math.abs(ms);
+  if (rest === 0) return '0s';
   if (rest < SECOND) return `${sign}${Math.round(rest)}ms`;
   const parts: string[] = [];
   for (const [unit, size] of [['d', DAY], ['h', HOUR], ['m', MINUTE], ['s', SECOND]] as const) {

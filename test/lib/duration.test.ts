@@ -19,7 +19,7 @@ describe('durations', () => {
     assert.equal(formatDuration(D + 30 * 60_000), '1d');
     assert.equal(formatDuration(2 * D + 3 * H + 59 * 60_000), '2d3h');
     assert.equal(formatDuration(250), '250ms');
-    assert.equal(formatDuration(0), '0ms');
+    assert.equal(formatDuration(0), '0s');
     assert.equal(formatDuration(-2 * D), '-2d');
   });
 

@@ -382,6 +382,7 @@ Examples:
     .description('Lift a certificateHold revocation')
     .requiredOption('--dir <dir>', 'CA directory')
     .requiredOption('--serial <hex>', 'serial number in hex', serialHex)
+    .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  halo-keys ca release-hold --dir edp1-ca --serial 4f1a...09')
     .action((opts) => {
       const serialHex = normalizeSerial(opts.serial);
@@ -390,7 +391,7 @@ Examples:
         releaseHold(state, serialHex);
         writeCaState(opts.dir, state);
       });
-      process.stdout.write(`Released hold on serial ${serialHex}; publish a new CRL with "halo-keys ca crl"\n`);
+      output(opts.json, { serialHex, released: true }, () => `Released hold on serial ${serialHex}; publish a new CRL with "halo-keys ca crl"`);
     });
 
   addPassphraseOption(

@@ -34,8 +34,14 @@ export function addGlobalOptions(program: Command): Command {
     .option('--tls-key-file <file>', "client's own TLS private key (PKCS#8 PEM; DER, SEC1 and encrypted PKCS#8 accepted)")
     .option('--tls-key-passphrase-file <file>', `passphrase of an encrypted --tls-key-file (or set ${PASSPHRASE_ENV})`)
     .option('--cert-collection-file <file>', "trusted root certificates (PEM bundle): the Kingdom's root, and the roots of parties whose results you verify")
-    .requiredOption('--kingdom-public-api-target <target>', 'HOST:PORT of the Kingdom public API server')
-    .option('--kingdom-public-api-cert-host <host>', "expected DNS name (or IP) in the Kingdom's TLS certificate, when not the target host");
+    .option('--kingdom-public-api-target <target>', 'HOST:PORT of the Kingdom public API server (required)')
+    .option('--kingdom-public-api-cert-host <host>', "expected DNS name (or IP) in the Kingdom's TLS certificate, when not the target host")
+    .hook('preAction', (root, action) => {
+      // Required by every command that talks to the Kingdom; `completion` talks to none.
+      if (action.name() !== 'completion' && root.opts<GlobalOptions>().kingdomPublicApiTarget === undefined) {
+        root.error("error: required option '--kingdom-public-api-target <target>' not specified", { code: 'commander.missingMandatoryOptionValue' });
+      }
+    });
 }
 
 export function globalOptions(command: Command): GlobalOptions {
