@@ -14,6 +14,7 @@ import { HaloError } from '../../../lib/errors.js';
 import { readFileBytes } from '../../../lib/files.js';
 import { encodePem } from '../../../lib/pem.js';
 import { readCertificatesFile } from '../../../pki/certificate.js';
+import { PkiError } from '../../../pki/errors.js';
 import { TrustStore } from '../../../pki/trust-store.js';
 import { UsageError } from '../../run.js';
 import { PASSPHRASE_ENV, readPassphrase } from '../../signing-files.js';
@@ -64,7 +65,13 @@ export function readCertCollection(opts: GlobalOptions): { pem: string; trustSto
   if (!opts.certCollectionFile) {
     throw new UsageError("--cert-collection-file is required: the PEM root(s) the Kingdom's TLS certificate chains to (e.g. kingdom_root.pem)");
   }
-  const certificates = readCertificatesFile(opts.certCollectionFile, 'certificate collection');
+  let certificates;
+  try {
+    certificates = readCertificatesFile(opts.certCollectionFile, 'certificate collection');
+  } catch (err) {
+    if (err instanceof PkiError) throw new PkiError(err.code, `--cert-collection-file ${err.message}`, { cause: err });
+    throw err;
+  }
   const trustStore = new TrustStore(certificates);
   if (trustStore.size === 0) throw new UsageError(`--cert-collection-file ${opts.certCollectionFile} holds no certificate`);
   return { pem: certificates.map((c) => encodePem('CERTIFICATE', c.der)).join(''), trustStore };
