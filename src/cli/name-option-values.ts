@@ -1,9 +1,9 @@
 /**
- * Option values that are names and identifiers the PKI, Tink or a keyring
- * checks: subjects, SAN names, serials, key templates. Parsers for
- * commander, as in option-values, but loading the PKI and Tink templates, so
- * command groups that do not already need them check these
- * inside their action with `checkOption`.
+ * Option values that are names and identifiers the PKI or Tink checks:
+ * subjects, SAN names, serials, key templates. Parsers for commander, as in
+ * option-values, but loading the PKI and Tink templates, so command groups
+ * that do not already load those check these inside their action with
+ * `checkOption`.
  */
 import { keyTemplate } from '../crypto/keyset-templates.js';
 import { encodeGeneralName, ipAddressBytes, normalizeDnsName } from '../pki/ca-general-names.js';

@@ -3,7 +3,8 @@
  * usage error (exit 2, `error: option '--x <v>' argument 'y' is invalid. ...
  * (see --help)`) before any work starts, never a failure found halfway. Each
  * check reuses the library's own validator, so the CLI accepts exactly what
- * the library does.
+ * the library does. Every command group loads this module, so it stays light:
+ * checks that need the PKI or Tink are in name-option-values.
  */
 import { InvalidArgumentError } from 'commander';
 import { parseResourceName } from '../api/resource-names.js';
