@@ -12,6 +12,8 @@ import { checkOption, collect, isoTime } from '../option-values.js';
 import { UsageError, output } from '../run.js';
 
 export { setExitCode } from '../run.js';
+/** Other command groups take `--at`/`--since` times from here too. */
+export { isoTime } from '../option-values.js';
 
 export interface StateFlags {
   dir: string;
