@@ -26,6 +26,8 @@ import {
   type EncryptionPublicKey,
 } from '../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { readFileBytes, writeFileAtomic } from '../lib/files.js';
+import { addCompletionCommand } from './completion.js';
+import { keyTemplateName } from './name-option-values.js';
 import { configureProgram, output, runProgram, UsageError } from './run.js';
 import { PASSPHRASE_ENV, parseSignatureAlgorithmOption, readCertificateFile, readPassphrase, readSigningKeyFile } from './signing-files.js';
 import { VERSION } from './version.js';
@@ -193,6 +195,7 @@ Example (the CMMS rotation procedure):
     .addOption(new Option('--format <format>', 'EncryptionPublicKey format').default('TINK_KEYSET'))
     .requiredOption('--data <file>', 'file containing format-specific key data (a binary public Tink keyset)')
     .requiredOption('-o, --out <file>', 'output file')
+    .option('--json', 'print what was written as JSON (upstream prints nothing)')
     .addHelpText(
       'after',
       `
@@ -202,10 +205,12 @@ keyset bytes are kept exactly as read. A private or JSON keyset is refused.
 Example:
   EncryptionPublicKeys serialize --data=edp1_enc_public.tink --out=edp1_enc_public.pb`,
     )
-    .action((opts: { format: string; data: string; out: string }) => {
+    .action((opts: { format: string; data: string; out: string; json?: boolean }) => {
       const format = parseFormat(opts.format);
       const data = readPublicKeysetData(readFileBytes(opts.data, 'key data'), opts.data);
-      writeFileAtomic(opts.out, serializeEncryptionPublicKey(data, format));
+      const message = serializeEncryptionPublicKey(data, format);
+      writeFileAtomic(opts.out, message);
+      output(opts.json, { out: opts.out, format: EncryptionPublicKey_Format[format], bytes: message.length }, () => '');
     });
 
   program
@@ -213,10 +218,12 @@ Example:
     .description('write the key data (the Tink keyset) of a serialized EncryptionPublicKey')
     .requiredOption('-i, --in <file>', 'serialized EncryptionPublicKey')
     .requiredOption('-o, --out <file>', 'output file')
+    .option('--json', 'print what was written as JSON (upstream prints nothing)')
     .addHelpText('after', `\nExample:\n  EncryptionPublicKeys deserialize --in edp1_enc_public.pb --out edp1_enc_public.tink`)
-    .action((opts: { in: string; out: string }) => {
+    .action((opts: { in: string; out: string; json?: boolean }) => {
       const { message } = readEncryptionPublicKeyFile(opts.in);
       writeFileAtomic(opts.out, message.data);
+      output(opts.json, { out: opts.out, format: EncryptionPublicKey_Format[message.format], bytes: message.data.length }, () => '');
     });
 
   program
@@ -228,6 +235,7 @@ Example:
     .requiredOption('-o, --out <file>', 'output file (the raw signature; DER for ECDSA)')
     .option('--signature-algorithm <name>', 'e.g. ECDSA_WITH_SHA256 (default: the key type with SHA-256)')
     .option('--passphrase-file <file>', `passphrase of an encrypted signing key (or set ${PASSPHRASE_ENV})`)
+    .option('--json', 'print JSON')
     .addHelpText(
       'after',
       `
@@ -239,7 +247,7 @@ Example:
   EncryptionPublicKeys sign --certificate edp1_cs_cert.der --signing-key edp1_cs_private.der \\
     --in edp1_enc_public.pb --out edp1_enc_public.sig`,
     )
-    .action((opts: { certificate: string; signingKey: string; in: string; out: string; signatureAlgorithm?: string; passphraseFile?: string }) => {
+    .action((opts: { certificate: string; signingKey: string; in: string; out: string; signatureAlgorithm?: string; passphraseFile?: string; json?: boolean }) => {
       const algorithmOption = parseSignatureAlgorithmOption(opts.signatureAlgorithm);
       const { bytes } = readEncryptionPublicKeyFile(opts.in, 'input');
       const certificate = readCertificateFile(opts.certificate);
@@ -253,7 +261,7 @@ Example:
       const algorithm = algorithmOption ?? defaultSignatureAlgorithm(key);
       const signature = signBytes(bytes, key, algorithm);
       writeFileAtomic(opts.out, signature);
-      process.stdout.write(`Signature algorithm: ${describeSignatureAlgorithm(algorithm)}\n`);
+      output(opts.json, { out: opts.out, signatureAlgorithm: algorithm.name, signatureAlgorithmOid: algorithm.oid }, () => `Signature algorithm: ${describeSignatureAlgorithm(algorithm)}`);
       const fallback = certificateFallback(certificate.signatureAlgorithm);
       if (typeof fallback === 'string' || fallback.oid !== algorithm.oid) {
         const what = typeof fallback === 'string' ? `none (${fallback})` : describeSignatureAlgorithm(fallback);
@@ -306,7 +314,7 @@ Example:
     .requiredOption('--private-out <file>', 'private keyset file (mode 0600; encrypted when a passphrase is given)')
     .requiredOption('--public-out <file>', 'public keyset file (binary)')
     .option('--encryption-public-key-out <file>', 'also write the serialized EncryptionPublicKey (what sign takes)')
-    .option('--template <name>', 'Tink key template', DEFAULT_KEY_TEMPLATE)
+    .option('--template <name>', 'Tink key template', keyTemplateName, DEFAULT_KEY_TEMPLATE)
     .option('--passphrase-file <file>', `encrypt the private keyset with this passphrase (or set ${PASSPHRASE_ENV})`)
     .option('--force', 'replace existing output files')
     .option('--json', 'print JSON')
@@ -325,13 +333,7 @@ Example:
       (opts: { privateOut: string; publicOut: string; encryptionPublicKeyOut?: string; template: string; passphraseFile?: string; force?: boolean; json?: boolean }) => {
         for (const path of [opts.privateOut, opts.publicOut, opts.encryptionPublicKeyOut]) if (path) refuseOverwrite(path, opts.force);
         const passphrase = readPassphrase(opts.passphraseFile);
-        let keyset: Keyset;
-        try {
-          keyset = generateKeyset(opts.template);
-        } catch (err) {
-          if (err instanceof CryptoError && err.code === 'UNSUPPORTED_KEY_TYPE') throw new UsageError(err.message);
-          throw err;
-        }
+        const keyset = generateKeyset(opts.template);
         const publicKeys = publicKeyset(keyset);
         const publicBytes = serializeKeyset(publicKeys);
         saveKeyset(opts.privateOut, keyset, passphrase === undefined ? {} : { protection: { passphrase } });
@@ -374,7 +376,7 @@ Example:
       output(opts.json, inspection, () => inspectionText(inspection));
     });
 
-  return program;
+  return addCompletionCommand(program);
 }
 
 export function main(argv: readonly string[]): Promise<number> {

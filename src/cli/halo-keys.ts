@@ -21,6 +21,11 @@ const GROUPS: ReadonlyArray<{ commands: readonly string[]; load: () => Promise<R
   },
   { commands: ['status'], load: async () => (await import('./commands/status.js')).registerStatusCommands },
   { commands: ['plan', 'rotate'], load: async () => (await import('./commands/rotate.js')).registerRotateCommands },
+  { commands: ['config'], load: async () => (await import('./commands/config.js')).registerConfigCommands },
+  {
+    commands: ['completion'],
+    load: async () => (await import('./completion.js')).registerCompletion(async () => buildProgram()),
+  },
   { commands: ['audit'], load: async () => (await import('./commands/audit.js')).registerAuditCommands },
   { commands: ['agent'], load: async () => (await import('./commands/agent.js')).registerAgentCommands },
   { commands: ['compromise'], load: async () => (await import('./commands/compromise.js')).registerCompromiseCommands },

@@ -10,6 +10,7 @@ import { addGlobalOptions } from './commands/measurement-system/connection.js';
 import { registerMeasurementsCommands } from './commands/measurement-system/measurements.js';
 import { registerPartyCommands } from './commands/measurement-system/parties.js';
 import { registerPublicKeysCommands } from './commands/measurement-system/public-keys.js';
+import { addCompletionCommand } from './completion.js';
 import { configureProgram, runProgram } from './run.js';
 import { VERSION } from './version.js';
 
@@ -31,7 +32,7 @@ Example (register a new certificate, then re-point the public key to it):
   registerPublicKeysCommands(program);
   registerPartyCommands(program);
   registerMeasurementsCommands(program);
-  return program;
+  return addCompletionCommand(program);
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

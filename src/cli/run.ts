@@ -7,7 +7,10 @@ import { HaloError } from '../lib/errors.js';
 
 export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
 
-/** A CLI-level failure: bad flag combinations and the like (exit 2). */
+/**
+ * A CLI-level failure: bad flag combinations and the like (exit 2), printed
+ * as commander prints its own: `error: <message> (see --help)`.
+ */
 export class UsageError extends HaloError<'USAGE'> {
   constructor(message: string) {
     super('USAGE', message);
@@ -64,7 +67,7 @@ function reportError(name: string, err: unknown): number {
     return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
   }
   if (err instanceof UsageError) {
-    process.stderr.write(`${name}: ${err.message}\n`);
+    process.stderr.write(`error: ${err.message} (see --help)\n`);
     return ExitCode.USAGE;
   }
   if (err instanceof HaloError) {

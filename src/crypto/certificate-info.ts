@@ -7,7 +7,7 @@
  */
 import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
 import { DerError, Tag, isContext, isUniversal, parse, sequence } from '../lib/der.js';
-import { PemError, decodePem, looksLikePem } from '../lib/pem.js';
+import { PemError, derBlocks } from '../lib/pem.js';
 import { CryptoError } from './errors.js';
 
 export type { AlgorithmIdentifier };
@@ -23,17 +23,12 @@ export interface CertificateInfo {
 
 /** The DER of one certificate given as DER or PEM (the first CERTIFICATE block). */
 export function certificateDer(bytes: Uint8Array): Uint8Array {
-  if (!looksLikePem(bytes)) return bytes;
-  let blocks;
   try {
-    blocks = decodePem(Buffer.from(bytes).toString('latin1'));
+    return derBlocks(bytes, ['CERTIFICATE'])[0]!;
   } catch (err) {
-    if (err instanceof PemError) throw new CryptoError('CERTIFICATE_MALFORMED', `certificate PEM: ${err.message}`, { cause: err });
+    if (err instanceof PemError) throw new CryptoError('CERTIFICATE_MALFORMED', err.message, { cause: err });
     throw err;
   }
-  const block = blocks.find((b) => b.label === 'CERTIFICATE');
-  if (!block) throw new CryptoError('CERTIFICATE_MALFORMED', 'no PEM block labelled CERTIFICATE');
-  return block.der;
 }
 
 /** Reads a certificate (DER or PEM). Throws `CERTIFICATE_MALFORMED`. */

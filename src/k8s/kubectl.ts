@@ -10,6 +10,7 @@
  */
 import { execFile } from 'node:child_process';
 import { basename } from 'node:path';
+import { formatDuration } from '../lib/duration.js';
 import { K8sError } from './errors.js';
 import { parseRenderedManifests, type RenderedManifests } from './rendered-secrets.js';
 
@@ -90,7 +91,7 @@ export async function runCommand(argv: readonly string[], options: RunOptions = 
         if (e.code === 'ENOENT') {
           reject(new K8sError('KUBECTL_NOT_FOUND', `${file} not found: install kubectl or configure the command`, { cause: err }));
         } else if (e.killed && e.signal === 'SIGKILL') {
-          reject(new K8sError('KUBECTL_TIMEOUT', `${shown} took longer than ${timeout} ms`, { cause: err }));
+          reject(new K8sError('KUBECTL_TIMEOUT', `${shown} took longer than ${formatDuration(timeout)}`, { cause: err }));
         } else if (e.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
           reject(new K8sError('KUBECTL_FAILED', `${shown} wrote more than ${MAX_OUTPUT} bytes`, { cause: err }));
         } else {

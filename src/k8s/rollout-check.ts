@@ -13,6 +13,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { checkServerIdentity, connect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { type Clock, systemClock } from '../lib/clock.js';
+import { formatDuration } from '../lib/duration.js';
 import { type Certificate, parseCertificate, parseCertificates } from '../pki/certificate.js';
 import { K8sError } from './errors.js';
 import { type CertificateSummary, summarizeCertificate } from './secret-summary.js';
@@ -162,7 +163,7 @@ function handshake(options: ConnectionOptions, timeoutMs: number): Promise<Hands
       }
       resolve(value);
     };
-    const timer = setTimeout(() => finish({ reason: 'timeout', detail: `no TLS handshake within ${timeoutMs} ms` }), timeoutMs);
+    const timer = setTimeout(() => finish({ reason: 'timeout', detail: `no TLS handshake within ${formatDuration(timeoutMs)}` }), timeoutMs);
     try {
       socket = connect(options, () => {
         const peer = socket!.getPeerCertificate(false);

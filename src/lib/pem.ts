@@ -1,4 +1,5 @@
 /** PEM (RFC 7468) encoding and decoding, and DER/PEM detection. */
+import { DerError, Tag, TagClass, parse } from './der.js';
 import { HaloError } from './errors.js';
 
 export class PemError extends HaloError<'PEM_MALFORMED'> {
@@ -46,8 +47,28 @@ export function looksLikePem(bytes: Uint8Array): boolean {
  * `labels`) or a single DER element.
  */
 export function derBlocks(bytes: Uint8Array, labels: readonly string[]): Uint8Array[] {
-  if (!looksLikePem(bytes)) return [bytes];
+  if (!looksLikePem(bytes)) {
+    // Anything else must be one DER SEQUENCE filling the input; a text file or
+    // a truncated download is named as such, not by the DER reader's detail.
+    if (!isDerSequence(bytes)) throw new PemError(`not a DER or PEM ${noun(labels[0] ?? 'file')}`);
+    return [bytes];
+  }
   const blocks = decodePem(Buffer.from(bytes).toString('latin1')).filter((b) => labels.includes(b.label));
   if (blocks.length === 0) throw new PemError(`no PEM block labelled ${labels.join(' or ')}`);
   return blocks.map((b) => b.der);
+}
+
+/** `CERTIFICATE` -> `certificate`, `X509 CRL` -> `CRL`: the label as a message names it. */
+function noun(label: string): string {
+  return label.replace(/^X509 /, '').replace(/\b[A-Z]{4,}\b/g, (w) => w.toLowerCase());
+}
+
+function isDerSequence(bytes: Uint8Array): boolean {
+  try {
+    const node = parse(bytes);
+    return node.cls === TagClass.UNIVERSAL && node.constructed && node.tag === Tag.SEQUENCE;
+  } catch (err) {
+    if (err instanceof DerError) return false;
+    throw err;
+  }
 }

@@ -10,6 +10,7 @@
  */
 import { sha256Hex } from '../lib/digest.js';
 import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
+import { readFileBytes } from '../lib/files.js';
 import {
   type DerNode,
   DerError,
@@ -32,6 +33,7 @@ import {
 import { type GeneralName } from './general-name.js';
 import { type Name, decodeName, namesEqual } from './name.js';
 import { decodeExtensions } from './extensions.js';
+import { PkiError } from './errors.js';
 import { decodeStrictly, readDerBlocks } from './strict-decode.js';
 
 export type { Name, NameAttribute } from './name.js';
@@ -180,6 +182,17 @@ export function parseCertificate(der: Uint8Array): Certificate {
 /** Parses a PEM bundle (any number of CERTIFICATE blocks) or a single DER certificate. */
 export function parseCertificates(bytes: Uint8Array): Certificate[] {
   return readDerBlocks(bytes, ['CERTIFICATE'], 'CERT_MALFORMED', 'certificate bundle').map(parseCertificate);
+}
+
+/** `parseCertificates` of a file; a failure names the file (`what` names it when missing). */
+export function readCertificatesFile(path: string, what = 'certificate'): Certificate[] {
+  const bytes = readFileBytes(path, what);
+  try {
+    return parseCertificates(bytes);
+  } catch (err) {
+    if (err instanceof PkiError) throw new PkiError(err.code, `${path}: ${err.message}`, { cause: err });
+    throw err;
+  }
 }
 
 /**

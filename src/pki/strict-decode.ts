@@ -23,7 +23,8 @@ export function readDerBlocks(bytes: Uint8Array, labels: readonly string[], code
   try {
     return derBlocks(bytes, labels);
   } catch (err) {
-    const detail = err instanceof PemError ? err.message : 'not PEM or DER';
-    throw new PkiError(code, `${what} is malformed: ${detail}`, { cause: err });
+    // The PEM reader's message names the problem ("not a DER or PEM certificate") itself.
+    if (err instanceof PemError) throw new PkiError(code, err.message, { cause: err });
+    throw new PkiError(code, `${what} is malformed: not PEM or DER`, { cause: err });
   }
 }

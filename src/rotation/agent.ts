@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Clock } from '../lib/clock.js';
 import { AUDIT_FILES, verifyAuditLog } from './audit-log.js';
+import { formatDuration } from '../lib/duration.js';
 import { RotationError } from './errors.js';
 import { readJournal } from './journal.js';
 import type { KingdomPort } from './kingdom-port.js';
@@ -115,7 +116,7 @@ export class RotationAgent {
     } else {
       this.#consecutiveFailures = 0;
     }
-    this.#log(`${outcome}: ${detail}; next round in ${Math.round(nextDelayMs / 1000)} s`);
+    this.#log(`${outcome}: ${detail}; next round in ${formatDuration(nextDelayMs)}`);
     return { outcome, detail, nextDelayMs };
   }
 

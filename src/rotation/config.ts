@@ -10,6 +10,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { parseResourceName } from '../api/index.js';
+import { parseDuration as parseDurationText } from '../lib/duration.js';
 import { readFileBytes } from '../lib/files.js';
 import { isKeyType, type KeyType } from '../pki/key-types.js';
 import { RotationError } from './errors.js';
@@ -133,27 +134,13 @@ function invalid(message: string): RotationError {
   return new RotationError('CONFIG_INVALID', `${CONFIG_FILE}: ${message}`);
 }
 
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: DAY, w: 7 * DAY };
-
 /** `90d`, `12h`, `30m`, `45s`, `2w`; a bare number is days. */
 export function parseDuration(text: unknown, what: string): number {
   if (typeof text === 'number' && Number.isFinite(text) && text >= 0) return text * DAY;
   if (typeof text !== 'string') throw invalid(`${what} must be a duration like 90d or 12h`);
-  const m = /^(\d+(?:\.\d+)?)\s*([smhdw])$/.exec(text.trim());
-  if (!m) throw invalid(`${what}: "${text}" is not a duration like 90d, 12h, 30m or 45s`);
-  return Number(m[1]) * UNITS[m[2]!]!;
-}
-
-export function formatDuration(ms: number): string {
-  const neg = ms < 0;
-  let rest = Math.abs(ms);
-  const d = Math.floor(rest / DAY);
-  rest -= d * DAY;
-  const h = Math.floor(rest / 3_600_000);
-  rest -= h * 3_600_000;
-  const m = Math.floor(rest / 60_000);
-  const text = d > 0 ? `${d}d${h ? `${h}h` : ''}` : h > 0 ? `${h}h${m ? `${m}m` : ''}` : `${m}m`;
-  return neg ? `-${text}` : text;
+  const ms = parseDurationText(text);
+  if (ms === undefined) throw invalid(`${what}: "${text}" is not a duration like 90d, 12h, 30m or 45s`);
+  return ms;
 }
 
 type Obj = Record<string, unknown>;

@@ -16,7 +16,7 @@ import type { Clock } from '../lib/clock.js';
 import { readFileBytes, writeFileAtomic } from '../lib/files.js';
 import { initRoot } from '../pki/ca.js';
 import { createCaDirectory } from '../pki/ca-store.js';
-import { type Certificate, parseCertificates } from '../pki/certificate.js';
+import { type Certificate, readCertificatesFile } from '../pki/certificate.js';
 import { spkiOf } from '../pki/key-types.js';
 import type { Name } from '../pki/name.js';
 import { CONFIG_FILE, loadConfig, participantKindOf, publishesPublicKey, renderConfig, type ParticipantKind } from './config.js';
@@ -196,7 +196,7 @@ export interface ImportFiles {
 }
 
 function oneCertificate(path: string, what: string): Certificate {
-  const certs = parseCertificates(readFileBytes(path, what));
+  const certs = readCertificatesFile(path, what);
   if (certs.length === 0) throw new RotationError('IMPORT_INVALID', `${path} holds no certificate`);
   return certs[0]!;
 }

@@ -141,7 +141,7 @@ describe('halo-keys ca', () => {
     const r = haloKeys(['ca', 'revoke', '--dir', ca, '--serial', serial, '--reason', 'keyCompromise']);
     assert.equal(r.code, 0, r.stderr);
     assertFails(haloKeys(['ca', 'revoke', '--dir', ca, '--serial', serial]), 1, /already revoked/);
-    assertFails(haloKeys(['ca', 'revoke', '--dir', ca, '--serial', 'zz']), 1, /not a hex serial/);
+    assertFails(haloKeys(['ca', 'revoke', '--dir', ca, '--serial', 'zz']), 2, /not a hex serial/);
     assertFails(haloKeys(['ca', 'revoke', '--dir', ca, '--serial', serial, '--reason', 'because']), 2, /Allowed choices/);
     const crl = haloKeys(['ca', 'crl', '--dir', ca, '--out', file('edp1.crl'), '--next-update-days', '3', '--json']);
     assert.equal(crl.code, 0, crl.stderr);

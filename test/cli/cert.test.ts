@@ -105,7 +105,7 @@ describe('halo-keys cert inspect', () => {
 
   it('fails with one line on garbage and missing files', () => {
     writeFileSync(file('garbage.der'), Buffer.from('30820a0b0c0d', 'hex'));
-    assertFails(haloKeys(['cert', 'inspect', file('garbage.der')]), 1, /^halo-keys: certificate .*malformed/);
+    assertFails(haloKeys(['cert', 'inspect', file('garbage.der')]), 1, /^halo-keys: .*garbage\.der: not a DER or PEM certificate$/);
     assertFails(haloKeys(['cert', 'inspect', file('missing.pem')]), 1, /not found/);
   });
 });

@@ -44,7 +44,8 @@ export function assertOneLineFailure(r: RunResult, program: string, code: number
   assert.equal(r.stdout, '');
   const lines = r.stderr.trimEnd().split('\n');
   assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0]!, new RegExp(`^${program}: `));
+  // A usage error (exit 2) reads as commander's own: `error: <message> (see --help)`.
+  assert.match(lines[0]!, code === 2 ? /^error: .* \(see --help\)$/ : new RegExp(`^${program}: `));
   assert.match(lines[0]!, pattern);
 }
 

@@ -71,8 +71,8 @@ describe('MeasurementSystem without a server', () => {
     fails(ms(['--tls-cert-file', fixture('edp1_tls.pem'), '--tls-key-file', fixture('edp1_tls.pem'), '--cert-collection-file', fixture('kingdom_root.pem'),
       '--kingdom-public-api-target', '127.0.0.1:1', 'certificates', 'get', 'x']), 1, /--tls-key-file .*edp1_tls\.pem: /);
     writeFileSync(file('not-pem.txt'), 'hello');
-    fails(ms(['--cert-collection-file', file('not-pem.txt'), '--kingdom-public-api-target', '127.0.0.1:1', 'certificates', 'get', 'x']), 2,
-      /--cert-collection-file .*not-pem\.txt/);
+    fails(ms(['--cert-collection-file', file('not-pem.txt'), '--kingdom-public-api-target', '127.0.0.1:1', 'certificates', 'get', 'x']), 1,
+      /--cert-collection-file .*not-pem\.txt: not a DER or PEM certificate$/);
     fails(ms([...offline, 'certificates', 'create', '--parent', 'dataProviders/AAAAAAAAAHs', '--certificate', file('missing.der')]), 1, /certificate not found: .*missing\.der/);
     fails(ms([...offline, 'certificates', 'create', '--parent', 'dataProviders/AAAAAAAAAHs', '--certificate', fixture('edp1_enc_public.tink')]), 1,
       /edp1_enc_public\.tink: /);

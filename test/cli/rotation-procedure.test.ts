@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -34,6 +34,33 @@ function varint(n: number): number[] {
   return out;
 }
 
+/** Runs the quickstart block as a user would, against the running Kingdom. */
+function runQuickstart() {
+  // What `npm link` puts on PATH: the bin entries of package.json under their names.
+  const bin = file('bin');
+  if (!existsSync(bin)) {
+    mkdirSync(bin);
+    const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    for (const name of ['halo-keys', 'EncryptionPublicKeys', 'MeasurementSystem']) {
+      assert.ok(pkg.bin[name], `package.json bin has ${name}`);
+      symlinkSync(join(repo, pkg.bin[name]!), join(bin, name));
+    }
+  }
+  return spawnSync('bash', ['-c', quickstartBlock()], {
+    cwd: repo,
+    env: {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH ?? ''}`,
+      SECRETS: secretfiles.replace(/\/$/, ''),
+      KINGDOM_DIR: kingdom!.dataDir,
+      KINGDOM: kingdom!.target,
+      HALO_KEYS_PASSPHRASE: '',
+    },
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
+}
+
 describe('the CMMS rotation procedure with EncryptionPublicKeys and MeasurementSystem (README quickstart)', () => {
   before(async () => {
     ensureBuilt(['src/cli/measurement-system.ts', 'src/cli/encryption-public-keys.ts', 'src/cli/halo-keys.ts']);
@@ -45,27 +72,7 @@ describe('the CMMS rotation procedure with EncryptionPublicKeys and MeasurementS
   });
 
   it('runs as written and leaves the DataProvider on the new certificate and key, the old one revoked', () => {
-    // What `npm link` puts on PATH: the bin entries of package.json under their names.
-    const bin = file('bin');
-    mkdirSync(bin);
-    const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-    for (const name of ['halo-keys', 'EncryptionPublicKeys', 'MeasurementSystem']) {
-      assert.ok(pkg.bin[name], `package.json bin has ${name}`);
-      symlinkSync(join(repo, pkg.bin[name]!), join(bin, name));
-    }
-    const run = spawnSync('bash', ['-c', quickstartBlock()], {
-      cwd: repo,
-      env: {
-        ...process.env,
-        PATH: `${bin}:${process.env.PATH ?? ''}`,
-        SECRETS: secretfiles.replace(/\/$/, ''),
-        KINGDOM_DIR: kingdom!.dataDir,
-        KINGDOM: kingdom!.target,
-        HALO_KEYS_PASSPHRASE: '',
-      },
-      encoding: 'utf8',
-      timeout: 180_000,
-    });
+    const run = runQuickstart();
     assert.equal(run.status, 0, `quickstart failed:\n${run.stdout}\n${run.stderr}`);
     const out = run.stdout;
 
@@ -127,5 +134,29 @@ describe('the CMMS rotation procedure with EncryptionPublicKeys and MeasurementS
     assert.equal(again.code, 1);
     assert.equal(again.stdout, '');
     assert.match(again.stderr, /^MeasurementSystem: FAILED_PRECONDITION .*\n$/);
+  });
+
+  it('run twice: the second run against the same Kingdom stops at the operator step, and runs again after starting over as the README says', async () => {
+    const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+    assert.match(quickstartBlock(), /KINGDOM_DIR=\$\{KINGDOM_DIR:-\$PWD\/\.data\/quickstart-kingdom\}/);
+    assert.match(readme, /halo-keys kingdom serve --data-dir \.data\/quickstart-kingdom --listen 127\.0\.0\.1:8443/);
+    // Its data dir is one git ignores.
+    const ignored = spawnSync('git', ['check-ignore', '-q', '.data/quickstart-kingdom/admin-token'], { cwd: repo });
+    assert.equal(ignored.status, 0, '.data/quickstart-kingdom is git-ignored');
+    assert.match(readme, /To run it again, start over with a fresh Kingdom: stop the server \(Ctrl-C\),\s+`rm -rf \.data\/quickstart-kingdom`, and start it as above/);
+
+    const second = runQuickstart();
+    assert.equal(second.status, 1, second.stdout);
+    assert.match(second.stderr, /^halo-keys: ALREADY_EXISTS \(ROOT_CERTIFICATE_ALREADY_REGISTERED\): .*$/m);
+    assert.doesNotMatch(second.stdout, /Data Provider Resource:/, 'nothing after the operator step ran');
+
+    // Start over: stop the server, remove its data dir, start it again at the same place.
+    await kingdom!.stop();
+    rmSync(kingdom!.dataDir, { recursive: true, force: true });
+    kingdom = await startKingdom(file('kingdom-data'));
+    const third = runQuickstart();
+    assert.equal(third.status, 0, `quickstart after starting over failed:\n${third.stdout}\n${third.stderr}`);
+    assert.match(third.stdout, /^Data Provider Resource: dataProviders\/[A-Za-z0-9_-]{11}$/m);
+    assert.match(third.stdout, /^revocation_state: REVOKED$/m);
   });
 });

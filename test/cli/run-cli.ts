@@ -38,8 +38,12 @@ export function haloKeys(args: readonly string[], env: Record<string, string> = 
   return runBin('bin/halo-keys.js', args, env);
 }
 
-/** A failure: the exit code, nothing on stdout, exactly one `<program>: ...` line on stderr matching `pattern`. */
+/**
+ * A failure: the exit code, nothing on stdout, exactly one `<program>: ...` line on stderr matching `pattern`;
+ * a usage error (code 2) is `error: ... (see --help)` as `assertUsage` checks.
+ */
 export function assertFails(r: CliResult, code: number, pattern: RegExp, program = 'halo-keys'): void {
+  if (code === 2) return assertUsage(r, pattern);
   assert.equal(r.code, code, r.stderr);
   assert.equal(r.stdout, '');
   const lines = r.stderr.trimEnd().split('\n');

@@ -66,7 +66,7 @@ describe('halo-keys sign / verify', () => {
     assertFails(haloKeys(args(fixture('edp1_cs_cert.der'), fixture('edp2_cs_private.der'))), 1, /does not belong to the certificate/);
     assertFails(haloKeys(args(fixture('missing.der'), fixture('edp1_cs_private.der'))), 1, /certificate not found/);
     assertFails(haloKeys(args(fixture('edp1_cs_cert.der'), fixture('edp1_cs_private.der'), file('missing.bin'))), 1, /input not found/);
-    assertFails(haloKeys(args(fixture('edp1_enc_public.tink'), fixture('edp1_cs_private.der'))), 1, /edp1_enc_public\.tink: certificate/);
+    assertFails(haloKeys(args(fixture('edp1_enc_public.tink'), fixture('edp1_cs_private.der'))), 1, /edp1_enc_public\.tink: not a DER or PEM certificate$/);
     assertFails(haloKeys(args(fixture('edp1_cs_cert.der'), fixture('edp1_enc_private.tink'))), 1, /edp1_enc_private\.tink: private key/);
     assert.ok(!existsSync(file('bad.sig')));
     assertUsage(haloKeys(['sign', '--certificate', fixture('edp1_cs_cert.der')]), /required option/);

@@ -204,7 +204,7 @@ describe('halo-keys compromise certificate against a real Kingdom server process
     const tree = hashTree(dp1.dir);
     assertOneLineFailure(hk(['compromise', 'certificate', '--dir', dp1.dir]), 'halo-keys', 2, /Kingdom name or by --skid/);
     assertOneLineFailure(hk(['compromise', 'certificate', `${dp1.name}/certificates/AAAAAAAAAHs`, '--dir', dp1.dir]), 'halo-keys', 1, /no certificate in the keyring registered as/);
-    assertOneLineFailure(hk(['compromise', 'certificate', '--skid', 'zz:01', '--dir', dp1.dir]), 'halo-keys', 1, /not a hex subject key identifier/);
+    assertOneLineFailure(hk(['compromise', 'certificate', '--skid', 'zz:01', '--dir', dp1.dir]), 'halo-keys', 2, /--skid <hex>.*must be hex bytes/);
     assertOneLineFailure(hk(['compromise', 'certificate', '--skid', '0102', '--dir', dp1.dir]), 'halo-keys', 1, /no certificate in the keyring with SKID 0102/);
     assertOneLineFailure(hk(['compromise', 'encryption-key', '--key-id', '12', '--dir', dp1.dir]), 'halo-keys', 1, /no encryption key with Tink key id 12/);
     const badId = hk(['compromise', 'encryption-key', '--key-id', 'x', '--dir', dp1.dir]);

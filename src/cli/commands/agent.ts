@@ -3,15 +3,11 @@
  * endpoint. SIGTERM/SIGINT finish the current round and exit 0.
  */
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { METRICS_PATH } from '../../kingdom/server/http-endpoints.js';
+import { formatDuration } from '../../lib/duration.js';
+import { duration } from '../option-values.js';
 import { type StateFlags, addRehearsalOption, addStateOptions, writableState } from './keyring.js';
-
-function duration(value: string): number {
-  const m = /^(\d+)(s|m|h)$/.exec(value);
-  if (!m) throw new InvalidArgumentError('must be a duration like 30s, 15m or 1h');
-  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'];
-}
 
 function listen(value: string): { host: string; port: number } {
   const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(value);
@@ -19,13 +15,18 @@ function listen(value: string): { host: string; port: number } {
   return { host: m[1]!, port: Number(m[2]) };
 }
 
+const INTERVAL_MS = 3_600_000;
+const RETRY_MS = 60_000;
+
 export function registerAgentCommands(program: Command): void {
   addRehearsalOption(addStateOptions(
     program
       .command('agent')
       .description('check every interval, rotate what is due, back off on failure; Prometheus metrics on --metrics-listen')
-      .option('--interval <duration>', 'time between rounds', duration, 3_600_000)
-      .option('--retry <duration>', 'first retry delay after a failure (doubles up to the interval)', duration, 60_000)
+      .addOption(new Option('--interval <duration>', 'time between rounds').argParser(duration).default(INTERVAL_MS, formatDuration(INTERVAL_MS)))
+      .addOption(
+        new Option('--retry <duration>', 'first retry delay after a failure (doubles up to the interval)').argParser(duration).default(RETRY_MS, formatDuration(RETRY_MS)),
+      )
       .option('--metrics-listen <host:port>', 'serve /metrics here', listen)
       .option('--once', 'run one round and exit (0 rotated or nothing due, 1 failed, 4 locked by another rotation)'),
   )).action(async (flags: StateFlags & { interval: number; retry: number; metricsListen?: { host: string; port: number }; once?: boolean }) => {

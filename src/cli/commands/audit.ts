@@ -6,7 +6,8 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { output } from '../run.js';
-import { isoTime, setExitCode } from './keyring.js';
+import { isoTime } from '../option-values.js';
+import { setExitCode } from './keyring.js';
 
 export function registerAuditCommands(program: Command): void {
   const audit = program.command('audit').description("the keyring's tamper-evident audit trail");

@@ -5,12 +5,12 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { systemClock } from '../../lib/clock.js';
 import { readFileBytes, writeFileAtomic, writeSecretFile } from '../../lib/files.js';
 import { encodePem } from '../../lib/pem.js';
 import { type CertificateAuthority, crossSign, initRoot, issueIntermediate, issueLeaf } from '../../pki/ca.js';
-import type { GeneralNameInput } from '../../pki/ca-general-names.js';
+import { encodeConstraintBase, type GeneralNameInput } from '../../pki/ca-general-names.js';
 import { PASSPHRASE_ENV, resolvePassphrase } from '../../pki/ca-key-file.js';
 import { subjectToDer } from '../../pki/ca-name.js';
 import type { ValidityRequest } from '../../pki/ca-policy.js';
@@ -30,32 +30,16 @@ import {
   writeCaState,
   type IssuedKind,
 } from '../../pki/ca-store.js';
-import { type Certificate, parseCertificates } from '../../pki/certificate.js';
+import { type Certificate, readCertificatesFile } from '../../pki/certificate.js';
 import { buildCrl } from '../../pki/crl-builder.js';
 import { parseCsr } from '../../pki/csr.js';
 import { PkiError } from '../../pki/errors.js';
 import { CRL_REASONS, type CrlReason } from '../../pki/crl.js';
 import type { NameConstraintsInput } from '../../pki/extensions-builder.js';
 import { KEY_TYPES, type KeyType } from '../../pki/key-types.js';
+import { dnsName, email, ipAddress, serialHex, subject, uri } from '../name-option-values.js';
+import { checked, days, isoTime, nonNegativeInt, positiveInt, repeatable } from '../option-values.js';
 import { UsageError, output } from '../run.js';
-
-const collect = (value: string, previous: string[]) => [...previous, value];
-
-function positiveInt(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError('must be a positive integer');
-  return Number(value);
-}
-
-function nonNegativeInt(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a non-negative integer');
-  return Number(value);
-}
-
-function isoTime(value: string): Date {
-  const t = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t.getTime())) throw new InvalidArgumentError('must be an ISO 8601 time');
-  return t;
-}
 
 /** Colon-separated uppercase hex, the way fingerprints are read aloud and compared out of band. */
 export function colonHex(hex: string): string {
@@ -76,7 +60,7 @@ function validity(opts: ValidityFlags): ValidityRequest {
 
 function addValidityOptions(cmd: Command, defaultDays: number): Command {
   return cmd
-    .option('--days <n>', `validity in days from now (default ${defaultDays})`, positiveInt)
+    .option('--days <n>', `validity in days from now (default ${defaultDays})`, days)
     .option('--not-before <iso>', 'explicit start of validity (with --not-after)', isoTime)
     .option('--not-after <iso>', 'explicit end of validity (with --not-before)', isoTime);
 }
@@ -127,8 +111,9 @@ function constraints(opts: ConstraintFlags): NameConstraintsInput | undefined {
 function addConstraintOptions(cmd: Command): Command {
   for (const kind of ['dns', 'ip', 'email', 'dn'] as const) {
     const what = { dns: 'DNS domain', ip: 'IP range addr/len', email: 'e-mail address or domain', dn: 'subject subtree /O=...' }[kind];
-    cmd.option(`--permit-${kind} <value>`, `name constraint: permit ${what} (repeatable)`, collect, []);
-    cmd.option(`--exclude-${kind} <value>`, `name constraint: exclude ${what} (repeatable)`, collect, []);
+    const base = repeatable(checked((value: string) => (kind === 'dn' ? subject(value) : (encodeConstraintBase({ type: kind, value }), value))));
+    cmd.option(`--permit-${kind} <value>`, `name constraint: permit ${what} (repeatable)`, base, []);
+    cmd.option(`--exclude-${kind} <value>`, `name constraint: exclude ${what} (repeatable)`, base, []);
   }
   return cmd;
 }
@@ -186,9 +171,9 @@ Example:
         .command('init')
         .description('Create a self-signed root CA and print its SHA-256 fingerprint')
         .requiredOption('--dir <dir>', 'CA directory to create')
-        .requiredOption('--subject <dn>', 'subject, e.g. "/O=Halo CMM/CN=Edp1 CA"')
+        .requiredOption('--subject <dn>', 'subject, e.g. "/O=Halo CMM/CN=Edp1 CA"', subject)
         .addOption(keyTypeOption())
-        .option('--host <name>', 'DNS name for the root SAN (repeatable)', collect, [])
+        .option('--host <name>', 'DNS name for the root SAN (repeatable)', repeatable(dnsName), [])
         .option('--path-len <n>', 'pathLenConstraint for the root', nonNegativeInt),
       3650,
     ),
@@ -219,10 +204,10 @@ Example:
           .description('Create an intermediate CA directory signed by the CA in --dir')
           .requiredOption('--dir <dir>', 'issuing CA directory')
           .requiredOption('--out-dir <dir>', 'new intermediate CA directory')
-          .requiredOption('--subject <dn>', 'subject of the intermediate')
+          .requiredOption('--subject <dn>', 'subject of the intermediate', subject)
           .addOption(keyTypeOption())
           .option('--path-len <n>', 'pathLenConstraint (default: one less than the issuer, if it has one)', nonNegativeInt)
-          .option('--host <name>', 'DNS name for the SAN (repeatable)', collect, [])
+          .option('--host <name>', 'DNS name for the SAN (repeatable)', repeatable(dnsName), [])
           .option('--clip-to-issuer', 'cut the validity to the issuer instead of refusing'),
         1825,
       ),
@@ -279,7 +264,7 @@ Example:
     )
     .action((opts) => {
       const issuer: CertificateAuthority = openCa(opts.dir, passphrase(opts));
-      const roots = parseCertificates(readFileBytes(opts.newRoot, 'new root certificate'));
+      const roots = readCertificatesFile(opts.newRoot, 'new root certificate');
       if (roots.length !== 1) throw new UsageError('--new-root must hold exactly one certificate');
       const cross = crossSign(issuer, roots[0]!, { clipToIssuer: Boolean(opts.clipToIssuer), ...validity(opts), clock: systemClock });
       writeCertificate(opts.out, [cross.der], Boolean(opts.der));
@@ -299,11 +284,11 @@ Example:
         .option('--csr-sans', "copy the SANs the CSR asks for (off by default: the CA decides names)")
         .option('--key-out <file>', 'generate a key and write it here (PKCS#8 PEM, mode 0600)')
         .addOption(keyTypeOption())
-        .option('--subject <dn>', 'subject (default: the CSR subject)')
-        .option('--dns <name>', 'DNS SAN (repeatable)', collect, [])
-        .option('--ip <addr>', 'IP SAN (repeatable)', collect, [])
-        .option('--uri <uri>', 'URI SAN (repeatable)', collect, [])
-        .option('--email <addr>', 'e-mail SAN (repeatable)', collect, [])
+        .option('--subject <dn>', 'subject (default: the CSR subject)', subject)
+        .option('--dns <name>', 'DNS SAN (repeatable)', repeatable(dnsName), [])
+        .option('--ip <addr>', 'IP SAN (repeatable)', repeatable(ipAddress), [])
+        .option('--uri <uri>', 'URI SAN (repeatable)', repeatable(uri), [])
+        .option('--email <addr>', 'e-mail SAN (repeatable)', repeatable(email), [])
         .option('--clip-to-issuer', 'cut the validity to the issuer instead of refusing')
         .requiredOption('--out <file>', 'where to write the certificate')
         .option('--der', 'write DER instead of PEM')
@@ -374,7 +359,7 @@ Examples:
   ca.command('revoke')
     .description('Revoke a certificate this CA issued (it appears on the next CRL)')
     .requiredOption('--dir <dir>', 'CA directory')
-    .requiredOption('--serial <hex>', 'serial number in hex (colons allowed)')
+    .requiredOption('--serial <hex>', 'serial number in hex (colons allowed)', serialHex)
     .addOption(
       new Option('--reason <reason>', 'CRL reason')
         .choices(CRL_REASONS.filter((r): r is CrlReason => r !== undefined && r !== 'removeFromCRL'))
@@ -396,7 +381,8 @@ Examples:
   ca.command('release-hold')
     .description('Lift a certificateHold revocation')
     .requiredOption('--dir <dir>', 'CA directory')
-    .requiredOption('--serial <hex>', 'serial number in hex')
+    .requiredOption('--serial <hex>', 'serial number in hex', serialHex)
+    .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  halo-keys ca release-hold --dir edp1-ca --serial 4f1a...09')
     .action((opts) => {
       const serialHex = normalizeSerial(opts.serial);
@@ -405,7 +391,7 @@ Examples:
         releaseHold(state, serialHex);
         writeCaState(opts.dir, state);
       });
-      process.stdout.write(`Released hold on serial ${serialHex}; publish a new CRL with "halo-keys ca crl"\n`);
+      output(opts.json, { serialHex, released: true }, () => `Released hold on serial ${serialHex}; publish a new CRL with "halo-keys ca crl"`);
     });
 
   addPassphraseOption(

@@ -4,15 +4,16 @@
  * of trusted roots the way the Kingdom and the participants do.
  */
 import { createHash, createPublicKey } from 'node:crypto';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { readFileBytes } from '../../lib/files.js';
-import { type Certificate, OID, parseCertificates } from '../../pki/certificate.js';
+import { type Certificate, OID, parseCertificates, readCertificatesFile } from '../../pki/certificate.js';
 import { CrlRevocationChecker, parseCrls } from '../../pki/crl.js';
 import { PkiError } from '../../pki/errors.js';
 import { formatGeneralName } from '../../pki/general-name.js';
 import { TrustStore } from '../../pki/trust-store.js';
 import { type Purpose, validatePath } from '../../pki/validate.js';
 import { DEFAULT_VALIDATION_PROFILE, VALIDATION_PROFILE_NAMES, type ValidationProfileName } from '../../pki/validation-profiles.js';
+import { collect, isoTime, nonNegativeInt } from '../option-values.js';
 import { UsageError, output } from '../run.js';
 import { colonHex } from './ca.js';
 
@@ -145,7 +146,7 @@ export function registerCertCommands(program: Command): void {
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  halo-keys cert inspect edp1_root.pem --json')
     .action((file: string, opts: { json?: boolean }) => {
-      const certs = parseCertificates(readFileBytes(file, 'certificate')).map(describeCertificate);
+      const certs = readCertificatesFile(file).map(describeCertificate);
       output(opts.json, certs.length === 1 ? certs[0] : certs, () => certs.map(certificateText).join('\n\n'));
     });
 
@@ -155,11 +156,7 @@ export function registerCertCommands(program: Command): void {
     .argument('<leaf>', 'the certificate to verify (PEM or DER); more PEM blocks after it are used as intermediates')
     .requiredOption('--trust <file>', 'trusted root certificates (PEM bundle)')
     .option('--untrusted <file>', 'intermediate certificates to build the path through (PEM bundle)')
-    .option('--at <iso-time>', 'validate at this instant instead of now', (v: string) => {
-      const t = new Date(v);
-      if (!/^\d{4}-\d{2}-\d{2}/.test(v) || Number.isNaN(t.getTime())) throw new InvalidArgumentError('must be an ISO 8601 time');
-      return t;
-    })
+    .option('--at <iso-time>', 'validate at this instant instead of now', isoTime)
     .option('--host <name>', 'DNS name or IP address the leaf must be valid for')
     .addOption(new Option('--purpose <purpose>', 'what the leaf is used for').choices(['server', 'client', 'signing']))
     .addOption(
@@ -170,11 +167,8 @@ export function registerCertCommands(program: Command): void {
         .choices([...VALIDATION_PROFILE_NAMES])
         .default(DEFAULT_VALIDATION_PROFILE),
     )
-    .option('--max-depth <n>', 'most intermediates in the path', (v: string) => {
-      if (!/^\d+$/.test(v)) throw new InvalidArgumentError('must be a non-negative integer');
-      return Number(v);
-    })
-    .option('--crl <file>', 'CRL to check revocation against (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
+    .option('--max-depth <n>', 'most intermediates in the path', nonNegativeInt)
+    .option('--crl <file>', 'CRL to check revocation against (repeatable)', collect, [])
     .option('--json', 'print JSON')
     .addHelpText(
       'after',

@@ -7,6 +7,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { ProcedureOptions, ProcedureResult } from '../../rotation/compromise/procedure.js';
 import type { KeyringSession } from '../../rotation/session.js';
+import { hexString } from '../option-values.js';
 import { UsageError, output } from '../run.js';
 import { type StateFlags, addStateOptions, openSession, openWritingSession } from './keyring.js';
 
@@ -108,7 +109,7 @@ Examples:
       .command('certificate')
       .description('blast radius, rotate to a new certificate, revoke the leaked one (Kingdom and CRL), destroy its key, report')
       .argument('[name]', 'the Kingdom Certificate name (signing certificates)')
-      .option('--skid <hex>', 'the certificate by subject key identifier (also TLS certificates)')
+      .option('--skid <hex>', 'the certificate by subject key identifier (also TLS certificates)', hexString)
       .option('--hold', 'suspected compromise: HOLD at the Kingdom and certificateHold in the CRL, releasable with release-hold')
       .option('--keep-key-material', 'do not destroy the private key'),
   ).action(async (name: string | undefined, flags: CertificateFlags) => {
@@ -136,7 +137,7 @@ Examples:
       .command('release-hold')
       .description('lift a HOLD put by "compromise certificate --hold" (Kingdom and CRL); failed measurements stay failed')
       .argument('[name]', 'the Kingdom Certificate name')
-      .option('--skid <hex>', 'the certificate by subject key identifier'),
+      .option('--skid <hex>', 'the certificate by subject key identifier', hexString),
   ).action(async (name: string | undefined, flags: CertificateFlags) => {
     requireOneTarget(name, flags);
     const session = await (flags.dryRun ? openSession(flags) : openWritingSession(flags, 'compromise'));

@@ -8,17 +8,12 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Clock } from '../../lib/clock.js';
 import type { KeyringSession } from '../../rotation/session.js';
+import { checkOption, collect, isoTime } from '../option-values.js';
 import { UsageError, output } from '../run.js';
 
-export const collect = (value: string, previous: string[]) => [...previous, value];
-
-export function isoTime(value: string): Date {
-  const t = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t.getTime())) throw new InvalidArgumentError('must be an ISO 8601 time');
-  return t;
-}
-
 export { setExitCode } from '../run.js';
+/** Other command groups take `--at`/`--since` times from here too. */
+export { isoTime } from '../option-values.js';
 
 /** `value` as one shell word: bare when it holds only safe characters, else single-quoted. */
 export function shellWord(value: string): string {
@@ -139,7 +134,22 @@ function addConfigOptions(cmd: Command): Command {
     .option('--no-apply', 'no cluster from here: write the Secret into the Kustomization and leave kubectl apply -k to you (kustomization.apply: false)');
 }
 
+/** `--participant` as a keyring names it (checked here, not while parsing: the config module is heavy for --help). */
+async function checkParticipant(name: string): Promise<void> {
+  const { participantKindOf } = await import('../../rotation/config.js');
+  checkOption('--participant <name>', name, (value) => {
+    if (!participantKindOf(value)) {
+      throw new InvalidArgumentError('must be dataProviders/{id}, measurementConsumers/{id}, modelProviders/{id}, duchies/{id}, kingdom, or a bare collection');
+    }
+  });
+}
+
 async function configValues(flags: InitFlags, subjectRequired: boolean) {
+  const names = await import('../name-option-values.js');
+  await checkParticipant(flags.participant);
+  if (flags.subject !== undefined) checkOption('--subject <subject>', flags.subject, names.subject);
+  for (const dns of flags.dns) checkOption('--dns <name>', dns, names.dnsName);
+  for (const ip of flags.ip) checkOption('--ip <address>', ip, names.ipAddress);
   if (flags.dns.length + flags.ip.length === 0) throw new UsageError('give at least one --dns or --ip for the TLS certificate');
   if (subjectRequired && !flags.subject) throw new UsageError('--subject is required');
   if ((flags.kingdomTarget === undefined) !== (flags.kingdomRoots === undefined)) throw new UsageError('--kingdom-target and --kingdom-roots go together');
@@ -175,6 +185,24 @@ async function configValues(flags: InitFlags, subjectRequired: boolean) {
   };
 }
 
+/**
+ * The values checked exactly as halo-keys.yaml is when read, so a bad flag
+ * value (say a --secret-name Kubernetes refuses) is a usage error before
+ * anything is created.
+ */
+async function checkConfigValues(values: Awaited<ReturnType<typeof configValues>>, dir: string): Promise<void> {
+  const { parseConfig, renderConfig } = await import('../../rotation/config.js');
+  const { RotationError } = await import('../../rotation/errors.js');
+  const { resolve } = await import('node:path');
+  try {
+    // import may take the subject from the signing certificate later; the rest is checked now.
+    parseConfig(renderConfig({ ...values, subject: values.subject || '/CN=-' }), resolve(dir));
+  } catch (err) {
+    if (err instanceof RotationError && err.code === 'CONFIG_INVALID') throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 function summary(session: KeyringSession) {
   return {
     dir: session.dir,
@@ -202,6 +230,7 @@ export function registerKeyringCommands(program: Command): void {
     ),
   ).action(async (flags: InitFlags) => {
     const values = await configValues(flags, true);
+    await checkConfigValues(values, flags.dir);
     const { initKeyring } = await import('../../rotation/keyring-init.js');
     const { resolveKeyringPassphrase } = await import('../../rotation/keyring-files.js');
     const session = initKeyring({
@@ -231,6 +260,7 @@ export function registerKeyringCommands(program: Command): void {
     ),
   ).action(async (flags: InitFlags & Record<string, string | undefined>) => {
     const values = await configValues(flags, false);
+    await checkConfigValues(values, flags.dir);
     const { importKeyring } = await import('../../rotation/keyring-init.js');
     const { resolveKeyringPassphrase } = await import('../../rotation/keyring-files.js');
     const session = importKeyring({
@@ -349,6 +379,7 @@ which prints its name (e.g. ${session.config.participant}/AAAAAAAAAHs); then, wi
       .option('--participant <name>', 'the registered name, e.g. dataProviders/AAAAAAAAAHs')
       .option('--json', 'print JSON'),
   ).action(async (flags: StateFlags & { participant?: string }) => {
+    if (flags.participant !== undefined) await checkParticipant(flags.participant);
     const session = await openWritingSession(flags, 'sync');
     const { syncWithKingdom } = await import('../../rotation/registration.js');
     const { connectKingdom } = await import('../../rotation/kingdom-connect.js');

@@ -5,6 +5,7 @@
  * `--version` start fast.
  */
 import type { Command } from 'commander';
+import { checkOption } from '../option-values.js';
 import { UsageError, output } from '../run.js';
 
 const PASSPHRASE_ENV = 'HALO_KEYS_PASSPHRASE';
@@ -48,6 +49,7 @@ export function registerKeysetCommands(program: Command): void {
     .option('--json-format', 'write Tink JSON instead of binary')
     .option('--passphrase-file <file>', `encrypt the private keyset with the passphrase in this file (or set ${PASSPHRASE_ENV})`)
     .option('--insecure-plaintext', 'write the private keyset unencrypted even when a passphrase is available')
+    .option('--json', 'print JSON')
     .addHelpText(
       'after',
       `
@@ -67,8 +69,9 @@ Example:
   halo-keys keyset generate --out demo_enc_private.tink --public-out demo_enc_public.tink
   HALO_KEYS_PASSPHRASE=... halo-keys keyset generate --template DHKEM_X25519_HKDF_SHA256_HKDF_SHA256_AES_256_GCM --out hmss.tink`,
     )
-    .action(async (opts: { template: string; out: string; publicOut?: string; jsonFormat?: boolean; insecurePlaintext?: boolean } & SecretOptions) => {
+    .action(async (opts: { template: string; out: string; publicOut?: string; jsonFormat?: boolean; insecurePlaintext?: boolean; json?: boolean } & SecretOptions) => {
       const { generateKeyset } = await import('../../crypto/keyset-templates.js');
+      checkOption('--template <name>', opts.template, (await import('../name-option-values.js')).keyTemplateName);
       const { publicKeyset } = await import('../../crypto/keyset.js');
       const { saveKeyset } = await import('../../crypto/keyset-io.js');
       const format = opts.jsonFormat ? 'json' : 'binary';
@@ -79,8 +82,11 @@ Example:
         process.stderr.write(`halo-keys: note: ${opts.out} holds an unencrypted private keyset (mode 0600); set ${PASSPHRASE_ENV} or --passphrase-file to encrypt it\n`);
       }
       if (opts.publicOut) saveKeyset(opts.publicOut, publicKeyset(ks), { format });
-      process.stdout.write(
-        `generated key ${ks.primaryKeyId} (${opts.template}) in ${opts.out}${passphrase ? ' (encrypted)' : ''}${opts.publicOut ? `; public keyset in ${opts.publicOut}` : ''}\n`,
+      const result = { keyId: ks.primaryKeyId, template: opts.template, out: opts.out, encrypted: Boolean(passphrase), ...(opts.publicOut ? { publicOut: opts.publicOut } : {}) };
+      output(
+        opts.json,
+        result,
+        () => `generated key ${ks.primaryKeyId} (${opts.template}) in ${opts.out}${passphrase ? ' (encrypted)' : ''}${opts.publicOut ? `; public keyset in ${opts.publicOut}` : ''}`,
       );
     });
 
@@ -91,13 +97,14 @@ Example:
     .requiredOption('--out <file>', 'public keyset file')
     .option('--json-format', 'write Tink JSON instead of binary')
     .option('--passphrase-file <file>', 'passphrase of an encrypted private keyset')
+    .option('--json', 'print JSON')
     .addHelpText('after', `\n${PASSPHRASE_HELP}.\n\nExample:\n  halo-keys keyset public --in mc_enc_private.tink --out mc_enc_public.tink`)
-    .action(async (opts: { in: string; out: string; jsonFormat?: boolean } & SecretOptions) => {
+    .action(async (opts: { in: string; out: string; jsonFormat?: boolean; json?: boolean } & SecretOptions) => {
       const { publicKeyset } = await import('../../crypto/keyset.js');
       const { loadKeyset, saveKeyset } = await import('../../crypto/keyset-io.js');
       const loaded = loadKeyset(opts.in, { passphrase: await passphraseOf(opts) });
       saveKeyset(opts.out, publicKeyset(loaded.keyset), { format: opts.jsonFormat ? 'json' : 'binary' });
-      process.stdout.write(`wrote public keyset ${opts.out}\n`);
+      output(opts.json, { out: opts.out, primaryKeyId: loaded.keyset.primaryKeyId }, () => `wrote public keyset ${opts.out}`);
     });
 
   keyset
@@ -142,14 +149,17 @@ Example:
     .requiredOption('--in <file>', 'plaintext file')
     .requiredOption('--out <file>', 'ciphertext file')
     .option('--context-info <hex>', 'context info bound to the ciphertext (CMMS uses none)')
+    .option('--json', 'print what was written as JSON (nothing is printed without it)')
     .addHelpText('after', `\nExample:\n  halo-keys encrypt --keyset mc_enc_public.tink --in spec.bin --out spec.enc`)
-    .action(async (opts: { keyset: string; in: string; out: string; contextInfo?: string }) => {
+    .action(async (opts: { keyset: string; in: string; out: string; contextInfo?: string; json?: boolean }) => {
       const contextInfo = hexOption(opts.contextInfo, '--context-info');
       const { readFileBytes, writeFileAtomic } = await import('../../lib/files.js');
       const { loadKeyset } = await import('../../crypto/keyset-io.js');
       const { encrypt } = await import('../../crypto/hybrid.js');
       const { keyset: ks } = loadKeyset(opts.keyset, { passphrase: process.env[PASSPHRASE_ENV] || undefined });
-      writeFileAtomic(opts.out, encrypt(ks, readFileBytes(opts.in, 'input file'), contextInfo));
+      const ciphertext = encrypt(ks, readFileBytes(opts.in, 'input file'), contextInfo);
+      writeFileAtomic(opts.out, ciphertext);
+      output(opts.json, { out: opts.out, bytes: ciphertext.length, primaryKeyId: ks.primaryKeyId }, () => '');
     });
 
   program
@@ -160,13 +170,16 @@ Example:
     .requiredOption('--out <file>', 'plaintext file (mode 0600)')
     .option('--context-info <hex>', 'context info the ciphertext was made with')
     .option('--passphrase-file <file>', 'passphrase of an encrypted private keyset')
+    .option('--json', 'print what was written as JSON (nothing is printed without it)')
     .addHelpText('after', `\n${PASSPHRASE_HELP}.\n\nExample:\n  halo-keys decrypt --keyset mc_enc_private.tink --in spec.enc --out spec.bin`)
-    .action(async (opts: { keyset: string; in: string; out: string; contextInfo?: string } & SecretOptions) => {
+    .action(async (opts: { keyset: string; in: string; out: string; contextInfo?: string; json?: boolean } & SecretOptions) => {
       const contextInfo = hexOption(opts.contextInfo, '--context-info');
       const { readFileBytes, writeSecretFile } = await import('../../lib/files.js');
       const { loadKeyset } = await import('../../crypto/keyset-io.js');
       const { decrypt } = await import('../../crypto/hybrid.js');
       const { keyset: ks } = loadKeyset(opts.keyset, { passphrase: await passphraseOf(opts) });
-      writeSecretFile(opts.out, decrypt(ks, readFileBytes(opts.in, 'input file'), contextInfo));
+      const plaintext = decrypt(ks, readFileBytes(opts.in, 'input file'), contextInfo);
+      writeSecretFile(opts.out, plaintext);
+      output(opts.json, { out: opts.out, bytes: plaintext.length }, () => '');
     });
 }

@@ -7,12 +7,11 @@ import type { ParticipantRegistration } from '../../gen/halo/keys/v1/kingdom_adm
 import { ParticipantRegistrationSchema } from '../../gen/halo/keys/v1/kingdom_admin_pb.js';
 import { EncryptionPublicKeySchema, SignedMessageSchema } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { readFileBytes } from '../../lib/files.js';
-import { derBlocks } from '../../lib/pem.js';
-import { parseCertificate } from '../../pki/certificate.js';
+import { parseCertificate, readCertificatesFile } from '../../pki/certificate.js';
 import { UsageError } from '../run.js';
 
 export function readCertificateDer(path: string, what: string): Uint8Array {
-  const blocks = derBlocks(readFileBytes(path, what), ['CERTIFICATE']);
+  const blocks = readCertificatesFile(path, what).map((c) => c.der);
   if (blocks.length !== 1) throw new UsageError(`${path}: expected one certificate, found ${blocks.length}`);
   return blocks[0]!;
 }

@@ -3,17 +3,12 @@
  * its audit log. Everything heavy (the store, TLS, the services) is imported
  * inside the actions so `halo-keys --version` stays fast.
  */
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_DATA_DIR, parseListen, type ServeFlags } from '../../kingdom/server/config.js';
-import { isoTime } from './keyring.js';
+import { isoTime, positiveInt, resourceName } from '../option-values.js';
 import { UsageError, output, setExitCode } from '../run.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-function positiveInt(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError('must be a positive integer');
-  return Number(value);
-}
 
 /** Checked at parse time, so a bad address is a usage error (exit 2). */
 function listenFlag(value: string): string {
@@ -30,6 +25,9 @@ function sequence(value: string): bigint {
   return BigInt(value);
 }
 
+const MODES = ['strict', 'compatible'];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 const DATA_DIR_HELP = 'Kingdom data directory (default ./.data/kingdom)';
 
 function registerServe(kingdom: Command): void {
@@ -39,7 +37,7 @@ function registerServe(kingdom: Command): void {
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .option('--listen <host:port>', 'address to listen on; a bare PORT means 127.0.0.1:PORT, port 0 picks a free one (default 127.0.0.1:8443)', listenFlag)
     .option('--database-url <url>', 'PostgreSQL instead of the embedded database (replicas may share one; default $HALO_KEYS_DATABASE_URL)')
-    .option('--mode <mode>', 'strict (default: checks upstream lacks) or compatible (upstream behaviour)')
+    .addOption(new Option('--mode <mode>', 'strict (default: checks upstream lacks) or compatible (upstream behaviour)').choices(MODES))
     .option('--tls-cert-file <pem>', 'server certificate chain (PEM); without it a development CA in the data dir issues one')
     .option('--tls-key-file <pem>', 'server private key (PEM)')
     .option('--trusted-roots <pem>', 'extra trusted client roots (PEM bundle; they name no principal until `admin akid set` maps one); repeatable', collect)
@@ -53,7 +51,7 @@ function registerServe(kingdom: Command): void {
     .option('--max-concurrent-streams <n>', 'HTTP/2 streams open at once per connection (default 100)', positiveInt)
     .option('--drain-timeout-ms <n>', 'how long shutdown waits for in-flight calls (default 10000)', positiveInt)
     .option('--trust-refresh-ms <n>', 'how often trusted roots are re-read from the database (default 30000)', positiveInt)
-    .option('--log-level <level>', 'pino log level (default info)')
+    .addOption(new Option('--log-level <level>', 'pino log level (default info)').choices(LOG_LEVELS))
     .option('--config <yaml>', 'settings file (keys as the flags, e.g. listen:, databaseUrl:, trustedRoots:); flags win')
     .addHelpText(
       'after',
@@ -139,7 +137,7 @@ function registerAdmin(kingdom: Command): void {
     .option('--kingdom-root <pem>', 'root the server certificate chains to (default DIR/kingdom_root.pem)')
     .option('--admin-token-file <file>', 'admin bearer token (default DIR/admin-token or HALO_KEYS_ADMIN_TOKEN)')
     .option('--database-url <url>', 'with no server running: open this PostgreSQL database directly')
-    .option('--mode <mode>', 'with no server running: strict (default) or compatible checks')
+    .addOption(new Option('--mode <mode>', 'with no server running: strict (default) or compatible checks').choices(MODES))
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
@@ -209,7 +207,7 @@ Examples:
   admin
     .command('create-api-key')
     .description('Issue an x-api-key for a MeasurementConsumer (shown once; the Kingdom keeps its SHA-256)')
-    .requiredOption('--measurement-consumer <name>', 'measurementConsumers/...')
+    .requiredOption('--measurement-consumer <name>', 'measurementConsumers/...', resourceName)
     .option('--nickname <text>', 'nickname')
     .option('--description <text>', 'description')
     .action(async (flags: { measurementConsumer: string; nickname?: string; description?: string }, cmd: Command) => {
@@ -230,7 +228,7 @@ Examples:
     .description('Map an AKID (hex, or the SKID of --root-cert) to a principal')
     .option('--akid <hex>', 'authority key identifier in hex (colons allowed)')
     .option('--root-cert <file>', 'take the AKID from this root certificate (its SKID)')
-    .requiredOption('--principal <name>', 'dataProviders/..., measurementConsumers/..., modelProviders/... or duchies/...')
+    .requiredOption('--principal <name>', 'dataProviders/..., measurementConsumers/..., modelProviders/... or duchies/...', resourceName)
     .action(async (flags: { akid?: string; rootCert?: string; principal: string }, cmd: Command) => {
       const { akidFromFlags } = await import('./kingdom-registration.js');
       const id = akidFromFlags(flags);

@@ -14,6 +14,7 @@ import {
 } from '../../crypto/signature-algorithm.js';
 import { signBytes, verifyBytes } from '../../crypto/signed-message.js';
 import { readFileBytes, writeFileAtomic } from '../../lib/files.js';
+import { output } from '../run.js';
 import { PASSPHRASE_ENV, parseSignatureAlgorithmOption, readCertificateFile, readSigningKeyFile } from '../signing-files.js';
 
 interface SignOptions {
@@ -23,6 +24,7 @@ interface SignOptions {
   out: string;
   signatureAlgorithm?: string;
   passphraseFile?: string;
+  json?: boolean;
 }
 
 interface VerifyOptions {
@@ -30,6 +32,7 @@ interface VerifyOptions {
   in: string;
   signature: string;
   signatureAlgorithm?: string;
+  json?: boolean;
 }
 
 /** The algorithm a verifier uses for a SignedMessage with an empty OID, or why there is none. */
@@ -52,6 +55,7 @@ export function registerSignatureCommands(program: Command): void {
     .requiredOption('-o, --out <file>', 'where to write the signature')
     .option('--signature-algorithm <name>', 'e.g. ECDSA_WITH_SHA256 (default: the key type with SHA-256)')
     .option('--passphrase-file <file>', `passphrase of an encrypted signing key (or set ${PASSPHRASE_ENV})`)
+    .option('--json', 'print JSON')
     .addHelpText(
       'after',
       `
@@ -72,7 +76,7 @@ Example:
       const algorithm = algorithmOption ?? defaultSignatureAlgorithm(key);
       const signature = signBytes(data, key, algorithm);
       writeFileAtomic(opts.out, signature);
-      process.stdout.write(`Signature algorithm: ${describeSignatureAlgorithm(algorithm)}\n`);
+      output(opts.json, { out: opts.out, signatureAlgorithm: algorithm.name, signatureAlgorithmOid: algorithm.oid }, () => `Signature algorithm: ${describeSignatureAlgorithm(algorithm)}`);
       const fallback = certificateFallback(certificate.signatureAlgorithm);
       if (typeof fallback === 'string' || describeSignatureAlgorithm(fallback) !== describeSignatureAlgorithm(algorithm)) {
         const what = typeof fallback === 'string' ? `none (${fallback})` : describeSignatureAlgorithm(fallback);
@@ -90,6 +94,7 @@ Example:
       '--signature-algorithm <name>',
       "e.g. ECDSA_WITH_SHA256 (default: the certificate's own signature algorithm, as CMMS does for an empty OID)",
     )
+    .option('--json', 'print JSON')
     .addHelpText(
       'after',
       `
@@ -114,6 +119,6 @@ Example:
         }
         throw err;
       }
-      process.stdout.write(`Signature OK\nSignature algorithm: ${describeSignatureAlgorithm(algorithm)}\n`);
+      output(opts.json, { verified: true, signatureAlgorithm: algorithm.name, signatureAlgorithmOid: algorithm.oid }, () => `Signature OK\nSignature algorithm: ${describeSignatureAlgorithm(algorithm)}`);
     });
 }

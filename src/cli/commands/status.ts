@@ -6,14 +6,9 @@
  * deployment can be gated on it.
  */
 import type { Command } from 'commander';
+import { formatDuration } from '../../lib/duration.js';
 import { output } from '../run.js';
 import { type StateFlags, addStateOptions, openSession, setExitCode } from './keyring.js';
-
-function ago(ms: number): string {
-  const d = Math.floor(Math.abs(ms) / 86_400_000);
-  const h = Math.floor((Math.abs(ms) % 86_400_000) / 3_600_000);
-  return `${ms < 0 ? '-' : ''}${d > 0 ? `${d}d` : `${h}h`}`;
-}
 
 export function registerStatusCommands(program: Command): void {
   addStateOptions(
@@ -42,8 +37,8 @@ export function registerStatusCommands(program: Command): void {
         r.kind,
         r.state,
         r.id,
-        ago(r.ageMs),
-        r.notAfter ? `${r.notAfter.slice(0, 10)} (${ago(r.remainingMs!)})` : '-',
+        formatDuration(r.ageMs, 1),
+        r.notAfter ? `${r.notAfter.slice(0, 10)} (${formatDuration(r.remainingMs!, 1)})` : '-',
         r.dueAt ? r.dueAt.slice(0, 16).replace('T', ' ') : '-',
         r.urgency ?? '-',
         r.kingdomCertificate ?? (r.published ? 'published' : '-'),

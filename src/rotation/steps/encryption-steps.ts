@@ -7,6 +7,7 @@
  */
 import { KeyStatusType } from '../../crypto/keyset.js';
 import { addKey, destroyKey, promoteKey } from '../../crypto/keyset-ops.js';
+import { formatDuration } from '../../lib/duration.js';
 import { transition } from '../keyring.js';
 import { encryptionKeyFingerprint } from '../keyring-files.js';
 import { graceOver, stateSince } from '../policy.js';
@@ -85,7 +86,7 @@ export const activateEncryptionKeyStep: StepHandler = {
   },
   async preview(ctx, step) {
     const previous = optionalEntry(ctx, step.previous);
-    return `would mark the new encryption key active${previous ? ` and ${previous.id} retiring (it keeps decrypting for ${Math.round(ctx.session.config.policy.encryptionGraceMs / 86_400_000)} d)` : ''}`;
+    return `would mark the new encryption key active${previous ? ` and ${previous.id} retiring (it keeps decrypting for ${formatDuration(ctx.session.config.policy.encryptionGraceMs)})` : ''}`;
   },
 };
 

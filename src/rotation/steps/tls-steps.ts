@@ -11,6 +11,7 @@ import { waitForServedCertificate } from '../../k8s/rollout-check.js';
 import { readSecretFiles } from '../../k8s/secret-files.js';
 import { updateSecretGenerators } from '../../k8s/secret-generations.js';
 import { tlsSecretUpdate } from '../../k8s/tls-secret.js';
+import { formatDuration } from '../../lib/duration.js';
 import { readFileBytes } from '../../lib/files.js';
 import { RotationError } from '../errors.js';
 import { auditIds } from '../session.js';
@@ -133,6 +134,6 @@ export const checkRolloutStep: StepHandler = {
     return `${tls.endpoint} serves SKID ${entry.skid}`;
   },
   async preview(ctx) {
-    return `would connect to ${ctx.session.config.tls.endpoint} and wait up to ${Math.round(ctx.session.config.tls.rolloutTimeoutMs / 1000)} s for the new certificate`;
+    return `would connect to ${ctx.session.config.tls.endpoint} and wait up to ${formatDuration(ctx.session.config.tls.rolloutTimeoutMs)} for the new certificate`;
   },
 };

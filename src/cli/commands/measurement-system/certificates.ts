@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { parseResourceName } from '../../../api/resource-names.js';
 import { CertificateSchema, Certificate_RevocationState, type Certificate } from '../../../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
 import { parseCertificate } from '../../../pki/certificate.js';
+import { pageSize } from '../../option-values.js';
 import { output, UsageError } from '../../run.js';
 import { readCertificateFile } from '../../signing-files.js';
 import { connect, rpcAction } from './connection.js';
@@ -36,11 +37,6 @@ function parseSkid(value: string, previous: Uint8Array[] = []): Uint8Array[] {
   const hex = value.replace(/:/g, '');
   if (hex.length === 0 || !/^(?:[0-9a-fA-F]{2})+$/.test(hex)) throw new UsageError(`--skid ${JSON.stringify(value)} is not hex (e.g. 90C1D3BD... or 90:C1:...)`);
   return [...previous, new Uint8Array(Buffer.from(hex, 'hex'))];
-}
-
-function parsePageSize(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) > 1000) throw new UsageError(`--page-size ${JSON.stringify(value)} must be an integer from 0 to 1000`);
-  return Number(value);
 }
 
 /** One line per certificate: name, revocation state, SKID and validity end (when the DER parses). */
@@ -124,7 +120,7 @@ export function registerCertificatesCommands(program: Command): void {
     .description("Lists a parent's Certificates, newest first")
     .requiredOption('--parent <parent>', 'Name of parent resource')
     .option('--skid <hex>', 'only certificates with this subject key identifier (repeatable)', parseSkid)
-    .option('--page-size <n>', 'one page of at most this many (default: every page)', parsePageSize)
+    .option('--page-size <n>', 'one page of at most this many (default: every page)', pageSize)
     .option('--page-token <token>', 'the page after a previous list')
     .option('--json', 'print JSON')
     .addHelpText(

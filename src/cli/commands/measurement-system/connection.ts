@@ -12,7 +12,9 @@ import { CryptoError } from '../../../crypto/errors.js';
 import { assertKeyMatchesCertificate, isEncryptedPrivateKey, loadPrivateKey } from '../../../crypto/keys.js';
 import { HaloError } from '../../../lib/errors.js';
 import { readFileBytes } from '../../../lib/files.js';
-import { encodePem, looksLikePem } from '../../../lib/pem.js';
+import { encodePem } from '../../../lib/pem.js';
+import { readCertificatesFile } from '../../../pki/certificate.js';
+import { PkiError } from '../../../pki/errors.js';
 import { TrustStore } from '../../../pki/trust-store.js';
 import { UsageError } from '../../run.js';
 import { PASSPHRASE_ENV, readPassphrase } from '../../signing-files.js';
@@ -33,18 +35,20 @@ export function addGlobalOptions(program: Command): Command {
     .option('--tls-key-file <file>', "client's own TLS private key (PKCS#8 PEM; DER, SEC1 and encrypted PKCS#8 accepted)")
     .option('--tls-key-passphrase-file <file>', `passphrase of an encrypted --tls-key-file (or set ${PASSPHRASE_ENV})`)
     .option('--cert-collection-file <file>', "trusted root certificates (PEM bundle): the Kingdom's root, and the roots of parties whose results you verify")
-    .requiredOption('--kingdom-public-api-target <target>', 'HOST:PORT of the Kingdom public API server')
-    .option('--kingdom-public-api-cert-host <host>', "expected DNS name (or IP) in the Kingdom's TLS certificate, when not the target host");
+    .option('--kingdom-public-api-target <target>', 'HOST:PORT of the Kingdom public API server (required)')
+    .option('--kingdom-public-api-cert-host <host>', "expected DNS name (or IP) in the Kingdom's TLS certificate, when not the target host")
+    .hook('preAction', (root, action) => {
+      // Required by every command that talks to the Kingdom; `completion` talks to none.
+      if (action.name() !== 'completion' && root.opts<GlobalOptions>().kingdomPublicApiTarget === undefined) {
+        root.error("error: required option '--kingdom-public-api-target <target>' not specified", { code: 'commander.missingMandatoryOptionValue' });
+      }
+    });
 }
 
 export function globalOptions(command: Command): GlobalOptions {
   let root = command;
   while (root.parent) root = root.parent;
   return root.opts<GlobalOptions>();
-}
-
-function asPem(bytes: Uint8Array, label: string): string {
-  return looksLikePem(bytes) ? Buffer.from(bytes).toString('latin1') : encodePem(label, bytes);
 }
 
 function inFlag<T>(flag: string, path: string, fn: () => T): T {
@@ -61,15 +65,16 @@ export function readCertCollection(opts: GlobalOptions): { pem: string; trustSto
   if (!opts.certCollectionFile) {
     throw new UsageError("--cert-collection-file is required: the PEM root(s) the Kingdom's TLS certificate chains to (e.g. kingdom_root.pem)");
   }
-  const bytes = readFileBytes(opts.certCollectionFile, 'certificate collection');
-  let trustStore: TrustStore;
+  let certificates;
   try {
-    trustStore = TrustStore.fromBytes(bytes);
+    certificates = readCertificatesFile(opts.certCollectionFile, 'certificate collection');
   } catch (err) {
-    throw new UsageError(`--cert-collection-file ${opts.certCollectionFile}: not a PEM bundle of certificates (${err instanceof Error ? err.message : String(err)})`);
+    if (err instanceof PkiError) throw new PkiError(err.code, `--cert-collection-file ${err.message}`, { cause: err });
+    throw err;
   }
+  const trustStore = new TrustStore(certificates);
   if (trustStore.size === 0) throw new UsageError(`--cert-collection-file ${opts.certCollectionFile} holds no certificate`);
-  return { pem: asPem(bytes, 'CERTIFICATE'), trustStore };
+  return { pem: certificates.map((c) => encodePem('CERTIFICATE', c.der)).join(''), trustStore };
 }
 
 function readClientIdentity(opts: GlobalOptions): { certificate: string; key: string } | undefined {

@@ -6,14 +6,10 @@ import type { Command } from 'commander';
 import { DataProviderSchema } from '../../../gen/wfa/measurement/api/v2alpha/data_provider_pb.js';
 import { EventGroupSchema, EventGroup_State, type EventGroup } from '../../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
 import { MeasurementConsumerSchema } from '../../../gen/wfa/measurement/api/v2alpha/measurement_consumer_pb.js';
-import { output, UsageError } from '../../run.js';
+import { output } from '../../run.js';
+import { pageSize } from '../../option-values.js';
 import { connect, rpcAction } from './connection.js';
 import { enumName, messageJson, printMessage } from './print.js';
-
-function parsePageSize(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) > 1000) throw new UsageError(`--page-size ${JSON.stringify(value)} must be an integer from 0 to 1000`);
-  return Number(value);
-}
 
 export function registerPartyCommands(program: Command): void {
   const dataProviders = program
@@ -58,7 +54,7 @@ export function registerPartyCommands(program: Command): void {
     .command('list')
     .description("lists a DataProvider's or MeasurementConsumer's EventGroups")
     .requiredOption('--parent <parent>', 'dataProviders/... or measurementConsumers/...')
-    .option('--page-size <n>', 'one page of at most this many (default: every page)', parsePageSize)
+    .option('--page-size <n>', 'one page of at most this many (default: every page)', pageSize)
     .option('--page-token <token>', 'the page after a previous list')
     .option('--show-deleted', 'include DELETED EventGroups')
     .option('--json', 'print JSON')
