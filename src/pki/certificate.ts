@@ -184,15 +184,19 @@ export function parseCertificates(bytes: Uint8Array): Certificate[] {
   return readDerBlocks(bytes, ['CERTIFICATE'], 'CERT_MALFORMED', 'certificate bundle').map(parseCertificate);
 }
 
-/** `parseCertificates` of a file; a failure names the file (`what` names it when missing). */
-export function readCertificatesFile(path: string, what = 'certificate'): Certificate[] {
-  const bytes = readFileBytes(path, what);
+/** `parseCertificates` of bytes read from `path`; a failure names the file. */
+export function parseCertificatesFrom(bytes: Uint8Array, path: string): Certificate[] {
   try {
     return parseCertificates(bytes);
   } catch (err) {
     if (err instanceof PkiError) throw new PkiError(err.code, `${path}: ${err.message}`, { cause: err });
     throw err;
   }
+}
+
+/** `parseCertificates` of a file; a failure names the file (`what` names it when missing). */
+export function readCertificatesFile(path: string, what = 'certificate'): Certificate[] {
+  return parseCertificatesFrom(readFileBytes(path, what), path);
 }
 
 /**

@@ -6,7 +6,7 @@
 import { createHash, createPublicKey } from 'node:crypto';
 import { type Command, Option } from 'commander';
 import { readFileBytes } from '../../lib/files.js';
-import { type Certificate, OID, parseCertificates, readCertificatesFile } from '../../pki/certificate.js';
+import { type Certificate, OID, parseCertificatesFrom, readCertificatesFile } from '../../pki/certificate.js';
 import { CrlRevocationChecker, parseCrls } from '../../pki/crl.js';
 import { PkiError } from '../../pki/errors.js';
 import { formatGeneralName } from '../../pki/general-name.js';
@@ -187,12 +187,15 @@ With --json every outcome is one JSON verdict on stdout, a malformed input inclu
       const trustBytes = readFileBytes(opts.trust, 'trust bundle');
       const untrustedBytes = opts.untrusted ? readFileBytes(opts.untrusted, 'untrusted bundle') : undefined;
       const crlBytes = opts.crl.map((f) => readFileBytes(f, 'CRL'));
+      // A malformed input names its file; only what follows is a verification failure.
+      let parsed = false;
       try {
-        const [leaf, ...bundled] = parseCertificates(leafBytes);
+        const [leaf, ...bundled] = parseCertificatesFrom(leafBytes, leafFile);
         if (!leaf) throw new UsageError(`${leafFile} holds no certificate`);
-        const trustStore = TrustStore.fromBytes(trustBytes);
+        const trustStore = new TrustStore(parseCertificatesFrom(trustBytes, opts.trust));
         if (trustStore.size === 0) throw new UsageError(`${opts.trust} holds no certificate`);
-        const intermediates = [...bundled, ...(untrustedBytes ? parseCertificates(untrustedBytes) : [])];
+        const intermediates = [...bundled, ...(untrustedBytes && opts.untrusted ? parseCertificatesFrom(untrustedBytes, opts.untrusted) : [])];
+        parsed = true;
         const crls = crlBytes.flatMap((b) => parseCrls(b));
         const path = await validatePath(leaf, {
           trustStore,
@@ -223,6 +226,7 @@ With --json every outcome is one JSON verdict on stdout, a malformed input inclu
         if (opts.json) {
           output(true, { valid: false, profile: opts.profile, code: err.code, reason: err.message, certificate: err.certificate ?? null }, () => '');
         }
+        if (!parsed) throw err;
         throw new PkiError(err.code, `${leafFile}: verification failed: ${err.code}: ${err.message}`, { cause: err });
       }
     });
