@@ -33,7 +33,7 @@ const gc = runInNewContext('gc') as () => void;
 
 const KEYS = 50_000;
 const KEY_BYTES = 4096;
-/** The stated bound (docs/security-limits.md): a few MB whatever the number of distinct keys. */
+/** The stated bound (docs/security.md): a few MB whatever the number of distinct keys. */
 const HEAP_BOUND_BYTES = 8 * 1024 * 1024;
 
 function retainedHeap(): number {

@@ -3,7 +3,7 @@
  * parses or stores anything. The message limit alone lets one certificate
  * or signature take 4 MiB, which the store then keeps and every list page
  * carries. Each field gets the bound its content can reach in real CMMS use
- * (docs/security-limits.md lists them); a field beyond it is refused with
+ * (docs/security.md lists them); a field beyond it is refused with
  * INVALID_ARGUMENT, reason FIELD_TOO_LARGE, naming the field and the limit.
  */
 import { ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
