@@ -1,4 +1,4 @@
-# Sourced by scripts/test.sh: installs, when missing,
+# Sourced by scripts/test.sh and scripts/with-node.sh: installs, when missing,
 # what the tests run besides Node.js, quietly and once. From Debian: the
 # openssl CLI and the public-suffix list. From the npm registry, kept in the
 # user's cache outside the repository: kubectl with kustomize v5 for
