@@ -79,6 +79,7 @@ ensure_postgres() {
     if as_postgres_owner "$bindir/pg_ctl" -D "$HALO_KEYS_PG_DIR/data" -l "$HALO_KEYS_PG_DIR/log" -w -t 60 \
       -o "-p $port -k $HALO_KEYS_PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null; then
       export HALO_KEYS_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+      echo "postgres.sh: a throwaway $("$bindir/postgres" --version) on 127.0.0.1:$port, removed at exit" >&2
       return 0
     fi
   done

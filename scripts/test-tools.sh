@@ -67,5 +67,9 @@ ensure_test_tools() {
     [ -x "$HALO_KEYS_CACHE/kubectl-$KUBECTL_VERSION/kubectl" ] || command -v unzip >/dev/null || debian+=(unzip)
   fi
   apt_install "${debian[@]}" || { echo "test tools: could not install ${debian[*]}" >&2; return 1; }
+  if ! command -v openssl >/dev/null || [ ! -f "$PUBLIC_SUFFIX_LIST" ]; then
+    echo "test tools: openssl or $PUBLIC_SUFFIX_LIST is still missing" >&2
+    return 1
+  fi
   [ -z "$kubectl_needed" ] || cached_kubectl
 }
