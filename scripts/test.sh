@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# Type-checks, builds the binaries, and runs every test file under test/
-# (Node 20's test runner does not expand globs itself).
+# The README's test command: installs what the tests run when it is missing
+# (scripts/test-tools.sh), makes sure PostgreSQL is reachable, starting a
+# throwaway one when needed and stopping it at exit (scripts/postgres.sh),
+# type-checks, builds the binaries, and runs every test file under test/, or
+# the files given (Node 20's test runner does not expand globs itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Debian tools the suites need (prometheus/promtool), installed when missing.
-bash scripts/ensure-tools.sh
+source scripts/test-tools.sh
+source scripts/postgres.sh
+
+ensure_test_tools
+trap stop_postgres EXIT
+trap 'exit 130' INT TERM
+ensure_postgres
+
 npx tsc --noEmit
 npx tsc -p tsconfig.build.json
 if [ "$#" -gt 0 ]; then files=("$@"); else mapfile -t files < <(find test -name '*.test.ts' | sort); fi
-exec node --import tsx --test --test-force-exit --test-concurrency=2 "${files[@]}"
+node --import tsx --test --test-force-exit --test-concurrency=2 "${files[@]}"

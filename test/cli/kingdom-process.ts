@@ -33,7 +33,7 @@ export function runBin(bin: string, args: readonly string[], options: { cwd?: st
     cwd: options.cwd ?? repo,
     env: { ...process.env, HALO_KEYS_PASSPHRASE: '', ...options.env },
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: 120_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -1,6 +1,6 @@
 /**
  * deploy/monitoring/alerts.yaml with Debian's Prometheus tooling
- * (scripts/ensure-tools.sh installs it): `promtool check rules`, and
+ * (scripts/test-tools.sh installs it): `promtool check rules`, and
  * `promtool test rules` with a firing unit test for every alert.
  */
 import assert from 'node:assert/strict';

@@ -1,6 +1,6 @@
 /**
  * End to end with the real Prometheus server (Debian's, installed by
- * scripts/ensure-tools.sh): it loads deploy/monitoring/alerts.yaml and
+ * scripts/test-tools.sh): it loads deploy/monitoring/alerts.yaml and
  * scrapes a running `halo-keys agent --metrics-listen` and a running
  * `halo-keys kingdom serve` (/metrics over TLS, trusted through the
  * Kingdom's root), all on 127.0.0.1. The agent's keyring was made 363 days

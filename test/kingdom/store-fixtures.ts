@@ -19,14 +19,14 @@ export interface TestDatabase {
 /**
  * A new, empty PostgreSQL database on the server named by
  * HALO_KEYS_TEST_DATABASE_URL, so parallel runs never share state. A missing
- * variable fails the suite: CI always sets it.
+ * variable fails the suite: scripts/test.sh always sets it.
  */
 export async function freshPostgresDatabase(): Promise<TestDatabase> {
   const adminUrl = process.env[TEST_DATABASE_URL_VARIABLE];
   if (adminUrl === undefined || adminUrl === '') {
     throw new Error(
       `${TEST_DATABASE_URL_VARIABLE} is not set: the PostgreSQL store tests need a server ` +
-        '(run `source scripts/postgres.sh && ensure_postgres` first; CI does this).',
+        '(run the tests with `npm test` or `bash scripts/test.sh FILE...`, which start one when needed).',
     );
   }
   const name = `halo_test_${randomBytes(6).toString('hex')}`;
