@@ -16,6 +16,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { readSecretFiles } from '../../src/k8s/secret-files.js';
 import { activeEntry, readKeyring } from '../../src/rotation/keyring.js';
 import { hk, newParty, ok } from '../rotation/compromise-fixtures.js';
+import { assertUsage } from './run-cli.js';
 import { PASSPHRASE, hashTree, scratch } from '../rotation/fixtures.js';
 import { ensureBuilt, repo, startKingdom, type KingdomProcess } from './kingdom-process.js';
 
@@ -70,8 +71,7 @@ describe('--at never leaves the real keyring with keys unusable now', () => {
     const { dir } = initKeyring('agent-at');
     const before = hashTree(dir);
     const r = hk(['agent', '--dir', dir, '--once', '--at', '2027-03-20T00:00:00Z']);
-    assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /^halo-keys: agent at 2027-03-20T00:00:00\.000Z would write .* add --rehearsal DIR/);
+    assertUsage(r, /agent at 2027-03-20T00:00:00\.000Z would write .* add --rehearsal DIR/);
     assert.equal(hk(['rotate', '--dir', dir, '--tls'], { HALO_KEYS_NOW: '2027-03-20T00:00:00Z' }).code, 2);
     assert.equal(hk(['sync', '--dir', dir, '--at', '2027-03-20T00:00:00Z']).code, 2);
     assert.deepEqual(hashTree(dir), before);
