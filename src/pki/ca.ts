@@ -21,6 +21,7 @@ import { buildCertificate, randomSerial } from './certificate-builder.js';
 import { type Certificate, type KeyUsage, parseCertificate } from './certificate.js';
 import type { CertificationRequest } from './csr.js';
 import { PkiError } from './errors.js';
+import { type KeySigner, type SigningKey, publicKeyOfSigner } from './signer.js';
 import {
   type NameConstraintsInput,
   authorityKeyIdentifier,
@@ -38,7 +39,7 @@ import { type KeyType, generateKeyPair, issuerKeyIdentifier, spkiOf, subjectKeyI
 /** A CA able to sign: its certificate, its key, and the certificates above it (nearest first). */
 export interface CertificateAuthority {
   readonly certificate: Certificate;
-  readonly privateKey: KeyObject;
+  readonly privateKey: SigningKey;
   readonly chain?: readonly Certificate[];
 }
 
@@ -94,15 +95,18 @@ export interface RootOptions extends ValidityRequest, KeySource {
   hostNames?: readonly string[];
   pathLength?: number;
   nameConstraints?: NameConstraintsInput;
-  /** Sign with this existing key instead of generating one. */
-  privateKey?: KeyObject;
+  /** Sign with this existing key (or token signer) instead of generating one. */
+  privateKey?: SigningKey;
   clock: Clock;
 }
 
 /** A self-signed root: basicConstraints critical CA, KU keyCertSign + cRLSign + digitalSignature, AKID = SKID. */
-export function initRoot(options: RootOptions): IssuedCertificate & { privateKey: KeyObject } {
+export function initRoot(options: RootOptions & { privateKey: KeySigner }): Omit<IssuedCertificate, 'privateKey'> & { privateKey: KeySigner };
+export function initRoot(options: RootOptions & { privateKey?: KeyObject }): IssuedCertificate & { privateKey: KeyObject };
+export function initRoot(options: RootOptions): Omit<IssuedCertificate, 'privateKey'> & { privateKey: SigningKey };
+export function initRoot(options: RootOptions): Omit<IssuedCertificate, 'privateKey'> & { privateKey: SigningKey } {
   const keys = options.privateKey
-    ? { privateKey: options.privateKey, publicKey: createPublicKey(options.privateKey) }
+    ? { privateKey: options.privateKey, publicKey: publicKeyOfSigner(options.privateKey) }
     : generateKeyPair(options.keyType ?? 'p256');
   const privateKey = keys.privateKey;
   const spki = spkiOf(keys.publicKey);

@@ -3,10 +3,11 @@
  * (what a CA may issue) lives in `ca-policy.ts`; this module only produces
  * correct DER for what it is given.
  */
-import { randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { encode } from '../lib/der.js';
 import { PkiError } from './errors.js';
 import { signatureSchemeFor } from './key-types.js';
+import type { SigningKey } from './signer.js';
 
 export interface CertificateTemplate {
   /** Positive serial as unsigned big-endian bytes (see `randomSerial`). */
@@ -60,7 +61,7 @@ export function encodeTbsCertificate(template: CertificateTemplate, signatureAlg
 }
 
 /** The signed certificate DER: tbsCertificate, signatureAlgorithm, signature. */
-export function buildCertificate(template: CertificateTemplate, issuerKey: KeyObject): Uint8Array {
+export function buildCertificate(template: CertificateTemplate, issuerKey: SigningKey): Uint8Array {
   const scheme = signatureSchemeFor(issuerKey);
   const tbs = encodeTbsCertificate(template, scheme.algorithmIdentifier);
   return encode.sequence(tbs, scheme.algorithmIdentifier, encode.bitString(scheme.sign(tbs)));

@@ -4,7 +4,7 @@
  * so relying parties (and `openssl verify -crl_check`) can pick the CRL for
  * the right issuer.
  */
-import type { KeyObject } from 'node:crypto';
+import type { SigningKey } from './signer.js';
 import { encode, minimalUnsigned } from '../lib/der.js';
 import { truncateToSeconds } from './certificate-builder.js';
 import type { Certificate } from './certificate.js';
@@ -23,7 +23,7 @@ export interface RevokedCertificateEntry {
 
 export interface CrlOptions {
   issuer: Certificate;
-  issuerKey: KeyObject;
+  issuerKey: SigningKey;
   entries: readonly RevokedCertificateEntry[];
   crlNumber: bigint;
   thisUpdate: Date;

@@ -8,6 +8,7 @@ import { SignatureAlgorithms } from '../crypto/index.js';
 import { encode, parse, readBitString, readOid, sequence } from '../lib/der.js';
 import type { Certificate } from './certificate.js';
 import { PkiError } from './errors.js';
+import { type KeySigner, type SigningKey, isKeySigner } from './signer.js';
 
 export type KeyType = 'p256' | 'p384' | 'rsa3072' | 'ed25519';
 
@@ -57,41 +58,45 @@ export interface SignatureScheme {
 const schemeCache = new WeakMap<KeyObject, SignatureScheme>();
 
 /** The signature scheme for a private key; RSA signs with SHA-256, ECDSA with its curve's hash. */
-export function signatureSchemeFor(privateKey: KeyObject): SignatureScheme {
+export function signatureSchemeFor(privateKey: SigningKey): SignatureScheme {
+  if (isKeySigner(privateKey)) return privateKey.scheme;
   let scheme = schemeCache.get(privateKey);
   if (!scheme) {
-    scheme = schemeOf(privateKey);
+    if (privateKey.type !== 'private') throw new PkiError('INVALID_REQUEST', 'a private key is needed to sign');
+    scheme = signatureSchemeOf(privateKey, (hash, data) =>
+      new Uint8Array(sign(hash, data, privateKey.asymmetricKeyType === 'ec' ? { key: privateKey, dsaEncoding: 'der' } : privateKey)),
+    );
     schemeCache.set(privateKey, scheme);
   }
   return scheme;
 }
 
-function schemeOf(privateKey: KeyObject): SignatureScheme {
-  if (privateKey.type !== 'private') throw new PkiError('INVALID_REQUEST', 'a private key is needed to sign');
-  const kind = privateKey.asymmetricKeyType;
+/**
+ * The scheme a key of this kind signs under, with the signing itself left to
+ * `signWith` (Node for a key in memory, a token for a key that never leaves
+ * it). `key` may be the public half. ECDSA signatures must be DER.
+ */
+export function signatureSchemeOf(key: KeyObject, signWith: (hash: string | null, data: Uint8Array) => Uint8Array): SignatureScheme {
+  const kind = key.asymmetricKeyType;
   if (kind === 'ec') {
-    const curve = privateKey.asymmetricKeyDetails?.namedCurve;
+    const curve = key.asymmetricKeyDetails?.namedCurve;
     const hash = curve === 'prime256v1' ? 'sha256' : curve === 'secp384r1' ? 'sha384' : curve === 'secp521r1' ? 'sha512' : undefined;
     if (!hash) throw new PkiError('UNSUPPORTED_ALGORITHM', `unsupported EC curve ${curve ?? 'unknown'}`);
     const oid = hash === 'sha256' ? SignatureOid.ECDSA_SHA256 : hash === 'sha384' ? SignatureOid.ECDSA_SHA384 : SignatureOid.ECDSA_SHA512;
-    return {
-      oid,
-      algorithmIdentifier: encode.sequence(encode.oid(oid)),
-      sign: (data) => new Uint8Array(sign(hash, data, { key: privateKey, dsaEncoding: 'der' })),
-    };
+    return { oid, algorithmIdentifier: encode.sequence(encode.oid(oid)), sign: (data) => signWith(hash, data) };
   }
   if (kind === 'rsa') {
     return {
       oid: SignatureOid.RSA_SHA256,
       algorithmIdentifier: encode.sequence(encode.oid(SignatureOid.RSA_SHA256), encode.null()),
-      sign: (data) => new Uint8Array(sign('sha256', data, privateKey)),
+      sign: (data) => signWith('sha256', data),
     };
   }
   if (kind === 'ed25519') {
     return {
       oid: SignatureOid.ED25519,
       algorithmIdentifier: encode.sequence(encode.oid(SignatureOid.ED25519)),
-      sign: (data) => new Uint8Array(sign(null, data, privateKey)),
+      sign: (data) => signWith(null, data),
     };
   }
   throw new PkiError('UNSUPPORTED_ALGORITHM', `unsupported key type ${kind ?? 'unknown'}`);
@@ -115,7 +120,8 @@ const spkiCache = new WeakMap<KeyObject, Uint8Array>();
  * The DER SubjectPublicKeyInfo of a public (or private) key, cached per key:
  * issuing a certificate needs it for both keys.
  */
-export function spkiOf(key: KeyObject): Uint8Array {
+export function spkiOf(key: KeyObject | KeySigner): Uint8Array {
+  if (isKeySigner(key)) return spkiOf(key.publicKey);
   const cached = spkiCache.get(key);
   if (cached) return cached;
   const publicKey = key.type === 'private' ? createPublicKey(key) : key;

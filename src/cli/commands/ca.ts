@@ -21,6 +21,8 @@ import {
   createCaDirectory,
   normalizeSerial,
   openCa,
+  openTokenCa,
+  readCaKeyCustody,
   readCaCertificate,
   readCaState,
   recordFor,
@@ -37,6 +39,17 @@ import { PkiError } from '../../pki/errors.js';
 import { CRL_REASONS, type CrlReason } from '../../pki/crl.js';
 import type { NameConstraintsInput } from '../../pki/extensions-builder.js';
 import { KEY_TYPES, type KeyType } from '../../pki/key-types.js';
+import {
+  PKCS11_MODULE_ENV,
+  PKCS11_PIN_ENV,
+  TOKEN_KEY_TYPES,
+  type TokenAccess,
+  findTokenPublicKey,
+  generateTokenKey,
+  parsePkcs11Uri,
+  pkcs11Signer,
+} from '../../pki/pkcs11-signer.js';
+import type { KeySigner } from '../../pki/signer.js';
 import { dnsName, email, ipAddress, serialHex, subject, uri } from '../name-option-values.js';
 import { checked, days, isoTime, nonNegativeInt, positiveInt, repeatable } from '../option-values.js';
 import { UsageError, output } from '../run.js';
@@ -66,7 +79,41 @@ function addValidityOptions(cmd: Command, defaultDays: number): Command {
 }
 
 function addPassphraseOption(cmd: Command): Command {
-  return cmd.option('--passphrase-file <file>', `file whose first line is the CA key passphrase (default: $${PASSPHRASE_ENV})`);
+  return cmd
+    .option('--passphrase-file <file>', `file whose first line is the CA key passphrase (default: $${PASSPHRASE_ENV})`)
+    .option('--pkcs11-module <path>', `PKCS#11 module of a token CA (default: module-path in the URI, the one recorded, or $${PKCS11_MODULE_ENV})`)
+    .option('--pin-file <file>', `file whose first line is the token PIN of a token CA (default: $${PKCS11_PIN_ENV})`);
+}
+
+interface TokenFlags {
+  pkcs11Module?: string;
+  pinFile?: string;
+}
+
+/** Module and PIN for a token; the PIN from a file or the environment, never a flag value. */
+function tokenAccess(opts: TokenFlags, fallbackModule?: string): TokenAccess {
+  const module = opts.pkcs11Module ?? fallbackModule ?? process.env[PKCS11_MODULE_ENV];
+  if (!module) throw new UsageError(`name the PKCS#11 module: --pkcs11-module, module-path in the URI, or $${PKCS11_MODULE_ENV}`);
+  const pin = opts.pinFile
+    ? Buffer.from(readFileBytes(opts.pinFile, 'PIN file')).toString('utf8').split(/\r?\n/)[0]
+    : process.env[PKCS11_PIN_ENV];
+  if (!pin) throw new UsageError(`the token needs a PIN: set $${PKCS11_PIN_ENV} or pass --pin-file FILE`);
+  return { module, pin };
+}
+
+/** The CA of a directory, with its key decrypted from the key file or reached on its token. */
+function openAuthority(opts: TokenFlags & { dir: string; passphraseFile?: string }): CertificateAuthority {
+  const custody = readCaKeyCustody(opts.dir);
+  return custody ? openTokenCa(opts.dir, tokenAccess(opts, custody.module)) : openAuthority(opts);
+}
+
+/** `ca init --pkcs11-uri`: the token key of that label, generated first when the token has none. */
+function tokenRootKey(opts: TokenFlags & { pkcs11Uri: string; keyType: string }): { signer: KeySigner; module: string } {
+  const key = parsePkcs11Uri(opts.pkcs11Uri);
+  const access = tokenAccess(opts, key.modulePath);
+  if (!TOKEN_KEY_TYPES.includes(opts.keyType as KeyType)) throw new UsageError(`a token CA key must be ${TOKEN_KEY_TYPES.join(', ')}`);
+  const publicKey = findTokenPublicKey(key, access) ?? generateTokenKey(key, access, opts.keyType as KeyType);
+  return { signer: pkcs11Signer(key, access, publicKey), module: access.module };
 }
 
 function keyTypeOption(): Option {
@@ -127,6 +174,8 @@ function caSummary(cert: Certificate, dir: string) {
     notAfter: cert.notAfter.toISOString(),
     subjectKeyIdentifier: cert.subjectKeyIdentifier ? Buffer.from(cert.subjectKeyIdentifier).toString('hex') : undefined,
     fingerprintSha256: cert.fingerprintSha256,
+    /** Where the CA key lives: the PKCS#11 URI of a token key, or absent for the key file. */
+    pkcs11Uri: readCaKeyCustody(dir)?.uri,
   };
 }
 
@@ -134,7 +183,7 @@ function caText(s: ReturnType<typeof caSummary>, heading: string): string {
   return [
     heading,
     `  certificate:  ${join(s.dir, CA_FILES.certificate)}`,
-    `  key:          ${join(s.dir, CA_FILES.key)} (encrypted, mode 0600)`,
+    s.pkcs11Uri ? `  key:          ${s.pkcs11Uri} (on the token)` : `  key:          ${join(s.dir, CA_FILES.key)} (encrypted, mode 0600)`,
     `  subject:      ${s.subject}`,
     `  valid:        ${s.notBefore} to ${s.notAfter}`,
     `  SKID:         ${colonHex(s.subjectKeyIdentifier ?? '')}`,
@@ -174,24 +223,27 @@ Example:
         .requiredOption('--subject <dn>', 'subject, e.g. "/O=Halo CMM/CN=Edp1 CA"', subject)
         .addOption(keyTypeOption())
         .option('--host <name>', 'DNS name for the root SAN (repeatable)', repeatable(dnsName), [])
-        .option('--path-len <n>', 'pathLenConstraint for the root', nonNegativeInt),
+        .option('--path-len <n>', 'pathLenConstraint for the root', nonNegativeInt)
+        .option('--pkcs11-uri <uri>', 'keep the key on a PKCS#11 token: pkcs11:token=...;object=... (used if present, else generated there)'),
       3650,
     ),
   )
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  halo-keys ca init --dir edp1-ca --subject "/O=Halo CMM/CN=Edp1 CA" --key-type p256 --days 3650 --host dev.halo-cmm.org')
     .action((opts) => {
-      const pass = passphrase(opts);
+      const pass = opts.pkcs11Uri ? undefined : passphrase(opts);
       if (existsSync(join(opts.dir, CA_FILES.certificate))) throw new PkiError('INVALID_REQUEST', `${opts.dir} already holds a CA`);
+      const token = opts.pkcs11Uri ? tokenRootKey(opts) : undefined;
       const root = initRoot({
         subject: opts.subject,
         keyType: opts.keyType as KeyType,
         hostNames: opts.host,
         pathLength: opts.pathLen,
+        ...(token ? { privateKey: token.signer } : {}),
         ...validity(opts),
         clock: systemClock,
       });
-      createCaDirectory(opts.dir, { certificateDer: root.der, privateKey: root.privateKey, passphrase: pass });
+      createCaDirectory(opts.dir, { certificateDer: root.der, privateKey: root.privateKey, passphrase: pass, pkcs11Module: token?.module });
       const s = caSummary(root.certificate, opts.dir);
       output(opts.json, s, () => caText(s, 'Created root CA'));
     });
@@ -219,9 +271,8 @@ Example:
       '\nExample:\n  halo-keys ca intermediate --dir edp1-ca --out-dir edp1-tls-ca --subject "/O=Halo CMM/CN=Edp1 TLS CA" --path-len 0 --permit-dns edp1.dev.halo-cmm.org',
     )
     .action((opts) => {
-      const pass = passphrase(opts);
-      const newPass = opts.newPassphraseFile ? resolvePassphrase({ file: opts.newPassphraseFile }) : pass;
-      const issuer = openCa(opts.dir, pass);
+      const issuer = openAuthority(opts);
+      const newPass = opts.newPassphraseFile ? resolvePassphrase({ file: opts.newPassphraseFile }) : passphrase(opts);
       const nc = constraints(opts);
       const inter = issueIntermediate(issuer, {
         subject: opts.subject,
@@ -263,7 +314,7 @@ Example:
       '\nExample:\n  halo-keys ca cross-sign --dir edp1-ca --new-root edp1-ca-2026/ca.pem --out edp1-ca-2026-cross.pem\n\nRelying parties that trust only the old root then accept the new root\'s leaves\nwhen the cross certificate is sent as an intermediate.',
     )
     .action((opts) => {
-      const issuer: CertificateAuthority = openCa(opts.dir, passphrase(opts));
+      const issuer: CertificateAuthority = openAuthority(opts);
       const roots = readCertificatesFile(opts.newRoot, 'new root certificate');
       if (roots.length !== 1) throw new UsageError('--new-root must hold exactly one certificate');
       const cross = crossSign(issuer, roots[0]!, { clipToIssuer: Boolean(opts.clipToIssuer), ...validity(opts), clock: systemClock });
@@ -317,7 +368,7 @@ Examples:
         ...(opts.uri as string[]).map((value) => ({ type: 'uri' as const, value })),
         ...(opts.email as string[]).map((value) => ({ type: 'email' as const, value })),
       ];
-      const authority = openCa(opts.dir, passphrase(opts));
+      const authority = openAuthority(opts);
       const leaf = issueLeaf(authority, {
         profile: opts.profile as LeafProfile,
         ...(opts.subject !== undefined ? { subject: opts.subject } : {}),
@@ -406,7 +457,7 @@ Examples:
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  halo-keys ca crl --dir edp1-ca --out edp1-ca.crl --next-update-days 7')
     .action((opts) => {
-      const authority = openCa(opts.dir, passphrase(opts));
+      const authority = openAuthority(opts);
       const thisUpdate = systemClock.now();
       const nextUpdate = new Date(thisUpdate.getTime() + opts.nextUpdateDays * 86_400_000);
       const { der, number, count } = withCaLock(opts.dir, () => {
