@@ -104,7 +104,7 @@ function tokenAccess(opts: TokenFlags, fallbackModule?: string): TokenAccess {
 /** The CA of a directory, with its key decrypted from the key file or reached on its token. */
 function openAuthority(opts: TokenFlags & { dir: string; passphraseFile?: string }): CertificateAuthority {
   const custody = readCaKeyCustody(opts.dir);
-  return custody ? openTokenCa(opts.dir, tokenAccess(opts, custody.module)) : openAuthority(opts);
+  return custody ? openTokenCa(opts.dir, tokenAccess(opts, custody.module)) : openCa(opts.dir, passphrase(opts));
 }
 
 /** `ca init --pkcs11-uri`: the token key of that label, generated first when the token has none. */
