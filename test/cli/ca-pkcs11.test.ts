@@ -104,6 +104,16 @@ describe('halo-keys ca with the key on a PKCS#11 token (SoftHSM2)', () => {
     assert.match(r.stdout, /key: {10}pkcs11:token=halo-ca;object=existing \(on the token\)/);
     const spki = openssl(['x509', '-in', join(ca, 'ca.pem'), '-noout', '-pubkey']).out;
     assert.equal(spki.replace(/-----[^-]+-----|\s/g, ''), Buffer.from(publicDer).toString('base64'));
+    // An intermediate under the token root keeps its own key in a file, under its passphrase.
+    const inter = file('inter-existing');
+    const made = haloKeys(['ca', 'intermediate', '--dir', ca, '--out-dir', inter, '--subject', '/CN=Existing TLS CA', '--path-len', '0', '--pin-file', pinFile], {
+      ...tokenEnv,
+      HALO_KEYS_CA_PASSPHRASE: 'intermediate passphrase',
+    });
+    assert.equal(made.code, 0, made.stderr);
+    assert.match(readFileSync(join(inter, 'ca.key'), 'utf8'), /BEGIN ENCRYPTED PRIVATE KEY/);
+    const verified = openssl(['verify', '-CAfile', join(ca, 'ca.pem'), join(inter, 'ca.pem')]);
+    assert.equal(verified.code, 0, verified.out);
   });
 
   it('refuses a bad PIN, a missing token, a missing object and a key of the wrong type in one line, writing nothing', () => {

@@ -207,6 +207,9 @@ export function registerCaCommands(program: Command): void {
 The CA lives in a directory: ca.pem, ca.key (encrypted PKCS#8, mode 0600),
 chain.pem (intermediates), ca-state.json (issued and revoked serials).
 The key passphrase is read from --passphrase-file or $${PASSPHRASE_ENV}.
+A CA made with \`init --pkcs11-uri\` keeps its key on a PKCS#11 token instead
+(ca-pkcs11.json records the URI and module); its PIN is read from --pin-file
+or $${PKCS11_PIN_ENV}.
 
 Example:
   export ${PASSPHRASE_ENV}="$(cat /secure/edp1-ca-passphrase)"
