@@ -6,7 +6,8 @@
  * --passphrase-file` open it. The passphrase comes from `--passphrase-file`
  * or `HALO_KEYS_PASSPHRASE`, never from a flag value.
  */
-import { createHash, scryptSync, type KeyObject } from 'node:crypto';
+import { sha256Hex } from '../lib/digest.js';
+import { scryptSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportEncryptedPrivateKeyPem, loadPrivateKey, privateKeyNeedsRewrite } from '../crypto/keys.js';
@@ -37,9 +38,7 @@ export function resolveKeyringPassphrase(file: string | undefined, env: NodeJS.P
   return value;
 }
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+export { sha256Hex };
 
 export function hex(bytes: Uint8Array | undefined): string {
   return bytes ? Buffer.from(bytes).toString('hex') : '';

@@ -8,12 +8,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { Interceptor } from '@connectrpc/connect';
+import { sha256Hex } from '../../lib/digest.js';
 import { peerKey, type PeerIdentity } from '../service/authentication.js';
 
 export const DEFAULT_LIST_CALLS_PER_CALLER = 2;
 
 function callerOf(peer: PeerIdentity): string {
-  if (peer.clientCertificate) return `cert:${createHash('sha256').update(peer.clientCertificate).digest('hex')}`;
+  if (peer.clientCertificate) return `cert:${sha256Hex(peer.clientCertificate)}`;
   if (peer.apiKey !== undefined) return `key:${createHash('sha256').update(peer.apiKey).digest('hex')}`;
   return 'anonymous';
 }

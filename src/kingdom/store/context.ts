@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../lib/digest.js';
 import { type AuditActor, type AuditEvent, type JsonValue, actorName } from './audit.js';
 import type { Queryable } from './database.js';
 import { StoreError, type StoreErrorReason } from './errors.js';
@@ -92,7 +92,7 @@ export async function requirePartyId(tx: Queryable, key: PartyKey, lock: '' | 'F
   return id;
 }
 
-export const sha256Hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+export { sha256Hex };
 
 // ---------------------------------------------------------------- input checks
 
