@@ -6,10 +6,9 @@
  * written, since a mismatched pair takes the endpoint down.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { loadPrivateKey } from '../crypto/keys.js';
-import { encodePem } from '../lib/pem.js';
-import { parseCertificates } from '../pki/certificate.js';
-import { spkiOf } from '../pki/key-types.js';
+import { loadPrivateKey } from '../crypto/index.js';
+import { encodePem } from '../lib/index.js';
+import { parseCertificates, spkiOf } from '../pki/index.js';
 import { K8sError } from './errors.js';
 import type { GeneratorId } from './kustomization.js';
 import { TLS_SECRET_TYPE } from './kustomization.js';
