@@ -1,7 +1,8 @@
 // Public surface of the PKI: X.509 parsing, RFC 5280 path validation with
 // host checks, trust stores, CRLs, and the private CA (profiles, CSRs, CRL
-// issuing, the CA directory). DER encoders, signature plumbing and path
-// building internals stay private to the part.
+// issuing, the CA directory, keys on a PKCS#11 token, the general-name
+// encoders its name constraints use). Path building internals stay private
+// to the part.
 export { PkiError } from './errors.js';
 export type { PkiErrorCode } from './errors.js';
 
