@@ -37,7 +37,7 @@ import {
   EncryptionPublicKey_Format,
   type EncryptionPublicKey,
 } from '../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
-import { readFileBytes, writeFileAtomic } from '../lib/index.js';
+import { readFileBytes, writeFileAtomic } from '../lib/files.js';
 import { addCompletionCommand } from './completion.js';
 import { keyTemplateName } from './name-option-values.js';
 import { configureProgram, output, runProgram, UsageError } from './run.js';

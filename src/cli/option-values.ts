@@ -8,7 +8,8 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { parseResourceName } from '../api/index.js';
-import { parseDuration, HaloError } from '../lib/index.js';
+import { parseDuration } from '../lib/duration.js';
+import { HaloError } from '../lib/errors.js';
 import { UsageError } from './run.js';
 
 type Parser<T> = (value: string) => T;

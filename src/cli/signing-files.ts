@@ -14,7 +14,7 @@ import {
   signatureAlgorithmByName,
   type SignatureAlgorithm,
 } from '../crypto/index.js';
-import { readFileBytes } from '../lib/index.js';
+import { readFileBytes } from '../lib/files.js';
 import { UsageError } from './run.js';
 
 /** The environment variable that may hold a signing key's passphrase (never a flag value: argv is visible to others). */

@@ -1,4 +1,4 @@
-import { HaloError } from '../lib/index.js';
+import { HaloError } from '../lib/errors.js';
 
 /** Every failure of the crypto core; callers switch on `code`. */
 export type CryptoErrorCode =

@@ -11,7 +11,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Document, isMap, isScalar, isSeq, parseDocument, type YAMLMap } from 'yaml';
-import { FileError, readFileBytes } from '../lib/index.js';
+import { FileError, readFileBytes } from '../lib/files.js';
 import { K8sError } from './errors.js';
 
 /** The names kustomize looks for, in its order. */

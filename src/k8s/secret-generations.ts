@@ -28,7 +28,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmS
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { isMap, isScalar, isSeq, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
-import { FileError, readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/index.js';
+import { FileError, readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
 import { K8sError } from './errors.js';
 import {
   findKustomizationFile,

@@ -6,7 +6,7 @@
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { isEncryptedPrivateKey, loadPrivateKey } from '../crypto/index.js';
-import { decodePem, looksLikePem } from '../lib/index.js';
+import { decodePem, looksLikePem } from '../lib/pem.js';
 import { type Certificate, parseCertificate, parseCertificates, spkiOf, subjectKeyIdentifierOf } from '../pki/index.js';
 
 export interface CertificateSummary {

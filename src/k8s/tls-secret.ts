@@ -7,7 +7,7 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { loadPrivateKey } from '../crypto/index.js';
-import { encodePem } from '../lib/index.js';
+import { encodePem } from '../lib/pem.js';
 import { parseCertificates, spkiOf } from '../pki/index.js';
 import { K8sError } from './errors.js';
 import { type GeneratorId, type SecretUpdate, TLS_SECRET_TYPE } from './kustomization.js';

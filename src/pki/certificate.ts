@@ -8,11 +8,10 @@
  *
  * Every failure is `PkiError('CERT_MALFORMED')`, whatever the input.
  */
+import { sha256Hex } from '../lib/digest.js';
+import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
+import { readFileBytes } from '../lib/files.js';
 import {
-  sha256Hex,
-  type AlgorithmIdentifier,
-  readAlgorithmIdentifier,
-  readFileBytes,
   type DerNode,
   DerError,
   Tag,
@@ -30,7 +29,7 @@ import {
   readOid,
   readTime,
   sequence,
-} from '../lib/index.js';
+} from '../lib/der.js';
 import { type Name, decodeName, namesEqual } from './name.js';
 import { type DecodedExtensions, type Extension, decodeExtensions } from './extensions.js';
 import { OID } from './oids.js';
@@ -41,7 +40,7 @@ export type { Name, NameAttribute } from './name.js';
 export { KEY_USAGE_BITS, OID, type KeyUsage } from './oids.js';
 export type { AuthorityKeyIdentifierDetails, BasicConstraints, Extension, NameConstraints } from './extensions.js';
 export type { GeneralName } from './general-name.js';
-export type { AlgorithmIdentifier } from '../lib/index.js';
+export type { AlgorithmIdentifier } from '../lib/algorithm-identifier.js';
 
 export interface Certificate extends DecodedExtensions {
   readonly der: Uint8Array;

@@ -7,9 +7,8 @@
  * Delta and indirect CRLs are not supported: a delta CRL is ignored, an
  * indirect one is refused.
  */
+import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
 import {
-  type AlgorithmIdentifier,
-  readAlgorithmIdentifier,
   type DerNode,
   DerError,
   Tag,
@@ -21,7 +20,7 @@ import {
   readInteger,
   readTime,
   sequence,
-} from '../lib/index.js';
+} from '../lib/der.js';
 import { verifySignature } from './algorithms.js';
 import { type Certificate, type Extension, OID, readExtensions, readSignatureValue, readSigned } from './certificate.js';
 import { PkiError } from './errors.js';

@@ -19,8 +19,8 @@ import {
   sequence,
   Tag,
   isUniversal,
-  derBlocks,
-} from '../lib/index.js';
+} from '../lib/der.js';
+import { derBlocks } from '../lib/pem.js';
 import { verifyWithKey } from './algorithms.js';
 import type { GeneralNameInput } from './ca-general-names.js';
 import { PkiError } from './errors.js';

@@ -20,7 +20,7 @@ import {
   readOctetString,
   readOid,
   sequence,
-} from '../lib/index.js';
+} from '../lib/der.js';
 import { PkiError } from './errors.js';
 import { type GeneralName, decodeGeneralName, decodeGeneralNames } from './general-name.js';
 import { type Name } from './name.js';

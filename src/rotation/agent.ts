@@ -11,7 +11,8 @@
  */
 import { join } from 'node:path';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { type Clock, formatDuration } from '../lib/index.js';
+import type { Clock } from '../lib/clock.js';
+import { formatDuration } from '../lib/duration.js';
 import { AUDIT_FILES, verifyAuditLog } from './audit-log.js';
 import { RotationError } from './errors.js';
 import { readJournal } from './journal.js';

@@ -6,15 +6,10 @@
  * --passphrase-file` open it. The passphrase comes from `--passphrase-file`
  * or `HALO_KEYS_PASSPHRASE`, never from a flag value.
  */
-import {
-  sha256Hex,
-  systemClock,
-  type Clock,
-  readFileBytes,
-  writeFileAtomic,
-  writeSecretFile,
-  encodePem,
-} from '../lib/index.js';
+import { sha256Hex } from '../lib/digest.js';
+import { systemClock, type Clock } from '../lib/clock.js';
+import { readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
+import { encodePem } from '../lib/pem.js';
 import { scryptSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';

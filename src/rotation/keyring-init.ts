@@ -15,7 +15,8 @@ import {
 } from '../crypto/index.js';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { type Clock, readFileBytes, writeFileAtomic } from '../lib/index.js';
+import type { Clock } from '../lib/clock.js';
+import { readFileBytes, writeFileAtomic } from '../lib/files.js';
 import {
   initRoot,
   createCaDirectory,

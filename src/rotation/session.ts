@@ -3,7 +3,7 @@
  * clock, passed to every operation so none of them reads globals.
  */
 import { randomBytes } from 'node:crypto';
-import type { Clock } from '../lib/index.js';
+import type { Clock } from '../lib/clock.js';
 import {
   withCaLock,
   openCa,

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { formatDuration } from '../../lib/index.js';
+import { formatDuration } from '../../lib/duration.js';
 import { duration } from '../option-values.js';
 import { type StateFlags, addRehearsalOption, addStateOptions, writableState } from './keyring.js';
 

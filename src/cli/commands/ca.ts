@@ -6,7 +6,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { systemClock, readFileBytes, writeFileAtomic, writeSecretFile, encodePem } from '../../lib/index.js';
+import { systemClock } from '../../lib/clock.js';
+import { readFileBytes, writeFileAtomic, writeSecretFile } from '../../lib/files.js';
+import { encodePem } from '../../lib/pem.js';
 import {
   type CertificateAuthority,
   crossSign,

@@ -5,7 +5,7 @@
  */
 import { createHash, createPublicKey } from 'node:crypto';
 import { type Command, Option } from 'commander';
-import { readFileBytes } from '../../lib/index.js';
+import { readFileBytes } from '../../lib/files.js';
 import {
   type Certificate,
   OID,

@@ -6,7 +6,7 @@
  * the other keyring commands (status, plan, rotate, audit, agent) share.
  */
 import { type Command, InvalidArgumentError } from 'commander';
-import type { Clock } from '../../lib/index.js';
+import type { Clock } from '../../lib/clock.js';
 import type { KeyringSession } from '../../rotation/index.js';
 import { checkOption, collect, isoTime } from '../option-values.js';
 import { UsageError, output } from '../run.js';

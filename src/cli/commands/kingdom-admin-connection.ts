@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRouterTransport, type Interceptor } from '@connectrpc/connect';
 import { createKingdomClient, kingdomClientOver, type KingdomClient } from '../../client/index.js';
-import { systemClock } from '../../lib/index.js';
+import { systemClock } from '../../lib/clock.js';
 import {
   adminTokenSha256,
   readAdminToken,

@@ -6,7 +6,7 @@ import { signatureAlgorithmByName } from '../../crypto/index.js';
 import type { ParticipantRegistration } from '../../gen/halo/keys/v1/kingdom_admin_pb.js';
 import { ParticipantRegistrationSchema } from '../../gen/halo/keys/v1/kingdom_admin_pb.js';
 import { EncryptionPublicKeySchema, SignedMessageSchema } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
-import { readFileBytes } from '../../lib/index.js';
+import { readFileBytes } from '../../lib/files.js';
 import { parseCertificate, readCertificatesFile } from '../../pki/index.js';
 import { UsageError } from '../run.js';
 

@@ -15,7 +15,7 @@ import {
   signBytes,
   verifyBytes,
 } from '../../crypto/index.js';
-import { readFileBytes, writeFileAtomic } from '../../lib/index.js';
+import { readFileBytes, writeFileAtomic } from '../../lib/files.js';
 import { output } from '../run.js';
 import { PASSPHRASE_ENV, parseSignatureAlgorithmOption, readCertificateFile, readSigningKeyFile } from '../signing-files.js';
 

@@ -12,7 +12,7 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { Code, ConnectError, createContextKey, createContextValues, type ContextValues, type Interceptor } from '@connectrpc/connect';
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
-import { systemClock } from '../../lib/index.js';
+import { systemClock } from '../../lib/clock.js';
 import type { TrustStore } from '../../pki/index.js';
 import { authenticationProblemKey, peerKey, type PeerIdentity } from '../service/authentication.js';
 import { clientChainProblem, parseClientChain } from '../service/client-certificate.js';

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { decodePem, encodePem, looksLikePem } from '../../lib/index.js';
+import { decodePem, encodePem, looksLikePem } from '../../lib/pem.js';
 import { parseCertificate, TrustStore } from '../../pki/index.js';
 import { ServerError } from './errors.js';
 

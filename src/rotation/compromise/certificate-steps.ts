@@ -11,7 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Certificate_RevocationState } from '../../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
-import { writeFileAtomic, encodePem } from '../../lib/index.js';
+import { writeFileAtomic } from '../../lib/files.js';
+import { encodePem } from '../../lib/pem.js';
 import {
   addRevocation,
   readCaState,

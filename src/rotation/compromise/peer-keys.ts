@@ -12,7 +12,7 @@ import type { KingdomClient } from '../../client/index.js';
 import { CryptoError, assertPublicKeyset, parseKeyset, type Keyset, verifySignedMessage } from '../../crypto/index.js';
 import { Certificate_RevocationState } from '../../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
 import { EncryptionPublicKeySchema, type SignedMessage } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
-import { readFileBytes } from '../../lib/index.js';
+import { readFileBytes } from '../../lib/files.js';
 import { parseCertificate, PkiError, TrustStore, validatePath } from '../../pki/index.js';
 import { participantKindOf } from '../config.js';
 import { RotationError } from '../errors.js';

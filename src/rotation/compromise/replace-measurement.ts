@@ -26,7 +26,8 @@ import { EncryptionPublicKeySchema, SignedMessageSchema } from '../../gen/wfa/me
 import { MeasurementSchema, Measurement_DataProviderEntrySchema, Measurement_State, type Measurement } from '../../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import { MeasurementSpecSchema } from '../../gen/wfa/measurement/api/v2alpha/measurement_spec_pb.js';
 import { RequisitionSpecSchema, type RequisitionSpec } from '../../gen/wfa/measurement/api/v2alpha/requisition_spec_pb.js';
-import { readFileBytes, writeSecretFile, typeUrlOf } from '../../lib/index.js';
+import { readFileBytes, writeSecretFile } from '../../lib/files.js';
+import { typeUrlOf } from '../../lib/type-url.js';
 import { RotationError } from '../errors.js';
 import { activeEntry } from '../keyring.js';
 import { sha256Hex } from '../keyring-files.js';

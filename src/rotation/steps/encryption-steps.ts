@@ -6,7 +6,7 @@
  * only then is its material destroyed (the id stays, marked DESTROYED).
  */
 import { KeyStatusType, addKey, destroyKey, promoteKey } from '../../crypto/index.js';
-import { formatDuration } from '../../lib/index.js';
+import { formatDuration } from '../../lib/duration.js';
 import { transition } from '../keyring.js';
 import { encryptionKeyFingerprint } from '../keyring-files.js';
 import { graceOver, stateSince } from '../policy.js';

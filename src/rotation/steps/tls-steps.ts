@@ -13,7 +13,8 @@ import {
   updateSecretGenerators,
   tlsSecretUpdate,
 } from '../../k8s/index.js';
-import { formatDuration, readFileBytes } from '../../lib/index.js';
+import { formatDuration } from '../../lib/duration.js';
+import { readFileBytes } from '../../lib/files.js';
 import { RotationError } from '../errors.js';
 import { auditIds } from '../session.js';
 import { type StepContext, type StepHandler, optionalEntry, stepEntry } from './context.js';

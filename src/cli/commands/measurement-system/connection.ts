@@ -14,7 +14,9 @@ import {
   isEncryptedPrivateKey,
   loadPrivateKey,
 } from '../../../crypto/index.js';
-import { HaloError, readFileBytes, encodePem } from '../../../lib/index.js';
+import { HaloError } from '../../../lib/errors.js';
+import { readFileBytes } from '../../../lib/files.js';
+import { encodePem } from '../../../lib/pem.js';
 import { readCertificatesFile, PkiError, TrustStore } from '../../../pki/index.js';
 import { UsageError } from '../../run.js';
 import { PASSPHRASE_ENV, readPassphrase } from '../../signing-files.js';

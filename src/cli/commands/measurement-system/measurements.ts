@@ -20,7 +20,7 @@ import {
   type Measurement,
   type Measurement_Result,
 } from '../../../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
-import { HaloError } from '../../../lib/index.js';
+import { HaloError } from '../../../lib/errors.js';
 import { parseCertificate, type TrustStore, validatePath } from '../../../pki/index.js';
 import { output, UsageError } from '../../run.js';
 import { PASSPHRASE_ENV, readPassphrase } from '../../signing-files.js';

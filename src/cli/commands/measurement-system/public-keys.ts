@@ -16,7 +16,7 @@ import {
 } from '../../../crypto/index.js';
 import { EncryptionPublicKeySchema, SignedMessageSchema } from '../../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { PublicKeySchema } from '../../../gen/wfa/measurement/api/v2alpha/public_key_pb.js';
-import { readFileBytes } from '../../../lib/index.js';
+import { readFileBytes } from '../../../lib/files.js';
 import { readEncryptionPublicKeyFile } from '../../encryption-public-keys.js';
 import { UsageError } from '../../run.js';
 import { parseSignatureAlgorithmOption } from '../../signing-files.js';
