@@ -66,7 +66,6 @@ import {
   requireTypeUrl,
   requiredField,
   unpackField,
-  withErrorMapping,
 } from './service-support.js';
 
 /** The MeasurementSpec a SignedMessage carries (`message`, or legacy `data`). */
@@ -276,5 +275,5 @@ export function measurementsService(services: KingdomServices) {
 }
 
 export function registerMeasurementsService(router: ConnectRouter, services: KingdomServices): void {
-  router.service(Measurements, withErrorMapping(measurementsService(services)));
+  router.service(Measurements, measurementsService(services));
 }

@@ -40,7 +40,7 @@ import type { KingdomServices } from './context.js';
 import { failedPrecondition, invalidArgument, permissionDenied } from './errors.js';
 import { requirePrincipal, samePrincipal } from './principal.js';
 import { eventGroupName } from './render-event-group.js';
-import { actorOf, bytesEqual, keyFingerprint, requiredField, unpackField, withErrorMapping } from './service-support.js';
+import { actorOf, bytesEqual, keyFingerprint, requiredField, unpackField } from './service-support.js';
 
 const COLLECTION = 'metadataReencryptionRequests';
 
@@ -191,5 +191,5 @@ export function metadataReencryptionService(services: KingdomServices) {
 }
 
 export function registerMetadataReencryptionService(router: ConnectRouter, services: KingdomServices): void {
-  router.service(EventGroupMetadataReencryption, withErrorMapping(metadataReencryptionService(services)));
+  router.service(EventGroupMetadataReencryption, metadataReencryptionService(services));
 }
