@@ -9,6 +9,7 @@ import { isEncryptedPrivateKey, loadPrivateKey } from '../crypto/keys.js';
 import { decodePem, looksLikePem } from '../lib/pem.js';
 import { type Certificate, parseCertificate, parseCertificates } from '../pki/certificate.js';
 import { spkiOf, subjectKeyIdentifierOf } from '../pki/key-types.js';
+import { hex } from '../lib/bytes.js';
 
 export interface CertificateSummary {
   /** subjectKeyIdentifier, lower-case hex; absent when the certificate has none. */
@@ -88,6 +89,3 @@ function isPrivateKey(data: Uint8Array): boolean {
   }
 }
 
-export function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex');
-}

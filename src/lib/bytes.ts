@@ -1,4 +1,4 @@
-/** Byte-array helpers shared by the DER writer and the Tink wire format. */
+/** Byte-array helpers every part shares. */
 
 /** The parts one after another in a new array. */
 export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
@@ -11,6 +11,11 @@ export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
     offset += p.length;
   }
   return out;
+}
+
+/** Lower-case hex, no separators. */
+export function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 /** Equal length and contents; the time taken does not depend on where they differ. */

@@ -40,10 +40,6 @@ export function resolveKeyringPassphrase(file: string | undefined, env: NodeJS.P
 
 export { sha256Hex };
 
-export function hex(bytes: Uint8Array | undefined): string {
-  return bytes ? Buffer.from(bytes).toString('hex') : '';
-}
-
 /** File names of a certificate entry, relative to the state directory. */
 export function certificateFiles(id: string): { certificateFile: string; privateKeyFile: string } {
   return { certificateFile: `${KEYS_DIR}/${id}.crt.pem`, privateKeyFile: `${KEYS_DIR}/${id}.key.pem` };

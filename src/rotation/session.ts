@@ -10,7 +10,8 @@ import type { Certificate } from '../pki/certificate.js';
 import { AuditLog, type AuditRecord } from './audit-log.js';
 import { loadConfig, type KeyKind, type KeyringConfig } from './config.js';
 import { RotationError } from './errors.js';
-import { KeyMaterial, hex } from './keyring-files.js';
+import { KeyMaterial } from './keyring-files.js';
+import { hex } from '../lib/bytes.js';
 import { newEntryId, readKeyring, writeKeyring, type KeyEntry, type Keyring } from './keyring.js';
 
 export interface SessionOptions {
@@ -129,7 +130,7 @@ export function certificateEntry(
     serialHex: cert.serialHex,
     notBefore: cert.notBefore.toISOString(),
     notAfter: cert.notAfter.toISOString(),
-    skid: hex(cert.subjectKeyIdentifier),
+    skid: cert.subjectKeyIdentifier ? hex(cert.subjectKeyIdentifier) : '',
     history: [{ at: at.toISOString(), from: null, to: state, reason }],
   };
 }

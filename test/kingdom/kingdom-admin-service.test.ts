@@ -34,6 +34,7 @@ import {
   type TestKingdom,
 } from './fixtures.js';
 import { cmmsFile } from './store-fixtures.js';
+import { hex } from '../../src/lib/bytes.js';
 
 /** A KingdomAdmin client whose calls carry these headers and context values. */
 function adminClient(k: TestKingdom, options: { authorization?: string; adminKey?: boolean; clientCertificate?: Uint8Array }) {
@@ -65,7 +66,6 @@ function registration(k: TestKingdom, withKey = true) {
   };
 }
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 describe('KingdomAdmin (strict mode)', () => {
   let k: TestKingdom;

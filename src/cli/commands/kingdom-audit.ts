@@ -3,6 +3,7 @@ import { readServerInfo } from '../../kingdom/server/server-info.js';
 import { type AuditEntry, type KingdomStore, openKingdomStore } from '../../kingdom/store/index.js';
 import { ServerError } from '../../kingdom/server/errors.js';
 import { existingDatabaseDir } from './kingdom-admin-connection.js';
+import { hex } from '../../lib/bytes.js';
 
 /**
  * The store, opened directly. A server running on the embedded database is
@@ -21,7 +22,6 @@ export async function openAuditStore(flags: { dataDir: string; databaseUrl?: str
   return openKingdomStore({ dataDir: existingDatabaseDir(flags.dataDir, ', or --database-url URL'), holder: 'kingdom audit' });
 }
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 function entryJson(e: AuditEntry) {
   return {

@@ -35,10 +35,11 @@ import { activeEntry } from '../keyring.js';
 import { sha256Hex } from '../keyring-files.js';
 import { encryptionPublicKeyBytes } from '../steps/publish-step.js';
 import type { StepContext, StepHandler } from '../steps/context.js';
-import { nonceHash, randomNonce, toHex } from './keys.js';
+import { nonceHash, randomNonce } from './keys.js';
 import { clientOf, listMeasurements } from './kingdom-calls.js';
 import { verifiedPeerKey } from './peer-keys.js';
 import { recordOutcome } from './workspace.js';
+import { hex } from '../../lib/bytes.js';
 
 const PENDING = new Set([Measurement_State.AWAITING_REQUISITION_FULFILLMENT, Measurement_State.COMPUTING]);
 
@@ -61,7 +62,7 @@ function specBytes(m: Measurement): Uint8Array {
 
 /** The MC's stored RequisitionSpec for a nonce hash, checked to be the one it names. */
 function ownRequisitionSpec(dir: string, hash: Uint8Array): RequisitionSpec {
-  const file = join(dir, `${toHex(hash)}.binpb`);
+  const file = join(dir, `${hex(hash)}.binpb`);
   let spec: RequisitionSpec;
   try {
     spec = fromBinary(RequisitionSpecSchema, readFileBytes(file, 'RequisitionSpec copy'));
@@ -69,7 +70,7 @@ function ownRequisitionSpec(dir: string, hash: Uint8Array): RequisitionSpec {
     const missing = (err as { code?: string }).code === 'FILE_NOT_FOUND';
     throw new RotationError('PLAINTEXT_MISSING', missing ? `no RequisitionSpec copy ${file}: put the MC's copy there and run again` : `${file} is not a serialized RequisitionSpec`, { cause: err });
   }
-  if (toHex(nonceHash(spec.nonce)) !== toHex(hash)) throw new RotationError('PLAINTEXT_MISSING', `${file}: its nonce does not hash to ${toHex(hash)}`);
+  if (hex(nonceHash(spec.nonce)) !== hex(hash)) throw new RotationError('PLAINTEXT_MISSING', `${file}: its nonce does not hash to ${hex(hash)}`);
   return spec;
 }
 
@@ -102,9 +103,9 @@ async function createReplacement(ctx: StepContext, old: Measurement, specsDir: s
     spec.serializedMeasurementPublicKey = new Uint8Array(0);
     spec.nonce = randomNonce();
     const hash = nonceHash(spec.nonce);
-    hashes.set(toHex(oldHash), hash);
+    hashes.set(hex(oldHash), hash);
     const peer = await verifiedPeerKey(client, e.key, trustedRoots, s.now());
-    writeSecretFile(join(specsDir, `${toHex(hash)}.binpb`), toBinary(RequisitionSpecSchema, spec));
+    writeSecretFile(join(specsDir, `${hex(hash)}.binpb`), toBinary(RequisitionSpecSchema, spec));
     entries.push(
       create(Measurement_DataProviderEntrySchema, {
         key: e.key,
@@ -120,7 +121,7 @@ async function createReplacement(ctx: StepContext, old: Measurement, specsDir: s
   const spec = clone(MeasurementSpecSchema, fromBinary(MeasurementSpecSchema, specBytes(old)));
   spec.measurementPublicKey = newKey;
   spec.serializedMeasurementPublicKey = new Uint8Array(0);
-  spec.nonceHashes = spec.nonceHashes.map((h) => hashes.get(toHex(h)) ?? h);
+  spec.nonceHashes = spec.nonceHashes.map((h) => hashes.get(hex(h)) ?? h);
   const marker = replacementMarker(old.name);
   const measurement = create(MeasurementSchema, {
     measurementConsumerCertificate: signing.kingdomCertificate,
