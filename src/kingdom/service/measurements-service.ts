@@ -60,13 +60,13 @@ import { requirePrincipal, samePrincipal, type Principal } from './principal.js'
 import { measurementStateFromApi, renderMeasurement, serializeSignedMessage } from './render-measurement.js';
 import {
   actorOf,
-  bytesEqual,
   checkEncryptionPublicKey,
   parseField,
   requireTypeUrl,
   requiredField,
   unpackField,
 } from './service-support.js';
+import { bytesEqual } from '../../lib/bytes.js';
 
 /** The MeasurementSpec a SignedMessage carries (`message`, or legacy `data`). */
 function unpackMeasurementSpec(sm: SignedMessage | undefined): MeasurementSpec {

@@ -66,10 +66,6 @@ export function keyFingerprint(serializedEncryptionPublicKey: Uint8Array): Uint8
   return new Uint8Array(createHash('sha256').update(serializedEncryptionPublicKey).digest());
 }
 
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
-}
-
 /**
  * Upstream only checks that a key unpacks as EncryptionPublicKey. In strict
  * mode it must also be what CMMS encrypts to: a public-only Tink keyset, so a
