@@ -13,7 +13,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
+import { FileError, readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
 import { encodePem } from '../lib/pem.js';
 import type { CertificateAuthority } from './ca.js';
 import { privateKeyNeedsRewrite } from '../crypto/keys.js';
@@ -183,7 +183,7 @@ export function readCaState(dir: string): CaState {
   try {
     state = JSON.parse(Buffer.from(readFileBytes(file, 'CA state')).toString('utf8'));
   } catch (err) {
-    if (err instanceof PkiError || (err as { code?: string }).code?.startsWith('FILE_')) throw err;
+    if (err instanceof PkiError || err instanceof FileError) throw err;
     throw new PkiError('INVALID_REQUEST', `${file} is not valid JSON`, { cause: err });
   }
   if (!isCaState(state)) throw new PkiError('INVALID_REQUEST', `${file} is not a halo-keys CA state file`);

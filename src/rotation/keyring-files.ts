@@ -10,6 +10,7 @@ import { sha256Hex } from '../lib/digest.js';
 import { scryptSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { CryptoError } from '../crypto/errors.js';
 import { exportEncryptedPrivateKeyPem, loadPrivateKey, privateKeyNeedsRewrite } from '../crypto/keys.js';
 import type { Pkcs8EncryptionOptions } from '../crypto/pkcs8-encryption.js';
 import { publicKeyset, type Keyset } from '../crypto/keyset.js';
@@ -115,7 +116,7 @@ export class KeyMaterial {
     try {
       lock = acquireLock(this.dir, { clock: this.#clock, command });
     } catch (err) {
-      if ((err as { code?: string }).code === 'LOCKED') return;
+      if (err instanceof RotationError && err.code === 'LOCKED') return;
       throw err;
     }
     try {
@@ -204,7 +205,7 @@ export class KeyMaterial {
     try {
       keyset = readKeyset(bytes, { passphrase: this.passphrase() }).keyset;
     } catch (err) {
-      if ((err as { code?: string }).code !== 'KEYSET_DECRYPTION_FAILED') throw err;
+      if (!(err instanceof CryptoError && err.code === 'KEYSET_DECRYPTION_FAILED')) throw err;
       const legacy = this.#readLegacyKeyset(bytes);
       if (!legacy) throw new RotationError('PASSPHRASE_WRONG', `cannot decrypt ${relative}: wrong passphrase or damaged file`, { cause: err });
       this.#migrateKeyset(relative, legacy, bytes);

@@ -9,6 +9,7 @@ import type { CertificateAuthority } from '../pki/ca.js';
 import type { Certificate } from '../pki/certificate.js';
 import { AuditLog, type AuditRecord } from './audit-log.js';
 import { loadConfig, type KeyKind, type KeyringConfig } from './config.js';
+import { FileError } from '../lib/files.js';
 import { RotationError } from './errors.js';
 import { KeyMaterial } from './keyring-files.js';
 import { hex } from '../lib/bytes.js';
@@ -82,7 +83,7 @@ export class KeyringSession {
       try {
         this.#ca = openCa(this.config.ca, this.material.passphrase());
       } catch (err) {
-        if ((err as { code?: string }).code === 'FILE_NOT_FOUND') {
+        if (err instanceof FileError && err.code === 'FILE_NOT_FOUND') {
           throw new RotationError('CONFIG_INVALID', `no CA at ${this.config.ca}: init with --create-ca, or import the root and its key`, { cause: err });
         }
         throw err;

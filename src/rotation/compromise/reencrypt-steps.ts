@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { clone, fromBinary } from '@bufbuild/protobuf';
 import { encryptMessage } from '../../crypto/encrypted-message.js';
 import { EventGroup_MetadataSchema, EventGroup_State, EventGroupSchema, type EventGroup_Metadata } from '../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
-import { readFileBytes } from '../../lib/files.js';
+import { FileError, readFileBytes } from '../../lib/files.js';
 import { RotationError } from '../errors.js';
 import type { StepHandler } from '../steps/context.js';
 import { encryptionKeyBytes, sha256 } from './keys.js';
@@ -38,7 +38,7 @@ export function ownMetadata(dir: string, referenceId: string): EventGroup_Metada
   try {
     return fromBinary(EventGroup_MetadataSchema, readFileBytes(file, 'EventGroup metadata'));
   } catch (err) {
-    const missing = (err as { code?: string }).code === 'FILE_NOT_FOUND';
+    const missing = err instanceof FileError && err.code === 'FILE_NOT_FOUND';
     throw new RotationError('PLAINTEXT_MISSING', missing ? `no metadata copy ${file}: put the plaintext EventGroup.Metadata there and run again` : `${file} is not a serialized EventGroup.Metadata`, { cause: err });
   }
 }

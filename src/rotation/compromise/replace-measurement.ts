@@ -28,7 +28,7 @@ import { EncryptionPublicKeySchema, SignedMessageSchema } from '../../gen/wfa/me
 import { MeasurementSchema, Measurement_DataProviderEntrySchema, Measurement_State, type Measurement } from '../../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import { MeasurementSpecSchema } from '../../gen/wfa/measurement/api/v2alpha/measurement_spec_pb.js';
 import { RequisitionSpecSchema, type RequisitionSpec } from '../../gen/wfa/measurement/api/v2alpha/requisition_spec_pb.js';
-import { readFileBytes, writeSecretFile } from '../../lib/files.js';
+import { FileError, readFileBytes, writeSecretFile } from '../../lib/files.js';
 import { typeUrlOf } from '../../lib/type-url.js';
 import { RotationError } from '../errors.js';
 import { activeEntry } from '../keyring.js';
@@ -67,7 +67,7 @@ function ownRequisitionSpec(dir: string, hash: Uint8Array): RequisitionSpec {
   try {
     spec = fromBinary(RequisitionSpecSchema, readFileBytes(file, 'RequisitionSpec copy'));
   } catch (err) {
-    const missing = (err as { code?: string }).code === 'FILE_NOT_FOUND';
+    const missing = err instanceof FileError && err.code === 'FILE_NOT_FOUND';
     throw new RotationError('PLAINTEXT_MISSING', missing ? `no RequisitionSpec copy ${file}: put the MC's copy there and run again` : `${file} is not a serialized RequisitionSpec`, { cause: err });
   }
   if (hex(nonceHash(spec.nonce)) !== hex(hash)) throw new RotationError('PLAINTEXT_MISSING', `${file}: its nonce does not hash to ${hex(hash)}`);

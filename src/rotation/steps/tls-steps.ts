@@ -5,6 +5,7 @@
  * certificate before the old one is retired.
  */
 import { existsSync } from 'node:fs';
+import { K8sError } from '../../k8s/errors.js';
 import { applyKustomization } from '../../k8s/kubectl.js';
 import { findKustomizationFile } from '../../k8s/kustomization.js';
 import { waitForServedCertificate } from '../../k8s/rollout-check.js';
@@ -35,7 +36,7 @@ function currentSecretCertificate(ctx: StepContext): { skid?: string; fingerprin
   try {
     return readSecretFiles(k.dir, generatorId(ctx)).certificate;
   } catch (err) {
-    if ((err as { code?: string }).code === 'GENERATOR_NOT_FOUND') return undefined;
+    if (err instanceof K8sError && err.code === 'GENERATOR_NOT_FOUND') return undefined;
     throw err;
   }
 }
