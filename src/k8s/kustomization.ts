@@ -64,6 +64,22 @@ export interface GeneratorId {
   readonly namespace?: string;
 }
 
+export interface SecretFileInput {
+  readonly key: string;
+  readonly data: Uint8Array | string;
+}
+
+/**
+ * A change to one generator (secret-update-plan.ts checks it): sets (adds or replaces)
+ * `files` and removes `removeKeys`; other keys stay as they are.
+ */
+export interface SecretUpdate extends GeneratorId {
+  /** Required to match an existing generator's type; used when creating one (absent: Opaque). */
+  readonly type?: string;
+  readonly files: readonly SecretFileInput[];
+  readonly removeKeys?: readonly string[];
+}
+
 export interface LoadedKustomization {
   readonly file: string;
   readonly text: string;

@@ -40,11 +40,13 @@ import {
   parseFileSource,
   parseKustomization,
   sameGenerator,
+  type SecretUpdate,
 } from './kustomization.js';
 import { resolveInside } from './secret-files.js';
-import { type PlannedUpdate, planSecretUpdates, type SecretUpdate } from './secret-update-plan.js';
+import { type PlannedUpdate, planSecretUpdates } from './secret-update-plan.js';
 
-export type { PlannedUpdate, SecretFileInput, SecretUpdate } from './secret-update-plan.js';
+export type { PlannedUpdate } from './secret-update-plan.js';
+export type { SecretFileInput, SecretUpdate } from './kustomization.js';
 export { planSecretUpdates } from './secret-update-plan.js';
 
 export const GENERATIONS_DIR = 'secret-generations';
