@@ -19,10 +19,7 @@ import { adminTokenSha256 } from '../src/kingdom/server/admin-token.js';
 import { ensureDevTls } from '../src/kingdom/server/bootstrap.js';
 import { silentLogger } from '../src/kingdom/server/logger.js';
 import { startKingdomServer, type KingdomServer, type KingdomServerOptions } from '../src/kingdom/server/server.js';
-import { PrincipalResolver } from '../src/kingdom/service/authentication.js';
-import type { KingdomServices } from '../src/kingdom/service/context.js';
-import { kingdomRoutes, routerOptions } from '../src/kingdom/service/routes.js';
-import { openKingdomStore } from '../src/kingdom/store/index.js';
+import { openKingdom } from '../src/kingdom/service/assembly.js';
 
 export interface ServerStart {
   /** The store: a PGlite data directory or a PostgreSQL URL. */
@@ -45,22 +42,25 @@ function send(message: FromServer): void {
 }
 
 async function main(start: ServerStart): Promise<void> {
-  const clock = systemClock;
-  const store = await openKingdomStore(start.databaseUrl ? { databaseUrl: start.databaseUrl, poolSize: 32 } : { dataDir: start.dataDir! });
-  const tls = ensureDevTls(start.tlsDir, clock);
-  const services: KingdomServices = { store, clock, mode: 'strict', resolver: new PrincipalResolver(store, { clock }) };
+  let server: KingdomServer | undefined;
+  const kingdom = await openKingdom({
+    store: start.databaseUrl ? { databaseUrl: start.databaseUrl, poolSize: 32 } : { dataDir: start.dataDir! },
+    admin: { tokenSha256: adminTokenSha256(start.adminToken) },
+    onTrustChanged: async () => void (await server?.reloadTrust()),
+  });
+  const store = kingdom.store;
+  const tls = ensureDevTls(start.tlsDir, systemClock);
   const common: Omit<KingdomServerOptions, 'routes'> = {
     listen: { host: '127.0.0.1', port: 0 },
     tls,
-    interceptors: routerOptions(services, { admin: { tokenSha256: adminTokenSha256(start.adminToken) } }).interceptors ?? [],
+    interceptors: kingdom.interceptors,
     participantRoots: () => store.listParticipantRoots(),
     health: async () => {},
     maxMessageBytes: 4 * 1024 * 1024,
     drainTimeoutMs: 5000,
     logger: silentLogger(),
   };
-  let server: KingdomServer | undefined;
-  server = await startKingdomServer({ ...common, routes: kingdomRoutes({ ...services, onTrustChanged: async () => void (await server?.reloadTrust()) }) });
+  server = await startKingdomServer({ ...common, routes: kingdom.routes });
   let echo: KingdomServer | undefined;
 
   process.on('message', (message: ToServer) => {

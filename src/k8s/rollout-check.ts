@@ -18,6 +18,7 @@ import { type Certificate, parseCertificate, parseCertificates } from '../pki/in
 import { K8sError } from './errors.js';
 import { type CertificateSummary, summarizeCertificate } from './secret-summary.js';
 import { certificateBundle, type CertificatesInput } from './tls-secret.js';
+import { hex } from '../lib/bytes.js';
 
 export interface TlsEndpoint {
   readonly host: string;
@@ -105,7 +106,7 @@ export async function probeServedCertificate(endpoint: TlsEndpoint, expected: Ex
   const served = describeServed(outcome.der);
   const trust = endpoint.trustedRoots === undefined ? undefined : outcome.trust;
   const same = (c: Certificate): boolean =>
-    match === 'skid' ? served.skid !== undefined && served.skid === hex(c.subjectKeyIdentifier) : served.fingerprintSha256 === c.fingerprintSha256;
+    match === 'skid' ? served.skid !== undefined && c.subjectKeyIdentifier !== undefined && served.skid === hex(c.subjectKeyIdentifier) : served.fingerprintSha256 === c.fingerprintSha256;
   if (same(want)) return { status: 'served-new', served, ...(trust ? { trust } : {}) };
   return { status: 'still-old', served, isPrevious: previous !== undefined && same(previous), ...(trust ? { trust } : {}) };
 }
@@ -261,10 +262,6 @@ function certificateOf(ref: CertificateRef, what: string): Certificate {
     throw new K8sError('INVALID_ENDPOINT', `the ${what} does not parse`, { cause: err });
   }
   throw new K8sError('INVALID_ENDPOINT', `the ${what} holds no certificate`);
-}
-
-function hex(bytes: Uint8Array | undefined): string | undefined {
-  return bytes ? Buffer.from(bytes).toString('hex') : undefined;
 }
 
 function positive(n: number, what: string): number {

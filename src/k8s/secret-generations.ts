@@ -24,11 +24,11 @@
  *
  * One writer at a time: the caller holds the keyring lock.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { isMap, isScalar, isSeq, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
-import { FileError, readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
+import { FileError, fsyncDir, readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
 import { K8sError } from './errors.js';
 import {
   findKustomizationFile,
@@ -397,19 +397,6 @@ function makeDir(path: string): void {
     mkdirSync(path, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw writeFailed(`cannot create ${path}`, err);
-  }
-}
-
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Some filesystems refuse fsync on a directory; the rename is still atomic.
   }
 }
 

@@ -8,6 +8,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { isEncryptedPrivateKey, loadPrivateKey } from '../crypto/index.js';
 import { decodePem, looksLikePem } from '../lib/pem.js';
 import { type Certificate, parseCertificate, parseCertificates, spkiOf, subjectKeyIdentifierOf } from '../pki/index.js';
+import { hex } from '../lib/bytes.js';
 
 export interface CertificateSummary {
   /** subjectKeyIdentifier, lower-case hex; absent when the certificate has none. */
@@ -87,6 +88,3 @@ function isPrivateKey(data: Uint8Array): boolean {
   }
 }
 
-export function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex');
-}

@@ -25,6 +25,7 @@ export { DATA_DIR_FILES } from './server/bootstrap.js';
 export { readServerInfo } from './server/server-info.js';
 export { PrincipalResolver } from './service/authentication.js';
 export type { KingdomMode } from './service/context.js';
-export { kingdomRoutes, routerOptions } from './service/routes.js';
+export { kingdomRoutes } from './service/routes.js';
+export { openKingdom, type KingdomAssembly, type KingdomAssemblyOptions } from './service/assembly.js';
 export { ServerError } from './server/errors.js';
 export { METRICS_PATH } from './server/http-endpoints.js';

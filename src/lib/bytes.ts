@@ -1,4 +1,5 @@
-/** Byte-array helpers shared by the DER writer and the Tink wire format. */
+/** Byte-array helpers every part shares. */
+import { timingSafeEqual } from 'node:crypto';
 
 /** The parts one after another in a new array. */
 export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
@@ -13,10 +14,15 @@ export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Equal length and contents; the time taken does not depend on where they differ. */
+/** Lower-case hex, no separators. */
+export function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+/**
+ * Equal length and contents, in a time that does not depend on where they
+ * differ: safe for secrets and their digests (a requisition's nonce hash).
+ */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
+  return a.length === b.length && timingSafeEqual(a, b);
 }

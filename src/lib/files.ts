@@ -58,7 +58,8 @@ export function writeSecretFile(path: string, data: Uint8Array | string): void {
   writeFileAtomic(path, data, { mode: 0o600 });
 }
 
-function fsyncDir(dir: string): void {
+/** Makes a rename or create in `dir` durable; a no-op where the filesystem cannot fsync a directory. */
+export function fsyncDir(dir: string): void {
   try {
     const fd = openSync(dir, 'r');
     try {

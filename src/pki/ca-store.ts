@@ -10,11 +10,13 @@
  * Every file is replaced atomically, and changes to the state happen under
  * `ca.lock` so two commands issuing at once cannot lose a record.
  */
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
+import { FileError, readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
 import { encodePem } from '../lib/pem.js';
+import { acquirePidLock } from '../lib/pid-lock.js';
+import { systemClock } from '../lib/clock.js';
 import type { CertificateAuthority } from './ca.js';
 import { privateKeyNeedsRewrite } from '../crypto/index.js';
 import { decryptPrivateKey, encryptPrivateKey } from './ca-key-file.js';
@@ -183,7 +185,7 @@ export function readCaState(dir: string): CaState {
   try {
     state = JSON.parse(Buffer.from(readFileBytes(file, 'CA state')).toString('utf8'));
   } catch (err) {
-    if (err instanceof PkiError || (err as { code?: string }).code?.startsWith('FILE_')) throw err;
+    if (err instanceof PkiError || err instanceof FileError) throw err;
     throw new PkiError('INVALID_REQUEST', `${file} is not valid JSON`, { cause: err });
   }
   if (!isCaState(state)) throw new PkiError('INVALID_REQUEST', `${file} is not a halo-keys CA state file`);
@@ -209,24 +211,26 @@ export function writeCaState(dir: string, state: CaState): void {
   writeFileAtomic(path(dir, 'state'), `${JSON.stringify(state, null, 2)}\n`);
 }
 
-/** Runs `fn` holding the directory's lock file; a second writer fails fast instead of racing. */
+/**
+ * Runs `fn` holding the directory's lock file; a second writer fails fast
+ * instead of racing. The lock names its owner (lib/pid-lock.ts), so one left
+ * by a killed command on this host is taken over rather than blocking the CA.
+ */
 export function withCaLock<T>(dir: string, fn: () => T): T {
-  const lock = path(dir, 'lock');
-  let fd: number;
+  const lock = acquirePidLock(path(dir, 'lock'), {
+    now: systemClock.now(),
+    command: 'halo-keys ca',
+    held: (owner, file) =>
+      new PkiError(
+        'INVALID_REQUEST',
+        `${file} is held${owner ? ` by pid ${owner.pid} on ${owner.host} since ${owner.startedAt}` : ''}: another halo-keys command is using this CA`,
+      ),
+    failed: (message, cause) => new PkiError('INVALID_REQUEST', message, cause === undefined ? undefined : { cause }),
+  });
   try {
-    fd = openSync(lock, 'wx', 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new PkiError('INVALID_REQUEST', `${lock} exists: another halo-keys command is using this CA (remove the file if none is)`);
-    }
-    throw new PkiError('INVALID_REQUEST', `cannot lock ${dir}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
-  }
-  try {
-    writeSync(fd, `${process.pid}\n`);
-    closeSync(fd);
     return fn();
   } finally {
-    rmSync(lock, { force: true });
+    lock.release();
   }
 }
 

@@ -5,10 +5,7 @@
  * name lookup covers anchors and children without key identifiers.
  */
 import { type Certificate, parseCertificates } from './certificate.js';
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex');
-}
+import { hex } from '../lib/bytes.js';
 
 export class TrustStore {
   readonly #byFingerprint = new Map<string, Certificate>();

@@ -7,13 +7,8 @@
  * or `HALO_KEYS_PASSPHRASE`, never from a flag value.
  */
 import { sha256Hex } from '../lib/digest.js';
-import { systemClock, type Clock } from '../lib/clock.js';
-import { readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
-import { encodePem } from '../lib/pem.js';
-import { scryptSync, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import {
+  CryptoError,
   exportEncryptedPrivateKeyPem,
   loadPrivateKey,
   privateKeyNeedsRewrite,
@@ -25,6 +20,12 @@ import {
   keysetBytes,
   type KeysetProtection,
 } from '../crypto/index.js';
+import { systemClock, type Clock } from '../lib/clock.js';
+import { readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
+import { encodePem } from '../lib/pem.js';
+import { scryptSync, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Certificate, parseCertificates } from '../pki/index.js';
 import { RotationError } from './errors.js';
 import type { KeyEntry, KeysetKdf } from './keyring.js';
@@ -45,10 +46,6 @@ export function resolveKeyringPassphrase(file: string | undefined, env: NodeJS.P
 }
 
 export { sha256Hex };
-
-export function hex(bytes: Uint8Array | undefined): string {
-  return bytes ? Buffer.from(bytes).toString('hex') : '';
-}
 
 /** File names of a certificate entry, relative to the state directory. */
 export function certificateFiles(id: string): { certificateFile: string; privateKeyFile: string } {
@@ -125,7 +122,7 @@ export class KeyMaterial {
     try {
       lock = acquireLock(this.dir, { clock: this.#clock, command });
     } catch (err) {
-      if ((err as { code?: string }).code === 'LOCKED') return;
+      if (err instanceof RotationError && err.code === 'LOCKED') return;
       throw err;
     }
     try {
@@ -214,7 +211,7 @@ export class KeyMaterial {
     try {
       keyset = readKeyset(bytes, { passphrase: this.passphrase() }).keyset;
     } catch (err) {
-      if ((err as { code?: string }).code !== 'KEYSET_DECRYPTION_FAILED') throw err;
+      if (!(err instanceof CryptoError && err.code === 'KEYSET_DECRYPTION_FAILED')) throw err;
       const legacy = this.#readLegacyKeyset(bytes);
       if (!legacy) throw new RotationError('PASSPHRASE_WRONG', `cannot decrypt ${relative}: wrong passphrase or damaged file`, { cause: err });
       this.#migrateKeyset(relative, legacy, bytes);

@@ -16,8 +16,10 @@ import {
 } from '../pki/index.js';
 import { AuditLog, type AuditRecord } from './audit-log.js';
 import { loadConfig, type KeyKind, type KeyringConfig } from './config.js';
+import { FileError } from '../lib/files.js';
 import { RotationError } from './errors.js';
-import { KeyMaterial, hex } from './keyring-files.js';
+import { KeyMaterial } from './keyring-files.js';
+import { hex } from '../lib/bytes.js';
 import { newEntryId, readKeyring, writeKeyring, type KeyEntry, type Keyring } from './keyring.js';
 
 export interface SessionOptions {
@@ -88,7 +90,7 @@ export class KeyringSession {
       try {
         this.#ca = openCa(this.config.ca, this.material.passphrase());
       } catch (err) {
-        if ((err as { code?: string }).code === 'FILE_NOT_FOUND') {
+        if (err instanceof FileError && err.code === 'FILE_NOT_FOUND') {
           throw new RotationError('CONFIG_INVALID', `no CA at ${this.config.ca}: init with --create-ca, or import the root and its key`, { cause: err });
         }
         throw err;
@@ -136,7 +138,7 @@ export function certificateEntry(
     serialHex: cert.serialHex,
     notBefore: cert.notBefore.toISOString(),
     notAfter: cert.notAfter.toISOString(),
-    skid: hex(cert.subjectKeyIdentifier),
+    skid: cert.subjectKeyIdentifier ? hex(cert.subjectKeyIdentifier) : '',
     history: [{ at: at.toISOString(), from: null, to: state, reason }],
   };
 }

@@ -17,7 +17,6 @@ import {
   Code,
   ConnectError,
   createClient,
-  createRouterTransport,
   type Interceptor,
   type Transport,
 } from '@connectrpc/connect';
@@ -41,12 +40,12 @@ import { authorityKeyIdentifier, basicConstraints } from '../../src/pki/extensio
 import { generateKeyPair, spkiOf } from '../../src/pki/key-types.js';
 import { parseCertificates, type Certificate } from '../../src/pki/certificate.js';
 import { adminTokenSha256 } from '../../src/kingdom/service/admin-authentication.js';
-import { PrincipalResolver, peerKey, type PeerIdentity } from '../../src/kingdom/service/authentication.js';
+import { peerKey, type PeerIdentity } from '../../src/kingdom/service/authentication.js';
 import type { KingdomMode, KingdomServices } from '../../src/kingdom/service/context.js';
 import type { Principal } from '../../src/kingdom/service/principal.js';
 import { toPartyKey } from '../../src/kingdom/service/principal.js';
-import { kingdomRoutes, routerOptions } from '../../src/kingdom/service/routes.js';
-import { openKingdomStore, type PartyKey, type PartyKind, type SqlKingdomStore } from '../../src/kingdom/store/index.js';
+import { openKingdom, type KingdomAssembly } from '../../src/kingdom/service/assembly.js';
+import { type PartyKey, type PartyKind, type SqlKingdomStore } from '../../src/kingdom/store/index.js';
 import { cmmsFile, NOW, tempDataDir } from './store-fixtures.js';
 
 export { NOW };
@@ -67,6 +66,8 @@ export interface TestKingdom {
   readonly store: SqlKingdomStore;
   readonly clock: ManualClock;
   readonly services: KingdomServices;
+  /** The assembled Kingdom the transports run in memory. */
+  readonly kingdom: KingdomAssembly;
   /** How many times the services reported a trust change. */
   readonly trustChanges: () => number;
   transport(caller: Caller): Transport;
@@ -99,27 +100,23 @@ const bearer: Interceptor = (next) => async (req) => {
 export async function openTestKingdom(options: { mode?: KingdomMode; operatorRoots?: readonly Uint8Array[] } = {}): Promise<TestKingdom> {
   const dir = tempDataDir();
   const clock = new ManualClock(NOW);
-  const store = await openKingdomStore({ dataDir: dir.dir, clock });
   let trustChanges = 0;
-  const services: KingdomServices = {
-    store,
+  const kingdom = await openKingdom({
+    store: { dataDir: dir.dir },
     clock,
     mode: options.mode ?? 'strict',
-    resolver: new PrincipalResolver(store, { clock, ...(options.operatorRoots ? { operatorRoots: options.operatorRoots } : {}) }),
+    admin: { tokenSha256: adminTokenSha256(ADMIN_TOKEN) },
+    ...(options.operatorRoots ? { operatorRoots: options.operatorRoots } : {}),
     onTrustChanged: () => {
       trustChanges++;
     },
-  };
-  const routes = kingdomRoutes(services);
-  const base = routerOptions(services, { admin: { tokenSha256: adminTokenSha256(ADMIN_TOKEN) } });
+  });
+  const { store, services } = kingdom;
   const transports = new Map<Caller, Transport>();
   const transport = (caller: Caller): Transport => {
     let t = transports.get(caller);
     if (t === undefined) {
-      t = createRouterTransport(routes, {
-        router: { interceptors: [peerInterceptor(caller), ...(base.interceptors ?? [])] },
-        transport: caller === 'admin' ? { interceptors: [bearer] } : {},
-      });
+      t = kingdom.transport({ peer: [peerInterceptor(caller)], client: caller === 'admin' ? [bearer] : [] });
       transports.set(caller, t);
     }
     return t;
@@ -128,6 +125,7 @@ export async function openTestKingdom(options: { mode?: KingdomMode; operatorRoo
     store,
     clock,
     services,
+    kingdom,
     trustChanges: () => trustChanges,
     transport,
     client: (service, caller) => createClient(service, transport(caller)),

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
-import { Code, createClient, createRouterTransport, type Interceptor } from '@connectrpc/connect';
+import { Code, createClient, type Interceptor } from '@connectrpc/connect';
 import { KingdomAdmin } from '../../src/gen/halo/keys/v1/kingdom_admin_pb.js';
 import { ErrorInfoSchema } from '../../src/gen/google/rpc/error_details_pb.js';
 import { Certificates } from '../../src/gen/wfa/measurement/api/v2alpha/certificates_service_pb.js';
@@ -20,7 +20,6 @@ import { HaloError } from '../../src/lib/errors.js';
 import { issueIntermediate } from '../../src/pki/ca.js';
 import { adminAuthenticationInterceptor, adminKey, adminTokenSha256 } from '../../src/kingdom/service/admin-authentication.js';
 import { peerKey } from '../../src/kingdom/service/authentication.js';
-import { kingdomRoutes, routerOptions } from '../../src/kingdom/service/routes.js';
 import {
   ADMIN_TOKEN,
   as,
@@ -35,6 +34,7 @@ import {
   type TestKingdom,
 } from './fixtures.js';
 import { cmmsFile } from './store-fixtures.js';
+import { hex } from '../../src/lib/bytes.js';
 
 /** A KingdomAdmin client whose calls carry these headers and context values. */
 function adminClient(k: TestKingdom, options: { authorization?: string; adminKey?: boolean; clientCertificate?: Uint8Array }) {
@@ -47,12 +47,7 @@ function adminClient(k: TestKingdom, options: { authorization?: string; adminKey
     if (options.authorization !== undefined) req.header.set('authorization', options.authorization);
     return next(req);
   };
-  const base = routerOptions(k.services, { admin: { tokenSha256: adminTokenSha256(ADMIN_TOKEN) } });
-  const transport = createRouterTransport(kingdomRoutes(k.services), {
-    router: { interceptors: [context, ...(base.interceptors ?? [])] },
-    transport: { interceptors: [header] },
-  });
-  return createClient(KingdomAdmin, transport);
+  return createClient(KingdomAdmin, k.kingdom.transport({ peer: [context], client: [header] }));
 }
 
 /** A registration made by our CA: root, first leaf, and a key signed by the leaf. */
@@ -71,7 +66,6 @@ function registration(k: TestKingdom, withKey = true) {
   };
 }
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 describe('KingdomAdmin (strict mode)', () => {
   let k: TestKingdom;
@@ -333,24 +327,19 @@ describe('KingdomAdmin (strict mode)', () => {
 
   it('leaves other services alone: an authorization header means nothing to them', async () => {
     const dp = await createParty(k, 'DATA_PROVIDER');
-    const transport = createRouterTransport(kingdomRoutes(k.services), {
-      router: {
-        interceptors: [
-          ((next) => async (req) => {
-            req.contextValues.set(peerKey, { clientCertificate: dp.tlsCertificate });
-            return next(req);
-          }) as Interceptor,
-          ...(routerOptions(k.services, { admin: { tokenSha256: adminTokenSha256(ADMIN_TOKEN) } }).interceptors ?? []),
-        ],
-      },
-      transport: {
-        interceptors: [
-          (next) => async (req) => {
-            req.header.set('authorization', 'Bearer not-the-admin-token');
-            return next(req);
-          },
-        ],
-      },
+    const transport = k.kingdom.transport({
+      peer: [
+        (next) => async (req) => {
+          req.contextValues.set(peerKey, { clientCertificate: dp.tlsCertificate });
+          return next(req);
+        },
+      ],
+      client: [
+        (next) => async (req) => {
+          req.header.set('authorization', 'Bearer not-the-admin-token');
+          return next(req);
+        },
+      ],
     });
     const got = await createClient(DataProviders, transport).getDataProvider({ name: dp.name });
     assert.equal(got.name, dp.name);

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { ConnectError, createClient, createRouterTransport, type Client, type Interceptor } from '@connectrpc/connect';
+import { ConnectError, createClient, type Client, type Interceptor } from '@connectrpc/connect';
 import type { DescService } from '@bufbuild/protobuf';
 import { AnySchema, type Any } from '@bufbuild/protobuf/wkt';
 import { externalIdToApiId, formatResourceName, typeUrlOf, unpackAny } from '../../src/api/index.js';
@@ -52,15 +52,10 @@ import { ManualClock } from '../../src/lib/clock.js';
 import { decodePem } from '../../src/lib/pem.js';
 import { initRoot, issueLeaf } from '../../src/pki/ca.js';
 import { parseCertificate } from '../../src/pki/certificate.js';
-import { authenticationInterceptor, peerKey, PrincipalResolver } from '../../src/kingdom/service/authentication.js';
+import { openKingdom } from '../../src/kingdom/service/assembly.js';
+import { peerKey } from '../../src/kingdom/service/authentication.js';
 import type { KingdomMode, KingdomServices } from '../../src/kingdom/service/context.js';
-import { registerEventGroupsService } from '../../src/kingdom/service/event-groups-service.js';
-import { registerMeasurementTrustService } from '../../src/kingdom/service/measurement-trust-service.js';
-import { registerMeasurementsService } from '../../src/kingdom/service/measurements-service.js';
-import { registerMetadataReencryptionService } from '../../src/kingdom/service/metadata-reencryption-service.js';
-import { registerRequisitionsService } from '../../src/kingdom/service/requisitions-service.js';
 import {
-  openKingdomStore,
   type CertificateInput,
   type PartyKey,
   type SqlKingdomStore,
@@ -95,19 +90,9 @@ export interface TestKingdom {
 export async function openTestKingdom(mode: KingdomMode = 'strict'): Promise<TestKingdom> {
   const dir = mkdtempSync(path.join(tmpdir(), 'halo-kingdom-measurements-'));
   const clock = new ManualClock(Date.now());
-  const store = await openKingdomStore({ dataDir: dir, clock });
-  const resolver = new PrincipalResolver(store, { clock, ttlMs: 0 });
-  const services: KingdomServices = { store, clock, mode, resolver };
-  const transport = createRouterTransport(
-    (router) => {
-      registerEventGroupsService(router, services);
-      registerMeasurementsService(router, services);
-      registerRequisitionsService(router, services);
-      registerMeasurementTrustService(router, services);
-      registerMetadataReencryptionService(router, services);
-    },
-    { router: { interceptors: [peerFromHeaders, authenticationInterceptor(resolver)] } },
-  );
+  const kingdom = await openKingdom({ store: { dataDir: dir }, clock, mode, principalTtlMs: 0 });
+  const { store, services } = kingdom;
+  const transport = kingdom.transport({ peer: [peerFromHeaders] });
   return {
     store,
     clock,

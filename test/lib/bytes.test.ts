@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bytesEqual, concatBytes } from '../../src/lib/bytes.js';
+import { bytesEqual, concatBytes, hex } from '../../src/lib/bytes.js';
 import { concat } from '../../src/lib/der.js';
 
 test('concatBytes joins parts in order, empty parts included', () => {
@@ -15,4 +15,16 @@ test('bytesEqual compares length and every byte', () => {
   assert.ok(bytesEqual(new Uint8Array(0), new Uint8Array(0)));
   assert.ok(!bytesEqual(Uint8Array.of(1, 2, 3), Uint8Array.of(1, 2, 4)));
   assert.ok(!bytesEqual(Uint8Array.of(1, 2), Uint8Array.of(1, 2, 0)));
+});
+
+test('bytesEqual compares views by their own bytes, not their buffers', () => {
+  const buffer = Uint8Array.of(0, 1, 2, 3, 1, 2, 3);
+  assert.ok(bytesEqual(buffer.subarray(1, 4), buffer.subarray(4, 7)));
+  assert.ok(!bytesEqual(buffer.subarray(0, 3), buffer.subarray(4, 7)));
+});
+
+test('hex is lower case without separators, for views too', () => {
+  assert.equal(hex(Uint8Array.of(0x00, 0xab, 0x0f)), '00ab0f');
+  assert.equal(hex(Uint8Array.of(9, 0xfe, 0xff, 7).subarray(1, 3)), 'feff');
+  assert.equal(hex(new Uint8Array(0)), '');
 });

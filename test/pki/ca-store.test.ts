@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ManualClock } from '../../src/lib/clock.js';
@@ -91,6 +93,21 @@ describe('CA directory', () => {
       assert.throws(() => withCaLock(dir, () => 0), is('INVALID_REQUEST'));
     });
     assert.equal(withCaLock(dir, () => 42), 42);
+  });
+
+  it('takes over a lock whose owner on this host no longer runs, and respects a live one', () => {
+    const lockFile = join(dir, 'ca.lock');
+    const exited = spawnSync(process.execPath, ['-e', '']);
+    assert.equal(exited.status, 0);
+    const owner = (pid: number) => `${JSON.stringify({ pid, host: hostname(), startedAt: '2026-03-01T00:00:00.000Z', command: 'halo-keys ca' })}\n`;
+    writeFileSync(lockFile, owner(exited.pid!));
+    assert.equal(withCaLock(dir, () => 'taken over'), 'taken over');
+    assert.equal(existsSync(lockFile), false, 'released afterwards');
+    // The parent of this test process is alive: its lock stands, and is left in place.
+    writeFileSync(lockFile, owner(process.ppid));
+    assert.throws(() => withCaLock(dir, () => 0), (e: unknown) => is('INVALID_REQUEST')(e) && (e as Error).message.includes(`pid ${process.ppid}`));
+    assert.equal(existsSync(lockFile), true);
+    rmSync(lockFile);
   });
 
   it('reads the passphrase from a file first, then the environment, else CA_KEY_LOCKED', () => {

@@ -23,12 +23,12 @@ import { EventGroup_MetadataSchema, EventGroupSchema } from '../../src/gen/wfa/m
 import { Measurement_Failure_Reason, Measurement_ResultSchema, Measurement_State, type Measurement } from '../../src/gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import { MeasurementSpecSchema } from '../../src/gen/wfa/measurement/api/v2alpha/measurement_spec_pb.js';
 import { Requisition_State } from '../../src/gen/wfa/measurement/api/v2alpha/requisition_pb.js';
-import { toHex } from '../../src/rotation/compromise/keys.js';
 import { listMeasurements } from '../../src/rotation/compromise/kingdom-calls.js';
 import { activeEntry, readKeyring } from '../../src/rotation/keyring.js';
 import { ensureBuilt, startKingdom, type KingdomProcess } from '../cli/kingdom-process.js';
 import { configureCompromise, createEventGroup, createMeasurement, fulfill, hk, newParty, ok, publishedKeyBytes, type Party } from './compromise-fixtures.js';
 import { scratch } from './fixtures.js';
+import { hex } from '../../src/lib/bytes.js';
 
 const work = scratch('halo-compromise-key-');
 let kingdom: KingdomProcess;
@@ -44,7 +44,7 @@ function keysetOf(party: Party): Keyset {
 
 function decrypts(keyset: Keyset, eg: { encryptedMetadata?: EncryptedMessage | undefined }): string | undefined {
   try {
-    return toHex(toBinary(EventGroup_MetadataSchema, decryptMessage(keyset, eg.encryptedMetadata!, EventGroup_MetadataSchema)));
+    return hex(toBinary(EventGroup_MetadataSchema, decryptMessage(keyset, eg.encryptedMetadata!, EventGroup_MetadataSchema)));
   } catch {
     return undefined;
   }
@@ -81,7 +81,7 @@ describe('halo-keys compromise encryption-key and reencrypt event-groups against
       { dp: dp1, eg: (await createEventGroup(dp1, mc2, 'eg1other')).eventGroup },
     ];
     const oldKeyset = keysetOf(mc);
-    for (const a of affected) assert.equal(decrypts(oldKeyset, a.eventGroup), toHex(toBinary(EventGroup_MetadataSchema, a.metadata)));
+    for (const a of affected) assert.equal(decrypts(oldKeyset, a.eventGroup), hex(toBinary(EventGroup_MetadataSchema, a.metadata)));
 
     const m1 = await createMeasurement(mc, [dp1, dp2], 'm1');
     const m2 = await createMeasurement(mc, [dp1], 'm2');
@@ -111,8 +111,8 @@ describe('halo-keys compromise encryption-key and reencrypt event-groups against
     // The key: replaced at the Kingdom, gone from the private keyset.
     const newKeyset = keysetOf(mc);
     const shown = await client.measurementConsumers.getMeasurementConsumer({ name: mc.name });
-    assert.notEqual(toHex(shown.publicKey!.message!.value), toHex(publishedBefore));
-    assert.equal(toHex(shown.publicKey!.message!.value), toHex(publishedKeyBytes(mc)));
+    assert.notEqual(hex(shown.publicKey!.message!.value), hex(publishedBefore));
+    assert.equal(hex(shown.publicKey!.message!.value), hex(publishedKeyBytes(mc)));
     const entry = readKeyring(mc.dir).entries.find((e) => e.id === compromised.id)!;
     assert.equal(entry.state, 'compromised');
     assert.equal(decrypts(newKeyset, affected[0]!.eventGroup), undefined, 'the old key no longer decrypts anything here');
@@ -131,15 +131,15 @@ describe('halo-keys compromise encryption-key and reencrypt event-groups against
       assert.equal(replacement.state, Measurement_State.AWAITING_REQUISITION_FULFILLMENT);
       assert.match(replacement.measurementReferenceId, new RegExp(`replaces:${old.name.split('/').pop()}$`));
       const spec = verifyAndUnpack(MeasurementSpecSchema, replacement.measurementSpec!, mcDer);
-      assert.equal(toHex(spec.measurementPublicKey!.value), toHex(publishedKeyBytes(mc)));
-      const oldHashes = specOf(old).nonceHashes.map(toHex);
-      assert.ok(spec.nonceHashes.every((h) => !oldHashes.includes(toHex(h))), 'fresh nonces');
+      assert.equal(hex(spec.measurementPublicKey!.value), hex(publishedKeyBytes(mc)));
+      const oldHashes = specOf(old).nonceHashes.map(hex);
+      assert.ok(spec.nonceHashes.every((h) => !oldHashes.includes(hex(h))), 'fresh nonces');
       assert.deepEqual(replacement.dataProviders.map((d) => d.key), old.dataProviders.map((d) => d.key));
     }
     const untouchedList = afterList.filter((m) => ![m1.name, m5.name].includes(m.name) && !mapping.has(m.name) && ![...mapping.values()].includes(m.name));
     for (const m of untouchedList) {
       const was = before.find((b) => b.name === m.name)!;
-      assert.equal(toHex(toBinary(SignedMessageSchema, m.measurementSpec!)), toHex(toBinary(SignedMessageSchema, was.measurementSpec!)));
+      assert.equal(hex(toBinary(SignedMessageSchema, m.measurementSpec!)), hex(toBinary(SignedMessageSchema, was.measurementSpec!)));
       assert.equal(m.state, was.state, `${m.name} unchanged`);
     }
 
@@ -157,7 +157,7 @@ describe('halo-keys compromise encryption-key and reencrypt event-groups against
 
     // The DataProviders re-encrypt; dp1 is killed after its first request and finishes on the second run.
     assert.equal(report.eventGroups.length, 3);
-    const untouchedBefore = await Promise.all(untouched.map(async (u) => toHex(toBinary(EventGroupSchema, await u.dp.client().eventGroups.getEventGroup({ name: u.eg.name })))));
+    const untouchedBefore = await Promise.all(untouched.map(async (u) => hex(toBinary(EventGroupSchema, await u.dp.client().eventGroups.getEventGroup({ name: u.eg.name })))));
     const killed = hk(['reencrypt', 'event-groups', '--dir', dp1.dir], { HALO_KEYS_FAULT_AFTER_STEP: '1' });
     assert.equal(killed.signal, 'SIGKILL', killed.stderr);
     const resumed = JSON.parse(ok(hk(['reencrypt', 'event-groups', '--dir', dp1.dir, '--json']), 'reencrypt dp1').stdout);
@@ -165,11 +165,11 @@ describe('halo-keys compromise encryption-key and reencrypt event-groups against
     ok(hk(['reencrypt', 'event-groups', '--dir', dp2.dir]), 'reencrypt dp2');
     for (const a of affected) {
       const now = await client.eventGroups.getEventGroup({ name: a.eventGroup.name });
-      assert.equal(toHex(now.measurementConsumerPublicKey!.value), toHex(publishedKeyBytes(mc)));
-      assert.equal(decrypts(newKeyset, now), toHex(toBinary(EventGroup_MetadataSchema, a.metadata)), `${a.eventGroup.name} decrypts with the new key`);
+      assert.equal(hex(now.measurementConsumerPublicKey!.value), hex(publishedKeyBytes(mc)));
+      assert.equal(decrypts(newKeyset, now), hex(toBinary(EventGroup_MetadataSchema, a.metadata)), `${a.eventGroup.name} decrypts with the new key`);
       assert.equal(decrypts(oldKeyset, now), undefined, `${a.eventGroup.name} no longer decrypts with the leaked key`);
     }
-    const untouchedAfter = await Promise.all(untouched.map(async (u) => toHex(toBinary(EventGroupSchema, await u.dp.client().eventGroups.getEventGroup({ name: u.eg.name })))));
+    const untouchedAfter = await Promise.all(untouched.map(async (u) => hex(toBinary(EventGroupSchema, await u.dp.client().eventGroups.getEventGroup({ name: u.eg.name })))));
     assert.deepEqual(untouchedAfter, untouchedBefore, 'EventGroups not encrypted to the key are unchanged');
     for (const dp of [dp1, dp2]) assert.deepEqual((await dp.client().metadataReencryption.listMetadataReencryptionRequests({ parent: dp.name })).requests, []);
 

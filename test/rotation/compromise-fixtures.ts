@@ -26,7 +26,7 @@ import { RequisitionSpecSchema } from '../../src/gen/wfa/measurement/api/v2alpha
 import { systemClock } from '../../src/lib/clock.js';
 import { encodePem } from '../../src/lib/pem.js';
 import { typeUrlOf, packAny } from '../../src/lib/type-url.js';
-import { nonceHash, randomNonce, toHex } from '../../src/rotation/compromise/keys.js';
+import { nonceHash, randomNonce } from '../../src/rotation/compromise/keys.js';
 import { initKeyring } from '../../src/rotation/keyring-init.js';
 import { activeEntry } from '../../src/rotation/keyring.js';
 import { connectKingdom, connectKingdomClient } from '../../src/rotation/kingdom-connect.js';
@@ -35,6 +35,7 @@ import { KeyringSession } from '../../src/rotation/session.js';
 import { encryptionPublicKeyBytes } from '../../src/rotation/steps/publish-step.js';
 import { repo, type KingdomProcess } from '../cli/kingdom-process.js';
 import { PASSPHRASE } from './fixtures.js';
+import { hex } from '../../src/lib/bytes.js';
 
 export interface Run {
   code: number | null;
@@ -155,7 +156,7 @@ export async function createMeasurement(mc: Party, dataProviders: readonly Party
       nonce,
       requisitionType: { case: 'events', value: { eventGroups: [{ key: `${dp.name}/eventGroups/AAAAAAAAAHs`, value: { filter: { expression: `person.age_group == ${referenceId.length}` } } }] } },
     });
-    writeFileSync(join(mc.copies, `${toHex(nonceHash(nonce))}.binpb`), toBinary(RequisitionSpecSchema, spec));
+    writeFileSync(join(mc.copies, `${hex(nonceHash(nonce))}.binpb`), toBinary(RequisitionSpecSchema, spec));
     hashes.push(nonceHash(nonce));
     entries.push({
       key: dp.name,
@@ -196,7 +197,7 @@ export async function fulfill(dp: Party, measurement: string, reach = 1000n) {
   const signedSpec = decryptMessage(keyset, requisition.encryptedRequisitionSpec!, SignedMessageSchema);
   const spec = verifyAndUnpack(RequisitionSpecSchema, signedSpec, mcCertificate.x509Der);
   const measurementSpec = verifyAndUnpack(MeasurementSpecSchema, requisition.measurementSpec!, mcCertificate.x509Der);
-  assert.ok(measurementSpec.nonceHashes.some((h) => toHex(h) === toHex(nonceHash(spec.nonce))));
+  assert.ok(measurementSpec.nonceHashes.some((h) => hex(h) === hex(nonceHash(spec.nonce))));
   const signing = activeEntry(s.keyring, 'signing')!;
   const result = signMessage(Measurement_ResultSchema, create(Measurement_ResultSchema, { reach: { value: reach } }), s.material.privateKey(signing));
   const measurementKey = parseKeyset(fromBinary(EncryptionPublicKeySchema, measurementSpec.measurementPublicKey!.value).data);

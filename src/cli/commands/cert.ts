@@ -25,6 +25,7 @@ import {
 import { collect, isoTime, nonNegativeInt } from '../option-values.js';
 import { UsageError, output } from '../run.js';
 import { colonHex } from './ca.js';
+import { hex } from '../../lib/bytes.js';
 
 const SIGNATURE_NAMES: Record<string, string> = {
   '1.2.840.10045.4.3.2': 'ecdsa-with-SHA256',
@@ -79,7 +80,6 @@ function rsaBits(bytes: Uint8Array): number | undefined {
   }
 }
 
-const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : undefined);
 
 /** The inspectable view of a certificate, for text and JSON output. */
 export function describeCertificate(cert: Certificate) {
@@ -93,8 +93,8 @@ export function describeCertificate(cert: Certificate) {
     version: cert.version,
     publicKey: publicKeyName(cert),
     signatureAlgorithm: SIGNATURE_NAMES[cert.signatureAlgorithm.oid] ?? cert.signatureAlgorithm.oid,
-    subjectKeyIdentifier: hex(cert.subjectKeyIdentifier),
-    authorityKeyIdentifier: hex(cert.authorityKeyIdentifier),
+    subjectKeyIdentifier: cert.subjectKeyIdentifier && hex(cert.subjectKeyIdentifier),
+    authorityKeyIdentifier: cert.authorityKeyIdentifier && hex(cert.authorityKeyIdentifier),
     basicConstraints: cert.basicConstraints
       ? { ...cert.basicConstraints, critical: ext(OID.basicConstraints)?.critical ?? false }
       : undefined,

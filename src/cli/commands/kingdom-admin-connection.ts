@@ -8,19 +8,15 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRouterTransport, type Interceptor } from '@connectrpc/connect';
+import type { Interceptor } from '@connectrpc/connect';
 import { createKingdomClient, kingdomClientOver, type KingdomClient } from '../../client/index.js';
-import { systemClock } from '../../lib/clock.js';
 import {
   adminTokenSha256,
   readAdminToken,
   DATA_DIR_FILES,
   readServerInfo,
-  PrincipalResolver,
+  openKingdom,
   type KingdomMode,
-  kingdomRoutes,
-  routerOptions,
-  openKingdomStore,
 } from '../../kingdom/index.js';
 import { UsageError } from '../run.js';
 
@@ -100,25 +96,23 @@ export async function openAdminConnection(flags: AdminConnectionFlags): Promise<
   }
   const mode = (flags.mode ?? 'strict') as KingdomMode;
   if (mode !== 'strict' && mode !== 'compatible') throw new UsageError('--mode must be strict or compatible');
-  const store = await openKingdomStore(
-    flags.databaseUrl !== undefined
-      ? { databaseUrl: flags.databaseUrl }
-      : { dataDir: existingDatabaseDir(flags.dataDir, ', or --target HOST:PORT with --kingdom-root and --admin-token-file'), holder: 'kingdom admin' },
-  );
-  // In process the operator is this user: a one-off token stands in for the admin credential.
   const token = randomBytes(32).toString('base64url');
-  const services = { store, clock: systemClock, mode, resolver: new PrincipalResolver(store) };
+  const kingdom = await openKingdom({
+    store:
+      flags.databaseUrl !== undefined
+        ? { databaseUrl: flags.databaseUrl }
+        : { dataDir: existingDatabaseDir(flags.dataDir, ', or --target HOST:PORT with --kingdom-root and --admin-token-file'), holder: 'kingdom admin' },
+    mode,
+    // In process the operator is this user: a one-off token stands in for the admin credential.
+    admin: { tokenSha256: adminTokenSha256(token) },
+  });
   const bearer: Interceptor = (next) => (req) => {
     req.header.set('authorization', `Bearer ${token}`);
     return next(req);
   };
-  const transport = createRouterTransport(kingdomRoutes(services), {
-    router: routerOptions(services, { admin: { tokenSha256: adminTokenSha256(token) } }),
-    transport: { interceptors: [bearer] },
-  });
   return {
-    client: kingdomClientOver(transport, { target: 'the store', serverName: 'the store' }),
+    client: kingdomClientOver(kingdom.transport({ client: [bearer] }), { target: 'the store', serverName: 'the store' }),
     via: flags.databaseUrl !== undefined ? 'PostgreSQL' : `store ${join(flags.dataDir, DATA_DIR_FILES.database)}`,
-    close: () => store.close(),
+    close: () => kingdom.close(),
   };
 }

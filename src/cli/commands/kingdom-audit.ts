@@ -7,6 +7,7 @@ import {
   ServerError,
 } from '../../kingdom/index.js';
 import { existingDatabaseDir } from './kingdom-admin-connection.js';
+import { hex } from '../../lib/bytes.js';
 
 /**
  * The store, opened directly. A server running on the embedded database is
@@ -25,7 +26,6 @@ export async function openAuditStore(flags: { dataDir: string; databaseUrl?: str
   return openKingdomStore({ dataDir: existingDatabaseDir(flags.dataDir, ', or --database-url URL'), holder: 'kingdom audit' });
 }
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 function entryJson(e: AuditEntry) {
   return {

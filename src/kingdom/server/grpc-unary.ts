@@ -8,6 +8,11 @@
  * message and trailers in one go. Status and error details are encoded by
  * Connect's `setTrailerStatus`, so clients see the same bytes either way.
  *
+ * Connect marks both functions `@private` (outside semver). They are kept,
+ * and pinned: test/kingdom/grpc-unary-contract.test.ts fails on an upgrade
+ * that changes their parameters or behaviour, and grpc-unary.test.ts
+ * compares whole answers with Connect's own gRPC handler.
+ *
  * Only the common case comes here: HTTP/2, POST, binary protobuf, no request
  * compression. Everything else (gRPC-Web, Connect, JSON, gzip) is left to
  * the Connect router.

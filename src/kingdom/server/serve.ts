@@ -1,15 +1,12 @@
 /**
- * `halo-keys kingdom serve`: puts the pieces together. Data dir and TLS
- * material, the store (PGlite under DIR/db, or PostgreSQL by URL), the
- * services and their interceptors, the network front, `DIR/server.json`,
- * and shutdown on SIGTERM/SIGINT.
+ * `halo-keys kingdom serve`: data dir and TLS material, the Kingdom
+ * (service/assembly.ts) on PGlite under DIR/db or PostgreSQL by URL, the
+ * network front, `DIR/server.json`, and shutdown on SIGTERM/SIGINT.
  */
 import { join } from 'node:path';
 import { type Clock, systemClock } from '../../lib/clock.js';
-import { PrincipalResolver } from '../service/authentication.js';
-import type { KingdomServices } from '../service/context.js';
-import { kingdomRoutes, routerOptions } from '../service/routes.js';
-import { openKingdomStore, type SqlKingdomStore } from '../store/index.js';
+import { openKingdom, type KingdomAssembly } from '../service/assembly.js';
+import type { SqlKingdomStore } from '../store/index.js';
 import { AdminTokenHash, adminTokenFileMissing, adminTokenRotatedEvent, ensureAdminToken, rotateAdminTokenHint } from './admin-token.js';
 import { DATA_DIR_FILES, DEV_SERVER_NAMES, ensureDevTls, readTlsFiles } from './bootstrap.js';
 import { type ServeConfig, formatListen } from './config.js';
@@ -61,40 +58,38 @@ export async function serveKingdom(config: ServeConfig, deps: ServeDependencies 
     database: config.databaseUrl !== undefined ? 'postgres' : 'pglite',
     startedAt: clock.now().toISOString(),
   });
-  let store: SqlKingdomStore;
-  try {
-    store = await openKingdomStore(
-      config.databaseUrl !== undefined
-        ? { databaseUrl: config.databaseUrl, clock }
-        : { dataDir: join(config.dataDir, DATA_DIR_FILES.database), clock, holder: 'kingdom serve' },
-    );
-  } catch (err) {
-    removeServerInfo(config.dataDir);
-    throw err;
-  }
-
   let server: KingdomServer | undefined;
-  const resolver = new PrincipalResolver(store, { clock, operatorRoots: staticRoots });
-  const services: KingdomServices = {
-    store,
-    clock,
-    mode: config.mode,
-    resolver,
-    maxResponseBytes: config.maxMessageBytes,
-    onTrustChanged: async () => {
-      await server?.reloadTrust();
-    },
-  };
+  let kingdom: KingdomAssembly | undefined;
   const adminHash = new AdminTokenHash(config.dataDir, admin.sha256, {
     // The file already holds the new hash: a failed audit write is logged, not a reason to lock the operator out.
     onChange: async (before, after) => {
       log.info('admin token rotated: the new token is accepted from now on');
-      await store
+      await kingdom?.store
         .recordAuditEvent(adminTokenRotatedEvent(before, after))
         .catch((err: unknown) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot audit the admin token rotation'));
     },
     onError: (err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'admin token hash unreadable; the previous one stays in force'),
   });
+  try {
+    kingdom = await openKingdom({
+      store:
+        config.databaseUrl !== undefined
+          ? { databaseUrl: config.databaseUrl }
+          : { dataDir: join(config.dataDir, DATA_DIR_FILES.database), holder: 'kingdom serve' },
+      clock,
+      mode: config.mode,
+      admin: { tokenSha256: () => adminHash.current() },
+      operatorRoots: staticRoots,
+      maxResponseBytes: config.maxMessageBytes,
+      onTrustChanged: async () => {
+        await server?.reloadTrust();
+      },
+    });
+  } catch (err) {
+    removeServerInfo(config.dataDir);
+    throw err;
+  }
+  const store = kingdom.store;
   const metrics = createServerMetrics();
   registerStoreMetrics(metrics.registry, store);
   try {
@@ -102,8 +97,8 @@ export async function serveKingdom(config: ServeConfig, deps: ServeDependencies 
       metrics,
       listen: config.listen,
       tls,
-      routes: kingdomRoutes(services),
-      interceptors: routerOptions(services, { admin: { tokenSha256: () => adminHash.current() } }).interceptors ?? [],
+      routes: kingdom.routes,
+      interceptors: kingdom.interceptors,
       staticRoots,
       participantRoots: () => store.listParticipantRoots(),
       health: async () => {

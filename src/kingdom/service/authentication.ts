@@ -20,7 +20,7 @@ import { StoreError, type AuditAuthentication, type KingdomStore } from '../stor
 import { ApiKeyCache, type ApiKeyIdentity } from './api-key-cache.js';
 import { certificateAuthentication, clientChainProblem, parseClientChain, type ClientChain } from './client-certificate.js';
 import { unauthenticated } from './errors.js';
-import { parsePrincipalName, principalKey, principalName, toPartyKey, type Principal } from './principal.js';
+import { parsePrincipalName, principalKey, toPartyKey, type Principal } from './principal.js';
 
 /** What the transport learned about the caller before any handler runs. */
 export interface PeerIdentity {
@@ -176,7 +176,7 @@ export class PrincipalResolver {
     const akid = chain.leaf.authorityKeyIdentifier;
     const candidate = akid ? await this.#candidate(akid) : undefined;
     if (!akid || !candidate) return {};
-    const verdictKey = `${digest}|${principalName(candidate.principal)}|${candidate.mapped}`;
+    const verdictKey = `${digest}|${formatResourceName(candidate.principal)}|${candidate.mapped}`;
     const cached = this.#fresh(this.#verdicts.get(verdictKey));
     let problem = cached?.value;
     if (!cached) {
@@ -200,7 +200,7 @@ export class PrincipalResolver {
 
   /** The candidate's registered root, plus the operator roots with this SKID when the operator mapped the AKID; undefined if it has no party. */
   async #anchorsOf(candidate: Candidate, akid: Uint8Array): Promise<TrustStore | undefined> {
-    const key = `${principalName(candidate.principal)}|${Buffer.from(akid).toString('hex')}|${candidate.mapped}`;
+    const key = `${formatResourceName(candidate.principal)}|${Buffer.from(akid).toString('hex')}|${candidate.mapped}`;
     const known = this.#anchors.get(key);
     if (known) return known;
     let root: Certificate;

@@ -19,7 +19,6 @@ import type { KingdomServices } from './context.js';
 import { permissionDenied } from './errors.js';
 import { requirePrincipal, samePrincipal, toPartyKey } from './principal.js';
 import { certificateNameOf, measurementName, requisitionName } from './render-measurement.js';
-import { withErrorMapping } from './service-support.js';
 
 export function certificateBlastRadiusService(services: KingdomServices) {
   const { store } = services;
@@ -44,5 +43,5 @@ export function certificateBlastRadiusService(services: KingdomServices) {
 }
 
 export function registerCertificateBlastRadiusService(router: ConnectRouter, services: KingdomServices): void {
-  router.service(CertificateBlastRadius, withErrorMapping(certificateBlastRadiusService(services)));
+  router.service(CertificateBlastRadius, certificateBlastRadiusService(services));
 }

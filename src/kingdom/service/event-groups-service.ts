@@ -52,7 +52,7 @@ import { failedPrecondition, invalidArgument, permissionDenied } from './errors.
 import { DEFAULT_RESPONSE_BYTES, itemsWithinLimit, pageTokenBytes } from './page-budget.js';
 import { requirePrincipal, samePrincipal } from './principal.js';
 import { eventGroupFields, renderEventGroup } from './render-event-group.js';
-import { actorOf, requiredField, withErrorMapping } from './service-support.js';
+import { actorOf, requiredField } from './service-support.js';
 
 const SCAN_LIMIT = 1000;
 
@@ -242,5 +242,5 @@ export function eventGroupsService(services: KingdomServices) {
 }
 
 export function registerEventGroupsService(router: ConnectRouter, services: KingdomServices): void {
-  router.service(EventGroups, withErrorMapping(eventGroupsService(services)));
+  router.service(EventGroups, eventGroupsService(services));
 }

@@ -18,7 +18,6 @@ import type { KingdomServices } from './context.js';
 import { permissionDenied } from './errors.js';
 import { requirePrincipal, samePrincipal } from './principal.js';
 import { certificateNameOf, measurementName } from './render-measurement.js';
-import { withErrorMapping } from './service-support.js';
 
 export function measurementTrustService(services: KingdomServices) {
   const { store } = services;
@@ -46,5 +45,5 @@ export function measurementTrustService(services: KingdomServices) {
 }
 
 export function registerMeasurementTrustService(router: ConnectRouter, services: KingdomServices): void {
-  router.service(MeasurementTrust, withErrorMapping(measurementTrustService(services)));
+  router.service(MeasurementTrust, measurementTrustService(services));
 }

@@ -59,14 +59,13 @@ import { requirePrincipal, samePrincipal, type Principal } from './principal.js'
 import { measurementStateFromApi, renderMeasurement, serializeSignedMessage } from './render-measurement.js';
 import {
   actorOf,
-  bytesEqual,
   checkEncryptionPublicKey,
   parseField,
   requireTypeUrl,
   requiredField,
   unpackField,
-  withErrorMapping,
 } from './service-support.js';
+import { bytesEqual } from '../../lib/bytes.js';
 
 /** The MeasurementSpec a SignedMessage carries (`message`, or legacy `data`). */
 function unpackMeasurementSpec(sm: SignedMessage | undefined): MeasurementSpec {
@@ -275,5 +274,5 @@ export function measurementsService(services: KingdomServices) {
 }
 
 export function registerMeasurementsService(router: ConnectRouter, services: KingdomServices): void {
-  router.service(Measurements, withErrorMapping(measurementsService(services)));
+  router.service(Measurements, measurementsService(services));
 }

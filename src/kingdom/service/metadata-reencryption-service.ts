@@ -40,7 +40,8 @@ import type { KingdomServices } from './context.js';
 import { failedPrecondition, invalidArgument, permissionDenied } from './errors.js';
 import { requirePrincipal, samePrincipal } from './principal.js';
 import { eventGroupName } from './render-event-group.js';
-import { actorOf, bytesEqual, keyFingerprint, requiredField, unpackField, withErrorMapping } from './service-support.js';
+import { actorOf, keyFingerprint, requiredField, unpackField } from './service-support.js';
+import { bytesEqual } from '../../lib/bytes.js';
 
 const COLLECTION = 'metadataReencryptionRequests';
 
@@ -191,5 +192,5 @@ export function metadataReencryptionService(services: KingdomServices) {
 }
 
 export function registerMetadataReencryptionService(router: ConnectRouter, services: KingdomServices): void {
-  router.service(EventGroupMetadataReencryption, withErrorMapping(metadataReencryptionService(services)));
+  router.service(EventGroupMetadataReencryption, metadataReencryptionService(services));
 }

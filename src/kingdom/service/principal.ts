@@ -24,10 +24,6 @@ export function requirePrincipal(ctx: HandlerContext): Principal {
   return principal;
 }
 
-export function principalName(principal: Principal): string {
-  return formatResourceName(principal);
-}
-
 /** A principal resource name (`dataProviders/…`, `duchies/…`, …) as a key, or undefined. */
 export function parsePrincipalName(name: string): Principal | undefined {
   const key = parseResourceName(name);
@@ -43,7 +39,7 @@ export function parsePrincipalName(name: string): Principal | undefined {
 }
 
 export function samePrincipal(a: Principal, b: CertificateParentKey): boolean {
-  return principalName(a) === formatResourceName(b);
+  return formatResourceName(a) === formatResourceName(b);
 }
 
 /** The store's owner key for an API parent key. */

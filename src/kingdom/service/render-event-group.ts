@@ -24,13 +24,13 @@ import { API_VERSION } from './context.js';
 import { invalidArgument } from './errors.js';
 import { encryptionPublicKeyAny } from './render-measurement.js';
 import {
-  bytesEqual,
   checkEncryptionPublicKey,
   parseField,
   requireTypeUrl,
   requiredField,
   unpackField,
 } from './service-support.js';
+import { bytesEqual } from '../../lib/bytes.js';
 
 export const eventGroupName = (dp: bigint, eg: bigint): string =>
   formatResourceName({ kind: 'eventGroup', parent: { kind: 'dataProvider', dataProviderId: dp }, eventGroupId: eg });

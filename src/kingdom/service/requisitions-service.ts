@@ -46,7 +46,8 @@ import {
   renderRequisition,
   requisitionStateFromApi,
 } from './render-measurement.js';
-import { actorOf, bytesEqual, requireTypeUrl, requiredField, withErrorMapping } from './service-support.js';
+import { actorOf, requireTypeUrl, requiredField } from './service-support.js';
+import { bytesEqual } from '../../lib/bytes.js';
 
 /** SHA-256 of the nonce as 8 big-endian bytes, as the MC computed `nonce_hash`. */
 export function nonceHash(nonce: bigint): Uint8Array {
@@ -211,5 +212,5 @@ export function requisitionsService(services: KingdomServices) {
 }
 
 export function registerRequisitionsService(router: ConnectRouter, services: KingdomServices): void {
-  router.service(Requisitions, withErrorMapping(requisitionsService(services)));
+  router.service(Requisitions, requisitionsService(services));
 }

@@ -1,7 +1,6 @@
 /**
  * Small pieces the EventGroups, Measurements, Requisitions and trust services
- * share: error mapping around a whole implementation, the audit actor,
- * checked unpacking of request fields, and key fingerprints.
+ * share: the audit actor, checked unpacking of request fields, and key fingerprints.
  */
 import { createHash } from 'node:crypto';
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
@@ -13,28 +12,8 @@ import { EncryptionPublicKey_Format, type EncryptionPublicKey } from '../../gen/
 import type { AuditActor } from '../store/index.js';
 import { callerAuthenticationKey } from './authentication.js';
 import type { KingdomMode } from './context.js';
-import { toConnectError, invalidArgument } from './errors.js';
+import { invalidArgument } from './errors.js';
 import type { Principal } from './principal.js';
-
-/**
- * Wraps every method of a service implementation so whatever it throws
- * leaves as a ConnectError with ErrorInfo, whichever interceptors the router
- * that serves it was given.
- */
-export function withErrorMapping<T extends object>(impl: T): T {
-  const wrapped: Record<string, unknown> = {};
-  for (const [name, fn] of Object.entries(impl)) {
-    if (typeof fn !== 'function') continue;
-    wrapped[name] = async (...args: unknown[]) => {
-      try {
-        return await (fn as (...a: unknown[]) => Promise<unknown>).apply(impl, args);
-      } catch (err) {
-        throw toConnectError(err);
-      }
-    };
-  }
-  return wrapped as T;
-}
 
 /** Who the store's audit entry names: the principal's resource name, and how it authenticated on this call. */
 export function actorOf(principal: Principal, ctx: HandlerContext): AuditActor {
@@ -84,10 +63,6 @@ export function requireTypeUrl(typeUrl: string, schema: DescMessage, field: stri
 /** SHA-256 of a serialized EncryptionPublicKey: how re-encryption requests name a key. */
 export function keyFingerprint(serializedEncryptionPublicKey: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(serializedEncryptionPublicKey).digest());
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
 /**

@@ -27,7 +27,7 @@ export async function createApiKey(
   const mc = requireExternalId(input.measurementConsumerId, 'measurement consumer id');
   const nickname = input.nickname ?? '';
   const description = input.description ?? '';
-  if (typeof nickname !== 'string' || typeof description !== 'string') throw invalidArgument('nickname and description are strings');
+  if (typeof nickname !== 'string' || typeof description !== 'string') throw invalidArgument('INVALID_FIELD_VALUE', 'nickname and description are strings');
   const parties = await ctx.tx.query<{ party_id: bigint }>(
     `SELECT party_id FROM parties WHERE kind = 'MEASUREMENT_CONSUMER' AND external_id = $1`,
     [mc],
@@ -113,7 +113,7 @@ export interface SetAkidPrincipalInput {
 export async function setAkidPrincipal(ctx: WriteContext, input: SetAkidPrincipalInput): Promise<AkidPrincipalRecord> {
   const akid = requireBytes(input.authorityKeyIdentifier, 'authority_key_identifier');
   if (typeof input.principalResourceName !== 'string' || !PRINCIPAL_NAME.test(input.principalResourceName)) {
-    throw invalidArgument('principal_resource_name is not a principal resource name');
+    throw invalidArgument('INVALID_FIELD_VALUE', 'principal_resource_name is not a principal resource name');
   }
   const before = await ctx.tx.query<{ principal_resource_name: string }>(
     'SELECT principal_resource_name FROM akid_principals WHERE authority_key_identifier = $1 FOR UPDATE',

@@ -199,7 +199,7 @@ export async function revokeCertificate(
   const { actor, owner, externalCertificateId: id, revocationState: state } = input;
   requireKey(owner);
   requireExternalId(id, 'certificate id');
-  if (state !== 1 && state !== 2) throw invalidArgument('Revocation State unspecified', 'REQUIRED_FIELD_NOT_SET');
+  if (state !== 1 && state !== 2) throw invalidArgument('REQUIRED_FIELD_NOT_SET', 'Revocation State unspecified');
   const row = await findCertificateRow(ctx.tx, owner, id, 'FOR UPDATE OF c');
   if (row === null) throw certificateNotFound(owner, id);
   const before = toCertificate(row);

@@ -57,7 +57,8 @@ export function partyNotFound(key: PartyKey, code: 'NOT_FOUND' | 'FAILED_PRECOND
   });
 }
 
-export function invalidArgument(message: string, reason: StoreErrorReason = 'INVALID_FIELD_VALUE'): StoreError {
+/** INVALID_ARGUMENT with its reason first, as service/errors.ts's `invalidArgument`. */
+export function invalidArgument(reason: StoreErrorReason, message: string): StoreError {
   return new StoreError('INVALID_ARGUMENT', reason, message);
 }
 
@@ -102,38 +103,38 @@ export { sha256Hex };
 
 export function requireActor(actor: AuditActor): void {
   const name = typeof actor === 'object' && actor !== null ? actor.name : actor;
-  if (typeof name !== 'string' || name.length === 0) throw invalidArgument('actor is required', 'REQUIRED_FIELD_NOT_SET');
+  if (typeof name !== 'string' || name.length === 0) throw invalidArgument('REQUIRED_FIELD_NOT_SET', 'actor is required');
 }
 
 export function requireBytes(value: Uint8Array | undefined | null, field: string): Uint8Array {
   if (!(value instanceof Uint8Array) || value.length === 0) {
-    throw invalidArgument(`${field} is not specified`, 'REQUIRED_FIELD_NOT_SET');
+    throw invalidArgument('REQUIRED_FIELD_NOT_SET', `${field} is not specified`);
   }
   return value;
 }
 
 export function requireExternalId(value: bigint, field: string): bigint {
-  if (typeof value !== 'bigint' || value <= 0n || value >= 1n << 63n) throw invalidArgument(`${field} is not a valid id`);
+  if (typeof value !== 'bigint' || value <= 0n || value >= 1n << 63n) throw invalidArgument('INVALID_FIELD_VALUE', `${field} is not a valid id`);
   return value;
 }
 
 export function requireDate(value: Date, field: string): Date {
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw invalidArgument(`${field} is not a valid time`);
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw invalidArgument('INVALID_FIELD_VALUE', `${field} is not a valid time`);
   return value;
 }
 
 export function requireLimit(limit: number | undefined, fallback = 50, max = 1000): number {
   const n = limit ?? fallback;
-  if (!Number.isSafeInteger(n) || n < 1 || n > max) throw invalidArgument(`limit must be an integer in 1..${max}`);
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) throw invalidArgument('INVALID_FIELD_VALUE', `limit must be an integer in 1..${max}`);
   return n;
 }
 
 export function requireKey(key: PartyKey): PartyKey {
   if (typeof key !== 'object' || key === null || !Object.hasOwn(METADATA_KEY, key.kind)) {
-    throw invalidArgument('unknown owner kind');
+    throw invalidArgument('INVALID_FIELD_VALUE', 'unknown owner kind');
   }
   if (key.kind === 'DUCHY') {
-    if (typeof key.id !== 'string' || key.id.length === 0) throw invalidArgument('duchy id is required');
+    if (typeof key.id !== 'string' || key.id.length === 0) throw invalidArgument('INVALID_FIELD_VALUE', 'duchy id is required');
   } else {
     requireExternalId(key.id, `${METADATA_KEY[key.kind]} id`);
   }

@@ -92,7 +92,7 @@ export interface EventGroupFields {
 
 function validateFields(f: EventGroupFields): void {
   if (f.eventGroupReferenceId !== undefined && typeof f.eventGroupReferenceId !== 'string') {
-    throw invalidArgument('event_group_reference_id must be a string');
+    throw invalidArgument('INVALID_FIELD_VALUE', 'event_group_reference_id must be a string');
   }
   const hasMetadata = f.encryptedMetadata !== undefined && f.encryptedMetadata !== null;
   if (hasMetadata) requireBytes(f.encryptedMetadata, 'encrypted_metadata');
@@ -174,7 +174,7 @@ export interface ListEventGroupsOptions {
 /** Ordered by (DataProvider external id, EventGroup external id). */
 export async function listEventGroups(ctx: ReadContext, o: ListEventGroupsOptions): Promise<Page<EventGroupRecord, EventGroupCursor>> {
   if (o.dataProviderId === undefined && o.measurementConsumerId === undefined) {
-    throw invalidArgument('a data provider or a measurement consumer is required', 'REQUIRED_FIELD_NOT_SET');
+    throw invalidArgument('REQUIRED_FIELD_NOT_SET', 'a data provider or a measurement consumer is required');
   }
   const limit = requireLimit(o.limit);
   const params: unknown[] = [];

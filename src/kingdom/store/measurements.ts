@@ -209,7 +209,7 @@ export async function getMeasurement(ctx: ReadContext, mc: bigint, m: bigint): P
 }
 
 export function checkStates<S extends string>(states: readonly S[] | undefined, known: Set<S>): void {
-  for (const s of states ?? []) if (!known.has(s)) throw invalidArgument(`unknown state ${String(s)}`);
+  for (const s of states ?? []) if (!known.has(s)) throw invalidArgument('INVALID_FIELD_VALUE', `unknown state ${String(s)}`);
 }
 
 export interface ListMeasurementsOptions {
@@ -276,19 +276,19 @@ export async function createMeasurement(ctx: WriteContext, input: CreateMeasurem
   const mcCertId = requireExternalId(input.measurementConsumerCertificateId, 'measurement consumer certificate id');
   requireBytes(input.measurementSpec, 'measurement_spec');
   if (!Array.isArray(input.dataProviders) || input.dataProviders.length === 0) {
-    throw invalidArgument('data_providers is empty', 'REQUIRED_FIELD_NOT_SET');
+    throw invalidArgument('REQUIRED_FIELD_NOT_SET', 'data_providers is empty');
   }
   const seen = new Set<bigint>();
   for (const e of input.dataProviders) {
     requireExternalId(e?.dataProviderId, 'data provider id');
-    if (seen.has(e.dataProviderId)) throw invalidArgument(`data provider ${apiId(e.dataProviderId)} appears twice`);
+    if (seen.has(e.dataProviderId)) throw invalidArgument('INVALID_FIELD_VALUE', `data provider ${apiId(e.dataProviderId)} appears twice`);
     seen.add(e.dataProviderId);
     requireBytes(e.dataProviderPublicKey, 'data_provider_public_key');
     requireBytes(e.encryptedRequisitionSpec, 'encrypted_requisition_spec');
     requireBytes(e.nonceHash, 'nonce_hash');
   }
   if (input.requestId !== undefined && (typeof input.requestId !== 'string' || input.requestId.length === 0)) {
-    throw invalidArgument('request_id must be a non-empty string');
+    throw invalidArgument('INVALID_FIELD_VALUE', 'request_id must be a non-empty string');
   }
   const mcKey = measurementConsumer(mc);
   const mcRows = await ctx.tx.query<{ party_id: bigint }>(

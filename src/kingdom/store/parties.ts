@@ -95,9 +95,9 @@ const DUCHY_ID = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 function validatePublicKey(k: PublicKeyInput): void {
   requireBytes(k?.publicKey, 'public_key');
   requireBytes(k.signature, 'public_key_signature');
-  if (typeof k.signatureAlgorithmOid !== 'string') throw invalidArgument('signature_algorithm_oid must be a string');
+  if (typeof k.signatureAlgorithmOid !== 'string') throw invalidArgument('INVALID_FIELD_VALUE', 'signature_algorithm_oid must be a string');
   if (typeof k.apiVersion !== 'string' || k.apiVersion.length === 0) {
-    throw invalidArgument('api_version is not specified', 'REQUIRED_FIELD_NOT_SET');
+    throw invalidArgument('REQUIRED_FIELD_NOT_SET', 'api_version is not specified');
   }
 }
 
@@ -133,22 +133,22 @@ export async function createParty(
   input: CreatePartyInput,
 ): Promise<{ party: PartyRecord; certificate: CertificateRecord }> {
   const kind = input.kind;
-  if (!Object.hasOwn(HAS_PUBLIC_KEY, kind)) throw invalidArgument('unknown party kind');
+  if (!Object.hasOwn(HAS_PUBLIC_KEY, kind)) throw invalidArgument('INVALID_FIELD_VALUE', 'unknown party kind');
   const displayName = input.displayName ?? '';
-  if (typeof displayName !== 'string') throw invalidArgument('display_name must be a string');
+  if (typeof displayName !== 'string') throw invalidArgument('INVALID_FIELD_VALUE', 'display_name must be a string');
   requireBytes(input.rootCertificateDer, 'root_certificate_der');
   requireBytes(input.rootSubjectKeyIdentifier, 'root_subject_key_identifier');
   validateCertificateInput(input.certificate);
   if (HAS_PUBLIC_KEY[kind]) {
-    if (input.publicKey === undefined) throw invalidArgument('public_key is not specified', 'REQUIRED_FIELD_NOT_SET');
+    if (input.publicKey === undefined) throw invalidArgument('REQUIRED_FIELD_NOT_SET', 'public_key is not specified');
     validatePublicKey(input.publicKey);
   } else if (input.publicKey !== undefined) {
-    throw invalidArgument(`a ${kind} has no encryption public key`);
+    throw invalidArgument('INVALID_FIELD_VALUE', `a ${kind} has no encryption public key`);
   }
   if (kind === 'DUCHY' && (typeof input.duchyId !== 'string' || !DUCHY_ID.test(input.duchyId))) {
-    throw invalidArgument('duchy id must be 1-63 lowercase letters, digits or hyphens, starting with a letter');
+    throw invalidArgument('INVALID_FIELD_VALUE', 'duchy id must be 1-63 lowercase letters, digits or hyphens, starting with a letter');
   }
-  if (kind !== 'DUCHY' && input.duchyId !== undefined) throw invalidArgument('only a Duchy takes a configured id');
+  if (kind !== 'DUCHY' && input.duchyId !== undefined) throw invalidArgument('INVALID_FIELD_VALUE', 'only a Duchy takes a configured id');
 
   // A Duchy has no external id; a duplicate Duchy id or Duchy root SKID raises
   // its unique violation (mapped to ALREADY_EXISTS): only an external-id
@@ -248,7 +248,7 @@ export interface UpdatePublicKeyInput {
 /** §2.7: overwrites the key and re-points it at the named certificate of the same owner. */
 export async function updatePublicKey(ctx: WriteContext, input: UpdatePublicKeyInput): Promise<PartyRecord> {
   const owner = requireKey(input.owner);
-  if (!HAS_PUBLIC_KEY[owner.kind]) throw invalidArgument(`a ${owner.kind} has no encryption public key`);
+  if (!HAS_PUBLIC_KEY[owner.kind]) throw invalidArgument('INVALID_FIELD_VALUE', `a ${owner.kind} has no encryption public key`);
   requireExternalId(input.certificateId, 'certificate id');
   validatePublicKey(input.publicKey);
   const w = partyWhere(owner, 1);

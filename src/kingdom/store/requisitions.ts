@@ -160,7 +160,7 @@ export interface FulfillDirectRequisitionInput {
 export async function fulfillDirectRequisition(ctx: WriteContext, input: FulfillDirectRequisitionInput): Promise<RequisitionRecord> {
   requireBytes(input.encryptedResult, 'encrypted_result');
   if (input.nonce !== undefined && (typeof input.nonce !== 'bigint' || input.nonce < 0n || input.nonce >= 1n << 64n)) {
-    throw invalidArgument('nonce is not a fixed64');
+    throw invalidArgument('INVALID_FIELD_VALUE', 'nonce is not a fixed64');
   }
   const dp = input.dataProviderId;
   const row = await lockRequisition(ctx, dp, input.externalRequisitionId);
@@ -226,9 +226,9 @@ export interface RefuseRequisitionInput {
 /** The DataProvider refuses: the measurement FAILS with REQUISITION_REFUSED and the rest are withdrawn. */
 export async function refuseRequisition(ctx: WriteContext, input: RefuseRequisitionInput): Promise<RequisitionRecord> {
   if (!Number.isSafeInteger(input.justification) || input.justification <= 0 || input.justification > 0x7fffffff) {
-    throw invalidArgument('refusal justification is not specified', 'REQUIRED_FIELD_NOT_SET');
+    throw invalidArgument('REQUIRED_FIELD_NOT_SET', 'refusal justification is not specified');
   }
-  if (typeof input.message !== 'string') throw invalidArgument('refusal message must be a string');
+  if (typeof input.message !== 'string') throw invalidArgument('INVALID_FIELD_VALUE', 'refusal message must be a string');
   const dp = input.dataProviderId;
   const row = await lockRequisition(ctx, dp, input.externalRequisitionId);
   await ctx.tx.query(

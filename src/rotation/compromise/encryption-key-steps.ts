@@ -20,10 +20,11 @@ import type { KeyringSession } from '../session.js';
 import { encryptionPublicKeyBytes } from '../steps/publish-step.js';
 import { type StepHandler, stepEntry } from '../steps/context.js';
 import type { EncryptionKeyAssessment } from './assessment.js';
-import { carriesKey, encryptionKeyBytes, sha256, toHex } from './keys.js';
+import { carriesKey, encryptionKeyBytes, sha256 } from './keys.js';
 import { clientOf, listEventGroups, listMeasurements, listRequisitions } from './kingdom-calls.js';
 import type { KingdomClient } from '../../client/index.js';
 import { readRecord, recordOutcome } from './workspace.js';
+import { hex } from '../../lib/bytes.js';
 
 const PENDING = [Measurement_State.AWAITING_REQUISITION_FULFILLMENT, Measurement_State.COMPUTING];
 
@@ -50,7 +51,7 @@ export async function assessEncryptionKey(session: KeyringSession, client: Kingd
   };
   // How EventGroups name the key: the SHA-256 of the EncryptionPublicKey as published with it primary.
   const keyset = session.material.loadEncryptionKeyset(session.keyring.encryptionKeyset);
-  if (keyset.primaryKeyId === entry.tinkKeyId) out.publishedKeySha256 = toHex(sha256(encryptionPublicKeyBytes(keyset)));
+  if (keyset.primaryKeyId === entry.tinkKeyId) out.publishedKeySha256 = hex(sha256(encryptionPublicKeyBytes(keyset)));
   else {
     const published = session.keyring.publication;
     if (published && published.primaryKeyId === entry.tinkKeyId) out.publishedKeySha256 = published.messageSha256;

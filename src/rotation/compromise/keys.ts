@@ -11,13 +11,10 @@ import type { Any } from '@bufbuild/protobuf/wkt';
 import { KeysetSchema } from '../../gen/google/crypto/tink/tink_pb.js';
 import { EncryptionPublicKeySchema } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { typeUrlMatches } from '../../lib/type-url.js';
+import { hex } from '../../lib/bytes.js';
 
 export function sha256(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(bytes).digest());
-}
-
-export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex');
 }
 
 /** The serialized EncryptionPublicKey an Any carries, or undefined when it carries something else. */
@@ -31,7 +28,7 @@ export function keyFingerprintsOf(serializedEncryptionPublicKey: Uint8Array | un
   if (!serializedEncryptionPublicKey) return [];
   try {
     const key = fromBinary(EncryptionPublicKeySchema, serializedEncryptionPublicKey);
-    return fromBinary(KeysetSchema, key.data).key.map((k) => toHex(sha256(k.keyData?.value ?? new Uint8Array(0))));
+    return fromBinary(KeysetSchema, key.data).key.map((k) => hex(sha256(k.keyData?.value ?? new Uint8Array(0))));
   } catch {
     return [];
   }

@@ -12,9 +12,9 @@ import { activeEntry, type KeyEntry } from '../keyring.js';
 import { planRotation } from '../plan.js';
 import type { KeyringSession } from '../session.js';
 import { assessEncryptionKey } from './encryption-key-steps.js';
-import { toHex } from './keys.js';
 import { requireSetting, type CompromiseSettings } from './settings.js';
 import { writeRecord } from './workspace.js';
+import { hex } from '../../lib/bytes.js';
 
 export interface ProcedurePlan {
   kinds: KeyKind[];
@@ -168,7 +168,7 @@ export async function planReencryption(session: KeyringSession, client: KingdomC
     const trustedRoots = requireSetting(req.settings, 'trustedRoots', '--trusted-roots FILE', "the MeasurementConsumer's new key is checked against its root");
     for (const r of open) {
       steps.add('reencrypt.event-group', `re-encrypt ${r.eventGroup} for ${r.measurementConsumer}, close ${r.name}`, {
-        args: { request: r.name, eventGroup: r.eventGroup, measurementConsumer: r.measurementConsumer, fingerprint: toHex(r.measurementConsumerKeyFingerprint), metadataDir, trustedRoots },
+        args: { request: r.name, eventGroup: r.eventGroup, measurementConsumer: r.measurementConsumer, fingerprint: hex(r.measurementConsumerKeyFingerprint), metadataDir, trustedRoots },
       });
     }
     const args: Args = { procedure: 'reencrypt.event-groups' };

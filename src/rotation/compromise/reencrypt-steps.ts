@@ -14,13 +14,14 @@ import { join } from 'node:path';
 import { clone, fromBinary } from '@bufbuild/protobuf';
 import { encryptMessage } from '../../crypto/index.js';
 import { EventGroup_MetadataSchema, EventGroup_State, EventGroupSchema, type EventGroup_Metadata } from '../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
-import { readFileBytes } from '../../lib/files.js';
+import { FileError, readFileBytes } from '../../lib/files.js';
 import { RotationError } from '../errors.js';
 import type { StepHandler } from '../steps/context.js';
-import { encryptionKeyBytes, sha256, toHex } from './keys.js';
+import { encryptionKeyBytes, sha256 } from './keys.js';
 import { clientOf } from './kingdom-calls.js';
 import { verifiedPeerKey } from './peer-keys.js';
 import { recordOutcome } from './workspace.js';
+import { hex } from '../../lib/bytes.js';
 
 export interface ReencryptionOutcome {
   request: string;
@@ -37,7 +38,7 @@ export function ownMetadata(dir: string, referenceId: string): EventGroup_Metada
   try {
     return fromBinary(EventGroup_MetadataSchema, readFileBytes(file, 'EventGroup metadata'));
   } catch (err) {
-    const missing = (err as { code?: string }).code === 'FILE_NOT_FOUND';
+    const missing = err instanceof FileError && err.code === 'FILE_NOT_FOUND';
     throw new RotationError('PLAINTEXT_MISSING', missing ? `no metadata copy ${file}: put the plaintext EventGroup.Metadata there and run again` : `${file} is not a serialized EventGroup.Metadata`, { cause: err });
   }
 }
@@ -52,11 +53,11 @@ export const reencryptEventGroupStep: StepHandler = {
     const client = clientOf(ctx);
     const eg = await client.eventGroups.getEventGroup({ name });
     const current = encryptionKeyBytes(eg.measurementConsumerPublicKey);
-    const stale = eg.state !== EventGroup_State.DELETED && eg.encryptedMetadata !== undefined && current !== undefined && toHex(sha256(current)) === fingerprint;
+    const stale = eg.state !== EventGroup_State.DELETED && eg.encryptedMetadata !== undefined && current !== undefined && hex(sha256(current)) === fingerprint;
     let detail = 'no longer encrypted to the compromised key';
     if (stale) {
       const peer = await verifiedPeerKey(client, consumer, String(step.args?.trustedRoots ?? ''), s.now());
-      if (toHex(sha256(peer.bytes)) === fingerprint) {
+      if (hex(sha256(peer.bytes)) === fingerprint) {
         throw new RotationError('PRECONDITION_FAILED', `${consumer} still publishes the compromised key; run again once it has rotated`);
       }
       const metadata = ownMetadata(String(step.args?.metadataDir ?? ''), eg.eventGroupReferenceId);
@@ -66,8 +67,8 @@ export const reencryptEventGroupStep: StepHandler = {
       updated.measurementConsumerPublicKey = peer.signed.message!;
       updated.signedMeasurementConsumerPublicKey = peer.signed;
       await client.eventGroups.updateEventGroup({ eventGroup: updated });
-      detail = `re-encrypted to key ${toHex(sha256(peer.bytes)).slice(0, 16)}… of ${consumer}`;
-      s.record({ action: 'event-group.reencrypt', resource: name, before: { keySha256: fingerprint }, after: { keySha256: toHex(sha256(peer.bytes)), certificate: peer.certificate }, outcome: 'ok' });
+      detail = `re-encrypted to key ${hex(sha256(peer.bytes)).slice(0, 16)}… of ${consumer}`;
+      s.record({ action: 'event-group.reencrypt', resource: name, before: { keySha256: fingerprint }, after: { keySha256: hex(sha256(peer.bytes)), certificate: peer.certificate }, outcome: 'ok' });
     }
     await client.metadataReencryption.closeMetadataReencryptionRequest({ name: request });
     s.record({ action: 'reencryption-request.close', resource: request, outcome: 'ok', detail });

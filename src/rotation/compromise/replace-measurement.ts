@@ -26,17 +26,18 @@ import { EncryptionPublicKeySchema, SignedMessageSchema } from '../../gen/wfa/me
 import { MeasurementSchema, Measurement_DataProviderEntrySchema, Measurement_State, type Measurement } from '../../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import { MeasurementSpecSchema } from '../../gen/wfa/measurement/api/v2alpha/measurement_spec_pb.js';
 import { RequisitionSpecSchema, type RequisitionSpec } from '../../gen/wfa/measurement/api/v2alpha/requisition_spec_pb.js';
-import { readFileBytes, writeSecretFile } from '../../lib/files.js';
+import { FileError, readFileBytes, writeSecretFile } from '../../lib/files.js';
 import { typeUrlOf } from '../../lib/type-url.js';
 import { RotationError } from '../errors.js';
 import { activeEntry } from '../keyring.js';
 import { sha256Hex } from '../keyring-files.js';
 import { encryptionPublicKeyBytes } from '../steps/publish-step.js';
 import type { StepContext, StepHandler } from '../steps/context.js';
-import { nonceHash, randomNonce, toHex } from './keys.js';
+import { nonceHash, randomNonce } from './keys.js';
 import { clientOf, listMeasurements } from './kingdom-calls.js';
 import { verifiedPeerKey } from './peer-keys.js';
 import { recordOutcome } from './workspace.js';
+import { hex } from '../../lib/bytes.js';
 
 const PENDING = new Set([Measurement_State.AWAITING_REQUISITION_FULFILLMENT, Measurement_State.COMPUTING]);
 
@@ -59,15 +60,15 @@ function specBytes(m: Measurement): Uint8Array {
 
 /** The MC's stored RequisitionSpec for a nonce hash, checked to be the one it names. */
 function ownRequisitionSpec(dir: string, hash: Uint8Array): RequisitionSpec {
-  const file = join(dir, `${toHex(hash)}.binpb`);
+  const file = join(dir, `${hex(hash)}.binpb`);
   let spec: RequisitionSpec;
   try {
     spec = fromBinary(RequisitionSpecSchema, readFileBytes(file, 'RequisitionSpec copy'));
   } catch (err) {
-    const missing = (err as { code?: string }).code === 'FILE_NOT_FOUND';
+    const missing = err instanceof FileError && err.code === 'FILE_NOT_FOUND';
     throw new RotationError('PLAINTEXT_MISSING', missing ? `no RequisitionSpec copy ${file}: put the MC's copy there and run again` : `${file} is not a serialized RequisitionSpec`, { cause: err });
   }
-  if (toHex(nonceHash(spec.nonce)) !== toHex(hash)) throw new RotationError('PLAINTEXT_MISSING', `${file}: its nonce does not hash to ${toHex(hash)}`);
+  if (hex(nonceHash(spec.nonce)) !== hex(hash)) throw new RotationError('PLAINTEXT_MISSING', `${file}: its nonce does not hash to ${hex(hash)}`);
   return spec;
 }
 
@@ -100,9 +101,9 @@ async function createReplacement(ctx: StepContext, old: Measurement, specsDir: s
     spec.serializedMeasurementPublicKey = new Uint8Array(0);
     spec.nonce = randomNonce();
     const hash = nonceHash(spec.nonce);
-    hashes.set(toHex(oldHash), hash);
+    hashes.set(hex(oldHash), hash);
     const peer = await verifiedPeerKey(client, e.key, trustedRoots, s.now());
-    writeSecretFile(join(specsDir, `${toHex(hash)}.binpb`), toBinary(RequisitionSpecSchema, spec));
+    writeSecretFile(join(specsDir, `${hex(hash)}.binpb`), toBinary(RequisitionSpecSchema, spec));
     entries.push(
       create(Measurement_DataProviderEntrySchema, {
         key: e.key,
@@ -118,7 +119,7 @@ async function createReplacement(ctx: StepContext, old: Measurement, specsDir: s
   const spec = clone(MeasurementSpecSchema, fromBinary(MeasurementSpecSchema, specBytes(old)));
   spec.measurementPublicKey = newKey;
   spec.serializedMeasurementPublicKey = new Uint8Array(0);
-  spec.nonceHashes = spec.nonceHashes.map((h) => hashes.get(toHex(h)) ?? h);
+  spec.nonceHashes = spec.nonceHashes.map((h) => hashes.get(hex(h)) ?? h);
   const marker = replacementMarker(old.name);
   const measurement = create(MeasurementSchema, {
     measurementConsumerCertificate: signing.kingdomCertificate,

@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import {
+  K8sError,
   applyKustomization,
   findKustomizationFile,
   waitForServedCertificate,
@@ -37,7 +38,7 @@ function currentSecretCertificate(ctx: StepContext): { skid?: string; fingerprin
   try {
     return readSecretFiles(k.dir, generatorId(ctx)).certificate;
   } catch (err) {
-    if ((err as { code?: string }).code === 'GENERATOR_NOT_FOUND') return undefined;
+    if (err instanceof K8sError && err.code === 'GENERATOR_NOT_FOUND') return undefined;
     throw err;
   }
 }
