@@ -20,9 +20,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../lib/files.js';
 import { RotationError } from './errors.js';
-import { JOURNAL_ARCHIVE_DIR, type Journal, type JournalStep, type PlannedStep, type StepType, archiveJournal, newJournal, newJournalId, readJournal, writeJournal } from './journal.js';
+import { JOURNAL_ARCHIVE_DIR, type Journal, type JournalStep, type PlannedStep, type StepType, archiveJournal, newJournal, newJournalId, readJournal, writeJournal } from './journal/journal.js';
 import { findEntry } from './keyring.js';
-import { acquireLock } from './lock.js';
+import { acquireLock } from './journal/lock.js';
 import { contextFor, previewSteps, runJournalSteps, type RotateOptions, type StepPreview } from './rotate.js';
 import type { KeyringSession } from './session.js';
 

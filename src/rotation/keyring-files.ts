@@ -22,7 +22,7 @@ import { type Certificate, parseCertificates } from '../pki/certificate.js';
 import { RotationError } from './errors.js';
 import type { KeyEntry, KeysetKdf } from './keyring.js';
 import type { KeysetProtection } from '../crypto/keyset-encryption.js';
-import { acquireLock, readLockOwner } from './lock.js';
+import { acquireLock, readLockOwner } from './journal/lock.js';
 
 export const PASSPHRASE_ENV = 'HALO_KEYS_PASSPHRASE';
 export const KEYS_DIR = 'keys';

@@ -11,14 +11,14 @@
  */
 import type { KeyKind } from './config.js';
 import { RotationError } from './errors.js';
-import { type Journal, type JournalStep, archiveJournal, newJournal, newJournalId, readJournal, writeJournal } from './journal.js';
+import { type Journal, type JournalStep, archiveJournal, newJournal, newJournalId, readJournal, writeJournal } from './journal/journal.js';
 import type { KingdomClient } from '../client/index.js';
 import { connectKingdomClient } from './kingdom-connect.js';
 import { kingdomPortOver, type KingdomPort } from './kingdom-port.js';
-import { acquireLock } from './lock.js';
+import { acquireLock } from './journal/lock.js';
 import { planRotation, type Plan } from './plan.js';
 import type { KeyringSession } from './session.js';
-import type { StepContext } from './steps/context.js';
+import type { StepContext } from './journal/context.js';
 import { stepHandler } from './steps/index.js';
 
 export interface RotateOptions {

@@ -13,7 +13,7 @@ import { readSecretFiles } from '../../src/k8s/secret-files.js';
 import { parseCrls } from '../../src/pki/crl.js';
 import { abortJournal } from '../../src/rotation/abort.js';
 import { runProcedure } from '../../src/rotation/compromise/procedure.js';
-import { readJournal, type Journal } from '../../src/rotation/journal.js';
+import { readJournal, type Journal } from '../../src/rotation/journal/journal.js';
 import { activeEntry, findEntry, readKeyring } from '../../src/rotation/keyring.js';
 import { rotate } from '../../src/rotation/rotate.js';
 import { KeyringSession } from '../../src/rotation/session.js';

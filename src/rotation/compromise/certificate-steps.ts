@@ -17,10 +17,10 @@ import { addRevocation, readCaState, releaseHold, takeCrlNumber, withCaLock, wri
 import type { CrlReason } from '../../pki/crl.js';
 import { buildCrl } from '../../pki/crl-builder.js';
 import { RotationError } from '../errors.js';
-import type { JournalStep } from '../journal.js';
+import type { JournalStep } from '../journal/journal.js';
 import { activeEntry, transition, type KeyEntry } from '../keyring.js';
 import { auditIds } from '../session.js';
-import { type StepContext, type StepHandler, stepEntry } from '../steps/context.js';
+import { type StepContext, type StepHandler, stepEntry } from '../journal/context.js';
 import type { CertificateAssessment } from './assessment.js';
 import { clientOf } from './kingdom-calls.js';
 import { readRecord, writeRecord } from './workspace.js';

@@ -19,7 +19,7 @@ import { RotationError } from '../errors.js';
 import { transition, type KeyEntry } from '../keyring.js';
 import type { KeyringSession } from '../session.js';
 import { encryptionPublicKeyBytes } from '../steps/publish-step.js';
-import { type StepHandler, stepEntry } from '../steps/context.js';
+import { type StepHandler, stepEntry } from '../journal/context.js';
 import type { EncryptionKeyAssessment } from './assessment.js';
 import { carriesKey, encryptionKeyBytes, sha256, toHex } from './keys.js';
 import { clientOf, listEventGroups, listMeasurements, listRequisitions } from './kingdom-calls.js';

@@ -1,6 +1,6 @@
 /** The handler of each compromise step type, merged into the rotation's table (steps/index.ts). */
-import type { StepType } from '../journal.js';
-import type { StepHandler } from '../steps/context.js';
+import type { StepType } from '../journal/journal.js';
+import type { StepHandler } from '../journal/context.js';
 import {
   assessCertificateStep,
   destroyPrivateKeyStep,

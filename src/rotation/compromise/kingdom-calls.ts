@@ -10,7 +10,7 @@ import type { EventGroup } from '../../gen/wfa/measurement/api/v2alpha/event_gro
 import type { Measurement, Measurement_State } from '../../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import type { Requisition, Requisition_State } from '../../gen/wfa/measurement/api/v2alpha/requisition_pb.js';
 import { connectKingdomClient } from '../kingdom-connect.js';
-import type { StepContext } from '../steps/context.js';
+import type { StepContext } from '../journal/context.js';
 
 export function clientOf(ctx: StepContext): KingdomClient {
   return ctx.client ? ctx.client() : connectKingdomClient(ctx.session);

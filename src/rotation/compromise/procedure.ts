@@ -8,10 +8,10 @@
  */
 import type { KingdomClient } from '../../client/index.js';
 import { RotationError } from '../errors.js';
-import { type JournalStep, archiveJournal, newJournal, newJournalId, readJournal, writeJournal } from '../journal.js';
+import { type JournalStep, archiveJournal, newJournal, newJournalId, readJournal, writeJournal } from '../journal/journal.js';
 import { connectKingdomClient } from '../kingdom-connect.js';
 import type { KingdomPort } from '../kingdom-port.js';
-import { acquireLock } from '../lock.js';
+import { acquireLock } from '../journal/lock.js';
 import { contextFor, previewSteps, runJournalSteps, type RotateOptions, type StepPreview } from '../rotate.js';
 import type { KeyringSession } from '../session.js';
 import type { ProcedurePlan } from './plans.js';

@@ -16,7 +16,7 @@ import { encryptMessage } from '../../crypto/encrypted-message.js';
 import { EventGroup_MetadataSchema, EventGroup_State, EventGroupSchema, type EventGroup_Metadata } from '../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
 import { readFileBytes } from '../../lib/files.js';
 import { RotationError } from '../errors.js';
-import type { StepHandler } from '../steps/context.js';
+import type { StepHandler } from '../journal/context.js';
 import { encryptionKeyBytes, sha256, toHex } from './keys.js';
 import { clientOf } from './kingdom-calls.js';
 import { verifiedPeerKey } from './peer-keys.js';

@@ -34,7 +34,7 @@ import { RotationError } from '../errors.js';
 import { activeEntry } from '../keyring.js';
 import { sha256Hex } from '../keyring-files.js';
 import { encryptionPublicKeyBytes } from '../steps/publish-step.js';
-import type { StepContext, StepHandler } from '../steps/context.js';
+import type { StepContext, StepHandler } from '../journal/context.js';
 import { nonceHash, randomNonce, toHex } from './keys.js';
 import { clientOf, listMeasurements } from './kingdom-calls.js';
 import { verifiedPeerKey } from './peer-keys.js';

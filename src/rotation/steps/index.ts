@@ -1,8 +1,8 @@
 /** The handler of each step type. */
 import { COMPROMISE_HANDLERS } from '../compromise/handlers.js';
-import type { StepType } from '../journal.js';
+import type { StepType } from '../journal/journal.js';
 import { activateStep, issueStep } from './certificate-steps.js';
-import type { StepHandler } from './context.js';
+import type { StepHandler } from '../journal/context.js';
 import { discardStep } from './discard-step.js';
 import { activateEncryptionKeyStep, addEncryptionKeyStep, destroyEncryptionKeyStep, promoteEncryptionKeyStep } from './encryption-steps.js';
 import { publishStep } from './publish-step.js';

@@ -9,9 +9,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../lib/files.js';
-import type { KeyKind } from './config.js';
-import { RotationError } from './errors.js';
+import { writeFileAtomic } from '../../lib/files.js';
+import type { KeyKind } from '../config.js';
+import { RotationError } from '../errors.js';
 
 export const JOURNAL_FILE = 'journal.json';
 export const JOURNAL_ARCHIVE_DIR = 'journals';

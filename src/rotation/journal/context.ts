@@ -5,7 +5,7 @@
  * `preview` only reads, and says what `run` would change.
  */
 import { RotationError } from '../errors.js';
-import type { JournalStep } from '../journal.js';
+import type { JournalStep } from './journal.js';
 import { findEntry, type KeyEntry } from '../keyring.js';
 import type { KingdomClient } from '../../client/index.js';
 import type { KingdomPort } from '../kingdom-port.js';
