@@ -17,10 +17,12 @@ export type { AuditEntry, AuditRecord, AuditVerification } from './audit-log.js'
 export { acquireLock, LOCK_FILE } from './journal/lock.js';
 export { readJournal, JOURNAL_FILE } from './journal/journal.js';
 export type { Journal, JournalStep, PlannedStep, StepType } from './journal/journal.js';
+export { faultHooks } from './journal/faults.js';
+export type { StepPreview } from './journal/steps.js';
 export { planRotation } from './plan.js';
 export type { Plan, PlanRequest } from './plan.js';
-export { faultHooks, rotate } from './rotate.js';
-export type { RotateOptions, RotateResult, StepPreview } from './rotate.js';
+export { rotate } from './rotate.js';
+export type { RotateOptions, RotateResult } from './rotate.js';
 export { collectStatus, STATUS_EXIT } from './status.js';
 export type { StatusProblem, StatusReport, StatusRow } from './status.js';
 export { kingdomPortOver } from './kingdom-port.js';

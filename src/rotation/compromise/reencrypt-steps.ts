@@ -18,7 +18,6 @@ import { readFileBytes } from '../../lib/files.js';
 import { RotationError } from '../errors.js';
 import type { StepHandler } from '../journal/context.js';
 import { encryptionKeyBytes, sha256, toHex } from './keys.js';
-import { clientOf } from './kingdom-calls.js';
 import { verifiedPeerKey } from './peer-keys.js';
 import { recordOutcome } from './workspace.js';
 
@@ -49,7 +48,7 @@ export const reencryptEventGroupStep: StepHandler = {
     const name = String(step.args?.eventGroup ?? '');
     const consumer = String(step.args?.measurementConsumer ?? '');
     const fingerprint = String(step.args?.fingerprint ?? '');
-    const client = clientOf(ctx);
+    const client = ctx.client();
     const eg = await client.eventGroups.getEventGroup({ name });
     const current = encryptionKeyBytes(eg.measurementConsumerPublicKey);
     const stale = eg.state !== EventGroup_State.DELETED && eg.encryptedMetadata !== undefined && current !== undefined && toHex(sha256(current)) === fingerprint;
