@@ -6,14 +6,15 @@
  * audit chain end where an uninterrupted run would have left them.
  */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readSecretFiles } from '../../src/k8s/secret-files.js';
 import { parseCrls } from '../../src/pki/crl.js';
 import { abortJournal } from '../../src/rotation/abort.js';
 import { runProcedure } from '../../src/rotation/compromise/procedure.js';
-import { readJournal, type Journal } from '../../src/rotation/journal/journal.js';
+import { RotationError } from '../../src/rotation/errors.js';
+import { journalPath, readJournal, type Journal } from '../../src/rotation/journal/journal.js';
 import { activeEntry, findEntry, readKeyring } from '../../src/rotation/keyring.js';
 import { rotate } from '../../src/rotation/rotate.js';
 import { KeyringSession } from '../../src/rotation/session.js';
@@ -100,5 +101,21 @@ describe('journals written in format 1 resume', () => {
     assert.notEqual(previous.id, discarded);
     assert.equal(readSecretFiles(join(dir, 'k8s'), { name: 'edp-tls' }).certificate?.fingerprintSha256, previous.fingerprint);
     assert.equal(JSON.parse(readFileSync(join(dir, 'journals', `${left.aborts}.json`), 'utf8')).status, 'aborted');
+  });
+
+  it('a journal this version cannot run (an unknown procedure, a step its procedure does not have) is refused before any step and left as it is', async () => {
+    for (const [label, edit] of [
+      ['unknown-procedure', (j: Journal) => void (j.procedure = 'rotation.someday')],
+      ['foreign-step', (j: Journal) => void (j.steps[2]!.type = 'compromise.revoke-crl')],
+    ] as const) {
+      const { dir, left } = copyOf('rotation', label);
+      edit(left);
+      writeFileSync(journalPath(dir), JSON.stringify(left));
+      const before = readFileSync(journalPath(dir));
+      const audited = open(dir).audit.entries().length;
+      await assert.rejects(rotate(open(dir)), (e: unknown) => e instanceof RotationError && e.code === 'JOURNAL_CORRUPT', label);
+      assert.deepEqual(readFileSync(journalPath(dir)), before, `${label}: journal.json unchanged`);
+      assert.equal(open(dir).audit.entries().length, audited, `${label}: nothing audited`);
+    }
   });
 });

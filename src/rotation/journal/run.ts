@@ -12,21 +12,9 @@ import { RotationError } from '../errors.js';
 import type { KingdomPort } from '../kingdom-port.js';
 import type { KeyringSession } from '../session.js';
 import { type KingdomAccess, type StepContext, type StepHandlers, kingdomAccess } from './context.js';
-import {
-  type Journal,
-  type JournalIdPrefix,
-  type JournalPlan,
-  type JournalStep,
-  archiveAborted,
-  archiveJournal,
-  journalProcedure,
-  newJournal,
-  newJournalId,
-  readJournal,
-  writeJournal,
-} from './journal.js';
+import { type Journal, type JournalIdPrefix, type JournalPlan, type JournalStep, archiveAborted, archiveJournal, journalProcedure, newJournal, newJournalId, readJournal, writeJournal } from './journal.js';
 import { acquireLock } from './lock.js';
-import { type StepOptions, type StepPreview, previewSteps, runSteps } from './steps.js';
+import { type StepOptions, type StepPreview, pendingSteps, previewSteps, runSteps } from './steps.js';
 
 export interface Procedure {
   /** As its journals record it (`procedure`; a rotation's name none) and the audit log names it. */
@@ -107,7 +95,12 @@ export async function runJournaled(run: JournaledRun): Promise<RunOutcome> {
   const { session, procedure, options } = run;
   const kingdom = kingdomAccess(session, options);
   const ours = (journal: Journal) => procedure.unfinished === 'resume' || journalProcedure(journal) === procedure.name;
-  const handlersFor = (journal: Journal) => (journalProcedure(journal) === procedure.name ? procedure.handlers : run.procedureOf(journal).handlers);
+  // Checked before anything is recorded: a journal this version cannot run is left as it is.
+  const handlersFor = (journal: Journal) => {
+    const handlers = journalProcedure(journal) === procedure.name ? procedure.handlers : run.procedureOf(journal).handlers;
+    pendingSteps(session, journal, handlers);
+    return handlers;
+  };
   const contextFor = (journalId: string) => context(session, journalId, kingdom, options);
   const noJournal = () => new RotationError('NO_JOURNAL', procedure.unfinished === 'abort' ? 'no unfinished journal to abort' : `no unfinished ${procedure.name} to resume`);
   const aborting = (journal: Journal | undefined) => (procedure.unfinished === 'abort' && journal && !ours(journal) ? journal : undefined);
@@ -135,15 +128,18 @@ export async function runJournaled(run: JournaledRun): Promise<RunOutcome> {
     }
     let finishedFirst: { finishedFirst: string } | undefined;
     if (journal && !ours(journal) && procedure.unfinished === 'finish-first') {
+      const handlers = handlersFor(journal);
       session.unlock();
       session.record({ action: `${journalProcedure(journal)}.resume`, resource: journal.id, outcome: 'ok', detail: `finished before ${procedure.name}` });
-      await runSteps(session, journal, handlersFor(journal), contextFor(journal.id), options);
+      await runSteps(session, journal, handlers, contextFor(journal.id), options);
       archiveJournal(session.dir, journal);
       finishedFirst = { finishedFirst: journal.id };
       journal = undefined;
     }
     const resumed = journal !== undefined && ours(journal);
+    let handlers = procedure.handlers;
     if (journal && resumed) {
+      handlers = handlersFor(journal);
       session.unlock();
       if (run.resuming) {
         run.resuming(journal);
@@ -164,7 +160,7 @@ export async function runJournaled(run: JournaledRun): Promise<RunOutcome> {
       writeJournal(session.dir, journal);
       session.record({ action: `${procedure.name}.start`, resource: journal.id, outcome: 'ok', after: { steps: journal.steps.map((s) => s.type) }, ...planned.start });
     }
-    await runSteps(session, journal, handlersFor(journal), contextFor(journal.id), options);
+    await runSteps(session, journal, handlers, contextFor(journal.id), options);
     const archived = archiveJournal(session.dir, journal);
     return { journal, steps: journal.steps, resumed, dryRun: false, archived, ...finishedFirst, ...tookOver };
   } finally {

@@ -23,7 +23,7 @@ export interface StepOptions extends FaultHooks {
 }
 
 /** The handler of each step not yet done, all found before any runs (a journal this version cannot finish is left as it is). */
-function handlersOf(session: KeyringSession, journal: Journal, handlers: StepHandlers): Map<JournalStep, StepHandler> {
+export function pendingSteps(session: KeyringSession, journal: Journal, handlers: StepHandlers): Map<JournalStep, StepHandler> {
   const out = new Map<JournalStep, StepHandler>();
   for (const step of journal.steps) {
     if (step.status === 'done') continue;
@@ -37,7 +37,7 @@ function handlersOf(session: KeyringSession, journal: Journal, handlers: StepHan
 /** What each step not yet done would change, without changing anything. */
 export async function previewSteps(session: KeyringSession, journal: Journal, handlers: StepHandlers, ctx: StepContext): Promise<StepPreview[]> {
   const out: StepPreview[] = [];
-  for (const [step, handler] of handlersOf(session, journal, handlers)) {
+  for (const [step, handler] of pendingSteps(session, journal, handlers)) {
     out.push({ n: step.n, type: step.type, summary: step.summary, change: await handler.preview(ctx, step) });
   }
   return out;
@@ -50,7 +50,7 @@ export async function previewSteps(session: KeyringSession, journal: Journal, ha
  */
 export async function runSteps(session: KeyringSession, journal: Journal, handlers: StepHandlers, ctx: StepContext, options: StepOptions): Promise<void> {
   const label = journalProcedure(journal);
-  const pending = handlersOf(session, journal, handlers);
+  const pending = pendingSteps(session, journal, handlers);
   journal.status = 'running';
   for (const [step, handler] of pending) {
     step.status = 'started';
