@@ -16,17 +16,13 @@
  * assessment and rotation steps has run: a revocation, a destroyed key or a
  * replaced measurement cannot be walked back, so the procedure must finish.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../lib/files.js';
 import { RotationError } from './errors.js';
-import { JOURNAL_ARCHIVE_DIR, type Journal, type JournalStep, type PlannedStep, type StepType, archiveJournal, newJournal, newJournalId, readJournal, writeJournal } from './journal.js';
+import { type Journal, type JournalStep, type PlannedStep, type StepType, journalProcedure } from './journal/journal.js';
+import { type RunOptions, runJournaled } from './journal/run.js';
+import type { StepPreview } from './journal/steps.js';
 import { findEntry } from './keyring.js';
-import { acquireLock } from './lock.js';
-import { contextFor, previewSteps, runJournalSteps, type RotateOptions, type StepPreview } from './rotate.js';
+import { ROTATION_ABORT, procedureOf } from './procedures.js';
 import type { KeyringSession } from './session.js';
-
-export const ABORT_PROCEDURE = 'rotation.abort';
 
 /** Compromise steps whose effect outlives an abort: once one has run, the procedure has to finish. */
 const IRREVERSIBLE: ReadonlySet<StepType> = new Set<StepType>([
@@ -156,58 +152,39 @@ export function planAbort(session: KeyringSession, journal: Journal): AbortPlan 
   return { steps, notes };
 }
 
-/** Keeps the walked-back journal in the archive, marked aborted. */
-function archiveAborted(dir: string, journal: Journal): void {
-  const archive = join(dir, JOURNAL_ARCHIVE_DIR);
-  mkdirSync(archive, { recursive: true, mode: 0o700 });
-  writeFileAtomic(join(archive, `${journal.id}.json`), `${JSON.stringify({ ...journal, status: 'aborted' }, null, 2)}\n`, { mode: 0o600 });
-}
-
-export async function abortJournal(
-  session: KeyringSession,
-  options: Pick<RotateOptions, 'dryRun' | 'breakLock' | 'kingdom' | 'client' | 'onStep' | 'faultAfterStep' | 'faultBeforeRecord' | 'rolloutDelayMs'> = {},
-): Promise<AbortResult> {
-  const found = readJournal(session.dir);
-  if (!found || found.status === 'done') throw new RotationError('NO_JOURNAL', 'no unfinished journal to abort');
-  if (options.dryRun) {
-    if (found.procedure === ABORT_PROCEDURE) {
-      return { aborted: found.aborts ?? found.id, procedure: found.procedure, journalId: found.id, dryRun: true, steps: found.steps, previews: await previewSteps(session, found, options), notes: found.notes ?? [] };
-    }
-    const plan = planAbort(session, found);
-    const draft = newJournal('dry-run', session.now(), found.kinds, plan.steps);
-    return { aborted: found.id, procedure: found.procedure ?? 'rotation', journalId: 'dry-run', dryRun: true, steps: draft.steps, previews: await previewSteps(session, draft, options), notes: plan.notes };
-  }
-  const lock = acquireLock(session.dir, { clock: session.clock, command: 'rotate --abort', ...(options.breakLock ? { breakLock: true } : {}) });
-  try {
-    let journal = readJournal(session.dir);
-    if (!journal || journal.status === 'done') throw new RotationError('NO_JOURNAL', 'no unfinished journal to abort');
-    session.unlock();
-    let procedure = ABORT_PROCEDURE;
-    if (journal.procedure === ABORT_PROCEDURE) {
-      session.record({ action: `${ABORT_PROCEDURE}.resume`, resource: journal.id, outcome: 'ok', detail: `abort of ${journal.aborts}` });
-    } else {
-      const aborted = journal;
-      procedure = aborted.procedure ?? 'rotation';
+export async function abortJournal(session: KeyringSession, options: Omit<RunOptions, 'resume'> = {}): Promise<AbortResult> {
+  let walkedBack: { journal: Journal; notes: string[] } | undefined;
+  const { journal, steps, dryRun, previews, archived } = await runJournaled({
+    session,
+    procedure: ROTATION_ABORT,
+    procedureOf,
+    options,
+    plan: async ({ journalId, aborting }) => {
+      const aborted = aborting!;
       const plan = planAbort(session, aborted);
-      archiveAborted(session.dir, aborted);
-      journal = newJournal(newJournalId('abt', session.now()), session.now(), aborted.kinds, plan.steps);
-      journal.procedure = ABORT_PROCEDURE;
-      journal.aborts = aborted.id;
-      journal.notes = plan.notes;
-      writeJournal(session.dir, journal);
-      session.record({
-        action: `${ABORT_PROCEDURE}.start`,
-        resource: aborted.id,
-        outcome: 'ok',
-        before: { procedure: aborted.procedure ?? 'rotation', status: aborted.status, done: aborted.steps.filter((s) => s.status === 'done').map((s) => s.type) },
-        after: { journal: journal.id, steps: journal.steps.map((s) => s.type) },
-        detail: plan.notes.join('; ').slice(0, 1000),
-      });
-    }
-    await runJournalSteps(session, journal, contextFor(session, journal.id, options), options);
-    const archived = archiveJournal(session.dir, journal);
-    return { aborted: journal.aborts!, procedure, journalId: journal.id, dryRun: false, steps: journal.steps, notes: journal.notes ?? [], archived };
-  } finally {
-    lock.release();
-  }
+      walkedBack = { journal: aborted, notes: plan.notes };
+      return {
+        kinds: aborted.kinds,
+        steps: plan.steps,
+        fields: { aborts: aborted.id, notes: plan.notes },
+        start: {
+          resource: aborted.id,
+          before: { procedure: journalProcedure(aborted), status: aborted.status, done: aborted.steps.filter((s) => s.status === 'done').map((s) => s.type) },
+          after: { journal: journalId, steps: plan.steps.map((s) => s.type) },
+          detail: plan.notes.join('; ').slice(0, 1000),
+        },
+      };
+    },
+  });
+  // Either a fresh walk-back of `walkedBack`, or an interrupted abort journal finished.
+  return {
+    aborted: walkedBack ? walkedBack.journal.id : (journal!.aborts ?? journal!.id),
+    procedure: walkedBack ? journalProcedure(walkedBack.journal) : ROTATION_ABORT.name,
+    journalId: journal?.id ?? 'dry-run',
+    dryRun,
+    steps,
+    ...(previews ? { previews } : {}),
+    notes: walkedBack ? walkedBack.notes : (journal!.notes ?? []),
+    ...(archived ? { archived } : {}),
+  };
 }

@@ -15,7 +15,7 @@ import type { Clock } from '../lib/clock.js';
 import { formatDuration } from '../lib/duration.js';
 import { AUDIT_FILES, verifyAuditLog } from './audit-log.js';
 import { RotationError } from './errors.js';
-import { readJournal } from './journal.js';
+import { readJournal } from './journal/journal.js';
 import type { KingdomPort } from './kingdom-port.js';
 import { urgency } from './policy.js';
 import { rotate } from './rotate.js';

@@ -10,7 +10,7 @@ import { parseDocument } from 'yaml';
 import { readFileBytes, writeFileAtomic } from '../lib/files.js';
 import { CONFIG_FILE, parseConfig } from './config.js';
 import { RotationError } from './errors.js';
-import { acquireLock } from './lock.js';
+import { acquireLock } from './journal/lock.js';
 import type { KeyringSession } from './session.js';
 
 /** How a value given on the command line becomes a YAML value. */

@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { type Certificate, parseCertificates } from '../pki/index.js';
 import { RotationError } from './errors.js';
 import type { KeyEntry, KeysetKdf } from './keyring.js';
-import { acquireLock, readLockOwner } from './lock.js';
+import { acquireLock, readLockOwner } from './journal/lock.js';
 
 export const PASSPHRASE_ENV = 'HALO_KEYS_PASSPHRASE';
 export const KEYS_DIR = 'keys';

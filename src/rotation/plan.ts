@@ -6,7 +6,7 @@
  */
 import { isRegisteredName, keyKindsOf, publishesPublicKey, type KeyKind } from './config.js';
 import { RotationError } from './errors.js';
-import type { PlannedStep, StepType } from './journal.js';
+import type { PlannedStep, StepType } from './journal/journal.js';
 import { activeEntry, entriesOf, type KeyEntry } from './keyring.js';
 import { graceOver, stateSince, urgency, type Urgency } from './policy.js';
 import type { KeyringSession } from './session.js';

@@ -16,7 +16,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { writeFileAtomic } from '../lib/files.js';
 import { CONFIG_FILE, loadConfig, type KeyringConfig } from './config.js';
 import { RotationError } from './errors.js';
-import { LOCK_FILE } from './lock.js';
+import { LOCK_FILE } from './journal/lock.js';
 
 type Obj = Record<string, unknown>;
 

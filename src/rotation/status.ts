@@ -5,7 +5,7 @@
  * inconsistent: exit 3, so a deployment can be gated on it) or `warning`.
  */
 import { isRegisteredName, keyKindsOf, type KeyKind } from './config.js';
-import { readJournal } from './journal.js';
+import { readJournal } from './journal/journal.js';
 import { activeEntry, type KeyEntry } from './keyring.js';
 import type { KingdomPort } from './kingdom-port.js';
 import { sha256Hex } from './keyring-files.js';

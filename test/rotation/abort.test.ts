@@ -18,7 +18,7 @@ import { KeyStatusType, parseKeyset, publicKeyset } from '../../src/crypto/keyse
 import { EncryptionPublicKeySchema } from '../../src/gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { readSecretFiles } from '../../src/k8s/secret-files.js';
 import { abortJournal } from '../../src/rotation/abort.js';
-import { readJournal } from '../../src/rotation/journal.js';
+import { readJournal } from '../../src/rotation/journal/journal.js';
 import { activeEntry, findEntry, readKeyring } from '../../src/rotation/keyring.js';
 import type { KingdomPort } from '../../src/rotation/kingdom-port.js';
 import { planRotation } from '../../src/rotation/plan.js';

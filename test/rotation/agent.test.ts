@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { RotationAgent } from '../../src/rotation/agent.js';
 import { RotationError } from '../../src/rotation/errors.js';
 import type { KingdomPort } from '../../src/rotation/kingdom-port.js';
-import { LOCK_FILE } from '../../src/rotation/lock.js';
+import { LOCK_FILE } from '../../src/rotation/journal/lock.js';
 import { NOW, openTestKingdom, type TestKingdom } from '../kingdom/fixtures.js';
 import { DAY, ManualClock, PASSPHRASE, newKeyring, portFor, registerDataProvider, scratch } from './fixtures.js';
 

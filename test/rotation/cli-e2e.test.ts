@@ -84,7 +84,7 @@ async function kingdomCertificates(state: string): Promise<Array<{ name: string;
 }
 
 before(async () => {
-  ensureBuilt(['src/cli/commands/rotate.ts', 'src/cli/commands/keyring.ts', 'src/rotation/rotate.ts', 'src/rotation/plan.ts', 'src/rotation/steps/publish-step.ts']);
+  ensureBuilt(['src/cli/commands/rotate.ts', 'src/cli/commands/keyring.ts', 'src/rotation/rotate.ts', 'src/rotation/journal/run.ts', 'src/rotation/journal/steps.ts', 'src/rotation/plan.ts', 'src/rotation/steps/publish-step.ts']);
   kingdom = await startKingdom(join(work.dir, 'kingdom'));
   template = join(work.dir, 'template');
   const initAt = new Date(Date.now() - 100 * DAY).toISOString();

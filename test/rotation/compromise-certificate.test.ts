@@ -41,7 +41,7 @@ async function certificateNames(party: Party): Promise<string[]> {
 }
 
 before(async () => {
-  ensureBuilt(['src/cli/commands/compromise.ts', 'src/rotation/compromise/procedure.ts', 'src/rotation/compromise/certificate-steps.ts', 'src/rotation/rotate.ts', 'src/kingdom/service/routes.ts']);
+  ensureBuilt(['src/cli/commands/compromise.ts', 'src/rotation/compromise/procedure.ts', 'src/rotation/compromise/certificate-steps.ts', 'src/rotation/journal/run.ts', 'src/rotation/journal/steps.ts', 'src/kingdom/service/routes.ts']);
   kingdom = await startKingdom(join(work.dir, 'kingdom'));
   mc = await newParty(kingdom, work.dir, 'measurementConsumer', 'mc');
   dp1 = await newParty(kingdom, work.dir, 'dataProvider', 'edp1');

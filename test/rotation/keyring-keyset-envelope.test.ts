@@ -15,7 +15,7 @@ import { readKeyset } from '../../src/crypto/keyset-io.js';
 import { keysetBytes, parseKeyset } from '../../src/crypto/keyset.js';
 import { RotationError } from '../../src/rotation/errors.js';
 import { activeEntry, readKeyring } from '../../src/rotation/keyring.js';
-import { LOCK_FILE } from '../../src/rotation/lock.js';
+import { LOCK_FILE } from '../../src/rotation/journal/lock.js';
 import { rotate } from '../../src/rotation/rotate.js';
 import { KeyringSession } from '../../src/rotation/session.js';
 import { buildIfStale, haloKeys } from '../cli/run-cli.js';

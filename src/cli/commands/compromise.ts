@@ -28,7 +28,7 @@ export function addProcedureOptions(cmd: Command): Command {
 
 /** Options of runProcedure from the flags: fault hooks from the environment, progress lines unless --json. */
 export async function procedureOptions(flags: ProcedureFlags): Promise<ProcedureOptions> {
-  const { faultHooks } = await import('../../rotation/rotate.js');
+  const { faultHooks } = await import('../../rotation/journal/faults.js');
   return {
     ...(flags.dryRun ? { dryRun: true } : {}),
     ...(flags.resume ? { resume: true } : {}),

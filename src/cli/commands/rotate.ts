@@ -95,7 +95,8 @@ process right after step n is recorded / right after it ran.`,
   ).action(async (flags: StateFlags & KindFlags & { dryRun?: boolean; resume?: boolean; abort?: boolean; breakLock?: boolean }) => {
     if (flags.abort && (flags.resume || flags.tls || flags.signing || flags.encryption || flags.all)) throw new UsageError('--abort takes no --resume or kind flags: it abandons the unfinished journal');
     const session = await (flags.dryRun ? openSession(flags) : openWritingSession(flags, 'rotate', true));
-    const { rotate, faultHooks } = await import('../../rotation/rotate.js');
+    const { rotate } = await import('../../rotation/rotate.js');
+    const { faultHooks } = await import('../../rotation/journal/faults.js');
     const { keyKindsOf } = await import('../../rotation/config.js');
     const onStep: RotateOptions['onStep'] = flags.json
       ? undefined

@@ -24,12 +24,11 @@ import {
   buildCrl,
 } from '../../pki/index.js';
 import { RotationError } from '../errors.js';
-import type { JournalStep } from '../journal.js';
+import type { JournalStep } from '../journal/journal.js';
 import { activeEntry, transition, type KeyEntry } from '../keyring.js';
 import { auditIds } from '../session.js';
-import { type StepContext, type StepHandler, stepEntry } from '../steps/context.js';
+import { type StepContext, type StepHandler, stepEntry } from '../journal/context.js';
 import type { CertificateAssessment } from './assessment.js';
-import { clientOf } from './kingdom-calls.js';
 import { readRecord, writeRecord } from './workspace.js';
 
 export const CRL_FILE = 'crl.pem';
@@ -61,7 +60,7 @@ export async function assessCertificate(ctx: StepContext, entry: KeyEntry): Prom
     otherCertificates: [],
   };
   if (entry.kind === 'signing' && entry.kingdomCertificate) {
-    const client = clientOf(ctx);
+    const client = ctx.client();
     const radius = await client.certificateBlastRadius.getCertificateBlastRadius({ certificate: entry.kingdomCertificate });
     out.kingdom = {
       revocationState: revocationName(radius.revocationState),
@@ -265,7 +264,7 @@ export const releaseKingdomStep: StepHandler = {
     const entry = stepEntry(ctx, step);
     const name = entry.kingdomCertificate;
     if (!name) return `${entry.id} is not registered at the Kingdom`;
-    const client = clientOf(ctx);
+    const client = ctx.client();
     const current = await client.certificates.getCertificate({ name });
     if (current.revocationState === Certificate_RevocationState.REVOKED) {
       throw new RotationError('PRECONDITION_FAILED', `${name} is REVOKED at the Kingdom; only a HOLD can be released`);

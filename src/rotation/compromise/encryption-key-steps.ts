@@ -18,10 +18,10 @@ import { RotationError } from '../errors.js';
 import { transition, type KeyEntry } from '../keyring.js';
 import type { KeyringSession } from '../session.js';
 import { encryptionPublicKeyBytes } from '../steps/publish-step.js';
-import { type StepHandler, stepEntry } from '../steps/context.js';
+import { type StepHandler, stepEntry } from '../journal/context.js';
 import type { EncryptionKeyAssessment } from './assessment.js';
 import { carriesKey, encryptionKeyBytes, sha256 } from './keys.js';
-import { clientOf, listEventGroups, listMeasurements, listRequisitions } from './kingdom-calls.js';
+import { listEventGroups, listMeasurements, listRequisitions } from './kingdom-calls.js';
 import type { KingdomClient } from '../../client/index.js';
 import { readRecord, recordOutcome } from './workspace.js';
 import { hex } from '../../lib/bytes.js';
@@ -124,7 +124,7 @@ export const requestReencryptionStep: StepHandler = {
     const s = ctx.session;
     const fingerprint = String(step.args?.publishedKeySha256 ?? '');
     if (!/^[0-9a-f]{64}$/.test(fingerprint)) return 'the compromised key was never published as primary: no EventGroup names it';
-    const res = await clientOf(ctx).metadataReencryption.createMetadataReencryptionRequests({
+    const res = await ctx.client().metadataReencryption.createMetadataReencryptionRequests({
       parent: s.participant,
       key: { case: 'measurementConsumerKeyFingerprint', value: new Uint8Array(Buffer.from(fingerprint, 'hex')) },
     });
@@ -142,7 +142,7 @@ export const refuseRequisitionStep: StepHandler = {
   async run(ctx, step) {
     const s = ctx.session;
     const name = String(step.args?.requisition ?? '');
-    const client = clientOf(ctx);
+    const client = ctx.client();
     const open = (await listRequisitions(client, s.participant, [Requisition_State.UNFULFILLED])).find((r) => r.name === name);
     if (!open) {
       recordOutcome(s, ctx.journalId, 'refusals', name, { refused: false, detail: 'no longer UNFULFILLED' });

@@ -1,6 +1,11 @@
-/** The handler of each compromise step type, merged into the rotation's table (steps/index.ts). */
-import type { StepType } from '../journal.js';
-import type { StepHandler } from '../steps/context.js';
+/**
+ * The handler of each compromise step type, and the table of each procedure:
+ * the certificate and encryption-key procedures begin with the rotation's
+ * own steps for the kind they replace.
+ */
+import type { StepHandler, StepHandlers } from '../journal/context.js';
+import type { StepType } from '../journal/journal.js';
+import { ROTATION_HANDLERS } from '../steps/index.js';
 import {
   assessCertificateStep,
   destroyPrivateKeyStep,
@@ -18,7 +23,7 @@ import { reportStep } from './report.js';
 
 export type CompromiseStepType = Extract<StepType, `compromise.${string}` | `reencrypt.${string}`>;
 
-export const COMPROMISE_HANDLERS: Record<CompromiseStepType, StepHandler> = {
+const COMPROMISE_HANDLERS: Record<CompromiseStepType, StepHandler> = {
   'compromise.assess-certificate': assessCertificateStep,
   'compromise.revoke-kingdom': revokeKingdomStep,
   'compromise.mark-certificate': markCertificateStep,
@@ -35,3 +40,26 @@ export const COMPROMISE_HANDLERS: Record<CompromiseStepType, StepHandler> = {
   'compromise.report': reportStep,
   'reencrypt.event-group': reencryptEventGroupStep,
 };
+
+const only = (...types: CompromiseStepType[]): StepHandlers => Object.fromEntries(types.map((t) => [t, COMPROMISE_HANDLERS[t]]));
+
+export const CERTIFICATE_COMPROMISE_HANDLERS: StepHandlers = {
+  ...ROTATION_HANDLERS,
+  ...only('compromise.assess-certificate', 'compromise.revoke-kingdom', 'compromise.mark-certificate', 'compromise.destroy-private-key', 'compromise.revoke-crl', 'compromise.report'),
+};
+
+export const RELEASE_HOLD_HANDLERS: StepHandlers = only('compromise.release-kingdom', 'compromise.release-crl', 'compromise.release-mark');
+
+export const ENCRYPTION_KEY_COMPROMISE_HANDLERS: StepHandlers = {
+  ...ROTATION_HANDLERS,
+  ...only(
+    'compromise.assess-encryption-key',
+    'compromise.remove-encryption-key',
+    'compromise.request-reencryption',
+    'compromise.replace-measurement',
+    'compromise.refuse-requisition',
+    'compromise.report',
+  ),
+};
+
+export const REENCRYPTION_HANDLERS: StepHandlers = only('reencrypt.event-group', 'compromise.report');

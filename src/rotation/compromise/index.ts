@@ -2,7 +2,7 @@
 export type { CertificateAssessment, EncryptionKeyAssessment } from './assessment.js';
 export { assessCertificate, CRL_FILE } from './certificate-steps.js';
 export { assessEncryptionKey } from './encryption-key-steps.js';
-export { COMPROMISE_HANDLERS } from './handlers.js';
+export { CERTIFICATE_COMPROMISE_HANDLERS, ENCRYPTION_KEY_COMPROMISE_HANDLERS, REENCRYPTION_HANDLERS, RELEASE_HOLD_HANDLERS } from './handlers.js';
 export type { CompromiseStepType } from './handlers.js';
 export { carriesKey, keyFingerprintsOf, nonceHash } from './keys.js';
 export { verifiedPeerKey } from './peer-keys.js';

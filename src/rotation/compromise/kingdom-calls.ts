@@ -1,20 +1,14 @@
 /**
- * The Kingdom as the compromise procedures use it: the typed client of the
- * step context (connected from the keyring on first use) and listings that
- * walk every page. Only public API methods plus the halo.keys.v1 extensions
- * (CertificateBlastRadius, EventGroupMetadataReencryption) are used; an MC's
- * measurements encrypted to a key are found by listing and parsing specs.
+ * The Kingdom as the compromise procedures use it: listings that walk every
+ * page, over the step context's typed client. Only public API methods plus
+ * the halo.keys.v1 extensions (CertificateBlastRadius,
+ * EventGroupMetadataReencryption) are used; an MC's measurements encrypted
+ * to a key are found by listing and parsing specs.
  */
 import type { KingdomClient } from '../../client/index.js';
 import type { EventGroup } from '../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
 import type { Measurement, Measurement_State } from '../../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import type { Requisition, Requisition_State } from '../../gen/wfa/measurement/api/v2alpha/requisition_pb.js';
-import { connectKingdomClient } from '../kingdom-connect.js';
-import type { StepContext } from '../steps/context.js';
-
-export function clientOf(ctx: StepContext): KingdomClient {
-  return ctx.client ? ctx.client() : connectKingdomClient(ctx.session);
-}
 
 const PAGE = 100;
 const MAX_PAGES = 10_000;

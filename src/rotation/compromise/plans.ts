@@ -7,7 +7,7 @@
 import type { KingdomClient } from '../../client/index.js';
 import type { KeyKind } from '../config.js';
 import { RotationError } from '../errors.js';
-import type { PlannedStep, StepType } from '../journal.js';
+import type { PlannedStep, StepType } from '../journal/journal.js';
 import { activeEntry, type KeyEntry } from '../keyring.js';
 import { planRotation } from '../plan.js';
 import type { KeyringSession } from '../session.js';

@@ -32,9 +32,9 @@ import { RotationError } from '../errors.js';
 import { activeEntry } from '../keyring.js';
 import { sha256Hex } from '../keyring-files.js';
 import { encryptionPublicKeyBytes } from '../steps/publish-step.js';
-import type { StepContext, StepHandler } from '../steps/context.js';
+import type { StepContext, StepHandler } from '../journal/context.js';
 import { nonceHash, randomNonce } from './keys.js';
-import { clientOf, listMeasurements } from './kingdom-calls.js';
+import { listMeasurements } from './kingdom-calls.js';
 import { verifiedPeerKey } from './peer-keys.js';
 import { recordOutcome } from './workspace.js';
 import { hex } from '../../lib/bytes.js';
@@ -74,7 +74,7 @@ function ownRequisitionSpec(dir: string, hash: Uint8Array): RequisitionSpec {
 
 async function createReplacement(ctx: StepContext, old: Measurement, specsDir: string, trustedRoots: string, compromisedKeyId: number): Promise<Measurement> {
   const s = ctx.session;
-  const client = clientOf(ctx);
+  const client = ctx.client();
   const signing = activeEntry(s.keyring, 'signing');
   if (!signing?.kingdomCertificate) throw new RotationError('PRECONDITION_FAILED', 'no active registered signing certificate to sign the replacement with');
   // Re-sign only what we signed: the old spec must verify with one of our own certificates.
@@ -136,7 +136,7 @@ export const replaceMeasurementStep: StepHandler = {
     const name = String(step.args?.measurement ?? '');
     const specsDir = String(step.args?.requisitionSpecs ?? '');
     const trustedRoots = String(step.args?.trustedRoots ?? '');
-    const client = clientOf(ctx);
+    const client = ctx.client();
     const marker = replacementMarker(name);
     let old = await client.measurements.getMeasurement({ name });
     const found = (await listMeasurements(client, s.participant)).find((m) => m.name !== name && m.measurementReferenceId.endsWith(marker));

@@ -9,7 +9,7 @@
 import { writeFileAtomic } from '../../lib/files.js';
 import { findEntry } from '../keyring.js';
 import type { KeyringSession } from '../session.js';
-import type { StepHandler } from '../steps/context.js';
+import type { StepHandler } from '../journal/context.js';
 import type { CertificateAssessment, EncryptionKeyAssessment } from './assessment.js';
 import type { Replacement } from './replace-measurement.js';
 import type { ReencryptionOutcome } from './reencrypt-steps.js';

@@ -7,8 +7,8 @@
 import { findEntry, transition } from '../keyring.js';
 import { issueForKind } from '../issue.js';
 import { auditIds, certificateEntry } from '../session.js';
-import { type StepContext, type StepHandler, optionalEntry, stepEntry } from './context.js';
-import type { JournalStep } from '../journal.js';
+import { type StepContext, type StepHandler, optionalEntry, stepEntry } from '../journal/context.js';
+import type { JournalStep } from '../journal/journal.js';
 
 export function issueStep(kind: 'tls' | 'signing'): StepHandler {
   return {

@@ -10,7 +10,7 @@ import { RotationError } from '../errors.js';
 import { certificateFiles } from '../keyring-files.js';
 import { findEntry, transition } from '../keyring.js';
 import { auditIds } from '../session.js';
-import type { StepHandler } from './context.js';
+import type { StepHandler } from '../journal/context.js';
 
 export const discardStep: StepHandler = {
   async run(ctx, step) {

@@ -11,7 +11,7 @@ import { transition } from '../keyring.js';
 import { encryptionKeyFingerprint } from '../keyring-files.js';
 import { graceOver, stateSince } from '../policy.js';
 import { auditIds } from '../session.js';
-import { type StepHandler, optionalEntry, stepEntry } from './context.js';
+import { type StepHandler, optionalEntry, stepEntry } from '../journal/context.js';
 
 export const addEncryptionKeyStep: StepHandler = {
   async run(ctx, step) {

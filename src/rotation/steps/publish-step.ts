@@ -16,7 +16,7 @@ import { RotationError } from '../errors.js';
 import { sha256Hex } from '../keyring-files.js';
 import type { KeyEntry } from '../keyring.js';
 import { auditIds } from '../session.js';
-import { type StepHandler, stepEntry } from './context.js';
+import { type StepHandler, stepEntry } from '../journal/context.js';
 
 /** The serialized EncryptionPublicKey for the private keyset's primary key alone. */
 export function encryptionPublicKeyBytes(privateKeyset: Keyset): Uint8Array {

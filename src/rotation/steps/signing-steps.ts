@@ -10,7 +10,7 @@ import { publishesPublicKey } from '../config.js';
 import { activeEntry, transition } from '../keyring.js';
 import { auditIds } from '../session.js';
 import { sha256Hex } from '../keyring-files.js';
-import { type StepHandler, stepEntry } from './context.js';
+import { type StepHandler, stepEntry } from '../journal/context.js';
 
 export const registerStep: StepHandler = {
   async run(ctx, step) {

@@ -18,7 +18,7 @@ import { formatDuration } from '../../lib/duration.js';
 import { readFileBytes } from '../../lib/files.js';
 import { RotationError } from '../errors.js';
 import { auditIds } from '../session.js';
-import { type StepContext, type StepHandler, optionalEntry, stepEntry } from './context.js';
+import { type StepContext, type StepHandler, optionalEntry, stepEntry } from '../journal/context.js';
 
 function kustomization(ctx: StepContext) {
   const k = ctx.session.config.kustomization;

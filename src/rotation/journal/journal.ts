@@ -1,20 +1,22 @@
 /**
- * The rotation journal (`journal.json`): the planned steps of one rotation
- * and how far it got, rewritten atomically before and after each step. A
- * rotation that dies leaves the journal behind; the next `rotate` picks it
- * up and runs every step not recorded as done (steps are idempotent, so a
- * step that ran but was not recorded is safe to run again). A finished
- * journal is moved to `journals/<id>.json`.
+ * The journal (`journal.json`): the planned steps of one procedure (a
+ * rotation, a compromise procedure, an abort) and how far it got, rewritten
+ * atomically before and after each step. A run that dies leaves the journal
+ * behind; the next run picks it up and runs every step not recorded as done
+ * (steps are idempotent, so a step that ran but was not recorded is safe to
+ * run again). A finished journal is moved to `journals/<id>.json`.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../lib/files.js';
-import type { KeyKind } from './config.js';
-import { RotationError } from './errors.js';
+import { writeFileAtomic } from '../../lib/files.js';
+import type { KeyKind } from '../config.js';
+import { RotationError } from '../errors.js';
 
 export const JOURNAL_FILE = 'journal.json';
 export const JOURNAL_ARCHIVE_DIR = 'journals';
+/** The procedure of a journal that names none (the format predates the others). */
+export const ROTATION_PROCEDURE = 'rotation';
 
 export type StepType =
   | 'tls.issue'
@@ -115,28 +117,54 @@ export function writeJournal(dir: string, journal: Journal): void {
   writeFileAtomic(journalPath(dir), `${JSON.stringify(journal, null, 2)}\n`, { mode: 0o600 });
 }
 
-/** Moves a finished journal to the archive (idempotent: a crash between the two writes is finished next time). */
-export function archiveJournal(dir: string, journal: Journal): string {
+/** What a journal runs: its `procedure`, or a rotation. */
+export function journalProcedure(journal: Journal): string {
+  return journal.procedure ?? ROTATION_PROCEDURE;
+}
+
+function writeArchive(dir: string, journal: Journal): string {
   const archive = join(dir, JOURNAL_ARCHIVE_DIR);
   mkdirSync(archive, { recursive: true, mode: 0o700 });
   const path = join(archive, `${journal.id}.json`);
   writeFileAtomic(path, `${JSON.stringify(journal, null, 2)}\n`, { mode: 0o600 });
+  return path;
+}
+
+/** Moves a finished journal to the archive (idempotent: a crash between the two writes is finished next time). */
+export function archiveJournal(dir: string, journal: Journal): string {
+  const path = writeArchive(dir, journal);
   rmSync(journalPath(dir), { force: true });
   return path;
 }
 
+/** Keeps a walked-back journal in the archive, marked aborted; `journal.json` stays until the journal replacing it is written over it. */
+export function archiveAborted(dir: string, journal: Journal): void {
+  writeArchive(dir, { ...journal, status: 'aborted' });
+}
+
+export type JournalIdPrefix = 'rot' | 'cmp' | 'abt';
+
 /** A journal id: the kind of run, its start time, and random bits so two runs in one second differ. */
-export function newJournalId(prefix: 'rot' | 'cmp' | 'abt', at: Date): string {
+export function newJournalId(prefix: JournalIdPrefix, at: Date): string {
   return `${prefix}-${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase()}-${randomBytes(3).toString('hex')}`;
 }
 
-export function newJournal(id: string, at: Date, kinds: KeyKind[], steps: PlannedStep[]): Journal {
+/** What a planner decides: the steps, and the journal fields beyond them (an abort: `aborts`, `notes`). */
+export interface JournalPlan {
+  kinds: KeyKind[];
+  steps: PlannedStep[];
+  fields?: Pick<Journal, 'aborts' | 'notes'>;
+}
+
+export function newJournal(id: string, at: Date, procedure: string, plan: JournalPlan): Journal {
   return {
     version: 1,
     id,
     createdAt: at.toISOString(),
-    kinds,
+    kinds: plan.kinds,
     status: 'running',
-    steps: steps.map((s) => ({ ...s, status: 'pending', attempts: 0 })),
+    steps: plan.steps.map((s) => ({ ...s, status: 'pending', attempts: 0 })),
+    ...(procedure !== ROTATION_PROCEDURE ? { procedure } : {}),
+    ...plan.fields,
   };
 }

@@ -1,11 +1,13 @@
 /**
- * One rotation at a time per keyring: `rotation.lock` (see lib/pid-lock.ts:
- * owner pid, host and start; a dead owner's lock is taken over).
+ * One writer at a time per keyring: `rotation.lock`, held by every journaled
+ * run and by the commands that rewrite the keyring's files (see
+ * lib/pid-lock.ts: owner pid, host and start; a dead owner's lock is taken
+ * over).
  */
 import { join } from 'node:path';
-import type { Clock } from '../lib/clock.js';
-import { type HeldLock, type LockOwner, acquirePidLock, readLockFile } from '../lib/pid-lock.js';
-import { RotationError } from './errors.js';
+import type { Clock } from '../../lib/clock.js';
+import { type HeldLock, type LockOwner, acquirePidLock, readLockFile } from '../../lib/pid-lock.js';
+import { RotationError } from '../errors.js';
 
 export const LOCK_FILE = 'rotation.lock';
 
