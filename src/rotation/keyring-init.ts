@@ -25,6 +25,7 @@ import { ENCRYPTION_KEYSET_FILE, encryptionKeyFingerprint } from './keyring-file
 import { issueForKind } from './issue.js';
 import { keyringExists, type KeyEntry, type Keyring } from './keyring.js';
 import { KeyringSession, auditIds, certificateEntry } from './session.js';
+import { tokenObjectUri, type TokenKeyConfig } from './token-keys.js';
 
 export interface ConfigValues {
   participant: string;
@@ -34,12 +35,15 @@ export interface ConfigValues {
   endpoint?: string;
   kingdom?: { target: string; trustedRoots: string; serverName?: string; apiKeyFile?: string };
   kustomization?: { dir: string; secretName: string; trustedRoots?: string; apply?: string[] | false };
+  signingToken?: TokenKeyConfig;
 }
 
 export interface InitOptions {
   dir: string;
   clock: Clock;
   passphrase: () => string;
+  /** The PKCS#11 PIN, when signing keys are on a token. */
+  pin?: () => string;
   /** Written as halo-keys.yaml unless the directory already has one. */
   config?: ConfigValues;
   /** Make a root CA when the configured CA directory has none. */
@@ -76,7 +80,7 @@ function staged(options: InitOptions, build: (staging: InitOptions) => KeyringSe
       }
       rmSync(staging, { recursive: true, force: true });
     }
-    return KeyringSession.open(dir, { clock: built.clock, passphrase: () => built.material.passphrase(), ...(options.actor ? { actor: options.actor } : {}) });
+    return KeyringSession.open(dir, { clock: built.clock, passphrase: () => built.material.passphrase(), ...(options.pin ? { pin: options.pin } : {}), ...(options.actor ? { actor: options.actor } : {}) });
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
     throw err;
@@ -108,7 +112,7 @@ function prepare(options: InitOptions): KeyringSession {
     entries: [],
     keysetKdf: { salt: randomBytes(16).toString('hex'), ...DEFAULT_SCRYPT },
   };
-  return new KeyringSession(config, keyring, { clock: options.clock, passphrase: options.passphrase, ...(options.actor ? { actor: options.actor } : {}) });
+  return new KeyringSession(config, keyring, { clock: options.clock, passphrase: options.passphrase, ...(options.pin ? { pin: options.pin } : {}), ...(options.actor ? { actor: options.actor } : {}) });
 }
 
 function createCa(session: KeyringSession, options: InitOptions, subject: string, days: number | undefined): Certificate {
@@ -143,6 +147,24 @@ function addEncryptionEntries(session: KeyringSession, keyset: Keyset, origin: K
 }
 
 /**
+ * The first signing key on the token and its leaf. The keyring is staged, so a
+ * failure after the key was generated deletes it again: a failed init leaves
+ * nothing on the token either.
+ */
+function issueOnNewTokenKey(session: KeyringSession, id: string, uri: string): KeyEntry {
+  session.tokens.checkLogin(uri);
+  const { publicKey } = session.tokens.generateOrReuse(uri, session.config.keyType);
+  try {
+    const issued = issueForKind(session, 'signing', publicKey);
+    const files = { ...session.material.writeCertificate(id, issued.der), privateKeyUri: uri };
+    return certificateEntry(id, 'signing', issued.certificate, files, 'generated', session.now(), 'active', 'init');
+  } catch (err) {
+    session.tokens.delete(uri);
+    throw err;
+  }
+}
+
+/**
  * A new keyring: a CA (if asked), a TLS and a signing certificate and, for a
  * DataProvider or MeasurementConsumer, an encryption keyset, all active.
  */
@@ -160,13 +182,19 @@ function initIn(options: InitOptions): KeyringSession {
   session.material.ensureKeysDir();
   for (const kind of ['tls', 'signing'] as const) {
     const id = session.newEntryId(kind);
-    const issued = issueForKind(session, kind);
-    const files = session.material.writeCertificateAndKey(id, issued.der, issued.privateKey);
-    const entry = certificateEntry(id, kind, issued.certificate, files, 'generated', session.now(), 'active', 'init');
+    const token = kind === 'signing' ? session.config.signingToken : undefined;
+    let entry: KeyEntry;
+    if (token) {
+      entry = issueOnNewTokenKey(session, id, tokenObjectUri(token, id));
+    } else {
+      const issued = issueForKind(session, kind);
+      const files = session.material.writeCertificateAndKey(id, issued.der, issued.privateKey);
+      entry = certificateEntry(id, kind, issued.certificate, files, 'generated', session.now(), 'active', 'init');
+    }
     session.keyring.entries.push(entry);
     session.save();
-    session.recordIssuance(issued.certificate, kind);
-    session.record({ action: 'key.create', resource: id, ...auditIds(entry), after: { kind, state: 'active' }, outcome: 'ok' });
+    session.recordIssuance(session.material.certificate(entry), kind);
+    session.record({ action: 'key.create', resource: id, ...auditIds(entry), after: { kind, state: 'active', ...(entry.privateKeyUri ? { custody: entry.privateKeyUri } : {}) }, outcome: 'ok' });
   }
   if (publishesPublicKey(session.config.participantKind)) {
     const keyset = generateKeyset(session.config.encryptionTemplate);

@@ -10,13 +10,14 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
 import { keysetBytes, publicKeyset, type Keyset } from '../../crypto/keyset.js';
-import { signMessage, verifySignedMessage } from '../../crypto/signed-message.js';
+import { verifySignedMessage } from '../../crypto/signed-message.js';
 import { KeysetSchema } from '../../gen/google/crypto/tink/tink_pb.js';
 import { EncryptionPublicKey_Format, EncryptionPublicKeySchema } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { RotationError } from '../errors.js';
 import { sha256Hex } from '../keyring-files.js';
 import type { KeyEntry } from '../keyring.js';
 import { auditIds } from '../session.js';
+import { signMessageWith } from '../token-keys.js';
 import { type StepHandler, stepEntry } from './context.js';
 
 /** The serialized EncryptionPublicKey for the private keyset's primary key alone. */
@@ -59,7 +60,7 @@ export const publishStep: StepHandler = {
     if (!already) {
       // Sign the exact bytes whose hash is recorded, packed as upstream's Any.
       const packed = create(AnySchema, { typeUrl: `type.googleapis.com/${EncryptionPublicKeySchema.typeName}`, value: message });
-      const signed = signMessage(packed, s.material.privateKey(signing));
+      const signed = signMessageWith(packed, s.signingKey(signing));
       await kingdom.updatePublicKey(s.participant, signed, certificateName);
     }
     const before = s.keyring.publication;
