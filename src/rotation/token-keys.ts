@@ -13,7 +13,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import type { Any } from '@bufbuild/protobuf/wkt';
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { signMessage, verifyBytes } from '../crypto/signed-message.js';
 import { signatureAlgorithmByOid } from '../crypto/signature-algorithm.js';
 import { SignedMessageSchema, type SignedMessage } from '../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
@@ -100,6 +100,9 @@ export class TokenKeys {
     const access = this.access(key);
     const publicKey = findTokenPublicKey(key, access);
     if (!publicKey) throw new RotationError('TOKEN_KEY_INVALID', `no key "${key.object}" on PKCS#11 token "${key.token}" (the signing key of ${entry.id})`);
+    const expected = keyTypeOf(createPublicKey({ key: Buffer.from(certificateSpki), format: 'der', type: 'spki' }));
+    const found = keyTypeOf(publicKey);
+    if (found !== expected) throw new RotationError('TOKEN_KEY_INVALID', `"${key.object}" on token "${key.token}" is a ${found ?? 'unsupported'} key; the certificate of ${entry.id} is for a ${expected ?? 'other'} key`);
     if (Buffer.compare(spkiOf(publicKey), certificateSpki) !== 0) {
       throw new RotationError('TOKEN_KEY_INVALID', `the key at ${key.uri} is not the key of ${entry.certificateFile}`);
     }
