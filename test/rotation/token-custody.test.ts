@@ -5,7 +5,7 @@
  * certificate carries that key, and the EncryptionPublicKey signed on the
  * token verifies with the project's verifier, with `openssl` and at the
  * Kingdom. A run SIGKILLed inside the issue step is finished by reusing the
- * key it generated; the compromise procedure deletes the leaked key from the
+ * key it generated (or aborted, deleting it); the compromise procedure deletes the leaked key from the
  * token.
  */
 import assert from 'node:assert/strict';
@@ -20,6 +20,7 @@ import { runProcedure } from '../../src/rotation/compromise/procedure.js';
 import { parseConfig } from '../../src/rotation/config.js';
 import { readJournal } from '../../src/rotation/journal.js';
 import { activeEntry, readKeyring, writeKeyring, type KeyEntry } from '../../src/rotation/keyring.js';
+import { abortJournal } from '../../src/rotation/abort.js';
 import { rotate } from '../../src/rotation/rotate.js';
 import { KeyringSession } from '../../src/rotation/session.js';
 import { collectStatus } from '../../src/rotation/status.js';
@@ -92,6 +93,38 @@ async function assertPublishedBy(session: KeyringSession, participant: string, e
   assert.match(checked.out, /Verified OK/);
 }
 
+/**
+ * Rotates the signing key in a child process SIGKILLed once the issue step
+ * has run, then takes the keyring back to the instant right after
+ * C_GenerateKeyPair: the key is on the token, its entry and certificate not
+ * yet recorded (the journal names the object, as it did before the step ran).
+ */
+function killAfterTokenKeygen(dir: string): { entry: string; uri: string; label: string } {
+  const child = join(work.dir, 'crash.mts');
+  writeFileSync(
+    child,
+    `import { rotate } from ${JSON.stringify(join(repoRoot, 'src/rotation/rotate.ts'))};
+import { KeyringSession } from ${JSON.stringify(join(repoRoot, 'src/rotation/session.ts'))};
+const session = KeyringSession.open(process.argv[2]!, { clock: { now: () => new Date(${NOW.getTime()}) }, passphrase: () => ${JSON.stringify(PASSPHRASE)}, pin: () => ${JSON.stringify(PIN)} });
+await rotate(session, { kinds: ['signing'], faultBeforeRecord: 1, kingdom: () => { throw new Error('no Kingdom in the child'); } });
+`,
+  );
+  const killed = spawnSync(process.execPath, ['--import', 'tsx', child, dir], { cwd: repoRoot, env: process.env, encoding: 'utf8' });
+  assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+  const issue = readJournal(dir)!.steps[0]!;
+  assert.equal(issue.type, 'signing.issue');
+  assert.equal(issue.status, 'started');
+  const uri = String(issue.args!.tokenObject);
+  const label = `edp1-${issue.entry}`;
+  assert.ok(token.privateKeyLabels().includes(label));
+  const keyring = readKeyring(dir);
+  const made = keyring.entries.find((e) => e.id === issue.entry)!;
+  rmSync(join(dir, made.certificateFile!));
+  keyring.entries = keyring.entries.filter((e) => e.id !== issue.entry);
+  writeKeyring(dir, keyring);
+  return { entry: issue.entry!, uri, label };
+}
+
 describe('signing keys on a PKCS#11 token (SoftHSM2)', () => {
   it('init, registration and rotate --signing generate each key on the token; what it signs verifies; status shows where each key lives', async () => {
     const { dir, participant } = await tokenKeyring('rotating');
@@ -123,40 +156,28 @@ describe('signing keys on a PKCS#11 token (SoftHSM2)', () => {
 
   it('a run SIGKILLed after generating the token key is finished with that key: no second key on the token', async () => {
     const { dir, participant } = await tokenKeyring('crashing');
-    const child = join(work.dir, 'crash.mts');
-    writeFileSync(
-      child,
-      `import { rotate } from ${JSON.stringify(join(repoRoot, 'src/rotation/rotate.ts'))};
-import { KeyringSession } from ${JSON.stringify(join(repoRoot, 'src/rotation/session.ts'))};
-const session = KeyringSession.open(process.argv[2]!, { clock: { now: () => new Date(${NOW.getTime()}) }, passphrase: () => ${JSON.stringify(PASSPHRASE)}, pin: () => ${JSON.stringify(PIN)} });
-await rotate(session, { kinds: ['signing'], faultBeforeRecord: 1, kingdom: () => { throw new Error('no Kingdom in the child'); } });
-`,
-    );
-    const killed = spawnSync(process.execPath, ['--import', 'tsx', child, dir], { cwd: repoRoot, env: process.env, encoding: 'utf8' });
-    assert.equal(killed.signal, 'SIGKILL', killed.stderr);
-    const journal = readJournal(dir)!;
-    const issue = journal.steps[0]!;
-    assert.equal(issue.type, 'signing.issue');
-    assert.equal(issue.status, 'started');
-    const uri = String(issue.args!.tokenObject);
-    const label = `edp1-${issue.entry}`;
-    assert.ok(token.privateKeyLabels().includes(label));
-    // Take the run back to the instant right after C_GenerateKeyPair: the key is on the token, nothing else recorded.
-    const keyring = readKeyring(dir);
-    const made = keyring.entries.find((e) => e.id === issue.entry)!;
-    rmSync(join(dir, made.certificateFile!));
-    keyring.entries = keyring.entries.filter((e) => e.id !== issue.entry);
-    writeKeyring(dir, keyring);
-
+    const { entry, uri, label } = killAfterTokenKeygen(dir);
     const session = open(dir, NOW);
     const result = await rotate(session, { kingdom: () => portFor(kingdom, session) });
     assert.equal(result.resumed, true);
     assert.match(result.steps[0]!.result!, new RegExp(`key at ${uri.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(generated by an earlier attempt\\)`));
     assert.equal(token.privateKeyLabels().filter((l) => l === label).length, 1);
     const active = activeEntry(readKeyring(dir), 'signing')!;
-    assert.equal(active.id, issue.entry);
+    assert.equal(active.id, entry);
     assertTokenCertificate(session, active);
     await assertPublishedBy(session, participant, active);
+  });
+
+  it('rotate --abort after such a crash deletes the unrecorded token key, as it removes unrecorded key files', async () => {
+    const { dir } = await tokenKeyring('aborting');
+    const { label } = killAfterTokenKeygen(dir);
+    const others = token.privateKeyLabels().filter((l) => l !== label);
+    const session = open(dir, NOW);
+    const result = await abortJournal(session, { kingdom: () => portFor(kingdom, session) });
+    const discard = result.steps.find((s) => s.type === 'abort.discard')!;
+    assert.match(discard.result!, new RegExp(`deleted the unrecorded token key .*object=${label}`));
+    assert.deepEqual(token.privateKeyLabels(), others);
+    assert.equal(readJournal(dir), undefined);
   });
 
   it('a key of another type under the recorded label is refused, not used', async () => {
