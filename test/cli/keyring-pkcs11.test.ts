@@ -70,6 +70,19 @@ describe('halo-keys keyring with the signing key on a PKCS#11 token (SoftHSM2)',
     for (const f of ['halo-keys.yaml', 'keyring.json', 'audit.jsonl']) assert.doesNotMatch(readFileSync(join(dir, f), 'utf8'), new RegExp(PIN), f);
   });
 
+  it('a keyring whose CA key is on the token issues its leaves there', () => {
+    const other = file('edp2');
+    const ca = join(other, 'ca');
+    const root = haloKeys(['ca', 'init', '--dir', ca, '--subject', '/O=EDP 2/CN=EDP 2 Root', '--pkcs11-uri', `pkcs11:token=${token.label};object=edp2-root`, '--pkcs11-module', MODULE]);
+    assert.equal(root.code, 0, root.stderr);
+    const made = haloKeys(['init', '--dir', other, '--participant', 'dataProviders', '--subject', '/O=EDP 2/CN=edp2.example.com', '--dns', 'edp2.example.com']);
+    assert.equal(made.code, 0, made.stderr);
+    const tls = JSON.parse(haloKeys(['status', '--dir', other, '--json']).stdout).rows.find((r: { kind: string }) => r.kind === 'tls');
+    const verified = spawnSync('openssl', ['verify', '-CAfile', join(ca, 'ca.pem'), join(other, 'keys', `${tls.id}.crt.pem`)], { encoding: 'utf8' });
+    assert.equal(verified.status, 0, verified.stderr);
+    assert.equal(existsSync(join(ca, 'ca.key')), false);
+  });
+
   it('a bad PIN, a missing token, a missing object and a key of the wrong type: one line each, exit 1, nothing written', () => {
     const labelsBefore = token.privateKeyLabels();
     assertFails(init(file('badpin'), { ...env, HALO_KEYS_PKCS11_PIN: '999999' }), 1, /login to PKCS#11 token "edp-hsm" failed: wrong PIN/);
