@@ -146,22 +146,12 @@ function addEncryptionEntries(session: KeyringSession, keyset: Keyset, origin: K
   return entries;
 }
 
-/**
- * The first signing key on the token and its leaf. The keyring is staged, so a
- * failure after the key was generated deletes it again: a failed init leaves
- * nothing on the token either.
- */
+/** The first signing key, generated on the token, and its leaf. */
 function issueOnNewTokenKey(session: KeyringSession, id: string, uri: string): KeyEntry {
-  session.tokens.checkLogin(uri);
   const { publicKey } = session.tokens.generateOrReuse(uri, session.config.keyType);
-  try {
-    const issued = issueForKind(session, 'signing', publicKey);
-    const files = { ...session.material.writeCertificate(id, issued.der), privateKeyUri: uri };
-    return certificateEntry(id, 'signing', issued.certificate, files, 'generated', session.now(), 'active', 'init');
-  } catch (err) {
-    session.tokens.delete(uri);
-    throw err;
-  }
+  const issued = issueForKind(session, 'signing', publicKey);
+  const files = { ...session.material.writeCertificate(id, issued.der), privateKeyUri: uri };
+  return certificateEntry(id, 'signing', issued.certificate, files, 'generated', session.now(), 'active', 'init');
 }
 
 /**
@@ -174,6 +164,25 @@ export function initKeyring(options: InitOptions): KeyringSession {
 
 function initIn(options: InitOptions): KeyringSession {
   const session = prepare(options);
+  // The staging directory goes away on failure; a key generated on the token must go too.
+  const token = session.config.signingToken;
+  if (token) session.tokens.checkLogin(token.uri);
+  let tokenKey: string | undefined;
+  try {
+    return initSteps(session, options, (uri) => (tokenKey = uri));
+  } catch (err) {
+    if (tokenKey) {
+      try {
+        session.tokens.delete(tokenKey);
+      } catch {
+        // The first error says what went wrong; a token that refuses the deletion now refused the rest too.
+      }
+    }
+    throw err;
+  }
+}
+
+function initSteps(session: KeyringSession, options: InitOptions, generatingOnToken: (uri: string) => void): KeyringSession {
   const caExists = existsSync(join(session.config.ca, 'ca.pem'));
   if (!caExists) {
     if (!options.createCa) throw new RotationError('CONFIG_INVALID', `no CA at ${session.config.ca}: pass --create-ca, or import an existing root`);
@@ -185,7 +194,9 @@ function initIn(options: InitOptions): KeyringSession {
     const token = kind === 'signing' ? session.config.signingToken : undefined;
     let entry: KeyEntry;
     if (token) {
-      entry = issueOnNewTokenKey(session, id, tokenObjectUri(token, id));
+      const uri = tokenObjectUri(token, id);
+      generatingOnToken(uri);
+      entry = issueOnNewTokenKey(session, id, uri);
     } else {
       const issued = issueForKind(session, kind);
       const files = session.material.writeCertificateAndKey(id, issued.der, issued.privateKey);

@@ -81,10 +81,11 @@ export class KeyringSession {
     const one = held.find((e) => e.state === 'active') ?? held[0];
     if (one) this.material.privateKey(one);
     else if (this.keyring.entries.some((e) => e.kind === 'encryption')) this.material.loadEncryptionKeyset(this.keyring.encryptionKeyset);
-    // The PIN too, on every token the run may sign or generate on.
-    const uris = new Set(this.keyring.entries.filter((e) => e.state === 'active' && e.privateKeyUri).map((e) => e.privateKeyUri!));
-    if (this.config.signingToken) uris.add(this.config.signingToken.uri);
-    for (const uri of uris) this.tokens.checkLogin(uri);
+    // The PIN too, once per token the run may sign or generate on.
+    const uris = this.keyring.entries.filter((e) => e.state === 'active' && e.privateKeyUri).map((e) => e.privateKeyUri!);
+    if (this.config.signingToken) uris.push(this.config.signingToken.uri);
+    const byToken = new Map(uris.map((uri) => [parsePkcs11Uri(uri).token, uri]));
+    for (const uri of byToken.values()) this.tokens.checkLogin(uri);
   }
 
   /** The key that signs for a certificate entry: decrypted from its file, or a signer on its token. */

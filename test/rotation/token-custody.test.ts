@@ -10,15 +10,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { kingdomClientOver } from '../../src/client/index.js';
 import { verifySignedMessage } from '../../src/crypto/signed-message.js';
 import { planCertificateCompromise } from '../../src/rotation/compromise/plans.js';
 import { runProcedure } from '../../src/rotation/compromise/procedure.js';
-import { parseConfig } from '../../src/rotation/config.js';
+import { parseConfig, renderConfig } from '../../src/rotation/config.js';
 import { readJournal } from '../../src/rotation/journal.js';
+import { initKeyring } from '../../src/rotation/keyring-init.js';
 import { activeEntry, readKeyring, writeKeyring, type KeyEntry } from '../../src/rotation/keyring.js';
 import { abortJournal } from '../../src/rotation/abort.js';
 import { rotate } from '../../src/rotation/rotate.js';
@@ -205,6 +206,18 @@ describe('signing keys on a PKCS#11 token (SoftHSM2)', () => {
     await assertPublishedBy(session, participant, replacement);
     assert.equal(token.privateKeyLabels().includes(`edp1-${leaked.id}`), false, 'the leaked key is gone from the token');
     assert.equal(keyring.entries.find((e) => e.id === leaked.id)!.state, 'compromised');
+  });
+
+  it('an init that fails after generating its token key deletes that key: nothing on the token, no keyring', () => {
+    const before = token.privateKeyLabels();
+    const dir = join(work.dir, 'failed-init');
+    mkdirSync(dir);
+    // An encryption template no one knows: init fails after the signing key was made on the token.
+    const yaml = renderConfig({ participant: 'dataProviders', subject: '/CN=failed', dnsNames: ['localhost'], signingToken });
+    writeFileSync(join(dir, 'halo-keys.yaml'), yaml.replace('ECIES_P256_HKDF_HMAC_SHA256_AES128_GCM', 'NO_SUCH_TEMPLATE'));
+    assert.throws(() => initKeyring({ dir, clock: new ManualClock(NOW), passphrase: () => PASSPHRASE, pin: () => PIN, createCa: { subject: '/CN=failed root' } }), /NO_SUCH_TEMPLATE/);
+    assert.deepEqual(token.privateKeyLabels(), before);
+    assert.deepEqual(readdirSync(dir), ['halo-keys.yaml']);
   });
 
   it('halo-keys.yaml refuses a TLS key on a token and a key type the token cannot hold', () => {
