@@ -249,14 +249,15 @@ function tokenKeyConfig(raw: unknown, keyType: KeyType): TokenKeyConfig | undefi
   if (raw === undefined || raw === null) return undefined;
   const o = obj(raw, 'signing.pkcs11');
   const uri = reqStr(o, 'uri', 'signing.pkcs11');
-  const module = str(o, 'module', 'signing.pkcs11');
   const extra = Object.keys(o).filter((k) => k !== 'uri' && k !== 'module');
   if (extra.length) throw invalid(`signing.pkcs11 takes uri and module only, not ${extra.join(', ')} (the PIN comes from --pin-file or HALO_KEYS_PKCS11_PIN)`);
+  let parsed;
   try {
-    parsePkcs11Uri(uri);
+    parsed = parsePkcs11Uri(uri);
   } catch (err) {
     throw invalid(`signing.pkcs11.uri: ${(err as Error).message}`);
   }
+  const module = str(o, 'module', 'signing.pkcs11') ?? parsed.modulePath;
   if (!TOKEN_KEY_TYPES.includes(keyType)) throw invalid(`keyType ${keyType} cannot be kept on a token: use ${TOKEN_KEY_TYPES.join(', ')} with signing.pkcs11`);
   return module ? { uri, module } : { uri };
 }

@@ -4,8 +4,8 @@
  * `<object>-<entry id>`; the entry records that URI (never the PIN), and a
  * rotation's journal records it at planning, so a resumed run finds and
  * reuses the key it generated instead of making a second one. The PIN comes
- * from `--pin-file` or HALO_KEYS_PKCS11_PIN; the module from the config, the
- * URI's module-path, or HALO_KEYS_PKCS11_MODULE.
+ * from `--pin-file` or HALO_KEYS_PKCS11_PIN; the module from the config
+ * (`module`, or `module-path` in its URI) or HALO_KEYS_PKCS11_MODULE.
  *
  * TLS keys stay in files: the Kubernetes TLS Secret must carry `tls.key`, and
  * the keyring's mTLS client to the Kingdom holds the key in memory, which a
@@ -45,14 +45,14 @@ export interface TokenKeyConfig {
 /** The PIN from the file's first line or HALO_KEYS_PKCS11_PIN. */
 export function resolveTokenPin(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const pin = file ? Buffer.from(readFileBytes(file, 'PIN file')).toString('utf8').split(/\r?\n/)[0] : env[PKCS11_PIN_ENV];
-  if (!pin) throw new RotationError('PIN_REQUIRED', `the signing key is on a PKCS#11 token: set ${PKCS11_PIN_ENV} or pass --pin-file FILE`);
+  if (!pin) throw new RotationError('PIN_REQUIRED', `a key of this keyring is on a PKCS#11 token: set ${PKCS11_PIN_ENV} or pass --pin-file FILE`);
   return pin;
 }
 
 /** The URI of one generation's key: the configured object label, then the entry id. */
 export function tokenObjectUri(config: TokenKeyConfig, entryId: string): string {
   const base = parsePkcs11Uri(config.uri);
-  return parsePkcs11Uri(`${base.uri.replace(/;object=[^;]*/, '')};object=${encodeURIComponent(`${base.object}-${entryId}`)}`).uri;
+  return base.uri.replace(/(^pkcs11:|;)object=[^;]*/, (_, lead: string) => `${lead}object=${encodeURIComponent(`${base.object}-${entryId}`)}`);
 }
 
 /** Reaches the token with the PIN asked for once, on first use. */

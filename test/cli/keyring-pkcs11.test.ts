@@ -99,7 +99,7 @@ describe('halo-keys keyring with the signing key on a PKCS#11 token (SoftHSM2)',
     assertFails(haloKeys(['registration', '--dir', dir, '--out-dir', file('reg-badpin')], { ...env, HALO_KEYS_PKCS11_PIN: '999999' }), 1, /wrong PIN/);
     assert.equal(existsSync(file('reg-badpin')), false);
     untouched('bad PIN, registration');
-    assertFails(haloKeys(['rotate', '--dir', dir, '--tls'], base), 1, /the signing key is on a PKCS#11 token: set HALO_KEYS_PKCS11_PIN or pass --pin-file FILE/);
+    assertFails(haloKeys(['rotate', '--dir', dir, '--tls'], base), 1, /a key of this keyring is on a PKCS#11 token: set HALO_KEYS_PKCS11_PIN or pass --pin-file FILE/);
     untouched('no PIN');
 
     // The configured token is not there (a different label; the module loads).

@@ -25,6 +25,7 @@ import { abortJournal } from '../../src/rotation/abort.js';
 import { rotate } from '../../src/rotation/rotate.js';
 import { KeyringSession } from '../../src/rotation/session.js';
 import { collectStatus } from '../../src/rotation/status.js';
+import { tokenObjectUri } from '../../src/rotation/token-keys.js';
 import { NOW, openTestKingdom, type TestKingdom } from '../kingdom/fixtures.js';
 import { DAY, ManualClock, PASSPHRASE, newKeyring, portFor, registerDataProvider, repoRoot, scratch } from './fixtures.js';
 import { MODULE, PIN, softhsmToken } from './softhsm.js';
@@ -225,6 +226,8 @@ describe('signing keys on a PKCS#11 token (SoftHSM2)', () => {
     assert.throws(() => parseConfig(`${base}  pkcs11: { uri: "pkcs11:token=t;object=o" }\n`, work.dir), /tls\.pkcs11: the TLS key stays in a key file/);
     assert.throws(() => parseConfig(`${base}keyType: ed25519\nsigning:\n  pkcs11: { uri: "pkcs11:token=t;object=o" }\n`, work.dir), /keyType ed25519 cannot be kept on a token/);
     assert.throws(() => parseConfig(`${base}signing:\n  pkcs11: { uri: "pkcs11:token=t;object=o", pin: "1234" }\n`, work.dir), /takes uri and module only/);
-    assert.equal(parseConfig(`${base}signing:\n  pkcs11: { uri: "pkcs11:token=t;object=o" }\n`, work.dir).signingToken?.uri, 'pkcs11:token=t;object=o');
+    const fromUri = parseConfig(`${base}signing:\n  pkcs11: { uri: "pkcs11:object=o;token=t?module-path=/opt/hsm.so" }\n`, work.dir).signingToken!;
+    assert.deepEqual(fromUri, { uri: 'pkcs11:object=o;token=t?module-path=/opt/hsm.so', module: '/opt/hsm.so' });
+    assert.equal(tokenObjectUri(fromUri, 'signing-1'), 'pkcs11:object=o-signing-1;token=t');
   });
 });
