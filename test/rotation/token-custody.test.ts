@@ -22,6 +22,7 @@ import { readJournal } from '../../src/rotation/journal.js';
 import { initKeyring } from '../../src/rotation/keyring-init.js';
 import { activeEntry, readKeyring, writeKeyring, type KeyEntry } from '../../src/rotation/keyring.js';
 import { abortJournal } from '../../src/rotation/abort.js';
+import { RotationAgent } from '../../src/rotation/agent.js';
 import { rotate } from '../../src/rotation/rotate.js';
 import { KeyringSession } from '../../src/rotation/session.js';
 import { collectStatus } from '../../src/rotation/status.js';
@@ -154,6 +155,19 @@ describe('signing keys on a PKCS#11 token (SoftHSM2)', () => {
     assert.equal(rowOf(activeEntry(keyring, 'encryption')!.id).key, keyring.encryptionKeyset);
     // Nothing the keyring wrote holds the PIN.
     for (const f of ['halo-keys.yaml', 'keyring.json', 'audit.jsonl']) assert.doesNotMatch(readFileSync(join(dir, f), 'utf8'), new RegExp(PIN), f);
+  });
+
+  it('the agent rotates what is due on schedule the same way: the new signing key is generated on the token', async () => {
+    const { dir, participant } = await tokenKeyring('scheduled');
+    const before = activeEntry(readKeyring(dir), 'signing')!;
+    const agent = new RotationAgent({ dir, clock: new ManualClock(NOW), passphrase: () => PASSPHRASE, pin: () => PIN, intervalMs: DAY, kingdom: (s) => portFor(kingdom, s) });
+    const tick = await agent.tick();
+    assert.equal(tick.outcome, 'rotated', tick.detail);
+    const after = activeEntry(readKeyring(dir), 'signing')!;
+    assert.notEqual(after.id, before.id);
+    const session = open(dir, NOW);
+    assertTokenCertificate(session, after);
+    await assertPublishedBy(session, participant, after);
   });
 
   it('a run SIGKILLed after generating the token key is finished with that key: no second key on the token', async () => {
