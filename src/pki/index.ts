@@ -100,6 +100,8 @@ export {
   generateTokenKey,
   parsePkcs11Uri,
   pkcs11Signer,
+  checkTokenLogin,
+  deleteTokenKey,
 } from './pkcs11-signer.js';
-export type { TokenAccess } from './pkcs11-signer.js';
-export type { KeySigner } from './signer.js';
+export type { TokenAccess, Pkcs11Uri } from './pkcs11-signer.js';
+export type { KeySigner, SigningKey } from './signer.js';

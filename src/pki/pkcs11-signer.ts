@@ -151,6 +151,23 @@ export function findTokenPublicKey(key: Pkcs11Uri, access: TokenAccess): KeyObje
   }
 }
 
+/** Logs in to the token (and nothing else), so a wrong PIN or a missing token is found before anything is written. */
+export function checkTokenLogin(key: Pkcs11Uri, access: TokenAccess): void {
+  const r = run('pkcs11-tool', [...tokenArgs(key, access), '--login', '--pin', `env:${CHILD_PIN_ENV}`, '--list-objects', '--type', 'privkey'], access);
+  if (r.status !== 0) throw tokenError(r, key, access, 'login');
+}
+
+/** Deletes the key pair under the object label (private half first); false when the token held neither half. */
+export function deleteTokenKey(key: Pkcs11Uri, access: TokenAccess): boolean {
+  let deleted = false;
+  for (const type of ['privkey', 'pubkey']) {
+    const r = run('pkcs11-tool', [...tokenArgs(key, access), '--login', '--pin', `env:${CHILD_PIN_ENV}`, '--delete-object', '--type', type, '--label', key.object], access);
+    if (r.status === 0) deleted = true;
+    else if (!/object not found/i.test(r.stderr)) throw tokenError(r, key, access, 'key deletion');
+  }
+  return deleted;
+}
+
 /** The engine takes its module path from an OpenSSL config; one small file per process, no secret in it. */
 let engineConfigDir: string | undefined;
 function engineConfig(module: string): string {

@@ -146,10 +146,15 @@ export function planAbort(session: KeyringSession, journal: Journal): AbortPlan 
     } else if (ran(register)) {
       notes.push(`signing: CreateCertificate (step ${register.n}) did not finish; if it reached the Kingdom, that certificate stays registered and unused (halo-keys sync finds it; MeasurementSystem certificates revoke revokes it)`);
     }
-    add('abort.discard', registered ? `leave the new signing certificate ${id} retiring (registered as ${registered})` : `retire the new signing certificate ${id} (never active)`, { entry: id, args: { aborted: journal.id } });
+    add('abort.discard', registered ? `leave the new signing certificate ${id} retiring (registered as ${registered})` : `retire the new signing certificate ${id} (never active)`, { entry: id, args: { aborted: journal.id, ...tokenObjectOf(signingIssue) } });
   }
   if (journal.procedure) notes.push(`${journal.procedure} was not completed: nothing it was to revoke or destroy has been, so run it again when it can finish`);
   return { steps, notes };
+}
+
+/** The token key an issue step was to generate (its journal recorded it), for the discard step to delete if unrecorded. */
+function tokenObjectOf(step: JournalStep): { tokenObject?: string } {
+  return typeof step.args?.tokenObject === 'string' ? { tokenObject: step.args.tokenObject } : {};
 }
 
 export async function abortJournal(session: KeyringSession, options: Omit<RunOptions, 'resume'> = {}): Promise<AbortResult> {

@@ -25,6 +25,8 @@ export interface AgentOptions {
   dir: string;
   clock: Clock;
   passphrase: () => string;
+  /** The PKCS#11 PIN, when signing keys are on a token (default: HALO_KEYS_PKCS11_PIN). */
+  pin?: () => string;
   intervalMs: number;
   /** First retry delay after a failure (doubled per consecutive failure, capped at the interval). */
   retryBaseMs?: number;
@@ -126,7 +128,7 @@ export class RotationAgent {
     this.#observeFiles();
     let session: KeyringSession;
     try {
-      session = KeyringSession.open(this.#options.dir, { clock: this.#options.clock, passphrase: this.#options.passphrase, actor: 'halo-keys agent' });
+      session = KeyringSession.open(this.#options.dir, { clock: this.#options.clock, passphrase: this.#options.passphrase, ...(this.#options.pin ? { pin: this.#options.pin } : {}), actor: 'halo-keys agent' });
     } catch (err) {
       return this.#finish('failed', (err as Error).message);
     }
@@ -136,7 +138,7 @@ export class RotationAgent {
       const result = await rotate(session, kingdom ? { kingdom: () => kingdom(session) } : {});
       if (result.steps.length === 0) return this.#finish('nothing-due', 'nothing is due');
       this.#rotations.inc();
-      this.#observe(KeyringSession.open(this.#options.dir, { clock: this.#options.clock, passphrase: this.#options.passphrase }));
+      this.#observe(KeyringSession.open(this.#options.dir, { clock: this.#options.clock, passphrase: this.#options.passphrase, ...(this.#options.pin ? { pin: this.#options.pin } : {}) }));
       return this.#finish('rotated', `${result.resumed ? 'finished' : 'completed'} ${result.journalId} (${result.steps.length} steps)`);
     } catch (err) {
       if (err instanceof RotationError && err.code === 'LOCKED') return this.#finish('locked', err.message);

@@ -28,6 +28,8 @@ export const SETTABLE_KEYS: Readonly<Record<string, ValueKind>> = {
   'tls.endpointServerName': 'string',
   'tls.rolloutTimeout': 'string',
   'signing.days': 'number',
+  'signing.pkcs11.uri': 'string',
+  'signing.pkcs11.module': 'string',
   'kingdom.target': 'string',
   'kingdom.trustedRoots': 'path',
   'kingdom.serverName': 'string',

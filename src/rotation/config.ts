@@ -12,8 +12,9 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { parseResourceName } from '../api/index.js';
 import { parseDuration as parseDurationText } from '../lib/duration.js';
 import { readFileBytes } from '../lib/files.js';
-import { isKeyType, type KeyType } from '../pki/index.js';
+import { isKeyType, type KeyType, TOKEN_KEY_TYPES, parsePkcs11Uri } from '../pki/index.js';
 import { RotationError } from './errors.js';
+import type { TokenKeyConfig } from './token-keys.js';
 
 export const CONFIG_FILE = 'halo-keys.yaml';
 
@@ -111,6 +112,8 @@ export interface KeyringConfig {
   ca: string;
   tls: TlsConfig;
   signingDays: number;
+  /** `signing.pkcs11`: new signing keys are generated on this PKCS#11 token (else in key files). */
+  signingToken?: TokenKeyConfig;
   encryptionTemplate: string;
   kingdom?: KingdomConfig;
   kustomization?: KustomizationConfig;
@@ -240,6 +243,24 @@ export function isRegisteredName(name: string): boolean {
   return kind !== undefined && kind !== 'kingdom' && name.includes('/');
 }
 
+/** `signing.pkcs11: { uri, module }`; a PIN is never part of it. */
+function tokenKeyConfig(raw: unknown, keyType: KeyType): TokenKeyConfig | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const o = obj(raw, 'signing.pkcs11');
+  const uri = reqStr(o, 'uri', 'signing.pkcs11');
+  const extra = Object.keys(o).filter((k) => k !== 'uri' && k !== 'module');
+  if (extra.length) throw invalid(`signing.pkcs11 takes uri and module only, not ${extra.join(', ')} (the PIN comes from --pin-file or HALO_KEYS_PKCS11_PIN)`);
+  let parsed;
+  try {
+    parsed = parsePkcs11Uri(uri);
+  } catch (err) {
+    throw invalid(`signing.pkcs11.uri: ${(err as Error).message}`);
+  }
+  const module = str(o, 'module', 'signing.pkcs11') ?? parsed.modulePath;
+  if (!TOKEN_KEY_TYPES.includes(keyType)) throw invalid(`keyType ${keyType} cannot be kept on a token: use ${TOKEN_KEY_TYPES.join(', ')} with signing.pkcs11`);
+  return module ? { uri, module } : { uri };
+}
+
 export function parseConfig(text: string, dir: string): KeyringConfig {
   let raw: unknown;
   try {
@@ -273,6 +294,12 @@ export function parseConfig(text: string, dir: string): KeyringConfig {
     ...(endpointServerName ? { endpointServerName } : {}),
   };
 
+  if (tlsRaw.pkcs11 !== undefined) {
+    throw invalid('tls.pkcs11: the TLS key stays in a key file (the Kubernetes TLS Secret carries tls.key and the Kingdom client holds the key in memory); only signing.pkcs11 puts a key on a token');
+  }
+  const signingRaw = obj(o.signing, 'signing');
+  const signingToken = tokenKeyConfig(signingRaw.pkcs11, keyType);
+
   const config: KeyringConfig = {
     dir,
     participant,
@@ -281,7 +308,8 @@ export function parseConfig(text: string, dir: string): KeyringConfig {
     keyType,
     ca: at(str(o, 'ca', 'config') ?? 'ca'),
     tls,
-    signingDays: posNumber(obj(o.signing, 'signing'), 'days', 'signing', 365),
+    signingDays: posNumber(signingRaw, 'days', 'signing', 365),
+    ...(signingToken ? { signingToken } : {}),
     encryptionTemplate: str(obj(o.encryption, 'encryption'), 'template', 'encryption') ?? 'ECIES_P256_HKDF_HMAC_SHA256_AES128_GCM',
     policy: parsePolicy(o.policy),
   };
@@ -350,6 +378,7 @@ export function renderConfig(values: {
   endpoint?: string;
   kingdom?: { target: string; trustedRoots: string; serverName?: string; apiKeyFile?: string };
   kustomization?: { dir: string; secretName: string; trustedRoots?: string; apply?: string[] | false };
+  signingToken?: TokenKeyConfig;
 }): string {
   const doc: Obj = {
     participant: values.participant,
@@ -362,7 +391,7 @@ export function renderConfig(values: {
       days: 365,
       ...(values.endpoint ? { endpoint: values.endpoint } : {}),
     },
-    signing: { days: 365 },
+    signing: { days: 365, ...(values.signingToken ? { pkcs11: values.signingToken } : {}) },
     encryption: { template: 'ECIES_P256_HKDF_HMAC_SHA256_AES128_GCM' },
     ...(values.kingdom ? { kingdom: values.kingdom } : {}),
     ...(values.kustomization ? { kustomization: values.kustomization } : {}),

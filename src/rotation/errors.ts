@@ -8,6 +8,8 @@ export type RotationErrorCode =
   | 'KEYRING_CORRUPT' // keyring.json does not parse or breaks an invariant
   | 'PASSPHRASE_REQUIRED' // private keys are encrypted and no passphrase was given
   | 'PASSPHRASE_WRONG' // a key file does not decrypt with the passphrase
+  | 'PIN_REQUIRED' // a key is on a PKCS#11 token and no PIN was given
+  | 'TOKEN_KEY_INVALID' // a token key is missing, or not the key or key type the keyring expects
   | 'IMPORT_INVALID' // files given to import do not fit together
   | 'LOCKED' // another rotation holds the lock
   | 'AUDIT_CHAIN_BROKEN' // the audit log was edited, reordered or truncated

@@ -164,8 +164,18 @@ export class KeyMaterial {
     return files;
   }
 
+  /** The certificate of a key kept on a token: the certificate file alone. */
+  writeCertificate(id: string, der: Uint8Array): { certificateFile: string } {
+    this.ensureKeysDir();
+    const { certificateFile } = certificateFiles(id);
+    writeFileAtomic(this.path(certificateFile), encodePem('CERTIFICATE', der));
+    return { certificateFile };
+  }
+
+  /** The certificate and key files are there (a token key: the certificate file). */
   hasFiles(entry: KeyEntry): boolean {
-    return !!entry.certificateFile && !!entry.privateKeyFile && existsSync(this.path(entry.certificateFile)) && existsSync(this.path(entry.privateKeyFile));
+    if (!entry.certificateFile || !existsSync(this.path(entry.certificateFile))) return false;
+    return entry.privateKeyUri !== undefined || (!!entry.privateKeyFile && existsSync(this.path(entry.privateKeyFile)));
   }
 
   certificate(entry: KeyEntry): Certificate {
@@ -176,6 +186,7 @@ export class KeyMaterial {
   }
 
   privateKey(entry: KeyEntry): KeyObject {
+    if (entry.privateKeyUri) throw new RotationError('TOKEN_KEY_INVALID', `the key of ${entry.id} is on a PKCS#11 token (${entry.privateKeyUri}) and cannot be read from it`);
     if (!entry.privateKeyFile) throw new RotationError('KEYRING_CORRUPT', `${entry.id} has no private key`);
     const relative = entry.privateKeyFile;
     const bytes = readFileBytes(this.path(relative), 'private key');

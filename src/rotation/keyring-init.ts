@@ -31,6 +31,7 @@ import { ENCRYPTION_KEYSET_FILE, encryptionKeyFingerprint } from './keyring-file
 import { issueForKind } from './issue.js';
 import { keyringExists, type KeyEntry, type Keyring } from './keyring.js';
 import { KeyringSession, auditIds, certificateEntry } from './session.js';
+import { tokenObjectUri, type TokenKeyConfig } from './token-keys.js';
 
 export interface ConfigValues {
   participant: string;
@@ -40,12 +41,15 @@ export interface ConfigValues {
   endpoint?: string;
   kingdom?: { target: string; trustedRoots: string; serverName?: string; apiKeyFile?: string };
   kustomization?: { dir: string; secretName: string; trustedRoots?: string; apply?: string[] | false };
+  signingToken?: TokenKeyConfig;
 }
 
 export interface InitOptions {
   dir: string;
   clock: Clock;
   passphrase: () => string;
+  /** The PKCS#11 PIN, when signing keys are on a token. */
+  pin?: () => string;
   /** Written as halo-keys.yaml unless the directory already has one. */
   config?: ConfigValues;
   /** Make a root CA when the configured CA directory has none. */
@@ -82,7 +86,7 @@ function staged(options: InitOptions, build: (staging: InitOptions) => KeyringSe
       }
       rmSync(staging, { recursive: true, force: true });
     }
-    return KeyringSession.open(dir, { clock: built.clock, passphrase: () => built.material.passphrase(), ...(options.actor ? { actor: options.actor } : {}) });
+    return KeyringSession.open(dir, { clock: built.clock, passphrase: () => built.material.passphrase(), ...(options.pin ? { pin: options.pin } : {}), ...(options.actor ? { actor: options.actor } : {}) });
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
     throw err;
@@ -114,7 +118,7 @@ function prepare(options: InitOptions): KeyringSession {
     entries: [],
     keysetKdf: { salt: randomBytes(16).toString('hex'), ...DEFAULT_SCRYPT },
   };
-  return new KeyringSession(config, keyring, { clock: options.clock, passphrase: options.passphrase, ...(options.actor ? { actor: options.actor } : {}) });
+  return new KeyringSession(config, keyring, { clock: options.clock, passphrase: options.passphrase, ...(options.pin ? { pin: options.pin } : {}), ...(options.actor ? { actor: options.actor } : {}) });
 }
 
 function createCa(session: KeyringSession, options: InitOptions, subject: string, days: number | undefined): Certificate {
@@ -148,6 +152,14 @@ function addEncryptionEntries(session: KeyringSession, keyset: Keyset, origin: K
   return entries;
 }
 
+/** The first signing key, generated on the token, and its leaf. */
+function issueOnNewTokenKey(session: KeyringSession, id: string, uri: string): KeyEntry {
+  const { publicKey } = session.tokens.generateOrReuse(uri, session.config.keyType);
+  const issued = issueForKind(session, 'signing', publicKey);
+  const files = { ...session.material.writeCertificate(id, issued.der), privateKeyUri: uri };
+  return certificateEntry(id, 'signing', issued.certificate, files, 'generated', session.now(), 'active', 'init');
+}
+
 /**
  * A new keyring: a CA (if asked), a TLS and a signing certificate and, for a
  * DataProvider or MeasurementConsumer, an encryption keyset, all active.
@@ -158,6 +170,25 @@ export function initKeyring(options: InitOptions): KeyringSession {
 
 function initIn(options: InitOptions): KeyringSession {
   const session = prepare(options);
+  // The staging directory goes away on failure; a key generated on the token must go too.
+  const token = session.config.signingToken;
+  if (token) session.tokens.checkLogin(token.uri);
+  let tokenKey: string | undefined;
+  try {
+    return initSteps(session, options, (uri) => (tokenKey = uri));
+  } catch (err) {
+    if (tokenKey) {
+      try {
+        session.tokens.delete(tokenKey);
+      } catch {
+        // The first error says what went wrong; a token that refuses the deletion now refused the rest too.
+      }
+    }
+    throw err;
+  }
+}
+
+function initSteps(session: KeyringSession, options: InitOptions, generatingOnToken: (uri: string) => void): KeyringSession {
   const caExists = existsSync(join(session.config.ca, 'ca.pem'));
   if (!caExists) {
     if (!options.createCa) throw new RotationError('CONFIG_INVALID', `no CA at ${session.config.ca}: pass --create-ca, or import an existing root`);
@@ -166,13 +197,21 @@ function initIn(options: InitOptions): KeyringSession {
   session.material.ensureKeysDir();
   for (const kind of ['tls', 'signing'] as const) {
     const id = session.newEntryId(kind);
-    const issued = issueForKind(session, kind);
-    const files = session.material.writeCertificateAndKey(id, issued.der, issued.privateKey);
-    const entry = certificateEntry(id, kind, issued.certificate, files, 'generated', session.now(), 'active', 'init');
+    const token = kind === 'signing' ? session.config.signingToken : undefined;
+    let entry: KeyEntry;
+    if (token) {
+      const uri = tokenObjectUri(token, id);
+      generatingOnToken(uri);
+      entry = issueOnNewTokenKey(session, id, uri);
+    } else {
+      const issued = issueForKind(session, kind);
+      const files = session.material.writeCertificateAndKey(id, issued.der, issued.privateKey);
+      entry = certificateEntry(id, kind, issued.certificate, files, 'generated', session.now(), 'active', 'init');
+    }
     session.keyring.entries.push(entry);
     session.save();
-    session.recordIssuance(issued.certificate, kind);
-    session.record({ action: 'key.create', resource: id, ...auditIds(entry), after: { kind, state: 'active' }, outcome: 'ok' });
+    session.recordIssuance(session.material.certificate(entry), kind);
+    session.record({ action: 'key.create', resource: id, ...auditIds(entry), after: { kind, state: 'active', ...(entry.privateKeyUri ? { custody: entry.privateKeyUri } : {}) }, outcome: 'ok' });
   }
   if (publishesPublicKey(session.config.participantKind)) {
     const keyset = generateKeyset(session.config.encryptionTemplate);

@@ -35,6 +35,8 @@ export interface KeyEntry {
   // Certificates (tls, signing)
   certificateFile?: string;
   privateKeyFile?: string;
+  /** A signing key on a PKCS#11 token instead of a key file: its URI (never a PIN). */
+  privateKeyUri?: string;
   subject?: string;
   serialHex?: string;
   notBefore?: string;
@@ -116,8 +118,8 @@ function checkEntry(e: unknown, i: number): KeyEntry {
   if (!Array.isArray(x.history)) throw corrupt(`${x.id} has no history`);
   if (x.kind === 'encryption') {
     if (typeof x.tinkKeyId !== 'number') throw corrupt(`${x.id} has no Tink key id`);
-  } else if (typeof x.certificateFile !== 'string' || typeof x.privateKeyFile !== 'string' || typeof x.skid !== 'string') {
-    throw corrupt(`${x.id} lacks its certificate, key file or SKID`);
+  } else if (typeof x.certificateFile !== 'string' || (typeof x.privateKeyFile !== 'string') === (typeof x.privateKeyUri !== 'string') || typeof x.skid !== 'string') {
+    throw corrupt(`${x.id} lacks its certificate, SKID, or one key file or token key URI`);
   }
   return x;
 }

@@ -10,6 +10,7 @@ import type { PlannedStep, StepType } from './journal/journal.js';
 import { activeEntry, entriesOf, type KeyEntry } from './keyring.js';
 import { graceOver, stateSince, urgency, type Urgency } from './policy.js';
 import type { KeyringSession } from './session.js';
+import { tokenObjectUri } from './token-keys.js';
 
 export interface PlanRequest {
   /** Kinds to rotate whatever the schedule; undefined = only what is due. */
@@ -80,7 +81,9 @@ export function planRotation(session: KeyringSession, request: PlanRequest = {})
   const newSigning = kinds.includes('signing') ? session.newEntryId('signing') : undefined;
   const newEncryption = kinds.includes('encryption') ? session.newEntryId('encryption') : undefined;
   if (newSigning) {
-    add('signing.issue', 'new signing key and certificate from the CA', { entry: newSigning });
+    // A token key's URI is fixed here, so the journal names the object before it exists.
+    const token = config.signingToken ? { args: { tokenObject: tokenObjectUri(config.signingToken, newSigning) } } : {};
+    add('signing.issue', `new signing key${config.signingToken ? ' on the PKCS#11 token' : ''} and certificate from the CA`, { entry: newSigning, ...token });
     add('signing.register', `CreateCertificate under ${session.participant} (unless already registered with this SKID)`, { entry: newSigning });
     signingEntry = newSigning;
   }

@@ -9,7 +9,6 @@
 import { create } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
 import { fromBinary } from '@bufbuild/protobuf';
-import { signMessage } from '../crypto/index.js';
 import { KeysetSchema } from '../gen/google/crypto/tink/tink_pb.js';
 import { EncryptionPublicKeySchema, type SignedMessage } from '../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { isRegisteredName, participantKindOf, publishesPublicKey } from './config.js';
@@ -19,6 +18,7 @@ import type { KingdomPort } from './kingdom-port.js';
 import { sha256Hex } from './keyring-files.js';
 import type { KeyringSession } from './session.js';
 import { encryptionPublicKeyBytes } from './steps/publish-step.js';
+import { signMessageWith } from './token-keys.js';
 
 export interface RegistrationMaterial {
   rootCertificateDer: Uint8Array;
@@ -39,7 +39,7 @@ export function registrationMaterial(session: KeyringSession): RegistrationMater
   if (publishesPublicKey(session.config.participantKind) && activeEntry(session.keyring, 'encryption')) {
     const message = encryptionPublicKeyBytes(session.material.loadEncryptionKeyset(session.keyring.encryptionKeyset));
     const packed = create(AnySchema, { typeUrl: `type.googleapis.com/${EncryptionPublicKeySchema.typeName}`, value: message });
-    out.publicKey = signMessage(packed, session.material.privateKey(signing));
+    out.publicKey = signMessageWith(packed, session.signingKey(signing));
     out.encryptionPublicKey = message;
   }
   return out;

@@ -7,10 +7,14 @@ import type { Clock } from '../lib/clock.js';
 import {
   withCaLock,
   openCa,
+  openTokenCa,
+  readCaKeyCustody,
   readCaState,
   recordFor,
   writeCaState,
   type IssuedKind,
+  parsePkcs11Uri,
+  type SigningKey,
   type CertificateAuthority,
   type Certificate,
 } from '../pki/index.js';
@@ -20,12 +24,15 @@ import { FileError } from '../lib/files.js';
 import { RotationError } from './errors.js';
 import { KeyMaterial } from './keyring-files.js';
 import { hex } from '../lib/bytes.js';
+import { TokenKeys, resolveTokenPin } from './token-keys.js';
 import { newEntryId, readKeyring, writeKeyring, type KeyEntry, type Keyring } from './keyring.js';
 
 export interface SessionOptions {
   clock: Clock;
   /** Asked for only when a private key is needed. */
   passphrase: () => string;
+  /** The PKCS#11 PIN, asked for only when a token is used (default: HALO_KEYS_PKCS11_PIN). */
+  pin?: () => string;
   actor?: string;
 }
 
@@ -34,6 +41,7 @@ export class KeyringSession {
   readonly config: KeyringConfig;
   readonly clock: Clock;
   readonly material: KeyMaterial;
+  readonly tokens: TokenKeys;
   readonly audit: AuditLog;
   keyring: Keyring;
   #ca: CertificateAuthority | undefined;
@@ -44,6 +52,7 @@ export class KeyringSession {
     this.keyring = keyring;
     this.clock = options.clock;
     this.material = new KeyMaterial(config.dir, options.passphrase, () => this.keyring.keysetKdf, options.clock);
+    this.tokens = new TokenKeys(() => this.config.signingToken, options.pin ?? (() => resolveTokenPin(undefined)));
     this.audit = new AuditLog(config.dir, {
       clock: options.clock,
       participant: () => this.participant,
@@ -79,16 +88,28 @@ export class KeyringSession {
    * not halfway through it.
    */
   unlock(): void {
-    const held = this.keyring.entries.filter((e) => e.kind !== 'encryption' && this.material.hasFiles(e));
+    const held = this.keyring.entries.filter((e) => e.kind !== 'encryption' && e.privateKeyFile && this.material.hasFiles(e));
     const one = held.find((e) => e.state === 'active') ?? held[0];
     if (one) this.material.privateKey(one);
     else if (this.keyring.entries.some((e) => e.kind === 'encryption')) this.material.loadEncryptionKeyset(this.keyring.encryptionKeyset);
+    // The PIN too, once per token the run may sign or generate on.
+    const uris = this.keyring.entries.filter((e) => e.state === 'active' && e.privateKeyUri).map((e) => e.privateKeyUri!);
+    if (this.config.signingToken) uris.push(this.config.signingToken.uri);
+    const byToken = new Map(uris.map((uri) => [parsePkcs11Uri(uri).token, uri]));
+    for (const uri of byToken.values()) this.tokens.checkLogin(uri);
+  }
+
+  /** The key that signs for a certificate entry: decrypted from its file, or a signer on its token. */
+  signingKey(entry: KeyEntry): SigningKey {
+    if (!entry.privateKeyUri) return this.material.privateKey(entry);
+    return this.tokens.signer(entry, this.material.certificate(entry).spki);
   }
 
   ca(): CertificateAuthority {
     if (!this.#ca) {
       try {
-        this.#ca = openCa(this.config.ca, this.material.passphrase());
+        const custody = readCaKeyCustody(this.config.ca);
+        this.#ca = custody ? openTokenCa(this.config.ca, this.tokens.access({ ...parsePkcs11Uri(custody.uri), ...(custody.module ? { modulePath: custody.module } : {}) })) : openCa(this.config.ca, this.material.passphrase());
       } catch (err) {
         if (err instanceof FileError && err.code === 'FILE_NOT_FOUND') {
           throw new RotationError('CONFIG_INVALID', `no CA at ${this.config.ca}: init with --create-ca, or import the root and its key`, { cause: err });
@@ -120,7 +141,7 @@ export function certificateEntry(
   id: string,
   kind: 'tls' | 'signing',
   cert: Certificate,
-  files: { certificateFile: string; privateKeyFile: string },
+  files: { certificateFile: string; privateKeyFile?: string; privateKeyUri?: string },
   origin: KeyEntry['origin'],
   at: Date,
   state: KeyEntry['state'],

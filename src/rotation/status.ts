@@ -50,6 +50,8 @@ export interface StatusRow {
   kingdomCertificate?: string;
   tinkKeyId?: number;
   published?: boolean;
+  /** Where the private key lives: its file under the state directory, or its PKCS#11 URI (no PIN). */
+  key: string;
 }
 
 export interface StatusReport {
@@ -81,6 +83,7 @@ export async function collectStatus(session: KeyringSession, options: StatusOpti
       createdAt: e.createdAt,
       ageMs: now.getTime() - Date.parse(e.createdAt),
       fingerprint: e.fingerprint,
+      key: e.privateKeyUri ?? (e.kind === 'encryption' ? (e.destroyedAt ? 'destroyed' : keyring.encryptionKeyset) : (e.privateKeyFile ?? '-')),
       ...(e.notAfter ? { notAfter: e.notAfter, remainingMs: Date.parse(e.notAfter) - now.getTime() } : {}),
       ...(e.skid ? { skid: e.skid } : {}),
       ...(e.kingdomCertificate ? { kingdomCertificate: e.kingdomCertificate } : {}),

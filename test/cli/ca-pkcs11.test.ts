@@ -116,6 +116,26 @@ describe('halo-keys ca with the key on a PKCS#11 token (SoftHSM2)', () => {
     assert.equal(verified.code, 0, verified.out);
   });
 
+  it('an intermediate under a root in a key file keeps its own key on the token and issues from there', () => {
+    const root = file('file-root');
+    const rootEnv = { ...env, HALO_KEYS_CA_PASSPHRASE: 'file root passphrase' };
+    assert.equal(haloKeys(['ca', 'init', '--dir', root, '--subject', '/O=Halo CMM/CN=File Root'], rootEnv).code, 0);
+    const inter = file('token-intermediate');
+    const made = haloKeys(['ca', 'intermediate', '--dir', root, '--out-dir', inter, '--subject', '/O=Halo CMM/CN=Token TLS CA', '--path-len', '0', '--key-type', 'p384', '--pkcs11-uri', uri('intermediate'), '--json'], rootEnv);
+    assert.equal(made.code, 0, made.stderr);
+    assert.deepEqual(JSON.parse(readFileSync(join(inter, 'ca-pkcs11.json'), 'utf8')), { uri: uri('intermediate'), module: MODULE });
+    assert.equal(existsSync(join(inter, 'ca.key')), false);
+    assert.match(pkcs11(['--login', '--pin', 'env:TEST_PIN', '--list-objects', '--type', 'privkey', '--label', 'intermediate']).out, /never extractable/);
+    assert.match(openssl(['x509', '-in', join(inter, 'ca.pem'), '-noout', '-text']).out, /ASN1 OID: secp384r1/);
+    assert.equal(openssl(['verify', '-CAfile', join(root, 'ca.pem'), join(inter, 'ca.pem')]).code, 0);
+    // A leaf signed on the token by the intermediate chains to the file root.
+    const leaf = file('intermediate-leaf.pem');
+    const issued = haloKeys(['ca', 'issue', '--dir', inter, '--profile', 'tls-server', '--subject', '/CN=edp1', '--dns', 'edp1.example', '--key-out', file('intermediate-leaf.key'), '--out', leaf]);
+    assert.equal(issued.code, 0, issued.stderr);
+    const verified = openssl(['verify', '-CAfile', join(root, 'ca.pem'), '-untrusted', join(inter, 'ca.pem'), leaf]);
+    assert.equal(verified.code, 0, verified.out);
+  });
+
   it('refuses a bad PIN, a missing token, a missing object and a key of the wrong type in one line, writing nothing', () => {
     const ca = tokenCa('guarded', 'p256');
     const stateBefore = readFileSync(join(ca, 'ca-state.json'), 'utf8');

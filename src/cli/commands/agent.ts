@@ -33,11 +33,13 @@ export function registerAgentCommands(program: Command): void {
     const { resolveKeyringPassphrase } = await import('../../rotation/keyring-files.js');
     const { setExitCode } = await import('./keyring.js');
     const passphrase = resolveKeyringPassphrase(flags.passphraseFile);
+    const { resolveTokenPin } = await import('../../rotation/token-keys.js');
     const { dir, clock } = await writableState(flags, 'agent', true);
     const agent = new RotationAgent({
       dir,
       clock,
       passphrase: () => passphrase,
+      pin: () => resolveTokenPin(flags.pinFile),
       intervalMs: flags.interval,
       retryBaseMs: flags.retry,
       log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`),

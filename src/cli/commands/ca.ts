@@ -115,8 +115,8 @@ function openAuthority(opts: TokenFlags & { dir: string; passphraseFile?: string
   return custody ? openTokenCa(opts.dir, tokenAccess(opts, custody.module)) : openCa(opts.dir, passphrase(opts));
 }
 
-/** `ca init --pkcs11-uri`: the token key of that label, generated first when the token has none. */
-function tokenRootKey(opts: TokenFlags & { pkcs11Uri: string; keyType: string }): { signer: KeySigner; module: string } {
+/** `ca init|intermediate --pkcs11-uri`: the token key of that label, generated first when the token has none. */
+function tokenCaKey(opts: TokenFlags & { pkcs11Uri: string; keyType: string }): { signer: KeySigner; module: string } {
   const key = parsePkcs11Uri(opts.pkcs11Uri);
   const access = tokenAccess(opts, key.modulePath);
   if (!TOKEN_KEY_TYPES.includes(opts.keyType as KeyType)) throw new UsageError(`a token CA key must be ${TOKEN_KEY_TYPES.join(', ')}`);
@@ -215,7 +215,8 @@ export function registerCaCommands(program: Command): void {
 The CA lives in a directory: ca.pem, ca.key (encrypted PKCS#8, mode 0600),
 chain.pem (intermediates), ca-state.json (issued and revoked serials).
 The key passphrase is read from --passphrase-file or $${PASSPHRASE_ENV}.
-A CA made with \`init --pkcs11-uri\` keeps its key on a PKCS#11 token instead
+A root made with \`init --pkcs11-uri\` or an intermediate made with
+\`intermediate --pkcs11-uri\` keeps its key on a PKCS#11 token instead
 (ca-pkcs11.json records the URI and module); its PIN is read from --pin-file
 or $${PKCS11_PIN_ENV}.
 
@@ -244,7 +245,7 @@ Example:
     .action((opts) => {
       const pass = opts.pkcs11Uri ? undefined : passphrase(opts);
       if (existsSync(join(opts.dir, CA_FILES.certificate))) throw new PkiError('INVALID_REQUEST', `${opts.dir} already holds a CA`);
-      const token = opts.pkcs11Uri ? tokenRootKey(opts) : undefined;
+      const token = opts.pkcs11Uri ? tokenCaKey(opts) : undefined;
       const root = initRoot({
         subject: opts.subject,
         keyType: opts.keyType as KeyType,
@@ -271,7 +272,8 @@ Example:
           .addOption(keyTypeOption())
           .option('--path-len <n>', 'pathLenConstraint (default: one less than the issuer, if it has one)', nonNegativeInt)
           .option('--host <name>', 'DNS name for the SAN (repeatable)', repeatable(dnsName), [])
-          .option('--clip-to-issuer', 'cut the validity to the issuer instead of refusing'),
+          .option('--clip-to-issuer', 'cut the validity to the issuer instead of refusing')
+          .option('--pkcs11-uri <uri>', 'keep the new CA key on a PKCS#11 token: pkcs11:token=...;object=... (used if present, else generated there)'),
         1825,
       ),
     ).option('--new-passphrase-file <file>', 'passphrase for the new CA key (default: the issuer passphrase)'),
@@ -283,11 +285,12 @@ Example:
     )
     .action((opts) => {
       const issuer = openAuthority(opts);
-      const newPass = opts.newPassphraseFile ? resolvePassphrase({ file: opts.newPassphraseFile }) : passphrase(opts);
+      const token = opts.pkcs11Uri ? tokenCaKey(opts) : undefined;
+      const newPass = token ? undefined : opts.newPassphraseFile ? resolvePassphrase({ file: opts.newPassphraseFile }) : passphrase(opts);
       const nc = constraints(opts);
       const inter = issueIntermediate(issuer, {
         subject: opts.subject,
-        keyType: opts.keyType as KeyType,
+        ...(token ? { publicKey: token.signer.publicKey } : { keyType: opts.keyType as KeyType }),
         pathLength: opts.pathLen,
         hostNames: opts.host,
         ...(nc ? { nameConstraints: nc } : {}),
@@ -297,8 +300,9 @@ Example:
       });
       createCaDirectory(opts.outDir, {
         certificateDer: inter.der,
-        privateKey: inter.privateKey!,
+        privateKey: token?.signer ?? inter.privateKey!,
         passphrase: newPass,
+        pkcs11Module: token?.module,
         chain: [issuer.certificate.der, ...(issuer.chain ?? []).map((c) => c.der)],
       });
       record(opts.dir, inter.certificate, 'intermediate');

@@ -95,7 +95,8 @@ Examples:
         'after',
         `
 Keys: subject, tls.{dnsNames,ipAddresses,days,endpoint,endpointServerName,rolloutTimeout},
-signing.days, kingdom.{target,trustedRoots,serverName,clientCertificate,clientKey,apiKeyFile,timeout},
+signing.{days,pkcs11.uri,pkcs11.module},
+kingdom.{target,trustedRoots,serverName,clientCertificate,clientKey,apiKeyFile,timeout},
 kustomization.{dir,secretName,trustedRoots,trustedRootsName,apply,render,namespace},
 policy.{tls,signing,encryption}.{every,jitter,minRemaining,fraction}, policy.{overdueAfter,
 encryptionGrace,retiredCertificates}, compromise.{trustedRoots,requisitionSpecs,eventGroupMetadata}.

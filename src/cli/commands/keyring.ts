@@ -23,6 +23,7 @@ export function shellWord(value: string): string {
 export interface StateFlags {
   dir: string;
   passphraseFile?: string;
+  pinFile?: string;
   at?: Date;
   json?: boolean;
   /** `--rehearsal DIR` (commands that write): act on a copy of the keyring made there. */
@@ -34,6 +35,7 @@ export function addStateOptions(cmd: Command): Command {
   return cmd
     .option('--dir <dir>', 'the keyring state directory (default: $HALO_KEYS_DIR or .)', process.env.HALO_KEYS_DIR ?? '.')
     .option('--passphrase-file <file>', 'file whose first line is the keyring passphrase (default: $HALO_KEYS_PASSPHRASE)')
+    .option('--pin-file <file>', 'file whose first line is the PIN of the PKCS#11 token holding signing keys (default: $HALO_KEYS_PKCS11_PIN)')
     .option('--at <iso-time>', 'act as if it were this instant (default: $HALO_KEYS_NOW or now); commands that write need --rehearsal DIR with it', isoTime);
 }
 
@@ -53,7 +55,8 @@ export async function openSession(flags: StateFlags, where?: { dir: string; cloc
   const { KeyringSession } = await import('../../rotation/session.js');
   const { resolveKeyringPassphrase } = await import('../../rotation/keyring-files.js');
   const { dir, clock } = where ?? { dir: flags.dir, clock: await clockFor(flags) };
-  return KeyringSession.open(dir, { clock, passphrase: () => resolveKeyringPassphrase(flags.passphraseFile) });
+  const { resolveTokenPin } = await import('../../rotation/token-keys.js');
+  return KeyringSession.open(dir, { clock, passphrase: () => resolveKeyringPassphrase(flags.passphraseFile), pin: () => resolveTokenPin(flags.pinFile) });
 }
 
 /** `--rehearsal DIR`, for the commands that may write at another instant on a copy. */
@@ -115,6 +118,8 @@ interface InitFlags extends StateFlags {
   secretName?: string;
   trustedRoots?: string;
   apply?: boolean;
+  signingPkcs11Uri?: string;
+  pkcs11Module?: string;
 }
 
 function addConfigOptions(cmd: Command): Command {
@@ -131,7 +136,9 @@ function addConfigOptions(cmd: Command): Command {
     .option('--kustomization-dir <dir>', 'Kustomization directory of the TLS Secret')
     .option('--secret-name <name>', 'name of the TLS secretGenerator (with --kustomization-dir)')
     .option('--trusted-roots <file>', 'PEM bundle written into the Secret as all_root_certs.pem')
-    .option('--no-apply', 'no cluster from here: write the Secret into the Kustomization and leave kubectl apply -k to you (kustomization.apply: false)');
+    .option('--no-apply', 'no cluster from here: write the Secret into the Kustomization and leave kubectl apply -k to you (kustomization.apply: false)')
+    .option('--signing-pkcs11-uri <uri>', 'generate signing keys on a PKCS#11 token: pkcs11:token=...;object=PREFIX (signing.pkcs11.uri; TLS keys stay in files)')
+    .option('--pkcs11-module <path>', 'the PKCS#11 module of that token (signing.pkcs11.module; default $HALO_KEYS_PKCS11_MODULE)');
 }
 
 /** `--participant` as a keyring names it (checked here, not while parsing: the config module is heavy for --help). */
@@ -154,6 +161,7 @@ async function configValues(flags: InitFlags, subjectRequired: boolean) {
   if (subjectRequired && !flags.subject) throw new UsageError('--subject is required');
   if ((flags.kingdomTarget === undefined) !== (flags.kingdomRoots === undefined)) throw new UsageError('--kingdom-target and --kingdom-roots go together');
   if ((flags.kustomizationDir === undefined) !== (flags.secretName === undefined)) throw new UsageError('--kustomization-dir and --secret-name go together');
+  if (flags.pkcs11Module !== undefined && flags.signingPkcs11Uri === undefined) throw new UsageError('--pkcs11-module goes with --signing-pkcs11-uri');
   const { resolve } = await import('node:path');
   const abs = (p: string) => resolve(p);
   return {
@@ -182,6 +190,7 @@ async function configValues(flags: InitFlags, subjectRequired: boolean) {
           },
         }
       : {}),
+    ...(flags.signingPkcs11Uri ? { signingToken: { uri: flags.signingPkcs11Uri, ...(flags.pkcs11Module ? { module: abs(flags.pkcs11Module) } : {}) } } : {}),
   };
 }
 
@@ -233,10 +242,12 @@ export function registerKeyringCommands(program: Command): void {
     await checkConfigValues(values, flags.dir);
     const { initKeyring } = await import('../../rotation/keyring-init.js');
     const { resolveKeyringPassphrase } = await import('../../rotation/keyring-files.js');
+    const { resolveTokenPin } = await import('../../rotation/token-keys.js');
     const session = initKeyring({
       dir: flags.dir,
       clock: await newKeyringClock(flags),
       passphrase: () => resolveKeyringPassphrase(flags.passphraseFile),
+      pin: () => resolveTokenPin(flags.pinFile),
       config: values,
       ...(flags.createCa ? { createCa: { subject: flags.caSubject ?? `${flags.subject} Root CA` } } : {}),
     });
@@ -263,10 +274,12 @@ export function registerKeyringCommands(program: Command): void {
     await checkConfigValues(values, flags.dir);
     const { importKeyring } = await import('../../rotation/keyring-init.js');
     const { resolveKeyringPassphrase } = await import('../../rotation/keyring-files.js');
+    const { resolveTokenPin } = await import('../../rotation/token-keys.js');
     const session = importKeyring({
       dir: flags.dir,
       clock: await newKeyringClock(flags),
       passphrase: () => resolveKeyringPassphrase(flags.passphraseFile),
+      pin: () => resolveTokenPin(flags.pinFile),
       config: values,
       files: {
         ...(flags.rootCert ? { rootCertificate: flags.rootCert } : {}),

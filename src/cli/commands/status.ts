@@ -32,7 +32,7 @@ export function registerStatusCommands(program: Command): void {
     }
     const report = await collectStatus(session, port ? { kingdom: port } : {});
     output(flags.json, report, () => {
-      const head = ['KIND', 'STATE', 'ID', 'AGE', 'EXPIRES', 'NEXT DUE', 'URGENCY', 'KINGDOM'];
+      const head = ['KIND', 'STATE', 'ID', 'AGE', 'EXPIRES', 'NEXT DUE', 'URGENCY', 'KINGDOM', 'KEY'];
       const rows = report.rows.map((r) => [
         r.kind,
         r.state,
@@ -42,6 +42,7 @@ export function registerStatusCommands(program: Command): void {
         r.dueAt ? r.dueAt.slice(0, 16).replace('T', ' ') : '-',
         r.urgency ?? '-',
         r.kingdomCertificate ?? (r.published ? 'published' : '-'),
+        r.key,
       ]);
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
       const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();

@@ -191,16 +191,21 @@ export const destroyPrivateKeyStep: StepHandler = {
     const file = entry.privateKeyFile ? s.material.path(entry.privateKeyFile) : undefined;
     const present = file !== undefined && existsSync(file);
     if (present) shred(file);
+    // A token key is destroyed on the token (C_DestroyObject).
+    const onToken = entry.privateKeyUri !== undefined && s.tokens.delete(entry.privateKeyUri);
     if (!entry.destroyedAt) {
       entry.destroyedAt = s.now().toISOString();
       s.save();
     }
-    if (!present) return `the private key of ${entry.id} was already destroyed`;
-    s.record({ action: 'key.destroy', resource: entry.id, ...auditIds(entry), before: { privateKey: entry.privateKeyFile }, after: { destroyed: true }, outcome: 'ok', detail: 'compromised: private key file overwritten and removed' });
-    return `destroyed the private key of ${entry.id} (${entry.privateKeyFile})`;
+    if (!present && !onToken) return `the private key of ${entry.id} was already destroyed`;
+    const where = entry.privateKeyUri ?? entry.privateKeyFile;
+    s.record({ action: 'key.destroy', resource: entry.id, ...auditIds(entry), before: { privateKey: where }, after: { destroyed: true }, outcome: 'ok', detail: onToken ? 'compromised: key deleted from the PKCS#11 token' : 'compromised: private key file overwritten and removed' });
+    return `destroyed the private key of ${entry.id} (${where})`;
   },
   async preview(ctx, step) {
-    return `would overwrite and delete ${stepEntry(ctx, step).privateKeyFile} (the certificate stays for verifying old signatures)`;
+    const entry = stepEntry(ctx, step);
+    if (entry.privateKeyUri) return `would delete the key ${entry.privateKeyUri} from its PKCS#11 token (the certificate stays for verifying old signatures)`;
+    return `would overwrite and delete ${entry.privateKeyFile} (the certificate stays for verifying old signatures)`;
   },
 };
 

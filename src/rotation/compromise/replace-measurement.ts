@@ -21,13 +21,13 @@
 import { join } from 'node:path';
 import { clone, create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
-import { CryptoError, encryptMessage, signMessage, verifySignedMessage } from '../../crypto/index.js';
+import { CryptoError, encryptMessage, verifySignedMessage } from '../../crypto/index.js';
 import { EncryptionPublicKeySchema, SignedMessageSchema } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { MeasurementSchema, Measurement_DataProviderEntrySchema, Measurement_State, type Measurement } from '../../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import { MeasurementSpecSchema } from '../../gen/wfa/measurement/api/v2alpha/measurement_spec_pb.js';
 import { RequisitionSpecSchema, type RequisitionSpec } from '../../gen/wfa/measurement/api/v2alpha/requisition_spec_pb.js';
 import { FileError, readFileBytes, writeSecretFile } from '../../lib/files.js';
-import { typeUrlOf } from '../../lib/type-url.js';
+import { packAny, typeUrlOf } from '../../lib/type-url.js';
 import { RotationError } from '../errors.js';
 import { activeEntry } from '../keyring.js';
 import { sha256Hex } from '../keyring-files.js';
@@ -38,6 +38,7 @@ import { listMeasurements } from './kingdom-calls.js';
 import { verifiedPeerKey } from './peer-keys.js';
 import { recordOutcome } from './workspace.js';
 import { hex } from '../../lib/bytes.js';
+import { signMessageWith } from '../token-keys.js';
 
 const PENDING = new Set([Measurement_State.AWAITING_REQUISITION_FULFILLMENT, Measurement_State.COMPUTING]);
 
@@ -91,7 +92,7 @@ async function createReplacement(ctx: StepContext, old: Measurement, specsDir: s
   const keyset = s.material.loadEncryptionKeyset(s.keyring.encryptionKeyset);
   if (keyset.primaryKeyId === compromisedKeyId) throw new RotationError('PRECONDITION_FAILED', 'the compromised key is still primary; the rotation did not complete');
   const newKey = create(AnySchema, { typeUrl: typeUrlOf(EncryptionPublicKeySchema), value: encryptionPublicKeyBytes(keyset) });
-  const signingKey = s.material.privateKey(signing);
+  const signingKey = s.signingKey(signing);
   const hashes = new Map<string, Uint8Array>();
   const entries = [];
   for (const e of old.dataProviders) {
@@ -110,7 +111,7 @@ async function createReplacement(ctx: StepContext, old: Measurement, specsDir: s
         value: {
           dataProviderCertificate: peer.certificate,
           dataProviderPublicKey: peer.signed.message!,
-          encryptedRequisitionSpec: encryptMessage(peer.keyset, SignedMessageSchema, signMessage(RequisitionSpecSchema, spec, signingKey)),
+          encryptedRequisitionSpec: encryptMessage(peer.keyset, SignedMessageSchema, signMessageWith(packAny(RequisitionSpecSchema, spec), signingKey)),
           nonceHash: hash,
         },
       }),
@@ -123,7 +124,7 @@ async function createReplacement(ctx: StepContext, old: Measurement, specsDir: s
   const marker = replacementMarker(old.name);
   const measurement = create(MeasurementSchema, {
     measurementConsumerCertificate: signing.kingdomCertificate,
-    measurementSpec: signMessage(MeasurementSpecSchema, spec, signingKey),
+    measurementSpec: signMessageWith(packAny(MeasurementSpecSchema, spec), signingKey),
     dataProviders: entries,
     measurementReferenceId: old.measurementReferenceId ? `${old.measurementReferenceId} ${marker}` : marker,
   });

@@ -19,10 +19,15 @@ export const discardStep: StepHandler = {
     const reason = `journal ${String(step.args?.aborted ?? ctx.journalId)} aborted`;
     const entry = findEntry(s.keyring, id);
     if (!entry) {
-      // An issue step that stopped before recording its entry leaves at most its key files.
+      // An issue step that stopped before recording its entry leaves at most its key files, or its token key.
       const files = certificateFiles(id);
       const present = [files.privateKeyFile, files.certificateFile].filter((f) => existsSync(s.material.path(f)));
       for (const f of present) rmSync(s.material.path(f), { force: true });
+      const tokenObject = typeof step.args?.tokenObject === 'string' ? step.args.tokenObject : undefined;
+      if (tokenObject && s.tokens.delete(tokenObject)) {
+        s.record({ action: 'key.destroy', resource: tokenObject, fingerprints: [], outcome: 'ok', detail: `${reason}: unrecorded token key of ${id} deleted` });
+        return `deleted the unrecorded token key ${tokenObject}${present.length ? ' and key files' : ''} of ${id}`;
+      }
       return present.length ? `removed the unrecorded key files of ${id}` : `${id} was never created`;
     }
     if (entry.state !== 'pending') return `${id} is ${entry.state}; left as it is`;
@@ -47,7 +52,7 @@ export const discardStep: StepHandler = {
   },
   async preview(ctx, step) {
     const entry = findEntry(ctx.session.keyring, step.entry!);
-    if (!entry) return `would remove any key files of ${step.entry} (not in the keyring)`;
+    if (!entry) return `would remove any key files${typeof step.args?.tokenObject === 'string' ? ` and the token key ${step.args.tokenObject}` : ''} of ${step.entry} (not in the keyring)`;
     if (entry.kind === 'encryption') return `would destroy Tink key ${entry.tinkKeyId} in the private keyset and mark ${entry.id} retired`;
     return `would mark ${entry.id} ${entry.kingdomCertificate ? 'retiring' : 'retired'}`;
   },

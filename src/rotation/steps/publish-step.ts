@@ -9,13 +9,14 @@
  */
 import { create, toBinary } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
-import { keysetBytes, publicKeyset, type Keyset, signMessage, verifySignedMessage } from '../../crypto/index.js';
+import { keysetBytes, publicKeyset, type Keyset, verifySignedMessage } from '../../crypto/index.js';
 import { KeysetSchema } from '../../gen/google/crypto/tink/tink_pb.js';
 import { EncryptionPublicKey_Format, EncryptionPublicKeySchema } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { RotationError } from '../errors.js';
 import { sha256Hex } from '../keyring-files.js';
 import type { KeyEntry } from '../keyring.js';
 import { auditIds } from '../session.js';
+import { signMessageWith } from '../token-keys.js';
 import { type StepHandler, stepEntry } from '../journal/context.js';
 
 /** The serialized EncryptionPublicKey for the private keyset's primary key alone. */
@@ -58,7 +59,7 @@ export const publishStep: StepHandler = {
     if (!already) {
       // Sign the exact bytes whose hash is recorded, packed as upstream's Any.
       const packed = create(AnySchema, { typeUrl: `type.googleapis.com/${EncryptionPublicKeySchema.typeName}`, value: message });
-      const signed = signMessage(packed, s.material.privateKey(signing));
+      const signed = signMessageWith(packed, s.signingKey(signing));
       await kingdom.updatePublicKey(s.participant, signed, certificateName);
     }
     const before = s.keyring.publication;
