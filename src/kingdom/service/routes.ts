@@ -4,7 +4,6 @@
  * tests run them in memory with `createRouterTransport`.
  */
 import type { ConnectRouter, ConnectRouterOptions, Interceptor } from '@connectrpc/connect';
-import { packedMessageRegistry } from '../../api/any-types.js';
 import { KingdomAdmin } from '../../gen/halo/keys/v1/kingdom_admin_pb.js';
 import { Accounts } from '../../gen/wfa/measurement/api/v2alpha/accounts_service_pb.js';
 import { Certificates } from '../../gen/wfa/measurement/api/v2alpha/certificates_service_pb.js';
@@ -57,12 +56,11 @@ export interface KingdomRouterOptions {
 /**
  * Interceptors, outermost first: errors of everything below become
  * ConnectErrors with ErrorInfo; the admin token (when configured) is checked
- * for KingdomAdmin calls; then the public principal is resolved. JSON
- * (Connect) reads and writes Any fields with the packed types' registry.
+ * for KingdomAdmin calls; then the public principal is resolved.
  */
 export function routerOptions(services: KingdomServices, options: KingdomRouterOptions = {}): ConnectRouterOptions {
   const interceptors: Interceptor[] = [errorMappingInterceptor];
   if (options.admin !== undefined) interceptors.push(adminAuthenticationInterceptor(options.admin));
   interceptors.push(authenticationInterceptor(services.resolver));
-  return { interceptors, jsonOptions: { registry: packedMessageRegistry } };
+  return { interceptors };
 }
