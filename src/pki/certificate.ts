@@ -8,10 +8,11 @@
  *
  * Every failure is `PkiError('CERT_MALFORMED')`, whatever the input.
  */
-import { sha256Hex } from '../lib/digest.js';
-import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
-import { readFileBytes } from '../lib/files.js';
 import {
+  sha256Hex,
+  type AlgorithmIdentifier,
+  readAlgorithmIdentifier,
+  readFileBytes,
   type DerNode,
   DerError,
   Tag,
@@ -29,7 +30,7 @@ import {
   readOid,
   readTime,
   sequence,
-} from '../lib/der.js';
+} from '../lib/index.js';
 import { type GeneralName } from './general-name.js';
 import { type Name, decodeName, namesEqual } from './name.js';
 import { decodeExtensions } from './extensions.js';
@@ -38,7 +39,7 @@ import { decodeStrictly, readDerBlocks } from './strict-decode.js';
 
 export type { Name, NameAttribute } from './name.js';
 export type { GeneralName } from './general-name.js';
-export type { AlgorithmIdentifier } from '../lib/algorithm-identifier.js';
+export type { AlgorithmIdentifier } from '../lib/index.js';
 
 /** Extension and algorithm OIDs this module knows by name. */
 export const OID = {

@@ -5,7 +5,22 @@
  * malformed value is `PkiError('CERT_MALFORMED')` naming the extension.
  * `extensions-builder.ts` is the encoding side.
  */
-import { DerError, Tag, TagClass, children, expectUniversal, integerBytes, isUniversal, parse, readBitString, readBoolean, readInteger, readOctetString, readOid, sequence } from '../lib/der.js';
+import {
+  DerError,
+  Tag,
+  TagClass,
+  children,
+  expectUniversal,
+  integerBytes,
+  isUniversal,
+  parse,
+  readBitString,
+  readBoolean,
+  readInteger,
+  readOctetString,
+  readOid,
+  sequence,
+} from '../lib/index.js';
 import { type AuthorityKeyIdentifierDetails, type BasicConstraints, type Certificate, type Extension, KEY_USAGE_BITS, type KeyUsage, type NameConstraints, OID } from './certificate.js';
 import { PkiError } from './errors.js';
 import { type GeneralName, decodeGeneralName, decodeGeneralNames } from './general-name.js';

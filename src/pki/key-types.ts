@@ -5,7 +5,7 @@
  */
 import { createHash, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { SignatureAlgorithms } from '../crypto/index.js';
-import { encode, parse, readBitString, readOid, sequence } from '../lib/der.js';
+import { encode, parse, readBitString, readOid, sequence } from '../lib/index.js';
 import type { Certificate } from './certificate.js';
 import { PkiError } from './errors.js';
 import { type KeySigner, type SigningKey, isKeySigner } from './signer.js';

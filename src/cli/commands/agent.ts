@@ -4,8 +4,8 @@
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { METRICS_PATH } from '../../kingdom/server/http-endpoints.js';
-import { formatDuration } from '../../lib/duration.js';
+import { METRICS_PATH } from '../../kingdom/index.js';
+import { formatDuration } from '../../lib/index.js';
 import { duration } from '../option-values.js';
 import { type StateFlags, addRehearsalOption, addStateOptions, writableState } from './keyring.js';
 
