@@ -34,17 +34,19 @@ import {
 } from '../../gen/wfa/measurement/api/v2alpha/protocol_config_pb.js';
 import {
   RequisitionSchema,
+  Requisition_FulfillmentContextSchema,
   Requisition_RefusalSchema,
   Requisition_State,
   type Requisition,
 } from '../../gen/wfa/measurement/api/v2alpha/requisition_pb.js';
-import type {
-  MeasurementFailureReason,
-  MeasurementRecord,
-  MeasurementState,
-  PartyKey,
-  RequisitionRecord,
-  RequisitionState,
+import {
+  requisitionEtag,
+  type MeasurementFailureReason,
+  type MeasurementRecord,
+  type MeasurementState,
+  type PartyKey,
+  type RequisitionRecord,
+  type RequisitionState,
 } from '../store/index.js';
 import { fromPartyKey } from './principal.js';
 
@@ -248,10 +250,17 @@ export function renderRequisition(r: RequisitionRecord): Requisition {
     state: REQUISITION_STATE_TO_API[r.state],
     measurementState: MEASUREMENT_STATE_TO_API[r.measurementState],
     updateTime: timestampFromDate(r.updateTime),
-    etag: String(r.updateTime.getTime()),
+    etag: requisitionEtag(r.updateTime),
   });
   const protocolConfig = protocolConfigOf(spec);
   if (protocolConfig !== undefined) out.protocolConfig = protocolConfig;
+  if (r.fulfillment?.context) {
+    try {
+      out.fulfillmentContext = fromBinary(Requisition_FulfillmentContextSchema, r.fulfillment.context);
+    } catch {
+      // Written by this service from a parsed message; unreadable bytes are left out rather than failing the read.
+    }
+  }
   if (r.fulfillment?.nonce !== undefined && r.fulfillment.nonce !== null) {
     // Stored as a signed int64; the API's fixed64 is its unsigned view.
     out.nonce = BigInt.asUintN(64, r.fulfillment.nonce);
