@@ -1,12 +1,14 @@
 // Request fields upstream added that change what the Kingdom does, over the
 // in-memory router and a real PGlite store: the requisition etag of
 // RefuseRequisition and FulfillDirectRequisition, the FulfillmentContext a
-// DataProvider sends, and ListMeasurements' time bounds.
+// DataProvider sends, ListMeasurements' time bounds, and CreateEventGroup's
+// request_id.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { timestampFromMs, timestampMs } from '@bufbuild/protobuf/wkt';
 import { Code, type Client } from '@connectrpc/connect';
 import { Requisition_Refusal_Justification, Requisition_State, type Requisition } from '../../src/gen/wfa/measurement/api/v2alpha/requisition_pb.js';
+import { EventGroups } from '../../src/gen/wfa/measurement/api/v2alpha/event_groups_service_pb.js';
 import { Measurements } from '../../src/gen/wfa/measurement/api/v2alpha/measurements_service_pb.js';
 import { Requisitions } from '../../src/gen/wfa/measurement/api/v2alpha/requisitions_service_pb.js';
 import {
@@ -114,5 +116,19 @@ describe('upstream request fields the Kingdom applies', () => {
       Code.InvalidArgument,
       'PAGE_TOKEN_MISMATCH',
     );
+  });
+
+  it('CreateEventGroup with a request_id it has seen returns the first group; another request_id makes another', async () => {
+    const eventGroups = kingdom.client(EventGroups);
+    const create = (requestId: string, ref: string) =>
+      eventGroups.createEventGroup({ parent: dp.name, requestId, eventGroup: { measurementConsumer: mc.name, eventGroupReferenceId: ref } }, dp.mtls);
+    const first = await create('req-1', 'first');
+    const again = await create('req-1', 'second');
+    assert.equal(again.name, first.name);
+    assert.equal(again.eventGroupReferenceId, 'first');
+    const other = await create('req-2', 'second');
+    assert.notEqual(other.name, first.name);
+    const unnamed = [await create('', 'x'), await create('', 'x')];
+    assert.notEqual(unnamed[0]!.name, unnamed[1]!.name);
   });
 });

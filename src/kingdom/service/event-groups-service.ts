@@ -161,6 +161,7 @@ export function eventGroupsService(services: KingdomServices) {
           actor: actorOf(principal, ctx),
           dataProviderId: parent.dataProviderId,
           measurementConsumerId: mc.measurementConsumerId,
+          requestId: req.requestId,
           ...fields,
         })
         .catch(mapMissingConsumer);
