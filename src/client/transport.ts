@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type { Interceptor, Transport } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
-import { packedMessageRegistry } from '../api/any-types.js';
+import { packedMessageRegistry } from '../api/index.js';
 import { KingdomClientError, toKingdomClientError } from './errors.js';
 import { Code } from '@connectrpc/connect';
 

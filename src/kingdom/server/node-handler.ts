@@ -24,7 +24,7 @@ import {
 } from '@connectrpc/connect';
 import type { UniversalServerResponse } from '@connectrpc/connect/protocol';
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
-import { packedMessageRegistry } from '../../api/any-types.js';
+import { packedMessageRegistry } from '../../api/index.js';
 import { createGrpcUnaryHandler, isPlainGrpcUnary } from './grpc-unary.js';
 import type { Logger } from './logger.js';
 
