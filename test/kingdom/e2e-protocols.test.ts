@@ -124,6 +124,9 @@ describe('Kingdom server, every client protocol, the newer upstream fields', () 
       assert.equal(got.name, dp.name, protocol);
       assert.ok(equals(EncryptionPublicKeySchema, unpackAny(EncryptionPublicKeySchema, got.publicKey?.message), fromBinary(EncryptionPublicKeySchema, dp.publicKey)), protocol);
     }
+    // Our own client in its Connect (JSON) mode.
+    const ours = await server.client({ tls: mc.pki.tls, protocol: 'connect' }).dataProviders.getDataProvider({ name: dp.name });
+    assert.ok(equals(EncryptionPublicKeySchema, unpackAny(EncryptionPublicKeySchema, ours.publicKey?.message), fromBinary(EncryptionPublicKeySchema, dp.publicKey)));
   });
 
   test('EventGroups with media types, metadata, entity key and activities: created in each protocol, read back in all three', async () => {
