@@ -32,6 +32,7 @@ export {
   isCertificateValidAt,
   measurementConsumer,
   modelProvider,
+  requisitionEtag,
   revocationStateName,
 } from './records.js';
 export type * from './records.js';

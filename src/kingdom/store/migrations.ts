@@ -3,6 +3,7 @@ import type { Database } from './database.js';
 import { StoreError } from './errors.js';
 import { initialSchema } from './schema/0001-initial.js';
 import { auditAuthenticationSchema } from './schema/0002-audit-authentication.js';
+import { upstreamRequestFieldsSchema } from './schema/0003-upstream-request-fields.js';
 
 export interface Migration {
   readonly version: number;
@@ -14,6 +15,7 @@ export interface Migration {
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'initial', sql: initialSchema },
   { version: 2, name: 'audit-authentication', sql: auditAuthenticationSchema },
+  { version: 3, name: 'upstream-request-fields', sql: upstreamRequestFieldsSchema },
 ];
 
 /** Key of the transaction-scoped advisory lock that lets one migrator run at a time. */
