@@ -10,6 +10,7 @@ import { DataProviders } from '../../gen/wfa/measurement/api/v2alpha/data_provid
 import { MeasurementConsumers } from '../../gen/wfa/measurement/api/v2alpha/measurement_consumers_service_pb.js';
 import { ModelProviders } from '../../gen/wfa/measurement/api/v2alpha/model_providers_service_pb.js';
 import { PublicKeys } from '../../gen/wfa/measurement/api/v2alpha/public_keys_service_pb.js';
+import { registerAccountsService } from './accounts-service.js';
 import { adminAuthenticationInterceptor, type AdminTokenOptions } from './admin-authentication.js';
 import { authenticationInterceptor } from './authentication.js';
 import { registerCertificateBlastRadiusService } from './certificate-blast-radius-service.js';
@@ -36,6 +37,7 @@ export function kingdomRoutes(services: KingdomServices): (router: ConnectRouter
     router.service(ModelProviders, modelProvidersService(services));
     router.service(KingdomAdmin, kingdomAdminService(services));
 
+    registerAccountsService(router, services);
     registerEventGroupsService(router, services);
     registerMeasurementsService(router, services);
     registerRequisitionsService(router, services);
