@@ -27,7 +27,7 @@ import {
 import type { AccountRecord } from '../store/index.js';
 import { accountActor, accountResourceName, parseAccountName, requireAccount, requireIdentity } from './account-authentication.js';
 import type { KingdomServices } from './context.js';
-import { invalidArgument } from './errors.js';
+import { invalidArgument, notImplemented } from './errors.js';
 import { SELF_ISSUED_ISSUER, selfIssuedRequestUri } from './open-id.js';
 import { parseRequestName } from './request-names.js';
 import { requiredField, withErrorMapping } from './service-support.js';
@@ -96,6 +96,8 @@ export function accountsService(services: KingdomServices) {
       const { state, nonce } = await store.createOpenIdRequestParams(OPEN_ID_REQUEST_VALIDITY_MS);
       return create(AuthenticateResponseSchema, { authenticationRequestUri: selfIssuedRequestUri(state, nonce, services.openIdRedirectUri) });
     },
+
+    replaceAccountIdentity: notImplemented(Accounts.method.replaceAccountIdentity),
   };
 }
 
