@@ -81,6 +81,7 @@ export async function serveKingdom(config: ServeConfig, deps: ServeDependencies 
     mode: config.mode,
     resolver,
     maxResponseBytes: config.maxMessageBytes,
+    ...(config.openIdRedirectUri !== undefined ? { openIdRedirectUri: config.openIdRedirectUri } : {}),
     onTrustChanged: async () => {
       await server?.reloadTrust();
     },

@@ -12,7 +12,8 @@ import { type ReadContext, type WriteContext, partyNotFound, requireExternalId }
 import { StoreError } from './errors.js';
 import { apiId, generateExternalId, generateRandomPositiveInt64, int64Bytes } from './ids.js';
 import { partyName } from './names.js';
-import { measurementConsumer } from './records.js';
+import { createParty } from './parties.js';
+import { type CertificateInput, type CertificateRecord, type PartyRecord, type PublicKeyInput, measurementConsumer } from './records.js';
 
 export type AccountActivationState = 'UNACTIVATED' | 'ACTIVATED';
 
@@ -218,28 +219,51 @@ export async function createMeasurementConsumerCreationToken(ctx: WriteContext, 
   return token;
 }
 
-/**
- * Consumes a creation token for an activated Account, in the caller's
- * transaction: an unknown (or used) token is PERMISSION_DENIED, an account
- * that is missing or not activated FAILED_PRECONDITION. Returns the
- * account's internal id for `addCreatorAsOwner`.
- */
-export async function consumeCreationToken(ctx: WriteContext, externalAccountId: bigint, token: bigint): Promise<bigint> {
-  const deleted = await ctx.tx.query('DELETE FROM measurement_consumer_creation_tokens WHERE token_hash = $1 RETURNING 1', [tokenHash(token)]);
-  if (deleted.length === 0) throw permissionDenied('measurement_consumer_creation_token is not valid');
-  const account = await requireAccount(ctx, externalAccountId, 'FAILED_PRECONDITION');
-  if (account.activation_state !== 'ACTIVATED') {
-    throw new StoreError('FAILED_PRECONDITION', 'ACCOUNT_ACTIVATION_STATE_ILLEGAL', 'Account has not been activated yet', {
-      metadata: { account: accountName(externalAccountId), state: account.activation_state },
-    });
-  }
-  return account.account_id;
+export interface CreateMeasurementConsumerForAccountInput {
+  readonly actor: AuditActor;
+  readonly externalAccountId: bigint;
+  readonly creationToken: bigint;
+  readonly displayName?: string;
+  readonly certificate: CertificateInput;
+  readonly publicKey: PublicKeyInput;
 }
 
-export async function addCreatorAsOwner(ctx: WriteContext, actor: AuditActor, accountId: bigint, externalAccountId: bigint, mc: bigint): Promise<void> {
-  const mcPartyId = await requireMeasurementConsumerId(ctx, mc);
-  await ctx.tx.query('INSERT INTO measurement_consumer_owners (account_id, measurement_consumer_id) VALUES ($1, $2)', [accountId, mcPartyId]);
-  ctx.audit(actor, 'AddMeasurementConsumerOwner', partyName(measurementConsumer(mc)), null, { owner: accountName(externalAccountId) });
+/**
+ * Consumes the creation token (an unknown or used one is PERMISSION_DENIED),
+ * requires the Account to be activated (FAILED_PRECONDITION otherwise),
+ * creates the MeasurementConsumer without a root and makes the Account its
+ * owner, all in one transaction: a refusal consumes nothing.
+ */
+export async function createMeasurementConsumerForAccount(
+  ctx: WriteContext,
+  input: CreateMeasurementConsumerForAccountInput,
+): Promise<{ party: PartyRecord; certificate: CertificateRecord }> {
+  const deleted = await ctx.tx.query('DELETE FROM measurement_consumer_creation_tokens WHERE token_hash = $1 RETURNING 1', [
+    tokenHash(input.creationToken),
+  ]);
+  if (deleted.length === 0) throw permissionDenied('measurement_consumer_creation_token is not valid');
+  const account = await requireAccount(ctx, input.externalAccountId, 'FAILED_PRECONDITION');
+  if (account.activation_state !== 'ACTIVATED') {
+    throw new StoreError('FAILED_PRECONDITION', 'ACCOUNT_ACTIVATION_STATE_ILLEGAL', 'Account has not been activated yet', {
+      metadata: { account: accountName(input.externalAccountId), state: account.activation_state },
+    });
+  }
+  const created = await createParty(ctx, {
+    actor: input.actor,
+    kind: 'MEASUREMENT_CONSUMER',
+    rootCertificateDer: null,
+    rootSubjectKeyIdentifier: null,
+    certificate: input.certificate,
+    publicKey: input.publicKey,
+    ...(input.displayName === undefined ? {} : { displayName: input.displayName }),
+  });
+  const mc = created.party.key.id as bigint;
+  await ctx.tx.query('INSERT INTO measurement_consumer_owners (account_id, measurement_consumer_id) VALUES ($1, $2)', [
+    account.account_id,
+    await requireMeasurementConsumerId(ctx, mc),
+  ]);
+  ctx.audit(input.actor, 'AddMeasurementConsumerOwner', partyName(measurementConsumer(mc)), null, { owner: accountName(input.externalAccountId) });
+  return created;
 }
 
 export interface ChangeOwnerInput {

@@ -27,6 +27,16 @@ export type {
   RefuseRequisitionInput,
 } from './measurements.js';
 export type { CreatePartyInput, UpdatePublicKeyInput } from './parties.js';
+export type {
+  AccountActivationState,
+  AccountRecord,
+  ActivateAccountInput,
+  ChangeOwnerInput,
+  CreateAccountInput,
+  CreateMeasurementConsumerForAccountInput,
+  OpenIdConnectIdentity,
+} from './accounts.js';
+export type { DataAvailabilityEntry, DataProviderSettings } from './data-provider-settings.js';
 export { generateExternalId } from './ids.js';
 export {
   RevocationState,

@@ -9,6 +9,24 @@ import {
   exportAudit,
   verifyAuditChain,
 } from './audit.js';
+import {
+  type AccountRecord,
+  type ActivateAccountInput,
+  type ChangeOwnerInput,
+  type CreateAccountInput,
+  type CreateMeasurementConsumerForAccountInput,
+  type OpenIdConnectIdentity,
+  activateAccount,
+  addMeasurementConsumerOwner,
+  authenticateAccount,
+  createAccount,
+  createMeasurementConsumerCreationToken,
+  createMeasurementConsumerForAccount,
+  createOpenIdRequestParams,
+  findOpenIdNonce,
+  getAccount,
+  removeMeasurementConsumerOwner,
+} from './accounts.js';
 import { CertificateCache, isCertificateName } from './certificate-cache.js';
 import {
   type CreateApiKeyInput,
@@ -32,6 +50,14 @@ import {
   revokeCertificate,
 } from './certificates.js';
 import { type ReadContext, type WriteContext, requireActor, requireExternalId, requireKey } from './context.js';
+import {
+  type DataAvailabilityEntry,
+  type DataProviderSettings,
+  getDataProviderSettings,
+  replaceDataAvailabilityIntervals,
+  replaceDataProviderSetting,
+  replaceRequiredDuchies,
+} from './data-provider-settings.js';
 import { type Database, openDatabase } from './database.js';
 import { translateDatabaseError } from './driver-errors.js';
 import {
@@ -73,6 +99,7 @@ import {
   createParty,
   findDuchyByRootSkid,
   getParty,
+  listParties,
   listParticipantRoots,
   updatePublicKey,
 } from './parties.js';
@@ -89,6 +116,7 @@ import type {
   MetadataReencryptionRequestRecord,
   Page,
   PartyKey,
+  PartyKind,
   PartyRecord,
   RequisitionRecord,
   RevocationState,
@@ -108,7 +136,33 @@ export interface KingdomStore {
   getParty(key: PartyKey): Promise<PartyRecord>;
   findDuchyByRootSkid(rootSubjectKeyIdentifier: Uint8Array): Promise<PartyRecord | null>;
   listParticipantRoots(): Promise<Uint8Array[]>;
+  listParties(options: { kind: Exclude<PartyKind, 'DUCHY'>; limit?: number; after?: bigint }): Promise<Page<PartyRecord, bigint>>;
   updatePublicKey(input: UpdatePublicKeyInput): Promise<PartyRecord>;
+
+  // DataProvider settings
+  getDataProviderSettings(dataProviderId: bigint): Promise<DataProviderSettings>;
+  replaceRequiredDuchies(input: { actor: AuditActor; dataProviderId: bigint; duchyIds: readonly string[] }): Promise<void>;
+  replaceDataAvailabilityIntervals(input: { actor: AuditActor; dataProviderId: bigint; entries: readonly DataAvailabilityEntry[] }): Promise<void>;
+  replaceDataProviderSetting(input: {
+    actor: AuditActor;
+    dataProviderId: bigint;
+    setting: 'dataAvailabilityInterval' | 'capabilities';
+    value: Uint8Array;
+  }): Promise<void>;
+
+  // accounts and MeasurementConsumer owners
+  createAccount(input: CreateAccountInput): Promise<{ account: AccountRecord; activationToken: bigint }>;
+  activateAccount(input: ActivateAccountInput): Promise<AccountRecord>;
+  authenticateAccount(identity: OpenIdConnectIdentity): Promise<AccountRecord | null>;
+  getAccount(externalAccountId: bigint): Promise<AccountRecord>;
+  createMeasurementConsumerCreationToken(actor: AuditActor): Promise<bigint>;
+  createMeasurementConsumerForAccount(
+    input: CreateMeasurementConsumerForAccountInput,
+  ): Promise<{ party: PartyRecord; certificate: CertificateRecord }>;
+  addMeasurementConsumerOwner(input: ChangeOwnerInput): Promise<void>;
+  removeMeasurementConsumerOwner(input: ChangeOwnerInput): Promise<void>;
+  createOpenIdRequestParams(validForMs: number): Promise<{ state: bigint; nonce: bigint }>;
+  findOpenIdNonce(state: bigint): Promise<bigint | null>;
 
   // certificates
   createCertificate(input: { actor: AuditActor; owner: PartyKey; certificate: CertificateInput }): Promise<CertificateRecord>;
@@ -125,9 +179,13 @@ export interface KingdomStore {
 
   // event groups
   createEventGroup(input: CreateEventGroupInput): Promise<EventGroupRecord>;
+  /** All in one transaction: every group is created, or none. */
+  batchCreateEventGroups(input: { actor: AuditActor; inputs: readonly Omit<CreateEventGroupInput, 'actor'>[] }): Promise<EventGroupRecord[]>;
   getEventGroup(dataProviderId: bigint, externalEventGroupId: bigint): Promise<EventGroupRecord>;
   listEventGroups(options: ListEventGroupsOptions): Promise<Page<EventGroupRecord, EventGroupCursor>>;
   updateEventGroup(input: UpdateEventGroupInput): Promise<EventGroupRecord>;
+  /** All in one transaction: every group is updated, or none. */
+  batchUpdateEventGroups(input: { actor: AuditActor; inputs: readonly Omit<UpdateEventGroupInput, 'actor'>[] }): Promise<EventGroupRecord[]>;
   deleteEventGroup(input: {
     actor: AuditActor;
     dataProviderId: bigint;
@@ -316,6 +374,59 @@ export class SqlKingdomStore implements KingdomStore {
   updatePublicKey(input: UpdatePublicKeyInput) {
     return this.write(input.actor, (ctx) => updatePublicKey(ctx, input));
   }
+  listParties(options: { kind: Exclude<PartyKind, 'DUCHY'>; limit?: number; after?: bigint }) {
+    return this.read((ctx) => listParties(ctx, options));
+  }
+
+  getDataProviderSettings(dp: bigint) {
+    return this.readSnapshot((ctx) => getDataProviderSettings(ctx, dp));
+  }
+  replaceRequiredDuchies(input: { actor: AuditActor; dataProviderId: bigint; duchyIds: readonly string[] }) {
+    return this.write(input.actor, (ctx) => replaceRequiredDuchies(ctx, input));
+  }
+  replaceDataAvailabilityIntervals(input: { actor: AuditActor; dataProviderId: bigint; entries: readonly DataAvailabilityEntry[] }) {
+    return this.write(input.actor, (ctx) => replaceDataAvailabilityIntervals(ctx, input));
+  }
+  replaceDataProviderSetting(input: {
+    actor: AuditActor;
+    dataProviderId: bigint;
+    setting: 'dataAvailabilityInterval' | 'capabilities';
+    value: Uint8Array;
+  }) {
+    return this.write(input.actor, (ctx) => replaceDataProviderSetting(ctx, input));
+  }
+
+  createAccount(input: CreateAccountInput) {
+    return this.write(input.actor, (ctx) => createAccount(ctx, input));
+  }
+  activateAccount(input: ActivateAccountInput) {
+    return this.write(input.actor, (ctx) => activateAccount(ctx, input));
+  }
+  authenticateAccount(identity: OpenIdConnectIdentity) {
+    return this.readSnapshot((ctx) => authenticateAccount(ctx, identity));
+  }
+  getAccount(id: bigint) {
+    return this.readSnapshot((ctx) => getAccount(ctx, id));
+  }
+  createMeasurementConsumerCreationToken(actor: AuditActor) {
+    return this.write(actor, (ctx) => createMeasurementConsumerCreationToken(ctx, actor));
+  }
+  createMeasurementConsumerForAccount(input: CreateMeasurementConsumerForAccountInput) {
+    return this.write(input.actor, (ctx) => createMeasurementConsumerForAccount(ctx, input));
+  }
+  addMeasurementConsumerOwner(input: ChangeOwnerInput) {
+    return this.write(input.actor, (ctx) => addMeasurementConsumerOwner(ctx, input));
+  }
+  removeMeasurementConsumerOwner(input: ChangeOwnerInput) {
+    return this.write(input.actor, (ctx) => removeMeasurementConsumerOwner(ctx, input));
+  }
+  /** Anyone may start an OpenID request: the write names no principal and is not audited. */
+  createOpenIdRequestParams(validForMs: number) {
+    return this.write('openid-request', (ctx) => createOpenIdRequestParams(ctx, validForMs));
+  }
+  findOpenIdNonce(state: bigint) {
+    return this.read((ctx) => findOpenIdNonce(ctx, state));
+  }
 
   createCertificate(input: { actor: AuditActor; owner: PartyKey; certificate: CertificateInput }) {
     return this.write(input.actor, (ctx) => createCertificate(ctx, input.actor, input.owner, input.certificate));
@@ -349,6 +460,13 @@ export class SqlKingdomStore implements KingdomStore {
   createEventGroup(input: CreateEventGroupInput) {
     return this.write(input.actor, (ctx) => createEventGroup(ctx, input));
   }
+  batchCreateEventGroups(input: { actor: AuditActor; inputs: readonly Omit<CreateEventGroupInput, 'actor'>[] }) {
+    return this.write(input.actor, async (ctx) => {
+      const created: EventGroupRecord[] = [];
+      for (const one of input.inputs) created.push(await createEventGroup(ctx, { ...one, actor: input.actor }));
+      return created;
+    });
+  }
   getEventGroup(dp: bigint, eg: bigint) {
     return this.read((ctx) => getEventGroup(ctx, dp, eg));
   }
@@ -357,6 +475,13 @@ export class SqlKingdomStore implements KingdomStore {
   }
   updateEventGroup(input: UpdateEventGroupInput) {
     return this.write(input.actor, (ctx) => updateEventGroup(ctx, input));
+  }
+  batchUpdateEventGroups(input: { actor: AuditActor; inputs: readonly Omit<UpdateEventGroupInput, 'actor'>[] }) {
+    return this.write(input.actor, async (ctx) => {
+      const updated: EventGroupRecord[] = [];
+      for (const one of input.inputs) updated.push(await updateEventGroup(ctx, { ...one, actor: input.actor }));
+      return updated;
+    });
   }
   deleteEventGroup(input: { actor: AuditActor; dataProviderId: bigint; externalEventGroupId: bigint; expectedRevision?: bigint }) {
     return this.write(input.actor, (ctx) =>
