@@ -93,7 +93,7 @@ export function accountsService(services: KingdomServices) {
       if (req.issuer === '') throw invalidArgument('REQUIRED_FIELD_NOT_SET', 'Issuer unspecified');
       // Only the self-issued provider is known; upstream answers other issuers with an empty URI.
       if (req.issuer !== SELF_ISSUED_ISSUER || services.openIdRedirectUri === undefined) return create(AuthenticateResponseSchema);
-      const { state, nonce } = await store.createOpenIdRequestParams(OPEN_ID_REQUEST_VALIDITY_MS);
+      const { state, nonce } = await store.createOpenIdRequestParams({ actor: 'anonymous', validForMs: OPEN_ID_REQUEST_VALIDITY_MS });
       return create(AuthenticateResponseSchema, { authenticationRequestUri: selfIssuedRequestUri(state, nonce, services.openIdRedirectUri) });
     },
 

@@ -201,7 +201,7 @@ export function kingdomAdminService(services: KingdomServices): ServiceImpl<type
 
     async createMeasurementConsumerCreationToken(_req, ctx) {
       requireAdmin(ctx);
-      const token = await store.createMeasurementConsumerCreationToken(ADMIN_AUDIT_ACTOR);
+      const token = await store.createMeasurementConsumerCreationToken({ actor: ADMIN_AUDIT_ACTOR });
       return create(CreateMeasurementConsumerCreationTokenResponseSchema, { measurementConsumerCreationToken: externalIdToApiId(token) });
     },
   };

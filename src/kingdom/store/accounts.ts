@@ -12,6 +12,7 @@ import { type ReadContext, type WriteContext, partyNotFound, requireExternalId }
 import { StoreError } from './errors.js';
 import { apiId, generateExternalId, generateRandomPositiveInt64, int64Bytes } from './ids.js';
 import { partyName } from './names.js';
+import { read, snapshot, write } from './operations.js';
 import { createParty } from './parties.js';
 import { type CertificateInput, type CertificateRecord, type PartyRecord, type PublicKeyInput, measurementConsumer } from './records.js';
 
@@ -211,7 +212,7 @@ export async function getAccount(ctx: ReadContext, externalAccountId: bigint): P
 }
 
 /** Returns the token once; only its hash is kept. */
-export async function createMeasurementConsumerCreationToken(ctx: WriteContext, actor: AuditActor): Promise<bigint> {
+export async function createMeasurementConsumerCreationToken(ctx: WriteContext, { actor }: { actor: AuditActor }): Promise<bigint> {
   const token = generateRandomPositiveInt64();
   const hash = tokenHash(token);
   await ctx.tx.query('INSERT INTO measurement_consumer_creation_tokens (token_hash, create_time) VALUES ($1, $2)', [hash, ctx.now]);
@@ -310,8 +311,15 @@ async function ownerChange(ctx: WriteContext, input: ChangeOwnerInput): Promise<
   return { account: account.account_id, mc };
 }
 
-/** Rows past their expiry are deleted as new ones come, so unanswered requests cannot pile up. */
-export async function createOpenIdRequestParams(ctx: WriteContext, validForMs: number): Promise<{ state: bigint; nonce: bigint }> {
+/**
+ * Anyone may start an OpenID request, so nothing is audited; rows past
+ * their expiry are deleted as new ones come, so unanswered requests cannot
+ * pile up.
+ */
+export async function createOpenIdRequestParams(
+  ctx: WriteContext,
+  { validForMs }: { actor: AuditActor; validForMs: number },
+): Promise<{ state: bigint; nonce: bigint }> {
   await ctx.tx.query('DELETE FROM open_id_request_params WHERE expire_time < $1', [ctx.now]);
   const nonce = generateRandomPositiveInt64();
   for (;;) {
@@ -332,3 +340,16 @@ export async function findOpenIdNonce(ctx: ReadContext, state: bigint): Promise<
   ]);
   return rows[0]?.nonce ?? null;
 }
+
+export const accountOperations = {
+  createAccount: write(createAccount),
+  activateAccount: write(activateAccount),
+  authenticateAccount: snapshot(authenticateAccount),
+  getAccount: snapshot(getAccount),
+  createMeasurementConsumerCreationToken: write(createMeasurementConsumerCreationToken),
+  createMeasurementConsumerForAccount: write(createMeasurementConsumerForAccount),
+  addMeasurementConsumerOwner: write(addMeasurementConsumerOwner),
+  removeMeasurementConsumerOwner: write(removeMeasurementConsumerOwner),
+  createOpenIdRequestParams: write(createOpenIdRequestParams),
+  findOpenIdNonce: read(findOpenIdNonce),
+};

@@ -6,6 +6,7 @@
 import type { AuditActor } from './audit.js';
 import { type ReadContext, type WriteContext, partyNotFound, requireExternalId, requirePartyId, sha256Hex } from './context.js';
 import { partyName } from './names.js';
+import { snapshot, write } from './operations.js';
 import { dataProvider, duchy, modelProvider } from './records.js';
 
 /** One ModelLine's availability: its resource name's ModelProvider id, and the interval bytes. */
@@ -112,3 +113,10 @@ function lockDataProvider(ctx: WriteContext, dataProviderId: bigint): Promise<bi
   requireExternalId(dataProviderId, 'data provider id');
   return requirePartyId(ctx.tx, dataProvider(dataProviderId), 'FOR UPDATE');
 }
+
+export const dataProviderSettingsOperations = {
+  getDataProviderSettings: snapshot(getDataProviderSettings),
+  replaceRequiredDuchies: write(replaceRequiredDuchies),
+  replaceDataAvailabilityIntervals: write(replaceDataAvailabilityIntervals),
+  replaceDataProviderSetting: write(replaceDataProviderSetting),
+};

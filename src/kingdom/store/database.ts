@@ -1,3 +1,4 @@
+/** The database connection: PGlite or a PostgreSQL pool, transactions, snapshots, LISTEN. */
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';

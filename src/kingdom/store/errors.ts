@@ -1,3 +1,4 @@
+/** StoreError: the store's typed failure, with the upstream reason name. */
 import { HaloError } from '../../lib/errors.js';
 
 /** The status of a failed store operation; the service layer maps these to gRPC codes. */

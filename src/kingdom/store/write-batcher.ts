@@ -1,3 +1,4 @@
+/** Group commit: concurrent writes sharing one transaction and one audit-log append. */
 import type { Clock } from '../../lib/clock.js';
 import { type PreparedAuditEvent, appendAudit, prepareAuditEvents } from './audit.js';
 import { WriteContext } from './context.js';
