@@ -14,6 +14,7 @@ import { Code } from '@connectrpc/connect';
 import { externalIdToApiId } from '../../src/api/index.js';
 import { Account_ActivationState } from '../../src/gen/wfa/measurement/api/v2alpha/account_pb.js';
 import { Accounts } from '../../src/gen/wfa/measurement/api/v2alpha/accounts_service_pb.js';
+import { Certificates } from '../../src/gen/wfa/measurement/api/v2alpha/certificates_service_pb.js';
 import { MeasurementConsumers } from '../../src/gen/wfa/measurement/api/v2alpha/measurement_consumers_service_pb.js';
 import { as, createParty, openTestKingdom, participantPki, rejectsWith, signedEncryptionPublicKey, type Caller, type TestKingdom, type TestParty } from './fixtures.js';
 import { idTokenFor, newSigner, type IdTokenOptions, type SelfIssuedSigner } from './open-id-fixtures.js';
@@ -163,6 +164,14 @@ for (const backend of ['PGlite', 'PostgreSQL'] as const) {
       await rejectsWith(mcs(account.caller).createMeasurementConsumer(newConsumer(token)), Code.PermissionDenied, 'PERMISSION_DENIED');
       const owner = await k.store.authenticateAccount({ issuer: 'https://self-issued.me', subject: thumbprint(account.signer) });
       assert.deepEqual(owner?.ownedMeasurementConsumerIds.map((id) => `measurementConsumers/${externalIdToApiId(id)}`), [created.name]);
+      // It registered no root: its API key works, mTLS and strict root checks have nothing to anchor at.
+      const apiKey = await k.admin.createApiKey({ measurementConsumer: created.name });
+      const leaf = participantPki(k, 'Rootless MC leaf').issue();
+      await rejectsWith(
+        k.client(Certificates, { apiKey: apiKey.authenticationKey }).createCertificate({ parent: created.name, certificate: { x509Der: leaf.der } }),
+        Code.FailedPrecondition,
+        'PARENT_HAS_NO_ROOT',
+      );
       // Each creation spends its own token.
       const second = await mcs(account.caller).createMeasurementConsumer(newConsumer(await creationToken()));
       assert.notEqual(second.name, created.name);
