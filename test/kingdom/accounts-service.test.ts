@@ -25,7 +25,7 @@ const REDIRECT_URI = 'https://kingdom.example/account-redirect';
 interface TestAccount {
   readonly name: string;
   readonly signer: SelfIssuedSigner;
-  readonly caller: Caller;
+  readonly caller: { readonly idToken: string };
 }
 
 for (const backend of ['PGlite', 'PostgreSQL'] as const) {
@@ -205,6 +205,37 @@ for (const backend of ['PGlite', 'PostgreSQL'] as const) {
       const invitedCaller = { idToken: await idToken(signer) };
       await k.client(Accounts, invitedCaller).activateAccount({ name: invited.name, activationToken: invited.activationParams!.activationToken });
       await mcs(invitedCaller).addMeasurementConsumerOwner({ name: adminMc.name, account: owner.name });
+    });
+
+    it('moves an Account to a new identity only for the Account itself, proving both identities', async () => {
+      const account = await activatedAccount();
+      const other = await activatedAccount();
+      const accounts = (caller: Caller) => k.client(Accounts, caller);
+      const next = newSigner();
+      const replace = (name: string, token: string) => ({ name, replacementCredentials: { case: 'openId' as const, value: { identityBearerToken: token } } });
+      const audit = await k.auditLength();
+      await rejectsWith(accounts(account.caller).replaceAccountIdentity(replace(other.name, await idToken(next))), Code.PermissionDenied, 'PERMISSION_DENIED');
+      await rejectsWith(accounts('anonymous').replaceAccountIdentity(replace(account.name, await idToken(next))), Code.Unauthenticated);
+      await rejectsWith(accounts(account.caller).replaceAccountIdentity({ name: account.name }), Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET');
+      await rejectsWith(
+        accounts(account.caller).replaceAccountIdentity(replace(account.name, await idToken(next, { signWith: newSigner().privateKey }))),
+        Code.Unauthenticated,
+        'ID_TOKEN_INVALID',
+      );
+      // The other Account's identity is taken.
+      await rejectsWith(
+        accounts(account.caller).replaceAccountIdentity(replace(account.name, other.caller.idToken)),
+        Code.FailedPrecondition,
+        'DUPLICATE_ACCOUNT_IDENTITY',
+      );
+      assert.equal(await k.auditLength(), audit);
+
+      const newToken = await idToken(next);
+      const moved = await accounts(account.caller).replaceAccountIdentity(replace(account.name, newToken));
+      assert.equal(moved.name, account.name);
+      // The old identity authenticates nobody now; the new one is the Account.
+      await rejectsWith(accounts(account.caller).createAccount({}), Code.Unauthenticated);
+      assert.equal((await accounts({ idToken: newToken }).createAccount({})).creator, account.name);
     });
 
     it('refuses the Account methods when no redirect URI is configured', async () => {

@@ -16,6 +16,11 @@ import { ID_TOKEN_HEADER, invalidIdToken, verifySelfIssuedIdToken, type OpenIdId
 export async function requireIdentity(ctx: HandlerContext, services: KingdomServices): Promise<OpenIdIdentity> {
   const token = ctx.requestHeader.get(ID_TOKEN_HEADER);
   if (token === null || token === '') throw unauthenticated('ID token is missing');
+  return identityOf(token, services);
+}
+
+/** The identity of an ID token of a live request of this Kingdom; UNAUTHENTICATED otherwise. */
+export async function identityOf(token: string, services: KingdomServices): Promise<OpenIdIdentity> {
   if (services.openIdRedirectUri === undefined) {
     throw rpcError(Code.FailedPrecondition, 'OPEN_ID_NOT_CONFIGURED', 'This Kingdom has no OpenID redirect URI configured: Accounts are disabled');
   }

@@ -4,7 +4,8 @@
  * `ActivateAccount` binds the ID token's identity to an account once, with
  * the activation token its creator was given; `CreateAccount` lets an
  * activated account create another, which may be made an owner of a
- * MeasurementConsumer the creator owns. The operator creates the first
+ * MeasurementConsumer the creator owns; `ReplaceAccountIdentity` moves an
+ * account to a new identity, proven by a second ID token. The operator creates the first
  * accounts (KingdomAdmin.CreateAccount).
  */
 import { create } from '@bufbuild/protobuf';
@@ -23,11 +24,12 @@ import {
   type ActivateAccountRequest,
   type AuthenticateRequest,
   type CreateAccountRequest,
+  type ReplaceAccountIdentityRequest,
 } from '../../gen/wfa/measurement/api/v2alpha/accounts_service_pb.js';
 import type { AccountRecord } from '../store/index.js';
-import { accountActor, accountResourceName, parseAccountName, requireAccount, requireIdentity } from './account-authentication.js';
+import { accountActor, accountResourceName, identityOf, parseAccountName, requireAccount, requireIdentity } from './account-authentication.js';
 import type { KingdomServices } from './context.js';
-import { invalidArgument, notImplemented } from './errors.js';
+import { invalidArgument, permissionDenied } from './errors.js';
 import { SELF_ISSUED_ISSUER, selfIssuedRequestUri } from './open-id.js';
 import { parseRequestName } from './request-names.js';
 import { requiredField, withErrorMapping } from './service-support.js';
@@ -97,7 +99,16 @@ export function accountsService(services: KingdomServices) {
       return create(AuthenticateResponseSchema, { authenticationRequestUri: selfIssuedRequestUri(state, nonce, services.openIdRedirectUri) });
     },
 
-    replaceAccountIdentity: notImplemented(Accounts.method.replaceAccountIdentity),
+    /** Only the Account itself, proving both the current identity (header) and the new one (request). */
+    async replaceAccountIdentity(req: ReplaceAccountIdentityRequest, ctx: HandlerContext) {
+      const account = await requireAccount(ctx, services);
+      const id = parseRequestName(parseAccountName, req.name, 'Resource name unspecified or invalid');
+      if (id !== account.externalAccountId) throw permissionDenied('UPDATE', req.name);
+      const token = req.replacementCredentials.case === 'openId' ? req.replacementCredentials.value.identityBearerToken : '';
+      if (token === '') requiredField('open_id.identity_bearer_token');
+      const identity = await identityOf(token, services);
+      return renderAccount(await store.replaceAccountIdentity({ actor: accountActor(account), externalAccountId: id, identity }));
+    },
   };
 }
 

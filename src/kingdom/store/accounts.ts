@@ -201,6 +201,34 @@ export async function activateAccount(ctx: WriteContext, input: ActivateAccountI
   return toAccount(ctx, { ...row, activation_state: 'ACTIVATED', open_id_issuer: issuer, open_id_subject: subject });
 }
 
+/** Moves an activated Account to a new identity, which no Account may have yet. */
+export async function replaceAccountIdentity(
+  ctx: WriteContext,
+  input: { actor: AuditActor; externalAccountId: bigint; identity: OpenIdConnectIdentity },
+): Promise<AccountRecord> {
+  const { issuer, subject } = input.identity;
+  if ((await findAccount(ctx, 'a.open_id_issuer = $1 AND a.open_id_subject = $2', [issuer, subject])) !== undefined) {
+    throw new StoreError('FAILED_PRECONDITION', 'DUPLICATE_ACCOUNT_IDENTITY', 'This identity already authenticates an Account');
+  }
+  const row = await requireAccount(ctx, input.externalAccountId, undefined, 'FOR UPDATE OF a');
+  if (row.activation_state !== 'ACTIVATED') {
+    throw new StoreError('FAILED_PRECONDITION', 'ACCOUNT_ACTIVATION_STATE_ILLEGAL', 'Account has not been activated yet', {
+      metadata: { account: accountName(input.externalAccountId), state: row.activation_state },
+    });
+  }
+  await ctx.tx.query('UPDATE accounts SET open_id_issuer = $2, open_id_subject = $3, update_time = $4 WHERE account_id = $1', [
+    row.account_id,
+    issuer,
+    subject,
+    ctx.now,
+  ]);
+  ctx.audit(input.actor, 'ReplaceAccountIdentity', accountName(input.externalAccountId), { issuer: row.open_id_issuer, subject: row.open_id_subject }, {
+    issuer,
+    subject,
+  });
+  return toAccount(ctx, { ...row, open_id_issuer: issuer, open_id_subject: subject });
+}
+
 /** The activated Account this identity authenticates, or null. */
 export async function authenticateAccount(ctx: ReadContext, identity: OpenIdConnectIdentity): Promise<AccountRecord | null> {
   const row = await findAccount(ctx, 'a.open_id_issuer = $1 AND a.open_id_subject = $2', [identity.issuer, identity.subject]);
@@ -344,6 +372,7 @@ export async function findOpenIdNonce(ctx: ReadContext, state: bigint): Promise<
 export const accountOperations = {
   createAccount: write(createAccount),
   activateAccount: write(activateAccount),
+  replaceAccountIdentity: write(replaceAccountIdentity),
   authenticateAccount: snapshot(authenticateAccount),
   getAccount: snapshot(getAccount),
   createMeasurementConsumerCreationToken: write(createMeasurementConsumerCreationToken),
