@@ -6,7 +6,14 @@ export { PkiError } from './errors.js';
 export type { PkiErrorCode } from './errors.js';
 
 // Parsing
-export { KEY_USAGE_BITS, OID, parseCertificate, parseCertificates } from './certificate.js';
+export {
+  KEY_USAGE_BITS,
+  OID,
+  parseCertificate,
+  parseCertificates,
+  parseCertificatesFrom,
+  readCertificatesFile,
+} from './certificate.js';
 export type {
   AlgorithmIdentifier,
   AuthorityKeyIdentifierDetails,
@@ -77,7 +84,21 @@ export {
   takeCrlNumber,
   withCaLock,
   writeCaState,
+  openTokenCa,
+  readCaKeyCustody,
 } from './ca-store.js';
 export type { CaState, IssuedKind, IssuedRecord, NewCaDirectory, RevocationRecord } from './ca-store.js';
 export { PASSPHRASE_ENV, resolvePassphrase } from './ca-key-file.js';
 export type { PassphraseSource } from './ca-key-file.js';
+export { encodeConstraintBase, encodeGeneralName, ipAddressBytes, normalizeDnsName } from './ca-general-names.js';
+export {
+  PKCS11_MODULE_ENV,
+  PKCS11_PIN_ENV,
+  TOKEN_KEY_TYPES,
+  findTokenPublicKey,
+  generateTokenKey,
+  parsePkcs11Uri,
+  pkcs11Signer,
+} from './pkcs11-signer.js';
+export type { TokenAccess } from './pkcs11-signer.js';
+export type { KeySigner } from './signer.js';

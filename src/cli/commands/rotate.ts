@@ -5,9 +5,13 @@
  * An unfinished rotation is always finished first (`--resume` insists on one).
  */
 import type { Command } from 'commander';
-import { keyKindsOf, type KeyKind } from '../../rotation/config.js';
-import type { AbortResult } from '../../rotation/abort.js';
-import type { RotateOptions, RotateResult } from '../../rotation/rotate.js';
+import {
+  keyKindsOf,
+  type KeyKind,
+  type AbortResult,
+  type RotateOptions,
+  type RotateResult,
+} from '../../rotation/index.js';
 import { UsageError, output } from '../run.js';
 import { type StateFlags, addRehearsalOption, addStateOptions, openSession, openWritingSession } from './keyring.js';
 

@@ -1,5 +1,5 @@
 /** What every operation works with: its read or write context, party lookups, and input checks. */
-import { sha256Hex } from '../../lib/digest.js';
+import { sha256Hex } from '../../lib/index.js';
 import { type AuditActor, type AuditEvent, type JsonValue, actorName } from './audit.js';
 import type { CertificateCache } from './certificate-cache.js';
 import type { Queryable } from './database.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { type HeldLock, acquirePidLock } from '../../lib/pid-lock.js';
+import { type HeldLock, acquirePidLock } from '../../lib/index.js';
 import { StoreError } from './errors.js';
 
 /**

@@ -1,5 +1,5 @@
 /** StoreError: the store's typed failure, with the upstream reason name. */
-import { HaloError } from '../../lib/errors.js';
+import { HaloError } from '../../lib/index.js';
 
 /** The status of a failed store operation; the service layer maps these to gRPC codes. */
 export type StoreErrorCode =

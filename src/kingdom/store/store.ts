@@ -1,5 +1,5 @@
 /** The Kingdom's store: opening it, and running each entity module's operations in a transaction or snapshot. */
-import { type Clock, systemClock } from '../../lib/clock.js';
+import { type Clock, systemClock } from '../../lib/index.js';
 import { type AuditActor, type AuditEvent, type AuditExportOptions, type PreparedAuditEvent, exportAudit, verifyAuditChain } from './audit.js';
 import { accountOperations } from './accounts.js';
 import { authOperations } from './auth.js';

@@ -3,7 +3,7 @@
  * format (`println(message)`); `--json` prints the proto3 JSON form instead.
  */
 import { createRegistry, toJson, type DescMessage, type JsonValue, type MessageShape } from '@bufbuild/protobuf';
-import { toTextFormat } from '../../../api/text-format.js';
+import { toTextFormat } from '../../../api/index.js';
 import { file_wfa_measurement_api_v2alpha_crypto } from '../../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { file_wfa_measurement_api_v2alpha_event_group } from '../../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
 import { file_wfa_measurement_api_v2alpha_measurement_spec } from '../../../gen/wfa/measurement/api/v2alpha/measurement_spec_pb.js';
