@@ -72,3 +72,4 @@ export {
   normalizePageSize,
 } from './page-token.js';
 export { fromTextFormat, toTextFormat } from './text-format.js';
+export { PACKED_MESSAGE_TYPES, packedMessageRegistry } from './any-types.js';

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type { Interceptor, Transport } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
+import { packedMessageRegistry } from '../api/index.js';
 import { KingdomClientError, toKingdomClientError } from './errors.js';
 import { Code } from '@connectrpc/connect';
 
@@ -96,6 +97,6 @@ export function createKingdomTransport(options: KingdomTransportOptions): Transp
     writeMaxBytes: options.maxMessageBytes ?? 4 * 1024 * 1024,
   };
   return options.protocol === 'connect'
-    ? createConnectTransport({ ...common, httpVersion: '2', nodeOptions })
+    ? createConnectTransport({ ...common, httpVersion: '2', nodeOptions, jsonOptions: { registry: packedMessageRegistry } })
     : createGrpcTransport({ ...common, nodeOptions });
 }

@@ -39,7 +39,7 @@ const NOT_SERVED: Record<string, string> = {
   ApiKeys: 'API keys are issued by the operator (halo-keys kingdom admin), not by Accounts over the public API',
   ClientAccounts: 'client accounts belong to the EDP aggregator deployment, not to this Kingdom',
   UnlinkedClientAccounts: 'client accounts belong to the EDP aggregator deployment, not to this Kingdom',
-  EventGroupActivities: 'activity summaries are not stored; EventGroup.aggregated_activities is refused instead',
+  EventGroupActivities: 'no per-day activity resources: a DataProvider states its activity in EventGroup.aggregated_activities on create and update',
   EventGroupMetadataDescriptors: 'metadata descriptors are not stored; EventGroup.Metadata names one as a string',
   Exchanges: 'panel exchanges are outside certificate and key lifecycle',
   ExchangeSteps: 'panel exchanges are outside certificate and key lifecycle',

@@ -984,7 +984,7 @@ function storeSuite(name: string, makeBackend: () => Promise<Backend>): void {
       assert.deepEqual(again.headHash, head.headHash);
       assert.deepEqual(await migrate(store.database), []);
       const versions = await store.database.query<{ version: number }>('SELECT version FROM schema_migrations');
-      assert.deepEqual(versions.map((v) => Number(v.version)).sort((a, b) => a - b), migrations.map((m) => m.version));
+      assert.deepEqual(versions.map((v) => Number(v.version)).sort((x, y) => x - y), migrations.map((m) => m.version));
       // A database from a newer release is refused rather than written with this schema.
       await store.database.query(`INSERT INTO schema_migrations (version, name) VALUES (999, 'future')`);
       await rejectsWith(migrate(store.database), 'FAILED_PRECONDITION', 'SCHEMA_VERSION_UNKNOWN');

@@ -24,6 +24,7 @@ import {
 } from '@connectrpc/connect';
 import type { UniversalServerResponse } from '@connectrpc/connect/protocol';
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
+import { packedMessageRegistry } from '../../api/index.js';
 import { createGrpcUnaryHandler, isPlainGrpcUnary } from './grpc-unary.js';
 import type { Logger } from './logger.js';
 
@@ -157,7 +158,12 @@ function recordingRouter(router: ConnectRouter, specs: Map<string, MethodImplSpe
 }
 
 export function createNodeHandler(options: NodeHandlerOptions): (req: NodeRequest, res: NodeResponse) => void {
-  const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
+  // Connect/JSON writes and reads Any fields: the registry must hold every packed type.
+  const router = createConnectRouter({
+    acceptCompression: [compressionGzip, compressionBrotli],
+    jsonOptions: { registry: packedMessageRegistry },
+    ...options,
+  });
   const specs = new Map<string, MethodImplSpec>();
   options.routes(recordingRouter(router, specs));
   const paths = new Map(router.handlers.map((h) => [h.requestPath, h]));

@@ -14,7 +14,7 @@
  * The Kingdom never sees metadata plaintext: it stores the ciphertext and the
  * key it was encrypted to.
  */
-import { create, toBinary } from '@bufbuild/protobuf';
+import { create, equals, toBinary } from '@bufbuild/protobuf';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import {
   decodePageTokenFor,
@@ -27,7 +27,7 @@ import {
   requireName,
   type EventGroupKey,
 } from '../../api/index.js';
-import { EventGroupSchema, type EventGroup } from '../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
+import { EventGroupSchema, EventGroup_EntityKeySchema, type EventGroup } from '../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
 import {
   BatchCreateEventGroupsResponseSchema,
   BatchUpdateEventGroupsResponseSchema,
@@ -56,7 +56,8 @@ import type { KingdomServices } from './context.js';
 import { failedPrecondition, invalidArgument, permissionDenied } from './errors.js';
 import { DEFAULT_RESPONSE_BYTES, itemsWithinLimit, pageTokenBytes } from './page-budget.js';
 import { requirePrincipal, samePrincipal } from './principal.js';
-import { eventGroupFields, renderEventGroup } from './render-event-group.js';
+import { eventGroupOrder, eventGroupPredicate, startSortMs, type OrderedGroup } from './event-group-filter.js';
+import { eventGroupDetails, eventGroupFields, renderEventGroup } from './render-event-group.js';
 import { actorOf, requiredField, withErrorMapping } from './service-support.js';
 
 const SCAN_LIMIT = 1000;
@@ -109,6 +110,56 @@ function requireBatchSize(n: number): void {
   if (n > MAX_BATCH) throw invalidArgument('INVALID_FIELD_VALUE', `requests holds ${n} requests; at most ${MAX_BATCH} fit in one batch`);
 }
 
+type StoreListOptions = Omit<ListEventGroupsOptions, 'after' | 'limit'>;
+
+/** Up to `wanted` matching groups after `after`, in the store's (DataProvider, EventGroup) order. */
+async function scanInKeyOrder(
+  store: KingdomStore,
+  options: StoreListOptions,
+  matches: (g: EventGroupRecord) => boolean,
+  wanted: number,
+  after: EventGroupCursor | undefined,
+): Promise<EventGroupRecord[]> {
+  const collected: EventGroupRecord[] = [];
+  for (;;) {
+    const page = await store.listEventGroups({ ...options, limit: Math.min(wanted, SCAN_LIMIT), ...(after !== undefined ? { after } : {}) });
+    for (const g of page.items) {
+      if (matches(g)) collected.push(g);
+      if (collected.length >= wanted) return collected;
+    }
+    if (page.next === null) return collected;
+    after = page.next;
+  }
+}
+
+/**
+ * Up to `wanted` matching groups after `after` in `order`. Another order than
+ * the store's needs every match first; a DataProvider's groups number in the
+ * thousands at most.
+ */
+async function scanInOrder(
+  store: KingdomStore,
+  options: StoreListOptions,
+  matches: (g: EventGroupRecord) => boolean,
+  order: (a: OrderedGroup, b: OrderedGroup) => number,
+  wanted: number,
+  after: OrderedGroup | undefined,
+): Promise<EventGroupRecord[]> {
+  const all: Array<OrderedGroup & { record: EventGroupRecord }> = [];
+  let cursor: EventGroupCursor | undefined;
+  for (;;) {
+    const page = await store.listEventGroups({ ...options, limit: SCAN_LIMIT, ...(cursor !== undefined ? { after: cursor } : {}) });
+    for (const g of page.items) {
+      if (matches(g)) all.push({ record: g, startMs: startSortMs(eventGroupDetails(g)), dataProviderId: g.dataProviderId, externalEventGroupId: g.externalEventGroupId });
+    }
+    if (page.next === null) break;
+    cursor = page.next;
+  }
+  all.sort(order);
+  const from = after === undefined ? 0 : all.findIndex((g) => order(g, after) > 0);
+  return from < 0 ? [] : all.slice(from, from + wanted).map((g) => g.record);
+}
+
 export function eventGroupsService(services: KingdomServices) {
   const { store, mode } = services;
 
@@ -120,18 +171,26 @@ export function eventGroupsService(services: KingdomServices) {
     return { dataProviderId, measurementConsumerId: mc.measurementConsumerId, ...eventGroupFields(eg, mode) };
   }
 
-  /** A changed group's store input; `authorize` sees its key before anything else is read. */
-  function updateInput(eg: EventGroup | undefined, field: string, authorize: (key: CanonicalEventGroupKey, name: string) => void) {
+  /**
+   * A changed group's store input; `authorize` sees its key before anything
+   * else is read. `entity_key`, once set, never changes.
+   */
+  async function updateInput(eg: EventGroup | undefined, field: string, authorize: (key: CanonicalEventGroupKey, name: string) => void) {
     if (eg === undefined) requiredField(field);
     const key = requireCanonicalName(eg.name, `${field}.name`);
     authorize(key, eg.name);
     if (eg.measurementConsumer === '') requiredField(`${field}.measurement_consumer`);
     const mc = requireName(parseMeasurementConsumerName, eg.measurementConsumer, `${field}.measurement_consumer`);
+    const fields = eventGroupFields(eg, mode);
+    const current = eventGroupDetails(await store.getEventGroup(key.parent.dataProviderId, key.eventGroupId));
+    if (current.entityKey !== undefined && !equals(EventGroup_EntityKeySchema, current.entityKey, eg.entityKey ?? create(EventGroup_EntityKeySchema))) {
+      throw invalidArgument('INVALID_FIELD_VALUE', `${field}.entity_key is immutable`, { field: `${field}.entity_key` });
+    }
     return {
       dataProviderId: key.parent.dataProviderId,
       externalEventGroupId: key.eventGroupId,
       measurementConsumerId: mc.measurementConsumerId,
-      ...eventGroupFields(eg, mode),
+      ...fields,
     };
   }
 
@@ -141,7 +200,7 @@ export function eventGroupsService(services: KingdomServices) {
       const parent = requireName(parseDataProviderName, req.parent, 'parent');
       if (!samePrincipal(principal, parent)) throw permissionDenied('CREATE', `${req.parent}/eventGroups`);
       const input = createInput(req.eventGroup, parent.dataProviderId, 'event_group');
-      const record = await store.createEventGroup({ actor: actorOf(principal, ctx), ...input }).catch(mapMissingConsumer);
+      const record = await store.createEventGroup({ actor: actorOf(principal, ctx), requestId: req.requestId, ...input }).catch(mapMissingConsumer);
       return renderEventGroup(record);
     },
 
@@ -160,7 +219,7 @@ export function eventGroupsService(services: KingdomServices) {
           if (requestIds.has(sub.requestId)) throw invalidArgument('INVALID_FIELD_VALUE', `request id ${sub.requestId} is duplicate in the batch`);
           requestIds.add(sub.requestId);
         }
-        return createInput(sub.eventGroup, parent.dataProviderId, `requests[${i}].event_group`);
+        return { requestId: sub.requestId, ...createInput(sub.eventGroup, parent.dataProviderId, `requests[${i}].event_group`) };
       });
       const records = await store.batchCreateEventGroups({ actor: actorOf(principal, ctx), inputs }).catch(mapMissingConsumer);
       return create(BatchCreateEventGroupsResponseSchema, { eventGroups: records.map(renderEventGroup) });
@@ -171,11 +230,11 @@ export function eventGroupsService(services: KingdomServices) {
       const key = requireName(parseEventGroupName, req.name, 'name');
       if (key.parent.kind === 'measurementConsumer') {
         if (!samePrincipal(principal, key.parent)) throw permissionDenied('GET', req.name);
-        return renderEventGroup(await findSharedEventGroup(store, key.parent.measurementConsumerId, key.eventGroupId));
+        return renderEventGroup(await findSharedEventGroup(store, key.parent.measurementConsumerId, key.eventGroupId), req.view);
       }
       if (principal.kind === 'dataProvider') {
         if (!samePrincipal(principal, key.parent)) throw permissionDenied('GET', req.name);
-        return renderEventGroup(await store.getEventGroup(key.parent.dataProviderId, key.eventGroupId));
+        return renderEventGroup(await store.getEventGroup(key.parent.dataProviderId, key.eventGroupId), req.view);
       }
       if (principal.kind !== 'measurementConsumer') throw permissionDenied('GET', req.name);
       // An MC may read a group shared with it; whether others exist is not its business.
@@ -187,7 +246,7 @@ export function eventGroupsService(services: KingdomServices) {
         throw err;
       }
       if (record.measurementConsumerId !== principal.measurementConsumerId) throw permissionDenied('GET', req.name);
-      return renderEventGroup(record);
+      return renderEventGroup(record, req.view);
     },
 
     async listEventGroups(req: ListEventGroupsRequest, ctx: HandlerContext) {
@@ -201,14 +260,20 @@ export function eventGroupsService(services: KingdomServices) {
       const dpFilter = (req.filter?.dataProviderIn ?? []).map(
         (n) => requireName(parseDataProviderName, n, 'filter.data_provider_in').dataProviderId,
       );
+      const predicate = eventGroupPredicate(req.filter);
+      const order = eventGroupOrder(req.orderBy);
       const args = create(ListEventGroupsPageTokenSchema, {
         externalMeasurementConsumerIds: mcFilter,
         externalDataProviderIds: dpFilter,
         showDeleted: req.showDeleted,
+        view: req.view,
+        ...(req.filter !== undefined ? { filter: req.filter } : {}),
+        ...(req.orderBy !== undefined ? { orderBy: req.orderBy } : {}),
       });
       if (parent.kind === 'dataProvider') args.externalDataProviderId = parent.dataProviderId;
       else args.parentMeasurementConsumerId = parent.measurementConsumerId;
       let after: EventGroupCursor | undefined;
+      let afterStartMs = 0n;
       if (req.pageToken !== '') {
         const token = decodePageTokenFor(ListEventGroupsPageTokenSchema, req.pageToken, args, ['pageSize', 'lastEventGroup']);
         if (token.lastEventGroup !== undefined) {
@@ -216,6 +281,7 @@ export function eventGroupsService(services: KingdomServices) {
             dataProviderId: token.lastEventGroup.externalDataProviderId,
             externalEventGroupId: token.lastEventGroup.externalEventGroupId,
           };
+          afterStartMs = token.lastEventGroup.dataAvailabilityStartMs;
         }
       }
 
@@ -230,22 +296,13 @@ export function eventGroupsService(services: KingdomServices) {
       }
       const matches = (g: EventGroupRecord) =>
         (mcFilter.length === 0 || mcFilter.includes(g.measurementConsumerId)) &&
-        (dpFilter.length === 0 || dpFilter.includes(g.dataProviderId));
-      const collected: EventGroupRecord[] = [];
-      for (;;) {
-        const page = await store.listEventGroups({
-          ...options,
-          limit: Math.min(pageSize + 1, SCAN_LIMIT),
-          ...(after !== undefined ? { after } : {}),
-        });
-        for (const g of page.items) {
-          if (matches(g)) collected.push(g);
-          if (collected.length > pageSize) break;
-        }
-        if (collected.length > pageSize || page.next === null) break;
-        after = page.next;
-      }
-      const rendered = collected.slice(0, pageSize).map(renderEventGroup);
+        (dpFilter.length === 0 || dpFilter.includes(g.dataProviderId)) &&
+        predicate(eventGroupDetails(g));
+      const collected =
+        order === undefined
+          ? await scanInKeyOrder(store, options, matches, pageSize + 1, after)
+          : await scanInOrder(store, options, matches, order, pageSize + 1, after && { ...after, startMs: Number(afterStartMs) });
+      const rendered = collected.slice(0, pageSize).map((g) => renderEventGroup(g, req.view));
       const kept = itemsWithinLimit(EventGroupSchema, rendered, services.maxResponseBytes ?? DEFAULT_RESPONSE_BYTES, pageTokenBytes(toBinary(ListEventGroupsPageTokenSchema, args).length));
       const response = create(ListEventGroupsResponseSchema, { eventGroups: rendered.slice(0, kept) });
       const last = collected[kept - 1];
@@ -254,6 +311,7 @@ export function eventGroupsService(services: KingdomServices) {
         args.lastEventGroup = create(ListEventGroupsPageToken_PreviousPageEndSchema, {
           externalDataProviderId: last.dataProviderId,
           externalEventGroupId: last.externalEventGroupId,
+          ...(order !== undefined ? { dataAvailabilityStartMs: BigInt(startSortMs(eventGroupDetails(last))) } : {}),
         });
         response.nextPageToken = encodePageToken(ListEventGroupsPageTokenSchema, args);
       }
@@ -262,7 +320,7 @@ export function eventGroupsService(services: KingdomServices) {
 
     async updateEventGroup(req: UpdateEventGroupRequest, ctx: HandlerContext) {
       const principal = requirePrincipal(ctx);
-      const input = updateInput(req.eventGroup, 'event_group', (key, name) => {
+      const input = await updateInput(req.eventGroup, 'event_group', (key, name) => {
         if (!samePrincipal(principal, key.parent)) throw permissionDenied('UPDATE', name);
       });
       return renderEventGroup(await store.updateEventGroup({ actor: actorOf(principal, ctx), ...input }));
@@ -274,13 +332,16 @@ export function eventGroupsService(services: KingdomServices) {
       const parent = requireName(parseDataProviderName, req.parent, 'parent');
       if (!samePrincipal(principal, parent)) throw permissionDenied('UPDATE', `${req.parent}/eventGroups`);
       requireBatchSize(req.requests.length);
-      const inputs = req.requests.map((sub, i) =>
-        updateInput(sub.eventGroup, `requests[${i}].event_group`, (key) => {
-          if (key.parent.dataProviderId !== parent.dataProviderId) {
-            throw invalidArgument('INVALID_FIELD_VALUE', `requests[${i}].event_group.name is not under the batch's parent`);
-          }
-        }),
-      );
+      const inputs = [];
+      for (const [i, sub] of req.requests.entries()) {
+        inputs.push(
+          await updateInput(sub.eventGroup, `requests[${i}].event_group`, (key) => {
+            if (key.parent.dataProviderId !== parent.dataProviderId) {
+              throw invalidArgument('INVALID_FIELD_VALUE', `requests[${i}].event_group.name is not under the batch's parent`);
+            }
+          }),
+        );
+      }
       const records = await store.batchUpdateEventGroups({ actor: actorOf(principal, ctx), inputs });
       return create(BatchUpdateEventGroupsResponseSchema, { eventGroups: records.map(renderEventGroup) });
     },

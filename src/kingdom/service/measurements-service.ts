@@ -17,6 +17,7 @@
  * store keeps it with the measurement and returns the first one created).
  */
 import { create, toBinary } from '@bufbuild/protobuf';
+import { timestampDate } from '@bufbuild/protobuf/wkt';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import {
   decodePageTokenFor,
@@ -227,9 +228,16 @@ export function measurementsService(services: KingdomServices) {
         if (state === undefined) throw invalidArgument('INVALID_FIELD_VALUE', `filter.states has an invalid state ${s}`);
         states.push(state);
       }
+      const times = {
+        ...(req.filter?.createdAfter !== undefined ? { createdAfter: timestampDate(req.filter.createdAfter) } : {}),
+        ...(req.filter?.createdBefore !== undefined ? { createdBefore: timestampDate(req.filter.createdBefore) } : {}),
+        ...(req.filter?.updatedAfter !== undefined ? { updatedAfter: timestampDate(req.filter.updatedAfter) } : {}),
+        ...(req.filter?.updatedBefore !== undefined ? { updatedBefore: timestampDate(req.filter.updatedBefore) } : {}),
+      };
       const args = create(ListMeasurementsPageTokenSchema, {
         externalMeasurementConsumerId: parent.measurementConsumerId,
         states: req.filter?.states ?? [],
+        ...(req.filter !== undefined ? { filter: req.filter } : {}),
       });
       let after: bigint | undefined;
       if (req.pageToken !== '') {
@@ -239,7 +247,13 @@ export function measurementsService(services: KingdomServices) {
       const { items, next } = await fillPage(
         {
           fetch: (limit, from) =>
-            store.listMeasurements({ measurementConsumerId: parent.measurementConsumerId, states, limit, ...(from !== undefined ? { after: from } : {}) }),
+            store.listMeasurements({
+              measurementConsumerId: parent.measurementConsumerId,
+              states,
+              ...times,
+              limit,
+              ...(from !== undefined ? { after: from } : {}),
+            }),
           cursorOf: (m) => m.externalMeasurementId,
         },
         renderMeasurement,

@@ -16,8 +16,11 @@ import {
   EventGroupSchema,
   EventGroup_MetadataSchema,
   EventGroup_State,
+  EventGroup_View,
   type EventGroup,
 } from '../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
+import type { DateInterval } from '../../gen/wfa/measurement/api/v2alpha/date_interval_pb.js';
+import { MediaType } from '../../gen/wfa/measurement/api/v2alpha/media_type_pb.js';
 import type { EventGroupFields, EventGroupRecord } from '../store/index.js';
 import type { KingdomMode } from './context.js';
 import { API_VERSION } from './context.js';
@@ -84,6 +87,35 @@ function metadataInput(eg: EventGroup): Uint8Array | null {
   return ciphertext;
 }
 
+const isDateSet = (d: { year: number; month: number; day: number } | undefined): boolean =>
+  d !== undefined && d.year > 0 && d.month >= 1 && d.month <= 12 && d.day >= 1 && d.day <= 31;
+
+function checkDateInterval(interval: DateInterval | undefined, field: string): void {
+  if (!isDateSet(interval?.startDate)) requiredField(`${field}.start_date`);
+  if (!isDateSet(interval?.endDate)) requiredField(`${field}.end_date`);
+  if (compareDates(interval!.startDate!, interval!.endDate!) > 0) {
+    throw invalidArgument('INVALID_FIELD_VALUE', `${field}.start_date is after ${field}.end_date`, { field });
+  }
+}
+
+export function compareDates(a: { year: number; month: number; day: number }, b: { year: number; month: number; day: number }): number {
+  return a.year - b.year || a.month - b.month || a.day - b.day;
+}
+
+/** media_types, entity_key and aggregated_activities: the checks their meaning needs. */
+function checkDescriptiveFields(eg: EventGroup): void {
+  for (const t of eg.mediaTypes) {
+    if (t === MediaType.MEDIA_TYPE_UNSPECIFIED || MediaType[t] === undefined) {
+      throw invalidArgument('INVALID_FIELD_VALUE', `event_group.media_types holds unknown value ${t}`, { field: 'event_group.media_types' });
+    }
+  }
+  if (eg.entityKey !== undefined) {
+    if (eg.entityKey.entityType === '') requiredField('event_group.entity_key.entity_type');
+    if (eg.entityKey.entityId === '') requiredField('event_group.entity_key.entity_id');
+  }
+  eg.aggregatedActivities.forEach((a, i) => checkDateInterval(a.interval, `event_group.aggregated_activities[${i}].interval`));
+}
+
 /** The store's fields for a Create or Update request's EventGroup (all INVALID_ARGUMENT checks). */
 export function eventGroupFields(eg: EventGroup, mode: KingdomMode): EventGroupFields {
   const key = keyInput(eg, mode);
@@ -95,10 +127,15 @@ export function eventGroupFields(eg: EventGroup, mode: KingdomMode): EventGroupF
       { field: 'event_group.measurement_consumer_public_key' },
     );
   }
+  checkDescriptiveFields(eg);
   const details = create(EventGroupSchema, {
     eventTemplates: eg.eventTemplates,
     vidModelLines: eg.vidModelLines,
+    mediaTypes: eg.mediaTypes,
+    aggregatedActivities: eg.aggregatedActivities,
     ...(eg.dataAvailabilityInterval !== undefined ? { dataAvailabilityInterval: eg.dataAvailabilityInterval } : {}),
+    ...(eg.eventGroupMetadata !== undefined ? { eventGroupMetadata: eg.eventGroupMetadata } : {}),
+    ...(eg.entityKey !== undefined ? { entityKey: eg.entityKey } : {}),
   });
   if (key !== null && key.signature.length > 0) {
     details.signedMeasurementConsumerPublicKey = create(SignedMessageSchema, {
@@ -115,22 +152,32 @@ export function eventGroupFields(eg: EventGroup, mode: KingdomMode): EventGroupF
   };
 }
 
-export function renderEventGroup(r: EventGroupRecord): EventGroup {
-  let details = create(EventGroupSchema);
+/** The fields kept in `details` (an EventGroup holding only them). */
+export function eventGroupDetails(r: EventGroupRecord): EventGroup {
   try {
-    details = fromBinary(EventGroupSchema, r.details);
+    return fromBinary(EventGroupSchema, r.details);
   } catch {
     // Written by this service; unreadable details leave only the columns to show.
+    return create(EventGroupSchema);
   }
+}
+
+/** The EventGroup as the API shows it; aggregated_activities only in the WITH_ACTIVITY_SUMMARY view, as upstream. */
+export function renderEventGroup(r: EventGroupRecord, view: EventGroup_View = EventGroup_View.BASIC): EventGroup {
+  const details = eventGroupDetails(r);
   const out = create(EventGroupSchema, {
     name: eventGroupName(r.dataProviderId, r.externalEventGroupId),
     measurementConsumer: formatResourceName({ kind: 'measurementConsumer', measurementConsumerId: r.measurementConsumerId }),
     eventGroupReferenceId: r.eventGroupReferenceId,
     eventTemplates: details.eventTemplates,
     vidModelLines: details.vidModelLines,
+    mediaTypes: details.mediaTypes,
     state: r.state === 'DELETED' ? EventGroup_State.DELETED : EventGroup_State.ACTIVE,
   });
   if (details.dataAvailabilityInterval !== undefined) out.dataAvailabilityInterval = details.dataAvailabilityInterval;
+  if (details.eventGroupMetadata !== undefined) out.eventGroupMetadata = details.eventGroupMetadata;
+  if (details.entityKey !== undefined) out.entityKey = details.entityKey;
+  if (view === EventGroup_View.WITH_ACTIVITY_SUMMARY) out.aggregatedActivities = details.aggregatedActivities;
   if (r.measurementConsumerPublicKey !== null) {
     const any = encryptionPublicKeyAny(r.measurementConsumerPublicKey);
     out.measurementConsumerPublicKey = any;

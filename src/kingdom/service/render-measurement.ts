@@ -5,7 +5,7 @@
  * the current and the deprecated fields are filled as upstream does, so old
  * and new clients read the same resource.
  */
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { AnySchema, timestampFromDate, type Any } from '@bufbuild/protobuf/wkt';
 import { certificateKey, formatResourceName, typeUrlOf, typeUrlMatches } from '../../api/index.js';
 import {
@@ -27,22 +27,26 @@ import {
 } from '../../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import {
   ProtocolConfigSchema,
+  ProtocolConfig_DirectSchema,
   ProtocolConfig_MeasurementType,
+  ProtocolConfig_NoiseMechanism,
   type ProtocolConfig,
 } from '../../gen/wfa/measurement/api/v2alpha/protocol_config_pb.js';
 import {
   RequisitionSchema,
+  Requisition_FulfillmentContextSchema,
   Requisition_RefusalSchema,
   Requisition_State,
   type Requisition,
 } from '../../gen/wfa/measurement/api/v2alpha/requisition_pb.js';
-import type {
-  MeasurementFailureReason,
-  MeasurementRecord,
-  MeasurementState,
-  PartyKey,
-  RequisitionRecord,
-  RequisitionState,
+import {
+  requisitionEtag,
+  type MeasurementFailureReason,
+  type MeasurementRecord,
+  type MeasurementState,
+  type PartyKey,
+  type RequisitionRecord,
+  type RequisitionState,
 } from '../store/index.js';
 import { fromPartyKey } from './principal.js';
 
@@ -114,6 +118,42 @@ export function renderSignedMessage(stored: Uint8Array, schema: Parameters<typeo
   return sm;
 }
 
+/**
+ * Noise mechanisms a DataProvider may use for a direct result: those
+ * upstream's Kingdom deployments configure (`--direct-noise-mechanism`).
+ */
+const DIRECT_NOISE_MECHANISMS = [
+  ProtocolConfig_NoiseMechanism.NONE,
+  ProtocolConfig_NoiseMechanism.CONTINUOUS_LAPLACE,
+  ProtocolConfig_NoiseMechanism.CONTINUOUS_GAUSSIAN,
+];
+
+/** The direct methodologies upstream's Kingdom offers for each measurement type. */
+function directProtocol(type: ProtocolConfig_MeasurementType): MessageInitShape<typeof ProtocolConfig_DirectSchema> {
+  const noiseMechanisms = DIRECT_NOISE_MECHANISMS;
+  switch (type) {
+    case ProtocolConfig_MeasurementType.REACH:
+      return { noiseMechanisms, customDirectMethodology: {}, deterministicCountDistinct: {}, liquidLegionsCountDistinct: {} };
+    case ProtocolConfig_MeasurementType.REACH_AND_FREQUENCY:
+      return {
+        noiseMechanisms,
+        customDirectMethodology: {},
+        deterministicCountDistinct: {},
+        liquidLegionsCountDistinct: {},
+        deterministicDistribution: {},
+        liquidLegionsDistribution: {},
+      };
+    case ProtocolConfig_MeasurementType.IMPRESSION:
+      return { noiseMechanisms, customDirectMethodology: {}, deterministicCount: {} };
+    case ProtocolConfig_MeasurementType.DURATION:
+      return { noiseMechanisms, customDirectMethodology: {}, deterministicSum: {} };
+    case ProtocolConfig_MeasurementType.POPULATION:
+      return { noiseMechanisms, deterministicCount: {} };
+    default:
+      return { noiseMechanisms };
+  }
+}
+
 /** The direct protocol and the measurement type the spec asks for; undefined when the spec has none. */
 function protocolConfigOf(signedSpec: SignedMessage): ProtocolConfig | undefined {
   const any = signedSpec.message;
@@ -133,13 +173,19 @@ function protocolConfigOf(signedSpec: SignedMessage): ProtocolConfig | undefined
       case 'reach':
         measurementType = ProtocolConfig_MeasurementType.REACH;
         break;
+      case 'population':
+        measurementType = ProtocolConfig_MeasurementType.POPULATION;
+        break;
       default:
         measurementType = ProtocolConfig_MeasurementType.MEASUREMENT_TYPE_UNSPECIFIED;
     }
   } catch {
     return undefined;
   }
-  return create(ProtocolConfigSchema, { measurementType, protocols: [{ protocol: { case: 'direct', value: {} } }] });
+  return create(ProtocolConfigSchema, {
+    measurementType,
+    protocols: [{ protocol: { case: 'direct', value: create(ProtocolConfig_DirectSchema, directProtocol(measurementType)) } }],
+  });
 }
 
 export function renderMeasurement(m: MeasurementRecord): Measurement {
@@ -170,6 +216,8 @@ export function renderMeasurement(m: MeasurementRecord): Measurement {
       }),
     ),
     measurementReferenceId: m.measurementReferenceId,
+    createTime: timestampFromDate(m.createTime),
+    updateTime: timestampFromDate(m.updateTime),
   });
   const protocolConfig = protocolConfigOf(spec);
   if (protocolConfig !== undefined) out.protocolConfig = protocolConfig;
@@ -202,10 +250,17 @@ export function renderRequisition(r: RequisitionRecord): Requisition {
     state: REQUISITION_STATE_TO_API[r.state],
     measurementState: MEASUREMENT_STATE_TO_API[r.measurementState],
     updateTime: timestampFromDate(r.updateTime),
-    etag: String(r.updateTime.getTime()),
+    etag: requisitionEtag(r.updateTime),
   });
   const protocolConfig = protocolConfigOf(spec);
   if (protocolConfig !== undefined) out.protocolConfig = protocolConfig;
+  if (r.fulfillment?.context) {
+    try {
+      out.fulfillmentContext = fromBinary(Requisition_FulfillmentContextSchema, r.fulfillment.context);
+    } catch {
+      // Written by this service from a parsed message; unreadable bytes are left out rather than failing the read.
+    }
+  }
   if (r.fulfillment?.nonce !== undefined && r.fulfillment.nonce !== null) {
     // Stored as a signed int64; the API's fixed64 is its unsigned view.
     out.nonce = BigInt.asUintN(64, r.fulfillment.nonce);

@@ -25,7 +25,11 @@ import {
   ListRequisitionsPageTokenSchema,
   ListRequisitionsPageToken_PreviousPageEndSchema,
 } from '../../gen/wfa/measurement/api/v2alpha/page_token_pb.js';
-import { Requisition_Refusal_Justification, RequisitionSchema } from '../../gen/wfa/measurement/api/v2alpha/requisition_pb.js';
+import {
+  Requisition_FulfillmentContextSchema,
+  Requisition_Refusal_Justification,
+  RequisitionSchema,
+} from '../../gen/wfa/measurement/api/v2alpha/requisition_pb.js';
 import {
   FulfillDirectRequisitionResponseSchema,
   ListRequisitionsResponseSchema,
@@ -191,7 +195,11 @@ export function requisitionsService(services: KingdomServices) {
         externalRequisitionId: key.requisitionId,
         encryptedResult: ciphertext,
         nonce: req.nonce,
+        etag: req.etag,
         ...(certificateId !== undefined ? { certificateId } : {}),
+        ...(req.fulfillmentContext !== undefined
+          ? { fulfillmentContext: toBinary(Requisition_FulfillmentContextSchema, req.fulfillmentContext) }
+          : {}),
       });
       return create(FulfillDirectRequisitionResponseSchema, { state: REQUISITION_STATE_TO_API[done.state] });
     },
@@ -211,6 +219,7 @@ export function requisitionsService(services: KingdomServices) {
         externalRequisitionId: key.requisitionId,
         justification: refusal.justification,
         message: refusal.message,
+        etag: req.etag,
       });
       return renderRequisition(done);
     },

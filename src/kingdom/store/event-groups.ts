@@ -113,6 +113,8 @@ export interface CreateEventGroupInput extends EventGroupFields {
   readonly actor: AuditActor;
   readonly dataProviderId: bigint;
   readonly measurementConsumerId: bigint;
+  /** When set, a second create with the same DataProvider and request id returns the first group. */
+  readonly requestId?: string;
 }
 
 export async function createEventGroup(ctx: WriteContext, input: CreateEventGroupInput): Promise<EventGroupRecord> {
@@ -128,16 +130,24 @@ export async function createEventGroup(ctx: WriteContext, input: CreateEventGrou
   const mcId = parties.find((p) => p.kind === 'MEASUREMENT_CONSUMER')?.party_id;
   if (dpId === undefined) throw partyNotFound(dataProvider(dp));
   if (mcId === undefined) throw partyNotFound(measurementConsumer(mc));
+  if (input.requestId !== undefined && input.requestId !== '') {
+    const existing = await ctx.tx.query<{ external_event_group_id: bigint }>(
+      'SELECT external_event_group_id FROM event_groups WHERE data_provider_id = $1 AND create_request_id = $2',
+      [dpId, input.requestId],
+    );
+    if (existing[0] !== undefined) return getEventGroup(ctx, dp, existing[0].external_event_group_id);
+  }
   const { externalId: eg } = await insertWithExternalId(ctx.now, async (eg) => {
     const rows = await ctx.tx.query<{ event_group_id: bigint }>(
       `INSERT INTO event_groups (data_provider_id, external_event_group_id, measurement_consumer_id,
          event_group_reference_id, encrypted_metadata, measurement_consumer_public_key, api_version, details, state,
-         revision, create_time, update_time)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE', 1, $9, $9)
+         revision, create_time, update_time, create_request_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE', 1, $9, $9, $10)
        ON CONFLICT ON CONSTRAINT event_groups_external_id DO NOTHING
        RETURNING event_group_id`,
       [dpId, eg, mcId, input.eventGroupReferenceId ?? '', input.encryptedMetadata ?? null,
-        input.measurementConsumerPublicKey ?? null, input.apiVersion ?? '', input.details ?? new Uint8Array(), ctx.now],
+        input.measurementConsumerPublicKey ?? null, input.apiVersion ?? '', input.details ?? new Uint8Array(), ctx.now,
+        input.requestId === '' ? null : input.requestId ?? null],
     );
     return rows[0];
   });

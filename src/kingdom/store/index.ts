@@ -42,6 +42,7 @@ export {
   isCertificateValidAt,
   measurementConsumer,
   modelProvider,
+  requisitionEtag,
   revocationStateName,
 } from './records.js';
 export type * from './records.js';

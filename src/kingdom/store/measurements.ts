@@ -215,6 +215,11 @@ export function checkStates<S extends string>(states: readonly S[] | undefined, 
 export interface ListMeasurementsOptions {
   readonly measurementConsumerId: bigint;
   readonly states?: readonly MeasurementState[];
+  /** Exclusive bounds on create_time and update_time. */
+  readonly createdAfter?: Date;
+  readonly createdBefore?: Date;
+  readonly updatedAfter?: Date;
+  readonly updatedBefore?: Date;
   /** External measurement id of the last item of the previous page. */
   readonly after?: bigint;
   readonly limit?: number;
@@ -226,15 +231,26 @@ export async function listMeasurements(ctx: ReadContext, o: ListMeasurementsOpti
   const limit = requireLimit(o.limit);
   checkStates(o.states, MEASUREMENT_STATES);
   const params: unknown[] = [o.measurementConsumerId, o.after ?? 0n, limit + 1];
-  let stateSql = '';
+  const where: string[] = [];
   if (o.states !== undefined && o.states.length > 0) {
     params.push([...o.states]);
-    stateSql = `AND m.state = ANY($4::text[])`;
+    where.push(`AND m.state = ANY($${params.length}::text[])`);
+  }
+  const bounds: Array<[Date | undefined, string]> = [
+    [o.createdAfter, 'm.create_time >'],
+    [o.createdBefore, 'm.create_time <'],
+    [o.updatedAfter, 'm.update_time >'],
+    [o.updatedBefore, 'm.update_time <'],
+  ];
+  for (const [time, condition] of bounds) {
+    if (time === undefined) continue;
+    params.push(time);
+    where.push(`AND ${condition} $${params.length}`);
   }
   const rows = await ctx.tx.query<{ measurement_id: bigint; external_measurement_id: bigint }>(
     `SELECT m.measurement_id, m.external_measurement_id FROM measurements m
        JOIN parties mp ON mp.party_id = m.measurement_consumer_id
-      WHERE mp.kind = 'MEASUREMENT_CONSUMER' AND mp.external_id = $1 AND m.external_measurement_id > $2 ${stateSql}
+      WHERE mp.kind = 'MEASUREMENT_CONSUMER' AND mp.external_id = $1 AND m.external_measurement_id > $2 ${where.join(' ')}
       ORDER BY m.external_measurement_id LIMIT $3`,
     params,
   );

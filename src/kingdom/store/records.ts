@@ -195,10 +195,17 @@ export interface RequisitionRecord {
     readonly certificateId: bigint;
     readonly encryptedResult: Uint8Array;
     readonly nonce: bigint | null;
+    /** Serialized `Requisition.FulfillmentContext`, if the DataProvider sent one. */
+    readonly context: Uint8Array | null;
   } | null;
   readonly refusal: { readonly justification: number; readonly message: string } | null;
   readonly createTime: Date;
   readonly updateTime: Date;
+}
+
+/** The etag of a requisition: it changes with every state change (update_time in milliseconds). */
+export function requisitionEtag(updateTime: Date): string {
+  return String(updateTime.getTime());
 }
 
 export interface RequisitionKey {

@@ -13,7 +13,15 @@ import {
 } from './measurements.js';
 import { certificateName, measurementName, requisitionName } from './names.js';
 import { read, write } from './operations.js';
-import { type MeasurementState, type Page, type RequisitionRecord, type RequisitionState, dataProvider, isCertificateValidAt } from './records.js';
+import {
+  type MeasurementState,
+  type Page,
+  type RequisitionRecord,
+  type RequisitionState,
+  dataProvider,
+  isCertificateValidAt,
+  requisitionEtag,
+} from './records.js';
 
 const REQUISITION_STATES = new Set<RequisitionState>(['UNFULFILLED', 'FULFILLED', 'REFUSED', 'WITHDRAWN']);
 
@@ -24,6 +32,7 @@ function requisitionNotFound(dp: bigint, r: bigint): StoreError {
 }
 
 interface RequisitionJoinRow extends RequisitionRow {
+  fulfillment_context: Uint8Array | null;
   mc_external_id: bigint;
   external_measurement_id: bigint;
   mc_certificate_external_id: bigint;
@@ -34,7 +43,7 @@ interface RequisitionJoinRow extends RequisitionRow {
 const REQUISITION_FULL_SELECT = `SELECT r.requisition_id, r.measurement_id, dp.external_id AS dp_external_id,
   r.external_requisition_id, dpc.external_certificate_id AS dp_certificate_external_id, r.data_provider_public_key,
   r.encrypted_requisition_spec, r.nonce_hash, r.state, fc.external_certificate_id AS fulfilling_certificate_external_id,
-  r.encrypted_result, r.nonce, r.refusal_justification, r.refusal_message, r.create_time, r.update_time,
+  r.encrypted_result, r.nonce, r.fulfillment_context, r.refusal_justification, r.refusal_message, r.create_time, r.update_time,
   mp.external_id AS mc_external_id, m.external_measurement_id, mcc.external_certificate_id AS mc_certificate_external_id,
   m.measurement_spec, m.state AS measurement_state
   FROM requisitions r
@@ -61,7 +70,12 @@ function toRequisition(r: RequisitionJoinRow): RequisitionRecord {
     state: r.state,
     fulfillment:
       r.state === 'FULFILLED' && r.encrypted_result !== null && r.fulfilling_certificate_external_id !== null
-        ? { certificateId: r.fulfilling_certificate_external_id, encryptedResult: r.encrypted_result, nonce: r.nonce }
+        ? {
+            certificateId: r.fulfilling_certificate_external_id,
+            encryptedResult: r.encrypted_result,
+            nonce: r.nonce,
+            context: r.fulfillment_context,
+          }
         : null,
     refusal:
       r.state === 'REFUSED' ? { justification: Number(r.refusal_justification ?? 0), message: r.refusal_message ?? '' } : null,
@@ -121,8 +135,11 @@ export async function listRequisitions(ctx: ReadContext, o: ListRequisitionsOpti
   return { items, next: rows.length > limit && last !== undefined ? last.externalRequisitionId : null };
 }
 
-/** Finds the requisition, locks its measurement, and re-reads both under that lock. */
-async function lockRequisition(ctx: WriteContext, dp: bigint, r: bigint): Promise<RequisitionJoinRow> {
+/**
+ * Finds the requisition, locks its measurement, and re-reads both under that
+ * lock; a non-empty `etag` must be the requisition's current one (ABORTED).
+ */
+async function lockRequisition(ctx: WriteContext, dp: bigint, r: bigint, etag = ''): Promise<RequisitionJoinRow> {
   requireExternalId(dp, 'data provider id');
   requireExternalId(r, 'requisition id');
   const first = await findRequisition(ctx, dp, r);
@@ -130,6 +147,11 @@ async function lockRequisition(ctx: WriteContext, dp: bigint, r: bigint): Promis
   await ctx.tx.query('SELECT 1 FROM measurements WHERE measurement_id = $1 FOR UPDATE', [first.measurement_id]);
   const row = await findRequisition(ctx, dp, r);
   if (row === null) throw requisitionNotFound(dp, r);
+  if (etag !== '' && etag !== requisitionEtag(row.update_time)) {
+    throw new StoreError('ABORTED', 'REQUISITION_ETAG_MISMATCH', 'Requisition etag does not match.', {
+      metadata: { requisition: requisitionName(dp, r), requestEtag: etag, etag: requisitionEtag(row.update_time) },
+    });
+  }
   if (row.measurement_state !== 'AWAITING_REQUISITION_FULFILLMENT') {
     throw measurementStateIllegal(row.mc_external_id, row.external_measurement_id, row.measurement_state);
   }
@@ -150,6 +172,10 @@ export interface FulfillDirectRequisitionInput {
   /** The DataProvider certificate whose key signed the result; defaults to the requisition's. */
   readonly certificateId?: bigint;
   readonly nonce?: bigint;
+  /** Serialized `Requisition.FulfillmentContext`. */
+  readonly fulfillmentContext?: Uint8Array;
+  /** When not empty, the requisition's current etag. */
+  readonly etag?: string;
 }
 
 /**
@@ -163,7 +189,7 @@ export async function fulfillDirectRequisition(ctx: WriteContext, input: Fulfill
     throw invalidArgument('nonce is not a fixed64');
   }
   const dp = input.dataProviderId;
-  const row = await lockRequisition(ctx, dp, input.externalRequisitionId);
+  const row = await lockRequisition(ctx, dp, input.externalRequisitionId, input.etag);
   const certExternalId = input.certificateId ?? row.dp_certificate_external_id;
   requireExternalId(certExternalId, 'certificate id');
   const certRows = await ctx.tx.query<CertificateRow>(
@@ -178,8 +204,8 @@ export async function fulfillDirectRequisition(ctx: WriteContext, input: Fulfill
   const nonce = input.nonce === undefined ? null : BigInt.asIntN(64, input.nonce);
   await ctx.tx.query(
     `UPDATE requisitions SET state = 'FULFILLED', fulfilling_certificate_id = $2, encrypted_result = $3, nonce = $4,
-       update_time = $5 WHERE requisition_id = $1`,
-    [row.requisition_id, cert.certificate_id, input.encryptedResult, nonce, ctx.now],
+       update_time = $5, fulfillment_context = $6 WHERE requisition_id = $1`,
+    [row.requisition_id, cert.certificate_id, input.encryptedResult, nonce, ctx.now, input.fulfillmentContext ?? null],
   );
   ctx.audit(input.actor, 'FulfillDirectRequisition', requisitionName(dp, input.externalRequisitionId), { state: 'UNFULFILLED' }, {
     state: 'FULFILLED',
@@ -221,6 +247,8 @@ export interface RefuseRequisitionInput {
   /** `Requisition.Refusal.Justification` value. */
   readonly justification: number;
   readonly message: string;
+  /** When not empty, the requisition's current etag. */
+  readonly etag?: string;
 }
 
 /** The DataProvider refuses: the measurement FAILS with REQUISITION_REFUSED and the rest are withdrawn. */
@@ -230,7 +258,7 @@ export async function refuseRequisition(ctx: WriteContext, input: RefuseRequisit
   }
   if (typeof input.message !== 'string') throw invalidArgument('refusal message must be a string');
   const dp = input.dataProviderId;
-  const row = await lockRequisition(ctx, dp, input.externalRequisitionId);
+  const row = await lockRequisition(ctx, dp, input.externalRequisitionId, input.etag);
   await ctx.tx.query(
     `UPDATE requisitions SET state = 'REFUSED', refusal_justification = $2, refusal_message = $3, update_time = $4
       WHERE requisition_id = $1`,
