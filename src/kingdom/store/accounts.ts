@@ -35,9 +35,9 @@ export interface AccountRecord {
 }
 
 /** One-time tokens (activation, MeasurementConsumer creation) are 8 random bytes kept as this hash. */
-export const tokenHash = (token: bigint): Uint8Array => new Uint8Array(createHash('sha256').update(int64Bytes(token)).digest());
+const tokenHash = (token: bigint): Uint8Array => new Uint8Array(createHash('sha256').update(int64Bytes(token)).digest());
 
-export const accountName = (id: bigint) => `accounts/${apiId(id)}`;
+const accountName = (id: bigint) => `accounts/${apiId(id)}`;
 
 const accountNotFound = (id: bigint, code: 'NOT_FOUND' | 'FAILED_PRECONDITION' = 'NOT_FOUND') =>
   new StoreError(code, 'ACCOUNT_NOT_FOUND', 'Account not found.', { metadata: { account: accountName(id) } });
@@ -235,10 +235,6 @@ export async function authenticateAccount(ctx: ReadContext, identity: OpenIdConn
   return row === undefined ? null : toAccount(ctx, row);
 }
 
-export async function getAccount(ctx: ReadContext, externalAccountId: bigint): Promise<AccountRecord> {
-  return toAccount(ctx, await requireAccount(ctx, externalAccountId));
-}
-
 /** Returns the token once; only its hash is kept. */
 export async function createMeasurementConsumerCreationToken(ctx: WriteContext, { actor }: { actor: AuditActor }): Promise<bigint> {
   const token = generateRandomPositiveInt64();
@@ -374,7 +370,6 @@ export const accountOperations = {
   activateAccount: write(activateAccount),
   replaceAccountIdentity: write(replaceAccountIdentity),
   authenticateAccount: snapshot(authenticateAccount),
-  getAccount: snapshot(getAccount),
   createMeasurementConsumerCreationToken: write(createMeasurementConsumerCreationToken),
   createMeasurementConsumerForAccount: write(createMeasurementConsumerForAccount),
   addMeasurementConsumerOwner: write(addMeasurementConsumerOwner),
