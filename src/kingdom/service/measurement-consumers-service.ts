@@ -22,7 +22,7 @@ import { parseRegisteredCertificate, requireLeafValidNow } from './certificate-c
 import type { KingdomServices } from './context.js';
 import { invalidArgument, permissionDenied } from './errors.js';
 import { publicKeyCertificateOf } from './party-lookup.js';
-import { requirePrincipal, toPartyKey } from './principal.js';
+import { requirePrincipal } from './principal.js';
 import { checkSignedPublicKey, requireSignatureByCertificate, requireUsableEncryptionKey } from './public-key-checks.js';
 import { renderMeasurementConsumer } from './render.js';
 import { parseRequestName } from './request-names.js';
