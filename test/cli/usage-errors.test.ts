@@ -66,6 +66,7 @@ describe('usage errors exit 2 with one line', () => {
     assertUsage(haloKeys(['kingdom', 'admin', '--data-dir', dataDir, '--mode', 'lax', 'akid', 'list']), /--mode <mode>/);
     assertUsage(haloKeys(['kingdom', 'admin', '--data-dir', dataDir, 'akid', 'set', '--akid', '01', '--principal', 'edp1']), /--principal <name>.*resource name/);
     assertUsage(haloKeys(['kingdom', 'admin', '--data-dir', dataDir, 'create-api-key', '--measurement-consumer', 'mc1']), /--measurement-consumer <name>/);
+    assertUsage(haloKeys(['kingdom', 'admin', '--data-dir', dataDir, 'create-account', '--owned-measurement-consumer', 'mc1']), /--owned-measurement-consumer <name>/);
     assertUsage(haloKeys(['kingdom', 'admin', '--data-dir', dataDir, 'akid', 'set', '--akid', 'zz', '--principal', 'dataProviders/AAAAAAAAAHs']), /--akid must be hex/);
     assertUsage(haloKeys(['kingdom', 'audit', 'export', '--data-dir', dataDir, '--format', 'xml']), /--format must be json or csv/);
     assert.equal(existsSync(dataDir), false, 'no Kingdom data dir was created');

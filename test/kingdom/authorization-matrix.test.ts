@@ -12,6 +12,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { Certificate_RevocationState as State } from '../../src/gen/wfa/measurement/api/v2alpha/certificate_pb.js';
 import { Certificates } from '../../src/gen/wfa/measurement/api/v2alpha/certificates_service_pb.js';
 import { DataProviders } from '../../src/gen/wfa/measurement/api/v2alpha/data_providers_service_pb.js';
+import { EventGroups } from '../../src/gen/wfa/measurement/api/v2alpha/event_groups_service_pb.js';
 import { MeasurementConsumers } from '../../src/gen/wfa/measurement/api/v2alpha/measurement_consumers_service_pb.js';
 import { ModelProviders } from '../../src/gen/wfa/measurement/api/v2alpha/model_providers_service_pb.js';
 import { PublicKeys } from '../../src/gen/wfa/measurement/api/v2alpha/public_keys_service_pb.js';
@@ -50,8 +51,18 @@ const ALLOWED: Record<string, readonly CallerLabel[]> = {
   // §2.9
   'GetDataProvider dpA': ['dpA', 'mcA', 'mcB', 'mcA-apiKey', 'mpA', 'mpB'],
   'GetMeasurementConsumer mcA': ['mcA', 'mcA-apiKey', 'dpA', 'dpB'],
-  // upstream ModelProvidersService
+  // upstream ModelProvidersService (List checks no principal upstream; here any authenticated caller)
   'GetModelProvider mpA': ['mpA', 'dpA', 'dpB', 'mcA', 'mcB', 'mcA-apiKey'],
+  'ListModelProviders': AUTHENTICATED,
+  // upstream DataProvidersService: the DataProvider itself
+  ...Object.fromEntries(
+    (['ReplaceDataProviderRequiredDuchies', 'ReplaceDataAvailabilityIntervals', 'ReplaceDataAvailabilityInterval', 'ReplaceDataProviderCapabilities'] as const).map(
+      (op) => [`${op} dpA`, OWNER_CALLERS.dpA],
+    ),
+  ),
+  // upstream EventGroupsService: the parent DataProvider
+  'BatchCreateEventGroups dpA': OWNER_CALLERS.dpA,
+  'BatchUpdateEventGroups dpA': OWNER_CALLERS.dpA,
 };
 
 function expected(cell: string, caller: CallerLabel): Outcome {
@@ -109,7 +120,7 @@ describe('authorization matrix', () => {
         if (!(err instanceof ConnectError)) throw err;
         if (err.code === Code.PermissionDenied) {
           observed[label] = 'deny';
-          assert.match(err.rawMessage, /^Permission (GET|LIST|CREATE|REVOKE|RELEASE_HOLD|UPDATE) denied on resource \S+ \(or it might not exist\)$/);
+          assert.match(err.rawMessage, /^Permission (GET|LIST|CREATE|REVOKE|RELEASE_HOLD|UPDATE|replace\w+) denied on resource \S+ \(or it might not exist\)$/);
         } else if (err.code === Code.Unauthenticated) observed[label] = 'unauth';
         else observed[label] = `error ${Code[err.code]}: ${err.rawMessage}`;
         assert.equal(await k.auditLength(), before, `${cell} by ${label} was refused but changed state`);
@@ -173,6 +184,33 @@ describe('authorization matrix', () => {
   it('GetMeasurementConsumer', () =>
     row('GetMeasurementConsumer mcA', (c) => k.client(MeasurementConsumers, c).getMeasurementConsumer({ name: parties.mcA.name })));
   it('GetModelProvider', () => row('GetModelProvider mpA', (c) => k.client(ModelProviders, c).getModelProvider({ name: parties.mpA.name })));
+
+  it('ListModelProviders', () => row('ListModelProviders', (c) => k.client(ModelProviders, c).listModelProviders({})));
+
+  const dps = (c: Caller) => k.client(DataProviders, c);
+  const dpA = () => parties.dpA.name;
+  const modelLine = () => `${parties.mpA.name}/modelSuites/AAAAAAAAAAE/modelLines/AAAAAAAAAAI`;
+  const interval = { startTime: { seconds: 100n }, endTime: { seconds: 200n } };
+  it('ReplaceDataProviderRequiredDuchies', () =>
+    row('ReplaceDataProviderRequiredDuchies dpA', (c) => dps(c).replaceDataProviderRequiredDuchies({ name: dpA(), requiredDuchies: [parties.duchyA.name] })));
+  it('ReplaceDataAvailabilityIntervals', () =>
+    row('ReplaceDataAvailabilityIntervals dpA', (c) =>
+      dps(c).replaceDataAvailabilityIntervals({ name: dpA(), dataAvailabilityIntervals: [{ key: modelLine(), value: interval }] }),
+    ));
+  it('ReplaceDataAvailabilityInterval', () =>
+    row('ReplaceDataAvailabilityInterval dpA', (c) => dps(c).replaceDataAvailabilityInterval({ name: dpA(), dataAvailabilityInterval: interval })));
+  it('ReplaceDataProviderCapabilities', () =>
+    row('ReplaceDataProviderCapabilities dpA', (c) => dps(c).replaceDataProviderCapabilities({ name: dpA(), capabilities: { trusTeeSupported: true } })));
+
+  const group = () => ({ measurementConsumer: parties.mcA.name, eventGroupReferenceId: 'matrix' });
+  it('BatchCreateEventGroups', () =>
+    row('BatchCreateEventGroups dpA', (c) => k.client(EventGroups, c).batchCreateEventGroups({ parent: dpA(), requests: [{ eventGroup: group() }] })));
+  it('BatchUpdateEventGroups', () =>
+    row(
+      'BatchUpdateEventGroups dpA',
+      (c, name) => k.client(EventGroups, c).batchUpdateEventGroups({ parent: dpA(), requests: [{ eventGroup: { ...group(), name } }] }),
+      async () => (await k.client(EventGroups, as(parties.dpA)).createEventGroup({ parent: dpA(), eventGroup: group() })).name,
+    ));
 
   it('covered every cell', (t) => {
     const cells = totals.allow + totals.deny + totals.unauth;

@@ -41,6 +41,7 @@ import { generateKeyPair, spkiOf } from '../../src/pki/key-types.js';
 import { parseCertificates, type Certificate } from '../../src/pki/certificate.js';
 import { adminTokenSha256 } from '../../src/kingdom/service/admin-authentication.js';
 import { peerKey, type PeerIdentity } from '../../src/kingdom/service/authentication.js';
+import { ID_TOKEN_HEADER } from '../../src/kingdom/service/open-id.js';
 import type { KingdomMode, KingdomServices } from '../../src/kingdom/service/context.js';
 import type { Principal } from '../../src/kingdom/service/principal.js';
 import { toPartyKey } from '../../src/kingdom/service/principal.js';
@@ -59,6 +60,8 @@ export type Caller =
   | { readonly party: TestParty }
   | { readonly apiKey: string }
   | { readonly peer: PeerIdentity }
+  /** An Account's self-issued OpenID ID token, sent as upstream's `id_token` header. */
+  | { readonly idToken: string }
   | 'admin'
   | 'anonymous';
 
@@ -84,6 +87,7 @@ function peerInterceptor(caller: Caller): Interceptor {
     if (typeof caller === 'object') {
       if ('party' in caller) req.contextValues.set(peerKey, { clientCertificate: caller.party.tlsCertificate });
       else if ('apiKey' in caller) req.contextValues.set(peerKey, { apiKey: caller.apiKey });
+      else if ('idToken' in caller) req.header.set(ID_TOKEN_HEADER, caller.idToken);
       else req.contextValues.set(peerKey, caller.peer);
     }
     return next(req);
@@ -96,17 +100,24 @@ const bearer: Interceptor = (next) => async (req) => {
   return next(req);
 };
 
-/** `operatorRoots` stand for the server's `--trusted-roots`. */
-export async function openTestKingdom(options: { mode?: KingdomMode; operatorRoots?: readonly Uint8Array[] } = {}): Promise<TestKingdom> {
+/**
+ * `operatorRoots` stand for the server's `--trusted-roots`; `databaseUrl`
+ * puts the store on PostgreSQL instead of PGlite; `openIdRedirectUri` turns
+ * on the Account methods.
+ */
+export async function openTestKingdom(
+  options: { mode?: KingdomMode; operatorRoots?: readonly Uint8Array[]; databaseUrl?: string; openIdRedirectUri?: string } = {},
+): Promise<TestKingdom> {
   const dir = tempDataDir();
   const clock = new ManualClock(NOW);
   let trustChanges = 0;
   const kingdom = await openKingdom({
-    store: { dataDir: dir.dir },
+    store: options.databaseUrl !== undefined ? { databaseUrl: options.databaseUrl } : { dataDir: dir.dir },
     clock,
     mode: options.mode ?? 'strict',
     admin: { tokenSha256: adminTokenSha256(ADMIN_TOKEN) },
     ...(options.operatorRoots ? { operatorRoots: options.operatorRoots } : {}),
+    ...(options.openIdRedirectUri !== undefined ? { openIdRedirectUri: options.openIdRedirectUri } : {}),
     onTrustChanged: () => {
       trustChanges++;
     },

@@ -93,6 +93,21 @@ describe('Requisitions service', () => {
     assert.throws(() => prepareFulfillment(edp2, r, mc.certificate.der, 1n));
   });
 
+  it('GetRequisition: only the DataProvider of the canonical name reads it; others are refused as if it did not exist', async () => {
+    const { measurement } = await newMeasurement();
+    const r = await requisitionOf(edp1, measurement.name);
+    assert.deepEqual(await requisitions.getRequisition({ name: r.name }, edp1.mtls), r);
+    // Attacks: another DataProvider, the MeasurementConsumer itself, the same id under another DataProvider, no caller.
+    await rejectsWith(requisitions.getRequisition({ name: r.name }, edp2.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(requisitions.getRequisition({ name: r.name }, mc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    const moved = r.name.replace(edp1.name, edp2.name);
+    await rejectsWith(requisitions.getRequisition({ name: moved }, edp2.mtls), Code.NotFound, 'REQUISITION_NOT_FOUND');
+    await rejectsWith(requisitions.getRequisition({ name: r.name }), Code.Unauthenticated, 'UNAUTHENTICATED');
+    // The Measurement-form alias is not a canonical name.
+    const alias = `${measurement.name}/requisitions/${r.name.split('/').pop()}`;
+    await rejectsWith(requisitions.getRequisition({ name: alias }, edp1.mtls), Code.InvalidArgument, 'INVALID_RESOURCE_NAME');
+  });
+
   it('fulfills with a named certificate of the DataProvider; the result names it and verifies with it', async () => {
     const resultCertificate = await edp1.addCertificate();
     const { measurement, plan } = await newMeasurement([edp1]);

@@ -200,7 +200,7 @@ function storeSuite(name: string, makeBackend: () => Promise<Backend>): void {
       const b = await newMeasurementConsumer();
       const roots = (await store.listParticipantRoots()).map((r) => Buffer.from(r).toString('hex'));
       for (const party of [a.party, b.party]) {
-        assert.equal(roots.filter((r) => r === Buffer.from(party.rootCertificateDer).toString('hex')).length, 1);
+        assert.equal(roots.filter((r) => r === Buffer.from(party.rootCertificateDer!).toString('hex')).length, 1);
       }
       assert.equal(new Set(roots).size, roots.length);
     });

@@ -51,6 +51,7 @@ function registerServe(kingdom: Command): void {
     .option('--max-concurrent-streams <n>', 'HTTP/2 streams open at once per connection (default 100)', positiveInt)
     .option('--drain-timeout-ms <n>', 'how long shutdown waits for in-flight calls (default 10000)', positiveInt)
     .option('--trust-refresh-ms <n>', 'how often trusted roots are re-read from the database (default 30000)', positiveInt)
+    .option('--open-id-redirect-uri <uri>', "audience of Accounts' self-issued OpenID ID tokens (upstream's --redirect-uri); without it the Account methods are refused")
     .addOption(new Option('--log-level <level>', 'pino log level (default info)').choices(LOG_LEVELS))
     .option('--config <yaml>', 'settings file (keys as the flags, e.g. listen:, databaseUrl:, trustedRoots:); flags win')
     .addHelpText(
@@ -130,7 +131,7 @@ async function withAdmin<T>(cmd: Command, fn: (conn: import('./kingdom-admin-con
 function registerAdmin(kingdom: Command): void {
   const admin = kingdom
     .command('admin')
-    .description("The Kingdom operator's tasks: create participants, API keys, the AKID-to-principal map")
+    .description("The Kingdom operator's tasks: create participants, API keys, Accounts and creation tokens, the AKID-to-principal map")
     .option('--data-dir <dir>', DATA_DIR_HELP, DEFAULT_DATA_DIR)
     .option('--target <host:port>', 'a remote Kingdom instead of the data dir server (needs --kingdom-root and an admin token)')
     .option('--server-name <name>', 'name the server certificate was issued for, when not the target host')
@@ -153,6 +154,8 @@ Examples:
     --public-key edp1_enc_public.bin --public-key-signature edp1_enc_public.sig --display-name "EDP 1"
   halo-keys kingdom admin create-duchy --duchy-id worker1 --root-cert worker1_root.pem --certificate worker1_cs_cert.der
   halo-keys kingdom admin create-api-key --measurement-consumer measurementConsumers/VCTqwV_vFXw
+  halo-keys kingdom admin create-account --owned-measurement-consumer measurementConsumers/VCTqwV_vFXw
+  halo-keys kingdom admin create-measurement-consumer-creation-token
   halo-keys kingdom admin akid list`,
     );
 
@@ -219,6 +222,29 @@ Examples:
         });
         const value = { name: r.name, apiKey: r.authenticationKey };
         output(global.json, value, () => `${r.name}\nAPI key (shown once): ${r.authenticationKey}`);
+      });
+    });
+
+  admin
+    .command('create-account')
+    .description('Create an Account for the OpenID Connect account flow (its activation token is shown once)')
+    .option('--owned-measurement-consumer <name>', 'measurementConsumers/... the Account owns once activated', resourceName)
+    .action(async (flags: { ownedMeasurementConsumer?: string }, cmd: Command) => {
+      await withAdmin(cmd, async (conn, global) => {
+        const r = await conn.client.admin.createAccount({ ownedMeasurementConsumer: flags.ownedMeasurementConsumer ?? '' });
+        const value = { name: r.name, activationToken: r.activationParams?.activationToken ?? '' };
+        output(global.json, value, () => `${r.name}\nActivation token (shown once): ${value.activationToken}`);
+      });
+    });
+
+  admin
+    .command('create-measurement-consumer-creation-token')
+    .description('Issue a one-time token an activated Account spends on CreateMeasurementConsumer (shown once)')
+    .action(async (_flags: unknown, cmd: Command) => {
+      await withAdmin(cmd, async (conn, global) => {
+        const r = await conn.client.admin.createMeasurementConsumerCreationToken({});
+        const value = { measurementConsumerCreationToken: r.measurementConsumerCreationToken };
+        output(global.json, value, () => `MeasurementConsumer creation token (shown once): ${value.measurementConsumerCreationToken}`);
       });
     });
 

@@ -39,6 +39,8 @@ export interface ServeConfig {
   readonly drainTimeoutMs: number;
   /** How often trusted roots are re-read from the database, so replicas see each other's admin changes. */
   readonly trustRefreshMs: number;
+  /** Audience of Accounts' self-issued OpenID ID tokens; the Account methods are refused without it. */
+  readonly openIdRedirectUri?: string;
   readonly logLevel: string;
 }
 
@@ -66,6 +68,7 @@ export interface ServeFlags {
   maxConcurrentStreams?: number;
   drainTimeoutMs?: number;
   trustRefreshMs?: number;
+  openIdRedirectUri?: string;
   logLevel?: string;
   config?: string;
 }
@@ -117,6 +120,8 @@ const FILE_KEYS: Record<string, keyof ServeFlags> = {
   'drain-timeout-ms': 'drainTimeoutMs',
   trustRefreshMs: 'trustRefreshMs',
   'trust-refresh-ms': 'trustRefreshMs',
+  openIdRedirectUri: 'openIdRedirectUri',
+  'open-id-redirect-uri': 'openIdRedirectUri',
   logLevel: 'logLevel',
   'log-level': 'logLevel',
 };
@@ -208,8 +213,10 @@ export function resolveServeConfig(flags: ServeFlags): ServeConfig {
     logLevel: optionalString(f.logLevel, '--log-level') ?? process.env.HALO_KEYS_LOG_LEVEL ?? 'info',
   };
   const metrics = optionalString(f.metricsListen, '--metrics-listen');
+  const openIdRedirectUri = optionalString(f.openIdRedirectUri, '--open-id-redirect-uri');
   return {
     ...config,
+    ...(openIdRedirectUri !== undefined ? { openIdRedirectUri } : {}),
     ...(databaseUrl !== undefined ? { databaseUrl } : {}),
     ...(tlsCertFile !== undefined && tlsKeyFile !== undefined ? { tlsCertFile: resolve(tlsCertFile), tlsKeyFile: resolve(tlsKeyFile) } : {}),
     ...(metrics !== undefined ? { metricsListen: parseListen(metrics, '--metrics-listen') } : {}),

@@ -81,6 +81,7 @@ export async function serveKingdom(config: ServeConfig, deps: ServeDependencies 
       admin: { tokenSha256: () => adminHash.current() },
       operatorRoots: staticRoots,
       maxResponseBytes: config.maxMessageBytes,
+      ...(config.openIdRedirectUri !== undefined ? { openIdRedirectUri: config.openIdRedirectUri } : {}),
       onTrustChanged: async () => {
         await server?.reloadTrust();
       },

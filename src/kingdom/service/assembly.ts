@@ -25,6 +25,8 @@ export interface KingdomAssemblyOptions {
   /** How long a resolved principal is cached (PrincipalResolver's default otherwise). */
   readonly principalTtlMs?: number;
   readonly maxResponseBytes?: number;
+  /** The audience of self-issued OpenID ID tokens (see context.ts); without it the Account methods are refused. */
+  readonly openIdRedirectUri?: string;
   /** Called after an admin change that alters who is trusted (the server reloads its roots). */
   readonly onTrustChanged?: () => void | Promise<void>;
 }
@@ -65,6 +67,7 @@ export async function openKingdom(options: KingdomAssemblyOptions): Promise<King
     mode: options.mode ?? 'strict',
     resolver,
     ...(options.maxResponseBytes !== undefined ? { maxResponseBytes: options.maxResponseBytes } : {}),
+    ...(options.openIdRedirectUri !== undefined ? { openIdRedirectUri: options.openIdRedirectUri } : {}),
     ...(options.onTrustChanged ? { onTrustChanged: options.onTrustChanged } : {}),
   };
   const interceptors: Interceptor[] = [errorMappingInterceptor];

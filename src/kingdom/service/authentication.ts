@@ -203,13 +203,16 @@ export class PrincipalResolver {
     const key = `${formatResourceName(candidate.principal)}|${Buffer.from(akid).toString('hex')}|${candidate.mapped}`;
     const known = this.#anchors.get(key);
     if (known) return known;
-    let root: Certificate;
+    let rootDer: Uint8Array | null;
     try {
-      root = parseCertificate((await this.#store.getParty(toPartyKey(candidate.principal))).rootCertificateDer);
+      rootDer = (await this.#store.getParty(toPartyKey(candidate.principal))).rootCertificateDer;
     } catch (err) {
       if (err instanceof StoreError && err.code === 'NOT_FOUND') return undefined;
       throw err;
     }
+    // A MeasurementConsumer an Account created has no root: it uses API keys, never mTLS.
+    if (rootDer === null) return undefined;
+    const root = parseCertificate(rootDer);
     const operator = candidate.mapped
       ? this.#operatorRoots.filter((r) => r.subjectKeyIdentifier !== undefined && Buffer.from(r.subjectKeyIdentifier).equals(akid))
       : [];

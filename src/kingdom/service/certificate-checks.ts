@@ -26,7 +26,7 @@ import {
   validatePath,
 } from '../../pki/index.js';
 import type { CertificateInput, KingdomStore, PartyKey } from '../store/index.js';
-import { invalidArgument } from './errors.js';
+import { failedPrecondition, invalidArgument } from './errors.js';
 
 export interface ParsedCertificate {
   readonly certificate: Certificate;
@@ -89,6 +89,12 @@ export class ParentRoots {
     const cached = this.#stores.get(key);
     if (cached !== undefined) return cached;
     const party = await this.store.getParty(owner);
+    if (party.rootCertificateDer === null) {
+      throw failedPrecondition(
+        'PARENT_HAS_NO_ROOT',
+        'The parent registered no root certificate (a MeasurementConsumer an Account created), so strict mode cannot check the certificate',
+      );
+    }
     const trustStore = trustStoreOf(party.rootCertificateDer);
     if (this.#stores.size >= this.capacity) this.#stores.delete(this.#stores.keys().next().value!);
     this.#stores.set(key, trustStore);
@@ -110,13 +116,8 @@ const PATH_FAILURE_REASON: Partial<Record<PkiErrorCode, string>> = {
   UNSUPPORTED_ALGORITHM: 'CERTIFICATE_NOT_ISSUED_BY_PARENT_ROOT',
 };
 
-/** Strict mode: a leaf, valid at `now`, on a valid path to `root` (DER, or a trust store of it). */
-export async function requireIssuedByRoot(
-  certificate: Certificate,
-  root: Uint8Array | TrustStore,
-  now: Date,
-  field = 'certificate_der',
-): Promise<void> {
+/** Strict mode: a leaf (not a CA), valid at `now`. */
+export function requireLeafValidNow(certificate: Certificate, now: Date, field = 'certificate_der'): void {
   if (certificate.basicConstraints?.ca === true) {
     throw invalidArgument('CERTIFICATE_IS_CA', `${field} is a CA certificate; register a leaf certificate`);
   }
@@ -127,6 +128,16 @@ export async function requireIssuedByRoot(
       `${field} is valid from ${certificate.notBefore.toISOString()} to ${certificate.notAfter.toISOString()}, not now`,
     );
   }
+}
+
+/** Strict mode: a leaf, valid at `now`, on a valid path to `root` (DER, or a trust store of it). */
+export async function requireIssuedByRoot(
+  certificate: Certificate,
+  root: Uint8Array | TrustStore,
+  now: Date,
+  field = 'certificate_der',
+): Promise<void> {
+  requireLeafValidNow(certificate, now, field);
   try {
     const trustStore = root instanceof TrustStore ? root : trustStoreOf(root);
     await validatePath(certificate, { trustStore, at: now, profile: 'cmms' });

@@ -18,6 +18,11 @@ export interface KingdomServices {
   readonly resolver: PrincipalResolver;
   /** The response message limit: list pages stop short of it (page-budget.ts). */
   readonly maxResponseBytes?: number;
+  /**
+   * The audience self-issued OpenID ID tokens must name (upstream's
+   * `--redirect-uri`); without it the Account methods are refused.
+   */
+  readonly openIdRedirectUri?: string;
   /** Called after an admin change that alters who is trusted (a new participant root). */
   readonly onTrustChanged?: () => void | Promise<void>;
 }

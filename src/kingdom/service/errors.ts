@@ -56,6 +56,7 @@ const STORE_CODES: Record<StoreErrorCode, Code> = {
   ALREADY_EXISTS: Code.AlreadyExists,
   FAILED_PRECONDITION: Code.FailedPrecondition,
   INVALID_ARGUMENT: Code.InvalidArgument,
+  PERMISSION_DENIED: Code.PermissionDenied,
   ABORTED: Code.Aborted,
   UNAVAILABLE: Code.Unavailable,
   INTERNAL: Code.Internal,

@@ -2,7 +2,8 @@
  * `wfa.measurement.api.v2alpha.EventGroups` (cmms-reference §1.7), with
  * upstream's access rules:
  *
- * - Create, Update, Delete: only the DataProvider that owns the group.
+ * - Create, Update, Delete and their batches: only the DataProvider that owns
+ *   the groups (a batch holds at most 50 and is written all or nothing).
  * - Get `dataProviders/{dp}/eventGroups/{eg}`: that DataProvider, or the
  *   MeasurementConsumer the group is shared with (any other MC is denied as
  *   if the group did not exist).
@@ -26,10 +27,14 @@ import {
   requireName,
   type EventGroupKey,
 } from '../../api/index.js';
-import { EventGroupSchema, EventGroup_EntityKeySchema } from '../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
+import { EventGroupSchema, EventGroup_EntityKeySchema, type EventGroup } from '../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
 import {
+  BatchCreateEventGroupsResponseSchema,
+  BatchUpdateEventGroupsResponseSchema,
   EventGroups,
   ListEventGroupsResponseSchema,
+  type BatchCreateEventGroupsRequest,
+  type BatchUpdateEventGroupsRequest,
   type CreateEventGroupRequest,
   type DeleteEventGroupRequest,
   type GetEventGroupRequest,
@@ -79,12 +84,14 @@ async function findSharedEventGroup(store: KingdomStore, mc: bigint, eg: bigint)
 }
 
 /** A `dataProviders/{dp}/eventGroups/{eg}` name (the only form that can be changed). */
-function requireCanonicalName(name: string, field: string): EventGroupKey & { parent: { kind: 'dataProvider'; dataProviderId: bigint } } {
+type CanonicalEventGroupKey = EventGroupKey & { parent: { kind: 'dataProvider'; dataProviderId: bigint } };
+
+function requireCanonicalName(name: string, field: string): CanonicalEventGroupKey {
   const key = requireName(parseEventGroupName, name, field);
   if (key.parent.kind !== 'dataProvider') {
     throw invalidArgument('INVALID_RESOURCE_NAME', `${field} must be a dataProviders/*/eventGroups/* name`);
   }
-  return key as EventGroupKey & { parent: { kind: 'dataProvider'; dataProviderId: bigint } };
+  return key as CanonicalEventGroupKey;
 }
 
 /** The referenced MC does not exist: the request's precondition, not the resource, is missing (as upstream). */
@@ -93,6 +100,14 @@ function mapMissingConsumer(err: unknown): never {
     throw failedPrecondition('MEASUREMENT_CONSUMER_NOT_FOUND', 'MeasurementConsumer not found.', { ...err.metadata });
   }
   throw err;
+}
+
+/** Upstream's documented limit on a BatchCreate or BatchUpdate. */
+export const MAX_BATCH = 50;
+
+function requireBatchSize(n: number): void {
+  if (n === 0) throw invalidArgument('REQUIRED_FIELD_NOT_SET', 'requests is empty');
+  if (n > MAX_BATCH) throw invalidArgument('INVALID_FIELD_VALUE', `requests holds ${n} requests; at most ${MAX_BATCH} fit in one batch`);
 }
 
 type StoreListOptions = Omit<ListEventGroupsOptions, 'after' | 'limit'>;
@@ -147,25 +162,67 @@ async function scanInOrder(
 
 export function eventGroupsService(services: KingdomServices) {
   const { store, mode } = services;
+
+  /** A new group's store input under `dataProviderId`; `field` names the EventGroup in errors. */
+  function createInput(eg: EventGroup | undefined, dataProviderId: bigint, field: string) {
+    if (eg === undefined) requiredField(field);
+    if (eg.measurementConsumer === '') requiredField(`${field}.measurement_consumer`);
+    const mc = requireName(parseMeasurementConsumerName, eg.measurementConsumer, `${field}.measurement_consumer`);
+    return { dataProviderId, measurementConsumerId: mc.measurementConsumerId, ...eventGroupFields(eg, mode) };
+  }
+
+  /**
+   * A changed group's store input; `authorize` sees its key before anything
+   * else is read. `entity_key`, once set, never changes.
+   */
+  async function updateInput(eg: EventGroup | undefined, field: string, authorize: (key: CanonicalEventGroupKey, name: string) => void) {
+    if (eg === undefined) requiredField(field);
+    const key = requireCanonicalName(eg.name, `${field}.name`);
+    authorize(key, eg.name);
+    if (eg.measurementConsumer === '') requiredField(`${field}.measurement_consumer`);
+    const mc = requireName(parseMeasurementConsumerName, eg.measurementConsumer, `${field}.measurement_consumer`);
+    const fields = eventGroupFields(eg, mode);
+    const current = eventGroupDetails(await store.getEventGroup(key.parent.dataProviderId, key.eventGroupId));
+    if (current.entityKey !== undefined && !equals(EventGroup_EntityKeySchema, current.entityKey, eg.entityKey ?? create(EventGroup_EntityKeySchema))) {
+      throw invalidArgument('INVALID_FIELD_VALUE', `${field}.entity_key is immutable`, { field: `${field}.entity_key` });
+    }
+    return {
+      dataProviderId: key.parent.dataProviderId,
+      externalEventGroupId: key.eventGroupId,
+      measurementConsumerId: mc.measurementConsumerId,
+      ...fields,
+    };
+  }
+
   return {
     async createEventGroup(req: CreateEventGroupRequest, ctx: HandlerContext) {
       const principal = requirePrincipal(ctx);
       const parent = requireName(parseDataProviderName, req.parent, 'parent');
       if (!samePrincipal(principal, parent)) throw permissionDenied('CREATE', `${req.parent}/eventGroups`);
-      const eg = req.eventGroup ?? requiredField('event_group');
-      if (eg.measurementConsumer === '') requiredField('event_group.measurement_consumer');
-      const mc = requireName(parseMeasurementConsumerName, eg.measurementConsumer, 'event_group.measurement_consumer');
-      const fields = eventGroupFields(eg, mode);
-      const record = await store
-        .createEventGroup({
-          actor: actorOf(principal, ctx),
-          dataProviderId: parent.dataProviderId,
-          measurementConsumerId: mc.measurementConsumerId,
-          requestId: req.requestId,
-          ...fields,
-        })
-        .catch(mapMissingConsumer);
+      const input = createInput(req.eventGroup, parent.dataProviderId, 'event_group');
+      const record = await store.createEventGroup({ actor: actorOf(principal, ctx), requestId: req.requestId, ...input }).catch(mapMissingConsumer);
       return renderEventGroup(record);
+    },
+
+    /** All or nothing, at most MAX_BATCH; every request under the batch's parent, request ids distinct. */
+    async batchCreateEventGroups(req: BatchCreateEventGroupsRequest, ctx: HandlerContext) {
+      const principal = requirePrincipal(ctx);
+      const parent = requireName(parseDataProviderName, req.parent, 'parent');
+      if (!samePrincipal(principal, parent)) throw permissionDenied('CREATE', `${req.parent}/eventGroups`);
+      requireBatchSize(req.requests.length);
+      const requestIds = new Set<string>();
+      const inputs = req.requests.map((sub, i) => {
+        if (sub.parent !== '' && sub.parent !== req.parent) {
+          throw invalidArgument('INVALID_FIELD_VALUE', `requests[${i}].parent is not the batch's parent`);
+        }
+        if (sub.requestId !== '') {
+          if (requestIds.has(sub.requestId)) throw invalidArgument('INVALID_FIELD_VALUE', `request id ${sub.requestId} is duplicate in the batch`);
+          requestIds.add(sub.requestId);
+        }
+        return { requestId: sub.requestId, ...createInput(sub.eventGroup, parent.dataProviderId, `requests[${i}].event_group`) };
+      });
+      const records = await store.batchCreateEventGroups({ actor: actorOf(principal, ctx), inputs }).catch(mapMissingConsumer);
+      return create(BatchCreateEventGroupsResponseSchema, { eventGroups: records.map(renderEventGroup) });
     },
 
     async getEventGroup(req: GetEventGroupRequest, ctx: HandlerContext) {
@@ -263,24 +320,30 @@ export function eventGroupsService(services: KingdomServices) {
 
     async updateEventGroup(req: UpdateEventGroupRequest, ctx: HandlerContext) {
       const principal = requirePrincipal(ctx);
-      const eg = req.eventGroup ?? requiredField('event_group');
-      const key = requireCanonicalName(eg.name, 'event_group.name');
-      if (!samePrincipal(principal, key.parent)) throw permissionDenied('UPDATE', eg.name);
-      if (eg.measurementConsumer === '') requiredField('event_group.measurement_consumer');
-      const mc = requireName(parseMeasurementConsumerName, eg.measurementConsumer, 'event_group.measurement_consumer');
-      const fields = eventGroupFields(eg, mode);
-      const current = eventGroupDetails(await store.getEventGroup(key.parent.dataProviderId, key.eventGroupId));
-      if (current.entityKey !== undefined && !equals(EventGroup_EntityKeySchema, current.entityKey, eg.entityKey ?? create(EventGroup_EntityKeySchema))) {
-        throw invalidArgument('INVALID_FIELD_VALUE', 'event_group.entity_key is immutable', { field: 'event_group.entity_key' });
-      }
-      const record = await store.updateEventGroup({
-        actor: actorOf(principal, ctx),
-        dataProviderId: key.parent.dataProviderId,
-        externalEventGroupId: key.eventGroupId,
-        measurementConsumerId: mc.measurementConsumerId,
-        ...fields,
+      const input = await updateInput(req.eventGroup, 'event_group', (key, name) => {
+        if (!samePrincipal(principal, key.parent)) throw permissionDenied('UPDATE', name);
       });
-      return renderEventGroup(record);
+      return renderEventGroup(await store.updateEventGroup({ actor: actorOf(principal, ctx), ...input }));
+    },
+
+    /** All or nothing, at most MAX_BATCH; every group must be the batch parent's, and the parent the caller. */
+    async batchUpdateEventGroups(req: BatchUpdateEventGroupsRequest, ctx: HandlerContext) {
+      const principal = requirePrincipal(ctx);
+      const parent = requireName(parseDataProviderName, req.parent, 'parent');
+      if (!samePrincipal(principal, parent)) throw permissionDenied('UPDATE', `${req.parent}/eventGroups`);
+      requireBatchSize(req.requests.length);
+      const inputs = [];
+      for (const [i, sub] of req.requests.entries()) {
+        inputs.push(
+          await updateInput(sub.eventGroup, `requests[${i}].event_group`, (key) => {
+            if (key.parent.dataProviderId !== parent.dataProviderId) {
+              throw invalidArgument('INVALID_FIELD_VALUE', `requests[${i}].event_group.name is not under the batch's parent`);
+            }
+          }),
+        );
+      }
+      const records = await store.batchUpdateEventGroups({ actor: actorOf(principal, ctx), inputs });
+      return create(BatchUpdateEventGroupsResponseSchema, { eventGroups: records.map(renderEventGroup) });
     },
 
     async deleteEventGroup(req: DeleteEventGroupRequest, ctx: HandlerContext) {

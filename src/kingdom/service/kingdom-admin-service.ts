@@ -14,6 +14,9 @@
  * Strict mode checks what CreateCertificate and UpdatePublicKey check: the
  * root is a self-signed CA, the certificate a leaf valid now under that root,
  * and the public key a usable public keyset signed by the certificate's key.
+ *
+ * For upstream's Account flow the operator creates the first Accounts and
+ * the one-time MeasurementConsumer creation tokens.
  */
 import { create } from '@bufbuild/protobuf';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
@@ -27,11 +30,13 @@ import {
 import {
   AkidPrincipalSchema,
   ApiKeySchema,
+  CreateMeasurementConsumerCreationTokenResponseSchema,
   KingdomAdmin,
   ListAkidPrincipalsResponseSchema,
   type ParticipantRegistration,
 } from '../../gen/halo/keys/v1/kingdom_admin_pb.js';
 import type { CertificateRecord, PartyKind, PartyRecord, PublicKeyInput } from '../store/index.js';
+import { renderAccount } from './accounts-service.js';
 import { ADMIN_AUDIT_ACTOR, requireAdmin } from './admin-authentication.js';
 import { parseParticipantRoot, parseRegisteredCertificate, requireIssuedByRoot } from './certificate-checks.js';
 import type { KingdomServices } from './context.js';
@@ -179,6 +184,25 @@ export function kingdomAdminService(services: KingdomServices): ServiceImpl<type
         description: apiKey.description,
         authenticationKey: externalIdToApiId(authenticationKey),
       });
+    },
+
+    async createAccount(req, ctx) {
+      requireAdmin(ctx);
+      const owned =
+        req.ownedMeasurementConsumer === ''
+          ? undefined
+          : parseRequestName(parseMeasurementConsumerName, req.ownedMeasurementConsumer, 'owned_measurement_consumer is not a MeasurementConsumer name');
+      const { account, activationToken } = await store.createAccount({
+        actor: ADMIN_AUDIT_ACTOR,
+        ...(owned === undefined ? {} : { externalOwnedMeasurementConsumerId: owned.measurementConsumerId }),
+      });
+      return renderAccount(account, activationToken);
+    },
+
+    async createMeasurementConsumerCreationToken(_req, ctx) {
+      requireAdmin(ctx);
+      const token = await store.createMeasurementConsumerCreationToken({ actor: ADMIN_AUDIT_ACTOR });
+      return create(CreateMeasurementConsumerCreationTokenResponseSchema, { measurementConsumerCreationToken: externalIdToApiId(token) });
     },
   };
 }

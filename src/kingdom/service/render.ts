@@ -4,19 +4,25 @@
  * `message.value` and the deprecated `data`, and the type URL comes from the
  * stored API version, not from whatever the client once sent.
  */
-import { create } from '@bufbuild/protobuf';
+import { create, fromBinary } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
 import { certificateKey, formatResourceName, TYPE_URL_PREFIX } from '../../api/index.js';
 import { CertificateSchema, type Certificate } from '../../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
 import { SignedMessageSchema, type SignedMessage } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
-import { DataProviderSchema, type DataProvider } from '../../gen/wfa/measurement/api/v2alpha/data_provider_pb.js';
+import {
+  DataProvider_CapabilitiesSchema,
+  DataProvider_DataAvailabilityMapEntrySchema,
+  DataProviderSchema,
+  type DataProvider,
+} from '../../gen/wfa/measurement/api/v2alpha/data_provider_pb.js';
+import { IntervalSchema } from '../../gen/google/type/interval_pb.js';
 import { DuchySchema, type Duchy } from '../../gen/wfa/measurement/api/v2alpha/duchy_pb.js';
 import {
   MeasurementConsumerSchema,
   type MeasurementConsumer,
 } from '../../gen/wfa/measurement/api/v2alpha/measurement_consumer_pb.js';
 import { ModelProviderSchema, type ModelProvider } from '../../gen/wfa/measurement/api/v2alpha/model_provider_pb.js';
-import type { CertificateRecord, PartyKey, PartyRecord, PublicKeyRecord } from '../store/index.js';
+import type { CertificateRecord, DataProviderSettings, PartyKey, PartyRecord, PublicKeyRecord } from '../store/index.js';
 import { fromPartyKey } from './principal.js';
 
 /** `dataProviders/…`, `duchies/…`, … of a store owner key. */
@@ -65,12 +71,29 @@ function keyFields(party: PartyRecord, publicKeyCertificate: CertificateRecord |
   };
 }
 
-export function renderDataProvider(party: PartyRecord, publicKeyCertificate: CertificateRecord | null): DataProvider {
+/** `settings` are what the DataProvider replaced itself; a new one has none. */
+export function renderDataProvider(
+  party: PartyRecord,
+  publicKeyCertificate: CertificateRecord | null,
+  settings?: DataProviderSettings,
+): DataProvider {
   return create(DataProviderSchema, {
     name: partyResourceName(party.key),
     displayName: party.displayName,
     ...keyFields(party, publicKeyCertificate),
+    ...(settings === undefined ? {} : settingsFields(settings)),
   });
+}
+
+function settingsFields(s: DataProviderSettings) {
+  return {
+    requiredDuchies: s.requiredDuchies.map((id) => `duchies/${id}`),
+    ...(s.dataAvailabilityInterval === null ? {} : { dataAvailabilityInterval: fromBinary(IntervalSchema, s.dataAvailabilityInterval) }),
+    dataAvailabilityIntervals: s.dataAvailabilityIntervals.map((e) =>
+      create(DataProvider_DataAvailabilityMapEntrySchema, { key: e.modelLine, value: fromBinary(IntervalSchema, e.interval) }),
+    ),
+    ...(s.capabilities === null ? {} : { capabilities: fromBinary(DataProvider_CapabilitiesSchema, s.capabilities) }),
+  };
 }
 
 export function renderMeasurementConsumer(

@@ -1,6 +1,6 @@
 /**
  * `wfa.measurement.api.v2alpha.Requisitions` for direct measurements: a
- * DataProvider lists its requisitions, fulfills them with a result signed
+ * DataProvider gets and lists its requisitions, fulfills them with a result signed
  * and encrypted for the MeasurementConsumer, or refuses them.
  *
  * Beyond upstream (§2.8), the certificate a result is attributed to must be
@@ -35,6 +35,7 @@ import {
   ListRequisitionsResponseSchema,
   Requisitions,
   type FulfillDirectRequisitionRequest,
+  type GetRequisitionRequest,
   type ListRequisitionsRequest,
   type RefuseRequisitionRequest,
 } from '../../gen/wfa/measurement/api/v2alpha/requisitions_service_pb.js';
@@ -153,6 +154,12 @@ export function requisitionsService(services: KingdomServices) {
         response.nextPageToken = encodePageToken(ListRequisitionsPageTokenSchema, args);
       }
       return response;
+    },
+
+    /** Only the DataProvider named in the canonical name, as upstream. */
+    async getRequisition(req: GetRequisitionRequest, ctx: HandlerContext) {
+      const { key, dp } = requireOwnRequisition(ctx, req.name, 'GET');
+      return renderRequisition(await store.getRequisition(dp.dataProviderId, key.requisitionId));
     },
 
     async fulfillDirectRequisition(req: FulfillDirectRequisitionRequest, ctx: HandlerContext) {

@@ -4,12 +4,12 @@
  */
 import type { ConnectRouter } from '@connectrpc/connect';
 import { KingdomAdmin } from '../../gen/halo/keys/v1/kingdom_admin_pb.js';
-import { Accounts } from '../../gen/wfa/measurement/api/v2alpha/accounts_service_pb.js';
 import { Certificates } from '../../gen/wfa/measurement/api/v2alpha/certificates_service_pb.js';
 import { DataProviders } from '../../gen/wfa/measurement/api/v2alpha/data_providers_service_pb.js';
 import { MeasurementConsumers } from '../../gen/wfa/measurement/api/v2alpha/measurement_consumers_service_pb.js';
 import { ModelProviders } from '../../gen/wfa/measurement/api/v2alpha/model_providers_service_pb.js';
 import { PublicKeys } from '../../gen/wfa/measurement/api/v2alpha/public_keys_service_pb.js';
+import { registerAccountsService } from './accounts-service.js';
 import { registerCertificateBlastRadiusService } from './certificate-blast-radius-service.js';
 import { certificatesService } from './certificates-service.js';
 import type { KingdomServices } from './context.js';
@@ -32,9 +32,8 @@ export function kingdomRoutes(services: KingdomServices): (router: ConnectRouter
     router.service(MeasurementConsumers, measurementConsumersService(services));
     router.service(ModelProviders, modelProvidersService(services));
     router.service(KingdomAdmin, kingdomAdminService(services));
-    // Declared so its calls answer UNIMPLEMENTED naming the method, not as an unknown service.
-    router.service(Accounts, {});
 
+    registerAccountsService(router, services);
     registerEventGroupsService(router, services);
     registerMeasurementsService(router, services);
     registerRequisitionsService(router, services);

@@ -20,6 +20,7 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 export type AuditAuthentication =
   | { readonly method: 'clientCertificate'; readonly clientCertificateSha256: string; readonly clientCertificateSkid: string }
   | { readonly method: 'apiKey'; readonly apiKey: string }
+  | { readonly method: 'openIdConnect'; readonly issuer: string; readonly subject: string }
   | { readonly method: 'adminToken' };
 
 /** Who acts: a principal resource name alone, or with how it authenticated. */

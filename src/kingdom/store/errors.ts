@@ -7,6 +7,7 @@ export type StoreErrorCode =
   | 'ALREADY_EXISTS'
   | 'FAILED_PRECONDITION'
   | 'INVALID_ARGUMENT'
+  | 'PERMISSION_DENIED'
   | 'ABORTED' // a transaction kept conflicting and ran out of retries
   | 'UNAVAILABLE' // the database cannot be reached
   | 'INTERNAL';
@@ -38,6 +39,10 @@ export type StoreErrorReason =
   | 'API_KEY_NOT_FOUND'
   | 'AKID_PRINCIPAL_NOT_FOUND'
   | 'ROOT_CERTIFICATE_ALREADY_REGISTERED'
+  | 'ACCOUNT_NOT_FOUND'
+  | 'ACCOUNT_ACTIVATION_STATE_ILLEGAL'
+  | 'DUPLICATE_ACCOUNT_IDENTITY'
+  | 'PERMISSION_DENIED'
   | 'REQUIRED_FIELD_NOT_SET'
   | 'INVALID_FIELD_VALUE'
   | 'SCHEMA_VERSION_UNKNOWN'

@@ -409,11 +409,33 @@ export async function closeMetadataReencryptionRequest(
   return { ...toReencryption(row), state: 'CLOSED', closeTime: ctx.now };
 }
 
+/** Several creations in one transaction: all of them, or none. */
+async function batchCreateEventGroups(
+  ctx: WriteContext,
+  input: { actor: AuditActor; inputs: readonly Omit<CreateEventGroupInput, 'actor'>[] },
+): Promise<EventGroupRecord[]> {
+  const created: EventGroupRecord[] = [];
+  for (const one of input.inputs) created.push(await createEventGroup(ctx, { ...one, actor: input.actor }));
+  return created;
+}
+
+/** Several updates in one transaction: all of them, or none. */
+async function batchUpdateEventGroups(
+  ctx: WriteContext,
+  input: { actor: AuditActor; inputs: readonly Omit<UpdateEventGroupInput, 'actor'>[] },
+): Promise<EventGroupRecord[]> {
+  const updated: EventGroupRecord[] = [];
+  for (const one of input.inputs) updated.push(await updateEventGroup(ctx, { ...one, actor: input.actor }));
+  return updated;
+}
+
 export const eventGroupOperations = {
   createEventGroup: write(createEventGroup),
+  batchCreateEventGroups: write(batchCreateEventGroups),
   getEventGroup: read(getEventGroup),
   listEventGroups: read(listEventGroups),
   updateEventGroup: write(updateEventGroup),
+  batchUpdateEventGroups: write(batchUpdateEventGroups),
   deleteEventGroup: write(deleteEventGroup),
   createMetadataReencryptionRequest: write(createMetadataReencryptionRequest),
   listOpenMetadataReencryptionRequests: read(listOpenMetadataReencryptionRequests),

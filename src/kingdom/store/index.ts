@@ -23,6 +23,16 @@ export type {
 export type { CreateMeasurementInput, ListMeasurementsOptions } from './measurements.js';
 export type { FulfillDirectRequisitionInput, ListRequisitionsOptions, RefuseRequisitionInput } from './requisitions.js';
 export type { CreatePartyInput, UpdatePublicKeyInput } from './parties.js';
+export type {
+  AccountActivationState,
+  AccountRecord,
+  ActivateAccountInput,
+  ChangeOwnerInput,
+  CreateAccountInput,
+  CreateMeasurementConsumerForAccountInput,
+  OpenIdConnectIdentity,
+} from './accounts.js';
+export type { DataAvailabilityEntry, DataProviderSettings } from './data-provider-settings.js';
 export { generateExternalId } from './ids.js';
 export {
   RevocationState,

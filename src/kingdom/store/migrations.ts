@@ -4,6 +4,7 @@ import { StoreError } from './errors.js';
 import { initialSchema } from './schema/0001-initial.js';
 import { auditAuthenticationSchema } from './schema/0002-audit-authentication.js';
 import { upstreamRequestFieldsSchema } from './schema/0003-upstream-request-fields.js';
+import { accountsAndDataProviderSettingsSchema } from './schema/0004-accounts-and-data-provider-settings.js';
 
 export interface Migration {
   readonly version: number;
@@ -16,6 +17,7 @@ export const migrations: readonly Migration[] = [
   { version: 1, name: 'initial', sql: initialSchema },
   { version: 2, name: 'audit-authentication', sql: auditAuthenticationSchema },
   { version: 3, name: 'upstream-request-fields', sql: upstreamRequestFieldsSchema },
+  { version: 4, name: 'accounts-and-data-provider-settings', sql: accountsAndDataProviderSettingsSchema },
 ];
 
 /** Key of the transaction-scoped advisory lock that lets one migrator run at a time. */

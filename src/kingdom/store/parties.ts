@@ -15,6 +15,7 @@ import {
   requireBytes,
   requireExternalId,
   requireKey,
+  requireLimit,
   sha256Hex,
 } from './context.js';
 import { insertWithExternalId } from './ids.js';
@@ -23,6 +24,7 @@ import { read, write } from './operations.js';
 import {
   type CertificateInput,
   type CertificateRecord,
+  type Page,
   type PartyKey,
   type PartyKind,
   type PartyRecord,
@@ -33,8 +35,8 @@ import {
 interface PartyFullRow extends PartyRow {
   party_id: bigint;
   display_name: string;
-  root_certificate_der: Uint8Array;
-  root_subject_key_identifier: Uint8Array;
+  root_certificate_der: Uint8Array | null;
+  root_subject_key_identifier: Uint8Array | null;
   public_key: Uint8Array | null;
   public_key_signature: Uint8Array | null;
   public_key_signature_algorithm_oid: string | null;
@@ -107,8 +109,9 @@ export interface CreatePartyInput {
   /** Required for a Duchy, from configuration; other kinds get a random external id. */
   readonly duchyId?: string;
   readonly displayName?: string;
-  readonly rootCertificateDer: Uint8Array;
-  readonly rootSubjectKeyIdentifier: Uint8Array;
+  /** Null only for a MeasurementConsumer an Account creates: upstream's request carries no root. */
+  readonly rootCertificateDer: Uint8Array | null;
+  readonly rootSubjectKeyIdentifier: Uint8Array | null;
   /** The first certificate, registered in the same transaction. */
   readonly certificate: CertificateInput;
   /** Required for DataProviders and MeasurementConsumers, refused for the others. */
@@ -136,8 +139,13 @@ export async function createParty(
   if (!Object.hasOwn(HAS_PUBLIC_KEY, kind)) throw invalidArgument('INVALID_FIELD_VALUE', 'unknown party kind');
   const displayName = input.displayName ?? '';
   if (typeof displayName !== 'string') throw invalidArgument('INVALID_FIELD_VALUE', 'display_name must be a string');
-  requireBytes(input.rootCertificateDer, 'root_certificate_der');
-  requireBytes(input.rootSubjectKeyIdentifier, 'root_subject_key_identifier');
+  const hasRoot = input.rootCertificateDer !== null || input.rootSubjectKeyIdentifier !== null || kind !== 'MEASUREMENT_CONSUMER';
+  if (hasRoot) {
+    requireBytes(input.rootCertificateDer, 'root_certificate_der');
+    requireBytes(input.rootSubjectKeyIdentifier, 'root_subject_key_identifier');
+  } else if (input.mapRootToParty) {
+    throw invalidArgument('INVALID_FIELD_VALUE', 'a party without a root has nothing to map');
+  }
   validateCertificateInput(input.certificate);
   if (HAS_PUBLIC_KEY[kind]) {
     if (input.publicKey === undefined) throw invalidArgument('REQUIRED_FIELD_NOT_SET', 'public_key is not specified');
@@ -169,10 +177,10 @@ export async function createParty(
   const name = partyName(key);
   ctx.audit(input.actor, CREATE_ACTION[kind], name, null, {
     displayName,
-    rootSubjectKeyIdentifier: hex(input.rootSubjectKeyIdentifier),
-    rootCertificateDerSha256: sha256Hex(input.rootCertificateDer),
+    rootSubjectKeyIdentifier: input.rootSubjectKeyIdentifier === null ? null : hex(input.rootSubjectKeyIdentifier),
+    rootCertificateDerSha256: input.rootCertificateDer === null ? null : sha256Hex(input.rootCertificateDer),
   });
-  if (input.mapRootToParty) await mapNewRoot(ctx, input.actor, input.rootSubjectKeyIdentifier, name);
+  if (input.mapRootToParty && input.rootSubjectKeyIdentifier !== null) await mapNewRoot(ctx, input.actor, input.rootSubjectKeyIdentifier, name);
   const { record: certificate, certificateId } = await insertCertificate(
     ctx,
     partyId,
@@ -225,9 +233,25 @@ export async function findDuchyByRootSkid(ctx: ReadContext, skid: Uint8Array): P
   return row === undefined ? null : toParty(row);
 }
 
+/** One page of the parties of a kind with an external id, by that id. */
+export async function listParties(
+  ctx: ReadContext,
+  options: { kind: Exclude<PartyKind, 'DUCHY'>; limit?: number; after?: bigint },
+): Promise<Page<PartyRecord, bigint>> {
+  const limit = requireLimit(options.limit);
+  const rows = await ctx.tx.query<PartyFullRow>(
+    `${PARTY_SELECT} WHERE p.kind = $1 AND p.external_id > $2 ORDER BY p.external_id LIMIT $3`,
+    [options.kind, options.after ?? 0n, limit + 1],
+  );
+  const items = rows.slice(0, limit).map(toParty);
+  return { items, next: rows.length > limit ? (items[items.length - 1]?.key.id as bigint) : null };
+}
+
 /** Every participant's root certificate, once each: the client roots the TLS layer trusts. */
 export async function listParticipantRoots(ctx: ReadContext): Promise<Uint8Array[]> {
-  const rows = await ctx.tx.query<{ root_certificate_der: Uint8Array }>('SELECT DISTINCT root_certificate_der FROM parties');
+  const rows = await ctx.tx.query<{ root_certificate_der: Uint8Array }>(
+    'SELECT DISTINCT root_certificate_der FROM parties WHERE root_certificate_der IS NOT NULL',
+  );
   return rows.map((r) => r.root_certificate_der);
 }
 
@@ -297,5 +321,6 @@ export const partyOperations = {
   getParty: read(getParty),
   findDuchyByRootSkid: read(findDuchyByRootSkid),
   listParticipantRoots: read(listParticipantRoots),
+  listParties: read(listParties),
   updatePublicKey: write(updatePublicKey),
 };

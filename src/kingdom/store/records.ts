@@ -40,8 +40,9 @@ export interface PublicKeyRecord extends PublicKeyInput {
 export interface PartyRecord {
   readonly key: PartyKey;
   readonly displayName: string;
-  readonly rootCertificateDer: Uint8Array;
-  readonly rootSubjectKeyIdentifier: Uint8Array;
+  /** Null only for a MeasurementConsumer an Account created (it authenticates with API keys). */
+  readonly rootCertificateDer: Uint8Array | null;
+  readonly rootSubjectKeyIdentifier: Uint8Array | null;
   /** DataProvider / MeasurementConsumer only. */
   readonly publicKey: PublicKeyRecord | null;
   readonly createTime: Date;

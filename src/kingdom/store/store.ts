@@ -1,10 +1,12 @@
 /** The Kingdom's store: opening it, and running each entity module's operations in a transaction or snapshot. */
 import { type Clock, systemClock } from '../../lib/clock.js';
 import { type AuditActor, type AuditEvent, type AuditExportOptions, type PreparedAuditEvent, exportAudit, verifyAuditChain } from './audit.js';
+import { accountOperations } from './accounts.js';
 import { authOperations } from './auth.js';
 import { CertificateCache, isCertificateName } from './certificate-cache.js';
 import { certificateOperations } from './certificates.js';
 import { type ReadContext, type WriteContext, requireActor } from './context.js';
+import { dataProviderSettingsOperations } from './data-provider-settings.js';
 import { type Database, openDatabase } from './database.js';
 import { translateDatabaseError } from './driver-errors.js';
 import { eventGroupOperations } from './event-groups.js';
@@ -27,6 +29,8 @@ const auditOperations = {
 /** Every store operation: adding one to an entity module's table adds the store method. */
 const operations = {
   ...partyOperations,
+  ...dataProviderSettingsOperations,
+  ...accountOperations,
   ...certificateOperations,
   ...eventGroupOperations,
   ...measurementOperations,

@@ -10,6 +10,8 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { AccountSchema } from "../../../wfa/measurement/api/v2alpha/account_pb.js";
+import { file_wfa_measurement_api_v2alpha_account } from "../../../wfa/measurement/api/v2alpha/account_pb.js";
 import type { SignedMessage } from "../../../wfa/measurement/api/v2alpha/crypto_pb.js";
 import { file_wfa_measurement_api_v2alpha_crypto } from "../../../wfa/measurement/api/v2alpha/crypto_pb.js";
 import type { DataProviderSchema } from "../../../wfa/measurement/api/v2alpha/data_provider_pb.js";
@@ -26,7 +28,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file halo/keys/v1/kingdom_admin.proto.
  */
 export const file_halo_keys_v1_kingdom_admin: GenFile = /*@__PURE__*/
-  fileDesc("CiBoYWxvL2tleXMvdjEva2luZ2RvbV9hZG1pbi5wcm90bxIMaGFsby5rZXlzLnYxIqYBChdQYXJ0aWNpcGFudFJlZ2lzdHJhdGlvbhIcChRyb290X2NlcnRpZmljYXRlX2RlchgBIAEoDBIXCg9jZXJ0aWZpY2F0ZV9kZXIYAiABKAwSPgoKcHVibGljX2tleRgDIAEoCzIqLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5TaWduZWRNZXNzYWdlEhQKDGRpc3BsYXlfbmFtZRgEIAEoCSJYChlDcmVhdGVEYXRhUHJvdmlkZXJSZXF1ZXN0EjsKDHJlZ2lzdHJhdGlvbhgBIAEoCzIlLmhhbG8ua2V5cy52MS5QYXJ0aWNpcGFudFJlZ2lzdHJhdGlvbiJfCiBDcmVhdGVNZWFzdXJlbWVudENvbnN1bWVyUmVxdWVzdBI7CgxyZWdpc3RyYXRpb24YASABKAsyJS5oYWxvLmtleXMudjEuUGFydGljaXBhbnRSZWdpc3RyYXRpb24iWQoaQ3JlYXRlTW9kZWxQcm92aWRlclJlcXVlc3QSOwoMcmVnaXN0cmF0aW9uGAEgASgLMiUuaGFsby5rZXlzLnYxLlBhcnRpY2lwYW50UmVnaXN0cmF0aW9uImMKEkNyZWF0ZUR1Y2h5UmVxdWVzdBIQCghkdWNoeV9pZBgBIAEoCRI7CgxyZWdpc3RyYXRpb24YAiABKAsyJS5oYWxvLmtleXMudjEuUGFydGljaXBhbnRSZWdpc3RyYXRpb24iRAoNQWtpZFByaW5jaXBhbBIgChhhdXRob3JpdHlfa2V5X2lkZW50aWZpZXIYASABKAwSEQoJcHJpbmNpcGFsGAIgASgJIk4KF1NldEFraWRQcmluY2lwYWxSZXF1ZXN0EjMKDmFraWRfcHJpbmNpcGFsGAEgASgLMhsuaGFsby5rZXlzLnYxLkFraWRQcmluY2lwYWwiGwoZTGlzdEFraWRQcmluY2lwYWxzUmVxdWVzdCJSChpMaXN0QWtpZFByaW5jaXBhbHNSZXNwb25zZRI0Cg9ha2lkX3ByaW5jaXBhbHMYASADKAsyGy5oYWxvLmtleXMudjEuQWtpZFByaW5jaXBhbCI+ChpSZW1vdmVBa2lkUHJpbmNpcGFsUmVxdWVzdBIgChhhdXRob3JpdHlfa2V5X2lkZW50aWZpZXIYASABKAwiWgoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIcChRtZWFzdXJlbWVudF9jb25zdW1lchgBIAEoCRIQCghuaWNrbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCSJZCgZBcGlLZXkSDAoEbmFtZRgBIAEoCRIQCghuaWNrbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIaChJhdXRoZW50aWNhdGlvbl9rZXkYBCABKAkyoQYKDEtpbmdkb21BZG1pbhJoChJDcmVhdGVEYXRhUHJvdmlkZXISJy5oYWxvLmtleXMudjEuQ3JlYXRlRGF0YVByb3ZpZGVyUmVxdWVzdBopLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5EYXRhUHJvdmlkZXISfQoZQ3JlYXRlTWVhc3VyZW1lbnRDb25zdW1lchIuLmhhbG8ua2V5cy52MS5DcmVhdGVNZWFzdXJlbWVudENvbnN1bWVyUmVxdWVzdBowLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5NZWFzdXJlbWVudENvbnN1bWVyEmsKE0NyZWF0ZU1vZGVsUHJvdmlkZXISKC5oYWxvLmtleXMudjEuQ3JlYXRlTW9kZWxQcm92aWRlclJlcXVlc3QaKi53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTW9kZWxQcm92aWRlchJTCgtDcmVhdGVEdWNoeRIgLmhhbG8ua2V5cy52MS5DcmVhdGVEdWNoeVJlcXVlc3QaIi53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuRHVjaHkSVgoQU2V0QWtpZFByaW5jaXBhbBIlLmhhbG8ua2V5cy52MS5TZXRBa2lkUHJpbmNpcGFsUmVxdWVzdBobLmhhbG8ua2V5cy52MS5Ba2lkUHJpbmNpcGFsEmcKEkxpc3RBa2lkUHJpbmNpcGFscxInLmhhbG8ua2V5cy52MS5MaXN0QWtpZFByaW5jaXBhbHNSZXF1ZXN0GiguaGFsby5rZXlzLnYxLkxpc3RBa2lkUHJpbmNpcGFsc1Jlc3BvbnNlElwKE1JlbW92ZUFraWRQcmluY2lwYWwSKC5oYWxvLmtleXMudjEuUmVtb3ZlQWtpZFByaW5jaXBhbFJlcXVlc3QaGy5oYWxvLmtleXMudjEuQWtpZFByaW5jaXBhbBJHCgxDcmVhdGVBcGlLZXkSIS5oYWxvLmtleXMudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBoULmhhbG8ua2V5cy52MS5BcGlLZXliBnByb3RvMw", [file_wfa_measurement_api_v2alpha_crypto, file_wfa_measurement_api_v2alpha_data_provider, file_wfa_measurement_api_v2alpha_duchy, file_wfa_measurement_api_v2alpha_measurement_consumer, file_wfa_measurement_api_v2alpha_model_provider]);
+  fileDesc("CiBoYWxvL2tleXMvdjEva2luZ2RvbV9hZG1pbi5wcm90bxIMaGFsby5rZXlzLnYxIqYBChdQYXJ0aWNpcGFudFJlZ2lzdHJhdGlvbhIcChRyb290X2NlcnRpZmljYXRlX2RlchgBIAEoDBIXCg9jZXJ0aWZpY2F0ZV9kZXIYAiABKAwSPgoKcHVibGljX2tleRgDIAEoCzIqLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5TaWduZWRNZXNzYWdlEhQKDGRpc3BsYXlfbmFtZRgEIAEoCSJYChlDcmVhdGVEYXRhUHJvdmlkZXJSZXF1ZXN0EjsKDHJlZ2lzdHJhdGlvbhgBIAEoCzIlLmhhbG8ua2V5cy52MS5QYXJ0aWNpcGFudFJlZ2lzdHJhdGlvbiJfCiBDcmVhdGVNZWFzdXJlbWVudENvbnN1bWVyUmVxdWVzdBI7CgxyZWdpc3RyYXRpb24YASABKAsyJS5oYWxvLmtleXMudjEuUGFydGljaXBhbnRSZWdpc3RyYXRpb24iWQoaQ3JlYXRlTW9kZWxQcm92aWRlclJlcXVlc3QSOwoMcmVnaXN0cmF0aW9uGAEgASgLMiUuaGFsby5rZXlzLnYxLlBhcnRpY2lwYW50UmVnaXN0cmF0aW9uImMKEkNyZWF0ZUR1Y2h5UmVxdWVzdBIQCghkdWNoeV9pZBgBIAEoCRI7CgxyZWdpc3RyYXRpb24YAiABKAsyJS5oYWxvLmtleXMudjEuUGFydGljaXBhbnRSZWdpc3RyYXRpb24iRAoNQWtpZFByaW5jaXBhbBIgChhhdXRob3JpdHlfa2V5X2lkZW50aWZpZXIYASABKAwSEQoJcHJpbmNpcGFsGAIgASgJIk4KF1NldEFraWRQcmluY2lwYWxSZXF1ZXN0EjMKDmFraWRfcHJpbmNpcGFsGAEgASgLMhsuaGFsby5rZXlzLnYxLkFraWRQcmluY2lwYWwiGwoZTGlzdEFraWRQcmluY2lwYWxzUmVxdWVzdCJSChpMaXN0QWtpZFByaW5jaXBhbHNSZXNwb25zZRI0Cg9ha2lkX3ByaW5jaXBhbHMYASADKAsyGy5oYWxvLmtleXMudjEuQWtpZFByaW5jaXBhbCI+ChpSZW1vdmVBa2lkUHJpbmNpcGFsUmVxdWVzdBIgChhhdXRob3JpdHlfa2V5X2lkZW50aWZpZXIYASABKAwiWgoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIcChRtZWFzdXJlbWVudF9jb25zdW1lchgBIAEoCRIQCghuaWNrbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCSJZCgZBcGlLZXkSDAoEbmFtZRgBIAEoCRIQCghuaWNrbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIaChJhdXRoZW50aWNhdGlvbl9rZXkYBCABKAkiOgoUQ3JlYXRlQWNjb3VudFJlcXVlc3QSIgoab3duZWRfbWVhc3VyZW1lbnRfY29uc3VtZXIYASABKAkiLwotQ3JlYXRlTWVhc3VyZW1lbnRDb25zdW1lckNyZWF0aW9uVG9rZW5SZXF1ZXN0Il0KLkNyZWF0ZU1lYXN1cmVtZW50Q29uc3VtZXJDcmVhdGlvblRva2VuUmVzcG9uc2USKwojbWVhc3VyZW1lbnRfY29uc3VtZXJfY3JlYXRpb25fdG9rZW4YASABKAkyoggKDEtpbmdkb21BZG1pbhJoChJDcmVhdGVEYXRhUHJvdmlkZXISJy5oYWxvLmtleXMudjEuQ3JlYXRlRGF0YVByb3ZpZGVyUmVxdWVzdBopLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5EYXRhUHJvdmlkZXISfQoZQ3JlYXRlTWVhc3VyZW1lbnRDb25zdW1lchIuLmhhbG8ua2V5cy52MS5DcmVhdGVNZWFzdXJlbWVudENvbnN1bWVyUmVxdWVzdBowLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5NZWFzdXJlbWVudENvbnN1bWVyEmsKE0NyZWF0ZU1vZGVsUHJvdmlkZXISKC5oYWxvLmtleXMudjEuQ3JlYXRlTW9kZWxQcm92aWRlclJlcXVlc3QaKi53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTW9kZWxQcm92aWRlchJTCgtDcmVhdGVEdWNoeRIgLmhhbG8ua2V5cy52MS5DcmVhdGVEdWNoeVJlcXVlc3QaIi53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuRHVjaHkSVgoQU2V0QWtpZFByaW5jaXBhbBIlLmhhbG8ua2V5cy52MS5TZXRBa2lkUHJpbmNpcGFsUmVxdWVzdBobLmhhbG8ua2V5cy52MS5Ba2lkUHJpbmNpcGFsEmcKEkxpc3RBa2lkUHJpbmNpcGFscxInLmhhbG8ua2V5cy52MS5MaXN0QWtpZFByaW5jaXBhbHNSZXF1ZXN0GiguaGFsby5rZXlzLnYxLkxpc3RBa2lkUHJpbmNpcGFsc1Jlc3BvbnNlElwKE1JlbW92ZUFraWRQcmluY2lwYWwSKC5oYWxvLmtleXMudjEuUmVtb3ZlQWtpZFByaW5jaXBhbFJlcXVlc3QaGy5oYWxvLmtleXMudjEuQWtpZFByaW5jaXBhbBJHCgxDcmVhdGVBcGlLZXkSIS5oYWxvLmtleXMudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBoULmhhbG8ua2V5cy52MS5BcGlLZXkSWQoNQ3JlYXRlQWNjb3VudBIiLmhhbG8ua2V5cy52MS5DcmVhdGVBY2NvdW50UmVxdWVzdBokLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5BY2NvdW50EqMBCiZDcmVhdGVNZWFzdXJlbWVudENvbnN1bWVyQ3JlYXRpb25Ub2tlbhI7LmhhbG8ua2V5cy52MS5DcmVhdGVNZWFzdXJlbWVudENvbnN1bWVyQ3JlYXRpb25Ub2tlblJlcXVlc3QaPC5oYWxvLmtleXMudjEuQ3JlYXRlTWVhc3VyZW1lbnRDb25zdW1lckNyZWF0aW9uVG9rZW5SZXNwb25zZWIGcHJvdG8z", [file_wfa_measurement_api_v2alpha_account, file_wfa_measurement_api_v2alpha_crypto, file_wfa_measurement_api_v2alpha_data_provider, file_wfa_measurement_api_v2alpha_duchy, file_wfa_measurement_api_v2alpha_measurement_consumer, file_wfa_measurement_api_v2alpha_model_provider]);
 
 /**
  * What every participant brings when it is created.
@@ -305,6 +307,58 @@ export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
   messageDesc(file_halo_keys_v1_kingdom_admin, 11);
 
 /**
+ * @generated from message halo.keys.v1.CreateAccountRequest
+ */
+export type CreateAccountRequest = Message<"halo.keys.v1.CreateAccountRequest"> & {
+  /**
+   * An existing MeasurementConsumer the Account owns once it is activated;
+   * empty for none.
+   *
+   * @generated from field: string owned_measurement_consumer = 1;
+   */
+  ownedMeasurementConsumer: string;
+};
+
+/**
+ * Describes the message halo.keys.v1.CreateAccountRequest.
+ * Use `create(CreateAccountRequestSchema)` to create a new message.
+ */
+export const CreateAccountRequestSchema: GenMessage<CreateAccountRequest> = /*@__PURE__*/
+  messageDesc(file_halo_keys_v1_kingdom_admin, 12);
+
+/**
+ * @generated from message halo.keys.v1.CreateMeasurementConsumerCreationTokenRequest
+ */
+export type CreateMeasurementConsumerCreationTokenRequest = Message<"halo.keys.v1.CreateMeasurementConsumerCreationTokenRequest"> & {
+};
+
+/**
+ * Describes the message halo.keys.v1.CreateMeasurementConsumerCreationTokenRequest.
+ * Use `create(CreateMeasurementConsumerCreationTokenRequestSchema)` to create a new message.
+ */
+export const CreateMeasurementConsumerCreationTokenRequestSchema: GenMessage<CreateMeasurementConsumerCreationTokenRequest> = /*@__PURE__*/
+  messageDesc(file_halo_keys_v1_kingdom_admin, 13);
+
+/**
+ * @generated from message halo.keys.v1.CreateMeasurementConsumerCreationTokenResponse
+ */
+export type CreateMeasurementConsumerCreationTokenResponse = Message<"halo.keys.v1.CreateMeasurementConsumerCreationTokenResponse"> & {
+  /**
+   * The token, in API id form; shown once.
+   *
+   * @generated from field: string measurement_consumer_creation_token = 1;
+   */
+  measurementConsumerCreationToken: string;
+};
+
+/**
+ * Describes the message halo.keys.v1.CreateMeasurementConsumerCreationTokenResponse.
+ * Use `create(CreateMeasurementConsumerCreationTokenResponseSchema)` to create a new message.
+ */
+export const CreateMeasurementConsumerCreationTokenResponseSchema: GenMessage<CreateMeasurementConsumerCreationTokenResponse> = /*@__PURE__*/
+  messageDesc(file_halo_keys_v1_kingdom_admin, 14);
+
+/**
  * @generated from service halo.keys.v1.KingdomAdmin
  */
 export const KingdomAdmin: GenService<{
@@ -379,6 +433,30 @@ export const KingdomAdmin: GenService<{
     methodKind: "unary";
     input: typeof CreateApiKeyRequestSchema;
     output: typeof ApiKeySchema;
+  },
+  /**
+   * Creates an Account to be activated with an OpenID Connect identity
+   * (Accounts.ActivateAccount); upstream's internal CreateAccount. The
+   * activation token is returned once; the Kingdom keeps only its SHA-256.
+   *
+   * @generated from rpc halo.keys.v1.KingdomAdmin.CreateAccount
+   */
+  createAccount: {
+    methodKind: "unary";
+    input: typeof CreateAccountRequestSchema;
+    output: typeof AccountSchema;
+  },
+  /**
+   * Issues a one-time `measurement_consumer_creation_token` for
+   * MeasurementConsumers.CreateMeasurementConsumer. Returned once; the
+   * Kingdom keeps only its SHA-256.
+   *
+   * @generated from rpc halo.keys.v1.KingdomAdmin.CreateMeasurementConsumerCreationToken
+   */
+  createMeasurementConsumerCreationToken: {
+    methodKind: "unary";
+    input: typeof CreateMeasurementConsumerCreationTokenRequestSchema;
+    output: typeof CreateMeasurementConsumerCreationTokenResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_halo_keys_v1_kingdom_admin, 0);
