@@ -71,4 +71,5 @@ export {
   MAX_PAGE_SIZE,
   normalizePageSize,
 } from './page-token.js';
-export { fromTextFormat, toTextFormat } from './text-format.js';
+export { fromTextFormat } from './text-format.js';
+export { toTextFormat } from './text-format-writer.js';

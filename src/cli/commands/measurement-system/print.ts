@@ -1,6 +1,8 @@
 /**
- * Output of `MeasurementSystem`: upstream prints messages in protobuf text
- * format (`println(message)`); `--json` prints the proto3 JSON form instead.
+ * Output of `MeasurementSystem`: upstream prints messages with
+ * `println(message)`, protobuf-java's text format (every line ending in a
+ * newline) plus println's own newline, so a blank line follows; `--json`
+ * prints the proto3 JSON form instead.
  */
 import { createRegistry, toJson, type DescMessage, type JsonValue, type MessageShape } from '@bufbuild/protobuf';
 import { toTextFormat } from '../../../api/text-format.js';
@@ -16,9 +18,10 @@ export function messageJson<Desc extends DescMessage>(schema: Desc, message: Mes
   return toJson(schema, message, { registry });
 }
 
-/** Prints `message` as text format (after `header` lines) or, with `json`, as proto3 JSON. */
+/** Prints `message` as upstream's `println(message)` does (after `header` lines) or, with `json`, as proto3 JSON. */
 export function printMessage<Desc extends DescMessage>(json: boolean | undefined, schema: Desc, message: MessageShape<Desc>, header: string[] = []): void {
-  output(json, json ? messageJson(schema, message) : undefined, () => [...header, toTextFormat(schema, message).replace(/\n$/, '')].join('\n'));
+  if (json) output(json, messageJson(schema, message), () => '');
+  else process.stdout.write(`${header.map((line) => `${line}\n`).join('')}${toTextFormat(schema, message)}\n`);
 }
 
 /** A proto enum value's name (or its number when unknown). */
