@@ -11,7 +11,7 @@ import { registerMeasurementsCommands } from './commands/measurement-system/meas
 import { registerPartyCommands } from './commands/measurement-system/parties.js';
 import { registerPublicKeysCommands } from './commands/measurement-system/public-keys.js';
 import { addCompletionCommand } from './completion.js';
-import { configureProgram, runProgram } from './run.js';
+import { configureProgram, picocliShortOptionValues, runProgram } from './run.js';
 import { VERSION } from './version.js';
 
 export function buildProgram(): Command {
@@ -36,7 +36,7 @@ Example (register a new certificate, then re-point the public key to it):
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const code = await runProgram(buildProgram(), argv);
+  const code = await runProgram(buildProgram(), picocliShortOptionValues(argv));
   // An idle HTTP/2 session to the Kingdom would keep the process alive; leave once output is flushed.
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
   process.exit(code);
