@@ -1,5 +1,5 @@
 /**
- * `MeasurementSystem measurements list|get|cancel` with upstream's output
+ * `MeasurementSystem measurements create|list|get|cancel` with upstream's output
  * lines. `get` decrypts each result with the MeasurementConsumer's private
  * keyset, validates the signing certificate against `--cert-collection-file`,
  * verifies the signature, and says whether the certificate is still trusted
@@ -31,6 +31,7 @@ import { validatePath } from '../../../pki/validate.js';
 import { output, UsageError } from '../../run.js';
 import { PASSPHRASE_ENV, readPassphrase } from '../../signing-files.js';
 import { connect, globalOptions, readCertCollection, rpcAction } from './connection.js';
+import { registerCreateMeasurementCommand } from './create-measurement.js';
 import { enumName, messageJson } from './print.js';
 
 /** A result that does not check out: upstream fails the command the same way. */
@@ -118,9 +119,10 @@ async function measurementTrust(client: KingdomClient, name: string): Promise<Me
 export function registerMeasurementsCommands(program: Command): void {
   const group = program
     .command('measurements')
-    .description('Measurement resources: list, get, cancel')
+    .description('Measurement resources: create, list, get, cancel')
     .option('--api-key <apiKey>', 'API authentication key for the MeasurementConsumer');
   const apiKeyOf = (cmd: Command) => cmd.parent!.opts<{ apiKey?: string }>().apiKey;
+  registerCreateMeasurementCommand(group, apiKeyOf);
 
   group
     .command('list')
