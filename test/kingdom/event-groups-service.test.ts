@@ -244,12 +244,12 @@ describe('EventGroups service', () => {
     const names = async (parent: string, who: { headers: Record<string, string> }, filter = {}, showDeleted = false) =>
       (await eventGroups.listEventGroups({ parent, filter, showDeleted, pageSize: 100 }, who)).eventGroups.map((g) => g.name).sort();
     assert.deepEqual(await names(dpA.name, dpA.mtls), [g1, g2, g3].sort());
-    assert.deepEqual(await names(dpA.name, dpA.mtls, { measurementConsumers: [mcX.name] }), [g1, g2].sort());
-    assert.deepEqual(await names(dpA.name, dpA.mtls, { measurementConsumers: [mcX.name, mcY.name] }), [g1, g2, g3].sort());
+    assert.deepEqual(await names(dpA.name, dpA.mtls, { measurementConsumerIn: [mcX.name] }), [g1, g2].sort());
+    assert.deepEqual(await names(dpA.name, dpA.mtls, { measurementConsumerIn: [mcX.name, mcY.name] }), [g1, g2, g3].sort());
     assert.deepEqual(await names(mcX.name, mcX.apiKey), [g1, g2, g4].sort());
-    assert.deepEqual(await names(mcX.name, mcX.mtls, { dataProviders: [dpB.name] }), [g4]);
-    assert.deepEqual(await names(mcX.name, mcX.apiKey, { dataProviders: [dpA.name, dpB.name] }), [g1, g2, g4].sort());
-    assert.deepEqual(await names(mcX.name, mcX.apiKey, { measurementConsumers: [mcY.name] }), []);
+    assert.deepEqual(await names(mcX.name, mcX.mtls, { dataProviderIn: [dpB.name] }), [g4]);
+    assert.deepEqual(await names(mcX.name, mcX.apiKey, { dataProviderIn: [dpA.name, dpB.name] }), [g1, g2, g4].sort());
+    assert.deepEqual(await names(mcX.name, mcX.apiKey, { measurementConsumerIn: [mcY.name] }), []);
 
     const paged: string[] = [];
     let pageToken = '';
@@ -263,20 +263,20 @@ describe('EventGroups service', () => {
     assert.equal(pages, 3);
     assert.deepEqual(paged.sort(), [g1, g2, g4].sort());
     // Post-filtered pages (two MCs) page too.
-    const first = await eventGroups.listEventGroups({ parent: dpA.name, pageSize: 2, filter: { measurementConsumers: [mcX.name, mcY.name] } }, dpA.mtls);
+    const first = await eventGroups.listEventGroups({ parent: dpA.name, pageSize: 2, filter: { measurementConsumerIn: [mcX.name, mcY.name] } }, dpA.mtls);
     assert.equal(first.eventGroups.length, 2);
     const second = await eventGroups.listEventGroups(
-      { parent: dpA.name, pageSize: 2, pageToken: first.nextPageToken, filter: { measurementConsumers: [mcX.name, mcY.name] } },
+      { parent: dpA.name, pageSize: 2, pageToken: first.nextPageToken, filter: { measurementConsumerIn: [mcX.name, mcY.name] } },
       dpA.mtls,
     );
     assert.equal(second.eventGroups.length, 1);
     assert.equal(second.nextPageToken, '');
     await rejectsWith(
-      eventGroups.listEventGroups({ parent: dpA.name, pageSize: 2, pageToken: first.nextPageToken, showDeleted: true, filter: { measurementConsumers: [mcX.name, mcY.name] } }, dpA.mtls),
+      eventGroups.listEventGroups({ parent: dpA.name, pageSize: 2, pageToken: first.nextPageToken, showDeleted: true, filter: { measurementConsumerIn: [mcX.name, mcY.name] } }, dpA.mtls),
       Code.InvalidArgument,
       'PAGE_TOKEN_MISMATCH',
     );
-    await rejectsWith(eventGroups.listEventGroups({ parent: dpA.name, filter: { measurementConsumers: ['nope'] } }, dpA.mtls), Code.InvalidArgument, 'INVALID_RESOURCE_NAME');
+    await rejectsWith(eventGroups.listEventGroups({ parent: dpA.name, filter: { measurementConsumerIn: ['nope'] } }, dpA.mtls), Code.InvalidArgument, 'INVALID_RESOURCE_NAME');
     await rejectsWith(eventGroups.listEventGroups({ parent: dpA.name, pageSize: -5 }, dpA.mtls), Code.InvalidArgument, 'INVALID_PAGE_SIZE');
 
     await eventGroups.deleteEventGroup({ name: g2 }, dpA.mtls);

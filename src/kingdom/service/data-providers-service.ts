@@ -9,6 +9,7 @@ import { parseDataProviderName } from '../../api/index.js';
 import { DataProviders } from '../../gen/wfa/measurement/api/v2alpha/data_providers_service_pb.js';
 import { canGetDataProvider, requireAllowed } from './authorization.js';
 import type { KingdomServices } from './context.js';
+import { notImplemented } from './errors.js';
 import { publicKeyCertificateOf } from './party-lookup.js';
 import { requirePrincipal, toPartyKey } from './principal.js';
 import { renderDataProvider } from './render.js';
@@ -23,5 +24,9 @@ export function dataProvidersService(services: KingdomServices): ServiceImpl<typ
       const party = await services.store.getParty(toPartyKey(key));
       return renderDataProvider(party, await publicKeyCertificateOf(services.store, party));
     },
+    replaceDataProviderRequiredDuchies: notImplemented(DataProviders.method.replaceDataProviderRequiredDuchies),
+    replaceDataAvailabilityIntervals: notImplemented(DataProviders.method.replaceDataAvailabilityIntervals),
+    replaceDataAvailabilityInterval: notImplemented(DataProviders.method.replaceDataAvailabilityInterval),
+    replaceDataProviderCapabilities: notImplemented(DataProviders.method.replaceDataProviderCapabilities),
   };
 }

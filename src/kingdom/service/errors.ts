@@ -4,7 +4,7 @@
  * (domain `halo.wfanet.org`, reason), as upstream's public layer does.
  * Unlike upstream, NOT_FOUND stays NOT_FOUND (never UNKNOWN).
  */
-import { create } from '@bufbuild/protobuf';
+import { create, type DescMethod } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { ApiError, ERROR_INFO_DOMAIN } from '../../api/index.js';
 import { CryptoError } from '../../crypto/errors.js';
@@ -39,6 +39,16 @@ export function invalidArgument(reason: string, message: string, metadata?: Reco
 
 export function failedPrecondition(reason: string, message: string, metadata?: Record<string, string>): ConnectError {
   return rpcError(Code.FailedPrecondition, reason, message, metadata);
+}
+
+/**
+ * The handler of a declared method the Kingdom does not serve yet:
+ * UNIMPLEMENTED naming the method, so a client can tell it from a bad call.
+ */
+export function notImplemented(method: DescMethod): () => never {
+  return () => {
+    throw rpcError(Code.Unimplemented, 'UNIMPLEMENTED', `${method.parent.typeName}.${method.name} is not implemented`);
+  };
 }
 
 const STORE_CODES: Record<StoreErrorCode, Code> = {

@@ -145,11 +145,11 @@ export function eventGroupsService(services: KingdomServices) {
       const parent = requireName(parseEventGroupParentName, req.parent, 'parent');
       if (!samePrincipal(principal, parent)) throw permissionDenied('LIST', req.parent);
       const pageSize = normalizePageSize(req.pageSize);
-      const mcFilter = (req.filter?.measurementConsumers ?? []).map(
-        (n) => requireName(parseMeasurementConsumerName, n, 'filter.measurement_consumers').measurementConsumerId,
+      const mcFilter = (req.filter?.measurementConsumerIn ?? []).map(
+        (n) => requireName(parseMeasurementConsumerName, n, 'filter.measurement_consumer_in').measurementConsumerId,
       );
-      const dpFilter = (req.filter?.dataProviders ?? []).map(
-        (n) => requireName(parseDataProviderName, n, 'filter.data_providers').dataProviderId,
+      const dpFilter = (req.filter?.dataProviderIn ?? []).map(
+        (n) => requireName(parseDataProviderName, n, 'filter.data_provider_in').dataProviderId,
       );
       const args = create(ListEventGroupsPageTokenSchema, {
         externalMeasurementConsumerIds: mcFilter,

@@ -8,6 +8,7 @@ import { parseModelProviderName } from '../../api/index.js';
 import { ModelProviders } from '../../gen/wfa/measurement/api/v2alpha/model_providers_service_pb.js';
 import { canGetModelProvider, requireAllowed } from './authorization.js';
 import type { KingdomServices } from './context.js';
+import { notImplemented } from './errors.js';
 import { requirePrincipal, toPartyKey } from './principal.js';
 import { renderModelProvider } from './render.js';
 import { parseRequestName } from './request-names.js';
@@ -20,5 +21,6 @@ export function modelProvidersService(services: KingdomServices): ServiceImpl<ty
       requireAllowed(canGetModelProvider(principal, key), 'GET', req.name);
       return renderModelProvider(await services.store.getParty(toPartyKey(key)));
     },
+    listModelProviders: notImplemented(ModelProviders.method.listModelProviders),
   };
 }

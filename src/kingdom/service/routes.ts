@@ -5,6 +5,7 @@
  */
 import type { ConnectRouter, ConnectRouterOptions, Interceptor } from '@connectrpc/connect';
 import { KingdomAdmin } from '../../gen/halo/keys/v1/kingdom_admin_pb.js';
+import { Accounts } from '../../gen/wfa/measurement/api/v2alpha/accounts_service_pb.js';
 import { Certificates } from '../../gen/wfa/measurement/api/v2alpha/certificates_service_pb.js';
 import { DataProviders } from '../../gen/wfa/measurement/api/v2alpha/data_providers_service_pb.js';
 import { MeasurementConsumers } from '../../gen/wfa/measurement/api/v2alpha/measurement_consumers_service_pb.js';
@@ -35,6 +36,8 @@ export function kingdomRoutes(services: KingdomServices): (router: ConnectRouter
     router.service(MeasurementConsumers, measurementConsumersService(services));
     router.service(ModelProviders, modelProvidersService(services));
     router.service(KingdomAdmin, kingdomAdminService(services));
+    // Declared so its calls answer UNIMPLEMENTED naming the method, not as an unknown service.
+    router.service(Accounts, {});
 
     registerEventGroupsService(router, services);
     registerMeasurementsService(router, services);

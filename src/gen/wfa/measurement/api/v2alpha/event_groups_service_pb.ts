@@ -4,17 +4,25 @@
 // @generated from file wfa/measurement/api/v2alpha/event_groups_service.proto (package wfa.measurement.api.v2alpha, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { EventGroup, EventGroupSchema } from "./event_group_pb.js";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Interval } from "../../../../google/type/interval_pb.js";
+import { file_google_type_interval } from "../../../../google/type/interval_pb.js";
+import type { DateInterval } from "./date_interval_pb.js";
+import { file_wfa_measurement_api_v2alpha_date_interval } from "./date_interval_pb.js";
+import type { EventGroup, EventGroup_View, EventGroupSchema } from "./event_group_pb.js";
 import { file_wfa_measurement_api_v2alpha_event_group } from "./event_group_pb.js";
+import type { MediaType } from "./media_type_pb.js";
+import { file_wfa_measurement_api_v2alpha_media_type } from "./media_type_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file wfa/measurement/api/v2alpha/event_groups_service.proto.
  */
 export const file_wfa_measurement_api_v2alpha_event_groups_service: GenFile = /*@__PURE__*/
-  fileDesc("CjZ3ZmEvbWVhc3VyZW1lbnQvYXBpL3YyYWxwaGEvZXZlbnRfZ3JvdXBzX3NlcnZpY2UucHJvdG8SG3dmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYSIkChRHZXRFdmVudEdyb3VwUmVxdWVzdBIMCgRuYW1lGAEgASgJInsKF0NyZWF0ZUV2ZW50R3JvdXBSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRI8CgtldmVudF9ncm91cBgCIAEoCzInLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5FdmVudEdyb3VwEhIKCnJlcXVlc3RfaWQYAyABKAkiVwoXVXBkYXRlRXZlbnRHcm91cFJlcXVlc3QSPAoLZXZlbnRfZ3JvdXAYASABKAsyJy53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuRXZlbnRHcm91cCInChdEZWxldGVFdmVudEdyb3VwUmVxdWVzdBIMCgRuYW1lGAEgASgJIvIBChZMaXN0RXZlbnRHcm91cHNSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRJKCgZmaWx0ZXIYBCABKAsyOi53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTGlzdEV2ZW50R3JvdXBzUmVxdWVzdC5GaWx0ZXISFAoMc2hvd19kZWxldGVkGAUgASgIGj8KBkZpbHRlchIdChVtZWFzdXJlbWVudF9jb25zdW1lcnMYASADKAkSFgoOZGF0YV9wcm92aWRlcnMYBiADKAkicQoXTGlzdEV2ZW50R3JvdXBzUmVzcG9uc2USPQoMZXZlbnRfZ3JvdXBzGAEgAygLMicud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkV2ZW50R3JvdXASFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMtEECgtFdmVudEdyb3VwcxJrCg1HZXRFdmVudEdyb3VwEjEud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkdldEV2ZW50R3JvdXBSZXF1ZXN0Gicud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkV2ZW50R3JvdXAScQoQQ3JlYXRlRXZlbnRHcm91cBI0LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5DcmVhdGVFdmVudEdyb3VwUmVxdWVzdBonLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5FdmVudEdyb3VwEnEKEFVwZGF0ZUV2ZW50R3JvdXASNC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuVXBkYXRlRXZlbnRHcm91cFJlcXVlc3QaJy53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuRXZlbnRHcm91cBJxChBEZWxldGVFdmVudEdyb3VwEjQud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkRlbGV0ZUV2ZW50R3JvdXBSZXF1ZXN0Gicud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkV2ZW50R3JvdXASfAoPTGlzdEV2ZW50R3JvdXBzEjMud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkxpc3RFdmVudEdyb3Vwc1JlcXVlc3QaNC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTGlzdEV2ZW50R3JvdXBzUmVzcG9uc2ViBnByb3RvMw", [file_wfa_measurement_api_v2alpha_event_group]);
+  fileDesc("CjZ3ZmEvbWVhc3VyZW1lbnQvYXBpL3YyYWxwaGEvZXZlbnRfZ3JvdXBzX3NlcnZpY2UucHJvdG8SG3dmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYSJgChRHZXRFdmVudEdyb3VwUmVxdWVzdBIMCgRuYW1lGAEgASgJEjoKBHZpZXcYAiABKA4yLC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuRXZlbnRHcm91cC5WaWV3InsKF0NyZWF0ZUV2ZW50R3JvdXBSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRI8CgtldmVudF9ncm91cBgCIAEoCzInLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5FdmVudEdyb3VwEhIKCnJlcXVlc3RfaWQYAyABKAkidwodQmF0Y2hDcmVhdGVFdmVudEdyb3Vwc1JlcXVlc3QSDgoGcGFyZW50GAEgASgJEkYKCHJlcXVlc3RzGAIgAygLMjQud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkNyZWF0ZUV2ZW50R3JvdXBSZXF1ZXN0Il8KHkJhdGNoQ3JlYXRlRXZlbnRHcm91cHNSZXNwb25zZRI9CgxldmVudF9ncm91cHMYASADKAsyJy53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuRXZlbnRHcm91cCJXChdVcGRhdGVFdmVudEdyb3VwUmVxdWVzdBI8CgtldmVudF9ncm91cBgBIAEoCzInLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5FdmVudEdyb3VwIncKHUJhdGNoVXBkYXRlRXZlbnRHcm91cHNSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRJGCghyZXF1ZXN0cxgCIAMoCzI0LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5VcGRhdGVFdmVudEdyb3VwUmVxdWVzdCJfCh5CYXRjaFVwZGF0ZUV2ZW50R3JvdXBzUmVzcG9uc2USPQoMZXZlbnRfZ3JvdXBzGAEgAygLMicud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkV2ZW50R3JvdXAiJwoXRGVsZXRlRXZlbnRHcm91cFJlcXVlc3QSDAoEbmFtZRgBIAEoCSLtCAoWTGlzdEV2ZW50R3JvdXBzUmVxdWVzdBIOCgZwYXJlbnQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSSgoGZmlsdGVyGAQgASgLMjoud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkxpc3RFdmVudEdyb3Vwc1JlcXVlc3QuRmlsdGVyEhQKDHNob3dfZGVsZXRlZBgFIAEoCBJNCghvcmRlcl9ieRgGIAEoCzI7LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5MaXN0RXZlbnRHcm91cHNSZXF1ZXN0Lk9yZGVyQnkSOgoEdmlldxgHIAEoDjIsLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5FdmVudEdyb3VwLlZpZXca+gQKBkZpbHRlchIfChdtZWFzdXJlbWVudF9jb25zdW1lcl9pbhgBIAMoCRIYChBkYXRhX3Byb3ZpZGVyX2luGAYgAygJEkUKFW1lZGlhX3R5cGVzX2ludGVyc2VjdBgCIAMoDjImLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5NZWRpYVR5cGUSTAooZGF0YV9hdmFpbGFiaWxpdHlfc3RhcnRfdGltZV9vbl9vcl9hZnRlchgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASSwonZGF0YV9hdmFpbGFiaWxpdHlfZW5kX3RpbWVfb25fb3JfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBJNCilkYXRhX2F2YWlsYWJpbGl0eV9zdGFydF90aW1lX29uX29yX2JlZm9yZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASSgomZGF0YV9hdmFpbGFiaWxpdHlfZW5kX3RpbWVfb25fb3JfYWZ0ZXIYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjsKHGRhdGFfYXZhaWxhYmlsaXR5X2ludGVyc2VjdHMYCiABKAsyFS5nb29nbGUudHlwZS5JbnRlcnZhbBIdChVtZXRhZGF0YV9zZWFyY2hfcXVlcnkYBSABKAkSRAoRYWN0aXZpdHlfY29udGFpbnMYCSABKAsyKS53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuRGF0ZUludGVydmFsEhYKDmVudGl0eV90eXBlX2luGAsgAygJGrEBCgdPcmRlckJ5ElAKBWZpZWxkGAEgASgOMkEud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkxpc3RFdmVudEdyb3Vwc1JlcXVlc3QuT3JkZXJCeS5GaWVsZBISCgpkZXNjZW5kaW5nGAIgASgIIkAKBUZpZWxkEhUKEUZJRUxEX1VOU1BFQ0lGSUVEEAASIAocREFUQV9BVkFJTEFCSUxJVFlfU1RBUlRfVElNRRABInEKF0xpc3RFdmVudEdyb3Vwc1Jlc3BvbnNlEj0KDGV2ZW50X2dyb3VwcxgBIAMoCzInLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5FdmVudEdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTL5BgoLRXZlbnRHcm91cHMSawoNR2V0RXZlbnRHcm91cBIxLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5HZXRFdmVudEdyb3VwUmVxdWVzdBonLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5FdmVudEdyb3VwEnEKEENyZWF0ZUV2ZW50R3JvdXASNC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuQ3JlYXRlRXZlbnRHcm91cFJlcXVlc3QaJy53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuRXZlbnRHcm91cBKRAQoWQmF0Y2hDcmVhdGVFdmVudEdyb3VwcxI6LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5CYXRjaENyZWF0ZUV2ZW50R3JvdXBzUmVxdWVzdBo7LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5CYXRjaENyZWF0ZUV2ZW50R3JvdXBzUmVzcG9uc2UScQoQVXBkYXRlRXZlbnRHcm91cBI0LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5VcGRhdGVFdmVudEdyb3VwUmVxdWVzdBonLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5FdmVudEdyb3VwEpEBChZCYXRjaFVwZGF0ZUV2ZW50R3JvdXBzEjoud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkJhdGNoVXBkYXRlRXZlbnRHcm91cHNSZXF1ZXN0Gjsud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkJhdGNoVXBkYXRlRXZlbnRHcm91cHNSZXNwb25zZRJxChBEZWxldGVFdmVudEdyb3VwEjQud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkRlbGV0ZUV2ZW50R3JvdXBSZXF1ZXN0Gicud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkV2ZW50R3JvdXASfAoPTGlzdEV2ZW50R3JvdXBzEjMud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkxpc3RFdmVudEdyb3Vwc1JlcXVlc3QaNC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTGlzdEV2ZW50R3JvdXBzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_google_type_interval, file_wfa_measurement_api_v2alpha_date_interval, file_wfa_measurement_api_v2alpha_event_group, file_wfa_measurement_api_v2alpha_media_type]);
 
 /**
  * @generated from message wfa.measurement.api.v2alpha.GetEventGroupRequest
@@ -26,6 +34,11 @@ export type GetEventGroupRequest = Message<"wfa.measurement.api.v2alpha.GetEvent
    * @generated from field: string name = 1;
    */
   name: string;
+
+  /**
+   * @generated from field: wfa.measurement.api.v2alpha.EventGroup.View view = 2;
+   */
+  view: EventGroup_View;
 };
 
 /**
@@ -69,6 +82,52 @@ export const CreateEventGroupRequestSchema: GenMessage<CreateEventGroupRequest> 
   messageDesc(file_wfa_measurement_api_v2alpha_event_groups_service, 1);
 
 /**
+ * @generated from message wfa.measurement.api.v2alpha.BatchCreateEventGroupsRequest
+ */
+export type BatchCreateEventGroupsRequest = Message<"wfa.measurement.api.v2alpha.BatchCreateEventGroupsRequest"> & {
+  /**
+   * REQUIRED. The parent DataProvider; each child request's parent is empty
+   * or the same.
+   *
+   * @generated from field: string parent = 1;
+   */
+  parent: string;
+
+  /**
+   * REQUIRED.
+   *
+   * @generated from field: repeated wfa.measurement.api.v2alpha.CreateEventGroupRequest requests = 2;
+   */
+  requests: CreateEventGroupRequest[];
+};
+
+/**
+ * Describes the message wfa.measurement.api.v2alpha.BatchCreateEventGroupsRequest.
+ * Use `create(BatchCreateEventGroupsRequestSchema)` to create a new message.
+ */
+export const BatchCreateEventGroupsRequestSchema: GenMessage<BatchCreateEventGroupsRequest> = /*@__PURE__*/
+  messageDesc(file_wfa_measurement_api_v2alpha_event_groups_service, 2);
+
+/**
+ * @generated from message wfa.measurement.api.v2alpha.BatchCreateEventGroupsResponse
+ */
+export type BatchCreateEventGroupsResponse = Message<"wfa.measurement.api.v2alpha.BatchCreateEventGroupsResponse"> & {
+  /**
+   * In the order of the requests.
+   *
+   * @generated from field: repeated wfa.measurement.api.v2alpha.EventGroup event_groups = 1;
+   */
+  eventGroups: EventGroup[];
+};
+
+/**
+ * Describes the message wfa.measurement.api.v2alpha.BatchCreateEventGroupsResponse.
+ * Use `create(BatchCreateEventGroupsResponseSchema)` to create a new message.
+ */
+export const BatchCreateEventGroupsResponseSchema: GenMessage<BatchCreateEventGroupsResponse> = /*@__PURE__*/
+  messageDesc(file_wfa_measurement_api_v2alpha_event_groups_service, 3);
+
+/**
  * @generated from message wfa.measurement.api.v2alpha.UpdateEventGroupRequest
  */
 export type UpdateEventGroupRequest = Message<"wfa.measurement.api.v2alpha.UpdateEventGroupRequest"> & {
@@ -85,7 +144,52 @@ export type UpdateEventGroupRequest = Message<"wfa.measurement.api.v2alpha.Updat
  * Use `create(UpdateEventGroupRequestSchema)` to create a new message.
  */
 export const UpdateEventGroupRequestSchema: GenMessage<UpdateEventGroupRequest> = /*@__PURE__*/
-  messageDesc(file_wfa_measurement_api_v2alpha_event_groups_service, 2);
+  messageDesc(file_wfa_measurement_api_v2alpha_event_groups_service, 4);
+
+/**
+ * @generated from message wfa.measurement.api.v2alpha.BatchUpdateEventGroupsRequest
+ */
+export type BatchUpdateEventGroupsRequest = Message<"wfa.measurement.api.v2alpha.BatchUpdateEventGroupsRequest"> & {
+  /**
+   * REQUIRED. The parent DataProvider of every EventGroup updated.
+   *
+   * @generated from field: string parent = 1;
+   */
+  parent: string;
+
+  /**
+   * REQUIRED.
+   *
+   * @generated from field: repeated wfa.measurement.api.v2alpha.UpdateEventGroupRequest requests = 2;
+   */
+  requests: UpdateEventGroupRequest[];
+};
+
+/**
+ * Describes the message wfa.measurement.api.v2alpha.BatchUpdateEventGroupsRequest.
+ * Use `create(BatchUpdateEventGroupsRequestSchema)` to create a new message.
+ */
+export const BatchUpdateEventGroupsRequestSchema: GenMessage<BatchUpdateEventGroupsRequest> = /*@__PURE__*/
+  messageDesc(file_wfa_measurement_api_v2alpha_event_groups_service, 5);
+
+/**
+ * @generated from message wfa.measurement.api.v2alpha.BatchUpdateEventGroupsResponse
+ */
+export type BatchUpdateEventGroupsResponse = Message<"wfa.measurement.api.v2alpha.BatchUpdateEventGroupsResponse"> & {
+  /**
+   * In the order of the requests.
+   *
+   * @generated from field: repeated wfa.measurement.api.v2alpha.EventGroup event_groups = 1;
+   */
+  eventGroups: EventGroup[];
+};
+
+/**
+ * Describes the message wfa.measurement.api.v2alpha.BatchUpdateEventGroupsResponse.
+ * Use `create(BatchUpdateEventGroupsResponseSchema)` to create a new message.
+ */
+export const BatchUpdateEventGroupsResponseSchema: GenMessage<BatchUpdateEventGroupsResponse> = /*@__PURE__*/
+  messageDesc(file_wfa_measurement_api_v2alpha_event_groups_service, 6);
 
 /**
  * @generated from message wfa.measurement.api.v2alpha.DeleteEventGroupRequest
@@ -104,7 +208,7 @@ export type DeleteEventGroupRequest = Message<"wfa.measurement.api.v2alpha.Delet
  * Use `create(DeleteEventGroupRequestSchema)` to create a new message.
  */
 export const DeleteEventGroupRequestSchema: GenMessage<DeleteEventGroupRequest> = /*@__PURE__*/
-  messageDesc(file_wfa_measurement_api_v2alpha_event_groups_service, 3);
+  messageDesc(file_wfa_measurement_api_v2alpha_event_groups_service, 7);
 
 /**
  * @generated from message wfa.measurement.api.v2alpha.ListEventGroupsRequest
@@ -138,6 +242,16 @@ export type ListEventGroupsRequest = Message<"wfa.measurement.api.v2alpha.ListEv
    * @generated from field: bool show_deleted = 5;
    */
   showDeleted: boolean;
+
+  /**
+   * @generated from field: wfa.measurement.api.v2alpha.ListEventGroupsRequest.OrderBy order_by = 6;
+   */
+  orderBy?: ListEventGroupsRequest_OrderBy | undefined;
+
+  /**
+   * @generated from field: wfa.measurement.api.v2alpha.EventGroup.View view = 7;
+   */
+  view: EventGroup_View;
 };
 
 /**
@@ -145,21 +259,80 @@ export type ListEventGroupsRequest = Message<"wfa.measurement.api.v2alpha.ListEv
  * Use `create(ListEventGroupsRequestSchema)` to create a new message.
  */
 export const ListEventGroupsRequestSchema: GenMessage<ListEventGroupsRequest> = /*@__PURE__*/
-  messageDesc(file_wfa_measurement_api_v2alpha_event_groups_service, 4);
+  messageDesc(file_wfa_measurement_api_v2alpha_event_groups_service, 8);
 
 /**
+ * Repeated fields are ORed, different fields ANDed.
+ *
  * @generated from message wfa.measurement.api.v2alpha.ListEventGroupsRequest.Filter
  */
 export type ListEventGroupsRequest_Filter = Message<"wfa.measurement.api.v2alpha.ListEventGroupsRequest.Filter"> & {
   /**
-   * @generated from field: repeated string measurement_consumers = 1;
+   * MeasurementConsumer names (only with a DataProvider parent).
+   *
+   * @generated from field: repeated string measurement_consumer_in = 1;
    */
-  measurementConsumers: string[];
+  measurementConsumerIn: string[];
 
   /**
-   * @generated from field: repeated string data_providers = 6;
+   * DataProvider names (only with a MeasurementConsumer parent).
+   *
+   * @generated from field: repeated string data_provider_in = 6;
    */
-  dataProviders: string[];
+  dataProviderIn: string[];
+
+  /**
+   * At least one media type in common.
+   *
+   * @generated from field: repeated wfa.measurement.api.v2alpha.MediaType media_types_intersect = 2;
+   */
+  mediaTypesIntersect: MediaType[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp data_availability_start_time_on_or_after = 3;
+   */
+  dataAvailabilityStartTimeOnOrAfter?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp data_availability_end_time_on_or_before = 4;
+   */
+  dataAvailabilityEndTimeOnOrBefore?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp data_availability_start_time_on_or_before = 7;
+   */
+  dataAvailabilityStartTimeOnOrBefore?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp data_availability_end_time_on_or_after = 8;
+   */
+  dataAvailabilityEndTimeOnOrAfter?: Timestamp | undefined;
+
+  /**
+   * The data availability interval overlaps this one.
+   *
+   * @generated from field: google.type.Interval data_availability_intersects = 10;
+   */
+  dataAvailabilityIntersects?: Interval | undefined;
+
+  /**
+   * Full-text search over event_group_metadata.
+   *
+   * @generated from field: string metadata_search_query = 5;
+   */
+  metadataSearchQuery: string;
+
+  /**
+   * Some aggregated activity falls within these dates.
+   *
+   * @generated from field: wfa.measurement.api.v2alpha.DateInterval activity_contains = 9;
+   */
+  activityContains?: DateInterval | undefined;
+
+  /**
+   * @generated from field: repeated string entity_type_in = 11;
+   */
+  entityTypeIn: string[];
 };
 
 /**
@@ -167,7 +340,52 @@ export type ListEventGroupsRequest_Filter = Message<"wfa.measurement.api.v2alpha
  * Use `create(ListEventGroupsRequest_FilterSchema)` to create a new message.
  */
 export const ListEventGroupsRequest_FilterSchema: GenMessage<ListEventGroupsRequest_Filter> = /*@__PURE__*/
-  messageDesc(file_wfa_measurement_api_v2alpha_event_groups_service, 4, 0);
+  messageDesc(file_wfa_measurement_api_v2alpha_event_groups_service, 8, 0);
+
+/**
+ * @generated from message wfa.measurement.api.v2alpha.ListEventGroupsRequest.OrderBy
+ */
+export type ListEventGroupsRequest_OrderBy = Message<"wfa.measurement.api.v2alpha.ListEventGroupsRequest.OrderBy"> & {
+  /**
+   * @generated from field: wfa.measurement.api.v2alpha.ListEventGroupsRequest.OrderBy.Field field = 1;
+   */
+  field: ListEventGroupsRequest_OrderBy_Field;
+
+  /**
+   * @generated from field: bool descending = 2;
+   */
+  descending: boolean;
+};
+
+/**
+ * Describes the message wfa.measurement.api.v2alpha.ListEventGroupsRequest.OrderBy.
+ * Use `create(ListEventGroupsRequest_OrderBySchema)` to create a new message.
+ */
+export const ListEventGroupsRequest_OrderBySchema: GenMessage<ListEventGroupsRequest_OrderBy> = /*@__PURE__*/
+  messageDesc(file_wfa_measurement_api_v2alpha_event_groups_service, 8, 1);
+
+/**
+ * @generated from enum wfa.measurement.api.v2alpha.ListEventGroupsRequest.OrderBy.Field
+ */
+export enum ListEventGroupsRequest_OrderBy_Field {
+  /**
+   * By name.
+   *
+   * @generated from enum value: FIELD_UNSPECIFIED = 0;
+   */
+  FIELD_UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: DATA_AVAILABILITY_START_TIME = 1;
+   */
+  DATA_AVAILABILITY_START_TIME = 1,
+}
+
+/**
+ * Describes the enum wfa.measurement.api.v2alpha.ListEventGroupsRequest.OrderBy.Field.
+ */
+export const ListEventGroupsRequest_OrderBy_FieldSchema: GenEnum<ListEventGroupsRequest_OrderBy_Field> = /*@__PURE__*/
+  enumDesc(file_wfa_measurement_api_v2alpha_event_groups_service, 8, 1, 0);
 
 /**
  * @generated from message wfa.measurement.api.v2alpha.ListEventGroupsResponse
@@ -189,7 +407,7 @@ export type ListEventGroupsResponse = Message<"wfa.measurement.api.v2alpha.ListE
  * Use `create(ListEventGroupsResponseSchema)` to create a new message.
  */
 export const ListEventGroupsResponseSchema: GenMessage<ListEventGroupsResponse> = /*@__PURE__*/
-  messageDesc(file_wfa_measurement_api_v2alpha_event_groups_service, 5);
+  messageDesc(file_wfa_measurement_api_v2alpha_event_groups_service, 9);
 
 /**
  * @generated from service wfa.measurement.api.v2alpha.EventGroups
@@ -212,6 +430,16 @@ export const EventGroups: GenService<{
     output: typeof EventGroupSchema;
   },
   /**
+   * Creates them all or none.
+   *
+   * @generated from rpc wfa.measurement.api.v2alpha.EventGroups.BatchCreateEventGroups
+   */
+  batchCreateEventGroups: {
+    methodKind: "unary";
+    input: typeof BatchCreateEventGroupsRequestSchema;
+    output: typeof BatchCreateEventGroupsResponseSchema;
+  },
+  /**
    * Full replacement of the mutable fields; no field mask.
    *
    * @generated from rpc wfa.measurement.api.v2alpha.EventGroups.UpdateEventGroup
@@ -220,6 +448,16 @@ export const EventGroups: GenService<{
     methodKind: "unary";
     input: typeof UpdateEventGroupRequestSchema;
     output: typeof EventGroupSchema;
+  },
+  /**
+   * Updates them all or none.
+   *
+   * @generated from rpc wfa.measurement.api.v2alpha.EventGroups.BatchUpdateEventGroups
+   */
+  batchUpdateEventGroups: {
+    methodKind: "unary";
+    input: typeof BatchUpdateEventGroupsRequestSchema;
+    output: typeof BatchUpdateEventGroupsResponseSchema;
   },
   /**
    * Moves the EventGroup to DELETED and clears its mutable fields.

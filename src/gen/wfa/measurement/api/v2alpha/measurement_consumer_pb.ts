@@ -55,7 +55,7 @@ export type MeasurementConsumer = Message<"wfa.measurement.api.v2alpha.Measureme
   displayName: string;
 
   /**
-   * OUTPUT_ONLY. Owner Account names (accounts are not modelled here).
+   * OUTPUT_ONLY. Owner Account names.
    *
    * @generated from field: repeated string owners = 6;
    */

@@ -6,6 +6,8 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Measurement, Measurement_State, MeasurementSchema } from "./measurement_pb.js";
 import { file_wfa_measurement_api_v2alpha_measurement } from "./measurement_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file wfa/measurement/api/v2alpha/measurements_service.proto.
  */
 export const file_wfa_measurement_api_v2alpha_measurements_service: GenFile = /*@__PURE__*/
-  fileDesc("CjZ3ZmEvbWVhc3VyZW1lbnQvYXBpL3YyYWxwaGEvbWVhc3VyZW1lbnRzX3NlcnZpY2UucHJvdG8SG3dmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYSIlChVHZXRNZWFzdXJlbWVudFJlcXVlc3QSDAoEbmFtZRgBIAEoCSJ9ChhDcmVhdGVNZWFzdXJlbWVudFJlcXVlc3QSDgoGcGFyZW50GAMgASgJEj0KC21lYXN1cmVtZW50GAEgASgLMigud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLk1lYXN1cmVtZW50EhIKCnJlcXVlc3RfaWQYAiABKAki5wEKF0xpc3RNZWFzdXJlbWVudHNSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRJLCgZmaWx0ZXIYBCABKAsyOy53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTGlzdE1lYXN1cmVtZW50c1JlcXVlc3QuRmlsdGVyGkgKBkZpbHRlchI+CgZzdGF0ZXMYASADKA4yLi53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTWVhc3VyZW1lbnQuU3RhdGUicwoYTGlzdE1lYXN1cmVtZW50c1Jlc3BvbnNlEj4KDG1lYXN1cmVtZW50cxgBIAMoCzIoLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5NZWFzdXJlbWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKAoYQ2FuY2VsTWVhc3VyZW1lbnRSZXF1ZXN0EgwKBG5hbWUYASABKAky6wMKDE1lYXN1cmVtZW50cxJuCg5HZXRNZWFzdXJlbWVudBIyLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5HZXRNZWFzdXJlbWVudFJlcXVlc3QaKC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTWVhc3VyZW1lbnQSdAoRQ3JlYXRlTWVhc3VyZW1lbnQSNS53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuQ3JlYXRlTWVhc3VyZW1lbnRSZXF1ZXN0Gigud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLk1lYXN1cmVtZW50En8KEExpc3RNZWFzdXJlbWVudHMSNC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTGlzdE1lYXN1cmVtZW50c1JlcXVlc3QaNS53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTGlzdE1lYXN1cmVtZW50c1Jlc3BvbnNlEnQKEUNhbmNlbE1lYXN1cmVtZW50EjUud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkNhbmNlbE1lYXN1cmVtZW50UmVxdWVzdBooLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5NZWFzdXJlbWVudGIGcHJvdG8z", [file_wfa_measurement_api_v2alpha_measurement]);
+  fileDesc("CjZ3ZmEvbWVhc3VyZW1lbnQvYXBpL3YyYWxwaGEvbWVhc3VyZW1lbnRzX3NlcnZpY2UucHJvdG8SG3dmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYSIlChVHZXRNZWFzdXJlbWVudFJlcXVlc3QSDAoEbmFtZRgBIAEoCSJ9ChhDcmVhdGVNZWFzdXJlbWVudFJlcXVlc3QSDgoGcGFyZW50GAMgASgJEj0KC21lYXN1cmVtZW50GAEgASgLMigud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLk1lYXN1cmVtZW50EhIKCnJlcXVlc3RfaWQYAiABKAkitgMKF0xpc3RNZWFzdXJlbWVudHNSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRJLCgZmaWx0ZXIYBCABKAsyOy53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTGlzdE1lYXN1cmVtZW50c1JlcXVlc3QuRmlsdGVyGpYCCgZGaWx0ZXISPgoGc3RhdGVzGAEgAygOMi4ud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLk1lYXN1cmVtZW50LlN0YXRlEjEKDXVwZGF0ZWRfYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDnVwZGF0ZWRfYmVmb3JlGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNY3JlYXRlZF9hZnRlchgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicwoYTGlzdE1lYXN1cmVtZW50c1Jlc3BvbnNlEj4KDG1lYXN1cmVtZW50cxgBIAMoCzIoLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5NZWFzdXJlbWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKAoYQ2FuY2VsTWVhc3VyZW1lbnRSZXF1ZXN0EgwKBG5hbWUYASABKAkieQoeQmF0Y2hDcmVhdGVNZWFzdXJlbWVudHNSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRJHCghyZXF1ZXN0cxgCIAMoCzI1LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5DcmVhdGVNZWFzdXJlbWVudFJlcXVlc3QiYQofQmF0Y2hDcmVhdGVNZWFzdXJlbWVudHNSZXNwb25zZRI+CgxtZWFzdXJlbWVudHMYASADKAsyKC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTWVhc3VyZW1lbnQiPAobQmF0Y2hHZXRNZWFzdXJlbWVudHNSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRINCgVuYW1lcxgCIAMoCSJeChxCYXRjaEdldE1lYXN1cmVtZW50c1Jlc3BvbnNlEj4KDG1lYXN1cmVtZW50cxgBIAMoCzIoLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5NZWFzdXJlbWVudDKQBgoMTWVhc3VyZW1lbnRzEm4KDkdldE1lYXN1cmVtZW50EjIud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkdldE1lYXN1cmVtZW50UmVxdWVzdBooLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5NZWFzdXJlbWVudBJ0ChFDcmVhdGVNZWFzdXJlbWVudBI1LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5DcmVhdGVNZWFzdXJlbWVudFJlcXVlc3QaKC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuTWVhc3VyZW1lbnQSfwoQTGlzdE1lYXN1cmVtZW50cxI0LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5MaXN0TWVhc3VyZW1lbnRzUmVxdWVzdBo1LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5MaXN0TWVhc3VyZW1lbnRzUmVzcG9uc2USdAoRQ2FuY2VsTWVhc3VyZW1lbnQSNS53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuQ2FuY2VsTWVhc3VyZW1lbnRSZXF1ZXN0Gigud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLk1lYXN1cmVtZW50EpQBChdCYXRjaENyZWF0ZU1lYXN1cmVtZW50cxI7LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5CYXRjaENyZWF0ZU1lYXN1cmVtZW50c1JlcXVlc3QaPC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuQmF0Y2hDcmVhdGVNZWFzdXJlbWVudHNSZXNwb25zZRKLAQoUQmF0Y2hHZXRNZWFzdXJlbWVudHMSOC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuQmF0Y2hHZXRNZWFzdXJlbWVudHNSZXF1ZXN0Gjkud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkJhdGNoR2V0TWVhc3VyZW1lbnRzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_wfa_measurement_api_v2alpha_measurement]);
 
 /**
  * @generated from message wfa.measurement.api.v2alpha.GetMeasurementRequest
@@ -105,6 +107,8 @@ export const ListMeasurementsRequestSchema: GenMessage<ListMeasurementsRequest> 
   messageDesc(file_wfa_measurement_api_v2alpha_measurements_service, 2);
 
 /**
+ * Repeated fields are ORed, different fields ANDed; times are exclusive.
+ *
  * @generated from message wfa.measurement.api.v2alpha.ListMeasurementsRequest.Filter
  */
 export type ListMeasurementsRequest_Filter = Message<"wfa.measurement.api.v2alpha.ListMeasurementsRequest.Filter"> & {
@@ -112,6 +116,26 @@ export type ListMeasurementsRequest_Filter = Message<"wfa.measurement.api.v2alph
    * @generated from field: repeated wfa.measurement.api.v2alpha.Measurement.State states = 1;
    */
   states: Measurement_State[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_after = 4;
+   */
+  updatedAfter?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_before = 8;
+   */
+  updatedBefore?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_before = 9;
+   */
+  createdBefore?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_after = 10;
+   */
+  createdAfter?: Timestamp | undefined;
 };
 
 /**
@@ -163,6 +187,97 @@ export const CancelMeasurementRequestSchema: GenMessage<CancelMeasurementRequest
   messageDesc(file_wfa_measurement_api_v2alpha_measurements_service, 4);
 
 /**
+ * @generated from message wfa.measurement.api.v2alpha.BatchCreateMeasurementsRequest
+ */
+export type BatchCreateMeasurementsRequest = Message<"wfa.measurement.api.v2alpha.BatchCreateMeasurementsRequest"> & {
+  /**
+   * REQUIRED. The parent MeasurementConsumer; each child request's parent is
+   * empty or the same.
+   *
+   * @generated from field: string parent = 1;
+   */
+  parent: string;
+
+  /**
+   * REQUIRED.
+   *
+   * @generated from field: repeated wfa.measurement.api.v2alpha.CreateMeasurementRequest requests = 2;
+   */
+  requests: CreateMeasurementRequest[];
+};
+
+/**
+ * Describes the message wfa.measurement.api.v2alpha.BatchCreateMeasurementsRequest.
+ * Use `create(BatchCreateMeasurementsRequestSchema)` to create a new message.
+ */
+export const BatchCreateMeasurementsRequestSchema: GenMessage<BatchCreateMeasurementsRequest> = /*@__PURE__*/
+  messageDesc(file_wfa_measurement_api_v2alpha_measurements_service, 5);
+
+/**
+ * @generated from message wfa.measurement.api.v2alpha.BatchCreateMeasurementsResponse
+ */
+export type BatchCreateMeasurementsResponse = Message<"wfa.measurement.api.v2alpha.BatchCreateMeasurementsResponse"> & {
+  /**
+   * In the order of the requests.
+   *
+   * @generated from field: repeated wfa.measurement.api.v2alpha.Measurement measurements = 1;
+   */
+  measurements: Measurement[];
+};
+
+/**
+ * Describes the message wfa.measurement.api.v2alpha.BatchCreateMeasurementsResponse.
+ * Use `create(BatchCreateMeasurementsResponseSchema)` to create a new message.
+ */
+export const BatchCreateMeasurementsResponseSchema: GenMessage<BatchCreateMeasurementsResponse> = /*@__PURE__*/
+  messageDesc(file_wfa_measurement_api_v2alpha_measurements_service, 6);
+
+/**
+ * @generated from message wfa.measurement.api.v2alpha.BatchGetMeasurementsRequest
+ */
+export type BatchGetMeasurementsRequest = Message<"wfa.measurement.api.v2alpha.BatchGetMeasurementsRequest"> & {
+  /**
+   * REQUIRED. The parent MeasurementConsumer of every Measurement named.
+   *
+   * @generated from field: string parent = 1;
+   */
+  parent: string;
+
+  /**
+   * REQUIRED.
+   *
+   * @generated from field: repeated string names = 2;
+   */
+  names: string[];
+};
+
+/**
+ * Describes the message wfa.measurement.api.v2alpha.BatchGetMeasurementsRequest.
+ * Use `create(BatchGetMeasurementsRequestSchema)` to create a new message.
+ */
+export const BatchGetMeasurementsRequestSchema: GenMessage<BatchGetMeasurementsRequest> = /*@__PURE__*/
+  messageDesc(file_wfa_measurement_api_v2alpha_measurements_service, 7);
+
+/**
+ * @generated from message wfa.measurement.api.v2alpha.BatchGetMeasurementsResponse
+ */
+export type BatchGetMeasurementsResponse = Message<"wfa.measurement.api.v2alpha.BatchGetMeasurementsResponse"> & {
+  /**
+   * In the order of the names.
+   *
+   * @generated from field: repeated wfa.measurement.api.v2alpha.Measurement measurements = 1;
+   */
+  measurements: Measurement[];
+};
+
+/**
+ * Describes the message wfa.measurement.api.v2alpha.BatchGetMeasurementsResponse.
+ * Use `create(BatchGetMeasurementsResponseSchema)` to create a new message.
+ */
+export const BatchGetMeasurementsResponseSchema: GenMessage<BatchGetMeasurementsResponse> = /*@__PURE__*/
+  messageDesc(file_wfa_measurement_api_v2alpha_measurements_service, 8);
+
+/**
  * @generated from service wfa.measurement.api.v2alpha.Measurements
  */
 export const Measurements: GenService<{
@@ -199,6 +314,24 @@ export const Measurements: GenService<{
     methodKind: "unary";
     input: typeof CancelMeasurementRequestSchema;
     output: typeof MeasurementSchema;
+  },
+  /**
+   * Creates them all or none.
+   *
+   * @generated from rpc wfa.measurement.api.v2alpha.Measurements.BatchCreateMeasurements
+   */
+  batchCreateMeasurements: {
+    methodKind: "unary";
+    input: typeof BatchCreateMeasurementsRequestSchema;
+    output: typeof BatchCreateMeasurementsResponseSchema;
+  },
+  /**
+   * @generated from rpc wfa.measurement.api.v2alpha.Measurements.BatchGetMeasurements
+   */
+  batchGetMeasurements: {
+    methodKind: "unary";
+    input: typeof BatchGetMeasurementsRequestSchema;
+    output: typeof BatchGetMeasurementsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_wfa_measurement_api_v2alpha_measurements_service, 0);

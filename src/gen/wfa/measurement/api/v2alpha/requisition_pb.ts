@@ -212,7 +212,7 @@ export const Requisition_DuchyEntry_HonestMajorityShareShuffleSchema: GenMessage
   messageDesc(file_wfa_measurement_api_v2alpha_requisition, 0, 0, 1);
 
 /**
- * Fields not modelled.
+ * No fields upstream either.
  *
  * @generated from message wfa.measurement.api.v2alpha.Requisition.DuchyEntry.TrusTee
  */

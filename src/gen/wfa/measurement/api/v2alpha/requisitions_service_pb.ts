@@ -10,7 +10,7 @@ import type { EncryptedMessage } from "./crypto_pb.js";
 import { file_wfa_measurement_api_v2alpha_crypto } from "./crypto_pb.js";
 import type { Measurement_State } from "./measurement_pb.js";
 import { file_wfa_measurement_api_v2alpha_measurement } from "./measurement_pb.js";
-import type { Requisition, Requisition_Refusal, Requisition_State, RequisitionSchema } from "./requisition_pb.js";
+import type { Requisition, Requisition_FulfillmentContext, Requisition_Refusal, Requisition_State, RequisitionSchema } from "./requisition_pb.js";
 import { file_wfa_measurement_api_v2alpha_requisition } from "./requisition_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file wfa/measurement/api/v2alpha/requisitions_service.proto.
  */
 export const file_wfa_measurement_api_v2alpha_requisitions_service: GenFile = /*@__PURE__*/
-  fileDesc("CjZ3ZmEvbWVhc3VyZW1lbnQvYXBpL3YyYWxwaGEvcmVxdWlzaXRpb25zX3NlcnZpY2UucHJvdG8SG3dmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYSK6AgoXTGlzdFJlcXVpc2l0aW9uc1JlcXVlc3QSDgoGcGFyZW50GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEksKBmZpbHRlchgEIAEoCzI7LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5MaXN0UmVxdWlzaXRpb25zUmVxdWVzdC5GaWx0ZXIamgEKBkZpbHRlchI+CgZzdGF0ZXMYASADKA4yLi53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuUmVxdWlzaXRpb24uU3RhdGUSSgoSbWVhc3VyZW1lbnRfc3RhdGVzGAMgAygOMi4ud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLk1lYXN1cmVtZW50LlN0YXRlSgQIAhADInMKGExpc3RSZXF1aXNpdGlvbnNSZXNwb25zZRI+CgxyZXF1aXNpdGlvbnMYASADKAsyKC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuUmVxdWlzaXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImsKGFJlZnVzZVJlcXVpc2l0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEkEKB3JlZnVzYWwYAiABKAsyMC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuUmVxdWlzaXRpb24uUmVmdXNhbCLFAQofRnVsZmlsbERpcmVjdFJlcXVpc2l0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEicKG2VuY3J5cHRlZF9yZXN1bHRfY2lwaGVydGV4dBgCIAEoDEICGAESDQoFbm9uY2UYAyABKAYSRwoQZW5jcnlwdGVkX3Jlc3VsdBgEIAEoCzItLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5FbmNyeXB0ZWRNZXNzYWdlEhMKC2NlcnRpZmljYXRlGAUgASgJImEKIEZ1bGZpbGxEaXJlY3RSZXF1aXNpdGlvblJlc3BvbnNlEj0KBXN0YXRlGAEgASgOMi4ud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLlJlcXVpc2l0aW9uLlN0YXRlMp8DCgxSZXF1aXNpdGlvbnMSfwoQTGlzdFJlcXVpc2l0aW9ucxI0LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5MaXN0UmVxdWlzaXRpb25zUmVxdWVzdBo1LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5MaXN0UmVxdWlzaXRpb25zUmVzcG9uc2USdAoRUmVmdXNlUmVxdWlzaXRpb24SNS53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuUmVmdXNlUmVxdWlzaXRpb25SZXF1ZXN0Gigud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLlJlcXVpc2l0aW9uEpcBChhGdWxmaWxsRGlyZWN0UmVxdWlzaXRpb24SPC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuRnVsZmlsbERpcmVjdFJlcXVpc2l0aW9uUmVxdWVzdBo9LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5GdWxmaWxsRGlyZWN0UmVxdWlzaXRpb25SZXNwb25zZWIGcHJvdG8z", [file_wfa_measurement_api_v2alpha_crypto, file_wfa_measurement_api_v2alpha_measurement, file_wfa_measurement_api_v2alpha_requisition]);
+  fileDesc("CjZ3ZmEvbWVhc3VyZW1lbnQvYXBpL3YyYWxwaGEvcmVxdWlzaXRpb25zX3NlcnZpY2UucHJvdG8SG3dmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYSK+AgoXTGlzdFJlcXVpc2l0aW9uc1JlcXVlc3QSDgoGcGFyZW50GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEksKBmZpbHRlchgEIAEoCzI7LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5MaXN0UmVxdWlzaXRpb25zUmVxdWVzdC5GaWx0ZXIangEKBkZpbHRlchI+CgZzdGF0ZXMYASADKA4yLi53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuUmVxdWlzaXRpb24uU3RhdGUSTgoSbWVhc3VyZW1lbnRfc3RhdGVzGAMgAygOMi4ud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLk1lYXN1cmVtZW50LlN0YXRlQgIYAUoECAIQAyJzChhMaXN0UmVxdWlzaXRpb25zUmVzcG9uc2USPgoMcmVxdWlzaXRpb25zGAEgAygLMigud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLlJlcXVpc2l0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ5ChhSZWZ1c2VSZXF1aXNpdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCRJBCgdyZWZ1c2FsGAIgASgLMjAud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLlJlcXVpc2l0aW9uLlJlZnVzYWwSDAoEZXRhZxgDIAEoCSKtAgofRnVsZmlsbERpcmVjdFJlcXVpc2l0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEicKG2VuY3J5cHRlZF9yZXN1bHRfY2lwaGVydGV4dBgCIAEoDEICGAESDQoFbm9uY2UYAyABKAYSRwoQZW5jcnlwdGVkX3Jlc3VsdBgEIAEoCzItLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5FbmNyeXB0ZWRNZXNzYWdlEhMKC2NlcnRpZmljYXRlGAUgASgJElgKE2Z1bGZpbGxtZW50X2NvbnRleHQYBiABKAsyOy53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuUmVxdWlzaXRpb24uRnVsZmlsbG1lbnRDb250ZXh0EgwKBGV0YWcYByABKAkiYQogRnVsZmlsbERpcmVjdFJlcXVpc2l0aW9uUmVzcG9uc2USPQoFc3RhdGUYASABKA4yLi53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuUmVxdWlzaXRpb24uU3RhdGUiJQoVR2V0UmVxdWlzaXRpb25SZXF1ZXN0EgwKBG5hbWUYASABKAkyjwQKDFJlcXVpc2l0aW9ucxJ/ChBMaXN0UmVxdWlzaXRpb25zEjQud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkxpc3RSZXF1aXNpdGlvbnNSZXF1ZXN0GjUud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkxpc3RSZXF1aXNpdGlvbnNSZXNwb25zZRJ0ChFSZWZ1c2VSZXF1aXNpdGlvbhI1LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5SZWZ1c2VSZXF1aXNpdGlvblJlcXVlc3QaKC53ZmEubWVhc3VyZW1lbnQuYXBpLnYyYWxwaGEuUmVxdWlzaXRpb24SlwEKGEZ1bGZpbGxEaXJlY3RSZXF1aXNpdGlvbhI8LndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5GdWxmaWxsRGlyZWN0UmVxdWlzaXRpb25SZXF1ZXN0Gj0ud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkZ1bGZpbGxEaXJlY3RSZXF1aXNpdGlvblJlc3BvbnNlEm4KDkdldFJlcXVpc2l0aW9uEjIud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkdldFJlcXVpc2l0aW9uUmVxdWVzdBooLndmYS5tZWFzdXJlbWVudC5hcGkudjJhbHBoYS5SZXF1aXNpdGlvbmIGcHJvdG8z", [file_wfa_measurement_api_v2alpha_crypto, file_wfa_measurement_api_v2alpha_measurement, file_wfa_measurement_api_v2alpha_requisition]);
 
 /**
  * @generated from message wfa.measurement.api.v2alpha.ListRequisitionsRequest
@@ -64,7 +64,10 @@ export type ListRequisitionsRequest_Filter = Message<"wfa.measurement.api.v2alph
   states: Requisition_State[];
 
   /**
-   * @generated from field: repeated wfa.measurement.api.v2alpha.Measurement.State measurement_states = 3;
+   * Deprecated upstream.
+   *
+   * @generated from field: repeated wfa.measurement.api.v2alpha.Measurement.State measurement_states = 3 [deprecated = true];
+   * @deprecated
    */
   measurementStates: Measurement_State[];
 };
@@ -115,6 +118,13 @@ export type RefuseRequisitionRequest = Message<"wfa.measurement.api.v2alpha.Refu
    * @generated from field: wfa.measurement.api.v2alpha.Requisition.Refusal refusal = 2;
    */
   refusal?: Requisition_Refusal | undefined;
+
+  /**
+   * When set, the Requisition's current etag; otherwise ABORTED.
+   *
+   * @generated from field: string etag = 3;
+   */
+  etag: string;
 };
 
 /**
@@ -165,6 +175,18 @@ export type FulfillDirectRequisitionRequest = Message<"wfa.measurement.api.v2alp
    * @generated from field: string certificate = 5;
    */
   certificate: string;
+
+  /**
+   * @generated from field: wfa.measurement.api.v2alpha.Requisition.FulfillmentContext fulfillment_context = 6;
+   */
+  fulfillmentContext?: Requisition_FulfillmentContext | undefined;
+
+  /**
+   * When set, the Requisition's current etag; otherwise ABORTED.
+   *
+   * @generated from field: string etag = 7;
+   */
+  etag: string;
 };
 
 /**
@@ -190,6 +212,25 @@ export type FulfillDirectRequisitionResponse = Message<"wfa.measurement.api.v2al
  */
 export const FulfillDirectRequisitionResponseSchema: GenMessage<FulfillDirectRequisitionResponse> = /*@__PURE__*/
   messageDesc(file_wfa_measurement_api_v2alpha_requisitions_service, 4);
+
+/**
+ * @generated from message wfa.measurement.api.v2alpha.GetRequisitionRequest
+ */
+export type GetRequisitionRequest = Message<"wfa.measurement.api.v2alpha.GetRequisitionRequest"> & {
+  /**
+   * REQUIRED. Requisition resource name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message wfa.measurement.api.v2alpha.GetRequisitionRequest.
+ * Use `create(GetRequisitionRequestSchema)` to create a new message.
+ */
+export const GetRequisitionRequestSchema: GenMessage<GetRequisitionRequest> = /*@__PURE__*/
+  messageDesc(file_wfa_measurement_api_v2alpha_requisitions_service, 5);
 
 /**
  * @generated from service wfa.measurement.api.v2alpha.Requisitions
@@ -222,6 +263,14 @@ export const Requisitions: GenService<{
     methodKind: "unary";
     input: typeof FulfillDirectRequisitionRequestSchema;
     output: typeof FulfillDirectRequisitionResponseSchema;
+  },
+  /**
+   * @generated from rpc wfa.measurement.api.v2alpha.Requisitions.GetRequisition
+   */
+  getRequisition: {
+    methodKind: "unary";
+    input: typeof GetRequisitionRequestSchema;
+    output: typeof RequisitionSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_wfa_measurement_api_v2alpha_requisitions_service, 0);
