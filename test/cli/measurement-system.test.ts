@@ -9,7 +9,16 @@ import { readCertificateInfo } from '../../src/crypto/certificate-info.js';
 import { loadPrivateKey } from '../../src/crypto/keys.js';
 import { loadKeyset } from '../../src/crypto/keyset-io.js';
 import { parseKeyset } from '../../src/crypto/keyset.js';
-import { planMeasurement, prepareFulfillment, type Participant } from '../kingdom/measurement-fixtures.js';
+import { fromJson, type JsonValue } from '@bufbuild/protobuf';
+import { packedMessageRegistry } from '../../src/api/any-types.js';
+import { fromTextFormat } from '../../src/api/text-format.js';
+import { decryptMessage } from '../../src/crypto/encrypted-message.js';
+import { verifyAndUnpack } from '../../src/crypto/signed-message.js';
+import { SignedMessageSchema } from '../../src/gen/wfa/measurement/api/v2alpha/crypto_pb.js';
+import { DataProviderSchema } from '../../src/gen/wfa/measurement/api/v2alpha/data_provider_pb.js';
+import { MeasurementSpecSchema } from '../../src/gen/wfa/measurement/api/v2alpha/measurement_spec_pb.js';
+import { RequisitionSpecSchema } from '../../src/gen/wfa/measurement/api/v2alpha/requisition_spec_pb.js';
+import { nonceHash, planMeasurement, prepareFulfillment, type Participant } from '../kingdom/measurement-fixtures.js';
 import {
   assertOneLineFailure,
   ensureBuilt,
@@ -32,8 +41,23 @@ const fails = (r: RunResult, code: number, pattern: RegExp) => assertOneLineFail
 
 const edp1Tls = ['--tls-cert-file', fixture('edp1_tls.pem'), '--tls-key-file', fixture('edp1_tls.key')];
 
+/**
+ * protobuf-java's TextFormatEscaper, written out here apart from the writer
+ * under test: ten named escapes, printable ASCII as is, other bytes as octal.
+ */
+const NAMED: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r', 34: '\\"', 39: "\\'", 92: '\\\\' };
+const javaEscaped = (bytes: Uint8Array): string =>
+  Array.from(bytes, (b) => NAMED[b] ?? (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\${b.toString(8).padStart(3, '0')}`)).join('');
+
 before(() =>
-  ensureBuilt(['src/cli/measurement-system.ts', 'src/cli/encryption-public-keys.ts', 'src/cli/commands/measurement-system/connection.ts']),
+  ensureBuilt([
+    'src/cli/measurement-system.ts',
+    'src/cli/encryption-public-keys.ts',
+    'src/cli/commands/measurement-system/connection.ts',
+    'src/cli/commands/measurement-system/create-measurement.ts',
+    'src/cli/commands/measurement-system/data-providers.ts',
+    'src/api/text-format-writer.ts',
+  ]),
 );
 
 describe('MeasurementSystem without a server', () => {
@@ -137,12 +161,16 @@ describe('MeasurementSystem against a Kingdom process', () => {
   it('gets, lists, holds and releases certificates, with upstream text and --json', () => {
     const get = ms([...tls, 'certificates', 'get', edp1Certificate]);
     assert.equal(get.code, 0, get.stderr);
-    assert.match(get.stdout, new RegExp(`^name: "${edp1Certificate}"\nx509_der: ".*"\nsubject_key_identifier: ".*"\n$`));
     const json = JSON.parse(ms([...tls, 'certificates', 'get', edp1Certificate, '--json']).stdout) as { x509Der: string; subjectKeyIdentifier: string };
     assert.deepEqual(Buffer.from(json.x509Der, 'base64'), readFileSync(fixture('edp1_cs_cert.der')));
     const skid = Buffer.from(json.subjectKeyIdentifier, 'base64').toString('hex').toUpperCase();
     const openssl = execFileSync('openssl', ['x509', '-inform', 'DER', '-in', fixture('edp1_cs_cert.der'), '-noout', '-ext', 'subjectKeyIdentifier']).toString();
     assert.equal(skid, openssl.split('\n')[1]!.trim().replace(/:/g, ''));
+    // Byte for byte what upstream's println(certificate) prints: octal escapes, then println's blank line.
+    const certificateText = (state: string) =>
+      `name: "${edp1Certificate}"\nx509_der: "${javaEscaped(readFileSync(fixture('edp1_cs_cert.der')))}"\n${state}` +
+      `subject_key_identifier: "${javaEscaped(Buffer.from(skid, 'hex'))}"\n\n`;
+    assert.equal(get.stdout, certificateText(''));
 
     const list = ms([...tls, 'certificates', 'list', '--parent', dp]);
     assert.equal(list.code, 0, list.stderr);
@@ -156,7 +184,7 @@ describe('MeasurementSystem against a Kingdom process', () => {
 
     const hold = ms([...tls, 'certificates', 'revoke', '--revocation-state=HOLD', edp1Certificate]);
     assert.equal(hold.code, 0, hold.stderr);
-    assert.match(hold.stdout, /\nrevocation_state: HOLD\n/);
+    assert.equal(hold.stdout, certificateText('revocation_state: HOLD\n'));
     const release = ms([...tls, 'certificates', 'release-hold', edp1Certificate, '--json']);
     assert.equal(release.code, 0, release.stderr);
     assert.equal((JSON.parse(release.stdout) as { revocationState?: string }).revocationState, undefined);
@@ -204,7 +232,23 @@ describe('MeasurementSystem against a Kingdom process', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^name: "${dp}/publicKey"\npublic_key \\{\n`));
     assert.match(r.stdout, /\n  signature_algorithm_oid: "1\.2\.840\.10045\.4\.3\.2"\n/);
-    assert.match(r.stdout, new RegExp(`\ncertificate: "${edp1Certificate}"\n$`));
+    const pb = readFileSync(file('edp1.pb'));
+    const publicKeyText = [
+      `name: "${dp}/publicKey"`,
+      'public_key {',
+      `  data: "${javaEscaped(pb)}"`,
+      `  signature: "${javaEscaped(readFileSync(file('edp1.sig')))}"`,
+      '  signature_algorithm_oid: "1.2.840.10045.4.3.2"',
+      '  message {',
+      '    type_url: "type.googleapis.com/wfa.measurement.api.v2alpha.EncryptionPublicKey"',
+      `    value: "${javaEscaped(pb)}"`,
+      '  }',
+      '}',
+      `certificate: "${edp1Certificate}"`,
+      '',
+      '',
+    ].join('\n');
+    assert.equal(r.stdout, publicKeyText);
     const got = JSON.parse(ms([...tls, 'data-providers', '--name', dp, 'get', '--json']).stdout) as { publicKey: { signatureAlgorithmOid: string } };
     assert.equal(got.publicKey.signatureAlgorithmOid, '1.2.840.10045.4.3.2');
   });
@@ -283,5 +327,77 @@ describe('MeasurementSystem against a Kingdom process', () => {
     const cancel = ms([...asMc, 'cancel', second.name]);
     assert.equal(cancel.code, 0, cancel.stderr);
     assert.equal(cancel.stdout, 'State: CANCELLED\n');
+  });
+  it('data-providers get prints the DataProvider as upstream does; the text reads back to the message --json shows', () => {
+    const text = ms([...tls, 'data-providers', '--name', dp, 'get']);
+    assert.equal(text.code, 0, text.stderr);
+    const header = `Data Provider Resource: ${dp}\n`;
+    assert.ok(text.stdout.startsWith(`${header}name: "${dp}"\ncertificate_der: "${javaEscaped(readFileSync(fixture('edp1_cs_cert.der')))}"\n`), text.stdout);
+    assert.ok(text.stdout.endsWith('}\n\n'), 'the last field, then println\'s blank line');
+    assert.doesNotMatch(text.stdout, /\\x/);
+    const json = ms([...tls, 'data-providers', '--name', dp, 'get', '--json']);
+    assert.deepEqual(fromTextFormat(DataProviderSchema, text.stdout.slice(header.length)), fromJson(DataProviderSchema, JSON.parse(json.stdout) as JsonValue, { registry: packedMessageRegistry }));
+  });
+
+  it('measurements create: a signed MeasurementSpec, and a RequisitionSpec only the DataProvider can open, as upstream builds them', async () => {
+    const create = (...extra: string[]) =>
+      ms([...tls, 'measurements', '--api-key', apiKey, 'create', '--measurement-consumer', mc, '--measurement-ref-id', 'cli-ref', '--request-id', 'cli-request-1',
+        '--reach', '--reach-privacy-epsilon=0.0072', '--reach-privacy-delta=0', '--vid-sampling-start=0.1', '--vid-sampling-width=0.2',
+        `--event-data-provider=${dp}`, '--event-filter=person.age_group == 1',
+        '--event-group', `${dp}/eventGroups/AAAAAAAAAHs`, '--event-start-time', '2024-01-01T00:00:00Z', '--event-end-time', '2024-01-31T00:00:00.5Z', ...extra]);
+    // The signing key must be the one of the MeasurementConsumer's certificate: nothing is created otherwise.
+    fails(create('--private-key-der-file', fixture('edp1_cs_private.der')), 1, /--private-key-der-file .*edp1_cs_private\.der is not the key of measurementConsumers\//);
+    const r = create('--private-key-der-file', fixture('mc_cs_private.der'));
+    assert.equal(r.code, 0, r.stderr);
+    const name = /^Measurement Name: (measurementConsumers\/\S+\/measurements\/\S+)\n$/.exec(r.stdout)?.[1];
+    assert.ok(name, r.stdout);
+    // The same --request-id names the same Measurement.
+    assert.equal(create('--private-key-der-file', fixture('mc_cs_private.der')).stdout, r.stdout);
+
+    const roots = readFileSync(kingdom.kingdomRoot, 'utf8');
+    const edp1 = createKingdomClient({ target: kingdom.target, trustedRoots: roots, clientCertificate: readFileSync(fixture('edp1_tls.pem'), 'utf8'),
+      clientKey: readFileSync(fixture('edp1_tls.key'), 'utf8') });
+    const requisition = (await edp1.requisitions.listRequisitions({ parent: dp, pageSize: 1000 })).requisitions.find((q) => q.measurement === name);
+    assert.ok(requisition?.encryptedRequisitionSpec && requisition.measurementSpec, 'EDP 1 sees the requisition');
+    const mcDer = new Uint8Array(readFileSync(fixture('mc_cs_cert.der')));
+    const signedSpec = decryptMessage(loadKeyset(fixture('edp1_enc_private.tink')).keyset, requisition.encryptedRequisitionSpec, SignedMessageSchema);
+    const spec = verifyAndUnpack(RequisitionSpecSchema, signedSpec, mcDer);
+    assert.equal(spec.requisitionType.case, 'events');
+    const [entry] = spec.requisitionType.case === 'events' ? spec.requisitionType.value.eventGroups : [];
+    assert.equal(entry?.key, `${dp}/eventGroups/AAAAAAAAAHs`);
+    assert.equal(entry?.value?.filter?.expression, 'person.age_group == 1');
+    assert.equal(entry?.value?.collectionInterval?.startTime?.seconds, BigInt(Date.parse('2024-01-01T00:00:00Z') / 1000));
+    assert.equal(entry?.value?.collectionInterval?.endTime?.nanos, 500_000_000);
+    const measurementSpec = verifyAndUnpack(MeasurementSpecSchema, requisition.measurementSpec, mcDer);
+    assert.deepEqual(measurementSpec.nonceHashes, [nonceHash(spec.nonce)]);
+    assert.deepEqual(measurementSpec.measurementPublicKey?.value, spec.measurementPublicKey?.value);
+    assert.deepEqual(measurementSpec.serializedMeasurementPublicKey, measurementSpec.measurementPublicKey?.value);
+    assert.deepEqual([measurementSpec.vidSamplingInterval?.start, measurementSpec.vidSamplingInterval?.width], [Math.fround(0.1), Math.fround(0.2)]);
+    assert.equal(measurementSpec.measurementType.case === 'reach' && measurementSpec.measurementType.value.privacyParams?.epsilon, 0.0072);
+    const mcClient = createKingdomClient({ target: kingdom.target, trustedRoots: roots, clientCertificate: readFileSync(fixture('mc_tls.pem'), 'utf8'),
+      clientKey: readFileSync(fixture('mc_tls.key'), 'utf8'), apiKey });
+    assert.equal((await mcClient.measurements.getMeasurement({ name })).measurementReferenceId, 'cli-ref');
+  });
+
+  it('the DataProvider, MeasurementConsumer and Account commands the Kingdom does not implement yet fail in one line', () => {
+    const dpCalls = [...tls, 'data-providers', '--name', dp];
+    fails(ms([...dpCalls, 'replace-required-duchies', '--required-duchies', 'duchies/worker1', '--required-duchies', 'duchies/worker2']), 1, /UNIMPLEMENTED/);
+    fails(ms([...dpCalls, 'update-capabilities', '--hmss-supported=true', '--trus-tee-supported']), 1, /UNIMPLEMENTED/);
+    fails(ms([...dpCalls, 'replace-data-availability-interval', '--interval', '2024-01-01T00:00:00Z/2024-02-01T00:00:00Z']), 1, /UNIMPLEMENTED/);
+    fails(ms([...dpCalls, 'replace-data-availability-intervals', '--model-line-interval',
+      'modelProviders/AAAAAAAAAHs/modelSuites/AAAAAAAAAHs/modelLines/AAAAAAAAAHs=2024-01-01T00:00:00Z/2024-02-01T00:00:00Z']), 1, /UNIMPLEMENTED/);
+    fails(ms([...tls, 'measurement-consumers', 'create', '--id-token', 'header.payload.signature', '--creation-token', 'AAAAAAAAAHs',
+      '--certificate', fixture('mc_cs_cert.der'), '--public-key', file('mc.pb'), '--public-key-signature', file('mc.sig')]), 1, /UNIMPLEMENTED/);
+    fails(ms([...tls, 'accounts', 'activate', 'accounts/AAAAAAAAAHs', '--activation-token', 'AAAAAAAAAHs', '--id-token', 'header.payload.signature']), 1,
+      /UNIMPLEMENTED/);
+    // Usage errors before anything is sent.
+    fails(ms([...dpCalls, 'update-capabilities', '--hmss-supported=maybe']), 2, /argument 'maybe' is invalid\. must be 'true' or 'false'/);
+    fails(ms([...dpCalls, 'replace-data-availability-interval', '--interval', '2024-01-01T00:00:00Z']), 2, /--interval <start\/end>/);
+    fails(ms([...dpCalls, 'replace-data-availability-intervals', '--model-line-interval', '2024-01-01T00:00:00Z/2024-02-01T00:00:00Z']), 2,
+      /must be MODEL_LINE=START\/END/);
+    fails(ms([...tls, 'measurement-consumers', 'get']), 2, /required option '--name <name>'/);
+    fails(ms([...tls, 'accounts', 'activate', 'accounts/AAAAAAAAAHs', '--activation-token', 'AAAAAAAAAHs']), 2, /--id-token is required when there is no terminal/);
+    fails(ms([...tls, 'measurement-consumers', 'create', '--id-token', 't', '--creation-token', 't', '--certificate', fixture('mc_cs_cert.der'),
+      '--public-key', fixture('mc_enc_public.tink'), '--public-key-signature', file('mc.sig')]), 1, /mc_enc_public\.tink: /);
   });
 });
