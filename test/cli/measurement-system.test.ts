@@ -390,6 +390,7 @@ describe('MeasurementSystem against a Kingdom process', () => {
       '--certificate', fixture('mc_cs_cert.der'), '--public-key', file('mc.pb'), '--public-key-signature', file('mc.sig')]), 1, /UNIMPLEMENTED/);
     fails(ms([...tls, 'accounts', 'activate', 'accounts/AAAAAAAAAHs', '--activation-token', 'AAAAAAAAAHs', '--id-token', 'header.payload.signature']), 1,
       /UNIMPLEMENTED/);
+    fails(ms([...tls, 'accounts', 'authenticate', '--siop-key', fixture('account1_siop_private.tink')]), 1, /UNIMPLEMENTED/);
     // Usage errors before anything is sent.
     fails(ms([...dpCalls, 'update-capabilities', '--hmss-supported=maybe']), 2, /argument 'maybe' is invalid\. must be 'true' or 'false'/);
     fails(ms([...dpCalls, 'replace-data-availability-interval', '--interval', '2024-01-01T00:00:00Z']), 2, /--interval <start\/end>/);
