@@ -189,6 +189,8 @@ describe('MeasurementSystem against a Kingdom process', () => {
     assert.equal(release.code, 0, release.stderr);
     assert.equal((JSON.parse(release.stdout) as { revocationState?: string }).revocationState, undefined);
     fails(ms([...tls, 'certificates', 'release-hold', edp1Certificate]), 1, /FAILED_PRECONDITION/);
+    // Upstream's picocli passes REVOCATION_STATE_UNSPECIFIED through; the Kingdom answers it.
+    fails(ms([...tls, 'certificates', 'revoke', '--revocation-state', 'REVOCATION_STATE_UNSPECIFIED', edp1Certificate]), 1, /INVALID_ARGUMENT/);
   });
 
   it('answers unknown resources, duplicates and foreign certificates with the Kingdom\'s code in one line', () => {
@@ -377,6 +379,21 @@ describe('MeasurementSystem against a Kingdom process', () => {
     const mcClient = createKingdomClient({ target: kingdom.target, trustedRoots: roots, clientCertificate: readFileSync(fixture('mc_tls.pem'), 'utf8'),
       clientKey: readFileSync(fixture('mc_tls.key'), 'utf8'), apiKey });
     assert.equal((await mcClient.measurements.getMeasurement({ name })).measurementReferenceId, 'cli-ref');
+
+    // A population measurement: no VID sampling interval, the population RequisitionSpec with its filter.
+    const population = ms([...tls, 'measurements', '--api-key', apiKey, 'create', '--measurement-consumer', mc, '--private-key-der-file', fixture('mc_cs_private.der'),
+      '--population', `--population-data-provider=${dp}`, '--population-filter=person.gender == 1',
+      '--population-start-time=2024-01-01T00:00:00Z', '--population-end-time=2024-02-01T00:00:00Z']);
+    assert.equal(population.code, 0, population.stderr);
+    const populationName = /^Measurement Name: (\S+)\n$/.exec(population.stdout)?.[1];
+    const populationRequisition = (await edp1.requisitions.listRequisitions({ parent: dp, pageSize: 1000 })).requisitions.find((q) => q.measurement === populationName);
+    assert.ok(populationRequisition?.encryptedRequisitionSpec && populationRequisition.measurementSpec);
+    const populationSpec = verifyAndUnpack(RequisitionSpecSchema,
+      decryptMessage(loadKeyset(fixture('edp1_enc_private.tink')).keyset, populationRequisition.encryptedRequisitionSpec, SignedMessageSchema), mcDer);
+    assert.equal(populationSpec.requisitionType.case === 'population' && populationSpec.requisitionType.value.filter?.expression, 'person.gender == 1');
+    const populationMeasurementSpec = verifyAndUnpack(MeasurementSpecSchema, populationRequisition.measurementSpec, mcDer);
+    assert.equal(populationMeasurementSpec.measurementType.case, 'population');
+    assert.equal(populationMeasurementSpec.vidSamplingInterval, undefined);
   });
 
   it('the DataProvider, MeasurementConsumer and Account commands the Kingdom does not implement yet fail in one line', () => {
