@@ -35,8 +35,7 @@ import { VERSION } from './version.js';
 
 const PROGRAM = 'EncryptionPublicKeys';
 
-/** Upstream's `EncryptionPublicKey.Format` names a user may pass to `--format`. */
-/** Upstream's picocli takes any name of the enum, FORMAT_UNSPECIFIED included, case-sensitively. */
+/** Upstream's `EncryptionPublicKey.Format` names: its picocli takes any of them, case-sensitively. */
 const FORMAT_NAMES = ['FORMAT_UNSPECIFIED', 'TINK_KEYSET'] as const;
 
 /** A public Tink keyset ready to go into `EncryptionPublicKey.data`; refuses private and JSON keysets. */
