@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { systemClock, type Clock } from '../lib/clock.js';
+import { systemClock, type Clock } from '../lib/index.js';
 import { ApiError } from './errors.js';
 
 /**

@@ -73,3 +73,4 @@ export {
 } from './page-token.js';
 export { fromTextFormat } from './text-format.js';
 export { toTextFormat } from './text-format-writer.js';
+export { PACKED_MESSAGE_TYPES, packedMessageRegistry } from './any-types.js';

@@ -1,12 +1,12 @@
 import { fromBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import type { Any } from '@bufbuild/protobuf/wkt';
 import type { EncryptedMessage } from '../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
-import { typeUrlMatches } from '../lib/type-url.js';
+import { typeUrlMatches } from '../lib/index.js';
 import { ApiError } from './errors.js';
 
 // The type URL core lives in lib/ so crypto/ can share it; the API layer adds
 // the checks that fail with its typed errors.
-export { TYPE_URL_PREFIX, packAny, typeNameOfUrl, typeUrlMatches, typeUrlOf } from '../lib/type-url.js';
+export { TYPE_URL_PREFIX, packAny, typeNameOfUrl, typeUrlMatches, typeUrlOf } from '../lib/index.js';
 
 /**
  * Unpacks an Any that must hold `schema`'s type. Throws TYPE_URL_MISMATCH for

@@ -7,26 +7,38 @@
 import { existsSync } from 'node:fs';
 import { fromBinary, toBinary, create } from '@bufbuild/protobuf';
 import { Command, Option } from 'commander';
-import { CryptoError } from '../crypto/errors.js';
-import { assertKeyMatchesCertificate, publicKeyFromCertificate } from '../crypto/keys.js';
-import { describeKeyset, describeKeysetInfo, type KeysetDescription } from '../crypto/keyset-describe.js';
-import { readEncryptedKeysetInfo, readKeyset, saveKeyset } from '../crypto/keyset-io.js';
-import { DEFAULT_KEY_TEMPLATE, generateKeyset } from '../crypto/keyset-templates.js';
-import { assertPublicKeyset, detectKeysetFormat, parseKeyset, publicKeyset, serializeKeyset, type Keyset } from '../crypto/keyset.js';
 import {
+  CryptoError,
+  assertKeyMatchesCertificate,
+  publicKeyFromCertificate,
+  describeKeyset,
+  describeKeysetInfo,
+  type KeysetDescription,
+  readEncryptedKeysetInfo,
+  readKeyset,
+  saveKeyset,
+  DEFAULT_KEY_TEMPLATE,
+  generateKeyset,
+  assertPublicKeyset,
+  detectKeysetFormat,
+  parseKeyset,
+  publicKeyset,
+  serializeKeyset,
+  type Keyset,
   defaultSignatureAlgorithm,
   describeSignatureAlgorithm,
   SIGNATURE_ALGORITHM_NAMES,
   signatureAlgorithmFromIdentifier,
   type SignatureAlgorithm,
-} from '../crypto/signature-algorithm.js';
-import { signBytes, verifyBytes } from '../crypto/signed-message.js';
+  signBytes,
+  verifyBytes,
+} from '../crypto/index.js';
 import {
   EncryptionPublicKeySchema,
   EncryptionPublicKey_Format,
   type EncryptionPublicKey,
 } from '../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
-import { readFileBytes, writeFileAtomic } from '../lib/files.js';
+import { readFileBytes, writeFileAtomic } from '../lib/index.js';
 import { addCompletionCommand } from './completion.js';
 import { keyTemplateName } from './name-option-values.js';
 import { configureProgram, output, picocliShortOptionValues, runProgram, UsageError } from './run.js';

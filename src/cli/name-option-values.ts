@@ -5,10 +5,8 @@
  * that do not already load those check these inside their action with
  * `checkOption`.
  */
-import { keyTemplate } from '../crypto/keyset-templates.js';
-import { encodeGeneralName, ipAddressBytes, normalizeDnsName } from '../pki/ca-general-names.js';
-import { parseSubject } from '../pki/ca-name.js';
-import { normalizeSerial } from '../pki/ca-store.js';
+import { keyTemplate } from '../crypto/index.js';
+import { encodeGeneralName, ipAddressBytes, normalizeDnsName, parseSubject, normalizeSerial } from '../pki/index.js';
 import { checked } from './option-values.js';
 
 /** A subject as the CA takes it, `/O=Org/CN=Name`. */

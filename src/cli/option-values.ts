@@ -7,9 +7,8 @@
  * checks that need the PKI or Tink are in name-option-values.
  */
 import { InvalidArgumentError } from 'commander';
-import { parseResourceName } from '../api/resource-names.js';
-import { parseDuration } from '../lib/duration.js';
-import { HaloError } from '../lib/errors.js';
+import { parseResourceName } from '../api/index.js';
+import { parseDuration, HaloError } from '../lib/index.js';
 import { UsageError } from './run.js';
 
 type Parser<T> = (value: string) => T;

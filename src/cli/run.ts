@@ -3,7 +3,7 @@
  * failure into one line on stderr and an exit code (0 ok, 1 failure, 2 usage).
  */
 import { Command, CommanderError } from 'commander';
-import { HaloError } from '../lib/errors.js';
+import { HaloError } from '../lib/index.js';
 
 export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
 

@@ -4,11 +4,17 @@
  * sign|verify` and `EncryptionPublicKeys sign`.
  */
 import type { KeyObject } from 'node:crypto';
-import { readCertificateInfo, type CertificateInfo } from '../crypto/certificate-info.js';
-import { CryptoError } from '../crypto/errors.js';
-import { isEncryptedPrivateKey, loadPrivateKey } from '../crypto/keys.js';
-import { SIGNATURE_ALGORITHM_NAMES, signatureAlgorithmByName, type SignatureAlgorithm } from '../crypto/signature-algorithm.js';
-import { readFileBytes } from '../lib/files.js';
+import {
+  readCertificateInfo,
+  type CertificateInfo,
+  CryptoError,
+  isEncryptedPrivateKey,
+  loadPrivateKey,
+  SIGNATURE_ALGORITHM_NAMES,
+  signatureAlgorithmByName,
+  type SignatureAlgorithm,
+} from '../crypto/index.js';
+import { readFileBytes } from '../lib/index.js';
 import { UsageError } from './run.js';
 
 /** The environment variable that may hold a signing key's passphrase (never a flag value: argv is visible to others). */

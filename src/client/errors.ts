@@ -5,7 +5,7 @@
  */
 import { Code, ConnectError } from '@connectrpc/connect';
 import { ErrorInfoSchema } from '../gen/google/rpc/error_details_pb.js';
-import { HaloError } from '../lib/errors.js';
+import { HaloError } from '../lib/index.js';
 
 export type KingdomClientErrorCode =
   /** Nothing answers at the target (refused, unresolvable, timed out). */

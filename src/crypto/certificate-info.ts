@@ -5,9 +5,18 @@
  * algorithm OID). The full X.509 model lives in `pki/`; `crypto/` reads only
  * this much so it does not depend on it.
  */
-import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
-import { DerError, Tag, isContext, isUniversal, parse, sequence } from '../lib/der.js';
-import { PemError, derBlocks } from '../lib/pem.js';
+import {
+  type AlgorithmIdentifier,
+  readAlgorithmIdentifier,
+  DerError,
+  Tag,
+  isContext,
+  isUniversal,
+  parse,
+  sequence,
+  PemError,
+  derBlocks,
+} from '../lib/index.js';
 import { CryptoError } from './errors.js';
 
 export type { AlgorithmIdentifier };

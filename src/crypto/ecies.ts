@@ -27,7 +27,7 @@ import {
   aesGcmEncrypt,
   type AesCtrHmacParams,
 } from './aead.js';
-import { concatBytes } from '../lib/bytes.js';
+import { concatBytes } from '../lib/index.js';
 import { CryptoError } from './errors.js';
 import { hkdf, type HashName } from './hkdf.js';
 import { TYPE_URL, decodeProto, toFixedLength, toTwosComplement } from './keyset-proto.js';

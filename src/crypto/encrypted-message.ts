@@ -5,7 +5,7 @@
  */
 import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { EncryptedMessageSchema, type EncryptedMessage } from '../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
-import { typeNameOfUrl, typeUrlOf } from '../lib/type-url.js';
+import { typeNameOfUrl, typeUrlOf } from '../lib/index.js';
 import { CryptoError } from './errors.js';
 import { decrypt, encrypt, type HybridOptions } from './hybrid.js';
 import type { Keyset } from './keyset.js';

@@ -15,7 +15,7 @@ import {
   HpkePublicKeySchema,
   type HpkeParams,
 } from '../gen/google/crypto/tink/hpke_pb.js';
-import { bytesEqual, concatBytes } from '../lib/bytes.js';
+import { bytesEqual, concatBytes } from '../lib/index.js';
 import { aeadOpen, aeadSeal, type AeadCipher } from './aead.js';
 import { CryptoError } from './errors.js';
 import { hkdfExpand, hkdfExtract, hashLength, type HashName } from './hkdf.js';

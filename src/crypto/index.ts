@@ -25,9 +25,15 @@ export { DEFAULT_KEY_TEMPLATE, generateKeyset, KEY_TEMPLATE_NAMES, keyTemplate, 
 export { addKey, deleteKey, destroyKey, disableKey, enableKey, promoteKey } from './keyset-ops.js';
 export { describeKeyset, describeKeysetInfo } from './keyset-describe.js';
 export type { KeyDescription, KeysetDescription } from './keyset-describe.js';
-export { decryptKeyset, encryptKeyset, parseEncryptedKeyset, serializeEncryptedKeyset } from './keyset-encryption.js';
+export {
+  decryptKeyset,
+  encryptKeyset,
+  parseEncryptedKeyset,
+  serializeEncryptedKeyset,
+  DEFAULT_SCRYPT,
+} from './keyset-encryption.js';
 export type { KeysetProtection, ScryptParams } from './keyset-encryption.js';
-export { loadKeyset, readKeyset, saveKeyset } from './keyset-io.js';
+export { loadKeyset, readKeyset, saveKeyset, readEncryptedKeysetInfo } from './keyset-io.js';
 export type { KeysetSecrets, LoadedKeyset, SaveKeysetOptions } from './keyset-io.js';
 
 export { decrypt, encrypt, MAX_HYBRID_BYTES } from './hybrid.js';
@@ -44,6 +50,7 @@ export {
   loadPublicKey,
   publicKeyFromCertificate,
   publicKeyFromSpki,
+  privateKeyNeedsRewrite,
 } from './keys.js';
 export { readCertificateInfo } from './certificate-info.js';
 export type { CertificateInfo } from './certificate-info.js';
@@ -54,6 +61,7 @@ export {
   signatureAlgorithmByName,
   signatureAlgorithmByOid,
   SignatureAlgorithms,
+  signatureAlgorithmFromIdentifier,
 } from './signature-algorithm.js';
 export type { SignatureAlgorithm, SignatureAlgorithmName } from './signature-algorithm.js';
 export { derToP1363, p1363ToDer } from './ecdsa-signature.js';
@@ -66,3 +74,4 @@ export {
   verifySignedMessage,
 } from './signed-message.js';
 export type { Signer, VerifiedMessage } from './signed-message.js';
+export type { Pkcs8EncryptionOptions } from './pkcs8-encryption.js';

@@ -8,8 +8,17 @@
  * decoder internals) are kept as `cause` only.
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { Tag, isUniversal, parse, children, DerError } from '../lib/der.js';
-import { PemError, decodePem, encodePem, looksLikePem } from '../lib/pem.js';
+import {
+  Tag,
+  isUniversal,
+  parse,
+  children,
+  DerError,
+  PemError,
+  decodePem,
+  encodePem,
+  looksLikePem,
+} from '../lib/index.js';
 import { readCertificateInfo, type CertificateInfo } from './certificate-info.js';
 import { CryptoError } from './errors.js';
 import { decryptPkcs8, encryptPkcs8, needsKdfUpgrade, type Pkcs8EncryptionOptions } from './pkcs8-encryption.js';

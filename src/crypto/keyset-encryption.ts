@@ -14,7 +14,7 @@
 import { create, fromBinary, fromJsonString, toBinary, toJsonString } from '@bufbuild/protobuf';
 import { randomBytes } from 'node:crypto';
 import { EncryptedKeysetSchema, KeysetSchema, type EncryptedKeyset, type Keyset } from '../gen/google/crypto/tink/tink_pb.js';
-import { concatBytes } from '../lib/bytes.js';
+import { concatBytes } from '../lib/index.js';
 import { aeadOpen, aeadSeal } from './aead.js';
 import { CryptoError } from './errors.js';
 import { deriveScryptKey, type ScryptParams } from './scrypt.js';

@@ -3,7 +3,7 @@
  * JSON Tink keysets, and our encrypted keysets (binary or JSON). Private
  * material is written with mode 0600.
  */
-import { readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
+import { readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/index.js';
 import { CryptoError } from './errors.js';
 import {
   decryptKeyset,

@@ -11,8 +11,7 @@
  * (PBKDF2) still open; `needsKdfUpgrade` tells the writer to rewrite them.
  */
 import { createCipheriv, createDecipheriv, createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
-import { encode, parse, readInteger, readOctetString, sequence } from '../lib/der.js';
-import { readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
+import { encode, parse, readInteger, readOctetString, sequence, readAlgorithmIdentifier } from '../lib/index.js';
 import { CryptoError } from './errors.js';
 import { deriveScryptKey, scryptMemory, type ScryptParams } from './scrypt.js';
 

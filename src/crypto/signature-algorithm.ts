@@ -5,8 +5,16 @@
  * use for their own certificates.
  */
 import type { KeyObject } from 'node:crypto';
-import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
-import { DerError, children, isContext, parse, readSmallInteger, sequence } from '../lib/der.js';
+import {
+  type AlgorithmIdentifier,
+  readAlgorithmIdentifier,
+  DerError,
+  children,
+  isContext,
+  parse,
+  readSmallInteger,
+  sequence,
+} from '../lib/index.js';
 import { ecdsaFieldSize } from './ecdsa-signature.js';
 import { CryptoError } from './errors.js';
 import { hashLength, type HashName } from './hkdf.js';

@@ -12,7 +12,7 @@ import { X509Certificate, constants, sign, verify, type KeyObject } from 'node:c
 import { create, fromBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import type { Any } from '@bufbuild/protobuf/wkt';
 import { SignedMessageSchema, type SignedMessage } from '../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
-import { packAny } from '../lib/type-url.js';
+import { packAny } from '../lib/index.js';
 import { readCertificateInfo, type CertificateInfo } from './certificate-info.js';
 import { ecdsaFieldSize, parseDerEcdsaSignature } from './ecdsa-signature.js';
 import { CryptoError } from './errors.js';

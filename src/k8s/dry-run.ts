@@ -4,11 +4,11 @@
  * and report key by key what would change, as SKIDs and fingerprints.
  * Nothing is written anywhere.
  */
-import { describeGenerator, findKustomizationFile, type Kustomization, readKustomization } from './kustomization.js';
+import { describeGenerator, findKustomizationFile, type Kustomization, readKustomization, type SecretUpdate } from './kustomization.js';
 import { type KubectlOptions, renderKustomization } from './kubectl.js';
 import { findRenderedSecret, type RenderedManifests } from './rendered-secrets.js';
 import { diffSecretData, type SecretDiff } from './secret-diff.js';
-import { planSecretUpdates, type SecretUpdate } from './secret-update-plan.js';
+import { planSecretUpdates } from './secret-update-plan.js';
 import { K8sError } from './errors.js';
 
 export interface PreviewOptions extends KubectlOptions {

@@ -1,4 +1,4 @@
-import { HaloError } from '../lib/errors.js';
+import { HaloError } from '../lib/index.js';
 
 /** Every failure of the Kubernetes part; callers switch on `code`. */
 export type K8sErrorCode =

@@ -10,7 +10,7 @@
  */
 import { execFile } from 'node:child_process';
 import { basename } from 'node:path';
-import { formatDuration } from '../lib/duration.js';
+import { formatDuration } from '../lib/index.js';
 import { K8sError } from './errors.js';
 import { parseRenderedManifests, type RenderedManifests } from './rendered-secrets.js';
 

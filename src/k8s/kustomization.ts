@@ -11,7 +11,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Document, isMap, isScalar, isSeq, parseDocument, type YAMLMap } from 'yaml';
-import { FileError, readFileBytes } from '../lib/files.js';
+import { FileError, readFileBytes } from '../lib/index.js';
 import { K8sError } from './errors.js';
 
 /** The names kustomize looks for, in its order. */
@@ -62,6 +62,22 @@ export interface Kustomization {
 export interface GeneratorId {
   readonly name: string;
   readonly namespace?: string;
+}
+
+export interface SecretFileInput {
+  readonly key: string;
+  readonly data: Uint8Array | string;
+}
+
+/**
+ * A change to one generator (secret-update-plan.ts checks it): sets (adds or replaces)
+ * `files` and removes `removeKeys`; other keys stay as they are.
+ */
+export interface SecretUpdate extends GeneratorId {
+  /** Required to match an existing generator's type; used when creating one (absent: Opaque). */
+  readonly type?: string;
+  readonly files: readonly SecretFileInput[];
+  readonly removeKeys?: readonly string[];
 }
 
 export interface LoadedKustomization {

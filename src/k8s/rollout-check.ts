@@ -12,9 +12,8 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { checkServerIdentity, connect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
-import { type Clock, systemClock } from '../lib/clock.js';
-import { formatDuration } from '../lib/duration.js';
-import { type Certificate, parseCertificate, parseCertificates } from '../pki/certificate.js';
+import { type Clock, systemClock, formatDuration } from '../lib/index.js';
+import { type Certificate, parseCertificate, parseCertificates } from '../pki/index.js';
 import { K8sError } from './errors.js';
 import { type CertificateSummary, summarizeCertificate } from './secret-summary.js';
 import { certificateBundle, type CertificatesInput } from './tls-secret.js';

@@ -4,7 +4,7 @@
  * is what the rotation compares with the keyring and the served leaf).
  */
 import { isAbsolute, resolve } from 'node:path';
-import { FileError, readFileBytes } from '../lib/files.js';
+import { FileError, readFileBytes } from '../lib/index.js';
 import { K8sError } from './errors.js';
 import { describeGenerator, findGenerator, type GeneratorId, readKustomization } from './kustomization.js';
 import { type CertificateSummary, summarizeSecretFile } from './secret-summary.js';

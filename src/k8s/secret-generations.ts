@@ -28,7 +28,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmS
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { isMap, isScalar, isSeq, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
-import { FileError, readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
+import { FileError, readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/index.js';
 import { K8sError } from './errors.js';
 import {
   findKustomizationFile,
@@ -40,11 +40,13 @@ import {
   parseFileSource,
   parseKustomization,
   sameGenerator,
+  type SecretUpdate,
 } from './kustomization.js';
 import { resolveInside } from './secret-files.js';
-import { type PlannedUpdate, planSecretUpdates, type SecretUpdate } from './secret-update-plan.js';
+import { type PlannedUpdate, planSecretUpdates } from './secret-update-plan.js';
 
-export type { PlannedUpdate, SecretFileInput, SecretUpdate } from './secret-update-plan.js';
+export type { PlannedUpdate } from './secret-update-plan.js';
+export type { SecretFileInput, SecretUpdate } from './kustomization.js';
 export { planSecretUpdates } from './secret-update-plan.js';
 
 export const GENERATIONS_DIR = 'secret-generations';

@@ -5,10 +5,9 @@
  * audit entries use these, so key bytes never leave the file.
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import { isEncryptedPrivateKey, loadPrivateKey } from '../crypto/keys.js';
-import { decodePem, looksLikePem } from '../lib/pem.js';
-import { type Certificate, parseCertificate, parseCertificates } from '../pki/certificate.js';
-import { spkiOf, subjectKeyIdentifierOf } from '../pki/key-types.js';
+import { isEncryptedPrivateKey, loadPrivateKey } from '../crypto/index.js';
+import { decodePem, looksLikePem } from '../lib/index.js';
+import { type Certificate, parseCertificate, parseCertificates, spkiOf, subjectKeyIdentifierOf } from '../pki/index.js';
 
 export interface CertificateSummary {
   /** subjectKeyIdentifier, lower-case hex; absent when the certificate has none. */

@@ -5,22 +5,18 @@
  * would.
  */
 import { K8sError } from './errors.js';
-import { describeGenerator, findGenerator, type GeneratorId, type Kustomization, sameGenerator, type SecretGenerator, TLS_SECRET_TYPE } from './kustomization.js';
+import {
+  describeGenerator,
+  findGenerator,
+  type GeneratorId,
+  type Kustomization,
+  sameGenerator,
+  type SecretGenerator,
+  type SecretUpdate,
+  TLS_SECRET_TYPE,
+} from './kustomization.js';
 import { readReferenced, resolveInside } from './secret-files.js';
 import { assertTlsPair } from './tls-secret.js';
-
-export interface SecretFileInput {
-  readonly key: string;
-  readonly data: Uint8Array | string;
-}
-
-/** Sets (adds or replaces) `files` and removes `removeKeys`; other keys stay as they are. */
-export interface SecretUpdate extends GeneratorId {
-  /** Required to match an existing generator's type; used when creating one (absent: Opaque). */
-  readonly type?: string;
-  readonly files: readonly SecretFileInput[];
-  readonly removeKeys?: readonly string[];
-}
 
 /** A validated update: data as bytes, and the generator it lands on, if it exists. */
 export interface PlannedUpdate {

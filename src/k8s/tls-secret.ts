@@ -6,14 +6,11 @@
  * written, since a mismatched pair takes the endpoint down.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { loadPrivateKey } from '../crypto/keys.js';
-import { encodePem } from '../lib/pem.js';
-import { parseCertificates } from '../pki/certificate.js';
-import { spkiOf } from '../pki/key-types.js';
+import { loadPrivateKey } from '../crypto/index.js';
+import { encodePem } from '../lib/index.js';
+import { parseCertificates, spkiOf } from '../pki/index.js';
 import { K8sError } from './errors.js';
-import type { GeneratorId } from './kustomization.js';
-import { TLS_SECRET_TYPE } from './kustomization.js';
-import type { SecretUpdate } from './secret-update-plan.js';
+import { type GeneratorId, type SecretUpdate, TLS_SECRET_TYPE } from './kustomization.js';
 
 /** Certificates as PEM text or bytes (any number of blocks), one DER certificate, or a list of DER certificates. */
 export type CertificatesInput = string | Uint8Array | readonly Uint8Array[];

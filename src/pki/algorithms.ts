@@ -7,7 +7,7 @@
  */
 import { type KeyObject, constants, createPublicKey, verify } from 'node:crypto';
 import { type SignatureAlgorithm, SignatureAlgorithms } from '../crypto/index.js';
-import { DerError, children, isContext, parse, readInteger, readNull, readOid, sequence } from '../lib/der.js';
+import { DerError, children, isContext, parse, readInteger, readNull, readOid, sequence } from '../lib/index.js';
 import { type AlgorithmIdentifier, type Certificate, OID } from './certificate.js';
 import { PkiError } from './errors.js';
 

@@ -5,7 +5,7 @@
  * (RFC 5280 §4.2.1.6). Bad input is INVALID_REQUEST, never a bad certificate.
  */
 import { domainToASCII } from 'node:url';
-import { encode, tlv } from '../lib/der.js';
+import { encode, tlv } from '../lib/index.js';
 import { PkiError } from './errors.js';
 import { hasDnsLabelSyntax, parseIp } from './hostname.js';
 

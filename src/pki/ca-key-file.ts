@@ -7,8 +7,8 @@
  * process table.
  */
 import type { KeyObject } from 'node:crypto';
-import { exportEncryptedPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
-import { readFileBytes } from '../lib/files.js';
+import { exportEncryptedPrivateKeyPem, loadPrivateKey } from '../crypto/index.js';
+import { readFileBytes } from '../lib/index.js';
 import { PkiError } from './errors.js';
 
 export const PASSPHRASE_ENV = 'HALO_KEYS_CA_PASSPHRASE';

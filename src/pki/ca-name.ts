@@ -5,7 +5,7 @@
  * except PrintableString where X.520 requires it (country, serial number) and
  * IA5String for e-mail and domain components.
  */
-import { encode } from '../lib/der.js';
+import { encode } from '../lib/index.js';
 import { PkiError } from './errors.js';
 import { oid } from './extensions-builder.js';
 import { ATTRIBUTE_TYPES } from './name.js';

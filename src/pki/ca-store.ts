@@ -13,10 +13,9 @@
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
-import { encodePem } from '../lib/pem.js';
+import { readFileBytes, writeFileAtomic, writeSecretFile, encodePem } from '../lib/index.js';
 import type { CertificateAuthority } from './ca.js';
-import { privateKeyNeedsRewrite } from '../crypto/keys.js';
+import { privateKeyNeedsRewrite } from '../crypto/index.js';
 import { decryptPrivateKey, encryptPrivateKey } from './ca-key-file.js';
 import { type Certificate, parseCertificate, parseCertificates } from './certificate.js';
 import { PkiError } from './errors.js';

@@ -5,7 +5,7 @@
  * live on disk is `ca-store.ts`'s business.
  */
 import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
-import type { Clock } from '../lib/clock.js';
+import type { Clock } from '../lib/index.js';
 import type { GeneralNameInput } from './ca-general-names.js';
 import { subjectToDer } from './ca-name.js';
 import {

@@ -4,7 +4,7 @@
  * correct DER for what it is given.
  */
 import { randomBytes } from 'node:crypto';
-import { encode } from '../lib/der.js';
+import { encode } from '../lib/index.js';
 import { PkiError } from './errors.js';
 import { signatureSchemeFor } from './key-types.js';
 import type { SigningKey } from './signer.js';

@@ -8,10 +8,11 @@
  *
  * Every failure is `PkiError('CERT_MALFORMED')`, whatever the input.
  */
-import { sha256Hex } from '../lib/digest.js';
-import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
-import { readFileBytes } from '../lib/files.js';
 import {
+  sha256Hex,
+  type AlgorithmIdentifier,
+  readAlgorithmIdentifier,
+  readFileBytes,
   type DerNode,
   DerError,
   Tag,
@@ -29,110 +30,20 @@ import {
   readOid,
   readTime,
   sequence,
-} from '../lib/der.js';
-import { type GeneralName } from './general-name.js';
+} from '../lib/index.js';
 import { type Name, decodeName, namesEqual } from './name.js';
-import { decodeExtensions } from './extensions.js';
+import { type DecodedExtensions, type Extension, decodeExtensions } from './extensions.js';
+import { OID } from './oids.js';
 import { PkiError } from './errors.js';
 import { decodeStrictly, readDerBlocks } from './strict-decode.js';
 
 export type { Name, NameAttribute } from './name.js';
+export { KEY_USAGE_BITS, OID, type KeyUsage } from './oids.js';
+export type { AuthorityKeyIdentifierDetails, BasicConstraints, Extension, NameConstraints } from './extensions.js';
 export type { GeneralName } from './general-name.js';
-export type { AlgorithmIdentifier } from '../lib/algorithm-identifier.js';
+export type { AlgorithmIdentifier } from '../lib/index.js';
 
-/** Extension and algorithm OIDs this module knows by name. */
-export const OID = {
-  subjectKeyIdentifier: '2.5.29.14',
-  keyUsage: '2.5.29.15',
-  subjectAltName: '2.5.29.17',
-  issuerAltName: '2.5.29.18',
-  basicConstraints: '2.5.29.19',
-  cRLNumber: '2.5.29.20',
-  cRLReason: '2.5.29.21',
-  invalidityDate: '2.5.29.24',
-  deltaCRLIndicator: '2.5.29.27',
-  issuingDistributionPoint: '2.5.29.28',
-  certificateIssuer: '2.5.29.29',
-  nameConstraints: '2.5.29.30',
-  cRLDistributionPoints: '2.5.29.31',
-  certificatePolicies: '2.5.29.32',
-  policyMappings: '2.5.29.33',
-  authorityKeyIdentifier: '2.5.29.35',
-  policyConstraints: '2.5.29.36',
-  extKeyUsage: '2.5.29.37',
-  freshestCRL: '2.5.29.46',
-  inhibitAnyPolicy: '2.5.29.54',
-  authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
-  subjectInfoAccess: '1.3.6.1.5.5.7.1.11',
-  ctPrecertificateScts: '1.3.6.1.4.1.11129.2.4.2',
-  // Extended key usages.
-  anyExtendedKeyUsage: '2.5.29.37.0',
-  serverAuth: '1.3.6.1.5.5.7.3.1',
-  clientAuth: '1.3.6.1.5.5.7.3.2',
-  codeSigning: '1.3.6.1.5.5.7.3.3',
-  emailProtection: '1.3.6.1.5.5.7.3.4',
-  timeStamping: '1.3.6.1.5.5.7.3.8',
-  ocspSigning: '1.3.6.1.5.5.7.3.9',
-  // Public key algorithms and curves.
-  ecPublicKey: '1.2.840.10045.2.1',
-  rsaEncryption: '1.2.840.113549.1.1.1',
-  rsassaPss: '1.2.840.113549.1.1.10',
-  ed25519: '1.3.101.112',
-  ed448: '1.3.101.113',
-  dsa: '1.2.840.10040.4.1',
-  p256: '1.2.840.10045.3.1.7',
-  p384: '1.3.132.0.34',
-  p521: '1.3.132.0.35',
-} as const;
-
-export type KeyUsage =
-  | 'digitalSignature'
-  | 'nonRepudiation'
-  | 'keyEncipherment'
-  | 'dataEncipherment'
-  | 'keyAgreement'
-  | 'keyCertSign'
-  | 'cRLSign'
-  | 'encipherOnly'
-  | 'decipherOnly';
-
-/** The KeyUsage bit names in bit order (bit 0 first). */
-export const KEY_USAGE_BITS: readonly KeyUsage[] = [
-  'digitalSignature',
-  'nonRepudiation',
-  'keyEncipherment',
-  'dataEncipherment',
-  'keyAgreement',
-  'keyCertSign',
-  'cRLSign',
-  'encipherOnly',
-  'decipherOnly',
-];
-
-export interface Extension {
-  readonly critical: boolean;
-  /** The extnValue OCTET STRING contents (the DER of the extension's own type). */
-  readonly value: Uint8Array;
-}
-
-export interface BasicConstraints {
-  readonly ca: boolean;
-  readonly pathLenConstraint?: number;
-}
-
-export interface NameConstraints {
-  readonly permitted: GeneralName[];
-  readonly excluded: GeneralName[];
-}
-
-/** The whole authorityKeyIdentifier, for the checks that look past the key id. */
-export interface AuthorityKeyIdentifierDetails {
-  readonly keyIdentifier?: Uint8Array;
-  readonly authorityCertIssuer?: readonly GeneralName[];
-  readonly authorityCertSerialNumber?: bigint;
-}
-
-export interface Certificate {
+export interface Certificate extends DecodedExtensions {
   readonly der: Uint8Array;
   /** The tbsCertificate element, as signed. */
   readonly tbs: Uint8Array;
@@ -159,15 +70,6 @@ export interface Certificate {
   /** The SPKI algorithm parameters element, when present. */
   readonly publicKeyParameters?: Uint8Array;
   readonly extensions: ReadonlyMap<string, Extension>;
-  readonly basicConstraints?: BasicConstraints;
-  readonly keyUsage?: ReadonlySet<KeyUsage>;
-  readonly extKeyUsage?: readonly string[];
-  readonly subjectAltNames?: readonly GeneralName[];
-  readonly subjectKeyIdentifier?: Uint8Array;
-  /** The `[0]` keyIdentifier of authorityKeyIdentifier only (absent if `[0]` is). */
-  readonly authorityKeyIdentifier?: Uint8Array;
-  readonly authorityKeyIdentifierDetails?: AuthorityKeyIdentifierDetails;
-  readonly nameConstraints?: NameConstraints;
   /** SHA-256 of the DER, lower-case hex. */
   readonly fingerprintSha256: string;
   /** Subject and issuer are the same name (RFC 5280 §6.1: self-issued). */

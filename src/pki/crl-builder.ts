@@ -5,7 +5,7 @@
  * the right issuer.
  */
 import type { SigningKey } from './signer.js';
-import { encode, minimalUnsigned } from '../lib/der.js';
+import { encode, minimalUnsigned } from '../lib/index.js';
 import { truncateToSeconds } from './certificate-builder.js';
 import type { Certificate } from './certificate.js';
 import { PkiError } from './errors.js';

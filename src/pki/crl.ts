@@ -7,8 +7,9 @@
  * Delta and indirect CRLs are not supported: a delta CRL is ignored, an
  * indirect one is refused.
  */
-import { type AlgorithmIdentifier, readAlgorithmIdentifier } from '../lib/algorithm-identifier.js';
 import {
+  type AlgorithmIdentifier,
+  readAlgorithmIdentifier,
   type DerNode,
   DerError,
   Tag,
@@ -20,7 +21,7 @@ import {
   readInteger,
   readTime,
   sequence,
-} from '../lib/der.js';
+} from '../lib/index.js';
 import { verifySignature } from './algorithms.js';
 import { type Certificate, type Extension, OID, readExtensions, readSignatureValue, readSigned } from './certificate.js';
 import { PkiError } from './errors.js';

@@ -19,8 +19,8 @@ import {
   sequence,
   Tag,
   isUniversal,
-} from '../lib/der.js';
-import { derBlocks } from '../lib/pem.js';
+  derBlocks,
+} from '../lib/index.js';
 import { verifyWithKey } from './algorithms.js';
 import type { GeneralNameInput } from './ca-general-names.js';
 import { PkiError } from './errors.js';

@@ -3,7 +3,7 @@
  * extensions (§5.2, §5.3) the CA writes. Each returns a whole `Extension`
  * SEQUENCE, so a builder only has to list them.
  */
-import { encode, tlv } from '../lib/der.js';
+import { encode, tlv } from '../lib/index.js';
 import { encodeConstraintBase, encodeGeneralName, type GeneralNameInput } from './ca-general-names.js';
 import { KEY_USAGE_BITS, type KeyUsage, OID } from './certificate.js';
 import { CRL_REASONS, type CrlReason } from './crl.js';

@@ -5,27 +5,66 @@
  * malformed value is `PkiError('CERT_MALFORMED')` naming the extension.
  * `extensions-builder.ts` is the encoding side.
  */
-import { DerError, Tag, TagClass, children, expectUniversal, integerBytes, isUniversal, parse, readBitString, readBoolean, readInteger, readOctetString, readOid, sequence } from '../lib/der.js';
-import { type AuthorityKeyIdentifierDetails, type BasicConstraints, type Certificate, type Extension, KEY_USAGE_BITS, type KeyUsage, type NameConstraints, OID } from './certificate.js';
+import {
+  DerError,
+  Tag,
+  TagClass,
+  children,
+  expectUniversal,
+  integerBytes,
+  isUniversal,
+  parse,
+  readBitString,
+  readBoolean,
+  readInteger,
+  readOctetString,
+  readOid,
+  sequence,
+} from '../lib/index.js';
 import { PkiError } from './errors.js';
 import { type GeneralName, decodeGeneralName, decodeGeneralNames } from './general-name.js';
 import { type Name } from './name.js';
+import { KEY_USAGE_BITS, type KeyUsage, OID } from './oids.js';
 
 function malformed(message: string, cause?: unknown): PkiError {
   return new PkiError('CERT_MALFORMED', message, cause === undefined ? undefined : { cause });
 }
 
-type DecodedExtensions = Pick<
-  Certificate,
-  | 'basicConstraints'
-  | 'keyUsage'
-  | 'extKeyUsage'
-  | 'subjectAltNames'
-  | 'subjectKeyIdentifier'
-  | 'authorityKeyIdentifier'
-  | 'authorityKeyIdentifierDetails'
-  | 'nameConstraints'
->;
+export interface Extension {
+  readonly critical: boolean;
+  /** The extnValue OCTET STRING contents (the DER of the extension's own type). */
+  readonly value: Uint8Array;
+}
+
+export interface BasicConstraints {
+  readonly ca: boolean;
+  readonly pathLenConstraint?: number;
+}
+
+export interface NameConstraints {
+  readonly permitted: GeneralName[];
+  readonly excluded: GeneralName[];
+}
+
+/** The whole authorityKeyIdentifier, for the checks that look past the key id. */
+export interface AuthorityKeyIdentifierDetails {
+  readonly keyIdentifier?: Uint8Array;
+  readonly authorityCertIssuer?: readonly GeneralName[];
+  readonly authorityCertSerialNumber?: bigint;
+}
+
+/** The certificate fields decoded from its extensions. */
+export interface DecodedExtensions {
+  readonly basicConstraints?: BasicConstraints;
+  readonly keyUsage?: ReadonlySet<KeyUsage>;
+  readonly extKeyUsage?: readonly string[];
+  readonly subjectAltNames?: readonly GeneralName[];
+  readonly subjectKeyIdentifier?: Uint8Array;
+  /** The `[0]` keyIdentifier of authorityKeyIdentifier only (absent if `[0]` is). */
+  readonly authorityKeyIdentifier?: Uint8Array;
+  readonly authorityKeyIdentifierDetails?: AuthorityKeyIdentifierDetails;
+  readonly nameConstraints?: NameConstraints;
+}
 
 type Decoded = { -readonly [K in keyof DecodedExtensions]?: DecodedExtensions[K] };
 

@@ -3,7 +3,7 @@
  * authorityKeyIdentifier and name constraints. IA5String forms must be ASCII;
  * IP addresses are raw bytes (4 or 16), with a mask when used as a constraint.
  */
-import { type DerNode, DerError, TagClass, children, parse } from '../lib/der.js';
+import { type DerNode, DerError, TagClass, children, parse } from '../lib/index.js';
 import { type Name, decodeName } from './name.js';
 
 export type GeneralName =

@@ -1,12 +1,20 @@
 // Public surface of the PKI: X.509 parsing, RFC 5280 path validation with
 // host checks, trust stores, CRLs, and the private CA (profiles, CSRs, CRL
-// issuing, the CA directory). DER encoders, signature plumbing and path
-// building internals stay private to the part.
+// issuing, the CA directory, keys on a PKCS#11 token, the general-name
+// encoders its name constraints use). Path building internals stay private
+// to the part.
 export { PkiError } from './errors.js';
 export type { PkiErrorCode } from './errors.js';
 
 // Parsing
-export { KEY_USAGE_BITS, OID, parseCertificate, parseCertificates } from './certificate.js';
+export {
+  KEY_USAGE_BITS,
+  OID,
+  parseCertificate,
+  parseCertificates,
+  parseCertificatesFrom,
+  readCertificatesFile,
+} from './certificate.js';
 export type {
   AlgorithmIdentifier,
   AuthorityKeyIdentifierDetails,
@@ -77,7 +85,21 @@ export {
   takeCrlNumber,
   withCaLock,
   writeCaState,
+  openTokenCa,
+  readCaKeyCustody,
 } from './ca-store.js';
 export type { CaState, IssuedKind, IssuedRecord, NewCaDirectory, RevocationRecord } from './ca-store.js';
 export { PASSPHRASE_ENV, resolvePassphrase } from './ca-key-file.js';
 export type { PassphraseSource } from './ca-key-file.js';
+export { encodeConstraintBase, encodeGeneralName, ipAddressBytes, normalizeDnsName } from './ca-general-names.js';
+export {
+  PKCS11_MODULE_ENV,
+  PKCS11_PIN_ENV,
+  TOKEN_KEY_TYPES,
+  findTokenPublicKey,
+  generateTokenKey,
+  parsePkcs11Uri,
+  pkcs11Signer,
+} from './pkcs11-signer.js';
+export type { TokenAccess } from './pkcs11-signer.js';
+export type { KeySigner } from './signer.js';

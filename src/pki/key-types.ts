@@ -5,10 +5,12 @@
  */
 import { createHash, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { SignatureAlgorithms } from '../crypto/index.js';
-import { encode, parse, readBitString, readOid, sequence } from '../lib/der.js';
+import { encode, parse, readBitString, readOid, sequence } from '../lib/index.js';
 import type { Certificate } from './certificate.js';
 import { PkiError } from './errors.js';
-import { type KeySigner, type SigningKey, isKeySigner } from './signer.js';
+import { type KeySigner, type SignatureScheme, type SigningKey, isKeySigner } from './signer.js';
+
+export type { SignatureScheme } from './signer.js';
 
 export type KeyType = 'p256' | 'p384' | 'rsa3072' | 'ed25519';
 
@@ -46,14 +48,6 @@ export const SignatureOid = {
   RSA_SHA512: SignatureAlgorithms.SHA_512_WITH_RSA_ENCRYPTION.oid,
   ED25519: SignatureAlgorithms.ED25519.oid,
 } as const;
-
-/** How a private key signs: the AlgorithmIdentifier to declare and the sign function. */
-export interface SignatureScheme {
-  oid: string;
-  /** The DER AlgorithmIdentifier (RSA carries NULL parameters, ECDSA and EdDSA none). */
-  algorithmIdentifier: Uint8Array;
-  sign(data: Uint8Array): Uint8Array;
-}
 
 const schemeCache = new WeakMap<KeyObject, SignatureScheme>();
 

@@ -3,7 +3,7 @@
  * comparison RFC 5280 §7.1 asks for when chaining (issuer of the child equal
  * to subject of the parent).
  */
-import { type DerNode, DerError, Tag, TagClass, children, parse, readOid, sequence } from '../lib/der.js';
+import { type DerNode, DerError, Tag, TagClass, children, parse, readOid, sequence } from '../lib/index.js';
 
 export interface NameAttribute {
   /** Attribute type OID, dotted. */

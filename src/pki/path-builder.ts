@@ -10,7 +10,7 @@
  * capped; and a work budget (candidates examined, signatures checked) ends
  * the search with `PATH_TOO_DEEP`.
  */
-import { sha256Hex } from '../lib/digest.js';
+import { sha256Hex } from '../lib/index.js';
 import { verifyCertificateSignature } from './algorithms.js';
 import { type Certificate } from './certificate.js';
 import { PkiError } from './errors.js';

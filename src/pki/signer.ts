@@ -5,7 +5,14 @@
  * only hands back signatures.
  */
 import { KeyObject, createPublicKey } from 'node:crypto';
-import type { SignatureScheme } from './key-types.js';
+
+/** How a private key signs: the AlgorithmIdentifier to declare and the sign function. */
+export interface SignatureScheme {
+  oid: string;
+  /** The DER AlgorithmIdentifier (RSA carries NULL parameters, ECDSA and EdDSA none). */
+  algorithmIdentifier: Uint8Array;
+  sign(data: Uint8Array): Uint8Array;
+}
 
 export interface KeySigner {
   /** The public half, for the certificate's SPKI and to check the key belongs to it. */

@@ -3,8 +3,7 @@
  * (a `DerError`, or anything unforeseen) leaves as one `PkiError` code, so a
  * caller never sees a TypeError for bad input.
  */
-import { DerError } from '../lib/der.js';
-import { PemError, derBlocks } from '../lib/pem.js';
+import { DerError, PemError, derBlocks } from '../lib/index.js';
 import { PkiError, type PkiErrorCode } from './errors.js';
 
 /** Runs `decode`; anything but a `PkiError` becomes `code` with "`what` is malformed: ...". */

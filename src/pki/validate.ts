@@ -10,7 +10,7 @@
  * basicConstraints, keyUsage, pathLenConstraint, name constraints, unknown
  * critical extensions. Their own signatures are not checked.
  */
-import { type Clock, systemClock } from '../lib/clock.js';
+import { type Clock, systemClock } from '../lib/index.js';
 import { publicKeyOf } from './algorithms.js';
 import { type Certificate, type KeyUsage, OID } from './certificate.js';
 import { PkiError, type PkiErrorCode } from './errors.js';

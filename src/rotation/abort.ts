@@ -18,7 +18,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../lib/files.js';
+import { writeFileAtomic } from '../lib/index.js';
 import { RotationError } from './errors.js';
 import { JOURNAL_ARCHIVE_DIR, type Journal, type JournalStep, type PlannedStep, type StepType, archiveJournal, newJournal, newJournalId, readJournal, writeJournal } from './journal.js';
 import { findEntry } from './keyring.js';

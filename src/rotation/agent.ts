@@ -11,9 +11,8 @@
  */
 import { join } from 'node:path';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { Clock } from '../lib/clock.js';
+import { type Clock, formatDuration } from '../lib/index.js';
 import { AUDIT_FILES, verifyAuditLog } from './audit-log.js';
-import { formatDuration } from '../lib/duration.js';
 import { RotationError } from './errors.js';
 import { readJournal } from './journal.js';
 import type { KingdomPort } from './kingdom-port.js';

@@ -11,8 +11,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
-import type { Clock } from '../lib/clock.js';
-import { writeFileAtomic } from '../lib/files.js';
+import { type Clock, writeFileAtomic } from '../lib/index.js';
 import { RotationError } from './errors.js';
 
 export const AUDIT_FILES = { log: 'audit.jsonl', anchor: 'audit.anchor.json' } as const;

@@ -7,7 +7,7 @@
  */
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { readFileBytes, writeFileAtomic } from '../lib/files.js';
+import { readFileBytes, writeFileAtomic } from '../lib/index.js';
 import { CONFIG_FILE, parseConfig } from './config.js';
 import { RotationError } from './errors.js';
 import { acquireLock } from './lock.js';

@@ -10,9 +10,8 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { parseResourceName } from '../api/index.js';
-import { parseDuration as parseDurationText } from '../lib/duration.js';
-import { readFileBytes } from '../lib/files.js';
-import { isKeyType, type KeyType } from '../pki/key-types.js';
+import { parseDuration as parseDurationText, readFileBytes } from '../lib/index.js';
+import { isKeyType, type KeyType } from '../pki/index.js';
 import { RotationError } from './errors.js';
 
 export const CONFIG_FILE = 'halo-keys.yaml';

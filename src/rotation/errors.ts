@@ -1,4 +1,4 @@
-import { HaloError } from '../lib/errors.js';
+import { HaloError } from '../lib/index.js';
 
 /** Every failure of the participant keyring and its rotation; callers switch on `code`. */
 export type RotationErrorCode =

@@ -30,3 +30,5 @@ export { registrationMaterial, syncWithKingdom } from './registration.js';
 export type { RegistrationMaterial, SyncResult } from './registration.js';
 export { RotationAgent } from './agent.js';
 export type { AgentOptions, TickResult } from './agent.js';
+export type { AbortResult } from './abort.js';
+export type { ProcedureOptions, ProcedureResult } from './compromise/procedure.js';

@@ -4,8 +4,7 @@
  * mTLS calls to the Kingdom) and signing (the CMMS consent-signaling
  * profile).
  */
-import { issueLeaf, type IssuedCertificate } from '../pki/ca.js';
-import type { GeneralNameInput } from '../pki/ca-general-names.js';
+import { issueLeaf, type IssuedCertificate, type GeneralNameInput } from '../pki/index.js';
 import type { KeyringSession } from './session.js';
 
 export function tlsAltNames(session: KeyringSession): GeneralNameInput[] {

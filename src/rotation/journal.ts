@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../lib/files.js';
+import { writeFileAtomic } from '../lib/index.js';
 import type { KeyKind } from './config.js';
 import { RotationError } from './errors.js';
 

@@ -6,22 +6,33 @@
  * --passphrase-file` open it. The passphrase comes from `--passphrase-file`
  * or `HALO_KEYS_PASSPHRASE`, never from a flag value.
  */
-import { sha256Hex } from '../lib/digest.js';
+import {
+  sha256Hex,
+  systemClock,
+  type Clock,
+  readFileBytes,
+  writeFileAtomic,
+  writeSecretFile,
+  encodePem,
+} from '../lib/index.js';
 import { scryptSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { exportEncryptedPrivateKeyPem, loadPrivateKey, privateKeyNeedsRewrite } from '../crypto/keys.js';
-import type { Pkcs8EncryptionOptions } from '../crypto/pkcs8-encryption.js';
-import { publicKeyset, type Keyset } from '../crypto/keyset.js';
-import { readKeyset, saveKeyset } from '../crypto/keyset-io.js';
-import { keysetBytes } from '../crypto/keyset.js';
-import { systemClock, type Clock } from '../lib/clock.js';
-import { readFileBytes, writeFileAtomic, writeSecretFile } from '../lib/files.js';
-import { encodePem } from '../lib/pem.js';
-import { type Certificate, parseCertificates } from '../pki/certificate.js';
+import {
+  exportEncryptedPrivateKeyPem,
+  loadPrivateKey,
+  privateKeyNeedsRewrite,
+  type Pkcs8EncryptionOptions,
+  publicKeyset,
+  type Keyset,
+  readKeyset,
+  saveKeyset,
+  keysetBytes,
+  type KeysetProtection,
+} from '../crypto/index.js';
+import { type Certificate, parseCertificates } from '../pki/index.js';
 import { RotationError } from './errors.js';
 import type { KeyEntry, KeysetKdf } from './keyring.js';
-import type { KeysetProtection } from '../crypto/keyset-encryption.js';
 import { acquireLock, readLockOwner } from './lock.js';
 
 export const PASSPHRASE_ENV = 'HALO_KEYS_PASSPHRASE';

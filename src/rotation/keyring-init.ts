@@ -5,20 +5,25 @@
  * keyring, and both write the audit trail from its first entry.
  */
 import { X509Certificate, randomBytes, type KeyObject } from 'node:crypto';
-import { DEFAULT_SCRYPT } from '../crypto/keyset-encryption.js';
+import {
+  DEFAULT_SCRYPT,
+  loadPrivateKey,
+  KeyStatusType,
+  type Keyset,
+  readKeyset,
+  generateKeyset,
+} from '../crypto/index.js';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { loadPrivateKey } from '../crypto/keys.js';
-import { KeyStatusType, type Keyset } from '../crypto/keyset.js';
-import { readKeyset } from '../crypto/keyset-io.js';
-import { generateKeyset } from '../crypto/keyset-templates.js';
-import type { Clock } from '../lib/clock.js';
-import { readFileBytes, writeFileAtomic } from '../lib/files.js';
-import { initRoot } from '../pki/ca.js';
-import { createCaDirectory } from '../pki/ca-store.js';
-import { type Certificate, readCertificatesFile } from '../pki/certificate.js';
-import { spkiOf } from '../pki/key-types.js';
-import type { Name } from '../pki/name.js';
+import { type Clock, readFileBytes, writeFileAtomic } from '../lib/index.js';
+import {
+  initRoot,
+  createCaDirectory,
+  type Certificate,
+  readCertificatesFile,
+  spkiOf,
+  type Name,
+} from '../pki/index.js';
 import { CONFIG_FILE, loadConfig, participantKindOf, publishesPublicKey, renderConfig, type ParticipantKind } from './config.js';
 import { RotationError } from './errors.js';
 import { ENCRYPTION_KEYSET_FILE, encryptionKeyFingerprint } from './keyring-files.js';

@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readFileBytes, writeFileAtomic } from '../lib/files.js';
+import { readFileBytes, writeFileAtomic } from '../lib/index.js';
 import { KEY_KINDS, type KeyKind } from './config.js';
 import { RotationError } from './errors.js';
 

@@ -4,7 +4,7 @@
  * certificate (whose AKID the Kingdom maps to the participant).
  */
 import { createKingdomClient, type KingdomClient } from '../client/index.js';
-import { readFileBytes } from '../lib/files.js';
+import { readFileBytes } from '../lib/index.js';
 import { RotationError } from './errors.js';
 import { activeEntry } from './keyring.js';
 import { kingdomPortOver, type KingdomPort } from './kingdom-port.js';

@@ -6,8 +6,7 @@
 import { create, fromBinary } from '@bufbuild/protobuf';
 import type { Any } from '@bufbuild/protobuf/wkt';
 import { Code } from '@connectrpc/connect';
-import type { KingdomClient } from '../client/index.js';
-import { KingdomClientError } from '../client/errors.js';
+import { type KingdomClient, KingdomClientError } from '../client/index.js';
 import { KeysetSchema } from '../gen/google/crypto/tink/tink_pb.js';
 import { Certificate_RevocationState, CertificateSchema } from '../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
 import { EncryptionPublicKeySchema, type SignedMessage } from '../gen/wfa/measurement/api/v2alpha/crypto_pb.js';

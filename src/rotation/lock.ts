@@ -3,8 +3,7 @@
  * owner pid, host and start; a dead owner's lock is taken over).
  */
 import { join } from 'node:path';
-import type { Clock } from '../lib/clock.js';
-import { type HeldLock, type LockOwner, acquirePidLock, readLockFile } from '../lib/pid-lock.js';
+import { type Clock, type HeldLock, type LockOwner, acquirePidLock, readLockFile } from '../lib/index.js';
 import { RotationError } from './errors.js';
 
 export const LOCK_FILE = 'rotation.lock';

@@ -9,7 +9,7 @@
 import { create } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
 import { fromBinary } from '@bufbuild/protobuf';
-import { signMessage } from '../crypto/signed-message.js';
+import { signMessage } from '../crypto/index.js';
 import { KeysetSchema } from '../gen/google/crypto/tink/tink_pb.js';
 import { EncryptionPublicKeySchema, type SignedMessage } from '../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { isRegisteredName, participantKindOf, publishesPublicKey } from './config.js';

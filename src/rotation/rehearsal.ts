@@ -13,7 +13,7 @@
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { writeFileAtomic } from '../lib/files.js';
+import { writeFileAtomic } from '../lib/index.js';
 import { CONFIG_FILE, loadConfig, type KeyringConfig } from './config.js';
 import { RotationError } from './errors.js';
 import { LOCK_FILE } from './lock.js';

@@ -3,10 +3,17 @@
  * clock, passed to every operation so none of them reads globals.
  */
 import { randomBytes } from 'node:crypto';
-import type { Clock } from '../lib/clock.js';
-import { withCaLock, openCa, readCaState, recordFor, writeCaState, type IssuedKind } from '../pki/ca-store.js';
-import type { CertificateAuthority } from '../pki/ca.js';
-import type { Certificate } from '../pki/certificate.js';
+import type { Clock } from '../lib/index.js';
+import {
+  withCaLock,
+  openCa,
+  readCaState,
+  recordFor,
+  writeCaState,
+  type IssuedKind,
+  type CertificateAuthority,
+  type Certificate,
+} from '../pki/index.js';
 import { AuditLog, type AuditRecord } from './audit-log.js';
 import { loadConfig, type KeyKind, type KeyringConfig } from './config.js';
 import { RotationError } from './errors.js';

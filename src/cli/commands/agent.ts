@@ -4,8 +4,7 @@
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { METRICS_PATH } from '../../kingdom/server/http-endpoints.js';
-import { formatDuration } from '../../lib/duration.js';
+import { formatDuration } from '../../lib/index.js';
 import { duration } from '../option-values.js';
 import { type StateFlags, addRehearsalOption, addStateOptions, writableState } from './keyring.js';
 
@@ -49,6 +48,8 @@ export function registerAgentCommands(program: Command): void {
       return;
     }
     const { createServer } = await import('node:http');
+    // Only the path: the Kingdom's index would load the whole server into the agent.
+    const { METRICS_PATH } = await import('../../kingdom/server/http-endpoints.js');
     const server = flags.metricsListen
       ? createServer((req, res) => {
           if (req.url !== METRICS_PATH) {

@@ -6,16 +6,21 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { systemClock } from '../../lib/clock.js';
-import { readFileBytes, writeFileAtomic, writeSecretFile } from '../../lib/files.js';
-import { encodePem } from '../../lib/pem.js';
-import { type CertificateAuthority, crossSign, initRoot, issueIntermediate, issueLeaf } from '../../pki/ca.js';
-import { encodeConstraintBase, type GeneralNameInput } from '../../pki/ca-general-names.js';
-import { PASSPHRASE_ENV, resolvePassphrase } from '../../pki/ca-key-file.js';
-import { subjectToDer } from '../../pki/ca-name.js';
-import type { ValidityRequest } from '../../pki/ca-policy.js';
-import { LEAF_PROFILES, type LeafProfile } from '../../pki/ca-profiles.js';
+import { systemClock, readFileBytes, writeFileAtomic, writeSecretFile, encodePem } from '../../lib/index.js';
 import {
+  type CertificateAuthority,
+  crossSign,
+  initRoot,
+  issueIntermediate,
+  issueLeaf,
+  encodeConstraintBase,
+  type GeneralNameInput,
+  PASSPHRASE_ENV,
+  resolvePassphrase,
+  subjectToDer,
+  type ValidityRequest,
+  LEAF_PROFILES,
+  type LeafProfile,
   CA_FILES,
   addRevocation,
   createCaDirectory,
@@ -31,15 +36,16 @@ import {
   withCaLock,
   writeCaState,
   type IssuedKind,
-} from '../../pki/ca-store.js';
-import { type Certificate, readCertificatesFile } from '../../pki/certificate.js';
-import { buildCrl } from '../../pki/crl-builder.js';
-import { parseCsr } from '../../pki/csr.js';
-import { PkiError } from '../../pki/errors.js';
-import { CRL_REASONS, type CrlReason } from '../../pki/crl.js';
-import type { NameConstraintsInput } from '../../pki/extensions-builder.js';
-import { KEY_TYPES, type KeyType } from '../../pki/key-types.js';
-import {
+  type Certificate,
+  readCertificatesFile,
+  buildCrl,
+  parseCsr,
+  PkiError,
+  CRL_REASONS,
+  type CrlReason,
+  type NameConstraintsInput,
+  KEY_TYPES,
+  type KeyType,
   PKCS11_MODULE_ENV,
   PKCS11_PIN_ENV,
   TOKEN_KEY_TYPES,
@@ -48,8 +54,8 @@ import {
   generateTokenKey,
   parsePkcs11Uri,
   pkcs11Signer,
-} from '../../pki/pkcs11-signer.js';
-import type { KeySigner } from '../../pki/signer.js';
+  type KeySigner,
+} from '../../pki/index.js';
 import { dnsName, email, ipAddress, serialHex, subject, uri } from '../name-option-values.js';
 import { checked, days, isoTime, nonNegativeInt, positiveInt, repeatable } from '../option-values.js';
 import { UsageError, output } from '../run.js';

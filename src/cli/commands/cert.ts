@@ -5,14 +5,23 @@
  */
 import { createHash, createPublicKey } from 'node:crypto';
 import { type Command, Option } from 'commander';
-import { readFileBytes } from '../../lib/files.js';
-import { type Certificate, OID, parseCertificatesFrom, readCertificatesFile } from '../../pki/certificate.js';
-import { CrlRevocationChecker, parseCrls } from '../../pki/crl.js';
-import { PkiError } from '../../pki/errors.js';
-import { formatGeneralName } from '../../pki/general-name.js';
-import { TrustStore } from '../../pki/trust-store.js';
-import { type Purpose, validatePath } from '../../pki/validate.js';
-import { DEFAULT_VALIDATION_PROFILE, VALIDATION_PROFILE_NAMES, type ValidationProfileName } from '../../pki/validation-profiles.js';
+import { readFileBytes } from '../../lib/index.js';
+import {
+  type Certificate,
+  OID,
+  parseCertificatesFrom,
+  readCertificatesFile,
+  CrlRevocationChecker,
+  parseCrls,
+  PkiError,
+  formatGeneralName,
+  TrustStore,
+  type Purpose,
+  validatePath,
+  DEFAULT_VALIDATION_PROFILE,
+  VALIDATION_PROFILE_NAMES,
+  type ValidationProfileName,
+} from '../../pki/index.js';
 import { collect, isoTime, nonNegativeInt } from '../option-values.js';
 import { UsageError, output } from '../run.js';
 import { colonHex } from './ca.js';

@@ -5,8 +5,7 @@
  * same command again, or with `--resume`.
  */
 import { type Command, InvalidArgumentError } from 'commander';
-import type { ProcedureOptions, ProcedureResult } from '../../rotation/compromise/procedure.js';
-import type { KeyringSession } from '../../rotation/session.js';
+import type { ProcedureOptions, ProcedureResult, KeyringSession } from '../../rotation/index.js';
 import { hexString } from '../option-values.js';
 import { UsageError, output } from '../run.js';
 import { type StateFlags, addStateOptions, openSession, openWritingSession } from './keyring.js';

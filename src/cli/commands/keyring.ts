@@ -6,8 +6,8 @@
  * the other keyring commands (status, plan, rotate, audit, agent) share.
  */
 import { type Command, InvalidArgumentError } from 'commander';
-import type { Clock } from '../../lib/clock.js';
-import type { KeyringSession } from '../../rotation/session.js';
+import type { Clock } from '../../lib/index.js';
+import type { KeyringSession } from '../../rotation/index.js';
 import { checkOption, collect, isoTime } from '../option-values.js';
 import { UsageError, output } from '../run.js';
 

@@ -10,14 +10,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRouterTransport, type Interceptor } from '@connectrpc/connect';
 import { createKingdomClient, kingdomClientOver, type KingdomClient } from '../../client/index.js';
-import { systemClock } from '../../lib/clock.js';
-import { adminTokenSha256, readAdminToken } from '../../kingdom/server/admin-token.js';
-import { DATA_DIR_FILES } from '../../kingdom/server/bootstrap.js';
-import { readServerInfo } from '../../kingdom/server/server-info.js';
-import { PrincipalResolver } from '../../kingdom/service/authentication.js';
-import type { KingdomMode } from '../../kingdom/service/context.js';
-import { kingdomRoutes, routerOptions } from '../../kingdom/service/routes.js';
-import { openKingdomStore } from '../../kingdom/store/index.js';
+import { systemClock } from '../../lib/index.js';
+import {
+  adminTokenSha256,
+  readAdminToken,
+  DATA_DIR_FILES,
+  readServerInfo,
+  PrincipalResolver,
+  type KingdomMode,
+  kingdomRoutes,
+  routerOptions,
+  openKingdomStore,
+} from '../../kingdom/index.js';
 import { UsageError } from '../run.js';
 
 export interface AdminConnectionFlags {

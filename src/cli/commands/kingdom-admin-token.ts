@@ -10,9 +10,13 @@
  *   new token, so it returns only once the server accepts it.
  */
 import { join } from 'node:path';
-import { ADMIN_TOKEN_FILE, adminTokenRotatedEvent, rotateAdminToken } from '../../kingdom/server/admin-token.js';
-import { readServerInfo } from '../../kingdom/server/server-info.js';
-import { openKingdomStore } from '../../kingdom/store/index.js';
+import {
+  ADMIN_TOKEN_FILE,
+  adminTokenRotatedEvent,
+  rotateAdminToken,
+  readServerInfo,
+  openKingdomStore,
+} from '../../kingdom/index.js';
 import { UsageError } from '../run.js';
 import { type AdminConnectionFlags, existingDatabaseDir, openAdminConnection } from './kingdom-admin-connection.js';
 

@@ -1,7 +1,11 @@
 /** `kingdom audit`: opens the store read-only in spirit, and renders entries as JSON lines or CSV. */
-import { readServerInfo } from '../../kingdom/server/server-info.js';
-import { type AuditEntry, type KingdomStore, openKingdomStore } from '../../kingdom/store/index.js';
-import { ServerError } from '../../kingdom/server/errors.js';
+import {
+  readServerInfo,
+  type AuditEntry,
+  type KingdomStore,
+  openKingdomStore,
+  ServerError,
+} from '../../kingdom/index.js';
 import { existingDatabaseDir } from './kingdom-admin-connection.js';
 
 /**

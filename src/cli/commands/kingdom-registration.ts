@@ -2,12 +2,12 @@
 import { create } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
 import { typeUrlOf } from '../../api/index.js';
-import { signatureAlgorithmByName } from '../../crypto/signature-algorithm.js';
+import { signatureAlgorithmByName } from '../../crypto/index.js';
 import type { ParticipantRegistration } from '../../gen/halo/keys/v1/kingdom_admin_pb.js';
 import { ParticipantRegistrationSchema } from '../../gen/halo/keys/v1/kingdom_admin_pb.js';
 import { EncryptionPublicKeySchema, SignedMessageSchema } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
-import { readFileBytes } from '../../lib/files.js';
-import { parseCertificate, readCertificatesFile } from '../../pki/certificate.js';
+import { readFileBytes } from '../../lib/index.js';
+import { parseCertificate, readCertificatesFile } from '../../pki/index.js';
 import { UsageError } from '../run.js';
 
 export function readCertificateDer(path: string, what: string): Uint8Array {

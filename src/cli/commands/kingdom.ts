@@ -4,7 +4,7 @@
  * inside the actions so `halo-keys --version` stays fast.
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_DATA_DIR, parseListen, type ServeFlags } from '../../kingdom/server/config.js';
+import { DEFAULT_DATA_DIR, parseListen, type ServeFlags } from '../../kingdom/index.js';
 import { isoTime, positiveInt, resourceName } from '../option-values.js';
 import { UsageError, output, setExitCode } from '../run.js';
 

@@ -5,9 +5,7 @@
  * An unfinished rotation is always finished first (`--resume` insists on one).
  */
 import type { Command } from 'commander';
-import { keyKindsOf, type KeyKind } from '../../rotation/config.js';
-import type { AbortResult } from '../../rotation/abort.js';
-import type { RotateOptions, RotateResult } from '../../rotation/rotate.js';
+import type { AbortResult, KeyKind, RotateOptions, RotateResult } from '../../rotation/index.js';
 import { UsageError, output } from '../run.js';
 import { type StateFlags, addRehearsalOption, addStateOptions, openSession, openWritingSession } from './keyring.js';
 
@@ -66,6 +64,7 @@ export function registerRotateCommands(program: Command): void {
   ).action(async (flags: StateFlags & KindFlags) => {
     const session = await openSession(flags);
     const { rotate } = await import('../../rotation/rotate.js');
+    const { keyKindsOf } = await import('../../rotation/config.js');
     const kinds = kindsOf(flags, keyKindsOf(session.config.participantKind));
     const result = await rotate(session, { dryRun: true, ...(kinds ? { kinds } : {}) });
     output(flags.json, result, () => planText(result));
@@ -97,6 +96,7 @@ process right after step n is recorded / right after it ran.`,
     if (flags.abort && (flags.resume || flags.tls || flags.signing || flags.encryption || flags.all)) throw new UsageError('--abort takes no --resume or kind flags: it abandons the unfinished journal');
     const session = await (flags.dryRun ? openSession(flags) : openWritingSession(flags, 'rotate', true));
     const { rotate, faultHooks } = await import('../../rotation/rotate.js');
+    const { keyKindsOf } = await import('../../rotation/config.js');
     const onStep: RotateOptions['onStep'] = flags.json
       ? undefined
       : (step, phase) => {

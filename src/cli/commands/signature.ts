@@ -4,16 +4,18 @@
  * `MeasurementSystem public-keys update --public-key-signature`.
  */
 import type { Command } from 'commander';
-import { CryptoError } from '../../crypto/errors.js';
-import { assertKeyMatchesCertificate, publicKeyFromCertificate } from '../../crypto/keys.js';
 import {
+  CryptoError,
+  assertKeyMatchesCertificate,
+  publicKeyFromCertificate,
   defaultSignatureAlgorithm,
   describeSignatureAlgorithm,
   signatureAlgorithmFromIdentifier,
   type SignatureAlgorithm,
-} from '../../crypto/signature-algorithm.js';
-import { signBytes, verifyBytes } from '../../crypto/signed-message.js';
-import { readFileBytes, writeFileAtomic } from '../../lib/files.js';
+  signBytes,
+  verifyBytes,
+} from '../../crypto/index.js';
+import { readFileBytes, writeFileAtomic } from '../../lib/index.js';
 import { output } from '../run.js';
 import { PASSPHRASE_ENV, parseSignatureAlgorithmOption, readCertificateFile, readSigningKeyFile } from '../signing-files.js';
 

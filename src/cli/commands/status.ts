@@ -6,7 +6,7 @@
  * deployment can be gated on it.
  */
 import type { Command } from 'commander';
-import { formatDuration } from '../../lib/duration.js';
+import { formatDuration } from '../../lib/index.js';
 import { output } from '../run.js';
 import { type StateFlags, addStateOptions, openSession, setExitCode } from './keyring.js';
 

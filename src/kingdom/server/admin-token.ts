@@ -9,7 +9,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic, writeSecretFile } from '../../lib/files.js';
+import { writeFileAtomic, writeSecretFile } from '../../lib/index.js';
 import { ADMIN_ACTOR } from '../service/admin-authentication.js';
 import type { AuditEvent } from '../store/audit.js';
 import { ServerError } from './errors.js';

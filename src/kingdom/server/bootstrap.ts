@@ -7,11 +7,8 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Clock } from '../../lib/clock.js';
-import { writeFileAtomic, writeSecretFile } from '../../lib/files.js';
-import { decodePem, encodePem } from '../../lib/pem.js';
-import { initRoot, issueLeaf } from '../../pki/ca.js';
-import { parseCertificate } from '../../pki/certificate.js';
+import { type Clock, writeFileAtomic, writeSecretFile, decodePem, encodePem } from '../../lib/index.js';
+import { initRoot, issueLeaf, parseCertificate } from '../../pki/index.js';
 import { ServerError } from './errors.js';
 
 export const DATA_DIR_FILES = {

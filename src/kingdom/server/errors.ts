@@ -1,4 +1,4 @@
-import { HaloError } from '../../lib/errors.js';
+import { HaloError } from '../../lib/index.js';
 
 /** Why the server could not start or keep running: each one names the flag or file to fix. */
 export type ServerErrorCode =

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Interceptor } from '@connectrpc/connect';
-import { sha256Hex } from '../../lib/digest.js';
+import { sha256Hex } from '../../lib/index.js';
 import { peerKey, type PeerIdentity } from '../service/authentication.js';
 
 export const DEFAULT_LIST_CALLS_PER_CALLER = 2;

@@ -5,7 +5,7 @@
  * and shutdown on SIGTERM/SIGINT.
  */
 import { join } from 'node:path';
-import { type Clock, systemClock } from '../../lib/clock.js';
+import { type Clock, systemClock } from '../../lib/index.js';
 import { PrincipalResolver } from '../service/authentication.js';
 import type { KingdomServices } from '../service/context.js';
 import { kingdomRoutes, routerOptions } from '../service/routes.js';

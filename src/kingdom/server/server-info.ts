@@ -5,8 +5,7 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../lib/files.js';
-import { processAlive } from '../../lib/pid-lock.js';
+import { writeFileAtomic, processAlive } from '../../lib/index.js';
 import { DATA_DIR_FILES } from './bootstrap.js';
 
 export interface ServerInfo {

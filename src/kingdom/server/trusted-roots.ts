@@ -8,9 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { decodePem, encodePem, looksLikePem } from '../../lib/pem.js';
-import { parseCertificate } from '../../pki/certificate.js';
-import { TrustStore } from '../../pki/trust-store.js';
+import { decodePem, encodePem, looksLikePem } from '../../lib/index.js';
+import { parseCertificate, TrustStore } from '../../pki/index.js';
 import { ServerError } from './errors.js';
 
 /** Reads every certificate of the `--trusted-roots` PEM bundles; a bad file stops the start. */

@@ -16,7 +16,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createContextKey, type HandlerContext, type Interceptor } from '@connectrpc/connect';
 import { KingdomAdmin } from '../../gen/halo/keys/v1/kingdom_admin_pb.js';
-import { HaloError } from '../../lib/errors.js';
+import { HaloError } from '../../lib/index.js';
 import type { AuditActor } from '../store/index.js';
 import { unauthenticated } from './errors.js';
 

@@ -14,10 +14,8 @@
 import { createHash } from 'node:crypto';
 import { createContextKey, type Interceptor } from '@connectrpc/connect';
 import { formatResourceName, measurementConsumerKey, parseApiId } from '../../api/index.js';
-import { parseCertificate, type Certificate } from '../../pki/certificate.js';
-import { TrustStore } from '../../pki/trust-store.js';
-import type { Clock } from '../../lib/clock.js';
-import { systemClock } from '../../lib/clock.js';
+import { parseCertificate, type Certificate, TrustStore } from '../../pki/index.js';
+import { type Clock, systemClock } from '../../lib/index.js';
 import { StoreError, type AuditAuthentication, type KingdomStore } from '../store/index.js';
 import { ApiKeyCache, type ApiKeyIdentity } from './api-key-cache.js';
 import { certificateAuthentication, clientChainProblem, parseClientChain, type ClientChain } from './client-certificate.js';

@@ -17,10 +17,14 @@
  *   (e.g. a leaf asserting keyCertSign, like CMMS's edp1_result_cs_cert).
  */
 import { X509Certificate } from 'node:crypto';
-import { parseCertificate, type Certificate } from '../../pki/certificate.js';
-import { PkiError, type PkiErrorCode } from '../../pki/errors.js';
-import { TrustStore } from '../../pki/trust-store.js';
-import { validatePath } from '../../pki/validate.js';
+import {
+  parseCertificate,
+  type Certificate,
+  PkiError,
+  type PkiErrorCode,
+  TrustStore,
+  validatePath,
+} from '../../pki/index.js';
 import type { CertificateInput, KingdomStore, PartyKey } from '../store/index.js';
 import { invalidArgument } from './errors.js';
 

@@ -12,10 +12,7 @@
  * racing the first request's answer. Verifying here is deterministic.
  */
 import type { AuditAuthentication } from '../store/index.js';
-import { parseCertificate, type Certificate } from '../../pki/certificate.js';
-import { PkiError } from '../../pki/errors.js';
-import type { TrustStore } from '../../pki/trust-store.js';
-import { validatePath } from '../../pki/validate.js';
+import { parseCertificate, type Certificate, PkiError, type TrustStore, validatePath } from '../../pki/index.js';
 
 export interface ClientChain {
   readonly leaf: Certificate;

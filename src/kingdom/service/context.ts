@@ -1,4 +1,4 @@
-import type { Clock } from '../../lib/clock.js';
+import type { Clock } from '../../lib/index.js';
 import type { KingdomStore } from '../store/index.js';
 import type { PrincipalResolver } from './authentication.js';
 

@@ -7,9 +7,9 @@
 import { create, type DescMethod } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { ApiError, ERROR_INFO_DOMAIN } from '../../api/index.js';
-import { CryptoError } from '../../crypto/errors.js';
-import { HaloError } from '../../lib/errors.js';
-import { PkiError } from '../../pki/errors.js';
+import { CryptoError } from '../../crypto/index.js';
+import { HaloError } from '../../lib/index.js';
+import { PkiError } from '../../pki/index.js';
 import { ErrorInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
 import { StoreError, type StoreErrorCode } from '../store/index.js';
 

@@ -29,8 +29,7 @@ import {
   parseMeasurementName,
   requireName,
 } from '../../api/index.js';
-import { CryptoError } from '../../crypto/errors.js';
-import { verifySignedMessage } from '../../crypto/signed-message.js';
+import { CryptoError, verifySignedMessage } from '../../crypto/index.js';
 import { EncryptionPublicKeySchema, SignedMessageSchema, type SignedMessage } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { MeasurementSpecSchema, type MeasurementSpec } from '../../gen/wfa/measurement/api/v2alpha/measurement_spec_pb.js';
 import { MeasurementSchema, type Measurement } from '../../gen/wfa/measurement/api/v2alpha/measurement_pb.js';

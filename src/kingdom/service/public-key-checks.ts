@@ -16,10 +16,7 @@ import {
   type EncryptionPublicKey,
 } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { unpackAny } from '../../api/index.js';
-import { CryptoError } from '../../crypto/errors.js';
-import { encrypt } from '../../crypto/hybrid.js';
-import { assertPublicKeyset, parseKeyset } from '../../crypto/keyset.js';
-import { verifySignedMessage } from '../../crypto/signed-message.js';
+import { CryptoError, encrypt, assertPublicKeyset, parseKeyset, verifySignedMessage } from '../../crypto/index.js';
 import type { PublicKeyInput } from '../store/index.js';
 import { API_VERSION } from './context.js';
 import { invalidArgument } from './errors.js';

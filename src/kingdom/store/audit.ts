@@ -1,3 +1,4 @@
+/** The hash-chained audit log: entries, appending them, verifying the chain, exporting it. */
 import { createHash } from 'node:crypto';
 import type { Queryable } from './database.js';
 

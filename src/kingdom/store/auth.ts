@@ -1,15 +1,12 @@
-import type { AuditActor } from './audit.js';
+/** Authentication data: MeasurementConsumer API keys, and the map from a client certificate's AKID to its principal. */
 import { createHash } from 'node:crypto';
+import type { AuditActor } from './audit.js';
 import { type ReadContext, type WriteContext, invalidArgument, partyNotFound, requireBytes, requireExternalId } from './context.js';
 import { StoreError } from './errors.js';
-import { generateExternalId, generateRandomPositiveInt64, hex, int64Bytes } from './ids.js';
+import { generateRandomPositiveInt64, hex, insertWithExternalId, int64Bytes } from './ids.js';
 import { akidName, apiKeyName, partyName } from './names.js';
+import { read, write } from './operations.js';
 import { type AkidPrincipalRecord, type ApiKeyRecord, duchy, measurementConsumer } from './records.js';
-
-/**
- * Authentication data: MeasurementConsumer API keys, and the map from a
- * client certificate's AKID to the principal it authenticates.
- */
 
 /** Upstream hashes the 8-byte big-endian key, so the key itself is never stored. */
 export const apiKeyHash = (authenticationKey: bigint): Uint8Array =>
@@ -37,11 +34,10 @@ export async function createApiKey(
   );
   const partyId = parties[0]?.party_id;
   if (partyId === undefined) throw partyNotFound(measurementConsumer(mc));
-  for (;;) {
-    const id = generateExternalId(ctx.now);
+  // A repeated hash among 2^63 random keys would be a broken generator; the
+  // unique violation surfaces rather than being retried.
+  const { externalId: id, inserted: key } = await insertWithExternalId(ctx.now, async (id) => {
     const key = generateRandomPositiveInt64();
-    // A repeated hash among 2^63 random keys would be a broken generator; the
-    // unique violation surfaces rather than being retried.
     const rows = await ctx.tx.query<{ api_key_id: bigint }>(
       `INSERT INTO api_keys (measurement_consumer_id, external_api_key_id, nickname, description, authentication_key_hash,
          create_time)
@@ -49,13 +45,13 @@ export async function createApiKey(
        ON CONFLICT ON CONSTRAINT api_keys_external_id DO NOTHING RETURNING api_key_id`,
       [partyId, id, nickname, description, apiKeyHash(key), ctx.now],
     );
-    if (rows[0] === undefined) continue;
-    ctx.audit(input.actor, 'CreateApiKey', apiKeyName(mc, id), null, { nickname, description });
-    return {
-      apiKey: { measurementConsumerId: mc, externalApiKeyId: id, nickname, description, createTime: ctx.now },
-      authenticationKey: key,
-    };
-  }
+    return rows[0] === undefined ? undefined : key;
+  });
+  ctx.audit(input.actor, 'CreateApiKey', apiKeyName(mc, id), null, { nickname, description });
+  return {
+    apiKey: { measurementConsumerId: mc, externalApiKeyId: id, nickname, description, createTime: ctx.now },
+    authenticationKey: key,
+  };
 }
 
 /** The API key (and its MeasurementConsumer) for an `x-api-key` value; null when unknown. */
@@ -84,7 +80,11 @@ export async function authenticateApiKey(ctx: ReadContext, authenticationKey: bi
   };
 }
 
-export async function deleteApiKey(ctx: WriteContext, actor: AuditActor, mc: bigint, id: bigint): Promise<void> {
+export async function deleteApiKey(
+  ctx: WriteContext,
+  input: { actor: AuditActor; measurementConsumerId: bigint; externalApiKeyId: bigint },
+): Promise<void> {
+  const { actor, measurementConsumerId: mc, externalApiKeyId: id } = input;
   requireExternalId(mc, 'measurement consumer id');
   requireExternalId(id, 'api key id');
   const rows = await ctx.tx.query<{ nickname: string }>(
@@ -158,7 +158,11 @@ export async function mapNewRoot(ctx: WriteContext, actor: AuditActor, rootSkid:
   ctx.audit(actor, 'SetAkidPrincipal', akidName(rootSkid), null, { principal: principalResourceName });
 }
 
-export async function removeAkidPrincipal(ctx: WriteContext, actor: AuditActor, akid: Uint8Array): Promise<void> {
+export async function removeAkidPrincipal(
+  ctx: WriteContext,
+  input: { actor: AuditActor; authorityKeyIdentifier: Uint8Array },
+): Promise<void> {
+  const { actor, authorityKeyIdentifier: akid } = input;
   requireBytes(akid, 'authority_key_identifier');
   const rows = await ctx.tx.query<{ principal_resource_name: string }>(
     'DELETE FROM akid_principals WHERE authority_key_identifier = $1 RETURNING principal_resource_name',
@@ -199,3 +203,13 @@ export async function lookupAkidPrincipal(ctx: ReadContext, akid: Uint8Array): P
   if (r?.duchy_id != null) return partyName(duchy(r.duchy_id));
   return null;
 }
+
+export const authOperations = {
+  createApiKey: write(createApiKey),
+  authenticateApiKey: read(authenticateApiKey),
+  deleteApiKey: write(deleteApiKey),
+  setAkidPrincipal: write(setAkidPrincipal),
+  removeAkidPrincipal: write(removeAkidPrincipal),
+  listAkidPrincipals: read(listAkidPrincipals),
+  lookupAkidPrincipal: read(lookupAkidPrincipal),
+};

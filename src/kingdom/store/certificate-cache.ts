@@ -1,3 +1,4 @@
+/** The in-memory cache of certificates that GetCertificate reads, and how it stays fresh. */
 import type { CertificateRecord } from './records.js';
 
 /**

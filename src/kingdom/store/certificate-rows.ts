@@ -1,3 +1,4 @@
+/** Reading certificate rows, shared by the certificate, party, measurement and requisition operations. */
 import type { JsonValue } from './audit.js';
 import type { Queryable } from './database.js';
 import { type PartyRow, hex, partyKeyOf, partyWhere, sha256Hex } from './context.js';
@@ -5,8 +6,6 @@ import { StoreError } from './errors.js';
 import { apiId } from './ids.js';
 import { certificateName } from './names.js';
 import { type CertificateRecord, type PartyKey, type RevocationState, revocationStateName } from './records.js';
-
-/** Reading certificate rows, shared by the certificate, party and measurement operations. */
 
 export const CERTIFICATE_COLUMNS = `c.certificate_id, c.external_certificate_id, c.subject_key_identifier,
   c.not_valid_before, c.not_valid_after, c.revocation_state, c.x509_der, c.create_time, c.update_time,
@@ -71,3 +70,9 @@ export async function findCertificateRow(
   return rows[0] ?? null;
 }
 
+/** A certificate on hold, revoked, expired or not yet valid where a valid one is required. */
+export function certificateInvalid(owner: PartyKey, id: bigint): StoreError {
+  return new StoreError('FAILED_PRECONDITION', 'CERTIFICATE_IS_INVALID', 'Certificate is invalid.', {
+    metadata: { certificate: certificateName(owner, id), externalCertificateId: apiId(id) },
+  });
+}

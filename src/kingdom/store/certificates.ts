@@ -1,3 +1,4 @@
+/** Certificates: registering, reading, listing, revoking and releasing holds, and what depends on one. */
 import type { AuditActor } from './audit.js';
 import {
   CERTIFICATE_COLUMNS,
@@ -21,9 +22,10 @@ import {
   partyNotFound,
 } from './context.js';
 import { StoreError } from './errors.js';
-import { apiId, generateExternalId } from './ids.js';
+import { apiId, insertWithExternalId } from './ids.js';
 import { failMeasurementsForCertificate } from './measurements.js';
 import { certificateName } from './names.js';
+import { read, snapshot, write } from './operations.js';
 import {
   type CertificateBlastRadius,
   type CertificateCursor,
@@ -58,11 +60,10 @@ export async function insertCertificate(
   const w = typeof party === 'bigint' ? null : partyWhere(party, 7);
   const source = w === null ? 'SELECT $7::bigint AS party_id' : `SELECT p.party_id FROM parties p WHERE ${w.sql}`;
   const sourceParams = w === null ? [party] : w.params;
-  for (;;) {
-    const id = generateExternalId(ctx.now);
-    // A SKID collision is not caught here: it raises the unique violation that
-    // becomes CERT_SUBJECT_KEY_ID_ALREADY_EXISTS. A null certificate_id with a
-    // party is an external-id collision: draw again.
+  // A SKID collision is not caught here: it raises the unique violation that
+  // becomes CERT_SUBJECT_KEY_ID_ALREADY_EXISTS. A null certificate_id with a
+  // party is an external-id collision: draw again.
+  const { externalId: id, inserted: certificateId } = await insertWithExternalId(ctx.now, async (id) => {
     const rows = await ctx.tx.query<{ party_id: bigint | null; certificate_id: bigint | null }>(
       `WITH owner AS (${source}),
        inserted AS (
@@ -76,40 +77,46 @@ export async function insertCertificate(
     );
     const row = rows[0];
     if (row?.party_id === null || row?.party_id === undefined) throw partyNotFound(owner);
-    if (row.certificate_id === null) continue;
-    const record: CertificateRecord = {
-      owner,
-      externalCertificateId: id,
-      subjectKeyIdentifier: c.subjectKeyIdentifier,
-      notValidBefore: c.notValidBefore,
-      notValidAfter: c.notValidAfter,
-      revocationState: 0,
-      x509Der: c.x509Der,
-      createTime: ctx.now,
-      updateTime: ctx.now,
-    };
-    ctx.audit(actor, action, certificateName(owner, id), null, certificateJson(record));
-    return { record, certificateId: row.certificate_id };
-  }
+    return row.certificate_id ?? undefined;
+  });
+  const record: CertificateRecord = {
+    owner,
+    externalCertificateId: id,
+    subjectKeyIdentifier: c.subjectKeyIdentifier,
+    notValidBefore: c.notValidBefore,
+    notValidAfter: c.notValidAfter,
+    revocationState: 0,
+    x509Der: c.x509Der,
+    createTime: ctx.now,
+    updateTime: ctx.now,
+  };
+  ctx.audit(actor, action, certificateName(owner, id), null, certificateJson(record));
+  return { record, certificateId };
 }
 
 export async function createCertificate(
   ctx: WriteContext,
-  actor: AuditActor,
-  owner: PartyKey,
-  certificate: CertificateInput,
+  input: { actor: AuditActor; owner: PartyKey; certificate: CertificateInput },
 ): Promise<CertificateRecord> {
-  requireKey(owner);
-  validateCertificateInput(certificate);
-  return (await insertCertificate(ctx, owner, owner, certificate, actor, 'CreateCertificate')).record;
+  requireKey(input.owner);
+  validateCertificateInput(input.certificate);
+  return (await insertCertificate(ctx, input.owner, input.owner, input.certificate, input.actor, 'CreateCertificate')).record;
 }
 
+/** Served from the store's certificate cache when the context carries it. */
 export async function getCertificate(ctx: ReadContext, owner: PartyKey, id: bigint): Promise<CertificateRecord> {
   requireKey(owner);
   requireExternalId(id, 'certificate id');
+  const cache = ctx.certificateCache;
+  const name = certificateName(owner, id);
+  const cached = cache?.get(name);
+  if (cached) return cached;
+  const generation = cache?.generation ?? 0;
   const row = await findCertificateRow(ctx.tx, owner, id);
   if (row === null) throw certificateNotFound(owner, id);
-  return toCertificate(row);
+  const record = toCertificate(row);
+  cache?.fill(name, generation, record);
+  return record;
 }
 
 export interface ListCertificatesOptions {
@@ -187,11 +194,9 @@ export interface RevokeCertificateResult {
  */
 export async function revokeCertificate(
   ctx: WriteContext,
-  actor: AuditActor,
-  owner: PartyKey,
-  id: bigint,
-  state: RevocationState,
+  input: { actor: AuditActor; owner: PartyKey; externalCertificateId: bigint; revocationState: RevocationState },
 ): Promise<RevokeCertificateResult> {
+  const { actor, owner, externalCertificateId: id, revocationState: state } = input;
   requireKey(owner);
   requireExternalId(id, 'certificate id');
   if (state !== 1 && state !== 2) throw invalidArgument('Revocation State unspecified', 'REQUIRED_FIELD_NOT_SET');
@@ -213,10 +218,9 @@ export async function revokeCertificate(
 /** §2.6: only HOLD → UNSPECIFIED; measurements failed by the hold stay failed. */
 export async function releaseCertificateHold(
   ctx: WriteContext,
-  actor: AuditActor,
-  owner: PartyKey,
-  id: bigint,
+  input: { actor: AuditActor; owner: PartyKey; externalCertificateId: bigint },
 ): Promise<CertificateRecord> {
+  const { actor, owner, externalCertificateId: id } = input;
   requireKey(owner);
   requireExternalId(id, 'certificate id');
   const row = await findCertificateRow(ctx.tx, owner, id, 'FOR UPDATE OF c');
@@ -277,3 +281,12 @@ export async function certificateBlastRadius(ctx: ReadContext, owner: PartyKey, 
     publicKeyReferences: (keyRefs[0]?.n ?? 0n) > 0n,
   };
 }
+
+export const certificateOperations = {
+  createCertificate: write(createCertificate),
+  getCertificate: read(getCertificate),
+  listCertificates: read(listCertificates),
+  revokeCertificate: write(revokeCertificate),
+  releaseCertificateHold: write(releaseCertificateHold),
+  certificateBlastRadius: snapshot(certificateBlastRadius),
+};

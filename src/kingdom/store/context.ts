@@ -1,5 +1,7 @@
-import { sha256Hex } from '../../lib/digest.js';
+/** What every operation works with: its read or write context, party lookups, and input checks. */
+import { sha256Hex } from '../../lib/index.js';
 import { type AuditActor, type AuditEvent, type JsonValue, actorName } from './audit.js';
+import type { CertificateCache } from './certificate-cache.js';
 import type { Queryable } from './database.js';
 import { StoreError, type StoreErrorReason } from './errors.js';
 import { hex } from './ids.js';
@@ -24,6 +26,8 @@ export class WriteContext {
 export interface ReadContext {
   readonly tx: Queryable;
   readonly now: Date;
+  /** Only on single-query reads outside a transaction, where a cached certificate may answer. */
+  readonly certificateCache?: CertificateCache;
 }
 
 export const PARTY_NOT_FOUND: Record<PartyKind, StoreErrorReason> = {

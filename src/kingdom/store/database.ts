@@ -1,10 +1,11 @@
+/** The database connection: PGlite or a PostgreSQL pool, transactions, snapshots, LISTEN. */
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { type HeldLock, acquirePidLock } from '../../lib/pid-lock.js';
+import { type HeldLock, acquirePidLock } from '../../lib/index.js';
 import { StoreError } from './errors.js';
 
 /**

@@ -1,3 +1,4 @@
+/** Driver errors (SQLSTATE codes) translated into StoreErrors. */
 import { StoreError } from './errors.js';
 
 /** Unique indexes whose violation is a caller's mistake, not a fault. */

@@ -1,4 +1,5 @@
-import { HaloError } from '../../lib/errors.js';
+/** StoreError: the store's typed failure, with the upstream reason name. */
+import { HaloError } from '../../lib/index.js';
 
 /** The status of a failed store operation; the service layer maps these to gRPC codes. */
 export type StoreErrorCode =

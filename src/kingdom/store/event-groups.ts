@@ -1,3 +1,4 @@
+/** EventGroups and the requests to re-encrypt their metadata. */
 import type { AuditActor, JsonValue } from './audit.js';
 import {
   type ReadContext,
@@ -10,8 +11,9 @@ import {
   sha256Hex,
 } from './context.js';
 import { StoreError } from './errors.js';
-import { apiId, generateExternalId, hex } from './ids.js';
+import { apiId, hex, insertWithExternalId } from './ids.js';
 import { eventGroupName, reencryptionRequestName } from './names.js';
+import { read, write } from './operations.js';
 import {
   type EventGroupCursor,
   type EventGroupRecord,
@@ -126,8 +128,7 @@ export async function createEventGroup(ctx: WriteContext, input: CreateEventGrou
   const mcId = parties.find((p) => p.kind === 'MEASUREMENT_CONSUMER')?.party_id;
   if (dpId === undefined) throw partyNotFound(dataProvider(dp));
   if (mcId === undefined) throw partyNotFound(measurementConsumer(mc));
-  for (;;) {
-    const eg = generateExternalId(ctx.now);
+  const { externalId: eg } = await insertWithExternalId(ctx.now, async (eg) => {
     const rows = await ctx.tx.query<{ event_group_id: bigint }>(
       `INSERT INTO event_groups (data_provider_id, external_event_group_id, measurement_consumer_id,
          event_group_reference_id, encrypted_metadata, measurement_consumer_public_key, api_version, details, state,
@@ -138,11 +139,11 @@ export async function createEventGroup(ctx: WriteContext, input: CreateEventGrou
       [dpId, eg, mcId, input.eventGroupReferenceId ?? '', input.encryptedMetadata ?? null,
         input.measurementConsumerPublicKey ?? null, input.apiVersion ?? '', input.details ?? new Uint8Array(), ctx.now],
     );
-    if (rows[0] === undefined) continue;
-    const record = await getEventGroup(ctx, dp, eg);
-    ctx.audit(input.actor, 'CreateEventGroup', eventGroupName(dp, eg), null, eventGroupJson(record));
-    return record;
-  }
+    return rows[0];
+  });
+  const record = await getEventGroup(ctx, dp, eg);
+  ctx.audit(input.actor, 'CreateEventGroup', eventGroupName(dp, eg), null, eventGroupJson(record));
+  return record;
 }
 
 async function findRow(ctx: ReadContext, dp: bigint, eg: bigint, lock = ''): Promise<EventGroupRow | null> {
@@ -260,12 +261,10 @@ export async function updateEventGroup(ctx: WriteContext, input: UpdateEventGrou
 /** Marks the EventGroup DELETED and drops its metadata and key, which no one may read any more. */
 export async function deleteEventGroup(
   ctx: WriteContext,
-  actor: AuditActor,
-  dp: bigint,
-  eg: bigint,
-  expectedRevision?: bigint,
+  input: { actor: AuditActor; dataProviderId: bigint; externalEventGroupId: bigint; expectedRevision?: bigint },
 ): Promise<EventGroupRecord> {
-  const row = await lockLive(ctx, dp, eg, expectedRevision);
+  const { actor, dataProviderId: dp, externalEventGroupId: eg } = input;
+  const row = await lockLive(ctx, dp, eg, input.expectedRevision);
   const before = toEventGroup(row);
   await ctx.tx.query(
     `UPDATE event_groups SET state = 'DELETED', encrypted_metadata = NULL, measurement_consumer_public_key = NULL,
@@ -331,8 +330,7 @@ export async function createMetadataReencryptionRequest(
     [row.event_group_id, fp],
   );
   if (open[0] !== undefined) return toReencryption(open[0]);
-  for (;;) {
-    const id = generateExternalId(ctx.now);
+  const { externalId: id } = await insertWithExternalId(ctx.now, async (id) => {
     const rows = await ctx.tx.query<{ request_id: bigint }>(
       `INSERT INTO event_group_metadata_reencryption_requests (external_request_id, event_group_id,
          measurement_consumer_key_fingerprint, state, create_time)
@@ -340,21 +338,21 @@ export async function createMetadataReencryptionRequest(
        ON CONFLICT (external_request_id) DO NOTHING RETURNING request_id`,
       [id, row.event_group_id, fp, ctx.now],
     );
-    if (rows[0] === undefined) continue;
-    ctx.audit(input.actor, 'CreateMetadataReencryptionRequest', reencryptionRequestName(dp, eg, id), null, {
-      state: 'OPEN',
-      measurementConsumerKeyFingerprint: hex(fp),
-    });
-    return {
-      externalRequestId: id,
-      dataProviderId: dp,
-      externalEventGroupId: eg,
-      measurementConsumerKeyFingerprint: fp,
-      state: 'OPEN',
-      createTime: ctx.now,
-      closeTime: null,
-    };
-  }
+    return rows[0];
+  });
+  ctx.audit(input.actor, 'CreateMetadataReencryptionRequest', reencryptionRequestName(dp, eg, id), null, {
+    state: 'OPEN',
+    measurementConsumerKeyFingerprint: hex(fp),
+  });
+  return {
+    externalRequestId: id,
+    dataProviderId: dp,
+    externalEventGroupId: eg,
+    measurementConsumerKeyFingerprint: fp,
+    state: 'OPEN',
+    createTime: ctx.now,
+    closeTime: null,
+  };
 }
 
 export async function listOpenMetadataReencryptionRequests(
@@ -372,10 +370,9 @@ export async function listOpenMetadataReencryptionRequests(
 
 export async function closeMetadataReencryptionRequest(
   ctx: WriteContext,
-  actor: AuditActor,
-  dataProviderId: bigint,
-  externalRequestId: bigint,
+  input: { actor: AuditActor; dataProviderId: bigint; externalRequestId: bigint },
 ): Promise<MetadataReencryptionRequestRecord> {
+  const { actor, dataProviderId, externalRequestId } = input;
   requireExternalId(dataProviderId, 'data provider id');
   requireExternalId(externalRequestId, 'request id');
   const rows = await ctx.tx.query<ReencryptionRow>(
@@ -401,3 +398,14 @@ export async function closeMetadataReencryptionRequest(
   );
   return { ...toReencryption(row), state: 'CLOSED', closeTime: ctx.now };
 }
+
+export const eventGroupOperations = {
+  createEventGroup: write(createEventGroup),
+  getEventGroup: read(getEventGroup),
+  listEventGroups: read(listEventGroups),
+  updateEventGroup: write(updateEventGroup),
+  deleteEventGroup: write(deleteEventGroup),
+  createMetadataReencryptionRequest: write(createMetadataReencryptionRequest),
+  listOpenMetadataReencryptionRequests: read(listOpenMetadataReencryptionRequests),
+  closeMetadataReencryptionRequest: write(closeMetadataReencryptionRequest),
+};

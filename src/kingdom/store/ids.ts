@@ -1,3 +1,4 @@
+/** External ids (upstream's random int64s), API authentication keys, and their encodings. */
 import { randomBytes } from 'node:crypto';
 
 const TWO_63 = 1n << 63n;
@@ -14,6 +15,22 @@ export function generateExternalId(now: Date, random: (n: number) => Uint8Array 
     let v = (high << 32n) | (BigInt(now.getTime()) & 0xffffffffn);
     if (v >= TWO_63) v = TWO_64 - v; // two's-complement abs() of the signed value
     if (v > 0n && v < TWO_63) return v;
+  }
+}
+
+/**
+ * Inserts a row under a fresh external id, drawing again while the id is
+ * taken: `insert` runs an INSERT ... ON CONFLICT (external id) DO NOTHING and
+ * returns undefined when it inserted nothing. Other unique violations raise.
+ */
+export async function insertWithExternalId<T>(
+  now: Date,
+  insert: (externalId: bigint) => Promise<T | undefined>,
+): Promise<{ externalId: bigint; inserted: T }> {
+  for (;;) {
+    const externalId = generateExternalId(now);
+    const inserted = await insert(externalId);
+    if (inserted !== undefined) return { externalId, inserted };
   }
 }
 

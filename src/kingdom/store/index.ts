@@ -1,3 +1,4 @@
+/** The Kingdom store's public surface. */
 export { openKingdomStore, SqlKingdomStore } from './store.js';
 export type { KingdomStore, OpenKingdomStoreOptions } from './store.js';
 export type { WriteBatchingOptions, WriteBatchStats } from './write-batcher.js';
@@ -19,13 +20,8 @@ export type {
   ListEventGroupsOptions,
   UpdateEventGroupInput,
 } from './event-groups.js';
-export type {
-  CreateMeasurementInput,
-  FulfillDirectRequisitionInput,
-  ListMeasurementsOptions,
-  ListRequisitionsOptions,
-  RefuseRequisitionInput,
-} from './measurements.js';
+export type { CreateMeasurementInput, ListMeasurementsOptions } from './measurements.js';
+export type { FulfillDirectRequisitionInput, ListRequisitionsOptions, RefuseRequisitionInput } from './requisitions.js';
 export type { CreatePartyInput, UpdatePublicKeyInput } from './parties.js';
 export { generateExternalId } from './ids.js';
 export {

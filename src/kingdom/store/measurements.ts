@@ -1,5 +1,6 @@
+/** Measurements: creating one with its requisitions, reading, cancelling, failing, and results no longer trusted. */
 import type { AuditActor, JsonValue } from './audit.js';
-import { CERTIFICATE_COLUMNS, type CertificateRow, certificateNotFound, toCertificate } from './certificate-rows.js';
+import { CERTIFICATE_COLUMNS, type CertificateRow, certificateInvalid, certificateNotFound, toCertificate } from './certificate-rows.js';
 import {
   type PartyRow,
   type ReadContext,
@@ -13,8 +14,9 @@ import {
   sha256Hex,
 } from './context.js';
 import { StoreError } from './errors.js';
-import { apiId, generateExternalId } from './ids.js';
+import { apiId, insertWithExternalId } from './ids.js';
 import { certificateName, measurementName, requisitionName } from './names.js';
+import { read, snapshot, write } from './operations.js';
 import {
   type DataProviderEntryInput,
   type DataProviderEntryRecord,
@@ -25,7 +27,6 @@ import {
   type MeasurementState,
   type Page,
   type PartyKey,
-  type RequisitionRecord,
   type RequisitionState,
   type UntrustedResult,
   type RevocationState,
@@ -35,14 +36,13 @@ import {
 } from './records.js';
 
 const PENDING_SQL = `('AWAITING_REQUISITION_FULFILLMENT', 'COMPUTING')`;
-const MEASUREMENT_STATES = new Set<MeasurementState>([
+export const MEASUREMENT_STATES = new Set<MeasurementState>([
   'AWAITING_REQUISITION_FULFILLMENT',
   'COMPUTING',
   'SUCCEEDED',
   'FAILED',
   'CANCELLED',
 ]);
-const REQUISITION_STATES = new Set<RequisitionState>(['UNFULFILLED', 'FULFILLED', 'REFUSED', 'WITHDRAWN']);
 
 /** Upstream's `failure.message` per owner type of the revoked certificate (§2.5). */
 const REVOKED_MESSAGE: Record<PartyKey['kind'], string | null> = {
@@ -77,7 +77,8 @@ const MEASUREMENT_SELECT = `SELECT m.measurement_id, mp.external_id AS mc_extern
   JOIN parties mp ON mp.party_id = m.measurement_consumer_id
   JOIN certificates mcc ON mcc.certificate_id = m.measurement_consumer_certificate_id`;
 
-interface RequisitionRow {
+/** A requisition row with its DataProvider's and certificate's external ids. */
+export interface RequisitionRow {
   requisition_id: bigint;
   measurement_id: bigint;
   dp_external_id: bigint;
@@ -185,12 +186,6 @@ function measurementNotFound(mc: bigint, m: bigint): StoreError {
   });
 }
 
-function requisitionNotFound(dp: bigint, r: bigint): StoreError {
-  return new StoreError('NOT_FOUND', 'REQUISITION_NOT_FOUND', 'Requisition not found.', {
-    metadata: { requisition: requisitionName(dp, r), externalRequisitionId: apiId(r) },
-  });
-}
-
 async function findMeasurementId(
   ctx: ReadContext,
   mc: bigint,
@@ -213,7 +208,7 @@ export async function getMeasurement(ctx: ReadContext, mc: bigint, m: bigint): P
   return loadMeasurement(ctx, row.measurement_id);
 }
 
-function checkStates<S extends string>(states: readonly S[] | undefined, known: Set<S>): void {
+export function checkStates<S extends string>(states: readonly S[] | undefined, known: Set<S>): void {
   for (const s of states ?? []) if (!known.has(s)) throw invalidArgument(`unknown state ${String(s)}`);
 }
 
@@ -264,12 +259,6 @@ export interface CreateMeasurementInput {
   readonly details?: Uint8Array;
   /** Idempotency key: a repeated request returns the measurement it created. */
   readonly requestId?: string;
-}
-
-function certificateInvalid(owner: PartyKey, id: bigint): StoreError {
-  return new StoreError('FAILED_PRECONDITION', 'CERTIFICATE_IS_INVALID', 'Certificate is invalid.', {
-    metadata: { certificate: certificateName(owner, id), externalCertificateId: apiId(id) },
-  });
 }
 
 interface DpCertRow extends CertificateRow {
@@ -342,29 +331,25 @@ export async function createMeasurement(ctx: WriteContext, input: CreateMeasurem
     if (!isCertificateValidAt(toCertificate(row), ctx.now)) throw certificateInvalid(dataProvider(id), row.external_certificate_id);
   }
 
-  let measurementId: bigint | undefined;
-  let externalMeasurementId = 0n;
-  while (measurementId === undefined) {
-    externalMeasurementId = generateExternalId(ctx.now);
+  const { externalId: externalMeasurementId, inserted: measurementId } = await insertWithExternalId(ctx.now, async (id) => {
     const rows = await ctx.tx.query<{ measurement_id: bigint }>(
       `INSERT INTO measurements (measurement_consumer_id, external_measurement_id, measurement_consumer_certificate_id,
          measurement_spec, state, measurement_reference_id, api_version, details, create_request_id, create_time, update_time)
        VALUES ($1, $2, $3, $4, 'AWAITING_REQUISITION_FULFILLMENT', $5, $6, $7, $8, $9, $9)
        ON CONFLICT ON CONSTRAINT measurements_external_id DO NOTHING
        RETURNING measurement_id`,
-      [mcPartyId, externalMeasurementId, mcCertRow.certificate_id, input.measurementSpec,
+      [mcPartyId, id, mcCertRow.certificate_id, input.measurementSpec,
         input.measurementReferenceId ?? '', input.apiVersion ?? '', input.details ?? new Uint8Array(),
         input.requestId ?? null, ctx.now],
     );
-    measurementId = rows[0]?.measurement_id;
-  }
+    return rows[0]?.measurement_id;
+  });
 
   const requisitions: JsonValue[] = [];
   for (const [index, e] of input.dataProviders.entries()) {
     const dp = dpById.get(e.dataProviderId);
     if (dp === undefined) throw new Error('unreachable');
-    for (;;) {
-      const rid = generateExternalId(ctx.now);
+    const { externalId: rid } = await insertWithExternalId(ctx.now, async (rid) => {
       const rows = await ctx.tx.query<{ requisition_id: bigint }>(
         `INSERT INTO requisitions (measurement_id, data_provider_id, external_requisition_id, entry_index,
            data_provider_certificate_id, data_provider_public_key, encrypted_requisition_spec, nonce_hash, state,
@@ -375,13 +360,12 @@ export async function createMeasurement(ctx: WriteContext, input: CreateMeasurem
         [measurementId, dp.party_id, rid, index, dp.certificate_id, e.dataProviderPublicKey, e.encryptedRequisitionSpec,
           e.nonceHash, ctx.now],
       );
-      if (rows[0] === undefined) continue;
-      requisitions.push({
-        requisition: requisitionName(e.dataProviderId, rid),
-        dataProviderCertificate: certificateName(dataProvider(e.dataProviderId), dp.external_certificate_id),
-      });
-      break;
-    }
+      return rows[0];
+    });
+    requisitions.push({
+      requisition: requisitionName(e.dataProviderId, rid),
+      dataProviderCertificate: certificateName(dataProvider(e.dataProviderId), dp.external_certificate_id),
+    });
   }
   ctx.audit(input.actor, 'CreateMeasurement', measurementName(mc, externalMeasurementId), null, {
     state: 'AWAITING_REQUISITION_FULFILLMENT',
@@ -408,7 +392,7 @@ async function withdrawRequisitions(ctx: WriteContext, actor: AuditActor, ids: r
   }
 }
 
-async function failMeasurements(
+export async function failMeasurements(
   ctx: WriteContext,
   actor: AuditActor,
   ids: readonly bigint[],
@@ -480,13 +464,17 @@ export async function failMeasurementsForCertificate(
   );
 }
 
-function measurementStateIllegal(mc: bigint, m: bigint, state: MeasurementState): StoreError {
+export function measurementStateIllegal(mc: bigint, m: bigint, state: MeasurementState): StoreError {
   return new StoreError('FAILED_PRECONDITION', 'MEASUREMENT_STATE_ILLEGAL', `Measurement is in state ${state}.`, {
     metadata: { measurement: measurementName(mc, m), measurementState: state },
   });
 }
 
-export async function cancelMeasurement(ctx: WriteContext, actor: AuditActor, mc: bigint, m: bigint): Promise<MeasurementRecord> {
+export async function cancelMeasurement(
+  ctx: WriteContext,
+  input: { actor: AuditActor; measurementConsumerId: bigint; externalMeasurementId: bigint },
+): Promise<MeasurementRecord> {
+  const { actor, measurementConsumerId: mc, externalMeasurementId: m } = input;
   requireExternalId(mc, 'measurement consumer id');
   requireExternalId(m, 'measurement id');
   const row = await findMeasurementId(ctx, mc, m, 'FOR UPDATE OF m');
@@ -501,238 +489,6 @@ export async function cancelMeasurement(ctx: WriteContext, actor: AuditActor, mc
   ctx.audit(actor, 'CancelMeasurement', measurementName(mc, m), { state: row.state }, { state: 'CANCELLED' });
   await withdrawRequisitions(ctx, actor, [row.measurement_id]);
   return loadMeasurement(ctx, row.measurement_id);
-}
-
-// ---------------------------------------------------------------- requisitions
-
-interface RequisitionJoinRow extends RequisitionRow {
-  mc_external_id: bigint;
-  external_measurement_id: bigint;
-  mc_certificate_external_id: bigint;
-  measurement_spec: Uint8Array;
-  measurement_state: MeasurementState;
-}
-
-const REQUISITION_FULL_SELECT = `SELECT r.requisition_id, r.measurement_id, dp.external_id AS dp_external_id,
-  r.external_requisition_id, dpc.external_certificate_id AS dp_certificate_external_id, r.data_provider_public_key,
-  r.encrypted_requisition_spec, r.nonce_hash, r.state, fc.external_certificate_id AS fulfilling_certificate_external_id,
-  r.encrypted_result, r.nonce, r.refusal_justification, r.refusal_message, r.create_time, r.update_time,
-  mp.external_id AS mc_external_id, m.external_measurement_id, mcc.external_certificate_id AS mc_certificate_external_id,
-  m.measurement_spec, m.state AS measurement_state
-  FROM requisitions r
-  JOIN parties dp ON dp.party_id = r.data_provider_id
-  JOIN certificates dpc ON dpc.certificate_id = r.data_provider_certificate_id
-  LEFT JOIN certificates fc ON fc.certificate_id = r.fulfilling_certificate_id
-  JOIN measurements m ON m.measurement_id = r.measurement_id
-  JOIN parties mp ON mp.party_id = m.measurement_consumer_id
-  JOIN certificates mcc ON mcc.certificate_id = m.measurement_consumer_certificate_id`;
-
-function toRequisition(r: RequisitionJoinRow): RequisitionRecord {
-  return {
-    dataProviderId: r.dp_external_id,
-    externalRequisitionId: r.external_requisition_id,
-    measurementConsumerId: r.mc_external_id,
-    externalMeasurementId: r.external_measurement_id,
-    measurementConsumerCertificateId: r.mc_certificate_external_id,
-    measurementSpec: r.measurement_spec,
-    measurementState: r.measurement_state,
-    dataProviderCertificateId: r.dp_certificate_external_id,
-    dataProviderPublicKey: r.data_provider_public_key,
-    encryptedRequisitionSpec: r.encrypted_requisition_spec,
-    nonceHash: r.nonce_hash,
-    state: r.state,
-    fulfillment:
-      r.state === 'FULFILLED' && r.encrypted_result !== null && r.fulfilling_certificate_external_id !== null
-        ? { certificateId: r.fulfilling_certificate_external_id, encryptedResult: r.encrypted_result, nonce: r.nonce }
-        : null,
-    refusal:
-      r.state === 'REFUSED' ? { justification: Number(r.refusal_justification ?? 0), message: r.refusal_message ?? '' } : null,
-    createTime: r.create_time,
-    updateTime: r.update_time,
-  };
-}
-
-async function findRequisition(ctx: ReadContext, dp: bigint, r: bigint): Promise<RequisitionJoinRow | null> {
-  const rows = await ctx.tx.query<RequisitionJoinRow>(
-    `${REQUISITION_FULL_SELECT} WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND r.external_requisition_id = $2`,
-    [dp, r],
-  );
-  return rows[0] ?? null;
-}
-
-export async function getRequisition(ctx: ReadContext, dp: bigint, r: bigint): Promise<RequisitionRecord> {
-  requireExternalId(dp, 'data provider id');
-  requireExternalId(r, 'requisition id');
-  const row = await findRequisition(ctx, dp, r);
-  if (row === null) throw requisitionNotFound(dp, r);
-  return toRequisition(row);
-}
-
-export interface ListRequisitionsOptions {
-  readonly dataProviderId: bigint;
-  readonly states?: readonly RequisitionState[];
-  readonly measurementStates?: readonly MeasurementState[];
-  /** External requisition id of the last item of the previous page. */
-  readonly after?: bigint;
-  readonly limit?: number;
-}
-
-export async function listRequisitions(ctx: ReadContext, o: ListRequisitionsOptions): Promise<Page<RequisitionRecord, bigint>> {
-  requireExternalId(o.dataProviderId, 'data provider id');
-  const limit = requireLimit(o.limit);
-  checkStates(o.states, REQUISITION_STATES);
-  checkStates(o.measurementStates, MEASUREMENT_STATES);
-  const params: unknown[] = [o.dataProviderId, o.after ?? 0n, limit + 1];
-  const where: string[] = [];
-  if (o.states !== undefined && o.states.length > 0) {
-    params.push([...o.states]);
-    where.push(`AND r.state = ANY($${params.length}::text[])`);
-  }
-  if (o.measurementStates !== undefined && o.measurementStates.length > 0) {
-    params.push([...o.measurementStates]);
-    where.push(`AND m.state = ANY($${params.length}::text[])`);
-  }
-  const rows = await ctx.tx.query<RequisitionJoinRow>(
-    `${REQUISITION_FULL_SELECT}
-      WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND r.external_requisition_id > $2 ${where.join(' ')}
-      ORDER BY r.external_requisition_id LIMIT $3`,
-    params,
-  );
-  const items = rows.slice(0, limit).map(toRequisition);
-  const last = items[items.length - 1];
-  return { items, next: rows.length > limit && last !== undefined ? last.externalRequisitionId : null };
-}
-
-/** Finds the requisition, locks its measurement, and re-reads both under that lock. */
-async function lockRequisition(ctx: WriteContext, dp: bigint, r: bigint): Promise<RequisitionJoinRow> {
-  requireExternalId(dp, 'data provider id');
-  requireExternalId(r, 'requisition id');
-  const first = await findRequisition(ctx, dp, r);
-  if (first === null) throw requisitionNotFound(dp, r);
-  await ctx.tx.query('SELECT 1 FROM measurements WHERE measurement_id = $1 FOR UPDATE', [first.measurement_id]);
-  const row = await findRequisition(ctx, dp, r);
-  if (row === null) throw requisitionNotFound(dp, r);
-  if (row.measurement_state !== 'AWAITING_REQUISITION_FULFILLMENT') {
-    throw measurementStateIllegal(row.mc_external_id, row.external_measurement_id, row.measurement_state);
-  }
-  if (row.state !== 'UNFULFILLED') {
-    throw new StoreError('FAILED_PRECONDITION', 'REQUISITION_STATE_ILLEGAL', `Requisition is in state ${row.state}.`, {
-      metadata: { requisition: requisitionName(dp, r), requisitionState: row.state },
-    });
-  }
-  return row;
-}
-
-export interface FulfillDirectRequisitionInput {
-  readonly actor: AuditActor;
-  readonly dataProviderId: bigint;
-  readonly externalRequisitionId: bigint;
-  /** `EncryptedMessage.ciphertext` of the SignedMessage(Result). */
-  readonly encryptedResult: Uint8Array;
-  /** The DataProvider certificate whose key signed the result; defaults to the requisition's. */
-  readonly certificateId?: bigint;
-  readonly nonce?: bigint;
-}
-
-/**
- * Records a direct result. When it is the last outstanding requisition the
- * measurement SUCCEEDS with one result per requisition. Beyond upstream, the
- * signing certificate must belong to the DataProvider and be valid now.
- */
-export async function fulfillDirectRequisition(ctx: WriteContext, input: FulfillDirectRequisitionInput): Promise<RequisitionRecord> {
-  requireBytes(input.encryptedResult, 'encrypted_result');
-  if (input.nonce !== undefined && (typeof input.nonce !== 'bigint' || input.nonce < 0n || input.nonce >= 1n << 64n)) {
-    throw invalidArgument('nonce is not a fixed64');
-  }
-  const dp = input.dataProviderId;
-  const row = await lockRequisition(ctx, dp, input.externalRequisitionId);
-  const certExternalId = input.certificateId ?? row.dp_certificate_external_id;
-  requireExternalId(certExternalId, 'certificate id');
-  const certRows = await ctx.tx.query<CertificateRow>(
-    `SELECT ${CERTIFICATE_COLUMNS} FROM certificates c JOIN parties p ON p.party_id = c.party_id
-      WHERE p.kind = 'DATA_PROVIDER' AND p.external_id = $1 AND c.external_certificate_id = $2 FOR SHARE OF c`,
-    [dp, certExternalId],
-  );
-  const cert = certRows[0];
-  if (cert === undefined) throw certificateNotFound(dataProvider(dp), certExternalId, 'FAILED_PRECONDITION');
-  if (!isCertificateValidAt(toCertificate(cert), ctx.now)) throw certificateInvalid(dataProvider(dp), certExternalId);
-  // fixed64 nonces above 2^63 are stored as their signed two's-complement value.
-  const nonce = input.nonce === undefined ? null : BigInt.asIntN(64, input.nonce);
-  await ctx.tx.query(
-    `UPDATE requisitions SET state = 'FULFILLED', fulfilling_certificate_id = $2, encrypted_result = $3, nonce = $4,
-       update_time = $5 WHERE requisition_id = $1`,
-    [row.requisition_id, cert.certificate_id, input.encryptedResult, nonce, ctx.now],
-  );
-  ctx.audit(input.actor, 'FulfillDirectRequisition', requisitionName(dp, input.externalRequisitionId), { state: 'UNFULFILLED' }, {
-    state: 'FULFILLED',
-    certificate: certificateName(dataProvider(dp), certExternalId),
-    encryptedResultSha256: sha256Hex(input.encryptedResult),
-  });
-  const outstanding = await ctx.tx.query<{ n: bigint }>(
-    `SELECT count(*)::bigint AS n FROM requisitions WHERE measurement_id = $1 AND state <> 'FULFILLED'`,
-    [row.measurement_id],
-  );
-  if ((outstanding[0]?.n ?? 0n) === 0n) {
-    await ctx.tx.query(
-      `INSERT INTO measurement_results (measurement_id, result_index, certificate_id, encrypted_result)
-       SELECT measurement_id, entry_index, fulfilling_certificate_id, encrypted_result FROM requisitions
-        WHERE measurement_id = $1 ORDER BY entry_index`,
-      [row.measurement_id],
-    );
-    await ctx.tx.query(`UPDATE measurements SET state = 'SUCCEEDED', update_time = $2 WHERE measurement_id = $1`, [
-      row.measurement_id,
-      ctx.now,
-    ]);
-    ctx.audit(
-      input.actor,
-      'SucceedMeasurement',
-      measurementName(row.mc_external_id, row.external_measurement_id),
-      { state: row.measurement_state },
-      { state: 'SUCCEEDED' },
-    );
-  }
-  const done = await findRequisition(ctx, dp, input.externalRequisitionId);
-  if (done === null) throw new Error('requisition vanished inside its transaction');
-  return toRequisition(done);
-}
-
-export interface RefuseRequisitionInput {
-  readonly actor: AuditActor;
-  readonly dataProviderId: bigint;
-  readonly externalRequisitionId: bigint;
-  /** `Requisition.Refusal.Justification` value. */
-  readonly justification: number;
-  readonly message: string;
-}
-
-/** The DataProvider refuses: the measurement FAILS with REQUISITION_REFUSED and the rest are withdrawn. */
-export async function refuseRequisition(ctx: WriteContext, input: RefuseRequisitionInput): Promise<RequisitionRecord> {
-  if (!Number.isSafeInteger(input.justification) || input.justification <= 0 || input.justification > 0x7fffffff) {
-    throw invalidArgument('refusal justification is not specified', 'REQUIRED_FIELD_NOT_SET');
-  }
-  if (typeof input.message !== 'string') throw invalidArgument('refusal message must be a string');
-  const dp = input.dataProviderId;
-  const row = await lockRequisition(ctx, dp, input.externalRequisitionId);
-  await ctx.tx.query(
-    `UPDATE requisitions SET state = 'REFUSED', refusal_justification = $2, refusal_message = $3, update_time = $4
-      WHERE requisition_id = $1`,
-    [row.requisition_id, input.justification, input.message, ctx.now],
-  );
-  ctx.audit(input.actor, 'RefuseRequisition', requisitionName(dp, input.externalRequisitionId), { state: 'UNFULFILLED' }, {
-    state: 'REFUSED',
-    justification: input.justification,
-    message: input.message,
-  });
-  await failMeasurements(
-    ctx,
-    input.actor,
-    [row.measurement_id],
-    'REQUISITION_REFUSED',
-    `ID of refused Requisition: ${apiId(input.externalRequisitionId)}`,
-  );
-  const done = await findRequisition(ctx, dp, input.externalRequisitionId);
-  if (done === null) throw new Error('requisition vanished inside its transaction');
-  return toRequisition(done);
 }
 
 // ---------------------------------------------------------------- trust after the fact
@@ -769,3 +525,11 @@ export async function listUntrustedResults(
     revocationState: Number(r.revocation_state) as RevocationState,
   }));
 }
+
+export const measurementOperations = {
+  createMeasurement: write(createMeasurement),
+  getMeasurement: snapshot(getMeasurement),
+  listMeasurements: snapshot(listMeasurements),
+  cancelMeasurement: write(cancelMeasurement),
+  listUntrustedResults: read(listUntrustedResults),
+};

@@ -1,3 +1,4 @@
+/** The schema migrations, in order, and running those a database has not had yet. */
 import type { Database } from './database.js';
 import { StoreError } from './errors.js';
 import { initialSchema } from './schema/0001-initial.js';

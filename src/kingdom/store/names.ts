@@ -1,3 +1,4 @@
+/** Public resource names of stored entities, for audit entries and error metadata. */
 import { apiId, hex } from './ids.js';
 import type { PartyKey } from './records.js';
 

@@ -1,7 +1,7 @@
-import type { AuditActor } from './audit.js';
-import type { JsonValue } from './audit.js';
+/** Parties (DataProviders, MeasurementConsumers, ModelProviders, Duchies) and their encryption public keys. */
+import type { AuditActor, JsonValue } from './audit.js';
 import { mapNewRoot } from './auth.js';
-import { certificateNotFound, findCertificateRow, toCertificate } from './certificate-rows.js';
+import { certificateInvalid, certificateNotFound, findCertificateRow, toCertificate } from './certificate-rows.js';
 import { insertCertificate, validateCertificateInput } from './certificates.js';
 import {
   type PartyRow,
@@ -17,9 +17,9 @@ import {
   requireKey,
   sha256Hex,
 } from './context.js';
-import { StoreError } from './errors.js';
-import { apiId, generateExternalId } from './ids.js';
+import { insertWithExternalId } from './ids.js';
 import { certificateName, partyName, publicKeyName } from './names.js';
+import { read, write } from './operations.js';
 import {
   type CertificateInput,
   type CertificateRecord,
@@ -150,25 +150,22 @@ export async function createParty(
   }
   if (kind !== 'DUCHY' && input.duchyId !== undefined) throw invalidArgument('only a Duchy takes a configured id');
 
-  let partyId: bigint | undefined;
-  let key: PartyKey | undefined;
-  while (partyId === undefined) {
-    const externalId = kind === 'DUCHY' ? null : generateExternalId(ctx.now);
-    // A duplicate Duchy id or Duchy root SKID raises its unique violation
-    // (mapped to ALREADY_EXISTS); only an external-id collision retries.
+  // A Duchy has no external id; a duplicate Duchy id or Duchy root SKID raises
+  // its unique violation (mapped to ALREADY_EXISTS): only an external-id
+  // collision draws again.
+  const { externalId, inserted: partyId } = await insertWithExternalId(ctx.now, async (externalId) => {
     const rows = await ctx.tx.query<{ party_id: bigint }>(
       `INSERT INTO parties (kind, external_id, duchy_id, display_name, root_certificate_der, root_subject_key_identifier,
          create_time, update_time)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
        ON CONFLICT (kind, external_id) WHERE external_id IS NOT NULL DO NOTHING
        RETURNING party_id`,
-      [kind, externalId, kind === 'DUCHY' ? input.duchyId : null, displayName, input.rootCertificateDer,
-        input.rootSubjectKeyIdentifier, ctx.now],
+      [kind, kind === 'DUCHY' ? null : externalId, kind === 'DUCHY' ? input.duchyId : null, displayName,
+        input.rootCertificateDer, input.rootSubjectKeyIdentifier, ctx.now],
     );
-    partyId = rows[0]?.party_id;
-    key = kind === 'DUCHY' ? { kind, id: input.duchyId ?? '' } : { kind, id: externalId ?? 0n };
-  }
-  if (key === undefined) throw new Error('unreachable');
+    return rows[0]?.party_id;
+  });
+  const key: PartyKey = kind === 'DUCHY' ? { kind, id: input.duchyId ?? '' } : { kind, id: externalId };
   const name = partyName(key);
   ctx.audit(input.actor, CREATE_ACTION[kind], name, null, {
     displayName,
@@ -267,9 +264,7 @@ export async function updatePublicKey(ctx: WriteContext, input: UpdatePublicKeyI
   );
   if (cert === null) throw certificateNotFound(owner, input.certificateId, 'FAILED_PRECONDITION');
   if (input.requireValidCertificate === true && !isCertificateValidAt(toCertificate(cert), ctx.now)) {
-    throw new StoreError('FAILED_PRECONDITION', 'CERTIFICATE_IS_INVALID', 'Certificate is invalid.', {
-      metadata: { certificate: certificateName(owner, input.certificateId), externalCertificateId: apiId(input.certificateId) },
-    });
+    throw certificateInvalid(owner, input.certificateId);
   }
   const k = input.publicKey;
   await ctx.tx.query(
@@ -296,3 +291,11 @@ export async function updatePublicKey(ctx: WriteContext, input: UpdatePublicKeyI
     updateTime: ctx.now,
   };
 }
+
+export const partyOperations = {
+  createParty: write(createParty),
+  getParty: read(getParty),
+  findDuchyByRootSkid: read(findDuchyByRootSkid),
+  listParticipantRoots: read(listParticipantRoots),
+  updatePublicKey: write(updatePublicKey),
+};

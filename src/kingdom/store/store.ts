@@ -1,177 +1,47 @@
-import { type Clock, systemClock } from '../../lib/clock.js';
-import {
-  type AuditActor,
-  type AuditChainVerification,
-  type AuditEntry,
-  type AuditEvent,
-  type AuditExportOptions,
-  type PreparedAuditEvent,
-  exportAudit,
-  verifyAuditChain,
-} from './audit.js';
+/** The Kingdom's store: opening it, and running each entity module's operations in a transaction or snapshot. */
+import { type Clock, systemClock } from '../../lib/index.js';
+import { type AuditActor, type AuditEvent, type AuditExportOptions, type PreparedAuditEvent, exportAudit, verifyAuditChain } from './audit.js';
+import { authOperations } from './auth.js';
 import { CertificateCache, isCertificateName } from './certificate-cache.js';
-import {
-  type CreateApiKeyInput,
-  type SetAkidPrincipalInput,
-  authenticateApiKey,
-  createApiKey,
-  deleteApiKey,
-  listAkidPrincipals,
-  lookupAkidPrincipal,
-  removeAkidPrincipal,
-  setAkidPrincipal,
-} from './auth.js';
-import {
-  type ListCertificatesOptions,
-  type RevokeCertificateResult,
-  certificateBlastRadius,
-  createCertificate,
-  getCertificate,
-  listCertificates,
-  releaseCertificateHold,
-  revokeCertificate,
-} from './certificates.js';
-import { type ReadContext, type WriteContext, requireActor, requireExternalId, requireKey } from './context.js';
+import { certificateOperations } from './certificates.js';
+import { type ReadContext, type WriteContext, requireActor } from './context.js';
 import { type Database, openDatabase } from './database.js';
 import { translateDatabaseError } from './driver-errors.js';
-import {
-  type CreateEventGroupInput,
-  type CreateReencryptionRequestInput,
-  type ListEventGroupsOptions,
-  type UpdateEventGroupInput,
-  closeMetadataReencryptionRequest,
-  createEventGroup,
-  createMetadataReencryptionRequest,
-  deleteEventGroup,
-  getEventGroup,
-  listEventGroups,
-  listOpenMetadataReencryptionRequests,
-  updateEventGroup,
-} from './event-groups.js';
-import {
-  type CreateMeasurementInput,
-  type FulfillDirectRequisitionInput,
-  type ListMeasurementsOptions,
-  type ListRequisitionsOptions,
-  type RefuseRequisitionInput,
-  cancelMeasurement,
-  createMeasurement,
-  fulfillDirectRequisition,
-  getMeasurement,
-  getRequisition,
-  listMeasurements,
-  listRequisitions,
-  listUntrustedResults,
-  refuseRequisition,
-} from './measurements.js';
+import { eventGroupOperations } from './event-groups.js';
+import { measurementOperations } from './measurements.js';
 import { migrate } from './migrations.js';
-import { certificateName } from './names.js';
+import { type StoreMethods, read, snapshot, write } from './operations.js';
+import { partyOperations } from './parties.js';
+import { requisitionOperations } from './requisitions.js';
 import { WriteBatcher, type WriteBatchStats, type WriteBatchingOptions } from './write-batcher.js';
-import {
-  type CreatePartyInput,
-  type UpdatePublicKeyInput,
-  createParty,
-  findDuchyByRootSkid,
-  getParty,
-  listParticipantRoots,
-  updatePublicKey,
-} from './parties.js';
-import type {
-  AkidPrincipalRecord,
-  ApiKeyRecord,
-  CertificateBlastRadius,
-  CertificateCursor,
-  CertificateInput,
-  CertificateRecord,
-  EventGroupCursor,
-  EventGroupRecord,
-  MeasurementRecord,
-  MetadataReencryptionRequestRecord,
-  Page,
-  PartyKey,
-  PartyRecord,
-  RequisitionRecord,
-  RevocationState,
-  UntrustedResult,
-} from './records.js';
+
+const auditOperations = {
+  verifyAuditChain: snapshot((ctx) => verifyAuditChain(ctx.tx)),
+  exportAudit: read((ctx, options?: AuditExportOptions) => exportAudit(ctx.tx, options)),
+  /** Records an operator action that changes no table (the admin token rotated). */
+  recordAuditEvent: write(async (ctx, event: AuditEvent) =>
+    ctx.audit(event.actor, event.action, event.resource, event.before, event.after),
+  ),
+};
+
+/** Every store operation: adding one to an entity module's table adds the store method. */
+const operations = {
+  ...partyOperations,
+  ...certificateOperations,
+  ...eventGroupOperations,
+  ...measurementOperations,
+  ...requisitionOperations,
+  ...authOperations,
+  ...auditOperations,
+};
 
 /**
  * The Kingdom's storage: domain operations, each one transaction. Every
  * state change appends its audit entries in that same transaction. Errors are
  * `StoreError`s with upstream reason names.
  */
-export interface KingdomStore {
+export interface KingdomStore extends StoreMethods<typeof operations> {
   readonly dialect: Database['dialect'];
-
-  // parties and public keys
-  createParty(input: CreatePartyInput): Promise<{ party: PartyRecord; certificate: CertificateRecord }>;
-  getParty(key: PartyKey): Promise<PartyRecord>;
-  findDuchyByRootSkid(rootSubjectKeyIdentifier: Uint8Array): Promise<PartyRecord | null>;
-  listParticipantRoots(): Promise<Uint8Array[]>;
-  updatePublicKey(input: UpdatePublicKeyInput): Promise<PartyRecord>;
-
-  // certificates
-  createCertificate(input: { actor: AuditActor; owner: PartyKey; certificate: CertificateInput }): Promise<CertificateRecord>;
-  getCertificate(owner: PartyKey, externalCertificateId: bigint): Promise<CertificateRecord>;
-  listCertificates(options: ListCertificatesOptions): Promise<Page<CertificateRecord, CertificateCursor>>;
-  revokeCertificate(input: {
-    actor: AuditActor;
-    owner: PartyKey;
-    externalCertificateId: bigint;
-    revocationState: RevocationState;
-  }): Promise<RevokeCertificateResult>;
-  releaseCertificateHold(input: { actor: AuditActor; owner: PartyKey; externalCertificateId: bigint }): Promise<CertificateRecord>;
-  certificateBlastRadius(owner: PartyKey, externalCertificateId: bigint): Promise<CertificateBlastRadius>;
-
-  // event groups
-  createEventGroup(input: CreateEventGroupInput): Promise<EventGroupRecord>;
-  getEventGroup(dataProviderId: bigint, externalEventGroupId: bigint): Promise<EventGroupRecord>;
-  listEventGroups(options: ListEventGroupsOptions): Promise<Page<EventGroupRecord, EventGroupCursor>>;
-  updateEventGroup(input: UpdateEventGroupInput): Promise<EventGroupRecord>;
-  deleteEventGroup(input: {
-    actor: AuditActor;
-    dataProviderId: bigint;
-    externalEventGroupId: bigint;
-    expectedRevision?: bigint;
-  }): Promise<EventGroupRecord>;
-  createMetadataReencryptionRequest(input: CreateReencryptionRequestInput): Promise<MetadataReencryptionRequestRecord>;
-  listOpenMetadataReencryptionRequests(dataProviderId: bigint): Promise<MetadataReencryptionRequestRecord[]>;
-  closeMetadataReencryptionRequest(input: {
-    actor: AuditActor;
-    dataProviderId: bigint;
-    externalRequestId: bigint;
-  }): Promise<MetadataReencryptionRequestRecord>;
-
-  // measurements and requisitions
-  createMeasurement(input: CreateMeasurementInput): Promise<MeasurementRecord>;
-  getMeasurement(measurementConsumerId: bigint, externalMeasurementId: bigint): Promise<MeasurementRecord>;
-  listMeasurements(options: ListMeasurementsOptions): Promise<Page<MeasurementRecord, bigint>>;
-  cancelMeasurement(input: {
-    actor: AuditActor;
-    measurementConsumerId: bigint;
-    externalMeasurementId: bigint;
-  }): Promise<MeasurementRecord>;
-  getRequisition(dataProviderId: bigint, externalRequisitionId: bigint): Promise<RequisitionRecord>;
-  listRequisitions(options: ListRequisitionsOptions): Promise<Page<RequisitionRecord, bigint>>;
-  fulfillDirectRequisition(input: FulfillDirectRequisitionInput): Promise<RequisitionRecord>;
-  refuseRequisition(input: RefuseRequisitionInput): Promise<RequisitionRecord>;
-  listUntrustedResults(options?: { measurementConsumerId?: bigint; limit?: number }): Promise<UntrustedResult[]>;
-
-  // authentication data
-  createApiKey(input: CreateApiKeyInput): Promise<{ apiKey: ApiKeyRecord; authenticationKey: bigint }>;
-  authenticateApiKey(authenticationKey: bigint): Promise<ApiKeyRecord | null>;
-  deleteApiKey(input: { actor: AuditActor; measurementConsumerId: bigint; externalApiKeyId: bigint }): Promise<void>;
-  setAkidPrincipal(input: SetAkidPrincipalInput): Promise<AkidPrincipalRecord>;
-  removeAkidPrincipal(input: { actor: AuditActor; authorityKeyIdentifier: Uint8Array }): Promise<void>;
-  listAkidPrincipals(): Promise<AkidPrincipalRecord[]>;
-  lookupAkidPrincipal(authorityKeyIdentifier: Uint8Array): Promise<string | null>;
-
-  // audit
-  verifyAuditChain(): Promise<AuditChainVerification>;
-  exportAudit(options?: AuditExportOptions): Promise<AuditEntry[]>;
-  /** Records an operator action that changes no table (the admin token rotated). */
-  recordAuditEvent(event: AuditEvent): Promise<void>;
-
   close(): Promise<void>;
 }
 
@@ -226,7 +96,22 @@ function changedCertificates(events: readonly PreparedAuditEvent[], existingOnly
   return events.filter((e) => isCertificateName(e.resource) && (!existingOnly || e.before !== null)).map((e) => e.resource);
 }
 
+// The operations' methods are installed on the prototype below.
+export interface SqlKingdomStore extends StoreMethods<typeof operations> {}
+
 export class SqlKingdomStore implements KingdomStore {
+  static {
+    for (const [name, op] of Object.entries(operations)) {
+      Object.defineProperty(SqlKingdomStore.prototype, name, {
+        value(this: SqlKingdomStore, ...args: unknown[]) {
+          return this.run(op, args);
+        },
+        writable: true,
+        configurable: true,
+      });
+    }
+  }
+
   private readonly writes: WriteBatcher;
   /** Nothing is cached until `listenForCertificateChanges` hears other replicas. */
   readonly certificateCache = new CertificateCache({ enabled: false });
@@ -274,6 +159,19 @@ export class SqlKingdomStore implements KingdomStore {
     return this.database.dialect;
   }
 
+  private run(op: (typeof operations)[keyof typeof operations], args: unknown[]): Promise<unknown> {
+    // Sound: each method is typed from its operation, so `args` are the ones `op.run` declares.
+    const run = op.run as (ctx: ReadContext | WriteContext, ...args: unknown[]) => Promise<unknown>;
+    switch (op.kind) {
+      case 'read':
+        return this.read((ctx) => run(ctx, ...args));
+      case 'snapshot':
+        return this.readSnapshot((ctx) => run(ctx, ...args));
+      case 'write':
+        return this.write((args[0] as { readonly actor: AuditActor }).actor, (ctx) => run(ctx, ...args));
+    }
+  }
+
   private async write<T>(actor: AuditActor, fn: (ctx: WriteContext) => Promise<T>): Promise<T> {
     requireActor(actor);
     try {
@@ -283,10 +181,10 @@ export class SqlKingdomStore implements KingdomStore {
     }
   }
 
-  /** A read of one query needs no transaction. */
+  /** A read of one query needs no transaction; a certificate may come from the cache. */
   private async read<T>(fn: (ctx: ReadContext) => Promise<T>): Promise<T> {
     try {
-      return await fn({ tx: this.database, now: this.clock.now() });
+      return await fn({ tx: this.database, now: this.clock.now(), certificateCache: this.certificateCache });
     } catch (err) {
       throw translateDatabaseError(err);
     }
@@ -299,142 +197,6 @@ export class SqlKingdomStore implements KingdomStore {
     } catch (err) {
       throw translateDatabaseError(err);
     }
-  }
-
-  createParty(input: CreatePartyInput) {
-    return this.write(input.actor, (ctx) => createParty(ctx, input));
-  }
-  getParty(key: PartyKey) {
-    return this.read((ctx) => getParty(ctx, key));
-  }
-  findDuchyByRootSkid(skid: Uint8Array) {
-    return this.read((ctx) => findDuchyByRootSkid(ctx, skid));
-  }
-  listParticipantRoots() {
-    return this.read(listParticipantRoots);
-  }
-  updatePublicKey(input: UpdatePublicKeyInput) {
-    return this.write(input.actor, (ctx) => updatePublicKey(ctx, input));
-  }
-
-  createCertificate(input: { actor: AuditActor; owner: PartyKey; certificate: CertificateInput }) {
-    return this.write(input.actor, (ctx) => createCertificate(ctx, input.actor, input.owner, input.certificate));
-  }
-  async getCertificate(owner: PartyKey, id: bigint) {
-    requireKey(owner);
-    requireExternalId(id, 'certificate id');
-    const name = certificateName(owner, id);
-    const cached = this.certificateCache.get(name);
-    if (cached) return cached;
-    const generation = this.certificateCache.generation;
-    const record = await this.read((ctx) => getCertificate(ctx, owner, id));
-    this.certificateCache.fill(name, generation, record);
-    return record;
-  }
-  listCertificates(options: ListCertificatesOptions) {
-    return this.read((ctx) => listCertificates(ctx, options));
-  }
-  revokeCertificate(input: { actor: AuditActor; owner: PartyKey; externalCertificateId: bigint; revocationState: RevocationState }) {
-    return this.write(input.actor, (ctx) =>
-      revokeCertificate(ctx, input.actor, input.owner, input.externalCertificateId, input.revocationState),
-    );
-  }
-  releaseCertificateHold(input: { actor: AuditActor; owner: PartyKey; externalCertificateId: bigint }) {
-    return this.write(input.actor, (ctx) => releaseCertificateHold(ctx, input.actor, input.owner, input.externalCertificateId));
-  }
-  certificateBlastRadius(owner: PartyKey, id: bigint) {
-    return this.readSnapshot((ctx) => certificateBlastRadius(ctx, owner, id));
-  }
-
-  createEventGroup(input: CreateEventGroupInput) {
-    return this.write(input.actor, (ctx) => createEventGroup(ctx, input));
-  }
-  getEventGroup(dp: bigint, eg: bigint) {
-    return this.read((ctx) => getEventGroup(ctx, dp, eg));
-  }
-  listEventGroups(options: ListEventGroupsOptions) {
-    return this.read((ctx) => listEventGroups(ctx, options));
-  }
-  updateEventGroup(input: UpdateEventGroupInput) {
-    return this.write(input.actor, (ctx) => updateEventGroup(ctx, input));
-  }
-  deleteEventGroup(input: { actor: AuditActor; dataProviderId: bigint; externalEventGroupId: bigint; expectedRevision?: bigint }) {
-    return this.write(input.actor, (ctx) =>
-      deleteEventGroup(ctx, input.actor, input.dataProviderId, input.externalEventGroupId, input.expectedRevision),
-    );
-  }
-  createMetadataReencryptionRequest(input: CreateReencryptionRequestInput) {
-    return this.write(input.actor, (ctx) => createMetadataReencryptionRequest(ctx, input));
-  }
-  listOpenMetadataReencryptionRequests(dp: bigint) {
-    return this.read((ctx) => listOpenMetadataReencryptionRequests(ctx, dp));
-  }
-  closeMetadataReencryptionRequest(input: { actor: AuditActor; dataProviderId: bigint; externalRequestId: bigint }) {
-    return this.write(input.actor, (ctx) =>
-      closeMetadataReencryptionRequest(ctx, input.actor, input.dataProviderId, input.externalRequestId),
-    );
-  }
-
-  createMeasurement(input: CreateMeasurementInput) {
-    return this.write(input.actor, (ctx) => createMeasurement(ctx, input));
-  }
-  getMeasurement(mc: bigint, m: bigint) {
-    return this.readSnapshot((ctx) => getMeasurement(ctx, mc, m));
-  }
-  listMeasurements(options: ListMeasurementsOptions) {
-    return this.readSnapshot((ctx) => listMeasurements(ctx, options));
-  }
-  cancelMeasurement(input: { actor: AuditActor; measurementConsumerId: bigint; externalMeasurementId: bigint }) {
-    return this.write(input.actor, (ctx) =>
-      cancelMeasurement(ctx, input.actor, input.measurementConsumerId, input.externalMeasurementId),
-    );
-  }
-  getRequisition(dp: bigint, r: bigint) {
-    return this.read((ctx) => getRequisition(ctx, dp, r));
-  }
-  listRequisitions(options: ListRequisitionsOptions) {
-    return this.read((ctx) => listRequisitions(ctx, options));
-  }
-  fulfillDirectRequisition(input: FulfillDirectRequisitionInput) {
-    return this.write(input.actor, (ctx) => fulfillDirectRequisition(ctx, input));
-  }
-  refuseRequisition(input: RefuseRequisitionInput) {
-    return this.write(input.actor, (ctx) => refuseRequisition(ctx, input));
-  }
-  listUntrustedResults(options: { measurementConsumerId?: bigint; limit?: number } = {}) {
-    return this.read((ctx) => listUntrustedResults(ctx, options));
-  }
-
-  createApiKey(input: CreateApiKeyInput) {
-    return this.write(input.actor, (ctx) => createApiKey(ctx, input));
-  }
-  authenticateApiKey(key: bigint) {
-    return this.read((ctx) => authenticateApiKey(ctx, key));
-  }
-  deleteApiKey(input: { actor: AuditActor; measurementConsumerId: bigint; externalApiKeyId: bigint }) {
-    return this.write(input.actor, (ctx) => deleteApiKey(ctx, input.actor, input.measurementConsumerId, input.externalApiKeyId));
-  }
-  setAkidPrincipal(input: SetAkidPrincipalInput) {
-    return this.write(input.actor, (ctx) => setAkidPrincipal(ctx, input));
-  }
-  removeAkidPrincipal(input: { actor: AuditActor; authorityKeyIdentifier: Uint8Array }) {
-    return this.write(input.actor, (ctx) => removeAkidPrincipal(ctx, input.actor, input.authorityKeyIdentifier));
-  }
-  listAkidPrincipals() {
-    return this.read((ctx) => listAkidPrincipals(ctx));
-  }
-  lookupAkidPrincipal(akid: Uint8Array) {
-    return this.read((ctx) => lookupAkidPrincipal(ctx, akid));
-  }
-
-  verifyAuditChain() {
-    return this.readSnapshot((ctx) => verifyAuditChain(ctx.tx));
-  }
-  exportAudit(options: AuditExportOptions = {}) {
-    return this.read((ctx) => exportAudit(ctx.tx, options));
-  }
-  recordAuditEvent(event: AuditEvent) {
-    return this.write(event.actor, async (ctx) => ctx.audit(event.actor, event.action, event.resource, event.before, event.after));
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
-import type { Clock } from '../../lib/clock.js';
+/** Group commit: concurrent writes sharing one transaction and one audit-log append. */
+import type { Clock } from '../../lib/index.js';
 import { type PreparedAuditEvent, appendAudit, prepareAuditEvents } from './audit.js';
 import { WriteContext } from './context.js';
 import { type Database, type Queryable, type Row, isConflictExhausted, isRetryableConflict } from './database.js';

@@ -11,11 +11,17 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Certificate_RevocationState } from '../../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
-import { writeFileAtomic } from '../../lib/files.js';
-import { encodePem } from '../../lib/pem.js';
-import { addRevocation, readCaState, releaseHold, takeCrlNumber, withCaLock, writeCaState } from '../../pki/ca-store.js';
-import type { CrlReason } from '../../pki/crl.js';
-import { buildCrl } from '../../pki/crl-builder.js';
+import { writeFileAtomic, encodePem } from '../../lib/index.js';
+import {
+  addRevocation,
+  readCaState,
+  releaseHold,
+  takeCrlNumber,
+  withCaLock,
+  writeCaState,
+  type CrlReason,
+  buildCrl,
+} from '../../pki/index.js';
 import { RotationError } from '../errors.js';
 import type { JournalStep } from '../journal.js';
 import { activeEntry, transition, type KeyEntry } from '../keyring.js';

@@ -10,8 +10,7 @@
  * DataProvider) or measurement replaced (an MC, see replace-measurement.ts).
  */
 import { fromBinary } from '@bufbuild/protobuf';
-import { KeyStatusType } from '../../crypto/keyset.js';
-import { destroyKey } from '../../crypto/keyset-ops.js';
+import { KeyStatusType, destroyKey } from '../../crypto/index.js';
 import { Measurement_State } from '../../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import { MeasurementSpecSchema } from '../../gen/wfa/measurement/api/v2alpha/measurement_spec_pb.js';
 import { Requisition_Refusal_Justification, Requisition_State } from '../../gen/wfa/measurement/api/v2alpha/requisition_pb.js';

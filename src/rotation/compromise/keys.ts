@@ -10,7 +10,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import type { Any } from '@bufbuild/protobuf/wkt';
 import { KeysetSchema } from '../../gen/google/crypto/tink/tink_pb.js';
 import { EncryptionPublicKeySchema } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
-import { typeUrlMatches } from '../../lib/type-url.js';
+import { typeUrlMatches } from '../../lib/index.js';
 
 export function sha256(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(bytes).digest());

@@ -9,16 +9,11 @@
  */
 import { fromBinary } from '@bufbuild/protobuf';
 import type { KingdomClient } from '../../client/index.js';
-import { CryptoError } from '../../crypto/errors.js';
-import { assertPublicKeyset, parseKeyset, type Keyset } from '../../crypto/keyset.js';
-import { verifySignedMessage } from '../../crypto/signed-message.js';
+import { CryptoError, assertPublicKeyset, parseKeyset, type Keyset, verifySignedMessage } from '../../crypto/index.js';
 import { Certificate_RevocationState } from '../../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
 import { EncryptionPublicKeySchema, type SignedMessage } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
-import { readFileBytes } from '../../lib/files.js';
-import { parseCertificate } from '../../pki/certificate.js';
-import { PkiError } from '../../pki/errors.js';
-import { TrustStore } from '../../pki/trust-store.js';
-import { validatePath } from '../../pki/validate.js';
+import { readFileBytes } from '../../lib/index.js';
+import { parseCertificate, PkiError, TrustStore, validatePath } from '../../pki/index.js';
 import { participantKindOf } from '../config.js';
 import { RotationError } from '../errors.js';
 import { encryptionKeyBytes } from './keys.js';

@@ -12,9 +12,9 @@
  */
 import { join } from 'node:path';
 import { clone, fromBinary } from '@bufbuild/protobuf';
-import { encryptMessage } from '../../crypto/encrypted-message.js';
+import { encryptMessage } from '../../crypto/index.js';
 import { EventGroup_MetadataSchema, EventGroup_State, EventGroupSchema, type EventGroup_Metadata } from '../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
-import { readFileBytes } from '../../lib/files.js';
+import { readFileBytes } from '../../lib/index.js';
 import { RotationError } from '../errors.js';
 import type { StepHandler } from '../steps/context.js';
 import { encryptionKeyBytes, sha256, toHex } from './keys.js';

@@ -21,15 +21,12 @@
 import { join } from 'node:path';
 import { clone, create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
-import { CryptoError } from '../../crypto/errors.js';
-import { encryptMessage } from '../../crypto/encrypted-message.js';
-import { signMessage, verifySignedMessage } from '../../crypto/signed-message.js';
+import { CryptoError, encryptMessage, signMessage, verifySignedMessage } from '../../crypto/index.js';
 import { EncryptionPublicKeySchema, SignedMessageSchema } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { MeasurementSchema, Measurement_DataProviderEntrySchema, Measurement_State, type Measurement } from '../../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import { MeasurementSpecSchema } from '../../gen/wfa/measurement/api/v2alpha/measurement_spec_pb.js';
 import { RequisitionSpecSchema, type RequisitionSpec } from '../../gen/wfa/measurement/api/v2alpha/requisition_spec_pb.js';
-import { readFileBytes, writeSecretFile } from '../../lib/files.js';
-import { typeUrlOf } from '../../lib/type-url.js';
+import { readFileBytes, writeSecretFile, typeUrlOf } from '../../lib/index.js';
 import { RotationError } from '../errors.js';
 import { activeEntry } from '../keyring.js';
 import { sha256Hex } from '../keyring-files.js';

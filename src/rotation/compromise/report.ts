@@ -6,7 +6,7 @@
  * request, to `--report FILE` (FILE.json and FILE.txt). Rebuilt on a re-run,
  * never appended to.
  */
-import { writeFileAtomic } from '../../lib/files.js';
+import { writeFileAtomic } from '../../lib/index.js';
 import { findEntry } from '../keyring.js';
 import type { KeyringSession } from '../session.js';
 import type { StepHandler } from '../steps/context.js';

@@ -16,7 +16,7 @@
 import { join, isAbsolute, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { readFileBytes } from '../../lib/files.js';
+import { readFileBytes } from '../../lib/index.js';
 import { CONFIG_FILE, type KeyringConfig } from '../config.js';
 import { RotationError } from '../errors.js';
 

@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../lib/files.js';
+import { writeFileAtomic } from '../../lib/index.js';
 import { RotationError } from '../errors.js';
 import type { KeyringSession } from '../session.js';
 

@@ -5,8 +5,7 @@
  * `retiring`, since the Kingdom cannot delete it, for the next rotation to retire.
  */
 import { existsSync, rmSync } from 'node:fs';
-import { KeyStatusType } from '../../crypto/keyset.js';
-import { destroyKey } from '../../crypto/keyset-ops.js';
+import { KeyStatusType, destroyKey } from '../../crypto/index.js';
 import { RotationError } from '../errors.js';
 import { certificateFiles } from '../keyring-files.js';
 import { findEntry, transition } from '../keyring.js';

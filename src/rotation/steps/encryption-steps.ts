@@ -5,9 +5,8 @@
  * until its grace period is over and no pending work is encrypted to it;
  * only then is its material destroyed (the id stays, marked DESTROYED).
  */
-import { KeyStatusType } from '../../crypto/keyset.js';
-import { addKey, destroyKey, promoteKey } from '../../crypto/keyset-ops.js';
-import { formatDuration } from '../../lib/duration.js';
+import { KeyStatusType, addKey, destroyKey, promoteKey } from '../../crypto/index.js';
+import { formatDuration } from '../../lib/index.js';
 import { transition } from '../keyring.js';
 import { encryptionKeyFingerprint } from '../keyring-files.js';
 import { graceOver, stateSince } from '../policy.js';

@@ -9,8 +9,7 @@
  */
 import { create, toBinary } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
-import { keysetBytes, publicKeyset, type Keyset } from '../../crypto/keyset.js';
-import { signMessage, verifySignedMessage } from '../../crypto/signed-message.js';
+import { keysetBytes, publicKeyset, type Keyset, signMessage, verifySignedMessage } from '../../crypto/index.js';
 import { KeysetSchema } from '../../gen/google/crypto/tink/tink_pb.js';
 import { EncryptionPublicKey_Format, EncryptionPublicKeySchema } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { RotationError } from '../errors.js';

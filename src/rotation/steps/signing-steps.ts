@@ -5,7 +5,7 @@
  * participant's public key names the new certificate (revoking first is how
  * upstream users ended up with "Invalid Certificate").
  */
-import { addRevocation, readCaState, withCaLock, writeCaState } from '../../pki/ca-store.js';
+import { addRevocation, readCaState, withCaLock, writeCaState } from '../../pki/index.js';
 import { publishesPublicKey } from '../config.js';
 import { activeEntry, transition } from '../keyring.js';
 import { auditIds } from '../session.js';

@@ -5,14 +5,15 @@
  * certificate before the old one is retired.
  */
 import { existsSync } from 'node:fs';
-import { applyKustomization } from '../../k8s/kubectl.js';
-import { findKustomizationFile } from '../../k8s/kustomization.js';
-import { waitForServedCertificate } from '../../k8s/rollout-check.js';
-import { readSecretFiles } from '../../k8s/secret-files.js';
-import { updateSecretGenerators } from '../../k8s/secret-generations.js';
-import { tlsSecretUpdate } from '../../k8s/tls-secret.js';
-import { formatDuration } from '../../lib/duration.js';
-import { readFileBytes } from '../../lib/files.js';
+import {
+  applyKustomization,
+  findKustomizationFile,
+  waitForServedCertificate,
+  readSecretFiles,
+  updateSecretGenerators,
+  tlsSecretUpdate,
+} from '../../k8s/index.js';
+import { formatDuration, readFileBytes } from '../../lib/index.js';
 import { RotationError } from '../errors.js';
 import { auditIds } from '../session.js';
 import { type StepContext, type StepHandler, optionalEntry, stepEntry } from './context.js';

@@ -3,9 +3,9 @@
  * `get`, `list` and `release-hold`.
  */
 import { Option, type Command } from 'commander';
-import { parseResourceName } from '../../../api/resource-names.js';
+import { parseResourceName } from '../../../api/index.js';
 import { CertificateSchema, Certificate_RevocationState, type Certificate } from '../../../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
-import { parseCertificate } from '../../../pki/certificate.js';
+import { parseCertificate } from '../../../pki/index.js';
 import { pageSize } from '../../option-values.js';
 import { output, UsageError } from '../../run.js';
 import { readCertificateFile } from '../../signing-files.js';

@@ -7,15 +7,15 @@
 import { ConnectError } from '@connectrpc/connect';
 import type { Command } from 'commander';
 import { createKingdomClient, KingdomClientError, resolveTarget, toKingdomClientError, type KingdomClient } from '../../../client/index.js';
-import { readCertificateInfo } from '../../../crypto/certificate-info.js';
-import { CryptoError } from '../../../crypto/errors.js';
-import { assertKeyMatchesCertificate, isEncryptedPrivateKey, loadPrivateKey } from '../../../crypto/keys.js';
-import { HaloError } from '../../../lib/errors.js';
-import { readFileBytes } from '../../../lib/files.js';
-import { encodePem } from '../../../lib/pem.js';
-import { readCertificatesFile } from '../../../pki/certificate.js';
-import { PkiError } from '../../../pki/errors.js';
-import { TrustStore } from '../../../pki/trust-store.js';
+import {
+  readCertificateInfo,
+  CryptoError,
+  assertKeyMatchesCertificate,
+  isEncryptedPrivateKey,
+  loadPrivateKey,
+} from '../../../crypto/index.js';
+import { HaloError, readFileBytes, encodePem } from '../../../lib/index.js';
+import { readCertificatesFile, PkiError, TrustStore } from '../../../pki/index.js';
 import { UsageError } from '../../run.js';
 import { PASSPHRASE_ENV, readPassphrase } from '../../signing-files.js';
 

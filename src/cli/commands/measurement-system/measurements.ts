@@ -9,11 +9,7 @@
 import { Code } from '@connectrpc/connect';
 import type { Command } from 'commander';
 import { KingdomClientError, type KingdomClient } from '../../../client/index.js';
-import { decryptMessage } from '../../../crypto/encrypted-message.js';
-import { CryptoError } from '../../../crypto/errors.js';
-import { loadKeyset } from '../../../crypto/keyset-io.js';
-import type { Keyset } from '../../../crypto/keyset.js';
-import { verifyAndUnpack } from '../../../crypto/signed-message.js';
+import { decryptMessage, CryptoError, loadKeyset, type Keyset, verifyAndUnpack } from '../../../crypto/index.js';
 import type { MeasurementTrustInfo } from '../../../gen/halo/keys/v1/measurement_trust_pb.js';
 import { Certificate_RevocationState } from '../../../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
 import { SignedMessageSchema } from '../../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
@@ -24,10 +20,8 @@ import {
   type Measurement,
   type Measurement_Result,
 } from '../../../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
-import { HaloError } from '../../../lib/errors.js';
-import { parseCertificate } from '../../../pki/certificate.js';
-import type { TrustStore } from '../../../pki/trust-store.js';
-import { validatePath } from '../../../pki/validate.js';
+import { HaloError } from '../../../lib/index.js';
+import { parseCertificate, type TrustStore, validatePath } from '../../../pki/index.js';
 import { output, UsageError } from '../../run.js';
 import { PASSPHRASE_ENV, readPassphrase } from '../../signing-files.js';
 import { connect, globalOptions, readCertCollection, rpcAction } from './connection.js';

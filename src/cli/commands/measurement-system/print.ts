@@ -5,8 +5,7 @@
  * prints the proto3 JSON form instead.
  */
 import { toJson, type DescMessage, type JsonValue, type MessageShape } from '@bufbuild/protobuf';
-import { packedMessageRegistry } from '../../../api/any-types.js';
-import { toTextFormat } from '../../../api/text-format-writer.js';
+import { packedMessageRegistry, toTextFormat } from '../../../api/index.js';
 import { output } from '../../run.js';
 
 /** Proto3 JSON, with the messages CMMS packs into `Any` fields expanded (`@type`). */

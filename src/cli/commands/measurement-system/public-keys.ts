@@ -6,15 +6,18 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { Option, type Command } from 'commander';
-import { typeUrlOf } from '../../../api/type-url.js';
-import { readCertificateInfo } from '../../../crypto/certificate-info.js';
-import { CryptoError } from '../../../crypto/errors.js';
-import { publicKeyFromCertificate } from '../../../crypto/keys.js';
-import { SIGNATURE_ALGORITHM_NAMES, signatureAlgorithmFromIdentifier } from '../../../crypto/signature-algorithm.js';
-import { verifyBytes } from '../../../crypto/signed-message.js';
+import { typeUrlOf } from '../../../api/index.js';
+import {
+  readCertificateInfo,
+  CryptoError,
+  publicKeyFromCertificate,
+  SIGNATURE_ALGORITHM_NAMES,
+  signatureAlgorithmFromIdentifier,
+  verifyBytes,
+} from '../../../crypto/index.js';
 import { EncryptionPublicKeySchema, SignedMessageSchema } from '../../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { PublicKeySchema } from '../../../gen/wfa/measurement/api/v2alpha/public_key_pb.js';
-import { readFileBytes } from '../../../lib/files.js';
+import { readFileBytes } from '../../../lib/index.js';
 import { readEncryptionPublicKeyFile } from '../../encryption-public-keys.js';
 import { UsageError } from '../../run.js';
 import { parseSignatureAlgorithmOption } from '../../signing-files.js';
