@@ -74,3 +74,4 @@ export {
 export { fromTextFormat } from './text-format.js';
 export { toTextFormat } from './text-format-writer.js';
 export { PACKED_MESSAGE_TYPES, packedMessageRegistry } from './any-types.js';
+export { nonceHash, randomNonce } from './nonce.js';

@@ -5,10 +5,10 @@
  */
 import { create } from '@bufbuild/protobuf';
 import type { Command } from 'commander';
-import { typeUrlOf } from '../../../api/type-url.js';
+import { typeUrlOf } from '../../../api/index.js';
 import { EncryptionPublicKeySchema, SignedMessageSchema } from '../../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { MeasurementConsumerSchema } from '../../../gen/wfa/measurement/api/v2alpha/measurement_consumer_pb.js';
-import { readFileBytes } from '../../../lib/files.js';
+import { readFileBytes } from '../../../lib/index.js';
 import { readEncryptionPublicKeyFile } from '../../encryption-public-keys.js';
 import { UsageError } from '../../run.js';
 import { readCertificateFile } from '../../signing-files.js';

@@ -8,12 +8,10 @@
  */
 import { createHash, createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import { fromBinary } from '@bufbuild/protobuf';
-import { CryptoError } from '../../../crypto/errors.js';
-import { primaryKey } from '../../../crypto/keyset.js';
-import { readKeyset } from '../../../crypto/keyset-io.js';
+import { CryptoError, primaryKey, readKeyset } from '../../../crypto/index.js';
 import { JwtRsaSsaPkcs1Algorithm, JwtRsaSsaPkcs1PrivateKeySchema } from '../../../gen/google/crypto/tink/jwt_rsa_ssa_pkcs1_pb.js';
 import { OutputPrefixType } from '../../../gen/google/crypto/tink/tink_pb.js';
-import { readFileBytes } from '../../../lib/files.js';
+import { readFileBytes } from '../../../lib/index.js';
 import { UsageError } from '../../run.js';
 
 export const SELF_ISSUED_ISSUER = 'https://self-issued.me';
