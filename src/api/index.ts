@@ -72,6 +72,6 @@ export {
   normalizePageSize,
 } from './page-token.js';
 export { fromTextFormat } from './text-format.js';
-export { toTextFormat } from './text-format-writer.js';
+export { javaFloatingPoint, toTextFormat } from './text-format-writer.js';
 export { PACKED_MESSAGE_TYPES, packedMessageRegistry } from './any-types.js';
 export { nonceHash, randomNonce } from './nonce.js';

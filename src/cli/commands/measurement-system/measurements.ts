@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { KingdomClientError, type KingdomClient } from '../../../client/index.js';
 import { decryptMessage, CryptoError, loadKeyset, type Keyset, verifyAndUnpack } from '../../../crypto/index.js';
 import type { MeasurementTrustInfo } from '../../../gen/halo/keys/v1/measurement_trust_pb.js';
+import { javaFloatingPoint } from '../../../api/index.js';
 import { Certificate_RevocationState } from '../../../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
 import { SignedMessageSchema } from '../../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import {
@@ -40,13 +41,14 @@ export function stateLine(m: Measurement, prefix = 'State: '): string {
 }
 
 /** Upstream's result lines (`Reach - 1234`, ...). */
-function resultLines(result: Measurement_Result): string[] {
+export function resultLines(result: Measurement_Result): string[] {
   const lines: string[] = [];
   if (result.reach) lines.push(`Reach - ${result.reach.value}`);
   if (result.frequency) {
     lines.push('Frequency - ');
     const entries = Object.entries(result.frequency.relativeFrequencyDistribution).sort(([a], [b]) => Number(a) - Number(b));
-    for (const [k, v] of entries) lines.push(`\t${k}  ${v}`);
+    // Kotlin's string template prints the Double as Java's Double.toString.
+    for (const [k, v] of entries) lines.push(`\t${k}  ${javaFloatingPoint(v, false)}`);
   }
   if (result.impression) lines.push(`Impression - ${result.impression.value}`);
   if (result.watchDuration) {
