@@ -71,5 +71,7 @@ export {
   MAX_PAGE_SIZE,
   normalizePageSize,
 } from './page-token.js';
-export { fromTextFormat, toTextFormat } from './text-format.js';
+export { fromTextFormat } from './text-format.js';
+export { javaFloatingPoint, toTextFormat } from './text-format-writer.js';
 export { PACKED_MESSAGE_TYPES, packedMessageRegistry } from './any-types.js';
+export { nonceHash, randomNonce } from './nonce.js';

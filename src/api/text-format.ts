@@ -9,7 +9,7 @@ import { ApiError } from './errors.js';
  * escapes (`\xNN`, octal, `\n`, ...), integers, floats, bools and enums by
  * name or number, `#` comments. Not supported: map fields, extensions and
  * expanded `Any` (`[type.googleapis.com/...] { }`); they are errors, never
- * silently skipped. @bufbuild/protobuf has no text-format support.
+ * silently skipped. Writing is text-format-writer.ts (protobuf-java's output).
  */
 
 const MAX_DEPTH = 64;
@@ -291,63 +291,4 @@ export function fromTextFormat<Desc extends DescMessage>(schema: Desc, text: str
   return r.message as MessageShape<Desc>;
 }
 
-// --- writing -----------------------------------------------------------------
-
-/** Writes `message` in text format, bytes as `\xNN` escapes (as the CMMS docs show AKIDs). */
-export function toTextFormat<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): string {
-  const lines: string[] = [];
-  writeMessage(reflect(schema, message), 0, lines);
-  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
-}
-
-function writeMessage(r: ReflectMessage, indent: number, out: string[]): void {
-  const pad = '  '.repeat(indent);
-  for (const field of r.sortedFields) {
-    if (!r.isSet(field)) continue;
-    if (field.fieldKind === 'map') {
-      throw new ApiError('TEXT_FORMAT_INVALID', `map field ${field.name} is not supported`);
-    }
-    const values: unknown[] = field.fieldKind === 'list' ? [...r.get(field)] : [r.get(field)];
-    for (const v of values) {
-      if (field.fieldKind === 'message' || (field.fieldKind === 'list' && field.listKind === 'message')) {
-        out.push(`${pad}${field.name} {`);
-        writeMessage(v as ReflectMessage, indent + 1, out);
-        out.push(`${pad}}`);
-      } else if (field.fieldKind === 'enum' || (field.fieldKind === 'list' && field.listKind === 'enum')) {
-        const name = field.enum!.values.find((e) => e.number === v)?.name;
-        out.push(`${pad}${field.name}: ${name ?? String(v)}`);
-      } else {
-        out.push(`${pad}${field.name}: ${formatScalar(field.scalar!, v)}`);
-      }
-    }
-  }
-}
-
-function formatScalar(type: ScalarType, v: unknown): string {
-  switch (type) {
-    case ScalarType.STRING:
-      return quote(new TextEncoder().encode(v as string));
-    case ScalarType.BYTES:
-      return quote(v as Uint8Array);
-    case ScalarType.FLOAT:
-    case ScalarType.DOUBLE: {
-      const n = v as number;
-      if (Number.isNaN(n)) return 'nan';
-      if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf';
-      return String(n);
-    }
-    default:
-      return String(v);
-  }
-}
-
-function quote(bytes: Uint8Array): string {
-  let s = '"';
-  for (const b of bytes) {
-    if (b === 0x22) s += '\\"';
-    else if (b === 0x5c) s += '\\\\';
-    else if (b >= 0x20 && b < 0x7f) s += String.fromCharCode(b);
-    else s += `\\x${b.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return `${s}"`;
-}
+export { toTextFormat } from './text-format-writer.js';

@@ -27,6 +27,7 @@ import {
   type Keyset,
   defaultSignatureAlgorithm,
   describeSignatureAlgorithm,
+  SIGNATURE_ALGORITHM_NAMES,
   signatureAlgorithmFromIdentifier,
   type SignatureAlgorithm,
   signBytes,
@@ -40,14 +41,14 @@ import {
 import { readFileBytes, writeFileAtomic } from '../lib/files.js';
 import { addCompletionCommand } from './completion.js';
 import { keyTemplateName } from './name-option-values.js';
-import { configureProgram, output, runProgram, UsageError } from './run.js';
+import { configureProgram, output, picocliShortOptionValues, runProgram, UsageError } from './run.js';
 import { PASSPHRASE_ENV, parseSignatureAlgorithmOption, readCertificateFile, readPassphrase, readSigningKeyFile } from './signing-files.js';
 import { VERSION } from './version.js';
 
 const PROGRAM = 'EncryptionPublicKeys';
 
-/** Upstream's `EncryptionPublicKey.Format` names a user may pass to `--format`. */
-const FORMAT_NAMES = ['TINK_KEYSET'] as const;
+/** Upstream's `EncryptionPublicKey.Format` names: its picocli takes any of them, case-sensitively. */
+const FORMAT_NAMES = ['FORMAT_UNSPECIFIED', 'TINK_KEYSET'] as const;
 
 /** A public Tink keyset ready to go into `EncryptionPublicKey.data`; refuses private and JSON keysets. */
 export function readPublicKeysetData(bytes: Uint8Array, path: string): Uint8Array {
@@ -113,12 +114,6 @@ export function parseEncryptionPublicKey(bytes: Uint8Array, path: string): Parse
 export function readEncryptionPublicKeyFile(path: string, what = 'EncryptionPublicKey'): ParsedEncryptionPublicKey & { bytes: Uint8Array } {
   const bytes = readFileBytes(path, what);
   return { bytes, ...parseEncryptionPublicKey(bytes, path) };
-}
-
-function parseFormat(name: string): EncryptionPublicKey_Format {
-  const upper = name.toUpperCase();
-  if ((FORMAT_NAMES as readonly string[]).includes(upper)) return EncryptionPublicKey_Format[upper as (typeof FORMAT_NAMES)[number]];
-  throw new UsageError(`unknown --format ${JSON.stringify(name)} (one of ${FORMAT_NAMES.join(', ')})`);
 }
 
 /** The algorithm CMMS verifiers use for a SignedMessage with an empty OID, or why there is none. */
@@ -204,7 +199,7 @@ Example (the CMMS rotation procedure):
   program
     .command('serialize')
     .description('write a serialized EncryptionPublicKey holding a public Tink keyset')
-    .addOption(new Option('--format <format>', 'EncryptionPublicKey format').default('TINK_KEYSET'))
+    .addOption(new Option('--format <format>', 'EncryptionPublicKey format').choices(FORMAT_NAMES).default('TINK_KEYSET'))
     .requiredOption('--data <file>', 'file containing format-specific key data (a binary public Tink keyset)')
     .requiredOption('-o, --out <file>', 'output file')
     .option('--json', 'print what was written as JSON (upstream prints nothing)')
@@ -217,8 +212,8 @@ keyset bytes are kept exactly as read. A private or JSON keyset is refused.
 Example:
   EncryptionPublicKeys serialize --data=edp1_enc_public.tink --out=edp1_enc_public.pb`,
     )
-    .action((opts: { format: string; data: string; out: string; json?: boolean }) => {
-      const format = parseFormat(opts.format);
+    .action((opts: { format: (typeof FORMAT_NAMES)[number]; data: string; out: string; json?: boolean }) => {
+      const format = EncryptionPublicKey_Format[opts.format];
       const data = readPublicKeysetData(readFileBytes(opts.data, 'key data'), opts.data);
       const message = serializeEncryptionPublicKey(data, format);
       writeFileAtomic(opts.out, message);
@@ -245,7 +240,7 @@ Example:
     .requiredOption('--signing-key <file>', 'signing key: PKCS#8 DER (also PEM, or encrypted PKCS#8 with a passphrase)')
     .requiredOption('-i, --in <file>', 'input serialized EncryptionPublicKey message')
     .requiredOption('-o, --out <file>', 'output file (the raw signature; DER for ECDSA)')
-    .option('--signature-algorithm <name>', 'e.g. ECDSA_WITH_SHA256 (default: the key type with SHA-256)')
+    .addOption(new Option('--signature-algorithm <name>', 'default: the key type with SHA-256').choices(SIGNATURE_ALGORITHM_NAMES))
     .option('--passphrase-file <file>', `passphrase of an encrypted signing key (or set ${PASSPHRASE_ENV})`)
     .option('--json', 'print JSON')
     .addHelpText(
@@ -289,7 +284,9 @@ Example:
     .requiredOption('--certificate <file>', 'X.509 certificate of the signer (DER or PEM)')
     .requiredOption('-i, --in <file>', 'serialized EncryptionPublicKey')
     .requiredOption('--signature <file>', 'the raw signature (DER for ECDSA)')
-    .option('--signature-algorithm <name>', "e.g. ECDSA_WITH_SHA256 (default: the certificate's own signature algorithm, as CMMS does for an empty OID)")
+    .addOption(
+      new Option('--signature-algorithm <name>', "default: the certificate's own signature algorithm, as CMMS does for an empty OID").choices(SIGNATURE_ALGORITHM_NAMES),
+    )
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
@@ -392,5 +389,5 @@ Example:
 }
 
 export function main(argv: readonly string[]): Promise<number> {
-  return runProgram(buildProgram(), argv);
+  return runProgram(buildProgram(), picocliShortOptionValues(argv));
 }

@@ -38,6 +38,18 @@ export function setExitCode(code: number): void {
   commandExitCode = code;
 }
 
+/**
+ * picocli reads `-o=x1` as `-o` with the value `x1`, where commander would
+ * keep the `=`; upstream's two binaries pass their argv through this so the
+ * same command line writes the same file.
+ */
+export function picocliShortOptionValues(argv: readonly string[]): string[] {
+  const end = argv.indexOf('--');
+  const options = end < 0 ? argv : argv.slice(0, end);
+  const rest = end < 0 ? [] : argv.slice(end);
+  return [...options.flatMap((arg) => /^-[A-Za-z0-9]=/.test(arg) ? [arg.slice(0, 2), arg.slice(3)] : [arg]), ...rest];
+}
+
 /** Runs `program` on `argv` and sets `process.exitCode`; never throws. */
 export async function runProgram(program: Command, argv: readonly string[]): Promise<number> {
   const name = program.name();

@@ -9,6 +9,7 @@ import { CertificateBlastRadius } from '../gen/halo/keys/v1/certificate_blast_ra
 import { EventGroupMetadataReencryption } from '../gen/halo/keys/v1/event_group_metadata_reencryption_pb.js';
 import { KingdomAdmin } from '../gen/halo/keys/v1/kingdom_admin_pb.js';
 import { MeasurementTrust } from '../gen/halo/keys/v1/measurement_trust_pb.js';
+import { Accounts } from '../gen/wfa/measurement/api/v2alpha/accounts_service_pb.js';
 import { Certificates } from '../gen/wfa/measurement/api/v2alpha/certificates_service_pb.js';
 import { DataProviders } from '../gen/wfa/measurement/api/v2alpha/data_providers_service_pb.js';
 import { EventGroups } from '../gen/wfa/measurement/api/v2alpha/event_groups_service_pb.js';
@@ -21,6 +22,7 @@ import { type KingdomTransportOptions, createKingdomTransport, resolveTarget } f
 import { KingdomClientError, toKingdomClientError } from './errors.js';
 
 export interface KingdomClient {
+  readonly accounts: Client<typeof Accounts>;
   readonly certificates: Client<typeof Certificates>;
   readonly publicKeys: Client<typeof PublicKeys>;
   readonly dataProviders: Client<typeof DataProviders>;
@@ -60,6 +62,7 @@ function typedErrors<S extends DescService>(client: Client<S>, describe: { targe
 export function kingdomClientOver(transport: Transport, describe = { target: 'the Kingdom', serverName: 'the Kingdom' }): KingdomClient {
   const make = <S extends DescService>(service: S) => typedErrors(createClient(service, transport), describe);
   return {
+    accounts: make(Accounts),
     certificates: make(Certificates),
     publicKeys: make(PublicKeys),
     dataProviders: make(DataProviders),

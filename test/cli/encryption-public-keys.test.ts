@@ -120,9 +120,34 @@ describe('EncryptionPublicKeys', () => {
     assert.ok(opensslVerify(fixture('edp3_cs_cert.der'), pb, file('edp3.sig'), '-sha384'));
     const verify = ['verify', '--certificate', fixture('edp3_cs_cert.der'), '--in', pb, '--signature', file('edp3.sig')];
     assertFails(epk(verify), 1, /signature is invalid.*ECDSA_WITH_SHA256/i);
-    const ok = epk([...verify, '--signature-algorithm', 'ecdsa_with_sha384', '--json']);
+    // Enum values are case-sensitive, as upstream's picocli reads them.
+    assertUsage(epk([...verify, '--signature-algorithm', 'ecdsa_with_sha384']), /argument 'ecdsa_with_sha384' is invalid\. Allowed choices are ECDSA_WITH_SHA256, /);
+    const ok = epk([...verify, '--signature-algorithm', 'ECDSA_WITH_SHA384', '--json']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.deepEqual(JSON.parse(ok.stdout), { verified: true, signatureAlgorithm: 'ECDSA_WITH_SHA384', signatureAlgorithmOid: '1.2.840.10045.4.3.3' });
+  });
+
+  it("reads flags as upstream's picocli does: -o=FILE, case-sensitive enums, --format FORMAT_UNSPECIFIED", () => {
+    // picocli drops the "=" after a short option: -o=x1 writes x1, never "=x1".
+    const r = runBin('bin/EncryptionPublicKeys.js', ['serialize', '--data', fixture('edp1_enc_public.tink'), `-o=${file('pc-x1')}`]);
+    assert.equal(r.code, 0, r.stderr);
+    const serialized = readFileSync(file('pc-x1'));
+    assert.deepEqual([...serialized.subarray(0, 2)], [0x08, 0x01], 'format TINK_KEYSET');
+    const sign = epk(['sign', '--certificate', fixture('edp1_cs_cert.der'), '--signing-key', fixture('edp1_cs_private.der'), `-i=${file('pc-x1')}`,
+      `-o=${file('pc-x1.sig')}`]);
+    assert.equal(sign.code, 0, sign.stderr);
+    assert.ok(opensslVerify(fixture('edp1_cs_cert.der'), file('pc-x1'), file('pc-x1.sig')));
+    // After "--" nothing is rewritten.
+    assertUsage(epk(['serialize', '--data', fixture('edp1_enc_public.tink'), '--', '-o=x']), /required option '-o, --out <file>'/);
+
+    // FORMAT_UNSPECIFIED is a value of the enum, so upstream writes it: the format field (0) is left out.
+    const unspecified = epk(['serialize', '--format', 'FORMAT_UNSPECIFIED', '--data', fixture('edp1_enc_public.tink'), '--out', file('pc-unspecified.pb')]);
+    assert.equal(unspecified.code, 0, unspecified.stderr);
+    assert.deepEqual(readFileSync(file('pc-unspecified.pb')), serialized.subarray(2));
+    // Lowercase is not a name of the enum.
+    assertUsage(epk(['serialize', '--format', 'tink_keyset', '--data', fixture('edp1_enc_public.tink'), '--out', file('pc-lower.pb')]),
+      /argument 'tink_keyset' is invalid\. Allowed choices are FORMAT_UNSPECIFIED, TINK_KEYSET\./);
+    assert.equal(existsSync(file('pc-lower.pb')), false);
   });
 
   it('refuses bad input with one line and a non-zero exit, writing nothing', () => {
@@ -147,7 +172,7 @@ describe('EncryptionPublicKeys', () => {
     assertFails(epk(['serialize', '--data', fixture('edp1_enc_private.tink'), '--out', out]), 1, /secret key material.*public keyset/);
     assertFails(epk(['serialize', '--data', file('edp1_pub.json'), '--out', out]), 1, /JSON keyset.*binary/);
     assertFails(epk(['serialize', '--data', file('empty'), '--out', out]), 1, /empty/);
-    assertFails(epk(['serialize', '--format', 'PEM', '--data', fixture('edp1_enc_public.tink'), '--out', out]), 2, /unknown --format "PEM"/);
+    assertFails(epk(['serialize', '--format', 'PEM', '--data', fixture('edp1_enc_public.tink'), '--out', out]), 2, /--format <format>' argument 'PEM' is invalid/);
     assertUsage(epk(['serialize', '--data', fixture('edp1_enc_public.tink')]), /required option '-o, --out <file>'/);
 
     // deserialize
@@ -170,7 +195,7 @@ describe('EncryptionPublicKeys', () => {
     assertFails(signWith(cert, key, fixture('edp1_enc_public.tink')), 1, /not a serialized EncryptionPublicKey|format .* is not supported/);
     assertFails(signWith(cert, key, file('private.pb')), 1, /private\.pb: EncryptionPublicKey data: .*secret key material/);
     assertFails(signWith(cert, key, file('garbage')), 1, /not a serialized EncryptionPublicKey/);
-    assertFails(signWith(cert, key, pb, '--signature-algorithm', 'MD5_WITH_RSA'), 2, /unknown --signature-algorithm "MD5_WITH_RSA"/);
+    assertFails(signWith(cert, key, pb, '--signature-algorithm', 'MD5_WITH_RSA'), 2, /--signature-algorithm <name>' argument 'MD5_WITH_RSA' is invalid/);
     assertFails(signWith(cert, key, pb, '--signature-algorithm', 'SHA_256_WITH_RSA_ENCRYPTION'), 1, /SHA_256_WITH_RSA_ENCRYPTION|ec/i);
     assertUsage(epk(['sign', '--certificate', cert, '--in', pb, '--out', out]), /required option '--signing-key <file>'/);
 

@@ -62,9 +62,9 @@ export interface KingdomProcess {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `halo-keys kingdom serve --data-dir DIR --listen 127.0.0.1:0` and waits until it answers. */
-export async function startKingdom(dataDir: string): Promise<KingdomProcess> {
-  const child: ChildProcess = spawn(process.execPath, [join(repo, 'bin/halo-keys.js'), 'kingdom', 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
+/** Starts `halo-keys kingdom serve --data-dir DIR --listen 127.0.0.1:0 [ARGS]` and waits until it answers. */
+export async function startKingdom(dataDir: string, args: readonly string[] = []): Promise<KingdomProcess> {
+  const child: ChildProcess = spawn(process.execPath, [join(repo, 'bin/halo-keys.js'), 'kingdom', 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...args], {
     cwd: repo,
     env: { ...process.env, HALO_KEYS_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],

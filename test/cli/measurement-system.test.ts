@@ -9,7 +9,16 @@ import { readCertificateInfo } from '../../src/crypto/certificate-info.js';
 import { loadPrivateKey } from '../../src/crypto/keys.js';
 import { loadKeyset } from '../../src/crypto/keyset-io.js';
 import { parseKeyset } from '../../src/crypto/keyset.js';
-import { planMeasurement, prepareFulfillment, type Participant } from '../kingdom/measurement-fixtures.js';
+import { fromJson, type JsonValue } from '@bufbuild/protobuf';
+import { packedMessageRegistry } from '../../src/api/any-types.js';
+import { fromTextFormat } from '../../src/api/text-format.js';
+import { decryptMessage } from '../../src/crypto/encrypted-message.js';
+import { verifyAndUnpack } from '../../src/crypto/signed-message.js';
+import { SignedMessageSchema } from '../../src/gen/wfa/measurement/api/v2alpha/crypto_pb.js';
+import { DataProviderSchema } from '../../src/gen/wfa/measurement/api/v2alpha/data_provider_pb.js';
+import { MeasurementSpecSchema } from '../../src/gen/wfa/measurement/api/v2alpha/measurement_spec_pb.js';
+import { RequisitionSpecSchema } from '../../src/gen/wfa/measurement/api/v2alpha/requisition_spec_pb.js';
+import { nonceHash, planMeasurement, prepareFulfillment, type Participant } from '../kingdom/measurement-fixtures.js';
 import {
   assertOneLineFailure,
   ensureBuilt,
@@ -32,8 +41,23 @@ const fails = (r: RunResult, code: number, pattern: RegExp) => assertOneLineFail
 
 const edp1Tls = ['--tls-cert-file', fixture('edp1_tls.pem'), '--tls-key-file', fixture('edp1_tls.key')];
 
+/**
+ * protobuf-java's TextFormatEscaper, written out here apart from the writer
+ * under test: ten named escapes, printable ASCII as is, other bytes as octal.
+ */
+const NAMED: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r', 34: '\\"', 39: "\\'", 92: '\\\\' };
+const javaEscaped = (bytes: Uint8Array): string =>
+  Array.from(bytes, (b) => NAMED[b] ?? (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\${b.toString(8).padStart(3, '0')}`)).join('');
+
 before(() =>
-  ensureBuilt(['src/cli/measurement-system.ts', 'src/cli/encryption-public-keys.ts', 'src/cli/commands/measurement-system/connection.ts']),
+  ensureBuilt([
+    'src/cli/measurement-system.ts',
+    'src/cli/encryption-public-keys.ts',
+    'src/cli/commands/measurement-system/connection.ts',
+    'src/cli/commands/measurement-system/create-measurement.ts',
+    'src/cli/commands/measurement-system/data-providers.ts',
+    'src/api/text-format-writer.ts',
+  ]),
 );
 
 describe('MeasurementSystem without a server', () => {
@@ -45,7 +69,10 @@ describe('MeasurementSystem without a server', () => {
     assertUsage(ms([...offline, 'certificates', 'create', '--parent', 'dataProviders/AAAAAAAAAHs']), /required option '--certificate <certPath>'/);
     assertUsage(ms([...offline, 'data-providers', 'get']), /required option '--name <name>'/);
     assertUsage(ms([...offline, 'certificates', 'revoke', '--revocation-state', 'HOLD']), /missing required argument 'name'/);
-    fails(ms([...offline, 'certificates', 'revoke', '--revocation-state', 'LOST', 'dataProviders/AAAAAAAAAHs/certificates/AAAAAAAAAHs']), 2, /unknown --revocation-state "LOST" \(one of HOLD, REVOKED\)/);
+    // Enum values as upstream's picocli takes them: any name of the enum, case-sensitively.
+    fails(ms([...offline, 'certificates', 'revoke', '--revocation-state', 'LOST', 'dataProviders/AAAAAAAAAHs/certificates/AAAAAAAAAHs']), 2,
+      /argument 'LOST' is invalid\. Allowed choices are REVOCATION_STATE_UNSPECIFIED, HOLD, REVOKED\./);
+    fails(ms([...offline, 'certificates', 'revoke', '--revocation-state', 'hold', 'dataProviders/AAAAAAAAAHs/certificates/AAAAAAAAAHs']), 2, /argument 'hold' is invalid/);
     fails(ms([...offline, 'certificates', 'create', '--parent', 'measurementConsumers/AAAAAAAAAHs', '--certificate', fixture('mc_cs_cert.der')]), 2,
       /API authentication key is required when parent type is MeasurementConsumer/);
     fails(ms([...offline, 'certificates', 'revoke', '--revocation-state', 'HOLD', 'measurementConsumers/AAAAAAAAAHs/certificates/AAAAAAAAAHs']), 2,
@@ -55,7 +82,7 @@ describe('MeasurementSystem without a server', () => {
       'certificates', 'get', 'x']), 2, /--tls-cert-file and --tls-key-file go together/);
     fails(ms([...offline, 'certificates', 'list', '--parent', 'dataProviders/AAAAAAAAAHs', '--skid', 'xyz']), 2, /--skid "xyz" is not hex/);
     fails(ms([...offline, 'public-keys', 'update', 'dataProviders/AAAAAAAAAHs/publicKey', '--certificate', 'c', '--public-key', fixture('edp1_enc_public.tink'),
-      '--public-key-signature', fixture('edp1_cs_cert.der'), '--public-key-signature-algorithm', 'MD5']), 2, /unknown --signature-algorithm "MD5"/);
+      '--public-key-signature', fixture('edp1_cs_cert.der'), '--public-key-signature-algorithm', 'MD5']), 2, /argument 'MD5' is invalid/);
     fails(ms([...offline, 'measurements', 'list']), 2, /--measurement-consumer \(or --parent\) is required/);
   });
 
@@ -106,7 +133,7 @@ describe('MeasurementSystem against a Kingdom process', () => {
   let tls: string[] = [];
 
   before(async () => {
-    kingdom = await startKingdom(file('kingdom-data'));
+    kingdom = await startKingdom(file('kingdom-data'), ['--open-id-redirect-uri', 'https://kingdom.example/redirect']);
     tls = [...edp1Tls, '--cert-collection-file', kingdom.kingdomRoot, '--kingdom-public-api-target', kingdom.target];
     const register = (party: string, kind: string, extra: string[] = []) => {
       assert.equal(epk(['serialize', '--data', fixture(`${party}_enc_public.tink`), '--out', file(`${party}.pb`)]).code, 0);
@@ -134,12 +161,16 @@ describe('MeasurementSystem against a Kingdom process', () => {
   it('gets, lists, holds and releases certificates, with upstream text and --json', () => {
     const get = ms([...tls, 'certificates', 'get', edp1Certificate]);
     assert.equal(get.code, 0, get.stderr);
-    assert.match(get.stdout, new RegExp(`^name: "${edp1Certificate}"\nx509_der: ".*"\nsubject_key_identifier: ".*"\n$`));
     const json = JSON.parse(ms([...tls, 'certificates', 'get', edp1Certificate, '--json']).stdout) as { x509Der: string; subjectKeyIdentifier: string };
     assert.deepEqual(Buffer.from(json.x509Der, 'base64'), readFileSync(fixture('edp1_cs_cert.der')));
     const skid = Buffer.from(json.subjectKeyIdentifier, 'base64').toString('hex').toUpperCase();
     const openssl = execFileSync('openssl', ['x509', '-inform', 'DER', '-in', fixture('edp1_cs_cert.der'), '-noout', '-ext', 'subjectKeyIdentifier']).toString();
     assert.equal(skid, openssl.split('\n')[1]!.trim().replace(/:/g, ''));
+    // Byte for byte what upstream's println(certificate) prints: octal escapes, then println's blank line.
+    const certificateText = (state: string) =>
+      `name: "${edp1Certificate}"\nx509_der: "${javaEscaped(readFileSync(fixture('edp1_cs_cert.der')))}"\n${state}` +
+      `subject_key_identifier: "${javaEscaped(Buffer.from(skid, 'hex'))}"\n\n`;
+    assert.equal(get.stdout, certificateText(''));
 
     const list = ms([...tls, 'certificates', 'list', '--parent', dp]);
     assert.equal(list.code, 0, list.stderr);
@@ -153,11 +184,13 @@ describe('MeasurementSystem against a Kingdom process', () => {
 
     const hold = ms([...tls, 'certificates', 'revoke', '--revocation-state=HOLD', edp1Certificate]);
     assert.equal(hold.code, 0, hold.stderr);
-    assert.match(hold.stdout, /\nrevocation_state: HOLD\n/);
+    assert.equal(hold.stdout, certificateText('revocation_state: HOLD\n'));
     const release = ms([...tls, 'certificates', 'release-hold', edp1Certificate, '--json']);
     assert.equal(release.code, 0, release.stderr);
     assert.equal((JSON.parse(release.stdout) as { revocationState?: string }).revocationState, undefined);
     fails(ms([...tls, 'certificates', 'release-hold', edp1Certificate]), 1, /FAILED_PRECONDITION/);
+    // Upstream's picocli passes REVOCATION_STATE_UNSPECIFIED through; the Kingdom answers it.
+    fails(ms([...tls, 'certificates', 'revoke', '--revocation-state', 'REVOCATION_STATE_UNSPECIFIED', edp1Certificate]), 1, /INVALID_ARGUMENT/);
   });
 
   it('answers unknown resources, duplicates and foreign certificates with the Kingdom\'s code in one line', () => {
@@ -201,7 +234,23 @@ describe('MeasurementSystem against a Kingdom process', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^name: "${dp}/publicKey"\npublic_key \\{\n`));
     assert.match(r.stdout, /\n  signature_algorithm_oid: "1\.2\.840\.10045\.4\.3\.2"\n/);
-    assert.match(r.stdout, new RegExp(`\ncertificate: "${edp1Certificate}"\n$`));
+    const pb = readFileSync(file('edp1.pb'));
+    const publicKeyText = [
+      `name: "${dp}/publicKey"`,
+      'public_key {',
+      `  data: "${javaEscaped(pb)}"`,
+      `  signature: "${javaEscaped(readFileSync(file('edp1.sig')))}"`,
+      '  signature_algorithm_oid: "1.2.840.10045.4.3.2"',
+      '  message {',
+      '    type_url: "type.googleapis.com/wfa.measurement.api.v2alpha.EncryptionPublicKey"',
+      `    value: "${javaEscaped(pb)}"`,
+      '  }',
+      '}',
+      `certificate: "${edp1Certificate}"`,
+      '',
+      '',
+    ].join('\n');
+    assert.equal(r.stdout, publicKeyText);
     const got = JSON.parse(ms([...tls, 'data-providers', '--name', dp, 'get', '--json']).stdout) as { publicKey: { signatureAlgorithmOid: string } };
     assert.equal(got.publicKey.signatureAlgorithmOid, '1.2.840.10045.4.3.2');
   });
@@ -280,5 +329,143 @@ describe('MeasurementSystem against a Kingdom process', () => {
     const cancel = ms([...asMc, 'cancel', second.name]);
     assert.equal(cancel.code, 0, cancel.stderr);
     assert.equal(cancel.stdout, 'State: CANCELLED\n');
+  });
+  it('data-providers get prints the DataProvider as upstream does; the text reads back to the message --json shows', () => {
+    const text = ms([...tls, 'data-providers', '--name', dp, 'get']);
+    assert.equal(text.code, 0, text.stderr);
+    const header = `Data Provider Resource: ${dp}\n`;
+    assert.ok(text.stdout.startsWith(`${header}name: "${dp}"\ncertificate_der: "${javaEscaped(readFileSync(fixture('edp1_cs_cert.der')))}"\n`), text.stdout);
+    assert.ok(text.stdout.endsWith('}\n\n'), 'the last field, then println\'s blank line');
+    assert.doesNotMatch(text.stdout, /\\x/);
+    const json = ms([...tls, 'data-providers', '--name', dp, 'get', '--json']);
+    assert.deepEqual(fromTextFormat(DataProviderSchema, text.stdout.slice(header.length)), fromJson(DataProviderSchema, JSON.parse(json.stdout) as JsonValue, { registry: packedMessageRegistry }));
+  });
+
+  it('measurements create: a signed MeasurementSpec, and a RequisitionSpec only the DataProvider can open, as upstream builds them', async () => {
+    const create = (...extra: string[]) =>
+      ms([...tls, 'measurements', '--api-key', apiKey, 'create', '--measurement-consumer', mc, '--measurement-ref-id', 'cli-ref', '--request-id', 'cli-request-1',
+        '--reach', '--reach-privacy-epsilon=0.0072', '--reach-privacy-delta=0', '--vid-sampling-start=0.1', '--vid-sampling-width=0.2',
+        `--event-data-provider=${dp}`, '--event-filter=person.age_group == 1',
+        '--event-group', `${dp}/eventGroups/AAAAAAAAAHs`, '--event-start-time', '2024-01-01T00:00:00Z', '--event-end-time', '2024-01-31T00:00:00.5Z', ...extra]);
+    // The signing key must be the one of the MeasurementConsumer's certificate: nothing is created otherwise.
+    fails(create('--private-key-der-file', fixture('edp1_cs_private.der')), 1, /--private-key-der-file .*edp1_cs_private\.der is not the key of measurementConsumers\//);
+    const r = create('--private-key-der-file', fixture('mc_cs_private.der'));
+    assert.equal(r.code, 0, r.stderr);
+    const name = /^Measurement Name: (measurementConsumers\/\S+\/measurements\/\S+)\n$/.exec(r.stdout)?.[1];
+    assert.ok(name, r.stdout);
+    // The same --request-id names the same Measurement.
+    assert.equal(create('--private-key-der-file', fixture('mc_cs_private.der')).stdout, r.stdout);
+
+    const roots = readFileSync(kingdom.kingdomRoot, 'utf8');
+    const edp1 = createKingdomClient({ target: kingdom.target, trustedRoots: roots, clientCertificate: readFileSync(fixture('edp1_tls.pem'), 'utf8'),
+      clientKey: readFileSync(fixture('edp1_tls.key'), 'utf8') });
+    const requisition = (await edp1.requisitions.listRequisitions({ parent: dp, pageSize: 1000 })).requisitions.find((q) => q.measurement === name);
+    assert.ok(requisition?.encryptedRequisitionSpec && requisition.measurementSpec, 'EDP 1 sees the requisition');
+    const mcDer = new Uint8Array(readFileSync(fixture('mc_cs_cert.der')));
+    const signedSpec = decryptMessage(loadKeyset(fixture('edp1_enc_private.tink')).keyset, requisition.encryptedRequisitionSpec, SignedMessageSchema);
+    const spec = verifyAndUnpack(RequisitionSpecSchema, signedSpec, mcDer);
+    assert.equal(spec.requisitionType.case, 'events');
+    const [entry] = spec.requisitionType.case === 'events' ? spec.requisitionType.value.eventGroups : [];
+    assert.equal(entry?.key, `${dp}/eventGroups/AAAAAAAAAHs`);
+    assert.equal(entry?.value?.filter?.expression, 'person.age_group == 1');
+    assert.equal(entry?.value?.collectionInterval?.startTime?.seconds, BigInt(Date.parse('2024-01-01T00:00:00Z') / 1000));
+    assert.equal(entry?.value?.collectionInterval?.endTime?.nanos, 500_000_000);
+    const measurementSpec = verifyAndUnpack(MeasurementSpecSchema, requisition.measurementSpec, mcDer);
+    assert.deepEqual(measurementSpec.nonceHashes, [nonceHash(spec.nonce)]);
+    assert.deepEqual(measurementSpec.measurementPublicKey?.value, spec.measurementPublicKey?.value);
+    assert.deepEqual(measurementSpec.serializedMeasurementPublicKey, measurementSpec.measurementPublicKey?.value);
+    assert.deepEqual([measurementSpec.vidSamplingInterval?.start, measurementSpec.vidSamplingInterval?.width], [Math.fround(0.1), Math.fround(0.2)]);
+    assert.equal(measurementSpec.measurementType.case === 'reach' && measurementSpec.measurementType.value.privacyParams?.epsilon, 0.0072);
+    const mcClient = createKingdomClient({ target: kingdom.target, trustedRoots: roots, clientCertificate: readFileSync(fixture('mc_tls.pem'), 'utf8'),
+      clientKey: readFileSync(fixture('mc_tls.key'), 'utf8'), apiKey });
+    assert.equal((await mcClient.measurements.getMeasurement({ name })).measurementReferenceId, 'cli-ref');
+
+    // A population measurement: no VID sampling interval, the population RequisitionSpec with its filter.
+    const population = ms([...tls, 'measurements', '--api-key', apiKey, 'create', '--measurement-consumer', mc, '--private-key-der-file', fixture('mc_cs_private.der'),
+      '--population', `--population-data-provider=${dp}`, '--population-filter=person.gender == 1',
+      '--population-start-time=2024-01-01T00:00:00Z', '--population-end-time=2024-02-01T00:00:00Z']);
+    assert.equal(population.code, 0, population.stderr);
+    const populationName = /^Measurement Name: (\S+)\n$/.exec(population.stdout)?.[1];
+    const populationRequisition = (await edp1.requisitions.listRequisitions({ parent: dp, pageSize: 1000 })).requisitions.find((q) => q.measurement === populationName);
+    assert.ok(populationRequisition?.encryptedRequisitionSpec && populationRequisition.measurementSpec);
+    const populationSpec = verifyAndUnpack(RequisitionSpecSchema,
+      decryptMessage(loadKeyset(fixture('edp1_enc_private.tink')).keyset, populationRequisition.encryptedRequisitionSpec, SignedMessageSchema), mcDer);
+    assert.equal(populationSpec.requisitionType.case === 'population' && populationSpec.requisitionType.value.filter?.expression, 'person.gender == 1');
+    const populationMeasurementSpec = verifyAndUnpack(MeasurementSpecSchema, populationRequisition.measurementSpec, mcDer);
+    assert.equal(populationMeasurementSpec.measurementType.case, 'population');
+    assert.equal(populationMeasurementSpec.vidSamplingInterval, undefined);
+  });
+
+  it("the DataProvider commands print upstream's lines and the Capabilities", () => {
+    for (const duchy of ['worker1', 'worker2']) {
+      const r = haloKeys(['kingdom', 'admin', '--data-dir', kingdom.dataDir, 'create-duchy', '--duchy-id', duchy, '--root-cert', fixture(`${duchy}_root.pem`),
+        '--certificate', fixture(`${duchy}_cs_cert.der`)]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const dpCalls = [...tls, 'data-providers', '--name', dp];
+    const duchies = ms([...dpCalls, 'replace-required-duchies', '--required-duchies', 'duchies/worker1', '--required-duchies', 'duchies/worker2']);
+    assert.equal(duchies.code, 0, duchies.stderr);
+    assert.equal(duchies.stdout, `Data Provider ${dp} duchy list replaced with [duchies/worker1, duchies/worker2]\n`);
+    const capabilities = ms([...dpCalls, 'update-capabilities', '--hmss-supported=true', '--trus-tee-supported']);
+    assert.equal(capabilities.code, 0, capabilities.stderr);
+    assert.equal(capabilities.stdout, 'honest_majority_share_shuffle_supported: true\ntrus_tee_supported: true\n\n');
+    const off = ms([...dpCalls, 'update-capabilities', '--honest-majority-share-shuffle-supported=false']);
+    assert.equal(off.stdout, 'trus_tee_supported: true\n\n', 'only the flag given changes');
+    const interval = ms([...dpCalls, 'replace-data-availability-interval', '--interval', '2024-01-01T00:00:00Z/2024-02-01T00:00:00Z']);
+    assert.equal(interval.code, 0, interval.stderr);
+    assert.match(interval.stdout, /\ndata_availability_interval \{\n {2}start_time \{\n {4}seconds: 1704067200\n {2}\}\n {2}end_time \{\n {4}seconds: 1706745600\n {2}\}\n\}\n/);
+    const mp = haloKeys(['kingdom', 'admin', '--data-dir', kingdom.dataDir, 'create-model-provider', '--root-cert', fixture('mp1_root.pem'),
+      '--certificate', fixture('mp1_cs_cert.der')]);
+    assert.equal(mp.code, 0, mp.stderr);
+    const line = `${mp.stdout.trim()}/modelSuites/AAAAAAAAAHs/modelLines/AAAAAAAAAHs`;
+    const intervals = ms([...dpCalls, 'replace-data-availability-intervals', '--model-line-interval', `${line}=2024-01-01T00:00:00Z/2024-02-01T00:00:00Z`]);
+    assert.equal(intervals.code, 0, intervals.stderr);
+    assert.match(intervals.stdout, new RegExp(`\ndata_availability_intervals \\{\n {2}key: "${line}"\n {2}value \\{\n`));
+  });
+
+  it('an Account authenticates with its self-issued key, activates, and creates a MeasurementConsumer', () => {
+    const admin = (...args: string[]) => {
+      const r = haloKeys(['kingdom', 'admin', '--data-dir', kingdom.dataDir, '--json', ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as Record<string, string>;
+    };
+    const account = admin('create-account');
+    const idToken = () => {
+      const r = ms([...tls, 'accounts', 'authenticate', '--siop-key', fixture('account1_siop_private.tink')]);
+      assert.equal(r.code, 0, r.stderr);
+      const token = /^ID Token: ([\w-]+\.[\w-]+\.[\w-]+)\n$/.exec(r.stdout)?.[1];
+      assert.ok(token, r.stdout);
+      return token;
+    };
+    const activated = ms([...tls, 'accounts', 'activate', account.name!, '--activation-token', account.activationToken!, '--id-token', idToken()]);
+    assert.equal(activated.code, 0, activated.stderr);
+    assert.match(activated.stdout, new RegExp(`^name: "${account.name}"\n[\\s\\S]*activation_state: ACTIVATED\n[\\s\\S]*\n\n$`));
+    const token = admin('create-measurement-consumer-creation-token').measurementConsumerCreationToken!;
+    // A certificate and key the Kingdom has not seen: EDP 3's family stands in for a new MeasurementConsumer's.
+    assert.equal(epk(['serialize', '--data', fixture('edp3_enc_public.tink'), '--out', file('new-mc.pb')]).code, 0);
+    assert.equal(epk(['sign', '--certificate', fixture('edp3_cs_cert.der'), '--signing-key', fixture('edp3_cs_private.der'), '--in', file('new-mc.pb'),
+      '--out', file('new-mc.sig')]).code, 0);
+    const newMc = ['--certificate', fixture('edp3_cs_cert.der'), '--public-key', file('new-mc.pb'), '--public-key-signature', file('new-mc.sig')];
+    const created = ms([...tls, 'measurement-consumers', 'create', '--id-token', idToken(), '--creation-token', token, '--display-name', 'Café "CLI"', ...newMc]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.ok(created.stdout.startsWith(`name: "measurementConsumers/`), created.stdout);
+    assert.ok(created.stdout.includes(`\ncertificate_der: "${javaEscaped(readFileSync(fixture('edp3_cs_cert.der')))}"\n`), created.stdout);
+    assert.match(created.stdout, /\ndisplay_name: "Caf\\303\\251 \\"CLI\\""\n/);
+    // The token is spent.
+    fails(ms([...tls, 'measurement-consumers', 'create', '--id-token', idToken(), '--creation-token', token, ...newMc]), 1,
+      /PERMISSION_DENIED|INVALID_ARGUMENT|NOT_FOUND|FAILED_PRECONDITION/);
+  });
+
+  it('refuses bad DataProvider, MeasurementConsumer and Account command lines before sending anything', () => {
+    const dpCalls = [...tls, 'data-providers', '--name', dp];
+    // Usage errors before anything is sent.
+    fails(ms([...dpCalls, 'update-capabilities', '--hmss-supported=maybe']), 2, /argument 'maybe' is invalid\. must be 'true' or 'false'/);
+    fails(ms([...dpCalls, 'replace-data-availability-interval', '--interval', '2024-01-01T00:00:00Z']), 2, /--interval <start\/end>/);
+    fails(ms([...dpCalls, 'replace-data-availability-intervals', '--model-line-interval', '2024-01-01T00:00:00Z/2024-02-01T00:00:00Z']), 2,
+      /must be MODEL_LINE=START\/END/);
+    fails(ms([...tls, 'measurement-consumers', 'get']), 2, /required option '--name <name>'/);
+    fails(ms([...tls, 'accounts', 'activate', 'accounts/AAAAAAAAAHs', '--activation-token', 'AAAAAAAAAHs']), 2, /--id-token is required when there is no terminal/);
+    fails(ms([...tls, 'measurement-consumers', 'create', '--id-token', 't', '--creation-token', 't', '--certificate', fixture('mc_cs_cert.der'),
+      '--public-key', fixture('mc_enc_public.tink'), '--public-key-signature', file('mc.sig')]), 1, /mc_enc_public\.tink: /);
   });
 });

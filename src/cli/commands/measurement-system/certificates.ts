@@ -2,7 +2,7 @@
  * `MeasurementSystem certificates`: upstream's `create` and `revoke`, plus
  * `get`, `list` and `release-hold`.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { parseResourceName } from '../../../api/index.js';
 import { CertificateSchema, Certificate_RevocationState, type Certificate } from '../../../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
 import { parseCertificate } from '../../../pki/index.js';
@@ -26,12 +26,8 @@ export function requireApiKeyForMeasurementConsumer(name: string, apiKey: string
   if (owner === 'measurementConsumer') throw new UsageError(API_KEY_REQUIRED);
 }
 
-function parseRevocationState(name: string): Certificate_RevocationState {
-  const upper = name.toUpperCase();
-  if (upper === 'HOLD') return Certificate_RevocationState.HOLD;
-  if (upper === 'REVOKED') return Certificate_RevocationState.REVOKED;
-  throw new UsageError(`unknown --revocation-state ${JSON.stringify(name)} (one of HOLD, REVOKED)`);
-}
+/** Upstream's picocli takes any name of the enum, case-sensitively; the Kingdom answers an unspecified state. */
+const REVOCATION_STATES = ['REVOCATION_STATE_UNSPECIFIED', 'HOLD', 'REVOKED'] as const;
 
 function parseSkid(value: string, previous: Uint8Array[] = []): Uint8Array[] {
   const hex = value.replace(/:/g, '');
@@ -77,15 +73,15 @@ export function registerCertificatesCommands(program: Command): void {
   group
     .command('revoke')
     .description('Revokes a Certificate')
-    .requiredOption('--revocation-state <revocationState>', 'HOLD or REVOKED')
+    .addOption(new Option('--revocation-state <revocationState>').choices(REVOCATION_STATES).makeOptionMandatory())
     .argument('<name>', 'Resource name')
     .option('--json', 'print the Certificate as JSON')
     .addHelpText(
       'after',
       '\nPrints the Certificate in protobuf text format. The Kingdom fails the pending\nMeasurements that depend on it.\n\nExample:\n  MeasurementSystem ... certificates revoke --revocation-state REVOKED dataProviders/OljiQHRz-E4/certificates/Yq3gxMqCxuM',
     )
-    .action(rpcAction(async (name: string, opts: { revocationState: string; json?: boolean }, cmd: Command) => {
-      const revocationState = parseRevocationState(opts.revocationState);
+    .action(rpcAction(async (name: string, opts: { revocationState: (typeof REVOCATION_STATES)[number]; json?: boolean }, cmd: Command) => {
+      const revocationState = Certificate_RevocationState[opts.revocationState];
       const apiKey = apiKeyOf(cmd);
       requireApiKeyForMeasurementConsumer(name, apiKey);
       const revoked = await connect(cmd, apiKey).certificates.revokeCertificate({ name, revocationState });

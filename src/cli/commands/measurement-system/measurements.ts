@@ -1,5 +1,5 @@
 /**
- * `MeasurementSystem measurements list|get|cancel` with upstream's output
+ * `MeasurementSystem measurements create|list|get|cancel` with upstream's output
  * lines. `get` decrypts each result with the MeasurementConsumer's private
  * keyset, validates the signing certificate against `--cert-collection-file`,
  * verifies the signature, and says whether the certificate is still trusted
@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { KingdomClientError, type KingdomClient } from '../../../client/index.js';
 import { decryptMessage, CryptoError, loadKeyset, type Keyset, verifyAndUnpack } from '../../../crypto/index.js';
 import type { MeasurementTrustInfo } from '../../../gen/halo/keys/v1/measurement_trust_pb.js';
+import { javaFloatingPoint } from '../../../api/index.js';
 import { Certificate_RevocationState } from '../../../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
 import { SignedMessageSchema } from '../../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import {
@@ -25,6 +26,7 @@ import { parseCertificate, type TrustStore, validatePath } from '../../../pki/in
 import { output, UsageError } from '../../run.js';
 import { PASSPHRASE_ENV, readPassphrase } from '../../signing-files.js';
 import { connect, globalOptions, readCertCollection, rpcAction } from './connection.js';
+import { registerCreateMeasurementCommand } from './create-measurement.js';
 import { enumName, messageJson } from './print.js';
 
 /** A result that does not check out: upstream fails the command the same way. */
@@ -39,13 +41,14 @@ export function stateLine(m: Measurement, prefix = 'State: '): string {
 }
 
 /** Upstream's result lines (`Reach - 1234`, ...). */
-function resultLines(result: Measurement_Result): string[] {
+export function resultLines(result: Measurement_Result): string[] {
   const lines: string[] = [];
   if (result.reach) lines.push(`Reach - ${result.reach.value}`);
   if (result.frequency) {
     lines.push('Frequency - ');
     const entries = Object.entries(result.frequency.relativeFrequencyDistribution).sort(([a], [b]) => Number(a) - Number(b));
-    for (const [k, v] of entries) lines.push(`\t${k}  ${v}`);
+    // Kotlin's string template prints the Double as Java's Double.toString.
+    for (const [k, v] of entries) lines.push(`\t${k}  ${javaFloatingPoint(v, false)}`);
   }
   if (result.impression) lines.push(`Impression - ${result.impression.value}`);
   if (result.watchDuration) {
@@ -112,9 +115,10 @@ async function measurementTrust(client: KingdomClient, name: string): Promise<Me
 export function registerMeasurementsCommands(program: Command): void {
   const group = program
     .command('measurements')
-    .description('Measurement resources: list, get, cancel')
+    .description('Measurement resources: create, list, get, cancel')
     .option('--api-key <apiKey>', 'API authentication key for the MeasurementConsumer');
   const apiKeyOf = (cmd: Command) => cmd.parent!.opts<{ apiKey?: string }>().apiKey;
+  registerCreateMeasurementCommand(group, apiKeyOf);
 
   group
     .command('list')

@@ -5,12 +5,13 @@
  * verifies against the named Certificate before anything is sent.
  */
 import { create } from '@bufbuild/protobuf';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { typeUrlOf } from '../../../api/index.js';
 import {
   readCertificateInfo,
   CryptoError,
   publicKeyFromCertificate,
+  SIGNATURE_ALGORITHM_NAMES,
   signatureAlgorithmFromIdentifier,
   verifyBytes,
 } from '../../../crypto/index.js';
@@ -45,7 +46,9 @@ export function registerPublicKeysCommands(program: Command): void {
     .requiredOption('--public-key <publicKeyFile>', 'Path to serialized EncryptionPublicKey message')
     .requiredOption('--public-key-signature <publicKeySignatureFile>', 'Path to signature of public key')
     .requiredOption('--certificate <certificate>', 'Name of Certificate resource to verify public key signature')
-    .option('--public-key-signature-algorithm <name>', 'the algorithm EncryptionPublicKeys sign printed, e.g. ECDSA_WITH_SHA256; sent as signature_algorithm_oid')
+    .addOption(
+      new Option('--public-key-signature-algorithm <name>', 'the algorithm EncryptionPublicKeys sign printed; sent as signature_algorithm_oid').choices(SIGNATURE_ALGORITHM_NAMES),
+    )
     .option('--skip-verify', 'do not check the signature against the Certificate before sending')
     .option('--json', 'print the PublicKey as JSON')
     .addHelpText(

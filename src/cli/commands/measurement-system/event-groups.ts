@@ -1,51 +1,12 @@
-/**
- * `MeasurementSystem data-providers --name NAME get` (upstream),
- * `measurement-consumers --name NAME get` and `event-groups list|get`.
- */
+/** `MeasurementSystem event-groups list|get`. */
 import type { Command } from 'commander';
-import { DataProviderSchema } from '../../../gen/wfa/measurement/api/v2alpha/data_provider_pb.js';
 import { EventGroupSchema, EventGroup_State, type EventGroup } from '../../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
-import { MeasurementConsumerSchema } from '../../../gen/wfa/measurement/api/v2alpha/measurement_consumer_pb.js';
 import { output } from '../../run.js';
 import { pageSize } from '../../option-values.js';
 import { connect, rpcAction } from './connection.js';
 import { enumName, messageJson, printMessage } from './print.js';
 
-export function registerPartyCommands(program: Command): void {
-  const dataProviders = program
-    .command('data-providers')
-    .description('DataProvider resources: get')
-    .requiredOption('--name <name>', 'API resource name of the DataProvider');
-  dataProviders
-    .command('get')
-    .description('gets a DataProvider')
-    .option('--json', 'print the DataProvider as JSON')
-    .addHelpText(
-      'after',
-      '\nPrints "Data Provider Resource: NAME", then the DataProvider (its current\ncertificate and signed public key) in protobuf text format.\n\nExample:\n  MeasurementSystem ... data-providers --name dataProviders/OljiQHRz-E4 get',
-    )
-    .action(rpcAction(async (opts: { json?: boolean }, cmd: Command) => {
-      const name = cmd.parent!.opts<{ name: string }>().name;
-      const dataProvider = await connect(cmd).dataProviders.getDataProvider({ name });
-      printMessage(opts.json, DataProviderSchema, dataProvider, [`Data Provider Resource: ${dataProvider.name}`]);
-    }));
-
-  const measurementConsumers = program
-    .command('measurement-consumers')
-    .description('MeasurementConsumer resources: get')
-    .requiredOption('--name <name>', 'API resource name of the MeasurementConsumer')
-    .option('--api-key <apiKey>', 'API authentication key of the MeasurementConsumer');
-  measurementConsumers
-    .command('get')
-    .description('gets a MeasurementConsumer')
-    .option('--json', 'print the MeasurementConsumer as JSON')
-    .addHelpText('after', '\nExample:\n  MeasurementSystem ... measurement-consumers --name measurementConsumers/TjyUnormbAg --api-key KEY get')
-    .action(rpcAction(async (opts: { json?: boolean }, cmd: Command) => {
-      const { name, apiKey } = cmd.parent!.opts<{ name: string; apiKey?: string }>();
-      const mc = await connect(cmd, apiKey).measurementConsumers.getMeasurementConsumer({ name });
-      printMessage(opts.json, MeasurementConsumerSchema, mc, [`Measurement Consumer Resource: ${mc.name}`]);
-    }));
-
+export function registerEventGroupsCommands(program: Command): void {
   const eventGroups = program
     .command('event-groups')
     .description('EventGroup resources: list, get')
