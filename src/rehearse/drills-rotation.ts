@@ -25,6 +25,12 @@ export function kindsOf(p: Participant): readonly KeyKind[] {
 
 /** The checks after any rotation of `kinds`: new active entries, the Kingdom, the Secret and the endpoint agree. */
 async function checkRotated(ctx: DrillContext, drill: Drill, p: Participant, kinds: readonly KeyKind[], before: Map<KeyKind, string>): Promise<void> {
+  // The entry that replaced the one active before: what the Kingdom, the Secret and the endpoint must now show.
+  const fresh = (kind: KeyKind) => {
+    const now = active(p, kind);
+    expect(now.id !== before.get(kind), `the active ${kind} entry is still ${now.id}`);
+    return now;
+  };
   for (const kind of kinds) {
     await drill.check(`${p.label}: a new active ${kind} entry, the old one no longer active`, () => {
       const now = active(p, kind);
@@ -35,13 +41,13 @@ async function checkRotated(ctx: DrillContext, drill: Drill, p: Participant, kin
     });
   }
   if (kinds.includes('signing')) {
-    await drill.check(`${p.label}: the Kingdom holds the new signing certificate`, () => kingdomCertificateMatches(clientOf(p, ctx.passphrase), active(p, 'signing')));
+    await drill.check(`${p.label}: the Kingdom holds the new signing certificate`, () => kingdomCertificateMatches(clientOf(p, ctx.passphrase), fresh('signing')));
   }
   if (kinds.includes('signing') && (p.kind === 'dataProviders' || p.kind === 'measurementConsumers')) {
     await drill.check(`${p.label}: the Kingdom's ${p.kind === 'dataProviders' ? 'DataProvider' : 'MeasurementConsumer'} names it and publishes the keyring's key`, async () => {
       const client = clientOf(p, ctx.passphrase);
       const shown = p.kind === 'dataProviders' ? await client.dataProviders.getDataProvider({ name: p.name }) : await client.measurementConsumers.getMeasurementConsumer({ name: p.name });
-      const signing = active(p, 'signing');
+      const signing = fresh('signing');
       expect(shown.certificate === signing.kingdomCertificate, `it names ${shown.certificate}, not ${signing.kingdomCertificate}`);
       const { verifySignedMessage } = await import('../crypto/signed-message.js');
       const der = (await client.certificates.getCertificate({ name: signing.kingdomCertificate! })).x509Der;
@@ -50,13 +56,13 @@ async function checkRotated(ctx: DrillContext, drill: Drill, p: Participant, kin
     });
   }
   if (kinds.includes('tls')) {
-    const tls = active(p, 'tls');
     await drill.check(`${p.label}: the rendered Secret holds the new TLS certificate`, () => {
+      const tls = fresh('tls');
       expect(renderedFingerprint(p) === tls.fingerprint, `${p.rendered} holds another certificate`);
       return tls.fingerprint.slice(0, 16);
     });
     await drill.check(`${p.label}: openssl s_client is served the new TLS certificate`, async () => {
-      expect((await servedFingerprint(p.endpoint.address)) === tls.fingerprint, `${p.endpoint.address} serves another certificate`);
+      expect((await servedFingerprint(p.endpoint.address)) === fresh('tls').fingerprint, `${p.endpoint.address} serves another certificate`);
       return p.endpoint.address;
     });
   }
