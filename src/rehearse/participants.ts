@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APPLY_COMMAND, serveRenderedSecret, renderedPath, type TlsEndpoint } from './cluster.js';
-import type { CommandRunner } from './commands.js';
+import { firstLine, RehearsalStepError, type CommandRunner } from './commands.js';
 import type { RehearsalKingdom } from './kingdom.js';
 
 export type ParticipantKind = 'dataProviders' | 'measurementConsumers' | 'modelProviders' | 'duchies';
@@ -53,7 +53,7 @@ export interface Cast {
   readonly all: readonly Participant[];
 }
 
-async function makeParticipant(root: string, run: CommandRunner, kingdom: RehearsalKingdom, label: string, kind: ParticipantKind, born: Date): Promise<Participant> {
+async function makeParticipant(root: string, run: CommandRunner, kingdom: RehearsalKingdom, endpoints: TlsEndpoint[], label: string, kind: ParticipantKind, born: Date): Promise<Participant> {
   const dir = join(root, label);
   const kustomizationDir = join(root, 'k8s', `${label}-tls`);
   await run.ok([
@@ -74,16 +74,22 @@ async function makeParticipant(root: string, run: CommandRunner, kingdom: Rehear
   }
   const rendered = renderedPath(root, kustomizationDir);
   const endpoint = await serveRenderedSecret(rendered);
+  endpoints.push(endpoint);
   // The operator's first apply, then the settings of this cluster and endpoint.
-  await run.run('sh', [...APPLY_COMMAND.split(' ').slice(1), kustomizationDir]);
+  const [shell, ...script] = APPLY_COMMAND.split(' ');
+  const applied = await run.run(shell!, [...script, kustomizationDir]);
+  if (applied.code !== 0) throw new RehearsalStepError(`the first apply of ${kustomizationDir} failed: ${firstLine(applied.stderr)}`);
   await run.ok(['config', 'set', '--dir', dir, `kustomization.apply=${APPLY_COMMAND}`, `tls.endpoint=${endpoint.address}`, 'tls.endpointServerName=localhost', 'tls.rolloutTimeout=60s']);
   return { label, kind, dir, name, kustomizationDir, rendered, endpoint };
 }
 
-/** Makes and registers the five participants; `born` defaults to AGE_DAYS ago. */
-export async function makeCast(root: string, run: CommandRunner, kingdom: RehearsalKingdom, born = new Date(Date.now() - AGE_DAYS * DAY_MS)): Promise<Cast> {
+/**
+ * Makes and registers the five participants; `born` defaults to AGE_DAYS ago.
+ * Each endpoint started is added to `endpoints` at once, for the caller to close even when a later step fails.
+ */
+export async function makeCast(root: string, run: CommandRunner, kingdom: RehearsalKingdom, endpoints: TlsEndpoint[], born = new Date(Date.now() - AGE_DAYS * DAY_MS)): Promise<Cast> {
   const made: Participant[] = [];
-  for (const c of CAST) made.push(await makeParticipant(root, run, kingdom, c.label, c.kind, born));
+  for (const c of CAST) made.push(await makeParticipant(root, run, kingdom, endpoints, c.label, c.kind, born));
   const [edp1, edp2, mc, mp, duchy] = made as [Participant, Participant, Participant, Participant, Participant];
   // The compromise procedures read the peers' roots and the plaintext copies the participants keep.
   const rootOf = (p: Participant) => readFileSync(join(p.dir, 'ca', 'ca.pem'), 'utf8');

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { auditChains } from './audit-drill.js';
 import type { DrillResult, Progress } from './checks.js';
-import { prepareCluster } from './cluster.js';
+import { prepareCluster, type TlsEndpoint } from './cluster.js';
 import { CommandRunner } from './commands.js';
 import type { DrillContext } from './drill-context.js';
 import { dataProviderEncryptionKeyCompromise, crashedCompromise, mcEncryptionKeyCompromise, signingCertificateCompromise } from './drills-compromise.js';
@@ -82,11 +82,12 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalRepor
   const run = new CommandRunner({ HALO_KEYS_PASSPHRASE: passphrase, HALO_KEYS_LOG_LEVEL: 'warn' }, root);
   let kingdom: RehearsalKingdom | undefined;
   let cast: Cast | undefined;
+  const endpoints: TlsEndpoint[] = [];
   try {
     prepareCluster(root);
     kingdom = await phase('Kingdom start', () => startKingdom(join(root, 'kingdom'), options.databaseUrl));
     const k = kingdom;
-    cast = await phase('participants: init, register, configure', () => makeCast(root, run, k));
+    cast = await phase('participants: init, register, configure', () => makeCast(root, run, k, endpoints));
     report.participants = cast.all.map((p) => ({ label: p.label, kind: p.kind, name: p.name }));
     const ctx: DrillContext = { root, run, kingdom, cast, passphrase, progress: options.progress };
     const drill = async (fn: DrillFn) => {
@@ -104,8 +105,8 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalRepor
     report.error = (err as Error).message.split('\n')[0] ?? String(err);
     options.progress(`stopped: ${report.error}`);
   } finally {
+    for (const e of endpoints) await e.close();
     if (cast) {
-      for (const p of cast.all) await p.endpoint.close();
       try {
         report.lifetimes = lifetimesOf(cast.all);
       } catch {
