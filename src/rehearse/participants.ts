@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APPLY_COMMAND, serveRenderedSecret, renderedPath, type TlsEndpoint } from './cluster.js';
-import { firstLine, RehearsalStepError, type CommandRunner } from './commands.js';
+import type { CommandRunner } from './commands.js';
 import type { RehearsalKingdom } from './kingdom.js';
 
 export type ParticipantKind = 'dataProviders' | 'measurementConsumers' | 'modelProviders' | 'duchies';
@@ -75,10 +75,7 @@ async function makeParticipant(root: string, run: CommandRunner, kingdom: Rehear
   const rendered = renderedPath(root, kustomizationDir);
   const endpoint = await serveRenderedSecret(rendered);
   endpoints.push(endpoint);
-  // The operator's first apply, then the settings of this cluster and endpoint.
-  const [shell, ...script] = APPLY_COMMAND.split(' ');
-  const applied = await run.run(shell!, [...script, kustomizationDir]);
-  if (applied.code !== 0) throw new RehearsalStepError(`the first apply of ${kustomizationDir} failed: ${firstLine(applied.stderr)}`);
+  // The Kustomization and its Secret are first written by the first TLS rotation; until then the endpoint refuses connections.
   await run.ok(['config', 'set', '--dir', dir, `kustomization.apply=${APPLY_COMMAND}`, `tls.endpoint=${endpoint.address}`, 'tls.endpointServerName=localhost', 'tls.rolloutTimeout=60s']);
   return { label, kind, dir, name, kustomizationDir, rendered, endpoint };
 }
