@@ -4,7 +4,7 @@
  * `openssl s_client` against the served endpoint and `openssl crl` on the
  * CRL. Nothing here changes anything.
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KingdomClient } from '../client/index.js';
@@ -44,10 +44,15 @@ export function privateKeyset(p: Participant, passphrase: string): Keyset {
   return s.material.loadEncryptionKeyset(s.keyring.encryptionKeyset);
 }
 
-function execText(file: string, args: readonly string[], input = ''): Promise<string> {
+/** Runs `file` with stdin at end of file (s_client then quits after the handshake); its stdout. */
+function execText(file: string, args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { encoding: 'utf8', timeout: 60_000 }, (err, stdout) => (err && !stdout ? reject(err) : resolve(stdout)));
-    child.stdin?.end(input);
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.resume();
+    child.once('error', reject);
+    child.once('close', (code) => (out || code === 0 ? resolve(out) : reject(new Error(`${file} ${args[0]} exited ${code}`))));
   });
 }
 
@@ -59,7 +64,7 @@ function firstCertificateDer(pem: string): Uint8Array {
 
 /** SHA-256 (hex) of the leaf `openssl s_client` is served at `address`. */
 export async function servedFingerprint(address: string): Promise<string> {
-  const out = await execText('openssl', ['s_client', '-connect', address, '-servername', 'localhost'], '');
+  const out = await execText('openssl', ['s_client', '-connect', address, '-servername', 'localhost']);
   return sha256Hex(firstCertificateDer(out));
 }
 
