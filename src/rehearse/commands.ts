@@ -32,16 +32,15 @@ export class CommandRunner {
   }
 
   /** Runs a program with the rehearsal's environment plus `env`. */
-  run(file: string, args: readonly string[], env: Record<string, string> = {}, input?: string): Promise<CommandRun> {
+  run(file: string, args: readonly string[], env: Record<string, string> = {}): Promise<CommandRun> {
     const started = Date.now();
     return new Promise((resolve, reject) => {
-      const child = spawn(file, args, { cwd: this.cwd, env: { ...this.#env, ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+      const child = spawn(file, args, { cwd: this.cwd, env: { ...this.#env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
       child.once('error', reject);
-      if (input !== undefined) child.stdin!.end(input);
       child.once('close', (code, signal) => {
         const run = { argv: [file, ...args], code, signal, stdout, stderr, ms: Date.now() - started };
         this.log.push(run);
