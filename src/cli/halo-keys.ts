@@ -30,6 +30,7 @@ const GROUPS: ReadonlyArray<{ commands: readonly string[]; load: () => Promise<R
   { commands: ['agent'], load: async () => (await import('./commands/agent.js')).registerAgentCommands },
   { commands: ['compromise'], load: async () => (await import('./commands/compromise.js')).registerCompromiseCommands },
   { commands: ['reencrypt'], load: async () => (await import('./commands/reencrypt.js')).registerReencryptCommands },
+  { commands: ['rehearse'], load: async () => (await import('./commands/rehearse.js')).registerRehearseCommands },
 ];
 
 /** The groups a run of `args` (argv without node and script) needs. */

@@ -33,7 +33,7 @@ describe('shell completion', () => {
     const syntax = spawnSync('bash', ['-n'], { input: r.stdout, encoding: 'utf8' });
     assert.equal(syntax.status, 0, syntax.stderr);
     assert.deepEqual(complete(r.stdout, '_halo_keys', ['halo-keys', 'ro']), ['rotate']);
-    assert.deepEqual(complete(r.stdout, '_halo_keys', ['halo-keys', 're']).sort(), ['reencrypt', 'register', 'registration']);
+    assert.deepEqual(complete(r.stdout, '_halo_keys', ['halo-keys', 're']).sort(), ['reencrypt', 'register', 'registration', 'rehearse']);
     assert.deepEqual(complete(r.stdout, '_halo_keys', ['halo-keys', 'kingdom', 'admin', 'akid', '']).sort(), ['list', 'remove', 'set']);
     assert.deepEqual(complete(r.stdout, '_halo_keys', ['halo-keys', 'config', '']).sort(), ['set', 'show', 'unset']);
     // Options of the command the words name, after option values.
