@@ -28,6 +28,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['pki'],
   ['k8s', 'client'],
   ['kingdom', 'rotation'],
+  ['rehearse'],
   ['cli'],
 ];
 

@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createSecureContext, TLSSocket } from 'node:tls';
-import { parseRenderedManifests } from '../k8s/rendered-secrets.js';
+import { parseRenderedManifests } from '../k8s/index.js';
 
 export const CLUSTER_DIR = 'cluster';
 /** Relative to the rehearsal directory, which is every command's working directory. */

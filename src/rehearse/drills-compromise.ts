@@ -9,14 +9,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, fromBinary } from '@bufbuild/protobuf';
-import { decryptMessage, encryptMessage } from '../crypto/encrypted-message.js';
-import { publicKeyset, type Keyset } from '../crypto/keyset.js';
+import { decryptMessage, encryptMessage, publicKeyset, type Keyset } from '../crypto/index.js';
 import { Certificate_RevocationState } from '../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
 import { EventGroup_MetadataSchema } from '../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
 import { Measurement_Failure_Reason, Measurement_State } from '../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import { MeasurementSpecSchema } from '../gen/wfa/measurement/api/v2alpha/measurement_spec_pb.js';
-import { toHex } from '../rotation/compromise/keys.js';
-import type { CompromiseReport } from '../rotation/compromise/report.js';
+import { hex } from '../lib/bytes.js';
+import type { CompromiseReport } from '../rotation/index.js';
 import { Drill, expect, type DrillResult } from './checks.js';
 import type { DrillContext } from './drill-context.js';
 import { active, clientOf, crlRevokes, entry, privateKeyset, readJson, renderedFingerprint, servedFingerprint } from './observe.js';
@@ -157,7 +156,7 @@ export async function mcEncryptionKeyCompromise(ctx: DrillContext): Promise<Dril
         expect(replacement, `${name} has no replacement`);
         const r = await client.measurements.getMeasurement({ name: replacement });
         const spec = fromBinary(MeasurementSpecSchema, r.measurementSpec!.message!.value);
-        expect(toHex(spec.measurementPublicKey!.value) === toHex(shown.publicKey!.message!.value), `${replacement} is not encrypted to the published key`);
+        expect(hex(spec.measurementPublicKey!.value) === hex(shown.publicKey!.message!.value), `${replacement} is not encrypted to the published key`);
       }
       return `${awaiting.sample.length} checked`;
     });
@@ -202,7 +201,7 @@ export async function dataProviderEncryptionKeyCompromise(ctx: DrillContext): Pr
   }
   await drill.check('the Kingdom publishes a new key: the new keyset decrypts what is encrypted to it, the leaked one does not', async () => {
     const shown = await clientOf(p, ctx.passphrase).dataProviders.getDataProvider({ name: p.name });
-    const { parseKeyset } = await import('../crypto/keyset.js');
+    const { parseKeyset } = await import('../crypto/index.js');
     const { EncryptionPublicKeySchema } = await import('../gen/wfa/measurement/api/v2alpha/crypto_pb.js');
     const key = parseKeyset(fromBinary(EncryptionPublicKeySchema, shown.publicKey!.message!.value).data);
     const probe = encryptMessage(key, EventGroup_MetadataSchema, create(EventGroup_MetadataSchema, {}));

@@ -5,8 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { keyKindsOf, type KeyKind } from '../rotation/config.js';
-import type { Journal } from '../rotation/journal.js';
+import { keyKindsOf, type KeyKind, type Journal } from '../rotation/index.js';
 import { Drill, expect, type DrillResult } from './checks.js';
 import { CORRUPT_JOURNAL_HOOK, type DrillContext } from './drill-context.js';
 import { active, clientOf, entry, kingdomCertificateMatches, renderedFingerprint, servedFingerprint } from './observe.js';
@@ -49,7 +48,7 @@ async function checkRotated(ctx: DrillContext, drill: Drill, p: Participant, kin
       const shown = p.kind === 'dataProviders' ? await client.dataProviders.getDataProvider({ name: p.name }) : await client.measurementConsumers.getMeasurementConsumer({ name: p.name });
       const signing = fresh('signing');
       expect(shown.certificate === signing.kingdomCertificate, `it names ${shown.certificate}, not ${signing.kingdomCertificate}`);
-      const { verifySignedMessage } = await import('../crypto/signed-message.js');
+      const { verifySignedMessage } = await import('../crypto/index.js');
       const der = (await client.certificates.getCertificate({ name: signing.kingdomCertificate! })).x509Der;
       verifySignedMessage(shown.publicKey!, der);
       return `${shown.certificate}, public key signature verifies with it`;

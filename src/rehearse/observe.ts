@@ -8,14 +8,18 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KingdomClient } from '../client/index.js';
-import type { Keyset } from '../crypto/keyset.js';
+import type { Keyset } from '../crypto/index.js';
 import { sha256Hex } from '../lib/digest.js';
 import { decodePem } from '../lib/pem.js';
 import { systemClock } from '../lib/clock.js';
-import type { KeyKind } from '../rotation/config.js';
-import { activeEntry, readKeyring, type KeyEntry } from '../rotation/keyring.js';
-import { connectKingdomClient } from '../rotation/kingdom-connect.js';
-import { KeyringSession } from '../rotation/session.js';
+import {
+  type KeyKind,
+  activeEntry,
+  readKeyring,
+  type KeyEntry,
+  connectKingdomClient,
+  KeyringSession,
+} from '../rotation/index.js';
 import { renderedTlsPair } from './cluster.js';
 import type { Participant } from './participants.js';
 

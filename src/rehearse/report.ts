@@ -1,6 +1,5 @@
 /** The rehearsal's report: what every renderer (text, JSON, HTML) reads. */
-import { readKeyring, type KeyState } from '../rotation/keyring.js';
-import type { KeyKind } from '../rotation/config.js';
+import { readKeyring, type KeyState, type KeyKind } from '../rotation/index.js';
 import type { DrillResult } from './checks.js';
 import type { Participant } from './participants.js';
 import type { WorkloadSize, WorkloadSummary } from './workload.js';

@@ -15,9 +15,14 @@ import { join } from 'node:path';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { AnySchema, StringValueSchema } from '@bufbuild/protobuf/wkt';
 import type { KingdomClient } from '../client/index.js';
-import { decryptMessage, encryptMessage } from '../crypto/encrypted-message.js';
-import { parseKeyset, type Keyset } from '../crypto/keyset.js';
-import { signMessage, verifyAndUnpack } from '../crypto/signed-message.js';
+import {
+  decryptMessage,
+  encryptMessage,
+  parseKeyset,
+  type Keyset,
+  signMessage,
+  verifyAndUnpack,
+} from '../crypto/index.js';
 import { EncryptionPublicKeySchema, SignedMessageSchema, type SignedMessage } from '../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import { EventGroup_MetadataSchema } from '../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
 import { MeasurementSchema, Measurement_ResultSchema } from '../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
@@ -26,10 +31,9 @@ import { Requisition_Refusal_Justification, Requisition_State, type Requisition 
 import { RequisitionSpecSchema } from '../gen/wfa/measurement/api/v2alpha/requisition_spec_pb.js';
 import { systemClock } from '../lib/clock.js';
 import { packAny, typeUrlOf } from '../lib/type-url.js';
-import { nonceHash, randomNonce, toHex } from '../rotation/compromise/keys.js';
-import { activeEntry } from '../rotation/keyring.js';
-import { connectKingdomClient } from '../rotation/kingdom-connect.js';
-import { KeyringSession } from '../rotation/session.js';
+import { nonceHash, randomNonce } from '../api/index.js';
+import { hex } from '../lib/bytes.js';
+import { activeEntry, connectKingdomClient, KeyringSession } from '../rotation/index.js';
 import { copiesDir, type Cast, type Participant } from './participants.js';
 
 /**
@@ -149,7 +153,7 @@ export async function runWorkload(cast: Cast, passphrase: string, size: Workload
         nonce,
         requisitionType: { case: 'events', value: { eventGroups: [{ key: `${dp.party.name}/eventGroups/AAAAAAAAAHs`, value: { filter: { expression: 'person.age_group == 1' } } }] } },
       });
-      writeFileSync(join(copiesDir(cast.mc), `${toHex(nonceHash(nonce))}.binpb`), toBinary(RequisitionSpecSchema, spec), { mode: 0o600 });
+      writeFileSync(join(copiesDir(cast.mc), `${hex(nonceHash(nonce))}.binpb`), toBinary(RequisitionSpecSchema, spec), { mode: 0o600 });
       hashes.push(nonceHash(nonce));
       return {
         key: dp.party.name,
@@ -188,7 +192,7 @@ export async function runWorkload(cast: Cast, passphrase: string, size: Workload
     const signedSpec = decryptMessage(dp.keyset(), requisition.encryptedRequisitionSpec!, SignedMessageSchema);
     const spec = verifyAndUnpack(RequisitionSpecSchema, signedSpec, mcCertificate.x509Der);
     const measurementSpec = verifyAndUnpack(MeasurementSpecSchema, requisition.measurementSpec!, mcCertificate.x509Der);
-    if (!measurementSpec.nonceHashes.some((h) => toHex(h) === toHex(nonceHash(spec.nonce)))) throw new Error(`${requisition.name}: nonce not in the MeasurementSpec`);
+    if (!measurementSpec.nonceHashes.some((h) => hex(h) === hex(nonceHash(spec.nonce)))) throw new Error(`${requisition.name}: nonce not in the MeasurementSpec`);
     const signing = dp.signing();
     const result = signMessage(Measurement_ResultSchema, create(Measurement_ResultSchema, { reach: { value: 1000n } }), signing.key);
     const key = parseKeyset(fromBinary(EncryptionPublicKeySchema, measurementSpec.measurementPublicKey!.value).data);

@@ -28,7 +28,7 @@ import { Requisitions } from '../../src/gen/wfa/measurement/api/v2alpha/requisit
 import { RequisitionSpecSchema } from '../../src/gen/wfa/measurement/api/v2alpha/requisition_spec_pb.js';
 import { kingdomRoutes } from '../../src/kingdom/service/routes.js';
 import type { KingdomServices } from '../../src/kingdom/service/context.js';
-import { nonceHash } from '../../src/kingdom/service/requisitions-service.js';
+import { nonceHash } from '../../src/api/index.js';
 import { encryptionPublicKeyBytes, planMeasurement, type Participant } from './measurement-fixtures.js';
 import { PROTOCOLS, protocolTransport, type Protocol } from './protocol-transports.js';
 import { participantPki, scratchDir, signedEncryptionKey, startServerProcess, type ParticipantPki, type ServerProcess } from './server-fixtures.js';

@@ -46,7 +46,7 @@ import {
   FulfillDirectRequisitionRequestSchema,
   type FulfillDirectRequisitionRequest,
 } from '../../src/gen/wfa/measurement/api/v2alpha/requisitions_service_pb.js';
-import { nonceHash } from '../../src/kingdom/service/requisitions-service.js';
+import { nonceHash } from '../../src/api/index.js';
 import { ErrorInfoSchema } from '../../src/gen/google/rpc/error_details_pb.js';
 import { ManualClock } from '../../src/lib/clock.js';
 import { decodePem } from '../../src/lib/pem.js';

@@ -26,7 +26,7 @@ import { RequisitionSpecSchema } from '../../src/gen/wfa/measurement/api/v2alpha
 import { systemClock } from '../../src/lib/clock.js';
 import { encodePem } from '../../src/lib/pem.js';
 import { typeUrlOf, packAny } from '../../src/lib/type-url.js';
-import { nonceHash, randomNonce } from '../../src/rotation/compromise/keys.js';
+import { nonceHash, randomNonce } from '../../src/api/index.js';
 import { initKeyring } from '../../src/rotation/keyring-init.js';
 import { activeEntry } from '../../src/rotation/keyring.js';
 import { connectKingdom, connectKingdomClient } from '../../src/rotation/kingdom-connect.js';

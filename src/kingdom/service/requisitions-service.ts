@@ -8,7 +8,6 @@
  * enforces it), and in strict mode the nonce must hash to the requisition's
  * nonce hash: proof that the DataProvider decrypted the requisition spec.
  */
-import { createHash } from 'node:crypto';
 import { create, toBinary } from '@bufbuild/protobuf';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import {
@@ -40,6 +39,7 @@ import {
   type RefuseRequisitionRequest,
 } from '../../gen/wfa/measurement/api/v2alpha/requisitions_service_pb.js';
 import type { DataProviderKey, RequisitionKey } from '../../api/index.js';
+import { nonceHash } from '../../api/index.js';
 import type { MeasurementState, RequisitionRecord, RequisitionState } from '../store/index.js';
 import type { KingdomServices } from './context.js';
 import { invalidArgument, permissionDenied } from './errors.js';
@@ -53,13 +53,6 @@ import {
 } from './render-measurement.js';
 import { actorOf, requireTypeUrl, requiredField } from './service-support.js';
 import { bytesEqual } from '../../lib/bytes.js';
-
-/** SHA-256 of the nonce as 8 big-endian bytes, as the MC computed `nonce_hash`. */
-export function nonceHash(nonce: bigint): Uint8Array {
-  const bytes = Buffer.alloc(8);
-  bytes.writeBigUInt64BE(BigInt.asUintN(64, nonce));
-  return new Uint8Array(createHash('sha256').update(bytes).digest());
-}
 
 function filterStates(req: ListRequisitionsRequest): { states: RequisitionState[]; measurementStates: MeasurementState[] } {
   const states: RequisitionState[] = [];

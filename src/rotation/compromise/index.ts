@@ -4,7 +4,7 @@ export { assessCertificate, CRL_FILE } from './certificate-steps.js';
 export { assessEncryptionKey } from './encryption-key-steps.js';
 export { CERTIFICATE_COMPROMISE_HANDLERS, ENCRYPTION_KEY_COMPROMISE_HANDLERS, REENCRYPTION_HANDLERS, RELEASE_HOLD_HANDLERS } from './handlers.js';
 export type { CompromiseStepType } from './handlers.js';
-export { carriesKey, keyFingerprintsOf, nonceHash } from './keys.js';
+export { carriesKey, keyFingerprintsOf } from './keys.js';
 export { verifiedPeerKey } from './peer-keys.js';
 export type { PeerKey } from './peer-keys.js';
 export { planCertificateCompromise, planEncryptionKeyCompromise, planReencryption, planReleaseHold } from './plans.js';

@@ -5,7 +5,7 @@
  * its Tink public key data, the fingerprint the keyring records for every
  * encryption key, so it is found in any keyset that carries it.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { fromBinary } from '@bufbuild/protobuf';
 import type { Any } from '@bufbuild/protobuf/wkt';
 import { KeysetSchema } from '../../gen/google/crypto/tink/tink_pb.js';
@@ -39,16 +39,3 @@ export function carriesKey(serializedEncryptionPublicKey: Uint8Array | undefined
   return keyFingerprintsOf(serializedEncryptionPublicKey).includes(fingerprintHex);
 }
 
-/** SHA-256 of the nonce as 8 big-endian bytes (cmms-reference §1.8 `nonce_hash`). */
-export function nonceHash(nonce: bigint): Uint8Array {
-  const bytes = Buffer.alloc(8);
-  bytes.writeBigUInt64BE(BigInt.asUintN(64, nonce));
-  return sha256(bytes);
-}
-
-/** A random non-zero fixed64 nonce. */
-export function randomNonce(): bigint {
-  let n = 0n;
-  while (n === 0n) n = randomBytes(8).readBigUInt64BE();
-  return n;
-}

@@ -33,7 +33,7 @@ import { activeEntry } from '../keyring.js';
 import { sha256Hex } from '../keyring-files.js';
 import { encryptionPublicKeyBytes } from '../steps/publish-step.js';
 import type { StepContext, StepHandler } from '../journal/context.js';
-import { nonceHash, randomNonce } from './keys.js';
+import { nonceHash, randomNonce } from '../../api/index.js';
 import { listMeasurements } from './kingdom-calls.js';
 import { verifiedPeerKey } from './peer-keys.js';
 import { recordOutcome } from './workspace.js';
