@@ -34,7 +34,8 @@ export function measurementConsumersService(services: KingdomServices): ServiceI
 
   async function render(measurementConsumerId: bigint) {
     const party = await store.getParty({ kind: 'MEASUREMENT_CONSUMER', id: measurementConsumerId });
-    return renderMeasurementConsumer(party, await publicKeyCertificateOf(store, party));
+    const owners = await store.listMeasurementConsumerOwners(measurementConsumerId);
+    return renderMeasurementConsumer(party, await publicKeyCertificateOf(store, party), owners);
   }
 
   /** The caller's Account must own the MeasurementConsumer; the store checks it again in its transaction. */
@@ -84,7 +85,8 @@ export function measurementConsumersService(services: KingdomServices): ServiceI
         certificate: leaf.input,
         publicKey: checked.input,
       });
-      return renderMeasurementConsumer(party, certificate);
+      // The creating Account is the one owner, in the same transaction.
+      return renderMeasurementConsumer(party, certificate, [account.externalAccountId]);
     },
 
     async addMeasurementConsumerOwner(req, ctx) {
