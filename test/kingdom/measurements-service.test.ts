@@ -4,7 +4,7 @@
 // encryption between the MC and the DataProviders.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { clone, create, fromBinary, toBinary, toJson } from '@bufbuild/protobuf';
+import { clone, create, equals, fromBinary, toBinary, toJson } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
 import { Code, type Client } from '@connectrpc/connect';
 import { generateKeyset } from '../../src/crypto/keyset-templates.js';
@@ -16,6 +16,7 @@ import {
   Measurement_DataProviderEntrySchema,
   Measurement_Failure_Reason,
   Measurement_State,
+  MeasurementSchema,
 } from '../../src/gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import {
   CreateMeasurementRequestSchema,
@@ -338,6 +339,26 @@ describe('Measurements service', () => {
     const theirs = await measurements.createMeasurement({ ...planMeasurement(otherMc, [edp1]).request, requestId: 'create-once' }, otherMc.apiKey);
     assert.ok(theirs.name.startsWith(`${otherMc.name}/measurements/`));
     assert.equal(await count(), n + 3);
+  });
+
+  it('batch-gets only the caller\'s own measurements, in the order named', async () => {
+    const a = await measurements.createMeasurement(planMeasurement(mc, [edp1], { referenceId: 'batch-a' }).request, mc.mtls);
+    const b = await measurements.createMeasurement(planMeasurement(mc, [edp1], { referenceId: 'batch-b' }).request, mc.mtls);
+    const theirs = await measurements.createMeasurement(planMeasurement(otherMc, [edp1]).request, otherMc.apiKey);
+    // Attacks first: another MC, a DataProvider, nobody; another MC's measurement under our parent.
+    await rejectsWith(measurements.batchGetMeasurements({ parent: mc.name, names: [a.name] }, otherMc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(measurements.batchGetMeasurements({ parent: mc.name, names: [a.name] }, edp1.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(measurements.batchGetMeasurements({ parent: mc.name, names: [a.name] }), Code.Unauthenticated, 'UNAUTHENTICATED');
+    await rejectsWith(measurements.batchGetMeasurements({ parent: mc.name, names: [a.name, theirs.name] }, mc.apiKey), Code.InvalidArgument, 'INVALID_FIELD_VALUE');
+    // Bad requests.
+    await rejectsWith(measurements.batchGetMeasurements({ parent: mc.name, names: [] }, mc.apiKey), Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET');
+    await rejectsWith(measurements.batchGetMeasurements({ parent: mc.name, names: Array(51).fill(a.name) }, mc.apiKey), Code.InvalidArgument, 'INVALID_FIELD_VALUE');
+    await rejectsWith(measurements.batchGetMeasurements({ parent: mc.name, names: [`${mc.name}/measurements/`] }, mc.apiKey), Code.InvalidArgument, 'INVALID_RESOURCE_NAME');
+    await rejectsWith(measurements.batchGetMeasurements({ parent: mc.name, names: [a.name, `${mc.name}/measurements/AAAAAAAAAAE`] }, mc.apiKey), Code.NotFound, 'MEASUREMENT_NOT_FOUND');
+
+    const got = await measurements.batchGetMeasurements({ parent: mc.name, names: [b.name, a.name, b.name] }, mc.apiKey);
+    assert.deepEqual(got.measurements.map((m) => m.measurementReferenceId), ['batch-b', 'batch-a', 'batch-b']);
+    assert.ok(equals(MeasurementSchema, got.measurements[1]!, await measurements.getMeasurement({ name: a.name }, mc.apiKey)));
   });
 
   it('names the ListMeasurementsResponse field `measurements` in JSON, as upstream', async () => {

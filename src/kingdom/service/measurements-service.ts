@@ -39,8 +39,10 @@ import {
   ListMeasurementsPageToken_PreviousPageEndSchema,
 } from '../../gen/wfa/measurement/api/v2alpha/page_token_pb.js';
 import {
+  BatchGetMeasurementsResponseSchema,
   ListMeasurementsResponseSchema,
   Measurements,
+  type BatchGetMeasurementsRequest,
   type CancelMeasurementRequest,
   type CreateMeasurementRequest,
   type GetMeasurementRequest,
@@ -184,6 +186,9 @@ async function verifyMeasurementSpecSignature(services: KingdomServices, mcId: b
   }
 }
 
+/** Upstream's MAX_BATCH_SIZE for BatchGetMeasurements. */
+const MAX_BATCH_GET = 50;
+
 export function measurementsService(services: KingdomServices) {
   const { store } = services;
   return {
@@ -214,6 +219,27 @@ export function measurementsService(services: KingdomServices) {
       const key = requireName(parseMeasurementName, req.name, 'name');
       requireOwner(ctx, key.parent, 'GET', req.name);
       return renderMeasurement(await store.getMeasurement(key.parent.measurementConsumerId, key.measurementId));
+    },
+
+    /** Upstream's: the caller's own measurements only, at most MAX_BATCH_GET; one unknown name makes it NOT_FOUND. */
+    async batchGetMeasurements(req: BatchGetMeasurementsRequest, ctx: HandlerContext) {
+      requirePrincipal(ctx);
+      const parent = requireName(parseMeasurementConsumerName, req.parent, 'parent');
+      requireOwner(ctx, parent, 'GET', `${req.parent}/measurements`);
+      if (req.names.length === 0) requiredField('names');
+      if (req.names.length > MAX_BATCH_GET) {
+        throw invalidArgument('INVALID_FIELD_VALUE', `names has ${req.names.length} elements; at most ${MAX_BATCH_GET}`, { field: 'names' });
+      }
+      const keys = req.names.map((name) => {
+        const key = requireName(parseMeasurementName, name, 'names');
+        if (key.parent.measurementConsumerId !== parent.measurementConsumerId) {
+          throw invalidArgument('INVALID_FIELD_VALUE', `names: ${name} is not a Measurement of ${req.parent}`, { field: 'names' });
+        }
+        return key;
+      });
+      const measurements = [];
+      for (const key of keys) measurements.push(renderMeasurement(await store.getMeasurement(key.parent.measurementConsumerId, key.measurementId)));
+      return create(BatchGetMeasurementsResponseSchema, { measurements });
     },
 
     async listMeasurements(req: ListMeasurementsRequest, ctx: HandlerContext) {
