@@ -341,6 +341,35 @@ describe('Measurements service', () => {
     assert.equal(await count(), n + 3);
   });
 
+  it('batch-creates the caller\'s measurements all or none', async () => {
+    const count = async () => (await measurements.listMeasurements({ parent: mc.name, pageSize: 1000 }, mc.apiKey)).measurements.length;
+    const n = await count();
+    const before = await auditDigest(kingdom);
+    const child = (ref: string) => ({ ...planMeasurement(mc, [edp1], { referenceId: ref }).request, parent: '' });
+    // Attacks first: another MC, a DataProvider, nobody; a child naming another parent.
+    await rejectsWith(measurements.batchCreateMeasurements({ parent: mc.name, requests: [child('x')] }, otherMc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(measurements.batchCreateMeasurements({ parent: mc.name, requests: [child('x')] }, edp1.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(measurements.batchCreateMeasurements({ parent: mc.name, requests: [child('x')] }), Code.Unauthenticated, 'UNAUTHENTICATED');
+    await rejectsWith(
+      measurements.batchCreateMeasurements({ parent: mc.name, requests: [child('x'), { ...child('y'), parent: otherMc.name }] }, mc.apiKey),
+      Code.InvalidArgument,
+      'INVALID_FIELD_VALUE',
+    );
+    // Bad requests; one bad child refuses them all.
+    await rejectsWith(measurements.batchCreateMeasurements({ parent: mc.name, requests: [] }, mc.apiKey), Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET');
+    await rejectsWith(measurements.batchCreateMeasurements({ parent: mc.name, requests: Array(51).fill(child('x')) }, mc.apiKey), Code.InvalidArgument, 'INVALID_FIELD_VALUE');
+    const unsigned = child('unsigned');
+    unsigned.measurement!.measurementSpec!.signature = new Uint8Array(0);
+    await rejectsWith(measurements.batchCreateMeasurements({ parent: mc.name, requests: [child('x'), unsigned] }, mc.apiKey), Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET');
+    assert.equal(await auditDigest(kingdom), before, 'no refused batch changed anything');
+    assert.equal(await count(), n);
+
+    const created = await measurements.batchCreateMeasurements({ parent: mc.name, requests: [child('batch-1'), { ...child('batch-2'), parent: mc.name }] }, mc.apiKey);
+    assert.deepEqual(created.measurements.map((m) => m.measurementReferenceId), ['batch-1', 'batch-2']);
+    assert.equal(created.measurements[0]!.state, Measurement_State.AWAITING_REQUISITION_FULFILLMENT);
+    assert.equal(await count(), n + 2);
+  });
+
   it('batch-gets only the caller\'s own measurements, in the order named', async () => {
     const a = await measurements.createMeasurement(planMeasurement(mc, [edp1], { referenceId: 'batch-a' }).request, mc.mtls);
     const b = await measurements.createMeasurement(planMeasurement(mc, [edp1], { referenceId: 'batch-b' }).request, mc.mtls);
