@@ -7,7 +7,8 @@
  * reused or unknown token is PERMISSION_DENIED) and makes the Account the
  * first owner; the new MeasurementConsumer registers no root, so it calls
  * with API keys, not mTLS. Add and Remove: only an owner of the
- * MeasurementConsumer (PERMISSION_DENIED otherwise).
+ * MeasurementConsumer (PERMISSION_DENIED otherwise). Every response names
+ * the owning Accounts in `owners`.
  *
  * Strict mode adds to Create what it adds to UpdatePublicKey: the
  * certificate is a leaf valid now, the key's signature verifies with it and
