@@ -341,6 +341,37 @@ describe('Measurements service', () => {
     assert.equal(await count(), n + 3);
   });
 
+  it('offers each measurement type upstream\'s direct methodologies in protocol_config', async () => {
+    const cases = [
+      ['reach', { case: 'reach', value: {} }, ProtocolConfig_MeasurementType.REACH, ['deterministicCountDistinct', 'liquidLegionsCountDistinct']],
+      ['reachAndFrequency', { case: 'reachAndFrequency', value: { maximumFrequency: 5 } }, ProtocolConfig_MeasurementType.REACH_AND_FREQUENCY,
+        ['deterministicCountDistinct', 'liquidLegionsCountDistinct', 'deterministicDistribution', 'liquidLegionsDistribution']],
+      ['impression', { case: 'impression', value: { maximumFrequencyPerUser: 3 } }, ProtocolConfig_MeasurementType.IMPRESSION, ['deterministicCount']],
+      ['duration', { case: 'duration', value: { maximumWatchDurationPerUser: { seconds: 60n } } }, ProtocolConfig_MeasurementType.DURATION, ['deterministicSum']],
+      ['population', { case: 'population', value: {} }, ProtocolConfig_MeasurementType.POPULATION, ['deterministicCount']],
+    ] as const;
+    for (const [label, measurementType, expected, methodologies] of cases) {
+      const plan = planMeasurement(mc, [edp1], { referenceId: `type-${label}` });
+      const planned = fromBinary(MeasurementSpecSchema, plan.request.measurement!.measurementSpec!.message!.value);
+      const spec = create(MeasurementSpecSchema, {
+        measurementPublicKey: planned.measurementPublicKey,
+        nonceHashes: planned.nonceHashes,
+        vidSamplingInterval: planned.vidSamplingInterval,
+        measurementType,
+      });
+      plan.request.measurement!.measurementSpec = signMessage(MeasurementSpecSchema, spec, mc.certificate.signingKey);
+      const created = await measurements.createMeasurement(plan.request, mc.apiKey);
+      assert.equal(created.protocolConfig?.measurementType, expected, label);
+      const direct = created.protocolConfig?.protocols[0]?.protocol;
+      assert.equal(direct?.case, 'direct', label);
+      const set = Object.entries(direct!.value as unknown as Record<string, unknown>)
+        .filter(([k, v]) => k !== '$typeName' && k !== 'noiseMechanisms' && k !== 'customDirectMethodology' && v !== undefined)
+        .map(([k]) => k);
+      assert.deepEqual(set.sort(), [...methodologies].sort(), label);
+      assert.ok((direct!.value as { noiseMechanisms: number[] }).noiseMechanisms.length > 0, label);
+    }
+  });
+
   it('batch-creates the caller\'s measurements all or none', async () => {
     const count = async () => (await measurements.listMeasurements({ parent: mc.name, pageSize: 1000 }, mc.apiKey)).measurements.length;
     const n = await count();
