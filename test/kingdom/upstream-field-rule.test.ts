@@ -9,8 +9,9 @@
  * that value or refuse naming the field. OUTPUT_ONLY and IDENTIFIER fields
  * are the server's to set (AIP-203) and are only counted.
  *
- * Mechanical for the resources whose one valid baseline can be varied field
- * by field: EventGroup (create, update) and Measurement (create). The other
+ * Mechanical for the messages whose one valid baseline can be varied field
+ * by field: EventGroup (create, update), Measurement (create) and
+ * DataProvider.Capabilities (ReplaceDataProviderCapabilities). The other
  * written messages carry signed or single-use inputs (a new certificate, a
  * creation token, an Account's ID token) and are covered field by field in
  * their own suites.
@@ -34,6 +35,8 @@ import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { ConnectError, Code } from '@connectrpc/connect';
 import { encryptMessage } from '../../src/crypto/encrypted-message.js';
 import { EventGroup_MetadataSchema, EventGroupSchema, type EventGroup } from '../../src/gen/wfa/measurement/api/v2alpha/event_group_pb.js';
+import { DataProvider_CapabilitiesSchema, type DataProvider_Capabilities } from '../../src/gen/wfa/measurement/api/v2alpha/data_provider_pb.js';
+import { DataProviders } from '../../src/gen/wfa/measurement/api/v2alpha/data_providers_service_pb.js';
 import { EventGroups } from '../../src/gen/wfa/measurement/api/v2alpha/event_groups_service_pb.js';
 import { MeasurementSchema, type Measurement } from '../../src/gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import { Measurements } from '../../src/gen/wfa/measurement/api/v2alpha/measurements_service_pb.js';
@@ -265,5 +268,15 @@ describe('every upstream field of a written resource is returned or refused nami
     report('CreateMeasurement', o);
     assert.deepEqual(o.dropped, []);
     assert.ok(o.returned.length >= 4, `too few fields returned: ${o.returned.join(', ')}`);
+  });
+
+  it('DataProviders.ReplaceDataProviderCapabilities', async () => {
+    const client = kingdom.client(DataProviders);
+    const o = await checkEveryField(DataProvider_CapabilitiesSchema, create(DataProvider_CapabilitiesSchema), async (capabilities) =>
+      (await client.replaceDataProviderCapabilities({ name: dp.name, capabilities: capabilities as DataProvider_Capabilities }, dp.mtls)).capabilities!,
+    );
+    report('ReplaceDataProviderCapabilities', o);
+    assert.deepEqual(o.dropped, []);
+    assert.equal(o.returned.length, DataProvider_CapabilitiesSchema.fields.length);
   });
 });
