@@ -21,15 +21,26 @@ export interface CreateApiKeyInput {
   readonly externalOwnerAccountId?: bigint;
 }
 
-/** An Account's key change is allowed only while it owns the MeasurementConsumer; the row lock orders it after an owner removal. */
-async function requireOwner(ctx: WriteContext, mcPartyId: bigint, externalAccountId: bigint | undefined): Promise<void> {
-  if (externalAccountId === undefined) return;
-  const rows = await ctx.tx.query(
+/**
+ * The MeasurementConsumer's party id, its row share-locked; when an Account
+ * asks, it must own the MeasurementConsumer (the lock orders this after an
+ * owner removal).
+ */
+async function keyOwnerParty(ctx: WriteContext, mc: bigint, externalAccountId: bigint | undefined): Promise<bigint> {
+  const parties = await ctx.tx.query<{ party_id: bigint }>(
+    `SELECT party_id FROM parties WHERE kind = 'MEASUREMENT_CONSUMER' AND external_id = $1 FOR SHARE`,
+    [mc],
+  );
+  const partyId = parties[0]?.party_id;
+  if (partyId === undefined) throw partyNotFound(measurementConsumer(mc));
+  if (externalAccountId === undefined) return partyId;
+  const owns = await ctx.tx.query(
     `SELECT 1 FROM measurement_consumer_owners o JOIN accounts a ON a.account_id = o.account_id
       WHERE a.external_account_id = $1 AND o.measurement_consumer_id = $2`,
-    [externalAccountId, mcPartyId],
+    [externalAccountId, partyId],
   );
-  if (rows.length === 0) throw new StoreError('PERMISSION_DENIED', 'PERMISSION_DENIED', "Account doesn't own MeasurementConsumer");
+  if (owns.length === 0) throw new StoreError('PERMISSION_DENIED', 'PERMISSION_DENIED', "Account doesn't own MeasurementConsumer");
+  return partyId;
 }
 
 /** Returns the authentication key once; only its hash is kept. */
@@ -41,13 +52,7 @@ export async function createApiKey(
   const nickname = input.nickname ?? '';
   const description = input.description ?? '';
   if (typeof nickname !== 'string' || typeof description !== 'string') throw invalidArgument('INVALID_FIELD_VALUE', 'nickname and description are strings');
-  const parties = await ctx.tx.query<{ party_id: bigint }>(
-    `SELECT party_id FROM parties WHERE kind = 'MEASUREMENT_CONSUMER' AND external_id = $1 FOR SHARE`,
-    [mc],
-  );
-  const partyId = parties[0]?.party_id;
-  if (partyId === undefined) throw partyNotFound(measurementConsumer(mc));
-  await requireOwner(ctx, partyId, input.externalOwnerAccountId);
+  const partyId = await keyOwnerParty(ctx, mc, input.externalOwnerAccountId);
   // A repeated hash among 2^63 random keys would be a broken generator; the
   // unique violation surfaces rather than being retried.
   const { externalId: id, inserted: key } = await insertWithExternalId(ctx.now, async (id) => {
@@ -102,13 +107,7 @@ export async function deleteApiKey(
   const { actor, measurementConsumerId: mc, externalApiKeyId: id } = input;
   requireExternalId(mc, 'measurement consumer id');
   requireExternalId(id, 'api key id');
-  const parties = await ctx.tx.query<{ party_id: bigint }>(
-    `SELECT party_id FROM parties WHERE kind = 'MEASUREMENT_CONSUMER' AND external_id = $1 FOR SHARE`,
-    [mc],
-  );
-  const partyId = parties[0]?.party_id;
-  if (partyId === undefined) throw partyNotFound(measurementConsumer(mc));
-  await requireOwner(ctx, partyId, input.externalOwnerAccountId);
+  const partyId = await keyOwnerParty(ctx, mc, input.externalOwnerAccountId);
   const rows = await ctx.tx.query<{ nickname: string; description: string; create_time: Date }>(
     `DELETE FROM api_keys WHERE measurement_consumer_id = $1 AND external_api_key_id = $2
       RETURNING nickname, description, create_time`,
