@@ -82,9 +82,10 @@ export interface ParsedEncryptionPublicKey {
 
 /**
  * Parses a serialized `EncryptionPublicKey` strictly: no unknown fields, a
- * TINK_KEYSET format and a public-only binary keyset in `data`. Errors name `path`.
+ * TINK_KEYSET format (any format with `anyFormat`) and a public-only binary
+ * keyset in `data`. Errors name `path`.
  */
-export function parseEncryptionPublicKey(bytes: Uint8Array, path: string): ParsedEncryptionPublicKey {
+export function parseEncryptionPublicKey(bytes: Uint8Array, path: string, { anyFormat = false } = {}): ParsedEncryptionPublicKey {
   let message: EncryptionPublicKey;
   try {
     message = fromBinary(EncryptionPublicKeySchema, bytes);
@@ -94,7 +95,7 @@ export function parseEncryptionPublicKey(bytes: Uint8Array, path: string): Parse
   if ((message.$unknown?.length ?? 0) > 0) {
     throw new CryptoError('MESSAGE_MALFORMED', `${path}: not a serialized EncryptionPublicKey (unknown fields)`);
   }
-  if (message.format !== EncryptionPublicKey_Format.TINK_KEYSET) {
+  if (!anyFormat && message.format !== EncryptionPublicKey_Format.TINK_KEYSET) {
     const name = EncryptionPublicKey_Format[message.format] ?? String(message.format);
     throw new CryptoError('MESSAGE_MALFORMED', `${path}: EncryptionPublicKey format ${name} is not supported (TINK_KEYSET expected)`);
   }
@@ -111,9 +112,13 @@ export function parseEncryptionPublicKey(bytes: Uint8Array, path: string): Parse
 }
 
 /** Reads and strictly parses a serialized EncryptionPublicKey file; returns its exact bytes too. */
-export function readEncryptionPublicKeyFile(path: string, what = 'EncryptionPublicKey'): ParsedEncryptionPublicKey & { bytes: Uint8Array } {
+export function readEncryptionPublicKeyFile(
+  path: string,
+  what = 'EncryptionPublicKey',
+  options?: { anyFormat?: boolean },
+): ParsedEncryptionPublicKey & { bytes: Uint8Array } {
   const bytes = readFileBytes(path, what);
-  return { bytes, ...parseEncryptionPublicKey(bytes, path) };
+  return { bytes, ...parseEncryptionPublicKey(bytes, path, options) };
 }
 
 /** The algorithm CMMS verifiers use for a SignedMessage with an empty OID, or why there is none. */
@@ -226,9 +231,18 @@ Example:
     .requiredOption('-i, --in <file>', 'serialized EncryptionPublicKey')
     .requiredOption('-o, --out <file>', 'output file')
     .option('--json', 'print what was written as JSON (upstream prints nothing)')
-    .addHelpText('after', `\nExample:\n  EncryptionPublicKeys deserialize --in edp1_enc_public.pb --out edp1_enc_public.tink`)
+    .addHelpText(
+      'after',
+      `
+Whatever the format field says (serialize --format FORMAT_UNSPECIFIED leaves
+it out), the data is written, as upstream does; it must be a public binary
+Tink keyset.
+
+Example:
+  EncryptionPublicKeys deserialize --in edp1_enc_public.pb --out edp1_enc_public.tink`,
+    )
     .action((opts: { in: string; out: string; json?: boolean }) => {
-      const { message } = readEncryptionPublicKeyFile(opts.in);
+      const { message } = readEncryptionPublicKeyFile(opts.in, 'EncryptionPublicKey', { anyFormat: true });
       writeFileAtomic(opts.out, message.data);
       output(opts.json, { out: opts.out, format: EncryptionPublicKey_Format[message.format], bytes: message.data.length }, () => '');
     });

@@ -6,6 +6,7 @@
  */
 import { Command } from 'commander';
 import { registerAccountsCommands } from './commands/measurement-system/accounts.js';
+import { registerApiKeysCommands } from './commands/measurement-system/api-keys.js';
 import { registerCertificatesCommands } from './commands/measurement-system/certificates.js';
 import { addGlobalOptions } from './commands/measurement-system/connection.js';
 import { registerDataProvidersCommands } from './commands/measurement-system/data-providers.js';
@@ -26,15 +27,13 @@ export function buildProgram(): Command {
       `
 Exit codes: 0 ok, 1 failure (one line on stderr naming what to fix), 2 usage error.
 
-Upstream's api-keys command has no counterpart: this Kingdom does not serve
-ApiKeys; the operator issues API keys (halo-keys kingdom admin create-api-key).
-
 Example (register a new certificate, then re-point the public key to it):
   MeasurementSystem --tls-cert-file edp1_tls.pem --tls-key-file edp1_tls.key \\
     --cert-collection-file kingdom_root.pem --kingdom-public-api-target localhost:8443 \\
     certificates create --parent dataProviders/OljiQHRz-E4 --certificate edp1_cs_cert.der`,
     );
   registerAccountsCommands(program);
+  registerApiKeysCommands(program);
   registerCertificatesCommands(program);
   registerPublicKeysCommands(program);
   registerMeasurementConsumersCommands(program);

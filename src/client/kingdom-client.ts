@@ -10,6 +10,7 @@ import { EventGroupMetadataReencryption } from '../gen/halo/keys/v1/event_group_
 import { KingdomAdmin } from '../gen/halo/keys/v1/kingdom_admin_pb.js';
 import { MeasurementTrust } from '../gen/halo/keys/v1/measurement_trust_pb.js';
 import { Accounts } from '../gen/wfa/measurement/api/v2alpha/accounts_service_pb.js';
+import { ApiKeys } from '../gen/wfa/measurement/api/v2alpha/api_keys_service_pb.js';
 import { Certificates } from '../gen/wfa/measurement/api/v2alpha/certificates_service_pb.js';
 import { DataProviders } from '../gen/wfa/measurement/api/v2alpha/data_providers_service_pb.js';
 import { EventGroups } from '../gen/wfa/measurement/api/v2alpha/event_groups_service_pb.js';
@@ -23,6 +24,7 @@ import { KingdomClientError, toKingdomClientError } from './errors.js';
 
 export interface KingdomClient {
   readonly accounts: Client<typeof Accounts>;
+  readonly apiKeys: Client<typeof ApiKeys>;
   readonly certificates: Client<typeof Certificates>;
   readonly publicKeys: Client<typeof PublicKeys>;
   readonly dataProviders: Client<typeof DataProviders>;
@@ -63,6 +65,7 @@ export function kingdomClientOver(transport: Transport, describe = { target: 'th
   const make = <S extends DescService>(service: S) => typedErrors(createClient(service, transport), describe);
   return {
     accounts: make(Accounts),
+    apiKeys: make(ApiKeys),
     certificates: make(Certificates),
     publicKeys: make(PublicKeys),
     dataProviders: make(DataProviders),

@@ -36,7 +36,6 @@ const PACKAGE = 'wfa.measurement.api.v2alpha';
 
 /** Upstream services the Kingdom does not serve, and why. */
 const NOT_SERVED: Record<string, string> = {
-  ApiKeys: 'API keys are issued by the operator (halo-keys kingdom admin), not by Accounts over the public API',
   ClientAccounts: 'client accounts belong to the EDP aggregator deployment, not to this Kingdom',
   UnlinkedClientAccounts: 'client accounts belong to the EDP aggregator deployment, not to this Kingdom',
   EventGroupActivities: 'no per-day activity resources: a DataProvider states its activity in EventGroup.aggregated_activities on create and update',

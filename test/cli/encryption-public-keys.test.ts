@@ -144,6 +144,11 @@ describe('EncryptionPublicKeys', () => {
     const unspecified = epk(['serialize', '--format', 'FORMAT_UNSPECIFIED', '--data', fixture('edp1_enc_public.tink'), '--out', file('pc-unspecified.pb')]);
     assert.equal(unspecified.code, 0, unspecified.stderr);
     assert.deepEqual(readFileSync(file('pc-unspecified.pb')), serialized.subarray(2));
+    // deserialize reads it back, as upstream's writes `data` whatever the format.
+    const back = epk(['deserialize', '--in', file('pc-unspecified.pb'), '--out', file('pc-unspecified.tink'), '--json']);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(JSON.parse(back.stdout).format, 'FORMAT_UNSPECIFIED');
+    assert.deepEqual(readFileSync(file('pc-unspecified.tink')), readFileSync(fixture('edp1_enc_public.tink')));
     // Lowercase is not a name of the enum.
     assertUsage(epk(['serialize', '--format', 'tink_keyset', '--data', fixture('edp1_enc_public.tink'), '--out', file('pc-lower.pb')]),
       /argument 'tink_keyset' is invalid\. Allowed choices are FORMAT_UNSPECIFIED, TINK_KEYSET\./);
@@ -178,8 +183,8 @@ describe('EncryptionPublicKeys', () => {
     // deserialize
     assertFails(epk(['deserialize', '--in', file('missing.pb'), '--out', out]), 1, /not found: .*missing\.pb/);
     assertFails(epk(['deserialize', '--in', file('garbage'), '--out', out]), 1, /garbage: not a serialized EncryptionPublicKey/);
-    assertFails(epk(['deserialize', '--in', file('empty'), '--out', out]), 1, /format FORMAT_UNSPECIFIED is not supported/);
-    assertFails(epk(['deserialize', '--in', file('unspecified.pb'), '--out', out]), 1, /FORMAT_UNSPECIFIED/);
+    assertFails(epk(['deserialize', '--in', file('empty'), '--out', out]), 1, /empty: EncryptionPublicKey has no data/);
+    assertFails(epk(['deserialize', '--in', file('private.pb'), '--out', out]), 1, /private\.pb: EncryptionPublicKey data: .*secret key material/);
     assertFails(epk(['deserialize', '--in', fixture('edp1_enc_public.tink'), '--out', out]), 1, /edp1_enc_public\.tink: /);
     assertUsage(epk(['deserialize', '--out', out]), /required option '-i, --in <file>'/);
 
@@ -194,6 +199,8 @@ describe('EncryptionPublicKeys', () => {
     assertFails(signWith(cert, fixture('edp1_enc_public.tink')), 1, /edp1_enc_public\.tink: /);
     assertFails(signWith(cert, key, fixture('edp1_enc_public.tink')), 1, /not a serialized EncryptionPublicKey|format .* is not supported/);
     assertFails(signWith(cert, key, file('private.pb')), 1, /private\.pb: EncryptionPublicKey data: .*secret key material/);
+    // Unlike deserialize, sign keeps to TINK_KEYSET: the Kingdom would refuse a signed key of another format.
+    assertFails(signWith(cert, key, file('unspecified.pb')), 1, /unspecified\.pb: EncryptionPublicKey format FORMAT_UNSPECIFIED is not supported/);
     assertFails(signWith(cert, key, file('garbage')), 1, /not a serialized EncryptionPublicKey/);
     assertFails(signWith(cert, key, pb, '--signature-algorithm', 'MD5_WITH_RSA'), 2, /--signature-algorithm <name>' argument 'MD5_WITH_RSA' is invalid/);
     assertFails(signWith(cert, key, pb, '--signature-algorithm', 'SHA_256_WITH_RSA_ENCRYPTION'), 1, /SHA_256_WITH_RSA_ENCRYPTION|ec/i);

@@ -454,6 +454,19 @@ describe('MeasurementSystem against a Kingdom process', () => {
     // The token is spent.
     fails(ms([...tls, 'measurement-consumers', 'create', '--id-token', idToken(), '--creation-token', token, ...newMc]), 1,
       /PERMISSION_DENIED|INVALID_ARGUMENT|NOT_FOUND|FAILED_PRECONDITION/);
+
+    // The owner makes the new MeasurementConsumer an API key; upstream's println prints it.
+    const mcName = /^name: "(measurementConsumers\/[\w-]{11})"\n/.exec(created.stdout)![1]!;
+    const key = ms([...tls, 'api-keys', '--id-token', idToken(), 'create', '--measurement-consumer', mcName, '--nickname', 'reporting',
+      '--description', 'nightly']);
+    assert.equal(key.code, 0, key.stderr);
+    assert.match(key.stdout, new RegExp(`^name: "${mcName}/apiKeys/[\\w-]{11}"\nnickname: "reporting"\ndescription: "nightly"\nauthentication_key: "[\\w-]{11}"\n\n$`));
+    const apiKey = /authentication_key: "([\w-]{11})"/.exec(key.stdout)![1]!;
+    const got = ms([...tls, 'measurement-consumers', '--name', mcName, '--api-key', apiKey, 'get']);
+    assert.equal(got.code, 0, got.stderr);
+    assert.ok(got.stdout.startsWith(`Measurement Consumer Resource: ${mcName}\n`), got.stdout);
+    // Only an owner: the admin-made MeasurementConsumer is not this Account's.
+    fails(ms([...tls, 'api-keys', '--id-token', idToken(), 'create', '--measurement-consumer', mc, '--nickname', 'x']), 1, /PERMISSION_DENIED/);
   });
 
   it('refuses bad DataProvider, MeasurementConsumer and Account command lines before sending anything', () => {
@@ -465,6 +478,8 @@ describe('MeasurementSystem against a Kingdom process', () => {
       /must be MODEL_LINE=START\/END/);
     fails(ms([...tls, 'measurement-consumers', 'get']), 2, /required option '--name <name>'/);
     fails(ms([...tls, 'accounts', 'activate', 'accounts/AAAAAAAAAHs', '--activation-token', 'AAAAAAAAAHs']), 2, /--id-token is required when there is no terminal/);
+    fails(ms([...tls, 'api-keys', 'create', '--measurement-consumer', mc, '--nickname', 'x']), 2, /--id-token is required when there is no terminal/);
+    fails(ms([...tls, 'api-keys', '--id-token', 't', 'create', '--measurement-consumer', mc]), 2, /required option '--nickname <nickname>'/);
     fails(ms([...tls, 'measurement-consumers', 'create', '--id-token', 't', '--creation-token', 't', '--certificate', fixture('mc_cs_cert.der'),
       '--public-key', fixture('mc_enc_public.tink'), '--public-key-signature', file('mc.sig')]), 1, /mc_enc_public\.tink: /);
   });

@@ -20,6 +20,8 @@ const MEASUREMENT_SYSTEM: Record<string, string[]> = {
   'certificates revoke': ['--revocation-state', '<name>'],
   'public-keys': ['--api-key'],
   'public-keys update': ['--public-key', '--public-key-signature', '--certificate', '<name>'],
+  'api-keys': ['--id-token'],
+  'api-keys create': ['--measurement-consumer', '--nickname', '--description'],
   'measurement-consumers create': ['--creation-token', '--certificate', '--public-key', '--public-key-signature', '--display-name', '--id-token'],
   measurements: ['--api-key'],
   'measurements create': [
@@ -43,7 +45,6 @@ const MEASUREMENT_SYSTEM: Record<string, string[]> = {
 
 /** Upstream commands with no counterpart, and why. */
 const LEFT_OUT: Record<string, string> = {
-  'api-keys': 'the Kingdom does not serve ApiKeys; the operator issues API keys (halo-keys kingdom admin create-api-key)',
   'client-accounts': 'the Kingdom does not serve ClientAccounts',
   'model-lines': 'VID models are not served',
   'model-releases': 'VID models are not served',

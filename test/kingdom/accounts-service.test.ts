@@ -11,9 +11,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Code } from '@connectrpc/connect';
-import { externalIdToApiId } from '../../src/api/index.js';
+import { externalIdToApiId, parseApiId } from '../../src/api/index.js';
 import { Account_ActivationState } from '../../src/gen/wfa/measurement/api/v2alpha/account_pb.js';
 import { Accounts } from '../../src/gen/wfa/measurement/api/v2alpha/accounts_service_pb.js';
+import { ApiKeys } from '../../src/gen/wfa/measurement/api/v2alpha/api_keys_service_pb.js';
 import { Certificates } from '../../src/gen/wfa/measurement/api/v2alpha/certificates_service_pb.js';
 import { MeasurementConsumers } from '../../src/gen/wfa/measurement/api/v2alpha/measurement_consumers_service_pb.js';
 import { as, createParty, openTestKingdom, participantPki, rejectsWith, signedEncryptionPublicKey, type Caller, type TestKingdom, type TestParty } from './fixtures.js';
@@ -21,6 +22,12 @@ import { idTokenFor, newSigner, type IdTokenOptions, type SelfIssuedSigner } fro
 import { freshPostgresDatabase, type TestDatabase } from './store-fixtures.js';
 
 const REDIRECT_URI = 'https://kingdom.example/account-redirect';
+
+/** Owners are listed by their Account's external id, ascending. */
+const byAccountId = (a: string, b: string): number => {
+  const [x, y] = [a, b].map((name) => parseApiId(name.slice('accounts/'.length))!);
+  return x! < y! ? -1 : x! > y! ? 1 : 0;
+};
 
 interface TestAccount {
   readonly name: string;
@@ -157,6 +164,7 @@ for (const backend of ['PGlite', 'PostgreSQL'] as const) {
       assert.match(created.name, /^measurementConsumers\/[\w-]{11}$/);
       assert.equal(created.displayName, 'Created by an Account');
       assert.match(created.certificate, new RegExp(`^${created.name}/certificates/`));
+      assert.deepEqual(created.owners, [account.name], 'the response names its owner');
       // A DataProvider reads it as any other MeasurementConsumer.
       assert.equal((await mcs(as(dp)).getMeasurementConsumer({ name: created.name })).certificate, created.certificate);
 
@@ -193,9 +201,13 @@ for (const backend of ['PGlite', 'PostgreSQL'] as const) {
       await rejectsWith(mcs(owner.caller).addMeasurementConsumerOwner({ name: adminMc.name, account: 'accounts/AAAAAAAAAAE' }), Code.FailedPrecondition, 'ACCOUNT_NOT_FOUND');
       assert.equal(await k.auditLength(), audit);
 
-      assert.equal((await mcs(owner.caller).addMeasurementConsumerOwner({ name: adminMc.name, account: stranger.name })).name, adminMc.name);
+      const added = await mcs(owner.caller).addMeasurementConsumerOwner({ name: adminMc.name, account: stranger.name });
+      // adminMc has owners from earlier tests too: the list is every owner, in Account id order.
+      assert.ok(added.owners.includes(owner.name) && added.owners.includes(stranger.name));
+      assert.deepEqual(added.owners, [...added.owners].sort(byAccountId));
       // Now an owner, the former stranger may remove the first owner, who then may not act.
-      await mcs(stranger.caller).removeMeasurementConsumerOwner({ name: adminMc.name, account: owner.name });
+      const removed = await mcs(stranger.caller).removeMeasurementConsumerOwner({ name: adminMc.name, account: owner.name });
+      assert.deepEqual(removed.owners, added.owners.filter((name) => name !== owner.name));
       await rejectsWith(mcs(owner.caller).addMeasurementConsumerOwner({ name: adminMc.name, account: owner.name }), Code.PermissionDenied, 'PERMISSION_DENIED');
       // An owner may create an Account that will own the MeasurementConsumer once activated.
       const invited = await k.client(Accounts, stranger.caller).createAccount({ account: { activationParams: { ownedMeasurementConsumer: adminMc.name } } });
@@ -205,6 +217,54 @@ for (const backend of ['PGlite', 'PostgreSQL'] as const) {
       const invitedCaller = { idToken: await idToken(signer) };
       await k.client(Accounts, invitedCaller).activateAccount({ name: invited.name, activationToken: invited.activationParams!.activationToken });
       await mcs(invitedCaller).addMeasurementConsumerOwner({ name: adminMc.name, account: owner.name });
+    });
+
+    it('creates and deletes API keys only for an Account that owns the MeasurementConsumer', async () => {
+      const owner = await activatedAccount();
+      const mc = await k.client(MeasurementConsumers, owner.caller).createMeasurementConsumer(newConsumer(await creationToken()));
+      const stranger = await activatedAccount();
+      const keys = (caller: Caller) => k.client(ApiKeys, caller);
+      const request = { parent: mc.name, apiKey: { nickname: 'reporting', description: 'nightly' } };
+      const audit = await k.auditLength();
+
+      // Attacks first: no credential, the MeasurementConsumer's own mTLS identity, a DataProvider, an ID token
+      // of no Account, an Account that owns another MeasurementConsumer only.
+      await rejectsWith(keys('anonymous').createApiKey(request), Code.Unauthenticated);
+      await rejectsWith(keys(as(adminMc)).createApiKey({ ...request, parent: adminMc.name }), Code.Unauthenticated);
+      await rejectsWith(keys(as(dp)).createApiKey(request), Code.Unauthenticated);
+      await rejectsWith(keys({ idToken: await idToken(newSigner()) }).createApiKey(request), Code.Unauthenticated);
+      await rejectsWith(keys(stranger.caller).createApiKey(request), Code.PermissionDenied, 'PERMISSION_DENIED');
+      await rejectsWith(keys(stranger.caller).createApiKey({ ...request, parent: 'measurementConsumers/AAAAAAAAAAE' }), Code.PermissionDenied);
+      // Bad requests from the owner.
+      await rejectsWith(keys(owner.caller).createApiKey({ ...request, parent: 'dataProviders/AAAAAAAAAAE' }), Code.InvalidArgument, 'INVALID_RESOURCE_NAME');
+      await rejectsWith(keys(owner.caller).createApiKey({ parent: mc.name }), Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET');
+      await rejectsWith(keys(owner.caller).createApiKey({ parent: mc.name, apiKey: { nickname: '  ' } }), Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET');
+      assert.equal(await k.auditLength(), audit, 'no refused call changed anything');
+
+      const created = await keys(owner.caller).createApiKey(request);
+      assert.match(created.name, new RegExp(`^${mc.name}/apiKeys/[\\w-]{11}$`));
+      assert.equal(created.nickname, 'reporting');
+      assert.equal(created.description, 'nightly');
+      assert.match(created.authenticationKey, /^[\w-]{11}$/);
+      // The key authenticates the MeasurementConsumer.
+      const asMc = k.client(MeasurementConsumers, { apiKey: created.authenticationKey });
+      assert.equal((await asMc.getMeasurementConsumer({ name: mc.name })).name, mc.name);
+
+      // Deleting: the same refusals, then the owner; the key stops working at once and its secret is not shown again.
+      await rejectsWith(keys('anonymous').deleteApiKey({ name: created.name }), Code.Unauthenticated);
+      await rejectsWith(keys({ apiKey: created.authenticationKey }).deleteApiKey({ name: created.name }), Code.Unauthenticated);
+      await rejectsWith(keys(stranger.caller).deleteApiKey({ name: created.name }), Code.PermissionDenied, 'PERMISSION_DENIED');
+      await rejectsWith(keys(owner.caller).deleteApiKey({ name: mc.name }), Code.InvalidArgument, 'INVALID_RESOURCE_NAME');
+      const deleted = await keys(owner.caller).deleteApiKey({ name: created.name });
+      assert.deepEqual([deleted.name, deleted.nickname, deleted.description, deleted.authenticationKey], [created.name, 'reporting', 'nightly', '']);
+      await rejectsWith(asMc.getMeasurementConsumer({ name: mc.name }), Code.Unauthenticated);
+      await rejectsWith(keys(owner.caller).deleteApiKey({ name: created.name }), Code.NotFound, 'API_KEY_NOT_FOUND');
+
+      // An owner removed loses the right: the former stranger, made owner, removes the first one.
+      await k.client(MeasurementConsumers, owner.caller).addMeasurementConsumerOwner({ name: mc.name, account: stranger.name });
+      await k.client(MeasurementConsumers, stranger.caller).removeMeasurementConsumerOwner({ name: mc.name, account: owner.name });
+      await rejectsWith(keys(owner.caller).createApiKey(request), Code.PermissionDenied, 'PERMISSION_DENIED');
+      assert.equal((await keys(stranger.caller).createApiKey(request)).nickname, 'reporting');
     });
 
     it('moves an Account to a new identity only for the Account itself, proving both identities', async () => {

@@ -242,8 +242,9 @@ describe('Kingdom server, every client protocol, the newer upstream fields', () 
       Requisitions: requisitionName,
       ModelProviders: 'modelProviders/AAAAAAAAAHs',
       Accounts: 'accounts/AAAAAAAAAHs',
+      ApiKeys: `${mc.name}/apiKeys/AAAAAAAAAHs`,
     };
-    const parents: Record<string, string> = { Certificates: dp.name, EventGroups: dp.name, Measurements: mc.name, Requisitions: dp.name };
+    const parents: Record<string, string> = { Certificates: dp.name, EventGroups: dp.name, Measurements: mc.name, Requisitions: dp.name, ApiKeys: mc.name };
     const tally = new Map<string, number>();
     let calls = 0;
     for (const service of services) {

@@ -4,7 +4,7 @@
 // encryption between the MC and the DataProviders.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { clone, create, fromBinary, toBinary, toJson } from '@bufbuild/protobuf';
+import { clone, create, equals, fromBinary, toBinary, toJson } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
 import { Code, type Client } from '@connectrpc/connect';
 import { generateKeyset } from '../../src/crypto/keyset-templates.js';
@@ -16,6 +16,7 @@ import {
   Measurement_DataProviderEntrySchema,
   Measurement_Failure_Reason,
   Measurement_State,
+  MeasurementSchema,
 } from '../../src/gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import {
   CreateMeasurementRequestSchema,
@@ -338,6 +339,86 @@ describe('Measurements service', () => {
     const theirs = await measurements.createMeasurement({ ...planMeasurement(otherMc, [edp1]).request, requestId: 'create-once' }, otherMc.apiKey);
     assert.ok(theirs.name.startsWith(`${otherMc.name}/measurements/`));
     assert.equal(await count(), n + 3);
+  });
+
+  it('offers each measurement type upstream\'s direct methodologies in protocol_config', async () => {
+    const cases = [
+      ['reach', { case: 'reach', value: {} }, ProtocolConfig_MeasurementType.REACH, ['deterministicCountDistinct', 'liquidLegionsCountDistinct']],
+      ['reachAndFrequency', { case: 'reachAndFrequency', value: { maximumFrequency: 5 } }, ProtocolConfig_MeasurementType.REACH_AND_FREQUENCY,
+        ['deterministicCountDistinct', 'liquidLegionsCountDistinct', 'deterministicDistribution', 'liquidLegionsDistribution']],
+      ['impression', { case: 'impression', value: { maximumFrequencyPerUser: 3 } }, ProtocolConfig_MeasurementType.IMPRESSION, ['deterministicCount']],
+      ['duration', { case: 'duration', value: { maximumWatchDurationPerUser: { seconds: 60n } } }, ProtocolConfig_MeasurementType.DURATION, ['deterministicSum']],
+      ['population', { case: 'population', value: {} }, ProtocolConfig_MeasurementType.POPULATION, ['deterministicCount']],
+    ] as const;
+    for (const [label, measurementType, expected, methodologies] of cases) {
+      const plan = planMeasurement(mc, [edp1], { referenceId: `type-${label}` });
+      const planned = fromBinary(MeasurementSpecSchema, plan.request.measurement!.measurementSpec!.message!.value);
+      const spec = create(MeasurementSpecSchema, {
+        measurementPublicKey: planned.measurementPublicKey,
+        nonceHashes: planned.nonceHashes,
+        vidSamplingInterval: planned.vidSamplingInterval,
+        measurementType,
+      });
+      plan.request.measurement!.measurementSpec = signMessage(MeasurementSpecSchema, spec, mc.certificate.signingKey);
+      const created = await measurements.createMeasurement(plan.request, mc.apiKey);
+      assert.equal(created.protocolConfig?.measurementType, expected, label);
+      const direct = created.protocolConfig?.protocols[0]?.protocol;
+      assert.equal(direct?.case, 'direct', label);
+      const set = Object.entries(direct!.value as unknown as Record<string, unknown>)
+        .filter(([k, v]) => k !== '$typeName' && k !== 'noiseMechanisms' && k !== 'customDirectMethodology' && v !== undefined)
+        .map(([k]) => k);
+      assert.deepEqual(set.sort(), [...methodologies].sort(), label);
+      assert.ok((direct!.value as { noiseMechanisms: number[] }).noiseMechanisms.length > 0, label);
+    }
+  });
+
+  it('batch-creates the caller\'s measurements all or none', async () => {
+    const count = async () => (await measurements.listMeasurements({ parent: mc.name, pageSize: 1000 }, mc.apiKey)).measurements.length;
+    const n = await count();
+    const before = await auditDigest(kingdom);
+    const child = (ref: string) => ({ ...planMeasurement(mc, [edp1], { referenceId: ref }).request, parent: '' });
+    // Attacks first: another MC, a DataProvider, nobody; a child naming another parent.
+    await rejectsWith(measurements.batchCreateMeasurements({ parent: mc.name, requests: [child('x')] }, otherMc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(measurements.batchCreateMeasurements({ parent: mc.name, requests: [child('x')] }, edp1.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(measurements.batchCreateMeasurements({ parent: mc.name, requests: [child('x')] }), Code.Unauthenticated, 'UNAUTHENTICATED');
+    await rejectsWith(
+      measurements.batchCreateMeasurements({ parent: mc.name, requests: [child('x'), { ...child('y'), parent: otherMc.name }] }, mc.apiKey),
+      Code.InvalidArgument,
+      'INVALID_FIELD_VALUE',
+    );
+    // Bad requests; one bad child refuses them all.
+    await rejectsWith(measurements.batchCreateMeasurements({ parent: mc.name, requests: [] }, mc.apiKey), Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET');
+    await rejectsWith(measurements.batchCreateMeasurements({ parent: mc.name, requests: Array(51).fill(child('x')) }, mc.apiKey), Code.InvalidArgument, 'INVALID_FIELD_VALUE');
+    const unsigned = child('unsigned');
+    unsigned.measurement!.measurementSpec!.signature = new Uint8Array(0);
+    await rejectsWith(measurements.batchCreateMeasurements({ parent: mc.name, requests: [child('x'), unsigned] }, mc.apiKey), Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET');
+    assert.equal(await auditDigest(kingdom), before, 'no refused batch changed anything');
+    assert.equal(await count(), n);
+
+    const created = await measurements.batchCreateMeasurements({ parent: mc.name, requests: [child('batch-1'), { ...child('batch-2'), parent: mc.name }] }, mc.apiKey);
+    assert.deepEqual(created.measurements.map((m) => m.measurementReferenceId), ['batch-1', 'batch-2']);
+    assert.equal(created.measurements[0]!.state, Measurement_State.AWAITING_REQUISITION_FULFILLMENT);
+    assert.equal(await count(), n + 2);
+  });
+
+  it('batch-gets only the caller\'s own measurements, in the order named', async () => {
+    const a = await measurements.createMeasurement(planMeasurement(mc, [edp1], { referenceId: 'batch-a' }).request, mc.mtls);
+    const b = await measurements.createMeasurement(planMeasurement(mc, [edp1], { referenceId: 'batch-b' }).request, mc.mtls);
+    const theirs = await measurements.createMeasurement(planMeasurement(otherMc, [edp1]).request, otherMc.apiKey);
+    // Attacks first: another MC, a DataProvider, nobody; another MC's measurement under our parent.
+    await rejectsWith(measurements.batchGetMeasurements({ parent: mc.name, names: [a.name] }, otherMc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(measurements.batchGetMeasurements({ parent: mc.name, names: [a.name] }, edp1.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(measurements.batchGetMeasurements({ parent: mc.name, names: [a.name] }), Code.Unauthenticated, 'UNAUTHENTICATED');
+    await rejectsWith(measurements.batchGetMeasurements({ parent: mc.name, names: [a.name, theirs.name] }, mc.apiKey), Code.InvalidArgument, 'INVALID_FIELD_VALUE');
+    // Bad requests.
+    await rejectsWith(measurements.batchGetMeasurements({ parent: mc.name, names: [] }, mc.apiKey), Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET');
+    await rejectsWith(measurements.batchGetMeasurements({ parent: mc.name, names: Array(51).fill(a.name) }, mc.apiKey), Code.InvalidArgument, 'INVALID_FIELD_VALUE');
+    await rejectsWith(measurements.batchGetMeasurements({ parent: mc.name, names: [`${mc.name}/measurements/`] }, mc.apiKey), Code.InvalidArgument, 'INVALID_RESOURCE_NAME');
+    await rejectsWith(measurements.batchGetMeasurements({ parent: mc.name, names: [a.name, `${mc.name}/measurements/AAAAAAAAAAE`] }, mc.apiKey), Code.NotFound, 'MEASUREMENT_NOT_FOUND');
+
+    const got = await measurements.batchGetMeasurements({ parent: mc.name, names: [b.name, a.name, b.name] }, mc.apiKey);
+    assert.deepEqual(got.measurements.map((m) => m.measurementReferenceId), ['batch-b', 'batch-a', 'batch-b']);
+    assert.ok(equals(MeasurementSchema, got.measurements[1]!, await measurements.getMeasurement({ name: a.name }, mc.apiKey)));
   });
 
   it('names the ListMeasurementsResponse field `measurements` in JSON, as upstream', async () => {

@@ -1,8 +1,8 @@
 /**
  * Who calls the Account methods: the holder of a self-issued OpenID ID token
  * (upstream's `id_token` header) whose state and nonce this Kingdom issued
- * and has not expired. Only the Accounts service and MeasurementConsumer
- * creation and ownership read it; everywhere else an ID token authenticates
+ * and has not expired. Only the Accounts and ApiKeys services and
+ * MeasurementConsumer creation and ownership read it; everywhere else an ID token authenticates
  * nobody, as upstream.
  */
 import { Code, type HandlerContext } from '@connectrpc/connect';

@@ -7,7 +7,8 @@
  * reused or unknown token is PERMISSION_DENIED) and makes the Account the
  * first owner; the new MeasurementConsumer registers no root, so it calls
  * with API keys, not mTLS. Add and Remove: only an owner of the
- * MeasurementConsumer (PERMISSION_DENIED otherwise).
+ * MeasurementConsumer (PERMISSION_DENIED otherwise). Every response names
+ * the owning Accounts in `owners`.
  *
  * Strict mode adds to Create what it adds to UpdatePublicKey: the
  * certificate is a leaf valid now, the key's signature verifies with it and
@@ -34,7 +35,8 @@ export function measurementConsumersService(services: KingdomServices): ServiceI
 
   async function render(measurementConsumerId: bigint) {
     const party = await store.getParty({ kind: 'MEASUREMENT_CONSUMER', id: measurementConsumerId });
-    return renderMeasurementConsumer(party, await publicKeyCertificateOf(store, party));
+    const owners = await store.listMeasurementConsumerOwners(measurementConsumerId);
+    return renderMeasurementConsumer(party, await publicKeyCertificateOf(store, party), owners);
   }
 
   /** The caller's Account must own the MeasurementConsumer; the store checks it again in its transaction. */
@@ -84,7 +86,8 @@ export function measurementConsumersService(services: KingdomServices): ServiceI
         certificate: leaf.input,
         publicKey: checked.input,
       });
-      return renderMeasurementConsumer(party, certificate);
+      // The creating Account is the one owner, in the same transaction.
+      return renderMeasurementConsumer(party, certificate, [account.externalAccountId]);
     },
 
     async addMeasurementConsumerOwner(req, ctx) {

@@ -39,8 +39,12 @@ import {
   ListMeasurementsPageToken_PreviousPageEndSchema,
 } from '../../gen/wfa/measurement/api/v2alpha/page_token_pb.js';
 import {
+  BatchCreateMeasurementsResponseSchema,
+  BatchGetMeasurementsResponseSchema,
   ListMeasurementsResponseSchema,
   Measurements,
+  type BatchCreateMeasurementsRequest,
+  type BatchGetMeasurementsRequest,
   type CancelMeasurementRequest,
   type CreateMeasurementRequest,
   type GetMeasurementRequest,
@@ -49,6 +53,7 @@ import {
 import {
   StoreError,
   isCertificateValidAt,
+  type CreateMeasurementInput,
   type DataProviderEntryInput,
   type MeasurementState,
 } from '../store/index.js';
@@ -184,8 +189,27 @@ async function verifyMeasurementSpecSignature(services: KingdomServices, mcId: b
   }
 }
 
+/** Upstream's MAX_BATCH_SIZE of BatchCreateMeasurements and BatchGetMeasurements. */
+const MAX_BATCH = 50;
+
 export function measurementsService(services: KingdomServices) {
   const { store } = services;
+
+  /** Every check of a CreateMeasurementRequest whose caller is MeasurementConsumer `mcId`; nothing is written. */
+  async function creationInput(req: CreateMeasurementRequest, mcId: bigint): Promise<Omit<CreateMeasurementInput, 'actor'>> {
+    const v = validateMeasurement(req.measurement, mcId, services);
+    if (services.mode === 'strict') await verifyMeasurementSpecSignature(services, mcId, v);
+    return {
+      measurementConsumerId: mcId,
+      measurementConsumerCertificateId: v.certificateId,
+      measurementSpec: serializeSignedMessage(v.measurementSpec),
+      dataProviders: v.entries,
+      measurementReferenceId: req.measurement?.measurementReferenceId ?? '',
+      apiVersion: API_VERSION,
+      ...(req.requestId !== '' ? { requestId: req.requestId } : {}),
+    };
+  }
+
   return {
     async createMeasurement(req: CreateMeasurementRequest, ctx: HandlerContext) {
       const principal = requirePrincipal(ctx);
@@ -193,20 +217,28 @@ export function measurementsService(services: KingdomServices) {
       const parent = req.parent === '' ? undefined : requireName(parseMeasurementConsumerName, req.parent, 'parent');
       if (principal.kind !== 'measurementConsumer') throw permissionDenied('CREATE', parent ? `${req.parent}/measurements` : 'measurements');
       if (parent && !samePrincipal(principal, parent)) throw permissionDenied('CREATE', `${req.parent}/measurements`);
-      const mcId = principal.measurementConsumerId;
-      const v = validateMeasurement(req.measurement, mcId, services);
-      if (services.mode === 'strict') await verifyMeasurementSpecSignature(services, mcId, v);
-      const record = await store.createMeasurement({
-        actor: actorOf(principal, ctx),
-        measurementConsumerId: mcId,
-        measurementConsumerCertificateId: v.certificateId,
-        measurementSpec: serializeSignedMessage(v.measurementSpec),
-        dataProviders: v.entries,
-        measurementReferenceId: req.measurement?.measurementReferenceId ?? '',
-        apiVersion: API_VERSION,
-        ...(req.requestId !== '' ? { requestId: req.requestId } : {}),
-      });
-      return renderMeasurement(record);
+      const input = await creationInput(req, principal.measurementConsumerId);
+      return renderMeasurement(await store.createMeasurement({ actor: actorOf(principal, ctx), ...input }));
+    },
+
+    /** Upstream's: at most MAX_BATCH of the caller's own, each checked as CreateMeasurement checks it, then all in one transaction. */
+    async batchCreateMeasurements(req: BatchCreateMeasurementsRequest, ctx: HandlerContext) {
+      requirePrincipal(ctx);
+      const parent = requireName(parseMeasurementConsumerName, req.parent, 'parent');
+      const principal = requireOwner(ctx, parent, 'CREATE', `${req.parent}/measurements`);
+      if (req.requests.length === 0) requiredField('requests');
+      if (req.requests.length > MAX_BATCH) {
+        throw invalidArgument('INVALID_FIELD_VALUE', `requests has ${req.requests.length} elements; at most ${MAX_BATCH}`, { field: 'requests' });
+      }
+      const inputs = [];
+      for (const [i, child] of req.requests.entries()) {
+        if (child.parent !== '' && child.parent !== req.parent) {
+          throw invalidArgument('INVALID_FIELD_VALUE', `requests[${i}].parent is not ${req.parent}`, { field: `requests[${i}].parent` });
+        }
+        inputs.push(await creationInput(child, parent.measurementConsumerId));
+      }
+      const records = await store.createMeasurements({ actor: actorOf(principal, ctx), measurements: inputs });
+      return create(BatchCreateMeasurementsResponseSchema, { measurements: records.map(renderMeasurement) });
     },
 
     async getMeasurement(req: GetMeasurementRequest, ctx: HandlerContext) {
@@ -214,6 +246,27 @@ export function measurementsService(services: KingdomServices) {
       const key = requireName(parseMeasurementName, req.name, 'name');
       requireOwner(ctx, key.parent, 'GET', req.name);
       return renderMeasurement(await store.getMeasurement(key.parent.measurementConsumerId, key.measurementId));
+    },
+
+    /** Upstream's: the caller's own measurements only, at most MAX_BATCH; one unknown name makes it NOT_FOUND. */
+    async batchGetMeasurements(req: BatchGetMeasurementsRequest, ctx: HandlerContext) {
+      requirePrincipal(ctx);
+      const parent = requireName(parseMeasurementConsumerName, req.parent, 'parent');
+      requireOwner(ctx, parent, 'GET', `${req.parent}/measurements`);
+      if (req.names.length === 0) requiredField('names');
+      if (req.names.length > MAX_BATCH) {
+        throw invalidArgument('INVALID_FIELD_VALUE', `names has ${req.names.length} elements; at most ${MAX_BATCH}`, { field: 'names' });
+      }
+      const keys = req.names.map((name) => {
+        const key = requireName(parseMeasurementName, name, 'names');
+        if (key.parent.measurementConsumerId !== parent.measurementConsumerId) {
+          throw invalidArgument('INVALID_FIELD_VALUE', `names: ${name} is not a Measurement of ${req.parent}`, { field: 'names' });
+        }
+        return key;
+      });
+      const measurements = [];
+      for (const key of keys) measurements.push(renderMeasurement(await store.getMeasurement(key.parent.measurementConsumerId, key.measurementId)));
+      return create(BatchGetMeasurementsResponseSchema, { measurements });
     },
 
     async listMeasurements(req: ListMeasurementsRequest, ctx: HandlerContext) {

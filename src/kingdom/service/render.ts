@@ -6,7 +6,7 @@
  */
 import { create, fromBinary } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
-import { certificateKey, formatResourceName, TYPE_URL_PREFIX } from '../../api/index.js';
+import { certificateKey, externalIdToApiId, formatResourceName, TYPE_URL_PREFIX } from '../../api/index.js';
 import { CertificateSchema, type Certificate } from '../../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
 import { SignedMessageSchema, type SignedMessage } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import {
@@ -96,14 +96,17 @@ function settingsFields(s: DataProviderSettings) {
   };
 }
 
+/** `owners` are the external ids of the owning Accounts (none for one the operator made and gave to no Account). */
 export function renderMeasurementConsumer(
   party: PartyRecord,
   publicKeyCertificate: CertificateRecord | null,
+  owners: readonly bigint[] = [],
 ): MeasurementConsumer {
   return create(MeasurementConsumerSchema, {
     name: partyResourceName(party.key),
     displayName: party.displayName,
     ...keyFields(party, publicKeyCertificate),
+    owners: owners.map((id) => `accounts/${externalIdToApiId(id)}`),
   });
 }
 

@@ -4,12 +4,14 @@
  */
 import type { ConnectRouter } from '@connectrpc/connect';
 import { KingdomAdmin } from '../../gen/halo/keys/v1/kingdom_admin_pb.js';
+import { ApiKeys } from '../../gen/wfa/measurement/api/v2alpha/api_keys_service_pb.js';
 import { Certificates } from '../../gen/wfa/measurement/api/v2alpha/certificates_service_pb.js';
 import { DataProviders } from '../../gen/wfa/measurement/api/v2alpha/data_providers_service_pb.js';
 import { MeasurementConsumers } from '../../gen/wfa/measurement/api/v2alpha/measurement_consumers_service_pb.js';
 import { ModelProviders } from '../../gen/wfa/measurement/api/v2alpha/model_providers_service_pb.js';
 import { PublicKeys } from '../../gen/wfa/measurement/api/v2alpha/public_keys_service_pb.js';
 import { registerAccountsService } from './accounts-service.js';
+import { apiKeysService } from './api-keys-service.js';
 import { registerCertificateBlastRadiusService } from './certificate-blast-radius-service.js';
 import { certificatesService } from './certificates-service.js';
 import type { KingdomServices } from './context.js';
@@ -31,6 +33,7 @@ export function kingdomRoutes(services: KingdomServices): (router: ConnectRouter
     router.service(DataProviders, dataProvidersService(services));
     router.service(MeasurementConsumers, measurementConsumersService(services));
     router.service(ModelProviders, modelProvidersService(services));
+    router.service(ApiKeys, apiKeysService(services));
     router.service(KingdomAdmin, kingdomAdminService(services));
 
     registerAccountsService(router, services);

@@ -335,6 +335,19 @@ async function ownerChange(ctx: WriteContext, input: ChangeOwnerInput): Promise<
   return { account: account.account_id, mc };
 }
 
+/** The external ids of the Accounts that own a MeasurementConsumer, ascending (MeasurementConsumer.owners). */
+export async function listMeasurementConsumerOwners(ctx: ReadContext, externalMeasurementConsumerId: bigint): Promise<bigint[]> {
+  const rows = await ctx.tx.query<{ external_account_id: bigint }>(
+    `SELECT a.external_account_id FROM measurement_consumer_owners o
+       JOIN accounts a ON a.account_id = o.account_id
+       JOIN parties mc ON mc.party_id = o.measurement_consumer_id
+      WHERE mc.kind = 'MEASUREMENT_CONSUMER' AND mc.external_id = $1
+      ORDER BY a.external_account_id`,
+    [externalMeasurementConsumerId],
+  );
+  return rows.map((r) => r.external_account_id);
+}
+
 /**
  * Anyone may start an OpenID request, so nothing is audited; rows past
  * their expiry are deleted as new ones come, so unanswered requests cannot
@@ -374,6 +387,7 @@ export const accountOperations = {
   createMeasurementConsumerForAccount: write(createMeasurementConsumerForAccount),
   addMeasurementConsumerOwner: write(addMeasurementConsumerOwner),
   removeMeasurementConsumerOwner: write(removeMeasurementConsumerOwner),
+  listMeasurementConsumerOwners: read(listMeasurementConsumerOwners),
   createOpenIdRequestParams: write(createOpenIdRequestParams),
   findOpenIdNonce: read(findOpenIdNonce),
 };

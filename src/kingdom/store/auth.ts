@@ -18,6 +18,30 @@ export interface CreateApiKeyInput {
   readonly measurementConsumerId: bigint;
   readonly nickname?: string;
   readonly description?: string;
+  /** The Account that asks (ApiKeys service): it must own the MeasurementConsumer when the key is made. */
+  readonly externalOwnerAccountId?: bigint;
+}
+
+/**
+ * The MeasurementConsumer's party id, its row share-locked; when an Account
+ * asks, it must own the MeasurementConsumer (the lock orders this after an
+ * owner removal).
+ */
+async function keyOwnerParty(ctx: WriteContext, mc: bigint, externalAccountId: bigint | undefined): Promise<bigint> {
+  const parties = await ctx.tx.query<{ party_id: bigint }>(
+    `SELECT party_id FROM parties WHERE kind = 'MEASUREMENT_CONSUMER' AND external_id = $1 FOR SHARE`,
+    [mc],
+  );
+  const partyId = parties[0]?.party_id;
+  if (partyId === undefined) throw partyNotFound(measurementConsumer(mc));
+  if (externalAccountId === undefined) return partyId;
+  const owns = await ctx.tx.query(
+    `SELECT 1 FROM measurement_consumer_owners o JOIN accounts a ON a.account_id = o.account_id
+      WHERE a.external_account_id = $1 AND o.measurement_consumer_id = $2`,
+    [externalAccountId, partyId],
+  );
+  if (owns.length === 0) throw new StoreError('PERMISSION_DENIED', 'PERMISSION_DENIED', "Account doesn't own MeasurementConsumer");
+  return partyId;
 }
 
 /** Returns the authentication key once; only its hash is kept. */
@@ -29,12 +53,7 @@ export async function createApiKey(
   const nickname = input.nickname ?? '';
   const description = input.description ?? '';
   if (typeof nickname !== 'string' || typeof description !== 'string') throw invalidArgument('INVALID_FIELD_VALUE', 'nickname and description are strings');
-  const parties = await ctx.tx.query<{ party_id: bigint }>(
-    `SELECT party_id FROM parties WHERE kind = 'MEASUREMENT_CONSUMER' AND external_id = $1`,
-    [mc],
-  );
-  const partyId = parties[0]?.party_id;
-  if (partyId === undefined) throw partyNotFound(measurementConsumer(mc));
+  const partyId = await keyOwnerParty(ctx, mc, input.externalOwnerAccountId);
   // A repeated hash among 2^63 random keys would be a broken generator; the
   // unique violation surfaces rather than being retried.
   const { externalId: id, inserted: key } = await insertWithExternalId(ctx.now, async (id) => {
@@ -81,22 +100,24 @@ export async function authenticateApiKey(ctx: ReadContext, authenticationKey: bi
   };
 }
 
+/** Deletes an API key and returns it (its authentication key is gone: only the hash was kept). */
 export async function deleteApiKey(
   ctx: WriteContext,
-  input: { actor: AuditActor; measurementConsumerId: bigint; externalApiKeyId: bigint },
-): Promise<void> {
+  input: { actor: AuditActor; measurementConsumerId: bigint; externalApiKeyId: bigint; externalOwnerAccountId?: bigint },
+): Promise<ApiKeyRecord> {
   const { actor, measurementConsumerId: mc, externalApiKeyId: id } = input;
   requireExternalId(mc, 'measurement consumer id');
   requireExternalId(id, 'api key id');
-  const rows = await ctx.tx.query<{ nickname: string }>(
-    `DELETE FROM api_keys k USING parties mc
-      WHERE mc.party_id = k.measurement_consumer_id AND mc.kind = 'MEASUREMENT_CONSUMER' AND mc.external_id = $1
-        AND k.external_api_key_id = $2
-      RETURNING k.nickname`,
-    [mc, id],
+  const partyId = await keyOwnerParty(ctx, mc, input.externalOwnerAccountId);
+  const rows = await ctx.tx.query<{ nickname: string; description: string; create_time: Date }>(
+    `DELETE FROM api_keys WHERE measurement_consumer_id = $1 AND external_api_key_id = $2
+      RETURNING nickname, description, create_time`,
+    [partyId, id],
   );
-  if (rows[0] === undefined) throw new StoreError('NOT_FOUND', 'API_KEY_NOT_FOUND', 'ApiKey not found.');
-  ctx.audit(actor, 'DeleteApiKey', apiKeyName(mc, id), { nickname: rows[0].nickname }, null);
+  const row = rows[0];
+  if (row === undefined) throw new StoreError('NOT_FOUND', 'API_KEY_NOT_FOUND', 'ApiKey not found.');
+  ctx.audit(actor, 'DeleteApiKey', apiKeyName(mc, id), { nickname: row.nickname }, null);
+  return { measurementConsumerId: mc, externalApiKeyId: id, nickname: row.nickname, description: row.description, createTime: row.create_time };
 }
 
 // ---------------------------------------------------------------- AKID → principal

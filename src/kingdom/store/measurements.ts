@@ -542,8 +542,19 @@ export async function listUntrustedResults(
   }));
 }
 
+/** Several measurements of one MeasurementConsumer in one transaction: all are created or none. */
+export async function createMeasurements(
+  ctx: WriteContext,
+  input: { actor: AuditActor; measurements: readonly Omit<CreateMeasurementInput, 'actor'>[] },
+): Promise<MeasurementRecord[]> {
+  const records: MeasurementRecord[] = [];
+  for (const m of input.measurements) records.push(await createMeasurement(ctx, { actor: input.actor, ...m }));
+  return records;
+}
+
 export const measurementOperations = {
   createMeasurement: write(createMeasurement),
+  createMeasurements: write(createMeasurements),
   getMeasurement: snapshot(getMeasurement),
   listMeasurements: snapshot(listMeasurements),
   cancelMeasurement: write(cancelMeasurement),
