@@ -41,12 +41,13 @@ export class Progress {
   }
 
   /**
-   * `done` of `total` items. The first call sets the baseline, so the rate and
-   * ETA of a resumed run count only what this run did.
+   * `done` of `total` items. The first call (and one with a new total: the
+   * next journal) sets the baseline, so the rate and ETA of a resumed run
+   * count only what this run did.
    */
   update(done: number, total: number): void {
     const t = this.now();
-    if (this.startedAt === undefined) {
+    if (this.startedAt === undefined || total !== this.total) {
       this.startedAt = t;
       this.doneAtStart = done;
       this.lastWrite = t;
