@@ -14,7 +14,6 @@ import { parseDuration as parseDurationText } from '../lib/duration.js';
 import { readFileBytes } from '../lib/files.js';
 import { isKeyType, type KeyType, TOKEN_KEY_TYPES, parsePkcs11Uri } from '../pki/index.js';
 import { RotationError } from './errors.js';
-import type { TokenKeyConfig } from './token-keys.js';
 
 export const CONFIG_FILE = 'halo-keys.yaml';
 
@@ -32,6 +31,13 @@ const COLLECTIONS: Record<string, ParticipantKind> = {
 };
 
 /** When a kind of key is due, and what happens around it. */
+/** Where the keyring's signing keys live when they are on a PKCS#11 token (the PIN is never here). */
+export interface TokenKeyConfig {
+  /** `pkcs11:token=...;object=...`; the object is the label prefix of each generation. */
+  uri: string;
+  module?: string;
+}
+
 export interface KindPolicy {
   /** Rotate this long after creation (ms). Used unless `fraction` is set. */
   everyMs: number;

@@ -35,15 +35,10 @@ import {
   type SigningKey,
 } from '../pki/index.js';
 import { RotationError } from './errors.js';
+import type { TokenKeyConfig } from './config.js';
 import type { KeyEntry } from './keyring.js';
 
 /** `signing.pkcs11` of halo-keys.yaml: where new signing keys are generated. */
-export interface TokenKeyConfig {
-  /** `pkcs11:token=...;object=...`; the object is the label prefix of each generation. */
-  uri: string;
-  module?: string;
-}
-
 /** The PIN from the file's first line or HALO_KEYS_PKCS11_PIN. */
 export function resolveTokenPin(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const pin = file ? Buffer.from(readFileBytes(file, 'PIN file')).toString('utf8').split(/\r?\n/)[0] : env[PKCS11_PIN_ENV];
@@ -52,6 +47,8 @@ export function resolveTokenPin(file: string | undefined, env: NodeJS.ProcessEnv
 }
 
 /** The URI of one generation's key: the configured object label, then the entry id. */
+export type { TokenKeyConfig };
+
 export function tokenObjectUri(config: TokenKeyConfig, entryId: string): string {
   const base = parsePkcs11Uri(config.uri);
   return base.uri.replace(/(^pkcs11:|;)object=[^;]*/, (_, lead: string) => `${lead}object=${encodeURIComponent(`${base.object}-${entryId}`)}`);

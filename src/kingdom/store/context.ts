@@ -4,7 +4,7 @@ import { type AuditActor, type AuditEvent, type JsonValue, actorName } from './a
 import type { CertificateCache } from './certificate-cache.js';
 import type { Queryable } from './database.js';
 import { StoreError, type StoreErrorReason } from './errors.js';
-import { hex } from './ids.js';
+import { hex } from '../../lib/bytes.js';
 import { partyName } from './names.js';
 import type { PartyKey, PartyKind } from './records.js';
 

@@ -11,7 +11,8 @@ import {
   sha256Hex,
 } from './context.js';
 import { StoreError } from './errors.js';
-import { apiId, hex, insertWithExternalId } from './ids.js';
+import { apiId, insertWithExternalId } from './ids.js';
+import { hex } from '../../lib/bytes.js';
 import { eventGroupName, reencryptionRequestName } from './names.js';
 import { read, write } from './operations.js';
 import {

@@ -57,6 +57,3 @@ export function apiId(v: bigint): string {
   return Buffer.from(int64Bytes(v)).toString('base64url');
 }
 
-export function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString('hex');
-}

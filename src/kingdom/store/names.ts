@@ -1,5 +1,6 @@
 /** Public resource names of stored entities, for audit entries and error metadata. */
-import { apiId, hex } from './ids.js';
+import { apiId } from './ids.js';
+import { hex } from '../../lib/bytes.js';
 import type { PartyKey } from './records.js';
 
 /**

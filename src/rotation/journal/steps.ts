@@ -5,6 +5,7 @@
  * that the next run finishes.
  */
 import { RotationError } from '../errors.js';
+import { isHaloError } from '../../lib/errors.js';
 import type { KeyringSession } from '../session.js';
 import type { StepContext, StepHandler, StepHandlers } from './context.js';
 import { die, type FaultHooks } from './faults.js';
@@ -71,7 +72,7 @@ export async function runSteps(session: KeyringSession, journal: Journal, handle
       writeJournal(session.dir, journal);
       session.record({ action: `${label}.step`, resource: `${journal.id}#${step.n}`, outcome: 'failed', detail: `${step.type}: ${step.lastError}` });
       options.onStep?.(step, 'failed');
-      throw err instanceof RotationError || (err as { code?: unknown }).code !== undefined
+      throw isHaloError(err)
         ? err
         : new RotationError('STEP_FAILED', `step ${step.n} (${step.type}) failed: ${step.lastError}`, { cause: err });
     }
