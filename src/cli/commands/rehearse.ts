@@ -63,7 +63,7 @@ Examples:
         if (tty) process.stderr.write(`\r\x1b[K${line}\n`);
       };
       const { Progress } = await import('../progress.js');
-      const workload = new Progress('  workload: items');
+      const workload = new Progress('workload: items');
       const workloadProgress = (done: number, total: number) => {
         workload.update(done, total);
         if (done === total) workload.end();
