@@ -11,6 +11,7 @@ const sections: Record<string, () => Promise<void>> = {
   kingdom: async () => (await import('./kingdom.js')).run(),
   'kingdom-store': async () => (await import('./kingdom-store.js')).run(),
   'kingdom-attacks': async () => (await import('./kingdom-attacks.js')).run(),
+  'kingdom-memory': async () => (await import('./kingdom-memory.js')).run(),
   rotation: async () => (await import('./rotation.js')).run(),
   'key-at-rest': async () => (await import('./key-at-rest.js')).run(),
 };

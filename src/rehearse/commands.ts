@@ -69,8 +69,9 @@ export class CommandRunner {
   }
 }
 
+/** The first line of a command's output that is not a progress line (src/cli/progress.ts). */
 export function firstLine(text: string): string {
-  return text.trim().split('\n')[0] ?? '';
+  return text.trim().split('\n').find((l) => !l.startsWith('progress: ')) ?? '';
 }
 
 /** A command of the rehearsal that did not do what it must; the drill records it as a failed check. */

@@ -21,11 +21,11 @@ export interface RehearsalKingdom {
 
 const START_TIMEOUT_MS = 180_000;
 
-export async function startKingdom(dataDir: string, databaseUrl?: string): Promise<RehearsalKingdom> {
+export async function startKingdom(dataDir: string, databaseUrl?: string, extraArgs: readonly string[] = []): Promise<RehearsalKingdom> {
   const env: NodeJS.ProcessEnv = { ...process.env, HALO_KEYS_LOG_LEVEL: 'warn' };
   delete env.HALO_KEYS_DATABASE_URL;
   if (databaseUrl) env.HALO_KEYS_DATABASE_URL = databaseUrl;
-  const child: ChildProcess = spawn(process.execPath, [HALO_KEYS_BIN, 'kingdom', 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
+  const child: ChildProcess = spawn(process.execPath, [HALO_KEYS_BIN, 'kingdom', 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extraArgs], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

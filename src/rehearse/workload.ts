@@ -110,6 +110,7 @@ export async function runWorkload(cast: Cast, passphrase: string, size: Workload
   const total = size.eventGroups + size.measurements;
   let done = 0;
   const tick = () => progress(++done, total);
+  progress(0, total);
 
   const consumer = await edp1.client.measurementConsumers.getMeasurementConsumer({ name: cast.mc.name });
   const mcKey = publishedKeyset(consumer.publicKey);

@@ -6,6 +6,7 @@ import { after, test } from 'node:test';
 import { DEFAULT_MAX_MESSAGE_BYTES, parseListen, resolveServeConfig } from '../../src/kingdom/server/config.js';
 import { DEFAULT_CONNECTION_LIMITS } from '../../src/kingdom/server/connection-limits.js';
 import { ServerError } from '../../src/kingdom/server/errors.js';
+import { DEFAULT_EMBEDDED_CACHE_MIB } from '../../src/kingdom/store/database.js';
 import { DEFAULT_MAX_CERTIFICATE_BYTES } from '../../src/kingdom/server/field-limits.js';
 import { scratchDir } from './server-fixtures.js';
 
@@ -98,4 +99,16 @@ test('connection limits and the certificate size: defaults, YAML keys in either 
   assert.deepEqual(c.connectionLimits, { tlsHandshakeTimeoutMs: 1500, maxPendingHandshakes: 20, idleTimeoutMs: 2000, requestBodyTimeoutMs: 3000, maxConcurrentStreams: 16 });
   assert.equal(c.maxCertificateBytes, 4096);
   assert.throws(() => resolveServeConfig({ requestBodyTimeoutMs: 0 }), /--request-body-timeout-ms must be a positive integer/);
+});
+
+test("the embedded database's page cache: 16 MiB by default, from the flag or the file, a positive integer", () => {
+  assert.equal(resolveServeConfig({}).embeddedCacheMb, DEFAULT_EMBEDDED_CACHE_MIB);
+  assert.equal(DEFAULT_EMBEDDED_CACHE_MIB, 16);
+  assert.equal(resolveServeConfig({ embeddedCacheMb: 64 }).embeddedCacheMb, 64);
+  const file = scratch.path('cache.yaml');
+  writeFileSync(file, 'embedded-cache-mb: 32\n');
+  assert.equal(resolveServeConfig({ config: file }).embeddedCacheMb, 32);
+  for (const bad of [0, -1, 1.5]) {
+    assert.throws(() => resolveServeConfig({ embeddedCacheMb: bad }), (e: unknown) => e instanceof ServerError && e.code === 'CONFIG_INVALID' && /--embedded-cache-mb/.test(e.message), String(bad));
+  }
 });

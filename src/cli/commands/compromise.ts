@@ -26,23 +26,32 @@ export function addProcedureOptions(cmd: Command): Command {
     .option('--json', 'print JSON');
 }
 
-/** Options of runProcedure from the flags: fault hooks from the environment, progress lines unless --json. */
-export async function procedureOptions(flags: ProcedureFlags): Promise<ProcedureOptions> {
+/**
+ * Options of runProcedure from the flags: fault hooks from the environment,
+ * progress on stderr (steps done, rate, ETA), and unless --json a line per step on stdout.
+ */
+export async function procedureOptions(flags: ProcedureFlags, label: string): Promise<ProcedureOptions> {
   const { faultHooks } = await import('../../rotation/journal/faults.js');
+  const { Progress } = await import('../progress.js');
+  const progress = new Progress(label);
+  const line = (text: string) => progress.around(() => process.stdout.write(text));
   return {
     ...(flags.dryRun ? { dryRun: true } : {}),
     ...(flags.resume ? { resume: true } : {}),
     ...(flags.breakLock ? { breakLock: true } : {}),
     ...(flags.report ? { reportFile: flags.report } : {}),
     ...faultHooks(),
-    ...(flags.json
-      ? {}
-      : {
-          onStep: (step, phase) => {
-            if (phase === 'done') process.stdout.write(`${String(step.n).padStart(2)}. ${step.type.padEnd(32)} ${step.result ?? ''}\n`);
-            if (phase === 'failed') process.stdout.write(`${String(step.n).padStart(2)}. ${step.type.padEnd(32)} FAILED\n`);
-          },
-        }),
+    onProgress: (done, total) => {
+      progress.update(done, total);
+      if (done === total) progress.end();
+    },
+    onStep: (step, phase) => {
+      if (phase === 'done' && !flags.json) line(`${String(step.n).padStart(2)}. ${step.type.padEnd(32)} ${step.result ?? ''}\n`);
+      if (phase === 'failed') {
+        if (!flags.json) line(`${String(step.n).padStart(2)}. ${step.type.padEnd(32)} FAILED\n`);
+        progress.end();
+      }
+    },
   };
 }
 
@@ -126,7 +135,7 @@ Examples:
           keepKeyMaterial: !!flags.keepKeyMaterial,
           ...(flags.report ? { reportFile: flags.report } : {}),
         }),
-      await procedureOptions(flags),
+      await procedureOptions(flags, 'compromise certificate: steps'),
     );
     await printResult(flags, result);
   });
@@ -142,7 +151,7 @@ Examples:
     const session = await (flags.dryRun ? openSession(flags) : openWritingSession(flags, 'compromise'));
     const { runProcedure } = await import('../../rotation/compromise/procedure.js');
     const { planReleaseHold } = await import('../../rotation/compromise/plans.js');
-    const result = await runProcedure(session, 'compromise.release-hold', async () => planReleaseHold(await certificateTargetOf(session, name, flags)), await procedureOptions(flags));
+    const result = await runProcedure(session, 'compromise.release-hold', async () => planReleaseHold(await certificateTargetOf(session, name, flags)), await procedureOptions(flags, 'compromise release-hold: steps'));
     await printResult(flags, result);
   });
 
@@ -172,7 +181,7 @@ Examples:
           settings,
           ...(flags.report ? { reportFile: flags.report } : {}),
         }),
-      await procedureOptions(flags),
+      await procedureOptions(flags, 'compromise encryption-key: steps'),
     );
     await printResult(flags, result);
   });

@@ -37,6 +37,7 @@ function registerServe(kingdom: Command): void {
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .option('--listen <host:port>', 'address to listen on; a bare PORT means 127.0.0.1:PORT, port 0 picks a free one (default 127.0.0.1:8443)', listenFlag)
     .option('--database-url <url>', 'PostgreSQL instead of the embedded database (replicas may share one; default $HALO_KEYS_DATABASE_URL)')
+    .option('--embedded-cache-mb <n>', "the embedded database's page cache in MiB: more memory, fewer re-reads from the OS (default 16; PostgreSQL's is 128)", positiveInt)
     .addOption(new Option('--mode <mode>', 'strict (default: checks upstream lacks) or compatible (upstream behaviour)').choices(MODES))
     .option('--tls-cert-file <pem>', 'server certificate chain (PEM); without it a development CA in the data dir issues one')
     .option('--tls-key-file <pem>', 'server private key (PEM)')

@@ -31,7 +31,7 @@ export function registerReencryptCommands(program: Command): void {
       session,
       'reencrypt.event-groups',
       async (env) => planReencryption(session, env.client(), { settings, ...(flags.report ? { reportFile: flags.report } : {}) }),
-      await procedureOptions(flags),
+      await procedureOptions(flags, 'reencrypt event-groups: steps'),
     );
     await printResult(flags, result);
   });

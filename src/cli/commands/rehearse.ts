@@ -62,8 +62,11 @@ Examples:
       const progress = (line: string) => {
         if (tty) process.stderr.write(`\r\x1b[K${line}\n`);
       };
+      const { Progress } = await import('../progress.js');
+      const workload = new Progress('workload: items');
       const workloadProgress = (done: number, total: number) => {
-        if (tty) process.stderr.write(`\r\x1b[K  ${done}/${total}`);
+        workload.update(done, total);
+        if (done === total) workload.end();
       };
       let report;
       try {

@@ -10,6 +10,7 @@ import type { KingdomMode } from '../service/context.js';
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-limits.js';
 import { ServerError } from './errors.js';
 import { DEFAULT_MAX_CERTIFICATE_BYTES } from './field-limits.js';
+import { DEFAULT_EMBEDDED_CACHE_MIB } from '../store/database.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -21,6 +22,8 @@ export interface ServeConfig {
   readonly dataDir: string;
   readonly listen: ListenAddress;
   readonly databaseUrl?: string;
+  /** The embedded database's page cache (PostgreSQL shared_buffers), MiB: memory against re-reads from the OS. */
+  readonly embeddedCacheMb: number;
   readonly mode: KingdomMode;
   /** Production TLS: both files, or neither (then the data dir's dev certificate). */
   readonly tlsCertFile?: string;
@@ -54,6 +57,7 @@ export interface ServeFlags {
   dataDir?: string;
   listen?: string;
   databaseUrl?: string;
+  embeddedCacheMb?: number;
   mode?: string;
   tlsCertFile?: string;
   tlsKeyFile?: string;
@@ -93,6 +97,8 @@ const FILE_KEYS: Record<string, keyof ServeFlags> = {
   listen: 'listen',
   databaseUrl: 'databaseUrl',
   'database-url': 'databaseUrl',
+  embeddedCacheMb: 'embeddedCacheMb',
+  'embedded-cache-mb': 'embeddedCacheMb',
   mode: 'mode',
   tlsCertFile: 'tlsCertFile',
   'tls-cert-file': 'tlsCertFile',
@@ -197,6 +203,7 @@ export function resolveServeConfig(flags: ServeFlags): ServeConfig {
   const config: ServeConfig = {
     dataDir: resolve(optionalString(f.dataDir, '--data-dir') ?? DEFAULT_DATA_DIR),
     listen: parseListen(optionalString(f.listen, '--listen') ?? DEFAULT_LISTEN),
+    embeddedCacheMb: positive(f.embeddedCacheMb, '--embedded-cache-mb', DEFAULT_EMBEDDED_CACHE_MIB),
     mode,
     trustedRootsFiles: trusted.map((p) => resolve(p)),
     maxMessageBytes: positive(f.maxMessageBytes, '--max-message-bytes', DEFAULT_MAX_MESSAGE_BYTES),

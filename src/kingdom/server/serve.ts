@@ -75,7 +75,7 @@ export async function serveKingdom(config: ServeConfig, deps: ServeDependencies 
       store:
         config.databaseUrl !== undefined
           ? { databaseUrl: config.databaseUrl }
-          : { dataDir: join(config.dataDir, DATA_DIR_FILES.database), holder: 'kingdom serve' },
+          : { dataDir: join(config.dataDir, DATA_DIR_FILES.database), holder: 'kingdom serve', embeddedCacheMiB: config.embeddedCacheMb },
       clock,
       mode: config.mode,
       admin: { tokenSha256: () => adminHash.current() },

@@ -1,6 +1,6 @@
 /** The database connection: PGlite or a PostgreSQL pool, transactions, snapshots, LISTEN. */
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
@@ -56,7 +56,17 @@ export interface DatabaseOptions {
   maxAttempts?: number;
   /** What opens a PGlite data directory (`kingdom serve`), named to another process that finds it locked. */
   holder?: string;
+  /** PGlite's page cache (shared_buffers), MiB; default DEFAULT_EMBEDDED_CACHE_MIB. */
+  embeddedCacheMiB?: number;
 }
+
+/**
+ * PGlite's own default is PostgreSQL's 128 MB of shared_buffers, all of it in
+ * the process's WebAssembly memory once touched. The Kingdom's working set
+ * (indexes of the tables it pages through) fits in far less, and PGlite's
+ * reads come from the operating system's page cache anyway.
+ */
+export const DEFAULT_EMBEDDED_CACHE_MIB = 16;
 
 export interface TransactionOptions {
   readonly maxAttempts?: number;
@@ -77,7 +87,7 @@ export function isConflictExhausted(err: unknown): boolean {
 
 export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
   if (options.url !== undefined) return openPostgres(options.url, options);
-  return openPglite(options.dataDir, options.holder ?? 'halo-keys');
+  return openPglite(options.dataDir, options.holder ?? 'halo-keys', options.embeddedCacheMiB ?? DEFAULT_EMBEDDED_CACHE_MIB);
 }
 
 // ---------------------------------------------------------------- PGlite
@@ -105,7 +115,7 @@ function lockPgliteDir(dataDir: string, holder: string): HeldLock {
   });
 }
 
-async function openPglite(dataDir: string | undefined, holder: string): Promise<Database> {
+async function openPglite(dataDir: string | undefined, holder: string, cacheMiB: number): Promise<Database> {
   let lock: HeldLock | undefined;
   if (dataDir !== undefined) {
     mkdirSync(dataDir, { recursive: true });
@@ -113,8 +123,19 @@ async function openPglite(dataDir: string | undefined, holder: string): Promise<
   }
   let db: PGlite;
   try {
-    // PGlite returns small int8 values as numbers; the store wants bigint always.
-    db = await PGlite.create(dataDir ?? 'memory://', { parsers: { 20: (v: string) => BigInt(v) } });
+    const options = {
+      // PGlite returns small int8 values as numbers; the store wants bigint always.
+      parsers: { 20: (v: string) => BigInt(v) },
+      startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${cacheMiB}MB`],
+    };
+    // Creating a data directory (initdb) leaves about 500 MiB of WebAssembly
+    // memory behind for the life of the instance: open it once more.
+    const created = dataDir !== undefined && !existsSync(join(dataDir, 'PG_VERSION'));
+    db = await PGlite.create(dataDir ?? 'memory://', options);
+    if (created) {
+      await db.close();
+      db = await PGlite.create(dataDir, options);
+    }
   } catch (cause) {
     lock?.release();
     throw new StoreError('UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'cannot open the embedded database', { cause });

@@ -60,11 +60,13 @@ export interface OpenKingdomStoreOptions {
   readonly writeBatching?: WriteBatchingOptions;
   /** Named in the PGlite directory's lock, for the message another process gets. */
   readonly holder?: string;
+  /** The embedded database's page cache, MiB. Ignored when `databaseUrl` is set. */
+  readonly embeddedCacheMiB?: number;
 }
 
 /** Opens the database, runs pending migrations, and returns the store. */
 export async function openKingdomStore(options: OpenKingdomStoreOptions = {}): Promise<SqlKingdomStore> {
-  const db = await openDatabase({ url: options.databaseUrl, dataDir: options.dataDir, poolSize: options.poolSize, holder: options.holder });
+  const db = await openDatabase({ url: options.databaseUrl, dataDir: options.dataDir, poolSize: options.poolSize, holder: options.holder, embeddedCacheMiB: options.embeddedCacheMiB });
   try {
     await migrate(db);
   } catch (err) {

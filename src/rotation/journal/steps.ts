@@ -21,6 +21,8 @@ export interface StepPreview {
 export interface StepOptions extends FaultHooks {
   /** Progress: called before and after each step. */
   onStep?: (step: JournalStep, phase: 'start' | 'done' | 'failed') => void;
+  /** Progress: steps done of all the journal's, before the first pending step and after each. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** The handler of each step not yet done, all found before any runs (a journal this version cannot finish is left as it is). */
@@ -53,6 +55,8 @@ export async function runSteps(session: KeyringSession, journal: Journal, handle
   const label = journalProcedure(journal);
   const pending = pendingSteps(session, journal, handlers);
   journal.status = 'running';
+  let done = journal.steps.length - pending.size;
+  options.onProgress?.(done, journal.steps.length);
   for (const [step, handler] of pending) {
     step.status = 'started';
     step.startedAt = session.now().toISOString();
@@ -80,6 +84,7 @@ export async function runSteps(session: KeyringSession, journal: Journal, handle
     writeJournal(session.dir, journal);
     session.record({ action: `${label}.step`, resource: `${journal.id}#${step.n}`, outcome: 'ok', detail: `${step.type}: ${result}` });
     options.onStep?.(step, 'done');
+    options.onProgress?.(++done, journal.steps.length);
     if (options.faultAfterStep === step.n) die();
   }
   journal.status = 'done';

@@ -1,0 +1,110 @@
+/**
+ * Long procedures killed part-way: `compromise encryption-key` (measurement
+ * replacement) and `reencrypt event-groups`, each SIGKILLed after an item
+ * has run but before the journal recorded it, then run again. The second run
+ * resumes: no measurement is replaced twice and no EventGroup re-encrypted
+ * twice (counted in the audit logs and at the Kingdom). Both runs report
+ * progress on stderr as periodic `progress:` lines (stderr is not a
+ * terminal here) while stdout holds only the --json document.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { listMeasurements } from '../../src/rotation/compromise/kingdom-calls.js';
+import { activeEntry } from '../../src/rotation/keyring.js';
+import { ensureBuilt, startKingdom, type KingdomProcess } from '../cli/kingdom-process.js';
+import { configureCompromise, createEventGroup, createMeasurement, hk, newParty, ok, type Party, type Run } from './compromise-fixtures.js';
+import { scratch } from './fixtures.js';
+
+const EVENT_GROUPS = 12;
+const MEASUREMENTS = 6;
+
+const work = scratch('halo-resume-progress-');
+let kingdom: KingdomProcess;
+let mc: Party;
+let dp: Party;
+
+before(async () => {
+  ensureBuilt(['src/cli/commands/compromise.ts', 'src/cli/commands/reencrypt.ts', 'src/cli/progress.ts', 'src/rotation/journal/steps.ts']);
+  kingdom = await startKingdom(join(work.dir, 'kingdom'));
+  mc = await newParty(kingdom, work.dir, 'measurementConsumer', 'mc');
+  dp = await newParty(kingdom, work.dir, 'dataProvider', 'edp');
+  configureCompromise(mc, [dp]);
+  configureCompromise(dp, [mc]);
+});
+
+after(async () => {
+  await kingdom?.stop();
+  work.remove();
+});
+
+/** How many times each resource appears in the party's audit log under `action`. */
+function auditCounts(party: Party, action: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of readFileSync(join(party.dir, 'audit.jsonl'), 'utf8').split('\n')) {
+    if (line === '') continue;
+    const r = JSON.parse(line) as { action: string; resource?: string; after?: { replaces?: string } };
+    if (r.action !== action) continue;
+    const key = r.after?.replaces ?? r.resource ?? '';
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Every stderr line is a progress line of `label`, and there is at least one. */
+function progressLines(r: Run, label: string): string[] {
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  assert.ok(lines.length > 0, `progress on stderr:\n${r.stderr}`);
+  for (const l of lines) assert.match(l, new RegExp(`^progress: ${label} \\d+/\\d+ \\(\\d+ %\\)(, [\\d.]+/s(, ETA \\w+)?)?$`));
+  return lines;
+}
+
+/** The n of the k-th planned step of `type` (1-based k). */
+function stepOf(args: string[], type: string, k: number): number {
+  const plan = JSON.parse(ok(hk([...args, '--dry-run', '--json']), 'dry run').stdout) as { steps: Array<{ n: number; type: string }> };
+  const n = plan.steps.filter((s) => s.type === type)[k - 1]?.n;
+  assert.ok(n !== undefined, `a ${k}th ${type} step in ${plan.steps.map((s) => s.type).join(', ')}`);
+  return n;
+}
+
+describe('an interrupted long procedure resumes without redoing finished items, with progress on stderr only', () => {
+  it(`MC key compromise killed at the 3rd of ${MEASUREMENTS} replacements, then re-encryption killed at the 5th of ${EVENT_GROUPS} event groups`, async () => {
+    for (let i = 0; i < EVENT_GROUPS; i++) await createEventGroup(dp, mc, `eg-${i}`);
+    const olds = [];
+    for (let i = 0; i < MEASUREMENTS; i++) olds.push(await createMeasurement(mc, [dp], `m-${i}`));
+    const compromise = ['compromise', 'encryption-key', '--dir', mc.dir, '--key-id', String(activeEntry(mc.session().keyring, 'encryption')!.tinkKeyId)];
+
+    // Killed after the 3rd replacement was created and the old one cancelled, before the journal recorded it.
+    const killAt = stepOf(compromise, 'compromise.replace-measurement', 3);
+    const killed = hk(compromise, { HALO_KEYS_FAULT_BEFORE_RECORD: String(killAt) });
+    assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+    const resumed = ok(hk([...compromise.slice(0, 4), '--json']), 'compromise resumed');
+    const result = JSON.parse(resumed.stdout) as { resumed: boolean };
+    assert.equal(result.resumed, true);
+    progressLines(resumed, 'compromise encryption-key: steps');
+    const created = auditCounts(mc, 'measurement.create');
+    assert.deepEqual([...created.keys()].sort(), olds.map((m) => m.name).sort(), 'every measurement replaced');
+    assert.ok([...created.values()].every((c) => c === 1), `each replaced once: ${JSON.stringify([...created])}`);
+    const all = await listMeasurements(mc.client(), mc.name);
+    assert.equal(all.length, 2 * MEASUREMENTS, 'one replacement each at the Kingdom');
+
+    // The DataProvider answers the re-encryption requests; killed at the 5th group after UpdateEventGroup.
+    const reencrypt = ['reencrypt', 'event-groups', '--dir', dp.dir];
+    const at = stepOf(reencrypt, 'reencrypt.event-group', 5);
+    const first = hk(reencrypt, { HALO_KEYS_FAULT_BEFORE_RECORD: String(at) });
+    assert.equal(first.signal, 'SIGKILL', first.stderr);
+    const before = auditCounts(dp, 'event-group.reencrypt');
+    assert.equal(before.size, 5, 'five groups re-encrypted before the kill');
+    const second = ok(hk([...reencrypt, '--json']), 'reencrypt resumed');
+    assert.equal((JSON.parse(second.stdout) as { resumed: boolean }).resumed, true, 'stdout is the JSON document alone');
+    const lines = progressLines(second, 'reencrypt event-groups: steps');
+    assert.match(lines.at(-1)!, new RegExp(`steps (\\d+)/\\1 \\(100 %\\)`), 'the last line: every step done');
+    const counts = auditCounts(dp, 'event-group.reencrypt');
+    assert.equal(counts.size, EVENT_GROUPS, 'every group re-encrypted');
+    assert.ok([...counts.values()].every((c) => c === 1), `each re-encrypted once: ${JSON.stringify([...counts])}`);
+    assert.equal(auditCounts(dp, 'reencryption-request.close').size, EVENT_GROUPS);
+    assert.deepEqual((await dp.client().metadataReencryption.listMetadataReencryptionRequests({ parent: dp.name })).requests, []);
+    ok(hk(['audit', 'verify', '--dir', dp.dir]), 'audit verify');
+  });
+});
