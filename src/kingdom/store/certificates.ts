@@ -244,12 +244,18 @@ export async function certificateBlastRadius(ctx: ReadContext, owner: PartyKey, 
   if (row === null) throw certificateNotFound(owner, id);
   const cid = row.certificate_id;
   const pending = `m.state IN ('AWAITING_REQUISITION_FULFILLMENT', 'COMPUTING')`;
+  // A measurement depends on a certificate only through its owner's kind of
+  // reference, each found through its own partial index (an OR of the two
+  // would read every pending measurement).
+  const dependent =
+    owner.kind === 'MEASUREMENT_CONSUMER'
+      ? `m.measurement_consumer_certificate_id = $1`
+      : `m.measurement_id IN (SELECT r.measurement_id FROM requisitions r
+          WHERE r.data_provider_certificate_id = $1 AND r.state = 'UNFULFILLED')`;
   const measurements = await ctx.tx.query<{ mc: bigint; m: bigint }>(
     `SELECT mp.external_id AS mc, m.external_measurement_id AS m
        FROM measurements m JOIN parties mp ON mp.party_id = m.measurement_consumer_id
-      WHERE ${pending} AND (m.measurement_consumer_certificate_id = $1 OR EXISTS (
-        SELECT 1 FROM requisitions r WHERE r.measurement_id = m.measurement_id
-          AND r.data_provider_certificate_id = $1 AND r.state = 'UNFULFILLED'))
+      WHERE ${pending} AND ${dependent}
       ORDER BY m.measurement_id`,
     [cid],
   );

@@ -142,13 +142,13 @@ export async function createEventGroup(ctx: WriteContext, input: CreateEventGrou
     const rows = await ctx.tx.query<{ event_group_id: bigint }>(
       `INSERT INTO event_groups (data_provider_id, external_event_group_id, measurement_consumer_id,
          event_group_reference_id, encrypted_metadata, measurement_consumer_public_key, api_version, details, state,
-         revision, create_time, update_time, create_request_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE', 1, $9, $9, $10)
+         revision, create_time, update_time, create_request_id, data_provider_external_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE', 1, $9, $9, $10, $11)
        ON CONFLICT ON CONSTRAINT event_groups_external_id DO NOTHING
        RETURNING event_group_id`,
       [dpId, eg, mcId, input.eventGroupReferenceId ?? '', input.encryptedMetadata ?? null,
         input.measurementConsumerPublicKey ?? null, input.apiVersion ?? '', input.details ?? new Uint8Array(), ctx.now,
-        input.requestId === '' ? null : input.requestId ?? null],
+        input.requestId === '' ? null : input.requestId ?? null, dp],
     );
     return rows[0];
   });
@@ -182,33 +182,72 @@ export interface ListEventGroupsOptions {
   readonly limit?: number;
 }
 
+/** One statement and its parameters, as the store sends it. */
+export interface SqlQuery {
+  readonly sql: string;
+  readonly params: readonly unknown[];
+}
+
+const PAGE_COLUMNS = `eg.event_group_id, eg.data_provider_external_id AS dp_external_id, eg.external_event_group_id,
+  (SELECT mc.external_id FROM parties mc WHERE mc.party_id = eg.measurement_consumer_id) AS mc_external_id,
+  eg.event_group_reference_id, eg.encrypted_metadata, eg.measurement_consumer_public_key, eg.api_version, eg.details,
+  eg.state, eg.revision, eg.create_time, eg.update_time`;
+
+/**
+ * The page query of `listEventGroups`, or null when the cursor is past every
+ * group the filter can match. It walks one index from the page token to the
+ * page's end: the parents are resolved to internal ids first (a join would
+ * hide from the planner that the index is already in page order), the
+ * MeasurementConsumer's external id is read only for the rows returned, and
+ * with the DataProvider fixed the order is the EventGroup id alone.
+ */
+export function listEventGroupsQuery(o: ListEventGroupsOptions, limit: number): SqlQuery | null {
+  const params: unknown[] = [];
+  const where: string[] = [];
+  const param = (value: unknown): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  let order: string;
+  if (o.dataProviderId !== undefined) {
+    const dp = requireExternalId(o.dataProviderId, 'data provider id');
+    // Narrowed to a MeasurementConsumer too, its index has both: the planner,
+    // not knowing how many groups the two share, might otherwise walk all of
+    // the DataProvider's groups to find theirs.
+    where.push(
+      o.measurementConsumerId === undefined
+        ? `eg.data_provider_id = (SELECT party_id FROM parties WHERE kind = 'DATA_PROVIDER' AND external_id = ${param(dp)})`
+        : `eg.data_provider_external_id = ${param(dp)}`,
+    );
+    if (o.after !== undefined) {
+      if (o.after.dataProviderId > dp) return null;
+      if (o.after.dataProviderId === dp) where.push(`eg.external_event_group_id > ${param(o.after.externalEventGroupId)}`);
+    }
+    order = 'eg.external_event_group_id';
+  } else {
+    if (o.after !== undefined) {
+      where.push(`(eg.data_provider_external_id, eg.external_event_group_id) > (${param(o.after.dataProviderId)}, ${param(o.after.externalEventGroupId)})`);
+    }
+    order = 'eg.data_provider_external_id, eg.external_event_group_id';
+  }
+  if (o.measurementConsumerId !== undefined) {
+    const mc = param(requireExternalId(o.measurementConsumerId, 'measurement consumer id'));
+    where.push(`eg.measurement_consumer_id = (SELECT party_id FROM parties WHERE kind = 'MEASUREMENT_CONSUMER' AND external_id = ${mc})`);
+  }
+  if (o.showDeleted !== true) where.push(`eg.state <> 'DELETED'`);
+  const sql = `SELECT ${PAGE_COLUMNS} FROM event_groups eg WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${param(limit + 1)}`;
+  return { sql, params };
+}
+
 /** Ordered by (DataProvider external id, EventGroup external id). */
 export async function listEventGroups(ctx: ReadContext, o: ListEventGroupsOptions): Promise<Page<EventGroupRecord, EventGroupCursor>> {
   if (o.dataProviderId === undefined && o.measurementConsumerId === undefined) {
     throw invalidArgument('REQUIRED_FIELD_NOT_SET', 'a data provider or a measurement consumer is required');
   }
   const limit = requireLimit(o.limit);
-  const params: unknown[] = [];
-  const where: string[] = [];
-  if (o.dataProviderId !== undefined) {
-    params.push(requireExternalId(o.dataProviderId, 'data provider id'));
-    where.push(`dp.external_id = $${params.length}`);
-  }
-  if (o.measurementConsumerId !== undefined) {
-    params.push(requireExternalId(o.measurementConsumerId, 'measurement consumer id'));
-    where.push(`mc.external_id = $${params.length}`);
-  }
-  if (o.showDeleted !== true) where.push(`eg.state <> 'DELETED'`);
-  if (o.after !== undefined) {
-    params.push(o.after.dataProviderId, o.after.externalEventGroupId);
-    const a = params.length - 1;
-    where.push(`(dp.external_id > $${a} OR (dp.external_id = $${a} AND eg.external_event_group_id > $${a + 1}))`);
-  }
-  params.push(limit + 1);
-  const rows = await ctx.tx.query<EventGroupRow>(
-    `${SELECT} WHERE ${where.join(' AND ')} ORDER BY dp.external_id, eg.external_event_group_id LIMIT $${params.length}`,
-    params,
-  );
+  const query = listEventGroupsQuery(o, limit);
+  if (query === null) return { items: [], next: null };
+  const rows = await ctx.tx.query<EventGroupRow>(query.sql, query.params);
   const items = rows.slice(0, limit).map(toEventGroup);
   const last = items[items.length - 1];
   const next =
