@@ -306,6 +306,10 @@ export async function certificateBlastRadius(ctx: ReadContext, owner: PartyKey, 
   const row = await findCertificateRow(ctx.tx, owner, id);
   if (row === null) throw certificateNotFound(owner, id);
   const cid = row.certificate_id;
+  // Each dependent row is one index probe: parallel workers cost more to
+  // start than they save, several times more on a busy server (this runs in
+  // its own snapshot transaction, which the setting does not outlive).
+  await ctx.tx.query('SET LOCAL max_parallel_workers_per_gather = 0');
   const { measurements, requisitions } = await pendingDependents(ctx, owner, cid);
   const signed = await ctx.tx.query<{ mc: bigint; m: bigint }>(
     `SELECT DISTINCT mp.external_id AS mc, m.external_measurement_id AS m, m.measurement_id
