@@ -143,16 +143,7 @@ export function metadataReencryptionService(services: KingdomServices) {
       const parent = requireName(parseDataProviderName, req.parent, 'parent');
       if (!samePrincipal(principal, parent)) throw permissionDenied('LIST', `${req.parent}/${COLLECTION}`);
       const open = await store.listOpenMetadataReencryptionRequests(parent.dataProviderId);
-      const consumers = new Map<bigint, bigint>();
-      const requests: MetadataReencryptionRequest[] = [];
-      for (const r of open) {
-        let mc = consumers.get(r.externalEventGroupId);
-        if (mc === undefined) {
-          mc = (await store.getEventGroup(r.dataProviderId, r.externalEventGroupId)).measurementConsumerId;
-          consumers.set(r.externalEventGroupId, mc);
-        }
-        requests.push(render(r, mc));
-      }
+      const requests = open.map((r) => render(r, r.measurementConsumerId));
       return create(ListMetadataReencryptionRequestsResponseSchema, { requests });
     },
 

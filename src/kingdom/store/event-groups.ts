@@ -332,22 +332,24 @@ interface ReencryptionRow {
   external_request_id: bigint;
   dp_external_id: bigint;
   external_event_group_id: bigint;
+  mc_external_id: bigint;
   measurement_consumer_key_fingerprint: Uint8Array;
   state: 'OPEN' | 'CLOSED';
   create_time: Date;
   close_time: Date | null;
 }
 
-const REENCRYPTION_SELECT = `SELECT rr.external_request_id, dp.external_id AS dp_external_id, eg.external_event_group_id,
-  rr.measurement_consumer_key_fingerprint, rr.state, rr.create_time, rr.close_time
+const REENCRYPTION_SELECT = `SELECT rr.external_request_id, eg.data_provider_external_id AS dp_external_id, eg.external_event_group_id,
+  mc.external_id AS mc_external_id, rr.measurement_consumer_key_fingerprint, rr.state, rr.create_time, rr.close_time
   FROM event_group_metadata_reencryption_requests rr
   JOIN event_groups eg ON eg.event_group_id = rr.event_group_id
-  JOIN parties dp ON dp.party_id = eg.data_provider_id`;
+  JOIN parties mc ON mc.party_id = eg.measurement_consumer_id`;
 
 const toReencryption = (r: ReencryptionRow): MetadataReencryptionRequestRecord => ({
   externalRequestId: r.external_request_id,
   dataProviderId: r.dp_external_id,
   externalEventGroupId: r.external_event_group_id,
+  measurementConsumerId: r.mc_external_id,
   measurementConsumerKeyFingerprint: r.measurement_consumer_key_fingerprint,
   state: r.state,
   createTime: r.create_time,
@@ -398,6 +400,7 @@ export async function createMetadataReencryptionRequest(
     externalRequestId: id,
     dataProviderId: dp,
     externalEventGroupId: eg,
+    measurementConsumerId: row.mc_external_id,
     measurementConsumerKeyFingerprint: fp,
     state: 'OPEN',
     createTime: ctx.now,
@@ -411,8 +414,7 @@ export async function listOpenMetadataReencryptionRequests(
 ): Promise<MetadataReencryptionRequestRecord[]> {
   requireExternalId(dataProviderId, 'data provider id');
   const rows = await ctx.tx.query<ReencryptionRow>(
-    `${REENCRYPTION_SELECT} WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND rr.state = 'OPEN'
-      ORDER BY rr.request_id`,
+    `${REENCRYPTION_SELECT} WHERE eg.data_provider_external_id = $1 AND rr.state = 'OPEN' ORDER BY rr.request_id`,
     [dataProviderId],
   );
   return rows.map(toReencryption);
@@ -426,8 +428,7 @@ export async function closeMetadataReencryptionRequest(
   requireExternalId(dataProviderId, 'data provider id');
   requireExternalId(externalRequestId, 'request id');
   const rows = await ctx.tx.query<ReencryptionRow>(
-    `${REENCRYPTION_SELECT} WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND rr.external_request_id = $2
-      FOR UPDATE OF rr`,
+    `${REENCRYPTION_SELECT} WHERE eg.data_provider_external_id = $1 AND rr.external_request_id = $2 FOR UPDATE OF rr`,
     [dataProviderId, externalRequestId],
   );
   const row = rows[0];
