@@ -37,15 +37,25 @@ const OR_FORM = `SELECT mp.external_id AS mc, m.external_measurement_id AS m
       AND r.data_provider_certificate_id = $1 AND r.state = 'UNFULFILLED'))
   ORDER BY m.measurement_id`;
 
-async function timeMs(fn: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < WARM_UP; i++) await fn();
-  const samples: number[] = [];
-  for (let i = 0; i < SAMPLES; i++) {
-    const start = performance.now();
-    await fn();
-    samples.push(performance.now() - start);
+/**
+ * Median ms of `first` and of `last`, their runs alternating so that a load
+ * from elsewhere on the machine falls on both alike.
+ */
+async function timePair(first: () => Promise<unknown>, last: () => Promise<unknown>): Promise<[number, number]> {
+  for (let i = 0; i < WARM_UP; i++) {
+    await first();
+    await last();
   }
-  return median(samples);
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    for (const [fn, samples] of [[first, a], [last, b]] as const) {
+      const start = performance.now();
+      await fn();
+      samples.push(performance.now() - start);
+    }
+  }
+  return [median(a), median(b)];
 }
 
 /** Fills both tables chunk by chunk, in step, until ROWS or the budget; returns the rows inserted in each. */
@@ -77,7 +87,7 @@ async function measure(engine: string, store: SqlKingdomStore): Promise<void> {
   const w = await scaleWorld(store);
   const rows = await fill(store, w, engine);
   const figures: Figure[] = [];
-  const pages = (name: string, first: number, last: number) =>
+  const pages = (name: string, [first, last]: [number, number]) =>
     figures.push({ name: `${name} page of ${PAGE}, near the end`, ours: last, baseline: first, unit: 'ms', baselineName: 'first page', target: '>= 0.5 (last <= 2x first)' });
 
   // Cursors 60 rows before the end of each list, so the last page is full.
@@ -108,31 +118,37 @@ async function measure(engine: string, store: SqlKingdomStore): Promise<void> {
   };
   pages(
     `ListEventGroups of a DataProvider (${dpGroups} live groups)`,
-    await timeMs(async () => full(await store.listEventGroups({ dataProviderId: w.dpA.id, limit: PAGE }))),
-    await timeMs(async () =>
-      full(await store.listEventGroups({ dataProviderId: w.dpA.id, limit: PAGE, after: { dataProviderId: w.dpA.id, externalEventGroupId: egOfDp.id } })),
+    await timePair(
+      async () => full(await store.listEventGroups({ dataProviderId: w.dpA.id, limit: PAGE })),
+      async () => full(await store.listEventGroups({ dataProviderId: w.dpA.id, limit: PAGE, after: { dataProviderId: w.dpA.id, externalEventGroupId: egOfDp.id } })),
     ),
   );
   pages(
     `ListEventGroups of an MC (${mcGroups} live groups, 2 DataProviders)`,
-    await timeMs(async () => full(await store.listEventGroups({ measurementConsumerId: w.mcX.id, limit: PAGE }))),
-    await timeMs(async () =>
-      full(await store.listEventGroups({ measurementConsumerId: w.mcX.id, limit: PAGE, after: { dataProviderId: egOfMc.dp, externalEventGroupId: egOfMc.id } })),
+    await timePair(
+      async () => full(await store.listEventGroups({ measurementConsumerId: w.mcX.id, limit: PAGE })),
+      async () => full(await store.listEventGroups({ measurementConsumerId: w.mcX.id, limit: PAGE, after: { dataProviderId: egOfMc.dp, externalEventGroupId: egOfMc.id } })),
     ),
   );
   pages(
     `ListMeasurements of an MC (${rows} measurements)`,
-    await timeMs(async () => full(await store.listMeasurements({ measurementConsumerId: w.mcX.id, limit: PAGE }))),
-    await timeMs(async () => full(await store.listMeasurements({ measurementConsumerId: w.mcX.id, limit: PAGE, after: mOfMc.id }))),
+    await timePair(
+      async () => full(await store.listMeasurements({ measurementConsumerId: w.mcX.id, limit: PAGE })),
+      async () => full(await store.listMeasurements({ measurementConsumerId: w.mcX.id, limit: PAGE, after: mOfMc.id })),
+    ),
   );
 
   for (const [who, cert] of [['MC', w.mcHot], ['DataProvider', w.dpHot]] as const) {
     const radius = await store.certificateBlastRadius(cert.owner, cert.externalId);
     if (radius.pendingMeasurements.length !== HOT) throw new Error(`blast radius found ${radius.pendingMeasurements.length} measurements, not ${HOT}`);
+    const [ours, baseline] = await timePair(
+      () => store.certificateBlastRadius(cert.owner, cert.externalId),
+      () => store.database.query(OR_FORM, [cert.certificateId]),
+    );
     figures.push({
       name: `GetCertificateBlastRadius, ${who} certificate, ${HOT} pending measurements`,
-      ours: await timeMs(() => store.certificateBlastRadius(cert.owner, cert.externalId)),
-      baseline: await timeMs(() => store.database.query(OR_FORM, [cert.certificateId])),
+      ours,
+      baseline,
       unit: 'ms',
       baselineName: 'OR-form dependent query alone',
       target: 'ours < 100 ms',
