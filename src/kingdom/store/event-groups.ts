@@ -293,6 +293,7 @@ interface ReencryptionRow {
   external_request_id: bigint;
   dp_external_id: bigint;
   external_event_group_id: bigint;
+  mc_external_id: bigint;
   measurement_consumer_key_fingerprint: Uint8Array;
   state: 'OPEN' | 'CLOSED';
   create_time: Date;
@@ -300,15 +301,17 @@ interface ReencryptionRow {
 }
 
 const REENCRYPTION_SELECT = `SELECT rr.external_request_id, dp.external_id AS dp_external_id, eg.external_event_group_id,
-  rr.measurement_consumer_key_fingerprint, rr.state, rr.create_time, rr.close_time
+  mc.external_id AS mc_external_id, rr.measurement_consumer_key_fingerprint, rr.state, rr.create_time, rr.close_time
   FROM event_group_metadata_reencryption_requests rr
   JOIN event_groups eg ON eg.event_group_id = rr.event_group_id
-  JOIN parties dp ON dp.party_id = eg.data_provider_id`;
+  JOIN parties dp ON dp.party_id = eg.data_provider_id
+  JOIN parties mc ON mc.party_id = eg.measurement_consumer_id`;
 
 const toReencryption = (r: ReencryptionRow): MetadataReencryptionRequestRecord => ({
   externalRequestId: r.external_request_id,
   dataProviderId: r.dp_external_id,
   externalEventGroupId: r.external_event_group_id,
+  measurementConsumerId: r.mc_external_id,
   measurementConsumerKeyFingerprint: r.measurement_consumer_key_fingerprint,
   state: r.state,
   createTime: r.create_time,
@@ -359,6 +362,7 @@ export async function createMetadataReencryptionRequest(
     externalRequestId: id,
     dataProviderId: dp,
     externalEventGroupId: eg,
+    measurementConsumerId: row.mc_external_id,
     measurementConsumerKeyFingerprint: fp,
     state: 'OPEN',
     createTime: ctx.now,
@@ -366,48 +370,121 @@ export async function createMetadataReencryptionRequest(
   };
 }
 
+export interface ListOpenReencryptionRequestsOptions {
+  /** Keyset paging: only requests made after this one (its external id). */
+  readonly after?: bigint;
+  /** At most this many (1..1001: a page of 1000 and one to tell there is more); every open request when not given. */
+  readonly limit?: number;
+}
+
+/** The DataProvider's open requests, oldest first. */
 export async function listOpenMetadataReencryptionRequests(
   ctx: ReadContext,
   dataProviderId: bigint,
+  options: ListOpenReencryptionRequestsOptions = {},
 ): Promise<MetadataReencryptionRequestRecord[]> {
   requireExternalId(dataProviderId, 'data provider id');
+  const params: unknown[] = [dataProviderId];
+  let after = '';
+  if (options.after !== undefined) {
+    requireExternalId(options.after, 'page cursor');
+    params.push(options.after);
+    // By the internal key, so the order is creation order and a request closed meanwhile skips none.
+    after = ` AND rr.request_id > (SELECT request_id FROM event_group_metadata_reencryption_requests WHERE external_request_id = $${params.length})`;
+  }
+  let limit = '';
+  if (options.limit !== undefined) {
+    params.push(requireLimit(options.limit, 50, 1001));
+    limit = ` LIMIT $${params.length}`;
+  }
   const rows = await ctx.tx.query<ReencryptionRow>(
-    `${REENCRYPTION_SELECT} WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND rr.state = 'OPEN'
-      ORDER BY rr.request_id`,
-    [dataProviderId],
+    `${REENCRYPTION_SELECT} WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND rr.state = 'OPEN'${after}
+      ORDER BY rr.request_id${limit}`,
+    params,
   );
   return rows.map(toReencryption);
 }
 
-export async function closeMetadataReencryptionRequest(
-  ctx: WriteContext,
-  input: { actor: AuditActor; dataProviderId: bigint; externalRequestId: bigint },
-): Promise<MetadataReencryptionRequestRecord> {
-  const { actor, dataProviderId, externalRequestId } = input;
+export async function countOpenMetadataReencryptionRequests(ctx: ReadContext, dataProviderId: bigint): Promise<number> {
   requireExternalId(dataProviderId, 'data provider id');
-  requireExternalId(externalRequestId, 'request id');
-  const rows = await ctx.tx.query<ReencryptionRow>(
-    `${REENCRYPTION_SELECT} WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND rr.external_request_id = $2
-      FOR UPDATE OF rr`,
-    [dataProviderId, externalRequestId],
+  const rows = await ctx.tx.query<{ n: bigint | number }>(
+    `SELECT count(*) AS n FROM event_group_metadata_reencryption_requests rr
+       JOIN event_groups eg ON eg.event_group_id = rr.event_group_id
+       JOIN parties dp ON dp.party_id = eg.data_provider_id
+      WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND rr.state = 'OPEN'`,
+    [dataProviderId],
   );
-  const row = rows[0];
-  if (row === undefined) {
-    throw new StoreError('NOT_FOUND', 'EVENT_GROUP_METADATA_REENCRYPTION_REQUEST_NOT_FOUND', 'Re-encryption request not found.');
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** One request to close: its id and the EventGroup its name says it belongs to. */
+export interface CloseReencryptionRequestKey {
+  readonly externalRequestId: bigint;
+  readonly externalEventGroupId: bigint;
+}
+
+function requestNotFound(dp: bigint, key: CloseReencryptionRequestKey): StoreError {
+  return new StoreError('NOT_FOUND', 'EVENT_GROUP_METADATA_REENCRYPTION_REQUEST_NOT_FOUND', 'Re-encryption request not found.', {
+    metadata: { metadataReencryptionRequest: reencryptionRequestName(dp, key.externalEventGroupId, key.externalRequestId) },
+  });
+}
+
+/** True while the group's metadata is still encrypted to the key with this fingerprint. */
+function stillEncryptedTo(eg: EventGroupRow, fingerprint: Uint8Array): boolean {
+  return (
+    eg.state === 'ACTIVE' &&
+    eg.encrypted_metadata !== null &&
+    eg.measurement_consumer_public_key !== null &&
+    sha256Hex(eg.measurement_consumer_public_key) === hex(fingerprint)
+  );
+}
+
+/**
+ * Closes the DataProvider's requests in one transaction, all or none: each
+ * must be the DataProvider's and name its EventGroup (NOT_FOUND otherwise),
+ * and an open one's EventGroup must no longer be encrypted to the request's
+ * key (FAILED_PRECONDITION). A closed request is returned unchanged.
+ */
+export async function closeMetadataReencryptionRequests(
+  ctx: WriteContext,
+  input: { actor: AuditActor; dataProviderId: bigint; requests: readonly CloseReencryptionRequestKey[] },
+): Promise<MetadataReencryptionRequestRecord[]> {
+  const { actor, dataProviderId } = input;
+  requireExternalId(dataProviderId, 'data provider id');
+  const out: MetadataReencryptionRequestRecord[] = [];
+  for (const key of input.requests) {
+    requireExternalId(key.externalRequestId, 'request id');
+    const rows = await ctx.tx.query<ReencryptionRow>(
+      `${REENCRYPTION_SELECT} WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND rr.external_request_id = $2
+        FOR UPDATE OF rr`,
+      [dataProviderId, key.externalRequestId],
+    );
+    const row = rows[0];
+    if (row === undefined || row.external_event_group_id !== key.externalEventGroupId) throw requestNotFound(dataProviderId, key);
+    if (row.state === 'CLOSED') {
+      out.push(toReencryption(row));
+      continue;
+    }
+    const eg = await findRow(ctx, dataProviderId, row.external_event_group_id, 'FOR SHARE OF eg');
+    if (eg !== null && stillEncryptedTo(eg, row.measurement_consumer_key_fingerprint)) {
+      throw new StoreError('FAILED_PRECONDITION', 'EVENT_GROUP_METADATA_NOT_REENCRYPTED', 'EventGroup metadata is still encrypted to the key the request names; update it first.', {
+        metadata: { eventGroup: eventGroupName(dataProviderId, row.external_event_group_id) },
+      });
+    }
+    await ctx.tx.query(
+      `UPDATE event_group_metadata_reencryption_requests SET state = 'CLOSED', close_time = $2 WHERE external_request_id = $1`,
+      [key.externalRequestId, ctx.now],
+    );
+    ctx.audit(
+      actor,
+      'CloseMetadataReencryptionRequest',
+      reencryptionRequestName(dataProviderId, row.external_event_group_id, key.externalRequestId),
+      { state: 'OPEN' },
+      { state: 'CLOSED' },
+    );
+    out.push({ ...toReencryption(row), state: 'CLOSED', closeTime: ctx.now });
   }
-  if (row.state === 'CLOSED') return toReencryption(row);
-  await ctx.tx.query(
-    `UPDATE event_group_metadata_reencryption_requests SET state = 'CLOSED', close_time = $2 WHERE external_request_id = $1`,
-    [externalRequestId, ctx.now],
-  );
-  ctx.audit(
-    actor,
-    'CloseMetadataReencryptionRequest',
-    reencryptionRequestName(dataProviderId, row.external_event_group_id, externalRequestId),
-    { state: 'OPEN' },
-    { state: 'CLOSED' },
-  );
-  return { ...toReencryption(row), state: 'CLOSED', closeTime: ctx.now };
+  return out;
 }
 
 /** Several creations in one transaction: all of them, or none. */
@@ -440,5 +517,6 @@ export const eventGroupOperations = {
   deleteEventGroup: write(deleteEventGroup),
   createMetadataReencryptionRequest: write(createMetadataReencryptionRequest),
   listOpenMetadataReencryptionRequests: read(listOpenMetadataReencryptionRequests),
-  closeMetadataReencryptionRequest: write(closeMetadataReencryptionRequest),
+  countOpenMetadataReencryptionRequests: read(countOpenMetadataReencryptionRequests),
+  closeMetadataReencryptionRequests: write(closeMetadataReencryptionRequests),
 };
