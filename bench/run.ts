@@ -13,6 +13,7 @@ const sections: Record<string, () => Promise<void>> = {
   'kingdom-attacks': async () => (await import('./kingdom-attacks.js')).run(),
   'kingdom-memory': async () => (await import('./kingdom-memory.js')).run(),
   rotation: async () => (await import('./rotation.js')).run(),
+  reencrypt: async () => (await import('./reencrypt.js')).run(),
   'key-at-rest': async () => (await import('./key-at-rest.js')).run(),
 };
 
