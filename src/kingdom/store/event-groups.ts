@@ -430,7 +430,7 @@ function requestNotFound(dp: bigint, key: CloseReencryptionRequestKey): StoreErr
 }
 
 /** True while the group's metadata is still encrypted to the key with this fingerprint. */
-function stillEncryptedTo(eg: EventGroupRow, fingerprint: Uint8Array): boolean {
+function stillEncryptedTo(eg: Pick<EventGroupRow, 'state' | 'encrypted_metadata' | 'measurement_consumer_public_key'>, fingerprint: Uint8Array): boolean {
   return (
     eg.state === 'ACTIVE' &&
     eg.encrypted_metadata !== null &&
@@ -451,38 +451,43 @@ export async function closeMetadataReencryptionRequests(
 ): Promise<MetadataReencryptionRequestRecord[]> {
   const { actor, dataProviderId } = input;
   requireExternalId(dataProviderId, 'data provider id');
+  for (const key of input.requests) requireExternalId(key.externalRequestId, 'request id');
+  // One read for the whole batch: the requests locked, their EventGroups' keys beside them.
+  const rows = await ctx.tx.query<ReencryptionRow & Pick<EventGroupRow, 'encrypted_metadata' | 'measurement_consumer_public_key'> & { eg_state: EventGroupState }>(
+    `${REENCRYPTION_SELECT.replace('SELECT ', 'SELECT eg.state AS eg_state, eg.encrypted_metadata, eg.measurement_consumer_public_key, ')}
+      WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND rr.external_request_id = ANY($2::bigint[])
+      FOR UPDATE OF rr FOR SHARE OF eg`,
+    [dataProviderId, input.requests.map((k) => k.externalRequestId)],
+  );
+  const byId = new Map(rows.map((r) => [r.external_request_id, r]));
   const out: MetadataReencryptionRequestRecord[] = [];
+  const closing: bigint[] = [];
   for (const key of input.requests) {
-    requireExternalId(key.externalRequestId, 'request id');
-    const rows = await ctx.tx.query<ReencryptionRow>(
-      `${REENCRYPTION_SELECT} WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND rr.external_request_id = $2
-        FOR UPDATE OF rr`,
-      [dataProviderId, key.externalRequestId],
-    );
-    const row = rows[0];
+    const row = byId.get(key.externalRequestId);
     if (row === undefined || row.external_event_group_id !== key.externalEventGroupId) throw requestNotFound(dataProviderId, key);
     if (row.state === 'CLOSED') {
       out.push(toReencryption(row));
       continue;
     }
-    const eg = await findRow(ctx, dataProviderId, row.external_event_group_id, 'FOR SHARE OF eg');
-    if (eg !== null && stillEncryptedTo(eg, row.measurement_consumer_key_fingerprint)) {
+    const eg = { state: row.eg_state, encrypted_metadata: row.encrypted_metadata, measurement_consumer_public_key: row.measurement_consumer_public_key };
+    if (stillEncryptedTo(eg, row.measurement_consumer_key_fingerprint)) {
       throw new StoreError('FAILED_PRECONDITION', 'EVENT_GROUP_METADATA_NOT_REENCRYPTED', 'EventGroup metadata is still encrypted to the key the request names; update it first.', {
         metadata: { eventGroup: eventGroupName(dataProviderId, row.external_event_group_id) },
       });
     }
-    await ctx.tx.query(
-      `UPDATE event_group_metadata_reencryption_requests SET state = 'CLOSED', close_time = $2 WHERE external_request_id = $1`,
-      [key.externalRequestId, ctx.now],
-    );
-    ctx.audit(
-      actor,
-      'CloseMetadataReencryptionRequest',
-      reencryptionRequestName(dataProviderId, row.external_event_group_id, key.externalRequestId),
-      { state: 'OPEN' },
-      { state: 'CLOSED' },
-    );
+    closing.push(key.externalRequestId);
     out.push({ ...toReencryption(row), state: 'CLOSED', closeTime: ctx.now });
+  }
+  if (closing.length > 0) {
+    await ctx.tx.query(
+      `UPDATE event_group_metadata_reencryption_requests SET state = 'CLOSED', close_time = $2 WHERE external_request_id = ANY($1::bigint[])`,
+      [closing, ctx.now],
+    );
+  }
+  const closed = new Set(closing);
+  for (const r of out) {
+    if (!closed.delete(r.externalRequestId)) continue;
+    ctx.audit(actor, 'CloseMetadataReencryptionRequest', reencryptionRequestName(dataProviderId, r.externalEventGroupId, r.externalRequestId), { state: 'OPEN' }, { state: 'CLOSED' });
   }
   return out;
 }
@@ -497,20 +502,89 @@ async function batchCreateEventGroups(
   return created;
 }
 
-/** Several updates in one transaction: all of them, or none. */
+/**
+ * Several updates in one transaction: all of them, or none. The groups of one
+ * DataProvider are read and locked with one query and each written with one
+ * statement (a page of re-encrypted metadata costs a statement a group, not
+ * four); a batch naming a group twice, or several DataProviders, goes one by one.
+ */
 async function batchUpdateEventGroups(
   ctx: WriteContext,
   input: { actor: AuditActor; inputs: readonly Omit<UpdateEventGroupInput, 'actor'>[] },
 ): Promise<EventGroupRecord[]> {
+  const first = input.inputs[0];
+  const ids = input.inputs.map((one) => one.externalEventGroupId);
+  if (first === undefined || input.inputs.some((one) => one.dataProviderId !== first.dataProviderId) || new Set(ids).size !== ids.length) {
+    const updated: EventGroupRecord[] = [];
+    for (const one of input.inputs) updated.push(await updateEventGroup(ctx, { ...one, actor: input.actor }));
+    return updated;
+  }
+  const dp = first.dataProviderId;
+  requireExternalId(dp, 'data provider id');
+  for (const one of input.inputs) {
+    requireExternalId(one.externalEventGroupId, 'event group id');
+    validateFields(one);
+  }
+  const rows = await ctx.tx.query<EventGroupRow>(
+    `${SELECT} WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND eg.external_event_group_id = ANY($2::bigint[]) FOR UPDATE OF eg`,
+    [dp, ids],
+  );
+  const byId = new Map(rows.map((r) => [r.external_event_group_id, r]));
   const updated: EventGroupRecord[] = [];
-  for (const one of input.inputs) updated.push(await updateEventGroup(ctx, { ...one, actor: input.actor }));
+  for (const one of input.inputs) {
+    const eg = one.externalEventGroupId;
+    const row = byId.get(eg);
+    // The checks of lockLive and updateEventGroup, in the same order.
+    if (row === undefined) throw notFound(dp, eg);
+    if (row.state === 'DELETED') {
+      throw new StoreError('FAILED_PRECONDITION', 'EVENT_GROUP_STATE_ILLEGAL', 'EventGroup is deleted.', {
+        metadata: { eventGroup: eventGroupName(dp, eg), eventGroupState: row.state },
+      });
+    }
+    if (one.expectedRevision !== undefined && one.expectedRevision !== row.revision) {
+      throw new StoreError('FAILED_PRECONDITION', 'EVENT_GROUP_ETAG_MISMATCH', 'EventGroup was changed since it was read.', {
+        metadata: { eventGroup: eventGroupName(dp, eg), actualEtag: row.revision.toString(), requestEtag: one.expectedRevision.toString() },
+      });
+    }
+    if (one.measurementConsumerId !== undefined && one.measurementConsumerId !== row.mc_external_id) {
+      throw new StoreError('INVALID_ARGUMENT', 'EVENT_GROUP_INVALID_ARGS', 'measurement_consumer cannot be changed', {
+        metadata: { eventGroup: eventGroupName(dp, eg) },
+      });
+    }
+    const before = toEventGroup(row);
+    const values = {
+      eventGroupReferenceId: one.eventGroupReferenceId ?? '',
+      encryptedMetadata: one.encryptedMetadata ?? null,
+      measurementConsumerPublicKey: one.measurementConsumerPublicKey ?? null,
+      apiVersion: one.apiVersion ?? '',
+      details: one.details ?? new Uint8Array(),
+    };
+    await ctx.tx.query(
+      `UPDATE event_groups SET event_group_reference_id = $2, encrypted_metadata = $3, measurement_consumer_public_key = $4,
+         api_version = $5, details = $6, revision = revision + 1, update_time = $7 WHERE event_group_id = $1`,
+      [row.event_group_id, values.eventGroupReferenceId, values.encryptedMetadata, values.measurementConsumerPublicKey, values.apiVersion, values.details, ctx.now],
+    );
+    const after: EventGroupRecord = { ...before, ...values, revision: row.revision + 1n, updateTime: ctx.now };
+    ctx.audit(input.actor, 'UpdateEventGroup', eventGroupName(dp, eg), eventGroupJson(before), eventGroupJson(after));
+    updated.push(after);
+  }
   return updated;
+}
+
+/** The DataProvider's EventGroups with these ids that exist, in one query (any order). */
+export async function getEventGroups(ctx: ReadContext, dp: bigint, ids: readonly bigint[]): Promise<EventGroupRecord[]> {
+  requireExternalId(dp, 'data provider id');
+  for (const id of ids) requireExternalId(id, 'event group id');
+  if (ids.length === 0) return [];
+  const rows = await ctx.tx.query<EventGroupRow>(`${SELECT} WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND eg.external_event_group_id = ANY($2::bigint[])`, [dp, ids]);
+  return rows.map(toEventGroup);
 }
 
 export const eventGroupOperations = {
   createEventGroup: write(createEventGroup),
   batchCreateEventGroups: write(batchCreateEventGroups),
   getEventGroup: read(getEventGroup),
+  getEventGroups: read(getEventGroups),
   listEventGroups: read(listEventGroups),
   updateEventGroup: write(updateEventGroup),
   batchUpdateEventGroups: write(batchUpdateEventGroups),
