@@ -4,7 +4,7 @@
 // test MC's among them) and decrypted on the MC's side.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { clone, create, toBinary } from '@bufbuild/protobuf';
+import { clone, create, equals, toBinary } from '@bufbuild/protobuf';
 import { DurationSchema, anyPack, anyUnpack } from '@bufbuild/protobuf/wkt';
 import { Code, type Client } from '@connectrpc/connect';
 import { decryptMessage, encryptMessage } from '../../src/crypto/encrypted-message.js';
@@ -500,6 +500,12 @@ describe('EventGroupMetadataReencryption paging and batch close', () => {
       assert.equal(r.measurementConsumer, mc.name);
       assert.equal(r.state, MetadataReencryptionRequest_State.OPEN);
     }
+    assert.deepEqual(first.eventGroups, [], 'EventGroups only when asked for');
+    // With the EventGroups: each request's, as GetEventGroup shows it, in the order of the requests.
+    const withGroups = await reencryption.listMetadataReencryptionRequests({ parent: dpA.name, pageSize: 3, includeEventGroups: true }, dpA.mtls);
+    assert.deepEqual(withGroups.eventGroups.map((g) => g.name), withGroups.requests.map((r) => r.eventGroup));
+    for (const g of withGroups.eventGroups) assert.ok(equals(EventGroupSchema, g, await eventGroups.getEventGroup({ name: g.name }, dpA.mtls)), `${g.name} as GetEventGroup shows it`);
+    await rejectsWith(reencryption.listMetadataReencryptionRequests({ parent: dpA.name, pageToken: withGroups.nextPageToken }, dpA.mtls), Code.InvalidArgument, 'PAGE_TOKEN_MISMATCH');
     // A token is bound to its parent and must be one this server wrote.
     await rejectsWith(reencryption.listMetadataReencryptionRequests({ parent: dpB.name, pageToken: first.nextPageToken }, dpB.mtls), Code.InvalidArgument, 'PAGE_TOKEN_MISMATCH');
     await rejectsWith(reencryption.listMetadataReencryptionRequests({ parent: dpA.name, pageToken: 'not a token' }, dpA.mtls), Code.InvalidArgument, 'INVALID_PAGE_TOKEN');

@@ -48,7 +48,7 @@ import {
 import type { KingdomServices } from './context.js';
 import { invalidArgument, permissionDenied } from './errors.js';
 import { requirePrincipal, samePrincipal } from './principal.js';
-import { eventGroupName } from './render-event-group.js';
+import { eventGroupName, renderEventGroup } from './render-event-group.js';
 import { actorOf, keyFingerprint, requiredField, unpackField } from './service-support.js';
 import { bytesEqual } from '../../lib/bytes.js';
 
@@ -147,7 +147,7 @@ export function metadataReencryptionService(services: KingdomServices) {
       const parent = requireName(parseDataProviderName, req.parent, 'parent');
       if (!samePrincipal(principal, parent)) throw permissionDenied('LIST', `${req.parent}/${COLLECTION}`);
       const pageSize = normalizePageSize(req.pageSize);
-      const args = create(ListMetadataReencryptionRequestsPageTokenSchema, { parent: req.parent });
+      const args = create(ListMetadataReencryptionRequestsPageTokenSchema, { parent: req.parent, includeEventGroups: req.includeEventGroups });
       let after: bigint | undefined;
       if (req.pageToken !== '') {
         const token = decodePageTokenFor(ListMetadataReencryptionRequestsPageTokenSchema, req.pageToken, args, ['afterRequest']);
@@ -158,6 +158,11 @@ export function metadataReencryptionService(services: KingdomServices) {
       const open = await store.listOpenMetadataReencryptionRequests(parent.dataProviderId, { limit: pageSize + 1, ...(after !== undefined ? { after } : {}) });
       const page = open.slice(0, pageSize);
       const response = create(ListMetadataReencryptionRequestsResponseSchema, { requests: page.map(render) });
+      if (req.includeEventGroups && page.length > 0) {
+        // One read for the page's groups; a request's group always exists (groups are never removed, only DELETED).
+        const groups = new Map((await store.getEventGroups(parent.dataProviderId, page.map((r) => r.externalEventGroupId))).map((g) => [g.externalEventGroupId, g]));
+        response.eventGroups = page.map((r) => renderEventGroup(groups.get(r.externalEventGroupId)!));
+      }
       const last = page[page.length - 1];
       if (open.length > pageSize && last !== undefined) {
         response.nextPageToken = encodePageToken(ListMetadataReencryptionRequestsPageTokenSchema, { ...args, afterRequest: externalIdToApiId(last.externalRequestId) });

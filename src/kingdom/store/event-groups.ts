@@ -504,9 +504,10 @@ async function batchCreateEventGroups(
 
 /**
  * Several updates in one transaction: all of them, or none. The groups of one
- * DataProvider are read and locked with one query and each written with one
- * statement (a page of re-encrypted metadata costs a statement a group, not
- * four); a batch naming a group twice, or several DataProviders, goes one by one.
+ * DataProvider are read and locked with one query, checked, and written with
+ * one statement (a page of re-encrypted metadata costs two statements, not
+ * four a group); a batch naming a group twice, or several DataProviders, goes
+ * one by one.
  */
 async function batchUpdateEventGroups(
   ctx: WriteContext,
@@ -531,6 +532,7 @@ async function batchUpdateEventGroups(
   );
   const byId = new Map(rows.map((r) => [r.external_event_group_id, r]));
   const updated: EventGroupRecord[] = [];
+  const rowIds: bigint[] = [];
   for (const one of input.inputs) {
     const eg = one.externalEventGroupId;
     const row = byId.get(eg);
@@ -559,15 +561,27 @@ async function batchUpdateEventGroups(
       apiVersion: one.apiVersion ?? '',
       details: one.details ?? new Uint8Array(),
     };
-    await ctx.tx.query(
-      `UPDATE event_groups SET event_group_reference_id = $2, encrypted_metadata = $3, measurement_consumer_public_key = $4,
-         api_version = $5, details = $6, revision = revision + 1, update_time = $7 WHERE event_group_id = $1`,
-      [row.event_group_id, values.eventGroupReferenceId, values.encryptedMetadata, values.measurementConsumerPublicKey, values.apiVersion, values.details, ctx.now],
-    );
     const after: EventGroupRecord = { ...before, ...values, revision: row.revision + 1n, updateTime: ctx.now };
     ctx.audit(input.actor, 'UpdateEventGroup', eventGroupName(dp, eg), eventGroupJson(before), eventGroupJson(after));
+    rowIds.push(row.event_group_id);
     updated.push(after);
   }
+  // One statement for the whole batch: the values as parallel arrays.
+  await ctx.tx.query(
+    `UPDATE event_groups eg SET event_group_reference_id = v.ref, encrypted_metadata = v.md, measurement_consumer_public_key = v.key,
+       api_version = v.api, details = v.details, revision = eg.revision + 1, update_time = $7
+     FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bytea[], $5::text[], $6::bytea[]) AS v(id, ref, md, key, api, details)
+     WHERE eg.event_group_id = v.id`,
+    [
+      rowIds,
+      updated.map((u) => u.eventGroupReferenceId),
+      updated.map((u) => u.encryptedMetadata),
+      updated.map((u) => u.measurementConsumerPublicKey),
+      updated.map((u) => u.apiVersion),
+      updated.map((u) => u.details),
+      ctx.now,
+    ],
+  );
   return updated;
 }
 

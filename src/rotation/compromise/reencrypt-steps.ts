@@ -6,7 +6,7 @@
  * request.
  *
  * One journaled step works through the open requests a page at a time
- * (keyset paging at the Kingdom): GetEventGroup for the page's groups, local
+ * (keyset paging at the Kingdom, each page with its EventGroups), local
  * encryption, one BatchUpdateEventGroups, the page's keyring audit entries
  * and outcomes written with one fsync each, one
  * BatchCloseMetadataReencryptionRequests. A few pages are in flight at once.
@@ -98,10 +98,11 @@ interface PageWork {
 }
 
 /** One page: read, encrypt, update, record, close. Returns how many groups it re-encrypted. */
-async function answerPage(ctx: StepContext, work: PageWork, requests: readonly MetadataReencryptionRequest[], pageNumber: number): Promise<number> {
+async function answerPage(ctx: StepContext, work: PageWork, requests: readonly MetadataReencryptionRequest[], pageNumber: number, listed: readonly EventGroup[] = []): Promise<number> {
   const s = ctx.session;
   const client = ctx.client();
-  const groups = await Promise.all(requests.map((r) => client.eventGroups.getEventGroup({ name: r.eventGroup })));
+  // The groups came with the page; a Kingdom that does not send them is asked for each.
+  const groups = listed.length === requests.length && listed.every((g, i) => g.name === requests[i]!.eventGroup) ? listed : await Promise.all(requests.map((r) => client.eventGroups.getEventGroup({ name: r.eventGroup })));
   const updates: EventGroup[] = [];
   const audit: AuditRecord[] = [];
   const outcomes: Array<{ key: string; outcome: ReencryptionOutcome }> = [];
@@ -155,7 +156,7 @@ export const reencryptOpenRequestsStep: StepHandler = {
       keys: new PeerKeys(client, String(step.args?.trustedRoots ?? ''), s.now()),
     };
     const list = (pageToken: string): Promise<ListMetadataReencryptionRequestsResponse> =>
-      client.metadataReencryption.listMetadataReencryptionRequests({ parent: work.dataProvider, pageSize: REENCRYPTION_PAGE_SIZE, pageToken });
+      client.metadataReencryption.listMetadataReencryptionRequests({ parent: work.dataProvider, pageSize: REENCRYPTION_PAGE_SIZE, pageToken, includeEventGroups: true });
     let total = 0;
     let done = 0;
     let reencrypted = 0;
@@ -174,7 +175,7 @@ export const reencryptOpenRequestsStep: StepHandler = {
         next = page.nextPageToken !== '' ? list(page.nextPageToken) : undefined;
         if (page.requests.length === 0) continue;
         const n = ++pages;
-        const task = answerPage(ctx, work, page.requests, n).then(
+        const task = answerPage(ctx, work, page.requests, n, page.eventGroups).then(
           (count) => {
             reencrypted += count;
             done += page.requests.length;
