@@ -78,11 +78,14 @@ export async function run(): Promise<void> {
     const rotated = (await client.measurementConsumers.getMeasurementConsumer({ name: mc.name })).publicKey!;
     const newKey = parseKeyset(fromBinary(EncryptionPublicKeySchema, rotated.message!.value).data);
 
-    // Baseline: bare ECIES of the same metadata to the new key.
+    // Baseline: bare ECIES of the same metadata to the new key, the best of three passes (the first warms up).
     const metadata = Array.from({ length: n }, (_, i) => metadataOf(dp.name, i));
-    const b0 = performance.now();
-    for (const m of metadata) encryptMessage(newKey, EventGroup_MetadataSchema, m);
-    const bareS = (performance.now() - b0) / 1000;
+    let bareS = Infinity;
+    for (let pass = 0; pass < 3; pass++) {
+      const b0 = performance.now();
+      for (const m of metadata) encryptMessage(newKey, EventGroup_MetadataSchema, m);
+      bareS = Math.min(bareS, (performance.now() - b0) / 1000);
+    }
 
     const session = dp.session();
     const settings = compromiseSettings(session.config);
@@ -97,7 +100,7 @@ export async function run(): Promise<void> {
     if (left !== 0) throw new Error(`${left} requests still open`);
 
     printFigures('reencrypt', [
-      { name: `DataProvider re-encryption of ${n} EventGroups (GetEventGroup, BatchUpdate, BatchClose, audit)`, ours: n / oursS, baseline: n / bareS, unit: 'ops/s', baselineName: 'bare ECIES encryptMessage', target: '>= 0.5' },
+      { name: `DataProvider re-encryption of ${n} EventGroups (paged list, BatchUpdate, BatchClose, audit)`, ours: n / oursS, baseline: n / bareS, unit: 'ops/s', baselineName: 'bare ECIES encryptMessage', target: '>= 0.5' },
     ]);
     console.log(`heap after the run: ${((heapAfter - heapBefore) / 1048576).toFixed(1)} MiB more than before (report of ${n} groups included)`);
   } finally {
