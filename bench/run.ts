@@ -14,6 +14,7 @@ const sections: Record<string, () => Promise<void>> = {
   'kingdom-memory': async () => (await import('./kingdom-memory.js')).run(),
   'scale-pages': async () => (await import('./scale-pages.js')).run(),
   rotation: async () => (await import('./rotation.js')).run(),
+  reencrypt: async () => (await import('./reencrypt.js')).run(),
   'key-at-rest': async () => (await import('./key-at-rest.js')).run(),
 };
 

@@ -37,6 +37,7 @@ const IRREVERSIBLE: ReadonlySet<StepType> = new Set<StepType>([
   'compromise.request-reencryption',
   'compromise.replace-measurement',
   'compromise.refuse-requisition',
+  'reencrypt.open-requests',
   'reencrypt.event-group',
 ]);
 

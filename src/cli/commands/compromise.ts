@@ -28,12 +28,14 @@ export function addProcedureOptions(cmd: Command): Command {
 
 /**
  * Options of runProcedure from the flags: fault hooks from the environment,
- * progress on stderr (steps done, rate, ETA), and unless --json a line per step on stdout.
+ * progress on stderr (steps done, rate, ETA; with `itemLabel`, also the items
+ * of a step that works through many), and unless --json a line per step on stdout.
  */
-export async function procedureOptions(flags: ProcedureFlags, label: string): Promise<ProcedureOptions> {
+export async function procedureOptions(flags: ProcedureFlags, label: string, itemLabel?: string): Promise<ProcedureOptions> {
   const { faultHooks } = await import('../../rotation/journal/faults.js');
   const { Progress } = await import('../progress.js');
   const progress = new Progress(label);
+  const items = itemLabel ? new Progress(itemLabel) : undefined;
   const line = (text: string) => progress.around(() => process.stdout.write(text));
   return {
     ...(flags.dryRun ? { dryRun: true } : {}),
@@ -45,10 +47,19 @@ export async function procedureOptions(flags: ProcedureFlags, label: string): Pr
       progress.update(done, total);
       if (done === total) progress.end();
     },
+    ...(items
+      ? {
+          onItems: (done: number, total: number) => {
+            items.update(done, total);
+            if (done === total) items.end();
+          },
+        }
+      : {}),
     onStep: (step, phase) => {
       if (phase === 'done' && !flags.json) line(`${String(step.n).padStart(2)}. ${step.type.padEnd(32)} ${step.result ?? ''}\n`);
       if (phase === 'failed') {
         if (!flags.json) line(`${String(step.n).padStart(2)}. ${step.type.padEnd(32)} FAILED\n`);
+        items?.end();
         progress.end();
       }
     },

@@ -15,9 +15,11 @@ export type { CreateApiKeyInput, SetAkidPrincipalInput } from './auth.js';
 export type { ListCertificatesOptions, RevokeCertificateResult } from './certificates.js';
 export type {
   CreateEventGroupInput,
+  CloseReencryptionRequestKey,
   CreateReencryptionRequestInput,
   EventGroupFields,
   ListEventGroupsOptions,
+  ListOpenReencryptionRequestsOptions,
   UpdateEventGroupInput,
 } from './event-groups.js';
 export type { CreateMeasurementInput, ListMeasurementsOptions } from './measurements.js';

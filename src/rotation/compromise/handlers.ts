@@ -17,7 +17,7 @@ import {
   revokeKingdomStep,
 } from './certificate-steps.js';
 import { assessEncryptionKeyStep, refuseRequisitionStep, removeEncryptionKeyStep, requestReencryptionStep } from './encryption-key-steps.js';
-import { reencryptEventGroupStep } from './reencrypt-steps.js';
+import { reencryptEventGroupStep, reencryptOpenRequestsStep } from './reencrypt-steps.js';
 import { replaceMeasurementStep } from './replace-measurement.js';
 import { reportStep } from './report.js';
 
@@ -38,6 +38,7 @@ const COMPROMISE_HANDLERS: Record<CompromiseStepType, StepHandler> = {
   'compromise.replace-measurement': replaceMeasurementStep,
   'compromise.refuse-requisition': refuseRequisitionStep,
   'compromise.report': reportStep,
+  'reencrypt.open-requests': reencryptOpenRequestsStep,
   'reencrypt.event-group': reencryptEventGroupStep,
 };
 
@@ -62,4 +63,4 @@ export const ENCRYPTION_KEY_COMPROMISE_HANDLERS: StepHandlers = {
   ),
 };
 
-export const REENCRYPTION_HANDLERS: StepHandlers = only('reencrypt.event-group', 'compromise.report');
+export const REENCRYPTION_HANDLERS: StepHandlers = only('reencrypt.open-requests', 'reencrypt.event-group', 'compromise.report');

@@ -25,6 +25,10 @@ export interface StepContext extends KingdomAccess {
   readonly journalId: string;
   /** Waits between rollout probes; tests shorten it. */
   readonly rolloutDelayMs?: number;
+  /** Progress of a step that works through many items: items done of those it knows of. */
+  readonly items?: (done: number, total: number) => void;
+  /** Test hook: SIGKILL after this page of a paged step (see faults.ts). */
+  readonly faultAfterPage?: number;
 }
 
 export interface StepHandler {

@@ -3,12 +3,16 @@
  * the process SIGKILL itself right after step n is recorded as done, and
  * `HALO_KEYS_FAULT_BEFORE_RECORD=n` right after step n has run but before it
  * is recorded, so tests can crash a journaled run at every point.
+ * `HALO_KEYS_FAULT_AFTER_PAGE=n` kills a step that works page by page
+ * (`reencrypt.open-requests`) after page n was updated at the Kingdom and
+ * recorded in the keyring, before its requests are closed.
  */
 import { RotationError } from '../errors.js';
 
 export interface FaultHooks {
   faultAfterStep?: number;
   faultBeforeRecord?: number;
+  faultAfterPage?: number;
 }
 
 /** Reads the fault-injection hooks from the environment (tests only). */
@@ -16,7 +20,12 @@ export function faultHooks(env: NodeJS.ProcessEnv = process.env): FaultHooks {
   const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
   const after = num(env.HALO_KEYS_FAULT_AFTER_STEP);
   const before = num(env.HALO_KEYS_FAULT_BEFORE_RECORD);
-  return { ...(after !== undefined ? { faultAfterStep: after } : {}), ...(before !== undefined ? { faultBeforeRecord: before } : {}) };
+  const page = num(env.HALO_KEYS_FAULT_AFTER_PAGE);
+  return {
+    ...(after !== undefined ? { faultAfterStep: after } : {}),
+    ...(before !== undefined ? { faultBeforeRecord: before } : {}),
+    ...(page !== undefined ? { faultAfterPage: page } : {}),
+  };
 }
 
 export function die(): never {

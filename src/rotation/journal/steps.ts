@@ -23,6 +23,8 @@ export interface StepOptions extends FaultHooks {
   onStep?: (step: JournalStep, phase: 'start' | 'done' | 'failed') => void;
   /** Progress: steps done of all the journal's, before the first pending step and after each. */
   onProgress?: (done: number, total: number) => void;
+  /** Progress inside a step that works through many items (re-encrypted EventGroups): items done of those it knows of. */
+  onItems?: (done: number, total: number) => void;
 }
 
 /** The handler of each step not yet done, all found before any runs (a journal this version cannot finish is left as it is). */
