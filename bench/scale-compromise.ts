@@ -2,7 +2,7 @@
  * The MeasurementConsumer's encryption key leaked, at production volume, end
  * to end with the operators' commands: the rehearsal's CMMS (a Kingdom
  * process, two DataProviders, an MC) with N EventGroups split between the
- * DataProviders and M measurements (a fifth of them ongoing), then as CLI
+ * DataProviders and M measurements (two fifths of them ongoing), then as CLI
  * processes the MC's `halo-keys compromise encryption-key` (key rotated,
  * re-encryption requests created, ongoing measurements replaced) and each
  * DataProvider's `halo-keys reencrypt event-groups`.
@@ -22,7 +22,8 @@
  * Sizes: HALO_KEYS_BENCH_EVENT_GROUPS (default 10000) and
  * HALO_KEYS_BENCH_MEASUREMENTS (default 1000), or --event-groups=N and
  * --measurements=M after the section name. The PostgreSQL server:
- * HALO_KEYS_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres).
+ * HALO_KEYS_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres);
+ * HALO_KEYS_BENCH_ENGINES=embedded (or postgresql) runs one engine only.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -223,7 +224,7 @@ async function scenario(engine: string, databaseUrl: string | undefined, eventGr
       ms: compromise.ms,
       kingdomKb: compromise.kingdomKb,
       cliKb: compromise.value.peakKb,
-      note: `${report.eventGroups.length} re-encryption requests, ${report.replacements.length} measurements replaced (${workload.measurements['awaiting-edp2'].count} ongoing)`,
+      note: `${report.eventGroups.length} re-encryption requests, ${report.replacements.length} measurements replaced (${workload.measurements['awaiting-edp1'].count + workload.measurements['awaiting-edp2'].count} ongoing)`,
     });
 
     const now = privateKeyset(mc, passphrase);
@@ -304,7 +305,8 @@ export async function run(): Promise<void> {
     { engine: 'embedded', open: async () => ({ drop: async () => {} }) },
     { engine: 'postgresql', open: () => throwawayDatabase(serverUrl) },
   ];
-  for (const { engine, open } of engines) {
+  const wanted = process.env.HALO_KEYS_BENCH_ENGINES?.split(',').map((e) => e.trim()) ?? engines.map((e) => e.engine);
+  for (const { engine, open } of engines.filter((e) => wanted.includes(e.engine))) {
     for (const size of sizes) {
       const db = await open();
       if (typeof db === 'string') {
@@ -321,6 +323,7 @@ export async function run(): Promise<void> {
     }
   }
   // The CLI's memory at the two sizes side by side: flat means it does not hold every item.
+  if (results.length === 0) return;
   console.log('\n### CLI peak RSS (VmHWM) by size');
   for (const engine of new Set(results.map((r) => r.engine))) {
     const mine = results.filter((r) => r.engine === engine);
