@@ -110,7 +110,7 @@ function* chunks(n: number, size: number): Generator<number[]> {
 }
 
 /** The reference id and plaintext metadata of EventGroup `i` (its DataProvider: edp1 for even i, edp2 for odd). */
-export function eventGroupMetadata(dataProvider: string, i: number) {
+function eventGroupMetadata(dataProvider: string, i: number) {
   return {
     referenceId: `eg-${i}`,
     metadata: create(EventGroup_MetadataSchema, {
