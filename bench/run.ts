@@ -16,9 +16,11 @@ const sections: Record<string, () => Promise<void>> = {
   rotation: async () => (await import('./rotation.js')).run(),
   reencrypt: async () => (await import('./reencrypt.js')).run(),
   'key-at-rest': async () => (await import('./key-at-rest.js')).run(),
+  'scale-compromise': async () => (await import('./scale-compromise.js')).run(),
 };
 
-const wanted = process.argv.slice(2);
+// Arguments of the form --name=value are a section's own (e.g. scale-compromise --event-groups=100000).
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 for (const [name, run] of Object.entries(sections)) {
   if (wanted.length && !wanted.includes(name)) continue;
   await run();

@@ -21,8 +21,11 @@ export interface CommandRun {
 /** Test hooks of the procedures: set only where a drill means to crash a run, never inherited. */
 const FAULT_HOOKS = ['HALO_KEYS_FAULT_AFTER_STEP', 'HALO_KEYS_FAULT_BEFORE_RECORD', 'HALO_KEYS_NOW'];
 
+/** What the runner keeps of each command: not its output, which a procedure at scale makes large. */
+export type CommandRecord = Pick<CommandRun, 'argv' | 'code' | 'signal' | 'ms'>;
+
 export class CommandRunner {
-  readonly log: CommandRun[] = [];
+  readonly log: CommandRecord[] = [];
   readonly #env: NodeJS.ProcessEnv;
 
   constructor(env: Record<string, string>, readonly cwd: string) {
@@ -43,7 +46,7 @@ export class CommandRunner {
       child.once('error', reject);
       child.once('close', (code, signal) => {
         const run = { argv: [file, ...args], code, signal, stdout, stderr, ms: Date.now() - started };
-        this.log.push(run);
+        this.log.push({ argv: run.argv, code, signal, ms: run.ms });
         resolve(run);
       });
     });
