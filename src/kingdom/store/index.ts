@@ -15,7 +15,8 @@ export type { CreateApiKeyInput, SetAkidPrincipalInput } from './auth.js';
 export type { ListCertificatesOptions, RevokeCertificateResult } from './certificates.js';
 export type {
   CreateEventGroupInput,
-  CreateReencryptionRequestInput,
+  CreateReencryptionRequestsInput,
+  CreatedReencryptionRequests,
   EventGroupFields,
   ListEventGroupsOptions,
   UpdateEventGroupInput,
