@@ -1,16 +1,18 @@
 /**
  * Long procedures killed part-way: `compromise encryption-key` (measurement
- * replacement) and `reencrypt event-groups`, each SIGKILLed after an item
- * has run but before the journal recorded it, then run again. The second run
- * resumes: no measurement is replaced twice and no EventGroup re-encrypted
- * twice (counted in the audit logs and at the Kingdom). Both runs report
- * progress on stderr as periodic `progress:` lines (stderr is not a
+ * replacement, more measurements than a page of ListMeasurements, all in one
+ * journal step) and `reencrypt event-groups`, each SIGKILLed after an item
+ * has taken effect but before it was recorded, then run again. The second run
+ * resumes: no measurement is replaced twice or missed and no EventGroup
+ * re-encrypted twice (counted in the audit logs and at the Kingdom). Both runs
+ * report progress on stderr as periodic `progress:` lines (stderr is not a
  * terminal here) while stdout holds only the --json document.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Measurement_State } from '../../src/gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import { listMeasurements } from '../../src/rotation/compromise/kingdom-calls.js';
 import { activeEntry } from '../../src/rotation/keyring.js';
 import { ensureBuilt, startKingdom, type KingdomProcess } from '../cli/kingdom-process.js';
@@ -18,7 +20,10 @@ import { configureCompromise, createEventGroup, createMeasurement, hk, newParty,
 import { scratch } from './fixtures.js';
 
 const EVENT_GROUPS = 12;
-const MEASUREMENTS = 6;
+/** More than one page (100) of ListMeasurements. */
+const MEASUREMENTS = 130;
+/** The replacement killed: on the second page. */
+const KILL_AT_ITEM = 105;
 
 const work = scratch('halo-resume-progress-');
 let kingdom: KingdomProcess;
@@ -52,11 +57,13 @@ function auditCounts(party: Party, action: string): Map<string, number> {
   return counts;
 }
 
-/** Every stderr line is a progress line of `label`, and there is at least one. */
-function progressLines(r: Run, label: string): string[] {
+/** Every stderr line is a progress line of one of `labels`, and there is at least one of each. */
+function progressLines(r: Run, ...labels: string[]): string[] {
   const lines = r.stderr.split('\n').filter((l) => l !== '');
   assert.ok(lines.length > 0, `progress on stderr:\n${r.stderr}`);
-  for (const l of lines) assert.match(l, new RegExp(`^progress: ${label} \\d+/\\d+ \\(\\d+ %\\)(, [\\d.]+/s(, ETA \\w+)?)?$`));
+  const pattern = new RegExp(`^progress: (${labels.join('|')}) \\d+/\\d+ \\(\\d+ %\\)(, [\\d.]+/s(, ETA \\w+)?)?$`);
+  for (const l of lines) assert.match(l, pattern);
+  for (const label of labels) assert.ok(lines.some((l) => l.startsWith(`progress: ${label} `)), `a ${label} line in:\n${r.stderr}`);
   return lines;
 }
 
@@ -69,25 +76,36 @@ function stepOf(args: string[], type: string, k: number): number {
 }
 
 describe('an interrupted long procedure resumes without redoing finished items, with progress on stderr only', () => {
-  it(`MC key compromise killed at the 3rd of ${MEASUREMENTS} replacements, then re-encryption killed at the 5th of ${EVENT_GROUPS} event groups`, async () => {
+  it(`MC key compromise killed at the ${KILL_AT_ITEM}th of ${MEASUREMENTS} replacements, then re-encryption killed at the 5th of ${EVENT_GROUPS} event groups`, async () => {
     for (let i = 0; i < EVENT_GROUPS; i++) await createEventGroup(dp, mc, `eg-${i}`);
     const olds = [];
     for (let i = 0; i < MEASUREMENTS; i++) olds.push(await createMeasurement(mc, [dp], `m-${i}`));
     const compromise = ['compromise', 'encryption-key', '--dir', mc.dir, '--key-id', String(activeEntry(mc.session().keyring, 'encryption')!.tinkKeyId)];
 
-    // Killed after the 3rd replacement was created and the old one cancelled, before the journal recorded it.
-    const killAt = stepOf(compromise, 'compromise.replace-measurement', 3);
-    const killed = hk(compromise, { HALO_KEYS_FAULT_BEFORE_RECORD: String(killAt) });
+    // One journal step for every measurement, however many.
+    const plan = JSON.parse(ok(hk([...compromise, '--dry-run', '--json']), 'dry run').stdout) as { steps: Array<{ type: string }> };
+    assert.equal(plan.steps.filter((s) => s.type === 'compromise.replace-measurements').length, 1);
+    assert.ok(!plan.steps.some((s) => s.type === 'compromise.replace-measurement'));
+
+    // Killed after the replacement of the 105th was created, before it was recorded and the old one cancelled.
+    const killed = hk(compromise, { HALO_KEYS_FAULT_AFTER_ITEM: String(KILL_AT_ITEM) });
     assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+    assert.equal(auditCounts(mc, 'measurement.create').size, KILL_AT_ITEM - 1, 'the items before the kill were recorded');
     const resumed = ok(hk([...compromise.slice(0, 4), '--json']), 'compromise resumed');
-    const result = JSON.parse(resumed.stdout) as { resumed: boolean };
+    const result = JSON.parse(resumed.stdout) as { resumed: boolean; steps: Array<{ type: string; result?: string }>; report: { counts: { replacements: number; replaced: number } } };
     assert.equal(result.resumed, true);
-    progressLines(resumed, 'compromise encryption-key: steps');
+    assert.match(result.steps.find((s) => s.type === 'compromise.replace-measurements')!.result ?? '', new RegExp(`, ${MEASUREMENTS} in all \\(${KILL_AT_ITEM - 1} before a restart\\)$`));
+    assert.deepEqual(result.report.counts, { replacements: MEASUREMENTS, replaced: MEASUREMENTS, eventGroups: EVENT_GROUPS, reencryptionRequests: { created: EVENT_GROUPS, open: EVENT_GROUPS } });
+    progressLines(resumed, 'compromise encryption-key: steps', 'compromise encryption-key: replace-measurements');
     const created = auditCounts(mc, 'measurement.create');
     assert.deepEqual([...created.keys()].sort(), olds.map((m) => m.name).sort(), 'every measurement replaced');
     assert.ok([...created.values()].every((c) => c === 1), `each replaced once: ${JSON.stringify([...created])}`);
     const all = await listMeasurements(mc.client(), mc.name);
     assert.equal(all.length, 2 * MEASUREMENTS, 'one replacement each at the Kingdom');
+    const cancelled = new Set(all.filter((m) => m.state === Measurement_State.CANCELLED).map((m) => m.name));
+    assert.deepEqual([...cancelled].sort(), olds.map((m) => m.name).sort(), 'every old one cancelled, no replacement cancelled');
+    const journal = readFileSync(join(mc.dir, 'journals', `${(JSON.parse(resumed.stdout) as { journalId: string }).journalId}.json`), 'utf8');
+    assert.ok(journal.length < 20_000, `the journal does not grow with the measurements: ${journal.length} bytes`);
 
     // The DataProvider answers the re-encryption requests; killed at the 5th group after UpdateEventGroup.
     const reencrypt = ['reencrypt', 'event-groups', '--dir', dp.dir];

@@ -25,6 +25,15 @@ export interface StepContext extends KingdomAccess {
   readonly journalId: string;
   /** Waits between rollout probes; tests shorten it. */
   readonly rolloutDelayMs?: number;
+  /** For a step that works through many items (one journal step for all of them). */
+  readonly items?: ItemHooks;
+}
+
+export interface ItemHooks {
+  /** Items done of those expected, after each. */
+  progress?(done: number, total: number): void;
+  /** Test hook: SIGKILL right after this run's n-th item took effect, before the step records it. */
+  readonly faultAfterItem?: number;
 }
 
 export interface StepHandler {
