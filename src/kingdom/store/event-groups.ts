@@ -338,7 +338,10 @@ const EXTERNAL_ID_SQL = `(((floor(random() * 2147483647)::bigint + 1) << 32) | (
  * compromised), set-based: one INSERT ... SELECT, whatever the number of
  * groups. A group with an open request for the key is counted, not given a
  * second. No group row is locked: a group re-encrypted meanwhile only gets a
- * request its DataProvider closes at once.
+ * request its DataProvider closes at once. The open requests are excluded with
+ * NOT IN (a hashed set, built once) rather than NOT EXISTS: without fresh
+ * statistics the planner probed the index by fingerprint alone for every
+ * group, quadratic in the groups.
  */
 export async function createMetadataReencryptionRequests(
   ctx: WriteContext,
@@ -363,9 +366,8 @@ export async function createMetadataReencryptionRequests(
           WHERE eg.measurement_consumer_id = $1 AND eg.state = 'ACTIVE'
             AND eg.encrypted_metadata IS NOT NULL AND eg.measurement_consumer_public_key IS NOT NULL
             AND sha256(eg.measurement_consumer_public_key) = $2
-            AND NOT EXISTS (SELECT 1 FROM event_group_metadata_reencryption_requests rr
-                             WHERE rr.event_group_id = eg.event_group_id
-                               AND rr.measurement_consumer_key_fingerprint = $2 AND rr.state = 'OPEN')
+            AND eg.event_group_id NOT IN (SELECT rr.event_group_id FROM event_group_metadata_reencryption_requests rr
+                                           WHERE rr.measurement_consumer_key_fingerprint = $2 AND rr.state = 'OPEN')
          ON CONFLICT DO NOTHING
          RETURNING external_request_id, event_group_id)
        SELECT i.external_request_id, dp.external_id AS dp_external_id, eg.external_event_group_id
