@@ -49,6 +49,7 @@ import { die } from '../journal/faults.js';
 import type { KeyringSession } from '../session.js';
 import type { KingdomClient } from '../../client/index.js';
 import type { Certificate } from '../../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
+import type { SigningKey } from '../../pki/index.js';
 import { nonceHash, randomNonce } from '../../api/index.js';
 import { measurementKeyBytes } from './encryption-key-steps.js';
 import { carriesKey } from './keys.js';
@@ -91,13 +92,18 @@ function ownRequisitionSpec(dir: string, hash: Uint8Array): RequisitionSpec {
   return spec;
 }
 
-/** What replacing many measurements looks up once: certificates and the DataProviders' verified keys. */
+/**
+ * What replacing many measurements looks up once: certificates, the
+ * DataProviders' verified keys, and the signing key (decrypting it runs the
+ * passphrase KDF, by far the largest cost of a replacement).
+ */
 interface LookupCache {
   certificates: Map<string, Promise<Certificate>>;
   peers: Map<string, Promise<PeerKey>>;
+  signingKeys: Map<string, SigningKey>;
 }
 
-const noCache = (): LookupCache => ({ certificates: new Map(), peers: new Map() });
+const noCache = (): LookupCache => ({ certificates: new Map(), peers: new Map(), signingKeys: new Map() });
 
 function cached<T>(map: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
   let hit = map.get(key);
@@ -136,7 +142,11 @@ async function createReplacement(
   const keyset = s.material.loadEncryptionKeyset(s.keyring.encryptionKeyset);
   if (keyset.primaryKeyId === compromisedKeyId) throw new RotationError('PRECONDITION_FAILED', 'the compromised key is still primary; the rotation did not complete');
   const newKey = create(AnySchema, { typeUrl: typeUrlOf(EncryptionPublicKeySchema), value: encryptionPublicKeyBytes(keyset) });
-  const signingKey = s.signingKey(signing);
+  let signingKey = cache.signingKeys.get(signing.id);
+  if (!signingKey) {
+    signingKey = s.signingKey(signing);
+    cache.signingKeys.set(signing.id, signingKey);
+  }
   const hashes = new Map<string, Uint8Array>();
   const entries = [];
   for (const e of old.dataProviders) {
@@ -210,7 +220,9 @@ export const replaceMeasurementsStep: StepHandler = {
     const expected = Number(step.args?.expected ?? 0);
     const client = ctx.client();
     const cache = noCache();
-    const handled = replacementOutcomes(s, ctx.journalId).size;
+    // Measurements with an outcome already (a crash can come between recording one and cancelling it): counted once.
+    const outcomes = new Set(replacementOutcomes(s, ctx.journalId).keys());
+    const handled = outcomes.size;
     let done = handled;
     let created = 0;
     let thisRun = 0;
@@ -235,7 +247,7 @@ export const replaceMeasurementsStep: StepHandler = {
           s.record({ action: 'measurement.cancel', resource: old.name, after: { replacedBy: replacement.name }, outcome: 'ok', detail: 'its results would be encrypted to a compromised key' });
         }
         created += 1;
-        done += 1;
+        if (!outcomes.has(old.name)) done += 1;
         progress();
       }
     }
