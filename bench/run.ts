@@ -12,7 +12,9 @@ const sections: Record<string, () => Promise<void>> = {
   'kingdom-store': async () => (await import('./kingdom-store.js')).run(),
   'kingdom-attacks': async () => (await import('./kingdom-attacks.js')).run(),
   'kingdom-memory': async () => (await import('./kingdom-memory.js')).run(),
+  'scale-pages': async () => (await import('./scale-pages.js')).run(),
   rotation: async () => (await import('./rotation.js')).run(),
+  reencrypt: async () => (await import('./reencrypt.js')).run(),
   'key-at-rest': async () => (await import('./key-at-rest.js')).run(),
 };
 

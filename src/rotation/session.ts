@@ -82,6 +82,11 @@ export class KeyringSession {
     this.audit.append(record);
   }
 
+  /** Several audit entries written together with one fsync (one per item of a page of work). */
+  recordAll(records: readonly AuditRecord[]): void {
+    this.audit.appendAll(records);
+  }
+
   /**
    * Checks the passphrase by decrypting one private key (an active one when
    * there is one), so a wrong passphrase is found before a journal starts,

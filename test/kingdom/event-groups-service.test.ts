@@ -4,7 +4,7 @@
 // test MC's among them) and decrypted on the MC's side.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { clone, create, toBinary } from '@bufbuild/protobuf';
+import { clone, create, equals, toBinary } from '@bufbuild/protobuf';
 import { DurationSchema, anyPack, anyUnpack } from '@bufbuild/protobuf/wkt';
 import { Code, type Client } from '@connectrpc/connect';
 import { decryptMessage, encryptMessage } from '../../src/crypto/encrypted-message.js';
@@ -478,5 +478,121 @@ describe('EventGroupMetadataReencryption service', () => {
     assert.equal(new Set(open.map((r) => r.name)).size, groupCount, 'distinct names');
     const again = await reencryption.createMetadataReencryptionRequests({ parent: many.name, key: { case: 'measurementConsumerKeyFingerprint', value: fingerprint } }, many.apiKey);
     assert.deepEqual([again.createdCount, again.openCount], [0, groupCount]);
+  });
+});
+
+describe('EventGroupMetadataReencryption paging and batch close', () => {
+  let kingdom: TestKingdom;
+  let mc: MeasurementConsumerParticipant;
+  let dpA: Participant;
+  let dpB: Participant;
+  let eventGroups: Client<typeof EventGroups>;
+  let reencryption: Client<typeof EventGroupMetadataReencryption>;
+  const newPublic = publicKeyset(generateKeyset());
+
+  before(async () => {
+    kingdom = await openTestKingdom('strict');
+    mc = await freshMeasurementConsumer(kingdom, 'paging-mc');
+    dpA = await freshDataProvider(kingdom, 'paging-dp-a');
+    dpB = await freshDataProvider(kingdom, 'paging-dp-b');
+    eventGroups = kingdom.client(EventGroups);
+    reencryption = kingdom.client(EventGroupMetadataReencryption);
+    for (const [dp, n] of [[dpA, 7], [dpB, 2]] as const) {
+      for (let i = 0; i < n; i++) await eventGroups.createEventGroup({ parent: dp.name, eventGroup: eventGroupFor(mc, mc.encryptionPublicKeyset, `${dp === dpA ? 'a' : 'b'}${i}`) }, dp.mtls);
+    }
+    const created = await reencryption.createMetadataReencryptionRequests(
+      { parent: mc.name, key: { case: 'measurementConsumerKeyFingerprint', value: keyFingerprint(mc.encryptionPublicKey) } },
+      mc.apiKey,
+    );
+    assert.equal(created.createdCount, 9);
+  });
+  after(async () => {
+    await kingdom.close();
+  });
+
+  /** The DataProvider's update of a group to the MC's new key (as its tooling does from its plaintext). */
+  async function reencrypt(dp: Participant, eventGroup: string): Promise<void> {
+    const current = await eventGroups.getEventGroup({ name: eventGroup }, dp.mtls);
+    const replacement = clone(EventGroupSchema, current);
+    replacement.measurementConsumerPublicKey = encryptionPublicKeyAny(encryptionPublicKeyBytes(newPublic));
+    replacement.signedMeasurementConsumerPublicKey = undefined;
+    replacement.encryptedMetadata = encryptMessage(newPublic, EventGroup_MetadataSchema, metadataFor(current.eventGroupReferenceId));
+    replacement.serializedEncryptedMetadata = new Uint8Array();
+    await eventGroups.updateEventGroup({ eventGroup: replacement }, dp.mtls);
+  }
+
+  it('pages the open requests oldest first, with the count on the first page, none skipped when one closes meanwhile', async () => {
+    const all = (await reencryption.listMetadataReencryptionRequests({ parent: dpA.name, pageSize: 1000 }, dpA.mtls)).requests;
+    assert.equal(all.length, 7);
+    const first = await reencryption.listMetadataReencryptionRequests({ parent: dpA.name, pageSize: 3 }, dpA.mtls);
+    assert.deepEqual(first.requests.map((r) => r.name), all.slice(0, 3).map((r) => r.name));
+    assert.equal(first.totalSize, 7);
+    assert.notEqual(first.nextPageToken, '');
+    // The first request of the next page closes before it is listed: the page starts after it, nothing else is lost.
+    await reencrypt(dpA, all[3]!.eventGroup);
+    await reencryption.closeMetadataReencryptionRequest({ name: all[3]!.name }, dpA.mtls);
+    const second = await reencryption.listMetadataReencryptionRequests({ parent: dpA.name, pageSize: 3, pageToken: first.nextPageToken }, dpA.mtls);
+    assert.deepEqual(second.requests.map((r) => r.name), all.slice(4, 7).map((r) => r.name));
+    assert.equal(second.totalSize, 0, 'the count is on the first page only');
+    assert.equal(second.nextPageToken, '', 'the last page');
+    for (const r of [...first.requests, ...second.requests]) {
+      assert.equal(r.measurementConsumer, mc.name);
+      assert.equal(r.state, MetadataReencryptionRequest_State.OPEN);
+    }
+    assert.deepEqual(first.eventGroups, [], 'EventGroups only when asked for');
+    // With the EventGroups: each request's, as GetEventGroup shows it, in the order of the requests.
+    const withGroups = await reencryption.listMetadataReencryptionRequests({ parent: dpA.name, pageSize: 3, includeEventGroups: true }, dpA.mtls);
+    assert.deepEqual(withGroups.eventGroups.map((g) => g.name), withGroups.requests.map((r) => r.eventGroup));
+    for (const g of withGroups.eventGroups) assert.ok(equals(EventGroupSchema, g, await eventGroups.getEventGroup({ name: g.name }, dpA.mtls)), `${g.name} as GetEventGroup shows it`);
+    await rejectsWith(reencryption.listMetadataReencryptionRequests({ parent: dpA.name, pageToken: withGroups.nextPageToken }, dpA.mtls), Code.InvalidArgument, 'PAGE_TOKEN_MISMATCH');
+    // A token is bound to its parent and must be one this server wrote.
+    await rejectsWith(reencryption.listMetadataReencryptionRequests({ parent: dpB.name, pageToken: first.nextPageToken }, dpB.mtls), Code.InvalidArgument, 'PAGE_TOKEN_MISMATCH');
+    await rejectsWith(reencryption.listMetadataReencryptionRequests({ parent: dpA.name, pageToken: 'not a token' }, dpA.mtls), Code.InvalidArgument, 'INVALID_PAGE_TOKEN');
+    await rejectsWith(reencryption.listMetadataReencryptionRequests({ parent: dpA.name, pageSize: -1 }, dpA.mtls), Code.InvalidArgument, 'INVALID_PAGE_SIZE');
+  });
+
+  it("refuses to batch-close another DataProvider's requests, and unauthenticated or MC callers, changing nothing", async () => {
+    const a = (await reencryption.listMetadataReencryptionRequests({ parent: dpA.name }, dpA.mtls)).requests;
+    for (const r of a.slice(0, 2)) await reencrypt(dpA, r.eventGroup);
+    const names = a.slice(0, 2).map((r) => r.name);
+    const before = await auditDigest(kingdom);
+    // dpB names dpA as the parent; dpB names itself as the parent but lists dpA's requests; the MC; nobody.
+    await rejectsWith(reencryption.batchCloseMetadataReencryptionRequests({ parent: dpA.name, names }, dpB.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(reencryption.batchCloseMetadataReencryptionRequests({ parent: dpB.name, names }, dpB.mtls), Code.InvalidArgument, 'INVALID_FIELD_VALUE');
+    await rejectsWith(reencryption.batchCloseMetadataReencryptionRequests({ parent: dpA.name, names }, mc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(reencryption.batchCloseMetadataReencryptionRequests({ parent: dpA.name, names }, {} as { headers: Record<string, string> }), Code.Unauthenticated, 'UNAUTHENTICATED');
+    // A name under dpB's parent whose request id is dpA's: not found, not closed.
+    const b = (await reencryption.listMetadataReencryptionRequests({ parent: dpB.name }, dpB.mtls)).requests[0]!;
+    const forged = `${b.eventGroup}/metadataReencryptionRequests/${names[0]!.split('/').at(-1)}`;
+    await rejectsWith(reencryption.batchCloseMetadataReencryptionRequests({ parent: dpB.name, names: [forged] }, dpB.mtls), Code.NotFound, 'EVENT_GROUP_METADATA_REENCRYPTION_REQUEST_NOT_FOUND');
+    await rejectsWith(reencryption.batchCloseMetadataReencryptionRequests({ parent: dpA.name, names: [] }, dpA.mtls), Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET');
+    await rejectsWith(reencryption.batchCloseMetadataReencryptionRequests({ parent: dpA.name, names: [names[0]!, names[0]!] }, dpA.mtls), Code.InvalidArgument, 'INVALID_FIELD_VALUE');
+    await rejectsWith(reencryption.batchCloseMetadataReencryptionRequests({ parent: dpA.name, names: ['dataProviders/x'] }, dpA.mtls), Code.InvalidArgument, 'INVALID_RESOURCE_NAME');
+    assert.equal(await auditDigest(kingdom), before);
+    const still = (await reencryption.listMetadataReencryptionRequests({ parent: dpA.name }, dpA.mtls)).requests.map((r) => r.name);
+    for (const n of names) assert.ok(still.includes(n), `${n} still open`);
+  });
+
+  it('closes all of a batch or none: one group still encrypted to the leaked key fails the whole batch', async () => {
+    const open = (await reencryption.listMetadataReencryptionRequests({ parent: dpA.name }, dpA.mtls)).requests;
+    // The first two were re-encrypted above; the third was not.
+    const batch = open.slice(0, 3).map((r) => r.name);
+    const before = await auditDigest(kingdom);
+    await rejectsWith(reencryption.batchCloseMetadataReencryptionRequests({ parent: dpA.name, names: batch }, dpA.mtls), Code.FailedPrecondition, 'EVENT_GROUP_METADATA_NOT_REENCRYPTED');
+    assert.equal(await auditDigest(kingdom), before);
+    assert.equal((await reencryption.listMetadataReencryptionRequests({ parent: dpA.name }, dpA.mtls)).requests.length, open.length, 'none closed');
+
+    await reencrypt(dpA, open[2]!.eventGroup);
+    const closed = await reencryption.batchCloseMetadataReencryptionRequests({ parent: dpA.name, names: batch }, dpA.mtls);
+    assert.deepEqual(closed.requests.map((r) => r.name), batch);
+    assert.ok(closed.requests.every((r) => r.state === MetadataReencryptionRequest_State.CLOSED && r.closeTime));
+    assert.deepEqual((await reencryption.listMetadataReencryptionRequests({ parent: dpA.name }, dpA.mtls)).requests.map((r) => r.name), open.slice(3).map((r) => r.name));
+    // Again: returned unchanged, nothing recorded.
+    const digest = await auditDigest(kingdom);
+    const again = await reencryption.batchCloseMetadataReencryptionRequests({ parent: dpA.name, names: batch }, dpA.mtls);
+    assert.deepEqual(again.requests.map((r) => r.closeTime), closed.requests.map((r) => r.closeTime));
+    assert.equal(await auditDigest(kingdom), digest);
+    const entries = await kingdom.store.exportAudit();
+    assert.equal(entries.filter((e) => e.action === 'CloseMetadataReencryptionRequest').length, 4, 'one entry per request closed');
   });
 });

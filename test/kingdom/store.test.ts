@@ -845,8 +845,9 @@ function storeSuite(name: string, makeBackend: () => Promise<Backend>): void {
       assert.equal(req.externalEventGroupId, eg.externalEventGroupId);
       assert.deepEqual(req.measurementConsumerKeyFingerprint, fingerprint);
       assert.deepEqual((await store.listOpenMetadataReencryptionRequests(dpId)).map((r) => r.externalRequestId), [req.externalRequestId]);
-      const closed = await store.closeMetadataReencryptionRequest({ actor: 'dp', dataProviderId: dpId, externalRequestId: req.externalRequestId });
-      assert.equal(closed.state, 'CLOSED');
+      const [closed] = await store.closeMetadataReencryptionRequests({ actor: 'dp', dataProviderId: dpId, requests: [{ externalRequestId: req.externalRequestId, externalEventGroupId: eg.externalEventGroupId }] });
+      assert.equal(closed?.state, 'CLOSED');
+      assert.equal(closed?.measurementConsumerId, mcId);
       assert.deepEqual(await store.listOpenMetadataReencryptionRequests(dpId), []);
 
       const deleted = await store.deleteEventGroup({ actor: 'dp', dataProviderId: dpId, externalEventGroupId: eg.externalEventGroupId });

@@ -95,6 +95,30 @@ describe('audit log', () => {
     assert.equal(verify().ok, false);
   });
 
+  it('appends a batch with one write that chains like single appends, and tolerates a crash before the anchor moved', () => {
+    const single = lines();
+    const batch = log.appendAll([
+      { action: 'page.0', resource: 'g0', outcome: 'ok' },
+      { action: 'page.1', resource: 'g1', outcome: 'ok' },
+      { action: 'page.2', resource: 'g2', outcome: 'ok' },
+    ]);
+    assert.deepEqual(batch.map((e) => e.seq), [6, 7, 8]);
+    assert.deepEqual(lines().slice(0, 5), single, 'earlier entries untouched');
+    assert.deepEqual(verify(), { ok: true, entries: 8, head: batch[2]!.hash, problems: [], unanchored: 0 });
+    // A crash after the batch was written but before the anchor moved: the anchor announced it.
+    const announced = JSON.stringify({ seq: 5, hash: single.map((l) => JSON.parse(l).hash as string)[4], pending: 3 });
+    writeFileSync(join(dir, AUDIT_FILES.anchor), `${announced}\n`);
+    assert.equal(verify().ok, true);
+    assert.equal(verify().unanchored, 3);
+    // Without the announcement three unanchored entries are entries appended outside halo-keys.
+    writeFileSync(join(dir, AUDIT_FILES.anchor), `${JSON.stringify({ seq: 5, hash: JSON.parse(single[4]!).hash })}\n`);
+    assert.equal(verify().ok, false);
+    // The next append (a new process) continues the chain and anchors it again.
+    new AuditLog(dir, { clock, participant: () => 'x', actor: 'other' }).append({ action: 'after', outcome: 'ok' });
+    assert.equal(verify().ok, true);
+    assert.equal(verify().entries, 9);
+  });
+
   it('exports JSON entries since a time and RFC 4180 CSV', () => {
     const all = log.entries();
     const since = selectEntries(all, { since: new Date(all[3]!.time) });

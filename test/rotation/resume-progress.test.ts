@@ -1,12 +1,14 @@
 /**
  * Long procedures killed part-way: `compromise encryption-key` (measurement
- * replacement, more measurements than a page of ListMeasurements, all in one
- * journal step) and `reencrypt event-groups`, each SIGKILLed after an item
- * has taken effect but before it was recorded, then run again. The second run
- * resumes: no measurement is replaced twice or missed and no EventGroup
- * re-encrypted twice (counted in the audit logs and at the Kingdom). Both runs
- * report progress on stderr as periodic `progress:` lines (stderr is not a
- * terminal here) while stdout holds only the --json document.
+ * replacement: more measurements than a page of ListMeasurements, all in one
+ * journal step) SIGKILLed after an item took effect but before it was
+ * recorded, and `reencrypt event-groups` (one step, page by page)
+ * SIGKILLed after its 2nd page was re-encrypted and recorded but before the
+ * page's requests were closed, then run again. The second run resumes: no
+ * measurement is replaced twice or missed and no EventGroup re-encrypted
+ * twice (counted in the audit logs and at the Kingdom). Both runs report
+ * progress on stderr as periodic `progress:` lines (stderr is not a terminal
+ * here) while stdout holds only the --json document.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -16,10 +18,12 @@ import { Measurement_State } from '../../src/gen/wfa/measurement/api/v2alpha/mea
 import { listMeasurements } from '../../src/rotation/compromise/kingdom-calls.js';
 import { activeEntry } from '../../src/rotation/keyring.js';
 import { ensureBuilt, startKingdom, type KingdomProcess } from '../cli/kingdom-process.js';
-import { configureCompromise, createEventGroup, createMeasurement, hk, newParty, ok, type Party, type Run } from './compromise-fixtures.js';
+import { configureCompromise, createEventGroup, createMeasurement, hk, newParty, ok, publishedKeyBytes, type Party, type Run } from './compromise-fixtures.js';
+import { hex } from '../../src/lib/bytes.js';
 import { scratch } from './fixtures.js';
 
-const EVENT_GROUPS = 12;
+// More than two pages of re-encryption requests (50 a page).
+const EVENT_GROUPS = 120;
 /** More than one page (100) of ListMeasurements. */
 const MEASUREMENTS = 130;
 /** The replacement killed: on the second page. */
@@ -57,14 +61,16 @@ function auditCounts(party: Party, action: string): Map<string, number> {
   return counts;
 }
 
-/** Every stderr line is a progress line of one of `labels`, and there is at least one of each. */
-function progressLines(r: Run, ...labels: string[]): string[] {
+/** Every stderr line is a progress line of one of `labels`; returns those of each label, and there is at least one of each. */
+function progressLines(r: Run, ...labels: string[]): string[][] {
   const lines = r.stderr.split('\n').filter((l) => l !== '');
-  assert.ok(lines.length > 0, `progress on stderr:\n${r.stderr}`);
   const pattern = new RegExp(`^progress: (${labels.join('|')}) \\d+/\\d+ \\(\\d+ %\\)(, [\\d.]+/s(, ETA \\w+)?)?$`);
   for (const l of lines) assert.match(l, pattern);
-  for (const label of labels) assert.ok(lines.some((l) => l.startsWith(`progress: ${label} `)), `a ${label} line in:\n${r.stderr}`);
-  return lines;
+  return labels.map((label) => {
+    const mine = lines.filter((l) => l.startsWith(`progress: ${label} `));
+    assert.ok(mine.length > 0, `progress of ${label} on stderr:\n${r.stderr}`);
+    return mine;
+  });
 }
 
 /** The n of the k-th planned step of `type` (1-based k). */
@@ -76,16 +82,16 @@ function stepOf(args: string[], type: string, k: number): number {
 }
 
 describe('an interrupted long procedure resumes without redoing finished items, with progress on stderr only', () => {
-  it(`MC key compromise killed at the ${KILL_AT_ITEM}th of ${MEASUREMENTS} replacements, then re-encryption killed at the 5th of ${EVENT_GROUPS} event groups`, async () => {
+  it(`MC key compromise killed at the ${KILL_AT_ITEM}th of ${MEASUREMENTS} replacements, then re-encryption of ${EVENT_GROUPS} event groups killed after its 2nd page`, async () => {
     for (let i = 0; i < EVENT_GROUPS; i++) await createEventGroup(dp, mc, `eg-${i}`);
     const olds = [];
     for (let i = 0; i < MEASUREMENTS; i++) olds.push(await createMeasurement(mc, [dp], `m-${i}`));
     const compromise = ['compromise', 'encryption-key', '--dir', mc.dir, '--key-id', String(activeEntry(mc.session().keyring, 'encryption')!.tinkKeyId)];
 
     // One journal step for every measurement, however many.
-    const plan = JSON.parse(ok(hk([...compromise, '--dry-run', '--json']), 'dry run').stdout) as { steps: Array<{ type: string }> };
-    assert.equal(plan.steps.filter((s) => s.type === 'compromise.replace-measurements').length, 1);
-    assert.ok(!plan.steps.some((s) => s.type === 'compromise.replace-measurement'));
+    const mcPlan = JSON.parse(ok(hk([...compromise, '--dry-run', '--json']), 'dry run').stdout) as { steps: Array<{ type: string }> };
+    assert.equal(mcPlan.steps.filter((s) => s.type === 'compromise.replace-measurements').length, 1);
+    assert.ok(!mcPlan.steps.some((s) => s.type === 'compromise.replace-measurement'));
 
     // Killed after the replacement of the 105th was created, before it was recorded and the old one cancelled.
     const killed = hk(compromise, { HALO_KEYS_FAULT_AFTER_ITEM: String(KILL_AT_ITEM) });
@@ -107,21 +113,38 @@ describe('an interrupted long procedure resumes without redoing finished items, 
     const journal = readFileSync(join(mc.dir, 'journals', `${(JSON.parse(resumed.stdout) as { journalId: string }).journalId}.json`), 'utf8');
     assert.ok(journal.length < 20_000, `the journal does not grow with the measurements: ${journal.length} bytes`);
 
-    // The DataProvider answers the re-encryption requests; killed at the 5th group after UpdateEventGroup.
+    // The DataProvider answers the re-encryption requests; killed after the 2nd page was updated and recorded, before its close.
     const reencrypt = ['reencrypt', 'event-groups', '--dir', dp.dir];
-    const at = stepOf(reencrypt, 'reencrypt.event-group', 5);
-    const first = hk(reencrypt, { HALO_KEYS_FAULT_BEFORE_RECORD: String(at) });
+    const plan = JSON.parse(ok(hk([...reencrypt, '--dry-run', '--json']), 'dry run').stdout) as { summary: string; steps: Array<{ type: string }> };
+    assert.deepEqual(plan.steps.map((x) => x.type), ['reencrypt.open-requests', 'compromise.report'], 'one step for all requests, whatever their number');
+    assert.match(plan.summary, new RegExp(`^${EVENT_GROUPS} open metadata re-encryption request`));
+    const first = hk(reencrypt, { HALO_KEYS_FAULT_AFTER_PAGE: '2' });
     assert.equal(first.signal, 'SIGKILL', first.stderr);
     const before = auditCounts(dp, 'event-group.reencrypt');
-    assert.equal(before.size, 5, 'five groups re-encrypted before the kill');
+    assert.ok(before.size >= 50 && before.size < EVENT_GROUPS, `the 2nd page (at least) re-encrypted before the kill, not all: ${before.size}`);
+    const stillOpen = (await dp.client().metadataReencryption.listMetadataReencryptionRequests({ parent: dp.name, pageSize: 1000 })).requests;
+    assert.ok(stillOpen.length >= 50, `the killed page's requests are still open: ${stillOpen.length}`);
+    ok(hk(['audit', 'verify', '--dir', dp.dir]), 'audit verify after the kill');
+
     const second = ok(hk([...reencrypt, '--json']), 'reencrypt resumed');
-    assert.equal((JSON.parse(second.stdout) as { resumed: boolean }).resumed, true, 'stdout is the JSON document alone');
-    const lines = progressLines(second, 'reencrypt event-groups: steps');
-    assert.match(lines.at(-1)!, new RegExp(`steps (\\d+)/\\1 \\(100 %\\)`), 'the last line: every step done');
+    const answered = JSON.parse(second.stdout) as { resumed: boolean; report: { eventGroups: Array<{ eventGroup: string; reencrypted: boolean; detail: string }> } };
+    assert.equal(answered.resumed, true, 'stdout is the JSON document alone');
+    const [steps, items] = progressLines(second, 'reencrypt event-groups: steps', 'reencrypt event-groups: event groups');
+    assert.match(steps!.at(-1)!, /steps (\d+)\/\1 \(100 %\)/, 'the last line: every step done');
+    assert.match(items!.at(-1)!, new RegExp(`event groups ${stillOpen.length}/${stillOpen.length} \\(100 %\\)`), 'the resumed run counts what was still open');
     const counts = auditCounts(dp, 'event-group.reencrypt');
-    assert.equal(counts.size, EVENT_GROUPS, 'every group re-encrypted');
-    assert.ok([...counts.values()].every((c) => c === 1), `each re-encrypted once: ${JSON.stringify([...counts])}`);
-    assert.equal(auditCounts(dp, 'reencryption-request.close').size, EVENT_GROUPS);
+    assert.ok([...counts.values()].every((c) => c === 1), `none re-encrypted twice: ${JSON.stringify([...counts].filter(([, c]) => c > 1))}`);
+    // Each group has its entry: re-encrypted, or (updated by the killed run after its last record) found re-encrypted and closed.
+    const closedOnly = auditCounts(dp, 'reencryption-request.close');
+    const groups = await dp.client().eventGroups.listEventGroups({ parent: dp.name, pageSize: 1000 });
+    assert.equal(groups.eventGroups.length, EVENT_GROUPS);
+    const newKey = publishedKeyBytes(mc);
+    for (const eg of groups.eventGroups) {
+      assert.equal(hex(eg.measurementConsumerPublicKey!.value), hex(newKey), `${eg.name} is encrypted to the MC's new key`);
+      assert.ok(counts.has(eg.name) || [...closedOnly.keys()].some((r) => r.startsWith(`${eg.name}/`)), `${eg.name} has its audit entry`);
+    }
+    assert.equal(answered.report.eventGroups.length, EVENT_GROUPS, 'the report lists each group once');
+    assert.ok(answered.report.eventGroups.every((e) => e.reencrypted), JSON.stringify(answered.report.eventGroups.filter((e) => !e.reencrypted)));
     assert.deepEqual((await dp.client().metadataReencryption.listMetadataReencryptionRequests({ parent: dp.name })).requests, []);
     ok(hk(['audit', 'verify', '--dir', dp.dir]), 'audit verify');
   });

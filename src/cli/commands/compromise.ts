@@ -28,23 +28,15 @@ export function addProcedureOptions(cmd: Command): Command {
 
 /**
  * Options of runProcedure from the flags: fault hooks from the environment,
- * progress on stderr (steps done, rate, ETA; items done within a step that works
- * through many), and unless --json a line per step on stdout.
+ * progress on stderr (steps done, rate, ETA; with `itemLabel`, also the items
+ * of a step that works through many), and unless --json a line per step on stdout.
  */
-export async function procedureOptions(flags: ProcedureFlags, label: string): Promise<ProcedureOptions> {
+export async function procedureOptions(flags: ProcedureFlags, label: string, itemLabel?: string): Promise<ProcedureOptions> {
   const { faultHooks } = await import('../../rotation/journal/faults.js');
   const { Progress } = await import('../progress.js');
   const progress = new Progress(label);
-  // A step working through many items (measurement replacement) has a progress line of its own.
-  let items: { step: number; progress: InstanceType<typeof Progress> } | undefined;
-  const endItems = () => {
-    items?.progress.end();
-    items = undefined;
-  };
-  const line = (text: string) => {
-    endItems();
-    progress.around(() => process.stdout.write(text));
-  };
+  const items = itemLabel ? new Progress(itemLabel) : undefined;
+  const line = (text: string) => progress.around(() => process.stdout.write(text));
   return {
     ...(flags.dryRun ? { dryRun: true } : {}),
     ...(flags.resume ? { resume: true } : {}),
@@ -55,18 +47,19 @@ export async function procedureOptions(flags: ProcedureFlags, label: string): Pr
       progress.update(done, total);
       if (done === total) progress.end();
     },
-    onItems: (step, done, total) => {
-      if (items?.step !== step.n) {
-        endItems();
-        items = { step: step.n, progress: new Progress(`${label.replace(/: steps$/, '')}: ${step.type.slice(step.type.indexOf('.') + 1)}`) };
-      }
-      items.progress.update(done, total);
-    },
+    ...(items
+      ? {
+          onItems: (done: number, total: number) => {
+            items.update(done, total);
+            if (done === total) items.end();
+          },
+        }
+      : {}),
     onStep: (step, phase) => {
-      if (phase !== 'start') endItems();
       if (phase === 'done' && !flags.json) line(`${String(step.n).padStart(2)}. ${step.type.padEnd(32)} ${step.result ?? ''}\n`);
       if (phase === 'failed') {
         if (!flags.json) line(`${String(step.n).padStart(2)}. ${step.type.padEnd(32)} FAILED\n`);
+        items?.end();
         progress.end();
       }
     },
@@ -199,7 +192,7 @@ Examples:
           settings,
           ...(flags.report ? { reportFile: flags.report } : {}),
         }),
-      await procedureOptions(flags, 'compromise encryption-key: steps'),
+      await procedureOptions(flags, 'compromise encryption-key: steps', 'compromise encryption-key: replace-measurements'),
     );
     await printResult(flags, result);
   });

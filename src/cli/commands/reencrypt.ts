@@ -1,9 +1,10 @@
 /**
  * `halo-keys reencrypt event-groups`: run by a DataProvider after a
- * MeasurementConsumer's encryption key leaked. Each open re-encryption
- * request is one journaled step: verify the MC's new key against its root,
- * encrypt the DataProvider's own plaintext metadata to it, UpdateEventGroup,
- * close the request.
+ * MeasurementConsumer's encryption key leaked. One journaled step answers
+ * every open re-encryption request, page by page: verify each MC's new key
+ * against its root (once), encrypt the DataProvider's own plaintext metadata
+ * to it, BatchUpdateEventGroups, close the page's requests. Progress (event
+ * groups done, rate, ETA) on stderr; a killed run resumes where it stopped.
  */
 import type { Command } from 'commander';
 import { type ProcedureFlags, addProcedureOptions, printResult, procedureOptions } from './compromise.js';
@@ -31,7 +32,7 @@ export function registerReencryptCommands(program: Command): void {
       session,
       'reencrypt.event-groups',
       async (env) => planReencryption(session, env.client(), { settings, ...(flags.report ? { reportFile: flags.report } : {}) }),
-      await procedureOptions(flags, 'reencrypt event-groups: steps'),
+      await procedureOptions(flags, 'reencrypt event-groups: steps', 'reencrypt event-groups: event groups'),
     );
     await printResult(flags, result);
   });

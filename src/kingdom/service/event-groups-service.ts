@@ -175,14 +175,19 @@ export function eventGroupsService(services: KingdomServices) {
    * A changed group's store input; `authorize` sees its key before anything
    * else is read. `entity_key`, once set, never changes.
    */
-  async function updateInput(eg: EventGroup | undefined, field: string, authorize: (key: CanonicalEventGroupKey, name: string) => void) {
+  async function updateInput(
+    eg: EventGroup | undefined,
+    field: string,
+    authorize: (key: CanonicalEventGroupKey, name: string) => void,
+    known?: ReadonlyMap<bigint, EventGroupRecord>,
+  ) {
     if (eg === undefined) requiredField(field);
     const key = requireCanonicalName(eg.name, `${field}.name`);
     authorize(key, eg.name);
     if (eg.measurementConsumer === '') requiredField(`${field}.measurement_consumer`);
     const mc = requireName(parseMeasurementConsumerName, eg.measurementConsumer, `${field}.measurement_consumer`);
     const fields = eventGroupFields(eg, mode);
-    const current = eventGroupDetails(await store.getEventGroup(key.parent.dataProviderId, key.eventGroupId));
+    const current = eventGroupDetails(known?.get(key.eventGroupId) ?? (await store.getEventGroup(key.parent.dataProviderId, key.eventGroupId)));
     if (current.entityKey !== undefined && !equals(EventGroup_EntityKeySchema, current.entityKey, eg.entityKey ?? create(EventGroup_EntityKeySchema))) {
       throw invalidArgument('INVALID_FIELD_VALUE', `${field}.entity_key is immutable`, { field: `${field}.entity_key` });
     }
@@ -332,14 +337,26 @@ export function eventGroupsService(services: KingdomServices) {
       const parent = requireName(parseDataProviderName, req.parent, 'parent');
       if (!samePrincipal(principal, parent)) throw permissionDenied('UPDATE', `${req.parent}/eventGroups`);
       requireBatchSize(req.requests.length);
+      // The groups as they are, read once for the batch (names that do not parse are refused below, in order).
+      const ids: bigint[] = [];
+      for (const sub of req.requests) {
+        const key = parseEventGroupName(sub.eventGroup?.name ?? '');
+        if (key?.parent.kind === 'dataProvider' && key.parent.dataProviderId === parent.dataProviderId) ids.push(key.eventGroupId);
+      }
+      const known = new Map((await store.getEventGroups(parent.dataProviderId, ids)).map((r) => [r.externalEventGroupId, r]));
       const inputs = [];
       for (const [i, sub] of req.requests.entries()) {
         inputs.push(
-          await updateInput(sub.eventGroup, `requests[${i}].event_group`, (key) => {
-            if (key.parent.dataProviderId !== parent.dataProviderId) {
-              throw invalidArgument('INVALID_FIELD_VALUE', `requests[${i}].event_group.name is not under the batch's parent`);
-            }
-          }),
+          await updateInput(
+            sub.eventGroup,
+            `requests[${i}].event_group`,
+            (key) => {
+              if (key.parent.dataProviderId !== parent.dataProviderId) {
+                throw invalidArgument('INVALID_FIELD_VALUE', `requests[${i}].event_group.name is not under the batch's parent`);
+              }
+            },
+            known,
+          ),
         );
       }
       const records = await store.batchUpdateEventGroups({ actor: actorOf(principal, ctx), inputs });

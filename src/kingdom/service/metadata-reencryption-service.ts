@@ -6,12 +6,17 @@
  * through the store and so into the audit log; creating twice (or again after
  * a crash midway) counts the open requests instead of duplicating them. The
  * MC gets counts only: the requests are listed by their DataProviders.
+ * Listing pages by key, so a DataProvider working through many requests
+ * closes a page's worth (BatchClose, one transaction) and asks for the next.
  */
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import {
+  decodePageTokenFor,
+  encodePageToken,
   formatResourceName,
+  normalizePageSize,
   parseApiId,
   parseDataProviderName,
   parseEventGroupName,
@@ -20,11 +25,14 @@ import {
   externalIdToApiId,
 } from '../../api/index.js';
 import {
+  BatchCloseMetadataReencryptionRequestsResponseSchema,
   CreateMetadataReencryptionRequestsResponseSchema,
   EventGroupMetadataReencryption,
+  ListMetadataReencryptionRequestsPageTokenSchema,
   ListMetadataReencryptionRequestsResponseSchema,
   MetadataReencryptionRequestSchema,
   MetadataReencryptionRequest_State,
+  type BatchCloseMetadataReencryptionRequestsRequest,
   type CloseMetadataReencryptionRequestRequest,
   type CreateMetadataReencryptionRequestsRequest,
   type ListMetadataReencryptionRequestsRequest,
@@ -33,13 +41,14 @@ import {
 import { EncryptionPublicKeySchema } from '../../gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import {
   StoreError,
+  type CloseReencryptionRequestKey,
   type EventGroupRecord,
   type MetadataReencryptionRequestRecord,
 } from '../store/index.js';
 import type { KingdomServices } from './context.js';
-import { failedPrecondition, invalidArgument, permissionDenied } from './errors.js';
+import { invalidArgument, permissionDenied } from './errors.js';
 import { requirePrincipal, samePrincipal } from './principal.js';
-import { eventGroupName } from './render-event-group.js';
+import { eventGroupName, renderEventGroup } from './render-event-group.js';
 import { actorOf, keyFingerprint, requiredField, unpackField } from './service-support.js';
 import { bytesEqual } from '../../lib/bytes.js';
 
@@ -60,17 +69,18 @@ export function parseReencryptionRequestName(name: string): { dataProviderId: bi
   return { dataProviderId: eg.parent.dataProviderId, eventGroupId: eg.eventGroupId, requestId };
 }
 
-function render(r: MetadataReencryptionRequestRecord, measurementConsumerId: bigint | undefined): MetadataReencryptionRequest {
+/** At most this many names in one BatchCloseMetadataReencryptionRequests. */
+export const MAX_CLOSE_BATCH = 1000;
+
+function render(r: MetadataReencryptionRequestRecord): MetadataReencryptionRequest {
   const out = create(MetadataReencryptionRequestSchema, {
     name: reencryptionRequestName(r.dataProviderId, r.externalEventGroupId, r.externalRequestId),
     eventGroup: eventGroupName(r.dataProviderId, r.externalEventGroupId),
     measurementConsumerKeyFingerprint: r.measurementConsumerKeyFingerprint,
     state: r.state === 'OPEN' ? MetadataReencryptionRequest_State.OPEN : MetadataReencryptionRequest_State.CLOSED,
     createTime: timestampFromDate(r.createTime),
+    measurementConsumer: formatResourceName({ kind: 'measurementConsumer', measurementConsumerId: r.measurementConsumerId }),
   });
-  if (measurementConsumerId !== undefined) {
-    out.measurementConsumer = formatResourceName({ kind: 'measurementConsumer', measurementConsumerId });
-  }
   if (r.closeTime !== null) out.closeTime = timestampFromDate(r.closeTime);
   return out;
 }
@@ -83,12 +93,6 @@ function stillEncryptedTo(eg: EventGroupRecord, fingerprint: Uint8Array): boolea
     eg.measurementConsumerPublicKey !== null &&
     bytesEqual(keyFingerprint(eg.measurementConsumerPublicKey), fingerprint)
   );
-}
-
-function notFound(name: string): StoreError {
-  return new StoreError('NOT_FOUND', 'EVENT_GROUP_METADATA_REENCRYPTION_REQUEST_NOT_FOUND', 'Re-encryption request not found.', {
-    metadata: { metadataReencryptionRequest: name },
-  });
 }
 
 export function metadataReencryptionService(services: KingdomServices) {
@@ -125,53 +129,67 @@ export function metadataReencryptionService(services: KingdomServices) {
       const principal = requirePrincipal(ctx);
       const parent = requireName(parseDataProviderName, req.parent, 'parent');
       if (!samePrincipal(principal, parent)) throw permissionDenied('LIST', `${req.parent}/${COLLECTION}`);
-      const open = await store.listOpenMetadataReencryptionRequests(parent.dataProviderId);
-      const consumers = new Map<bigint, bigint>();
-      const requests: MetadataReencryptionRequest[] = [];
-      for (const r of open) {
-        let mc = consumers.get(r.externalEventGroupId);
-        if (mc === undefined) {
-          mc = (await store.getEventGroup(r.dataProviderId, r.externalEventGroupId)).measurementConsumerId;
-          consumers.set(r.externalEventGroupId, mc);
-        }
-        requests.push(render(r, mc));
+      const pageSize = normalizePageSize(req.pageSize);
+      const args = create(ListMetadataReencryptionRequestsPageTokenSchema, { parent: req.parent, includeEventGroups: req.includeEventGroups });
+      let after: bigint | undefined;
+      if (req.pageToken !== '') {
+        const token = decodePageTokenFor(ListMetadataReencryptionRequestsPageTokenSchema, req.pageToken, args, ['afterRequest']);
+        after = parseApiId(token.afterRequest);
+        if (after === undefined) throw invalidArgument('INVALID_PAGE_TOKEN', 'page_token is not a token from this server');
       }
-      return create(ListMetadataReencryptionRequestsResponseSchema, { requests });
+      // One more than the page tells whether there is a next page without a second query.
+      const open = await store.listOpenMetadataReencryptionRequests(parent.dataProviderId, { limit: pageSize + 1, ...(after !== undefined ? { after } : {}) });
+      const page = open.slice(0, pageSize);
+      const response = create(ListMetadataReencryptionRequestsResponseSchema, { requests: page.map(render) });
+      if (req.includeEventGroups && page.length > 0) {
+        // One read for the page's groups; a request's group always exists (groups are never removed, only DELETED).
+        const groups = new Map((await store.getEventGroups(parent.dataProviderId, page.map((r) => r.externalEventGroupId))).map((g) => [g.externalEventGroupId, g]));
+        response.eventGroups = page.map((r) => renderEventGroup(groups.get(r.externalEventGroupId)!));
+      }
+      const last = page[page.length - 1];
+      if (open.length > pageSize && last !== undefined) {
+        response.nextPageToken = encodePageToken(ListMetadataReencryptionRequestsPageTokenSchema, { ...args, afterRequest: externalIdToApiId(last.externalRequestId) });
+      }
+      if (req.pageToken === '') {
+        response.totalSize = open.length <= pageSize ? open.length : await store.countOpenMetadataReencryptionRequests(parent.dataProviderId);
+      }
+      return response;
     },
 
     async closeMetadataReencryptionRequest(req: CloseMetadataReencryptionRequestRequest, ctx: HandlerContext) {
       const principal = requirePrincipal(ctx);
-      const key = parseReencryptionRequestName(req.name);
-      if (key === undefined) {
-        throw invalidArgument('INVALID_RESOURCE_NAME', `invalid name: ${JSON.stringify(req.name.slice(0, 120))}`);
-      }
-      const dp = { kind: 'dataProvider' as const, dataProviderId: key.dataProviderId };
-      if (!samePrincipal(principal, dp)) throw permissionDenied('CLOSE', req.name);
-      const open = (await store.listOpenMetadataReencryptionRequests(key.dataProviderId)).find(
-        (r) => r.externalRequestId === key.requestId,
-      );
-      if (open !== undefined) {
-        if (open.externalEventGroupId !== key.eventGroupId) throw notFound(req.name);
-        const eg = await store.getEventGroup(key.dataProviderId, key.eventGroupId);
-        if (stillEncryptedTo(eg, open.measurementConsumerKeyFingerprint)) {
-          throw failedPrecondition(
-            'EVENT_GROUP_METADATA_NOT_REENCRYPTED',
-            'EventGroup metadata is still encrypted to the key the request names; update it first.',
-            { eventGroup: eventGroupName(key.dataProviderId, key.eventGroupId) },
-          );
-        }
-      }
-      const closed = await store.closeMetadataReencryptionRequest({
-        actor: actorOf(principal, ctx),
-        dataProviderId: key.dataProviderId,
-        externalRequestId: key.requestId,
+      const key = requestKey(req.name, 'name');
+      if (!samePrincipal(principal, { kind: 'dataProvider', dataProviderId: key.dataProviderId })) throw permissionDenied('CLOSE', req.name);
+      const [closed] = await store.closeMetadataReencryptionRequests({ actor: actorOf(principal, ctx), dataProviderId: key.dataProviderId, requests: [key] });
+      return render(closed!);
+    },
+
+    /** All or nothing: every name under the batch's parent, the parent the caller, each checked as the single close checks it. */
+    async batchCloseMetadataReencryptionRequests(req: BatchCloseMetadataReencryptionRequestsRequest, ctx: HandlerContext) {
+      const principal = requirePrincipal(ctx);
+      const parent = requireName(parseDataProviderName, req.parent, 'parent');
+      if (!samePrincipal(principal, parent)) throw permissionDenied('CLOSE', `${req.parent}/${COLLECTION}`);
+      if (req.names.length === 0) throw invalidArgument('REQUIRED_FIELD_NOT_SET', 'names is empty');
+      if (req.names.length > MAX_CLOSE_BATCH) throw invalidArgument('INVALID_FIELD_VALUE', `names holds ${req.names.length} names; at most ${MAX_CLOSE_BATCH} fit in one batch`);
+      const seen = new Set<string>();
+      const requests: CloseReencryptionRequestKey[] = req.names.map((name, i) => {
+        const key = requestKey(name, `names[${i}]`);
+        if (key.dataProviderId !== parent.dataProviderId) throw invalidArgument('INVALID_FIELD_VALUE', `names[${i}] is not under the batch's parent`);
+        if (seen.has(name)) throw invalidArgument('INVALID_FIELD_VALUE', `names[${i}] is duplicate in the batch`);
+        seen.add(name);
+        return key;
       });
-      // Closing a closed request changes nothing, so a mismatched name is only reported.
-      if (closed.externalEventGroupId !== key.eventGroupId) throw notFound(req.name);
-      const eg = await store.getEventGroup(key.dataProviderId, key.eventGroupId);
-      return render(closed, eg.measurementConsumerId);
+      const closed = await store.closeMetadataReencryptionRequests({ actor: actorOf(principal, ctx), dataProviderId: parent.dataProviderId, requests });
+      return create(BatchCloseMetadataReencryptionRequestsResponseSchema, { requests: closed.map(render) });
     },
   };
+}
+
+/** A request name's keys, or INVALID_ARGUMENT INVALID_RESOURCE_NAME. */
+function requestKey(name: string, field: string): CloseReencryptionRequestKey & { dataProviderId: bigint } {
+  const key = parseReencryptionRequestName(name);
+  if (key === undefined) throw invalidArgument('INVALID_RESOURCE_NAME', `invalid ${field}: ${JSON.stringify(String(name).slice(0, 120))}`);
+  return { dataProviderId: key.dataProviderId, externalRequestId: key.requestId, externalEventGroupId: key.eventGroupId };
 }
 
 export function registerMetadataReencryptionService(router: ConnectRouter, services: KingdomServices): void {

@@ -142,13 +142,13 @@ export async function createEventGroup(ctx: WriteContext, input: CreateEventGrou
     const rows = await ctx.tx.query<{ event_group_id: bigint }>(
       `INSERT INTO event_groups (data_provider_id, external_event_group_id, measurement_consumer_id,
          event_group_reference_id, encrypted_metadata, measurement_consumer_public_key, api_version, details, state,
-         revision, create_time, update_time, create_request_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE', 1, $9, $9, $10)
+         revision, create_time, update_time, create_request_id, data_provider_external_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE', 1, $9, $9, $10, $11)
        ON CONFLICT ON CONSTRAINT event_groups_external_id DO NOTHING
        RETURNING event_group_id`,
       [dpId, eg, mcId, input.eventGroupReferenceId ?? '', input.encryptedMetadata ?? null,
         input.measurementConsumerPublicKey ?? null, input.apiVersion ?? '', input.details ?? new Uint8Array(), ctx.now,
-        input.requestId === '' ? null : input.requestId ?? null],
+        input.requestId === '' ? null : input.requestId ?? null, dp],
     );
     return rows[0];
   });
@@ -159,7 +159,7 @@ export async function createEventGroup(ctx: WriteContext, input: CreateEventGrou
 
 async function findRow(ctx: ReadContext, dp: bigint, eg: bigint, lock = ''): Promise<EventGroupRow | null> {
   const rows = await ctx.tx.query<EventGroupRow>(
-    `${SELECT} WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND eg.external_event_group_id = $2 ${lock}`,
+    `${SELECT} WHERE eg.data_provider_external_id = $1 AND eg.external_event_group_id = $2 ${lock}`,
     [dp, eg],
   );
   return rows[0] ?? null;
@@ -182,33 +182,72 @@ export interface ListEventGroupsOptions {
   readonly limit?: number;
 }
 
+/** One statement and its parameters, as the store sends it. */
+export interface SqlQuery {
+  readonly sql: string;
+  readonly params: readonly unknown[];
+}
+
+const PAGE_COLUMNS = `eg.event_group_id, eg.data_provider_external_id AS dp_external_id, eg.external_event_group_id,
+  (SELECT mc.external_id FROM parties mc WHERE mc.party_id = eg.measurement_consumer_id) AS mc_external_id,
+  eg.event_group_reference_id, eg.encrypted_metadata, eg.measurement_consumer_public_key, eg.api_version, eg.details,
+  eg.state, eg.revision, eg.create_time, eg.update_time`;
+
+/**
+ * The page query of `listEventGroups`, or null when the cursor is past every
+ * group the filter can match. It walks one index from the page token to the
+ * page's end: the parents are resolved to internal ids first (a join would
+ * hide from the planner that the index is already in page order), the
+ * MeasurementConsumer's external id is read only for the rows returned, and
+ * with the DataProvider fixed the order is the EventGroup id alone.
+ */
+export function listEventGroupsQuery(o: ListEventGroupsOptions, limit: number): SqlQuery | null {
+  const params: unknown[] = [];
+  const where: string[] = [];
+  const param = (value: unknown): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  let order: string;
+  if (o.dataProviderId !== undefined) {
+    const dp = requireExternalId(o.dataProviderId, 'data provider id');
+    // Narrowed to a MeasurementConsumer too, its index has both: the planner,
+    // not knowing how many groups the two share, might otherwise walk all of
+    // the DataProvider's groups to find theirs.
+    where.push(
+      o.measurementConsumerId === undefined
+        ? `eg.data_provider_id = (SELECT party_id FROM parties WHERE kind = 'DATA_PROVIDER' AND external_id = ${param(dp)})`
+        : `eg.data_provider_external_id = ${param(dp)}`,
+    );
+    if (o.after !== undefined) {
+      if (o.after.dataProviderId > dp) return null;
+      if (o.after.dataProviderId === dp) where.push(`eg.external_event_group_id > ${param(o.after.externalEventGroupId)}`);
+    }
+    order = 'eg.external_event_group_id';
+  } else {
+    if (o.after !== undefined) {
+      where.push(`(eg.data_provider_external_id, eg.external_event_group_id) > (${param(o.after.dataProviderId)}, ${param(o.after.externalEventGroupId)})`);
+    }
+    order = 'eg.data_provider_external_id, eg.external_event_group_id';
+  }
+  if (o.measurementConsumerId !== undefined) {
+    const mc = param(requireExternalId(o.measurementConsumerId, 'measurement consumer id'));
+    where.push(`eg.measurement_consumer_id = (SELECT party_id FROM parties WHERE kind = 'MEASUREMENT_CONSUMER' AND external_id = ${mc})`);
+  }
+  if (o.showDeleted !== true) where.push(`eg.state <> 'DELETED'`);
+  const sql = `SELECT ${PAGE_COLUMNS} FROM event_groups eg WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${param(limit + 1)}`;
+  return { sql, params };
+}
+
 /** Ordered by (DataProvider external id, EventGroup external id). */
 export async function listEventGroups(ctx: ReadContext, o: ListEventGroupsOptions): Promise<Page<EventGroupRecord, EventGroupCursor>> {
   if (o.dataProviderId === undefined && o.measurementConsumerId === undefined) {
     throw invalidArgument('REQUIRED_FIELD_NOT_SET', 'a data provider or a measurement consumer is required');
   }
   const limit = requireLimit(o.limit);
-  const params: unknown[] = [];
-  const where: string[] = [];
-  if (o.dataProviderId !== undefined) {
-    params.push(requireExternalId(o.dataProviderId, 'data provider id'));
-    where.push(`dp.external_id = $${params.length}`);
-  }
-  if (o.measurementConsumerId !== undefined) {
-    params.push(requireExternalId(o.measurementConsumerId, 'measurement consumer id'));
-    where.push(`mc.external_id = $${params.length}`);
-  }
-  if (o.showDeleted !== true) where.push(`eg.state <> 'DELETED'`);
-  if (o.after !== undefined) {
-    params.push(o.after.dataProviderId, o.after.externalEventGroupId);
-    const a = params.length - 1;
-    where.push(`(dp.external_id > $${a} OR (dp.external_id = $${a} AND eg.external_event_group_id > $${a + 1}))`);
-  }
-  params.push(limit + 1);
-  const rows = await ctx.tx.query<EventGroupRow>(
-    `${SELECT} WHERE ${where.join(' AND ')} ORDER BY dp.external_id, eg.external_event_group_id LIMIT $${params.length}`,
-    params,
-  );
+  const query = listEventGroupsQuery(o, limit);
+  if (query === null) return { items: [], next: null };
+  const rows = await ctx.tx.query<EventGroupRow>(query.sql, query.params);
   const items = rows.slice(0, limit).map(toEventGroup);
   const last = items[items.length - 1];
   const next =
@@ -293,22 +332,24 @@ interface ReencryptionRow {
   external_request_id: bigint;
   dp_external_id: bigint;
   external_event_group_id: bigint;
+  mc_external_id: bigint;
   measurement_consumer_key_fingerprint: Uint8Array;
   state: 'OPEN' | 'CLOSED';
   create_time: Date;
   close_time: Date | null;
 }
 
-const REENCRYPTION_SELECT = `SELECT rr.external_request_id, dp.external_id AS dp_external_id, eg.external_event_group_id,
-  rr.measurement_consumer_key_fingerprint, rr.state, rr.create_time, rr.close_time
+const REENCRYPTION_SELECT = `SELECT rr.external_request_id, eg.data_provider_external_id AS dp_external_id, eg.external_event_group_id,
+  mc.external_id AS mc_external_id, rr.measurement_consumer_key_fingerprint, rr.state, rr.create_time, rr.close_time
   FROM event_group_metadata_reencryption_requests rr
   JOIN event_groups eg ON eg.event_group_id = rr.event_group_id
-  JOIN parties dp ON dp.party_id = eg.data_provider_id`;
+  JOIN parties mc ON mc.party_id = eg.measurement_consumer_id`;
 
 const toReencryption = (r: ReencryptionRow): MetadataReencryptionRequestRecord => ({
   externalRequestId: r.external_request_id,
   dataProviderId: r.dp_external_id,
   externalEventGroupId: r.external_event_group_id,
+  measurementConsumerId: r.mc_external_id,
   measurementConsumerKeyFingerprint: r.measurement_consumer_key_fingerprint,
   state: r.state,
   createTime: r.create_time,
@@ -391,48 +432,125 @@ export async function createMetadataReencryptionRequests(
   return { created, open: Number(open[0]?.n ?? 0) };
 }
 
+export interface ListOpenReencryptionRequestsOptions {
+  /** Keyset paging: only requests made after this one (its external id). */
+  readonly after?: bigint;
+  /** At most this many (1..1001: a page of 1000 and one to tell there is more); every open request when not given. */
+  readonly limit?: number;
+}
+
+/** The DataProvider's open requests, oldest first. */
 export async function listOpenMetadataReencryptionRequests(
   ctx: ReadContext,
   dataProviderId: bigint,
+  options: ListOpenReencryptionRequestsOptions = {},
 ): Promise<MetadataReencryptionRequestRecord[]> {
   requireExternalId(dataProviderId, 'data provider id');
+  const params: unknown[] = [dataProviderId];
+  let after = '';
+  if (options.after !== undefined) {
+    requireExternalId(options.after, 'page cursor');
+    params.push(options.after);
+    // By the internal key, so the order is creation order and a request closed meanwhile skips none.
+    after = ` AND rr.request_id > (SELECT request_id FROM event_group_metadata_reencryption_requests WHERE external_request_id = $${params.length})`;
+  }
+  let limit = '';
+  if (options.limit !== undefined) {
+    params.push(requireLimit(options.limit, 50, 1001));
+    limit = ` LIMIT $${params.length}`;
+  }
   const rows = await ctx.tx.query<ReencryptionRow>(
-    `${REENCRYPTION_SELECT} WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND rr.state = 'OPEN'
-      ORDER BY rr.request_id`,
-    [dataProviderId],
+    `${REENCRYPTION_SELECT} WHERE eg.data_provider_external_id = $1 AND rr.state = 'OPEN'${after}
+      ORDER BY rr.request_id${limit}`,
+    params,
   );
   return rows.map(toReencryption);
 }
 
-export async function closeMetadataReencryptionRequest(
-  ctx: WriteContext,
-  input: { actor: AuditActor; dataProviderId: bigint; externalRequestId: bigint },
-): Promise<MetadataReencryptionRequestRecord> {
-  const { actor, dataProviderId, externalRequestId } = input;
+export async function countOpenMetadataReencryptionRequests(ctx: ReadContext, dataProviderId: bigint): Promise<number> {
   requireExternalId(dataProviderId, 'data provider id');
-  requireExternalId(externalRequestId, 'request id');
-  const rows = await ctx.tx.query<ReencryptionRow>(
-    `${REENCRYPTION_SELECT} WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND rr.external_request_id = $2
-      FOR UPDATE OF rr`,
-    [dataProviderId, externalRequestId],
+  const rows = await ctx.tx.query<{ n: bigint | number }>(
+    `SELECT count(*) AS n FROM event_group_metadata_reencryption_requests rr
+       JOIN event_groups eg ON eg.event_group_id = rr.event_group_id
+      WHERE eg.data_provider_external_id = $1 AND rr.state = 'OPEN'`,
+    [dataProviderId],
   );
-  const row = rows[0];
-  if (row === undefined) {
-    throw new StoreError('NOT_FOUND', 'EVENT_GROUP_METADATA_REENCRYPTION_REQUEST_NOT_FOUND', 'Re-encryption request not found.');
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** One request to close: its id and the EventGroup its name says it belongs to. */
+export interface CloseReencryptionRequestKey {
+  readonly externalRequestId: bigint;
+  readonly externalEventGroupId: bigint;
+}
+
+function requestNotFound(dp: bigint, key: CloseReencryptionRequestKey): StoreError {
+  return new StoreError('NOT_FOUND', 'EVENT_GROUP_METADATA_REENCRYPTION_REQUEST_NOT_FOUND', 'Re-encryption request not found.', {
+    metadata: { metadataReencryptionRequest: reencryptionRequestName(dp, key.externalEventGroupId, key.externalRequestId) },
+  });
+}
+
+/** True while the group's metadata is still encrypted to the key with this fingerprint. */
+function stillEncryptedTo(eg: Pick<EventGroupRow, 'state' | 'encrypted_metadata' | 'measurement_consumer_public_key'>, fingerprint: Uint8Array): boolean {
+  return (
+    eg.state === 'ACTIVE' &&
+    eg.encrypted_metadata !== null &&
+    eg.measurement_consumer_public_key !== null &&
+    sha256Hex(eg.measurement_consumer_public_key) === hex(fingerprint)
+  );
+}
+
+/**
+ * Closes the DataProvider's requests in one transaction, all or none: each
+ * must be the DataProvider's and name its EventGroup (NOT_FOUND otherwise),
+ * and an open one's EventGroup must no longer be encrypted to the request's
+ * key (FAILED_PRECONDITION). A closed request is returned unchanged.
+ */
+export async function closeMetadataReencryptionRequests(
+  ctx: WriteContext,
+  input: { actor: AuditActor; dataProviderId: bigint; requests: readonly CloseReencryptionRequestKey[] },
+): Promise<MetadataReencryptionRequestRecord[]> {
+  const { actor, dataProviderId } = input;
+  requireExternalId(dataProviderId, 'data provider id');
+  for (const key of input.requests) requireExternalId(key.externalRequestId, 'request id');
+  // One read for the whole batch: the requests locked, their EventGroups' keys beside them.
+  const rows = await ctx.tx.query<ReencryptionRow & Pick<EventGroupRow, 'encrypted_metadata' | 'measurement_consumer_public_key'> & { eg_state: EventGroupState }>(
+    `${REENCRYPTION_SELECT.replace('SELECT ', 'SELECT eg.state AS eg_state, eg.encrypted_metadata, eg.measurement_consumer_public_key, ')}
+      WHERE eg.data_provider_external_id = $1 AND rr.external_request_id = ANY($2::bigint[])
+      FOR UPDATE OF rr FOR SHARE OF eg`,
+    [dataProviderId, input.requests.map((k) => k.externalRequestId)],
+  );
+  const byId = new Map(rows.map((r) => [r.external_request_id, r]));
+  const out: MetadataReencryptionRequestRecord[] = [];
+  const closing: bigint[] = [];
+  for (const key of input.requests) {
+    const row = byId.get(key.externalRequestId);
+    if (row === undefined || row.external_event_group_id !== key.externalEventGroupId) throw requestNotFound(dataProviderId, key);
+    if (row.state === 'CLOSED') {
+      out.push(toReencryption(row));
+      continue;
+    }
+    const eg = { state: row.eg_state, encrypted_metadata: row.encrypted_metadata, measurement_consumer_public_key: row.measurement_consumer_public_key };
+    if (stillEncryptedTo(eg, row.measurement_consumer_key_fingerprint)) {
+      throw new StoreError('FAILED_PRECONDITION', 'EVENT_GROUP_METADATA_NOT_REENCRYPTED', 'EventGroup metadata is still encrypted to the key the request names; update it first.', {
+        metadata: { eventGroup: eventGroupName(dataProviderId, row.external_event_group_id) },
+      });
+    }
+    closing.push(key.externalRequestId);
+    out.push({ ...toReencryption(row), state: 'CLOSED', closeTime: ctx.now });
   }
-  if (row.state === 'CLOSED') return toReencryption(row);
-  await ctx.tx.query(
-    `UPDATE event_group_metadata_reencryption_requests SET state = 'CLOSED', close_time = $2 WHERE external_request_id = $1`,
-    [externalRequestId, ctx.now],
-  );
-  ctx.audit(
-    actor,
-    'CloseMetadataReencryptionRequest',
-    reencryptionRequestName(dataProviderId, row.external_event_group_id, externalRequestId),
-    { state: 'OPEN' },
-    { state: 'CLOSED' },
-  );
-  return { ...toReencryption(row), state: 'CLOSED', closeTime: ctx.now };
+  if (closing.length > 0) {
+    await ctx.tx.query(
+      `UPDATE event_group_metadata_reencryption_requests SET state = 'CLOSED', close_time = $2 WHERE external_request_id = ANY($1::bigint[])`,
+      [closing, ctx.now],
+    );
+  }
+  const closed = new Set(closing);
+  for (const r of out) {
+    if (!closed.delete(r.externalRequestId)) continue;
+    ctx.audit(actor, 'CloseMetadataReencryptionRequest', reencryptionRequestName(dataProviderId, r.externalEventGroupId, r.externalRequestId), { state: 'OPEN' }, { state: 'CLOSED' });
+  }
+  return out;
 }
 
 /** Several creations in one transaction: all of them, or none. */
@@ -445,25 +563,109 @@ async function batchCreateEventGroups(
   return created;
 }
 
-/** Several updates in one transaction: all of them, or none. */
+/**
+ * Several updates in one transaction: all of them, or none. The groups of one
+ * DataProvider are read and locked with one query, checked, and written with
+ * one statement (a page of re-encrypted metadata costs two statements, not
+ * four a group); a batch naming a group twice, or several DataProviders, goes
+ * one by one.
+ */
 async function batchUpdateEventGroups(
   ctx: WriteContext,
   input: { actor: AuditActor; inputs: readonly Omit<UpdateEventGroupInput, 'actor'>[] },
 ): Promise<EventGroupRecord[]> {
+  const first = input.inputs[0];
+  const ids = input.inputs.map((one) => one.externalEventGroupId);
+  if (first === undefined || input.inputs.some((one) => one.dataProviderId !== first.dataProviderId) || new Set(ids).size !== ids.length) {
+    const updated: EventGroupRecord[] = [];
+    for (const one of input.inputs) updated.push(await updateEventGroup(ctx, { ...one, actor: input.actor }));
+    return updated;
+  }
+  const dp = first.dataProviderId;
+  requireExternalId(dp, 'data provider id');
+  for (const one of input.inputs) {
+    requireExternalId(one.externalEventGroupId, 'event group id');
+    validateFields(one);
+  }
+  const rows = await ctx.tx.query<EventGroupRow>(
+    `${SELECT} WHERE eg.data_provider_external_id = $1 AND eg.external_event_group_id = ANY($2::bigint[]) FOR UPDATE OF eg`,
+    [dp, ids],
+  );
+  const byId = new Map(rows.map((r) => [r.external_event_group_id, r]));
   const updated: EventGroupRecord[] = [];
-  for (const one of input.inputs) updated.push(await updateEventGroup(ctx, { ...one, actor: input.actor }));
+  const rowIds: bigint[] = [];
+  for (const one of input.inputs) {
+    const eg = one.externalEventGroupId;
+    const row = byId.get(eg);
+    // The checks of lockLive and updateEventGroup, in the same order.
+    if (row === undefined) throw notFound(dp, eg);
+    if (row.state === 'DELETED') {
+      throw new StoreError('FAILED_PRECONDITION', 'EVENT_GROUP_STATE_ILLEGAL', 'EventGroup is deleted.', {
+        metadata: { eventGroup: eventGroupName(dp, eg), eventGroupState: row.state },
+      });
+    }
+    if (one.expectedRevision !== undefined && one.expectedRevision !== row.revision) {
+      throw new StoreError('FAILED_PRECONDITION', 'EVENT_GROUP_ETAG_MISMATCH', 'EventGroup was changed since it was read.', {
+        metadata: { eventGroup: eventGroupName(dp, eg), actualEtag: row.revision.toString(), requestEtag: one.expectedRevision.toString() },
+      });
+    }
+    if (one.measurementConsumerId !== undefined && one.measurementConsumerId !== row.mc_external_id) {
+      throw new StoreError('INVALID_ARGUMENT', 'EVENT_GROUP_INVALID_ARGS', 'measurement_consumer cannot be changed', {
+        metadata: { eventGroup: eventGroupName(dp, eg) },
+      });
+    }
+    const before = toEventGroup(row);
+    const values = {
+      eventGroupReferenceId: one.eventGroupReferenceId ?? '',
+      encryptedMetadata: one.encryptedMetadata ?? null,
+      measurementConsumerPublicKey: one.measurementConsumerPublicKey ?? null,
+      apiVersion: one.apiVersion ?? '',
+      details: one.details ?? new Uint8Array(),
+    };
+    const after: EventGroupRecord = { ...before, ...values, revision: row.revision + 1n, updateTime: ctx.now };
+    ctx.audit(input.actor, 'UpdateEventGroup', eventGroupName(dp, eg), eventGroupJson(before), eventGroupJson(after));
+    rowIds.push(row.event_group_id);
+    updated.push(after);
+  }
+  // One statement for the whole batch: the values as parallel arrays.
+  await ctx.tx.query(
+    `UPDATE event_groups eg SET event_group_reference_id = v.ref, encrypted_metadata = v.md, measurement_consumer_public_key = v.key,
+       api_version = v.api, details = v.details, revision = eg.revision + 1, update_time = $7
+     FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bytea[], $5::text[], $6::bytea[]) AS v(id, ref, md, key, api, details)
+     WHERE eg.event_group_id = v.id`,
+    [
+      rowIds,
+      updated.map((u) => u.eventGroupReferenceId),
+      updated.map((u) => u.encryptedMetadata),
+      updated.map((u) => u.measurementConsumerPublicKey),
+      updated.map((u) => u.apiVersion),
+      updated.map((u) => u.details),
+      ctx.now,
+    ],
+  );
   return updated;
+}
+
+/** The DataProvider's EventGroups with these ids that exist, in one query (any order). */
+export async function getEventGroups(ctx: ReadContext, dp: bigint, ids: readonly bigint[]): Promise<EventGroupRecord[]> {
+  requireExternalId(dp, 'data provider id');
+  for (const id of ids) requireExternalId(id, 'event group id');
+  if (ids.length === 0) return [];
+  const rows = await ctx.tx.query<EventGroupRow>(`${SELECT} WHERE eg.data_provider_external_id = $1 AND eg.external_event_group_id = ANY($2::bigint[])`, [dp, ids]);
+  return rows.map(toEventGroup);
 }
 
 export const eventGroupOperations = {
   createEventGroup: write(createEventGroup),
   batchCreateEventGroups: write(batchCreateEventGroups),
   getEventGroup: read(getEventGroup),
+  getEventGroups: read(getEventGroups),
   listEventGroups: read(listEventGroups),
   updateEventGroup: write(updateEventGroup),
   batchUpdateEventGroups: write(batchUpdateEventGroups),
   deleteEventGroup: write(deleteEventGroup),
   createMetadataReencryptionRequests: write(createMetadataReencryptionRequests),
   listOpenMetadataReencryptionRequests: read(listOpenMetadataReencryptionRequests),
-  closeMetadataReencryptionRequest: write(closeMetadataReencryptionRequest),
+  countOpenMetadataReencryptionRequests: read(countOpenMetadataReencryptionRequests),
+  closeMetadataReencryptionRequests: write(closeMetadataReencryptionRequests),
 };

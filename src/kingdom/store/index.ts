@@ -17,8 +17,10 @@ export type {
   CreateEventGroupInput,
   CreateReencryptionRequestsInput,
   CreatedReencryptionRequests,
+  CloseReencryptionRequestKey,
   EventGroupFields,
   ListEventGroupsOptions,
+  ListOpenReencryptionRequestsOptions,
   UpdateEventGroupInput,
 } from './event-groups.js';
 export type { CreateMeasurementInput, ListMeasurementsOptions } from './measurements.js';

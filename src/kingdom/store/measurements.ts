@@ -225,11 +225,13 @@ export interface ListMeasurementsOptions {
   readonly limit?: number;
 }
 
-/** Measurements of one MeasurementConsumer in external-id order. */
-export async function listMeasurements(ctx: ReadContext, o: ListMeasurementsOptions): Promise<Page<MeasurementRecord, bigint>> {
-  requireExternalId(o.measurementConsumerId, 'measurement consumer id');
-  const limit = requireLimit(o.limit);
-  checkStates(o.states, MEASUREMENT_STATES);
+/**
+ * The page query of `listMeasurements`: one walk of the MeasurementConsumer's
+ * (consumer, external id) index from the page token. The consumer is resolved
+ * to its internal id first; behind a join the planner would sort all of its
+ * measurements to find one page.
+ */
+export function listMeasurementsQuery(o: ListMeasurementsOptions, limit: number): { sql: string; params: readonly unknown[] } {
   const params: unknown[] = [o.measurementConsumerId, o.after ?? 0n, limit + 1];
   const where: string[] = [];
   if (o.states !== undefined && o.states.length > 0) {
@@ -247,13 +249,20 @@ export async function listMeasurements(ctx: ReadContext, o: ListMeasurementsOpti
     params.push(time);
     where.push(`AND ${condition} $${params.length}`);
   }
-  const rows = await ctx.tx.query<{ measurement_id: bigint; external_measurement_id: bigint }>(
-    `SELECT m.measurement_id, m.external_measurement_id FROM measurements m
-       JOIN parties mp ON mp.party_id = m.measurement_consumer_id
-      WHERE mp.kind = 'MEASUREMENT_CONSUMER' AND mp.external_id = $1 AND m.external_measurement_id > $2 ${where.join(' ')}
-      ORDER BY m.external_measurement_id LIMIT $3`,
-    params,
-  );
+  const sql = `SELECT m.measurement_id, m.external_measurement_id FROM measurements m
+      WHERE m.measurement_consumer_id = (SELECT party_id FROM parties WHERE kind = 'MEASUREMENT_CONSUMER' AND external_id = $1)
+        AND m.external_measurement_id > $2 ${where.join(' ')}
+      ORDER BY m.external_measurement_id LIMIT $3`;
+  return { sql, params };
+}
+
+/** Measurements of one MeasurementConsumer in external-id order. */
+export async function listMeasurements(ctx: ReadContext, o: ListMeasurementsOptions): Promise<Page<MeasurementRecord, bigint>> {
+  requireExternalId(o.measurementConsumerId, 'measurement consumer id');
+  const limit = requireLimit(o.limit);
+  checkStates(o.states, MEASUREMENT_STATES);
+  const query = listMeasurementsQuery(o, limit);
+  const rows = await ctx.tx.query<{ measurement_id: bigint; external_measurement_id: bigint }>(query.sql, query.params);
   const page = rows.slice(0, limit);
   const items = await loadMeasurements(ctx, page.map((r) => r.measurement_id));
   const last = page[page.length - 1];

@@ -5,6 +5,7 @@ import { initialSchema } from './schema/0001-initial.js';
 import { auditAuthenticationSchema } from './schema/0002-audit-authentication.js';
 import { upstreamRequestFieldsSchema } from './schema/0003-upstream-request-fields.js';
 import { accountsAndDataProviderSettingsSchema } from './schema/0004-accounts-and-data-provider-settings.js';
+import { eventGroupListOrderSchema } from './schema/0005-event-group-list-order.js';
 
 export interface Migration {
   readonly version: number;
@@ -18,6 +19,7 @@ export const migrations: readonly Migration[] = [
   { version: 2, name: 'audit-authentication', sql: auditAuthenticationSchema },
   { version: 3, name: 'upstream-request-fields', sql: upstreamRequestFieldsSchema },
   { version: 4, name: 'accounts-and-data-provider-settings', sql: accountsAndDataProviderSettingsSchema },
+  { version: 5, name: 'event-group-list-order', sql: eventGroupListOrderSchema },
 ];
 
 /** Key of the transaction-scoped advisory lock that lets one migrator run at a time. */

@@ -117,6 +117,8 @@ export interface MetadataReencryptionRequestRecord {
   readonly externalRequestId: bigint;
   readonly dataProviderId: bigint;
   readonly externalEventGroupId: bigint;
+  /** The MeasurementConsumer of the EventGroup. */
+  readonly measurementConsumerId: bigint;
   readonly measurementConsumerKeyFingerprint: Uint8Array;
   readonly state: ReencryptionRequestState;
   readonly createTime: Date;

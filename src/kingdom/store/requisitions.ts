@@ -109,11 +109,12 @@ export interface ListRequisitionsOptions {
   readonly limit?: number;
 }
 
-export async function listRequisitions(ctx: ReadContext, o: ListRequisitionsOptions): Promise<Page<RequisitionRecord, bigint>> {
-  requireExternalId(o.dataProviderId, 'data provider id');
-  const limit = requireLimit(o.limit);
-  checkStates(o.states, REQUISITION_STATES);
-  checkStates(o.measurementStates, MEASUREMENT_STATES);
+/**
+ * The page query of `listRequisitions`. The DataProvider is resolved to its
+ * internal id first, so the (DataProvider, requisition id) index is walked
+ * in page order instead of sorting all of its requisitions.
+ */
+export function listRequisitionsQuery(o: ListRequisitionsOptions, limit: number): { sql: string; params: readonly unknown[] } {
   const params: unknown[] = [o.dataProviderId, o.after ?? 0n, limit + 1];
   const where: string[] = [];
   if (o.states !== undefined && o.states.length > 0) {
@@ -124,12 +125,20 @@ export async function listRequisitions(ctx: ReadContext, o: ListRequisitionsOpti
     params.push([...o.measurementStates]);
     where.push(`AND m.state = ANY($${params.length}::text[])`);
   }
-  const rows = await ctx.tx.query<RequisitionJoinRow>(
-    `${REQUISITION_FULL_SELECT}
-      WHERE dp.kind = 'DATA_PROVIDER' AND dp.external_id = $1 AND r.external_requisition_id > $2 ${where.join(' ')}
-      ORDER BY r.external_requisition_id LIMIT $3`,
-    params,
-  );
+  const sql = `${REQUISITION_FULL_SELECT}
+      WHERE r.data_provider_id = (SELECT party_id FROM parties WHERE kind = 'DATA_PROVIDER' AND external_id = $1)
+        AND r.external_requisition_id > $2 ${where.join(' ')}
+      ORDER BY r.external_requisition_id LIMIT $3`;
+  return { sql, params };
+}
+
+export async function listRequisitions(ctx: ReadContext, o: ListRequisitionsOptions): Promise<Page<RequisitionRecord, bigint>> {
+  requireExternalId(o.dataProviderId, 'data provider id');
+  const limit = requireLimit(o.limit);
+  checkStates(o.states, REQUISITION_STATES);
+  checkStates(o.measurementStates, MEASUREMENT_STATES);
+  const query = listRequisitionsQuery(o, limit);
+  const rows = await ctx.tx.query<RequisitionJoinRow>(query.sql, query.params);
   const items = rows.slice(0, limit).map(toRequisition);
   const last = items[items.length - 1];
   return { items, next: rows.length > limit && last !== undefined ? last.externalRequisitionId : null };

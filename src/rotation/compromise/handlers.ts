@@ -17,7 +17,7 @@ import {
   revokeKingdomStep,
 } from './certificate-steps.js';
 import { assessEncryptionKeyStep, refuseRequisitionStep, removeEncryptionKeyStep, requestReencryptionStep } from './encryption-key-steps.js';
-import { reencryptEventGroupStep } from './reencrypt-steps.js';
+import { reencryptEventGroupStep, reencryptOpenRequestsStep } from './reencrypt-steps.js';
 import { replaceMeasurementStep, replaceMeasurementsStep } from './replace-measurement.js';
 import { reportStep } from './report.js';
 
@@ -39,6 +39,7 @@ const COMPROMISE_HANDLERS: Record<CompromiseStepType, StepHandler> = {
   'compromise.replace-measurements': replaceMeasurementsStep,
   'compromise.refuse-requisition': refuseRequisitionStep,
   'compromise.report': reportStep,
+  'reencrypt.open-requests': reencryptOpenRequestsStep,
   'reencrypt.event-group': reencryptEventGroupStep,
 };
 
@@ -64,4 +65,4 @@ export const ENCRYPTION_KEY_COMPROMISE_HANDLERS: StepHandlers = {
   ),
 };
 
-export const REENCRYPTION_HANDLERS: StepHandlers = only('reencrypt.event-group', 'compromise.report');
+export const REENCRYPTION_HANDLERS: StepHandlers = only('reencrypt.open-requests', 'reencrypt.event-group', 'compromise.report');

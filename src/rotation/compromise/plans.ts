@@ -162,19 +162,20 @@ export interface ReencryptionRequest {
 
 export async function planReencryption(session: KeyringSession, client: KingdomClient, req: ReencryptionRequest): Promise<ProcedurePlan> {
   if (session.config.participantKind !== 'dataProvider') throw new RotationError('PRECONDITION_FAILED', 'EventGroup metadata is re-encrypted by the DataProvider that owns it');
-  const open = (await client.metadataReencryption.listMetadataReencryptionRequests({ parent: session.participant })).requests;
+  // One request is enough to know whether there is work; the count comes with the first page.
+  const open = await client.metadataReencryption.listMetadataReencryptionRequests({ parent: session.participant, pageSize: 1 });
+  const count = open.requests.length === 0 ? 0 : Math.max(open.totalSize, open.requests.length);
   const steps = new Steps();
-  if (open.length > 0) {
+  if (count > 0) {
     const metadataDir = requireSetting(req.settings, 'eventGroupMetadata', '--metadata-dir DIR', 'the metadata is re-encrypted from the DataProvider\'s own plaintext copies');
     const trustedRoots = requireSetting(req.settings, 'trustedRoots', '--trusted-roots FILE', "the MeasurementConsumer's new key is checked against its root");
-    for (const r of open) {
-      steps.add('reencrypt.event-group', `re-encrypt ${r.eventGroup} for ${r.measurementConsumer}, close ${r.name}`, {
-        args: { request: r.name, eventGroup: r.eventGroup, measurementConsumer: r.measurementConsumer, fingerprint: hex(r.measurementConsumerKeyFingerprint), metadataDir, trustedRoots },
-      });
-    }
+    // One step for all requests, page by page: the journal stays small and a re-run lists only what is still open.
+    steps.add('reencrypt.open-requests', `re-encrypt the EventGroups of the open requests for each MeasurementConsumer's current key, close the requests`, {
+      args: { metadataDir, trustedRoots },
+    });
     const args: Args = { procedure: 'reencrypt.event-groups' };
     if (req.reportFile) args.reportFile = req.reportFile;
     steps.add('compromise.report', 'write the report of the re-encrypted EventGroups', { args });
   }
-  return { kinds: [], steps: steps.list, summary: `${open.length} open metadata re-encryption request(s)` };
+  return { kinds: [], steps: steps.list, summary: `${count} open metadata re-encryption request(s)` };
 }

@@ -226,7 +226,7 @@ export const replaceMeasurementsStep: StepHandler = {
     let done = handled;
     let created = 0;
     let thisRun = 0;
-    const progress = () => ctx.items?.progress?.(done, Math.max(expected, done));
+    const progress = () => ctx.items?.(done, Math.max(expected, done));
     progress();
     const start = readRecord<{ pageToken: string }>(s, ctx.journalId, PROGRESS)?.pageToken ?? '';
     for await (const page of measurementPages(client, s.participant, [...PENDING], start)) {
@@ -235,7 +235,7 @@ export const replaceMeasurementsStep: StepHandler = {
         if (!carriesKey(measurementKeyBytes(old.measurementSpec), fingerprint)) continue;
         const replacement = await createReplacement(ctx, old, specsDir, trustedRoots, compromisedKeyId, { cache, requestId: replacementRequestId(old.name) });
         thisRun += 1;
-        if (ctx.items?.faultAfterItem === thisRun) die();
+        if (ctx.faultAfterItem === thisRun) die();
         s.record({ action: 'measurement.create', resource: replacement.name, after: { replaces: old.name }, outcome: 'ok', detail: 'replacement with the new measurement public key' });
         // Recorded before the cancel: once cancelled, the old one is no longer listed, so a crash after it must not lose the outcome.
         const line: ReplacementLine = { old: old.name, replacement: replacement.name, oldState: 'CANCELLED', detail: `${replacement.name}, cancelled the old one` };

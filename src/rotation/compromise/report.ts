@@ -13,8 +13,8 @@ import type { StepHandler } from '../journal/context.js';
 import { ASSESSED_EVENT_GROUPS, ASSESSED_MEASUREMENTS, ASSESSMENT_SAMPLE, eventGroupCountOf, type AssessedMeasurement, type CertificateAssessment, type EncryptionKeyAssessment } from './assessment.js';
 import { REENCRYPTION_REQUESTED, type ReencryptionRequested } from './encryption-key-steps.js';
 import { replacementOutcomes, type Replacement } from './replace-measurement.js';
-import type { ReencryptionOutcome } from './reencrypt-steps.js';
-import { listPath, readList, readRecord, writeRecord, workspaceDir } from './workspace.js';
+import { REENCRYPTION_OUTCOMES, type ReencryptionOutcome } from './reencrypt-steps.js';
+import { listPath, readList, readOutcomes, readRecord, writeRecord, workspaceDir } from './workspace.js';
 import { join } from 'node:path';
 
 export interface CompromiseReport {
@@ -146,9 +146,18 @@ function encryptionKeySections(session: KeyringSession, journalId: string, a: En
   };
 }
 
+/**
+ * One line per EventGroup from the appended outcomes. A group answered twice
+ * (killed after its page was recorded, before the close) keeps the attempt
+ * that re-encrypted it, not the re-run that only closed the request.
+ */
 function reencryptSections(session: KeyringSession, journalId: string): Partial<CompromiseReport> {
-  const done = readRecord<Record<string, ReencryptionOutcome>>(session, journalId, 'event-groups') ?? {};
-  return { eventGroups: Object.entries(done).map(([eventGroup, o]) => ({ eventGroup, request: o.request, reencrypted: o.reencrypted, detail: o.detail })) };
+  const done = new Map<string, ReencryptionOutcome>(Object.entries(readRecord<Record<string, ReencryptionOutcome>>(session, journalId, REENCRYPTION_OUTCOMES) ?? {}));
+  for (const { key, ...o } of readOutcomes<ReencryptionOutcome>(session, journalId, REENCRYPTION_OUTCOMES)) {
+    if (done.get(key)?.reencrypted && !o.reencrypted) continue;
+    done.set(key, o);
+  }
+  return { eventGroups: [...done].map(([eventGroup, o]) => ({ eventGroup, request: o.request, reencrypted: o.reencrypted, detail: o.detail })) };
 }
 
 export function renderReportText(r: CompromiseReport): string {

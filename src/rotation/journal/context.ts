@@ -25,14 +25,11 @@ export interface StepContext extends KingdomAccess {
   readonly journalId: string;
   /** Waits between rollout probes; tests shorten it. */
   readonly rolloutDelayMs?: number;
-  /** For a step that works through many items (one journal step for all of them). */
-  readonly items?: ItemHooks;
-}
-
-export interface ItemHooks {
-  /** Items done of those expected, after each. */
-  progress?(done: number, total: number): void;
-  /** Test hook: SIGKILL right after this run's n-th item took effect, before the step records it. */
+  /** Progress of a step that works through many items: items done of those it knows of. */
+  readonly items?: (done: number, total: number) => void;
+  /** Test hook: SIGKILL after this page of a paged step (see faults.ts). */
+  readonly faultAfterPage?: number;
+  /** Test hook: SIGKILL right after this run's n-th item of an item-by-item step took effect, before it is recorded (see faults.ts). */
   readonly faultAfterItem?: number;
 }
 

@@ -3,8 +3,11 @@
  * the process SIGKILL itself right after step n is recorded as done, and
  * `HALO_KEYS_FAULT_BEFORE_RECORD=n` right after step n has run but before it
  * is recorded, so tests can crash a journaled run at every point.
- * `HALO_KEYS_FAULT_AFTER_ITEM=n` does so inside a step that works through many
- * items (measurement replacement): right after the n-th item of this run took
+ * `HALO_KEYS_FAULT_AFTER_PAGE=n` kills a step that works page by page
+ * (`reencrypt.open-requests`) after page n was updated at the Kingdom and
+ * recorded in the keyring, before its requests are closed.
+ * `HALO_KEYS_FAULT_AFTER_ITEM=n` kills a step that works item by item
+ * (`compromise.replace-measurements`) right after this run's n-th item took
  * effect, before the step recorded it.
  */
 import { RotationError } from '../errors.js';
@@ -12,6 +15,7 @@ import { RotationError } from '../errors.js';
 export interface FaultHooks {
   faultAfterStep?: number;
   faultBeforeRecord?: number;
+  faultAfterPage?: number;
   faultAfterItem?: number;
 }
 
@@ -20,10 +24,12 @@ export function faultHooks(env: NodeJS.ProcessEnv = process.env): FaultHooks {
   const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
   const after = num(env.HALO_KEYS_FAULT_AFTER_STEP);
   const before = num(env.HALO_KEYS_FAULT_BEFORE_RECORD);
+  const page = num(env.HALO_KEYS_FAULT_AFTER_PAGE);
   const item = num(env.HALO_KEYS_FAULT_AFTER_ITEM);
   return {
     ...(after !== undefined ? { faultAfterStep: after } : {}),
     ...(before !== undefined ? { faultBeforeRecord: before } : {}),
+    ...(page !== undefined ? { faultAfterPage: page } : {}),
     ...(item !== undefined ? { faultAfterItem: item } : {}),
   };
 }

@@ -49,6 +49,8 @@ export type StepType =
   | 'compromise.replace-measurements'
   | 'compromise.refuse-requisition'
   | 'compromise.report'
+  | 'reencrypt.open-requests'
+  // One request per step: journals written before reencrypt.open-requests.
   | 'reencrypt.event-group'
   // rotate --abort (src/rotation/abort.ts): a pending entry the aborted journal created, retired or destroyed.
   | 'abort.discard';

@@ -168,6 +168,14 @@ export async function runJournaled(run: JournaledRun): Promise<RunOutcome> {
   }
 }
 
-function context(session: KeyringSession, journalId: string, kingdom: KingdomAccess, options: Pick<RunOptions, 'rolloutDelayMs'>): StepContext {
-  return { session, journalId, ...kingdom, ...(options.rolloutDelayMs !== undefined ? { rolloutDelayMs: options.rolloutDelayMs } : {}) };
+function context(session: KeyringSession, journalId: string, kingdom: KingdomAccess, options: Pick<RunOptions, 'rolloutDelayMs' | 'onItems' | 'faultAfterPage' | 'faultAfterItem'>): StepContext {
+  return {
+    session,
+    journalId,
+    ...kingdom,
+    ...(options.rolloutDelayMs !== undefined ? { rolloutDelayMs: options.rolloutDelayMs } : {}),
+    ...(options.onItems ? { items: options.onItems } : {}),
+    ...(options.faultAfterPage !== undefined ? { faultAfterPage: options.faultAfterPage } : {}),
+    ...(options.faultAfterItem !== undefined ? { faultAfterItem: options.faultAfterItem } : {}),
+  };
 }

@@ -23,8 +23,8 @@ export interface StepOptions extends FaultHooks {
   onStep?: (step: JournalStep, phase: 'start' | 'done' | 'failed') => void;
   /** Progress: steps done of all the journal's, before the first pending step and after each. */
   onProgress?: (done: number, total: number) => void;
-  /** Progress inside a step that works through many items: items done of those expected. */
-  onItems?: (step: JournalStep, done: number, total: number) => void;
+  /** Progress inside a step that works through many items (re-encrypted EventGroups): items done of those it knows of. */
+  onItems?: (done: number, total: number) => void;
 }
 
 /** The handler of each step not yet done, all found before any runs (a journal this version cannot finish is left as it is). */
@@ -37,18 +37,6 @@ export function pendingSteps(session: KeyringSession, journal: Journal, handlers
     out.set(step, handler);
   }
   return out;
-}
-
-function withItemHooks(ctx: StepContext, step: JournalStep, options: StepOptions): StepContext {
-  const { onItems, faultAfterItem } = options;
-  if (!onItems && faultAfterItem === undefined) return ctx;
-  return {
-    ...ctx,
-    items: {
-      ...(onItems ? { progress: (done: number, total: number) => onItems(step, done, total) } : {}),
-      ...(faultAfterItem !== undefined ? { faultAfterItem } : {}),
-    },
-  };
 }
 
 /** What each step not yet done would change, without changing anything. */
@@ -79,7 +67,7 @@ export async function runSteps(session: KeyringSession, journal: Journal, handle
     options.onStep?.(step, 'start');
     let result: string;
     try {
-      result = await handler.run(withItemHooks(ctx, step, options), step);
+      result = await handler.run(ctx, step);
     } catch (err) {
       step.lastError = err instanceof Error ? err.message.split('\n')[0] : String(err);
       journal.status = 'failed';

@@ -13,13 +13,15 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Any, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_any, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { EventGroup } from "../../../wfa/measurement/api/v2alpha/event_group_pb.js";
+import { file_wfa_measurement_api_v2alpha_event_group } from "../../../wfa/measurement/api/v2alpha/event_group_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file halo/keys/v1/event_group_metadata_reencryption.proto.
  */
 export const file_halo_keys_v1_event_group_metadata_reencryption: GenFile = /*@__PURE__*/
-  fileDesc("CjRoYWxvL2tleXMvdjEvZXZlbnRfZ3JvdXBfbWV0YWRhdGFfcmVlbmNyeXB0aW9uLnByb3RvEgxoYWxvLmtleXMudjEi4wIKG01ldGFkYXRhUmVlbmNyeXB0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEhMKC2V2ZW50X2dyb3VwGAIgASgJEhwKFG1lYXN1cmVtZW50X2NvbnN1bWVyGAMgASgJEiwKJG1lYXN1cmVtZW50X2NvbnN1bWVyX2tleV9maW5nZXJwcmludBgEIAEoDBI+CgVzdGF0ZRgFIAEoDjIvLmhhbG8ua2V5cy52MS5NZXRhZGF0YVJlZW5jcnlwdGlvblJlcXVlc3QuU3RhdGUSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNsb3NlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjQKBVN0YXRlEhUKEVNUQVRFX1VOU1BFQ0lGSUVEEAASCAoET1BFThABEgoKBkNMT1NFRBACIrMBCilDcmVhdGVNZXRhZGF0YVJlZW5jcnlwdGlvblJlcXVlc3RzUmVxdWVzdBIOCgZwYXJlbnQYASABKAkSPwofbWVhc3VyZW1lbnRfY29uc3VtZXJfcHVibGljX2tleRgCIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnlIABIuCiRtZWFzdXJlbWVudF9jb25zdW1lcl9rZXlfZmluZ2VycHJpbnQYAyABKAxIAEIFCgNrZXkiZwoqQ3JlYXRlTWV0YWRhdGFSZWVuY3J5cHRpb25SZXF1ZXN0c1Jlc3BvbnNlEhUKDWNyZWF0ZWRfY291bnQYAiABKAUSEgoKb3Blbl9jb3VudBgDIAEoBUoECAEQAlIIcmVxdWVzdHMiOQonTGlzdE1ldGFkYXRhUmVlbmNyeXB0aW9uUmVxdWVzdHNSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCSJnCihMaXN0TWV0YWRhdGFSZWVuY3J5cHRpb25SZXF1ZXN0c1Jlc3BvbnNlEjsKCHJlcXVlc3RzGAEgAygLMikuaGFsby5rZXlzLnYxLk1ldGFkYXRhUmVlbmNyeXB0aW9uUmVxdWVzdCI3CidDbG9zZU1ldGFkYXRhUmVlbmNyeXB0aW9uUmVxdWVzdFJlcXVlc3QSDAoEbmFtZRgBIAEoCTLVAwoeRXZlbnRHcm91cE1ldGFkYXRhUmVlbmNyeXB0aW9uEpcBCiJDcmVhdGVNZXRhZGF0YVJlZW5jcnlwdGlvblJlcXVlc3RzEjcuaGFsby5rZXlzLnYxLkNyZWF0ZU1ldGFkYXRhUmVlbmNyeXB0aW9uUmVxdWVzdHNSZXF1ZXN0GjguaGFsby5rZXlzLnYxLkNyZWF0ZU1ldGFkYXRhUmVlbmNyeXB0aW9uUmVxdWVzdHNSZXNwb25zZRKRAQogTGlzdE1ldGFkYXRhUmVlbmNyeXB0aW9uUmVxdWVzdHMSNS5oYWxvLmtleXMudjEuTGlzdE1ldGFkYXRhUmVlbmNyeXB0aW9uUmVxdWVzdHNSZXF1ZXN0GjYuaGFsby5rZXlzLnYxLkxpc3RNZXRhZGF0YVJlZW5jcnlwdGlvblJlcXVlc3RzUmVzcG9uc2UShAEKIENsb3NlTWV0YWRhdGFSZWVuY3J5cHRpb25SZXF1ZXN0EjUuaGFsby5rZXlzLnYxLkNsb3NlTWV0YWRhdGFSZWVuY3J5cHRpb25SZXF1ZXN0UmVxdWVzdBopLmhhbG8ua2V5cy52MS5NZXRhZGF0YVJlZW5jcnlwdGlvblJlcXVlc3RiBnByb3RvMw", [file_google_protobuf_any, file_google_protobuf_timestamp]);
+  fileDesc("CjRoYWxvL2tleXMvdjEvZXZlbnRfZ3JvdXBfbWV0YWRhdGFfcmVlbmNyeXB0aW9uLnByb3RvEgxoYWxvLmtleXMudjEi4wIKG01ldGFkYXRhUmVlbmNyeXB0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEhMKC2V2ZW50X2dyb3VwGAIgASgJEhwKFG1lYXN1cmVtZW50X2NvbnN1bWVyGAMgASgJEiwKJG1lYXN1cmVtZW50X2NvbnN1bWVyX2tleV9maW5nZXJwcmludBgEIAEoDBI+CgVzdGF0ZRgFIAEoDjIvLmhhbG8ua2V5cy52MS5NZXRhZGF0YVJlZW5jcnlwdGlvblJlcXVlc3QuU3RhdGUSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNsb3NlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjQKBVN0YXRlEhUKEVNUQVRFX1VOU1BFQ0lGSUVEEAASCAoET1BFThABEgoKBkNMT1NFRBACIrMBCilDcmVhdGVNZXRhZGF0YVJlZW5jcnlwdGlvblJlcXVlc3RzUmVxdWVzdBIOCgZwYXJlbnQYASABKAkSPwofbWVhc3VyZW1lbnRfY29uc3VtZXJfcHVibGljX2tleRgCIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnlIABIuCiRtZWFzdXJlbWVudF9jb25zdW1lcl9rZXlfZmluZ2VycHJpbnQYAyABKAxIAEIFCgNrZXkiZwoqQ3JlYXRlTWV0YWRhdGFSZWVuY3J5cHRpb25SZXF1ZXN0c1Jlc3BvbnNlEhUKDWNyZWF0ZWRfY291bnQYAiABKAUSEgoKb3Blbl9jb3VudBgDIAEoBUoECAEQAlIIcmVxdWVzdHMifgonTGlzdE1ldGFkYXRhUmVlbmNyeXB0aW9uUmVxdWVzdHNSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIcChRpbmNsdWRlX2V2ZW50X2dyb3VwcxgEIAEoCCLTAQooTGlzdE1ldGFkYXRhUmVlbmNyeXB0aW9uUmVxdWVzdHNSZXNwb25zZRI7CghyZXF1ZXN0cxgBIAMoCzIpLmhhbG8ua2V5cy52MS5NZXRhZGF0YVJlZW5jcnlwdGlvblJlcXVlc3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUSPQoMZXZlbnRfZ3JvdXBzGAQgAygLMicud2ZhLm1lYXN1cmVtZW50LmFwaS52MmFscGhhLkV2ZW50R3JvdXAiNwonQ2xvc2VNZXRhZGF0YVJlZW5jcnlwdGlvblJlcXVlc3RSZXF1ZXN0EgwKBG5hbWUYASABKAkiTgotQmF0Y2hDbG9zZU1ldGFkYXRhUmVlbmNyeXB0aW9uUmVxdWVzdHNSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRINCgVuYW1lcxgCIAMoCSJtCi5CYXRjaENsb3NlTWV0YWRhdGFSZWVuY3J5cHRpb25SZXF1ZXN0c1Jlc3BvbnNlEjsKCHJlcXVlc3RzGAEgAygLMikuaGFsby5rZXlzLnYxLk1ldGFkYXRhUmVlbmNyeXB0aW9uUmVxdWVzdCJwCilMaXN0TWV0YWRhdGFSZWVuY3J5cHRpb25SZXF1ZXN0c1BhZ2VUb2tlbhIOCgZwYXJlbnQYASABKAkSHAoUaW5jbHVkZV9ldmVudF9ncm91cHMYAyABKAgSFQoNYWZ0ZXJfcmVxdWVzdBgCIAEoCTL7BAoeRXZlbnRHcm91cE1ldGFkYXRhUmVlbmNyeXB0aW9uEpcBCiJDcmVhdGVNZXRhZGF0YVJlZW5jcnlwdGlvblJlcXVlc3RzEjcuaGFsby5rZXlzLnYxLkNyZWF0ZU1ldGFkYXRhUmVlbmNyeXB0aW9uUmVxdWVzdHNSZXF1ZXN0GjguaGFsby5rZXlzLnYxLkNyZWF0ZU1ldGFkYXRhUmVlbmNyeXB0aW9uUmVxdWVzdHNSZXNwb25zZRKRAQogTGlzdE1ldGFkYXRhUmVlbmNyeXB0aW9uUmVxdWVzdHMSNS5oYWxvLmtleXMudjEuTGlzdE1ldGFkYXRhUmVlbmNyeXB0aW9uUmVxdWVzdHNSZXF1ZXN0GjYuaGFsby5rZXlzLnYxLkxpc3RNZXRhZGF0YVJlZW5jcnlwdGlvblJlcXVlc3RzUmVzcG9uc2UShAEKIENsb3NlTWV0YWRhdGFSZWVuY3J5cHRpb25SZXF1ZXN0EjUuaGFsby5rZXlzLnYxLkNsb3NlTWV0YWRhdGFSZWVuY3J5cHRpb25SZXF1ZXN0UmVxdWVzdBopLmhhbG8ua2V5cy52MS5NZXRhZGF0YVJlZW5jcnlwdGlvblJlcXVlc3QSowEKJkJhdGNoQ2xvc2VNZXRhZGF0YVJlZW5jcnlwdGlvblJlcXVlc3RzEjsuaGFsby5rZXlzLnYxLkJhdGNoQ2xvc2VNZXRhZGF0YVJlZW5jcnlwdGlvblJlcXVlc3RzUmVxdWVzdBo8LmhhbG8ua2V5cy52MS5CYXRjaENsb3NlTWV0YWRhdGFSZWVuY3J5cHRpb25SZXF1ZXN0c1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_any, file_google_protobuf_timestamp, file_wfa_measurement_api_v2alpha_event_group]);
 
 /**
  * @generated from message halo.keys.v1.MetadataReencryptionRequest
@@ -182,6 +184,29 @@ export type ListMetadataReencryptionRequestsRequest = Message<"halo.keys.v1.List
    * @generated from field: string parent = 1;
    */
   parent: string;
+
+  /**
+   * At most this many requests (default 50, at most 1000).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token; the other fields must be
+   * the same.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+
+  /**
+   * Also return each request's EventGroup (as GetEventGroup shows it to
+   * its DataProvider), so a page is answered without a GetEventGroup each.
+   *
+   * @generated from field: bool include_event_groups = 4;
+   */
+  includeEventGroups: boolean;
 };
 
 /**
@@ -196,11 +221,34 @@ export const ListMetadataReencryptionRequestsRequestSchema: GenMessage<ListMetad
  */
 export type ListMetadataReencryptionRequestsResponse = Message<"halo.keys.v1.ListMetadataReencryptionRequestsResponse"> & {
   /**
-   * Every open request of the DataProvider, oldest first.
+   * The DataProvider's open requests, oldest first.
    *
    * @generated from field: repeated halo.keys.v1.MetadataReencryptionRequest requests = 1;
    */
   requests: MetadataReencryptionRequest[];
+
+  /**
+   * Empty on the last page. Paging is by key: a request closed meanwhile
+   * is not on a later page, none is skipped.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+
+  /**
+   * On the first page only (no page_token): how many requests are open.
+   *
+   * @generated from field: int32 total_size = 3;
+   */
+  totalSize: number;
+
+  /**
+   * With include_event_groups: the EventGroup of each request, in the order
+   * of the requests.
+   *
+   * @generated from field: repeated wfa.measurement.api.v2alpha.EventGroup event_groups = 4;
+   */
+  eventGroups: EventGroup[];
 };
 
 /**
@@ -228,6 +276,83 @@ export type CloseMetadataReencryptionRequestRequest = Message<"halo.keys.v1.Clos
  */
 export const CloseMetadataReencryptionRequestRequestSchema: GenMessage<CloseMetadataReencryptionRequestRequest> = /*@__PURE__*/
   messageDesc(file_halo_keys_v1_event_group_metadata_reencryption, 5);
+
+/**
+ * @generated from message halo.keys.v1.BatchCloseMetadataReencryptionRequestsRequest
+ */
+export type BatchCloseMetadataReencryptionRequestsRequest = Message<"halo.keys.v1.BatchCloseMetadataReencryptionRequestsRequest"> & {
+  /**
+   * REQUIRED. dataProviders/{data_provider}: the parent of every request.
+   *
+   * @generated from field: string parent = 1;
+   */
+  parent: string;
+
+  /**
+   * REQUIRED. MetadataReencryptionRequest names, at most 1000, distinct.
+   *
+   * @generated from field: repeated string names = 2;
+   */
+  names: string[];
+};
+
+/**
+ * Describes the message halo.keys.v1.BatchCloseMetadataReencryptionRequestsRequest.
+ * Use `create(BatchCloseMetadataReencryptionRequestsRequestSchema)` to create a new message.
+ */
+export const BatchCloseMetadataReencryptionRequestsRequestSchema: GenMessage<BatchCloseMetadataReencryptionRequestsRequest> = /*@__PURE__*/
+  messageDesc(file_halo_keys_v1_event_group_metadata_reencryption, 6);
+
+/**
+ * @generated from message halo.keys.v1.BatchCloseMetadataReencryptionRequestsResponse
+ */
+export type BatchCloseMetadataReencryptionRequestsResponse = Message<"halo.keys.v1.BatchCloseMetadataReencryptionRequestsResponse"> & {
+  /**
+   * In the order of the names.
+   *
+   * @generated from field: repeated halo.keys.v1.MetadataReencryptionRequest requests = 1;
+   */
+  requests: MetadataReencryptionRequest[];
+};
+
+/**
+ * Describes the message halo.keys.v1.BatchCloseMetadataReencryptionRequestsResponse.
+ * Use `create(BatchCloseMetadataReencryptionRequestsResponseSchema)` to create a new message.
+ */
+export const BatchCloseMetadataReencryptionRequestsResponseSchema: GenMessage<BatchCloseMetadataReencryptionRequestsResponse> = /*@__PURE__*/
+  messageDesc(file_halo_keys_v1_event_group_metadata_reencryption, 7);
+
+/**
+ * The page_token of ListMetadataReencryptionRequests (unpadded base64url of
+ * this message): the request's arguments and the last request listed.
+ *
+ * @generated from message halo.keys.v1.ListMetadataReencryptionRequestsPageToken
+ */
+export type ListMetadataReencryptionRequestsPageToken = Message<"halo.keys.v1.ListMetadataReencryptionRequestsPageToken"> & {
+  /**
+   * @generated from field: string parent = 1;
+   */
+  parent: string;
+
+  /**
+   * @generated from field: bool include_event_groups = 3;
+   */
+  includeEventGroups: boolean;
+
+  /**
+   * API id of the last request of the previous page.
+   *
+   * @generated from field: string after_request = 2;
+   */
+  afterRequest: string;
+};
+
+/**
+ * Describes the message halo.keys.v1.ListMetadataReencryptionRequestsPageToken.
+ * Use `create(ListMetadataReencryptionRequestsPageTokenSchema)` to create a new message.
+ */
+export const ListMetadataReencryptionRequestsPageTokenSchema: GenMessage<ListMetadataReencryptionRequestsPageToken> = /*@__PURE__*/
+  messageDesc(file_halo_keys_v1_event_group_metadata_reencryption, 8);
 
 /**
  * @generated from service halo.keys.v1.EventGroupMetadataReencryption
@@ -269,6 +394,18 @@ export const EventGroupMetadataReencryption: GenService<{
     methodKind: "unary";
     input: typeof CloseMetadataReencryptionRequestRequestSchema;
     output: typeof MetadataReencryptionRequestSchema;
+  },
+  /**
+   * A DataProvider closes several of its requests at once, in one
+   * transaction: all of them or none. Each is checked as the single close
+   * checks it; closed ones are returned unchanged.
+   *
+   * @generated from rpc halo.keys.v1.EventGroupMetadataReencryption.BatchCloseMetadataReencryptionRequests
+   */
+  batchCloseMetadataReencryptionRequests: {
+    methodKind: "unary";
+    input: typeof BatchCloseMetadataReencryptionRequestsRequestSchema;
+    output: typeof BatchCloseMetadataReencryptionRequestsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_halo_keys_v1_event_group_metadata_reencryption, 0);

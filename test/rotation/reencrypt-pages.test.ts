@@ -1,0 +1,102 @@
+/**
+ * `reencrypt event-groups` over more requests than one page (50) when a
+ * plaintext copy is missing: the page holding that group fails before any of
+ * its groups is updated (all still encrypted to the leaked key, all its
+ * requests open), the run exits with one error naming the file, and once the
+ * file is back a re-run finishes from there without redoing the pages done.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { hex } from '../../src/lib/bytes.js';
+import { activeEntry } from '../../src/rotation/keyring.js';
+import { ensureBuilt, startKingdom, type KingdomProcess } from '../cli/kingdom-process.js';
+import { configureCompromise, createEventGroup, hk, newParty, ok, publishedKeyBytes, type Party } from './compromise-fixtures.js';
+import { scratch } from './fixtures.js';
+
+const EVENT_GROUPS = 110;
+
+const work = scratch('halo-reencrypt-pages-');
+let kingdom: KingdomProcess;
+let mc: Party;
+let dp: Party;
+
+before(async () => {
+  ensureBuilt(['src/cli/commands/reencrypt.ts', 'src/rotation/compromise/reencrypt-steps.ts', 'src/kingdom/service/metadata-reencryption-service.ts']);
+  kingdom = await startKingdom(join(work.dir, 'kingdom'));
+  mc = await newParty(kingdom, work.dir, 'measurementConsumer', 'mc');
+  dp = await newParty(kingdom, work.dir, 'dataProvider', 'edp');
+  configureCompromise(mc, [dp]);
+  configureCompromise(dp, [mc]);
+});
+
+after(async () => {
+  await kingdom?.stop();
+  work.remove();
+});
+
+function auditActions(party: Party, action: string): string[] {
+  return readFileSync(join(party.dir, 'audit.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { action: string; resource?: string })
+    .filter((e) => e.action === action)
+    .map((e) => e.resource ?? '');
+}
+
+describe('reencrypt event-groups, page by page', () => {
+  it('a missing plaintext copy fails its page before any update; the re-run finishes without redoing the other pages', async () => {
+    const refs = new Map<string, string>();
+    for (let i = 0; i < EVENT_GROUPS; i++) {
+      const { eventGroup } = await createEventGroup(dp, mc, `eg-${i}`);
+      refs.set(eventGroup.name, eventGroup.eventGroupReferenceId);
+    }
+    const leaked = hex(publishedKeyBytes(mc));
+    ok(hk(['compromise', 'encryption-key', '--dir', mc.dir, '--key-id', String(activeEntry(mc.session().keyring, 'encryption')!.tinkKeyId)]), 'MC compromise');
+
+    // The requests as the DataProvider pages through them; the second page's first group loses its plaintext copy.
+    const client = dp.client();
+    const pages = [];
+    let pageToken = '';
+    do {
+      const page = await client.metadataReencryption.listMetadataReencryptionRequests({ parent: dp.name, pageSize: 50, pageToken });
+      if (pages.length === 0) assert.equal(page.totalSize, EVENT_GROUPS);
+      pages.push(page.requests);
+      pageToken = page.nextPageToken;
+    } while (pageToken !== '');
+    assert.deepEqual(pages.map((p) => p.length), [50, 50, 10]);
+    const broken = pages[1]![0]!.eventGroup;
+    const file = join(dp.copies, `${refs.get(broken)}.binpb`);
+    renameSync(file, `${file}.away`);
+
+    const failed = hk(['reencrypt', 'event-groups', '--dir', dp.dir]);
+    assert.equal(failed.code, 1, failed.stderr);
+    const lines = failed.stderr.trimEnd().split('\n');
+    for (const l of lines.slice(0, -1)) assert.match(l, /^progress: /);
+    assert.match(lines.at(-1)!, new RegExp(`^halo-keys: .*no metadata copy ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: put the plaintext`));
+
+    const stillOpen = new Set((await client.metadataReencryption.listMetadataReencryptionRequests({ parent: dp.name, pageSize: 1000 })).requests.map((r) => r.name));
+    for (const r of pages[1]!) {
+      assert.ok(stillOpen.has(r.name), `${r.name} of the failed page is still open`);
+      const eg = await client.eventGroups.getEventGroup({ name: r.eventGroup });
+      assert.equal(hex(eg.measurementConsumerPublicKey!.value), leaked, `${r.eventGroup} of the failed page was not updated`);
+    }
+    for (const r of pages[0]!) assert.ok(!stillOpen.has(r.name), `${r.name} of the first page is closed`);
+    const doneBefore = new Set(auditActions(dp, 'event-group.reencrypt'));
+    for (const r of pages[1]!) assert.ok(!doneBefore.has(r.eventGroup), `${r.eventGroup}: no audit entry for a group not updated`);
+
+    renameSync(`${file}.away`, file);
+    const resumed = JSON.parse(ok(hk(['reencrypt', 'event-groups', '--dir', dp.dir, '--json']), 'reencrypt again').stdout) as { resumed: boolean; report: { eventGroups: Array<{ reencrypted: boolean }> } };
+    assert.equal(resumed.resumed, true);
+    assert.equal(resumed.report.eventGroups.length, EVENT_GROUPS);
+    assert.ok(resumed.report.eventGroups.every((e) => e.reencrypted));
+    const reencrypted = auditActions(dp, 'event-group.reencrypt');
+    assert.equal(reencrypted.length, EVENT_GROUPS, 'each group re-encrypted once');
+    assert.equal(new Set(reencrypted).size, EVENT_GROUPS);
+    assert.deepEqual((await client.metadataReencryption.listMetadataReencryptionRequests({ parent: dp.name })).requests, []);
+    const newKey = hex(publishedKeyBytes(mc));
+    for (const name of refs.keys()) assert.equal(hex((await client.eventGroups.getEventGroup({ name })).measurementConsumerPublicKey!.value), newKey);
+    ok(hk(['audit', 'verify', '--dir', dp.dir]), 'audit verify');
+  });
+});
