@@ -470,10 +470,16 @@ describe('EventGroupMetadataReencryption service', () => {
     assert.ok(toBinary(CreateMetadataReencryptionRequestsResponseSchema, res).length < 16, 'the response does not grow with the groups');
     const entries = await kingdom.store.exportAudit();
     assert.equal(entries.filter((e) => e.action === 'CreateMetadataReencryptionRequest' && e.actor === many.name).length, groupCount, 'one audit entry per request');
-    const open = [
-      ...(await reencryption.listMetadataReencryptionRequests({ parent: dpA.name }, dpA.mtls)).requests,
-      ...(await reencryption.listMetadataReencryptionRequests({ parent: dpB.name }, dpB.mtls)).requests,
-    ].filter((r) => r.measurementConsumer === many.name);
+    // Every page of each DataProvider's open requests.
+    const open = [];
+    for (const dp of [dpA, dpB]) {
+      let pageToken = '';
+      do {
+        const page = await reencryption.listMetadataReencryptionRequests({ parent: dp.name, pageSize: 1000, pageToken }, dp.mtls);
+        open.push(...page.requests.filter((r) => r.measurementConsumer === many.name));
+        pageToken = page.nextPageToken;
+      } while (pageToken !== '');
+    }
     assert.equal(new Set(open.map((r) => r.eventGroup)).size, groupCount, 'one request per group');
     assert.equal(new Set(open.map((r) => r.name)).size, groupCount, 'distinct names');
     const again = await reencryption.createMetadataReencryptionRequests({ parent: many.name, key: { case: 'measurementConsumerKeyFingerprint', value: fingerprint } }, many.apiKey);
