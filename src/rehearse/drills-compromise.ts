@@ -6,7 +6,7 @@
  * a DataProvider's encryption key (its open requisitions refused), and a
  * compromise killed in the middle and finished by a second run.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, fromBinary } from '@bufbuild/protobuf';
 import { decryptMessage, encryptMessage, publicKeyset, type Keyset } from '../crypto/index.js';
@@ -26,6 +26,14 @@ const LISTED = 100;
 
 function listed(names: readonly string[]): string[] {
   return names.length <= LISTED ? [...names] : [...names.slice(0, LISTED), `... and ${names.length - LISTED} more`];
+}
+
+/** A JSON-lines list a procedure's report names. */
+function readJsonLines<T>(path: string): T[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as T);
 }
 
 function reportBase(ctx: DrillContext, name: string): string {
@@ -142,22 +150,26 @@ export async function mcEncryptionKeyCompromise(ctx: DrillContext): Promise<Dril
   }
   const awaiting = w.measurements['awaiting-edp2'];
   if (report) {
+    // The report carries a sample and the counts; every replacement is in its .jsonl list.
+    const replacements = report.files.lists?.replacements ? readJsonLines<CompromiseReport['replacements'][number]>(report.files.lists.replacements) : report.replacements;
+    const eventGroups = report.counts?.eventGroups ?? report.eventGroups.length;
     drill.result.blastRadius = {
-      eventGroups: listed(report.eventGroups.map((e) => e.eventGroup)),
-      replaced: listed(report.replacements.map((r) => `${r.old} -> ${r.replacement ?? 'none'}`)),
+      eventGroups: listed(report.files.lists?.eventGroups ? readJsonLines<string>(report.files.lists.eventGroups) : report.eventGroups.map((e) => e.eventGroup)),
+      replaced: listed(replacements.map((r) => `${r.old} -> ${r.replacement ?? 'none'}`)),
     };
     await drill.check('the blast radius: every EventGroup and every ongoing measurement encrypted to the key', () => {
       const total = w.eventGroups.edp1 + w.eventGroups.edp2;
-      expect(report!.eventGroups.length === total, `${report!.eventGroups.length} EventGroups, ${total} were made`);
-      expect(report!.replacements.length === awaiting.count, `${report!.replacements.length} replaced, ${awaiting.count} were ongoing`);
-      return `${report!.eventGroups.length} EventGroups, ${report!.replacements.length} measurements`;
+      const replaced = replacements.filter((r) => r.replacement !== null).length;
+      expect(eventGroups === total, `${eventGroups} EventGroups, ${total} were made`);
+      expect(replaced === awaiting.count && replacements.length === awaiting.count, `${replaced} of ${replacements.length} replaced, ${awaiting.count} were ongoing`);
+      return `${eventGroups} EventGroups, ${replaced} measurements`;
     });
     const now = privateKeyset(p, ctx.passphrase);
     await drill.check('the Kingdom: each ongoing measurement CANCELLED, its replacement awaiting, encrypted to the new key', async () => {
       const client = clientOf(p, ctx.passphrase);
       const shown = await client.measurementConsumers.getMeasurementConsumer({ name: p.name });
       const sampled = new Set(awaiting.sample);
-      const byOld = new Map(report!.replacements.filter((r) => sampled.has(r.old)).map((r) => [r.old, r.replacement]));
+      const byOld = new Map(replacements.filter((r) => sampled.has(r.old)).map((r) => [r.old, r.replacement]));
       for (const name of awaiting.sample) {
         const m = await client.measurements.getMeasurement({ name });
         expect(m.state === Measurement_State.CANCELLED, `${name} is ${Measurement_State[m.state]}`);

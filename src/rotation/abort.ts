@@ -36,6 +36,7 @@ const IRREVERSIBLE: ReadonlySet<StepType> = new Set<StepType>([
   'compromise.remove-encryption-key',
   'compromise.request-reencryption',
   'compromise.replace-measurement',
+  'compromise.replace-measurements',
   'compromise.refuse-requisition',
   'reencrypt.open-requests',
   'reencrypt.event-group',

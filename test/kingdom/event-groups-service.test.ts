@@ -12,6 +12,7 @@ import { generateKeyset } from '../../src/crypto/keyset-templates.js';
 import { keysetBytes, publicKeyset, type Keyset } from '../../src/crypto/keyset.js';
 import { signMessage } from '../../src/crypto/signed-message.js';
 import {
+  CreateMetadataReencryptionRequestsResponseSchema,
   EventGroupMetadataReencryption,
   MetadataReencryptionRequest_State,
 } from '../../src/gen/halo/keys/v1/event_group_metadata_reencryption_pb.js';
@@ -327,8 +328,13 @@ describe('EventGroupMetadataReencryption service', () => {
   it('creates one request per EventGroup of this MC encrypted to the leaked key, idempotently', async () => {
     const leaked = encryptionPublicKeyAny(mc.encryptionPublicKey);
     const first = await reencryption.createMetadataReencryptionRequests({ parent: mc.name, key: { case: 'measurementConsumerPublicKey', value: leaked } }, mc.apiKey);
-    assert.deepEqual(first.requests.map((r) => r.eventGroup).sort(), [groups.a1, groups.a2, groups.b1].sort());
-    for (const r of first.requests) {
+    assert.deepEqual([first.createdCount, first.openCount], [3, 3]);
+    const listed = [
+      ...(await reencryption.listMetadataReencryptionRequests({ parent: dpA.name }, dpA.mtls)).requests,
+      ...(await reencryption.listMetadataReencryptionRequests({ parent: dpB.name }, dpB.mtls)).requests,
+    ];
+    assert.deepEqual(listed.map((r) => r.eventGroup).sort(), [groups.a1, groups.a2, groups.b1].sort());
+    for (const r of listed) {
       assert.equal(r.state, MetadataReencryptionRequest_State.OPEN);
       assert.equal(r.measurementConsumer, mc.name);
       assert.deepEqual(r.measurementConsumerKeyFingerprint, keyFingerprint(mc.encryptionPublicKey));
@@ -339,7 +345,7 @@ describe('EventGroupMetadataReencryption service', () => {
       { parent: mc.name, key: { case: 'measurementConsumerKeyFingerprint', value: keyFingerprint(mc.encryptionPublicKey) } },
       mc.mtls,
     );
-    assert.deepEqual(again.requests.map((r) => r.name).sort(), first.requests.map((r) => r.name).sort());
+    assert.deepEqual([again.createdCount, again.openCount], [0, 3], 'the open requests are counted, not duplicated');
     assert.equal(await auditDigest(kingdom), digest, 'a repeated request records nothing new');
   });
 
@@ -391,7 +397,7 @@ describe('EventGroupMetadataReencryption service', () => {
       { parent: mc.name, key: { case: 'measurementConsumerKeyFingerprint', value: keyFingerprint(mc.encryptionPublicKey) } },
       mc.apiKey,
     );
-    assert.deepEqual(again.requests.map((r) => r.eventGroup).sort(), [groups.a2, groups.b1].sort());
+    assert.deepEqual([again.createdCount, again.openCount], [0, 2], 'a2 and b1 are still open; a1 is no longer encrypted to the key');
   });
 
   it('closes a request of a deleted EventGroup: nothing is left to re-encrypt', async () => {
@@ -440,6 +446,45 @@ describe('EventGroupMetadataReencryption service', () => {
     assert.equal(count('CloseMetadataReencryptionRequest'), 2);
     assert.ok(entries.filter((e) => e.action === 'CloseMetadataReencryptionRequest').every((e) => e.actor === dpA.name || e.actor === dpB.name));
   });
+
+  it('answers with counts only, however many EventGroups are encrypted to the key', async () => {
+    const many = await freshMeasurementConsumer(kingdom, 'many-groups-mc');
+    const keyBytes = encryptionPublicKeyBytes(many.encryptionPublicKeyset);
+    const groupCount = 1500;
+    for (const dp of [dpA, dpB]) {
+      await kingdom.store.batchCreateEventGroups({
+        actor: dp.name,
+        inputs: Array.from({ length: groupCount / 2 }, (_, i) => ({
+          dataProviderId: dp.id,
+          measurementConsumerId: many.id,
+          eventGroupReferenceId: `bulk-${i}`,
+          encryptedMetadata: new Uint8Array([1, 2, 3]),
+          measurementConsumerPublicKey: keyBytes,
+          apiVersion: 'v2alpha',
+        })),
+      });
+    }
+    const fingerprint = keyFingerprint(keyBytes);
+    const res = await reencryption.createMetadataReencryptionRequests({ parent: many.name, key: { case: 'measurementConsumerKeyFingerprint', value: fingerprint } }, many.apiKey);
+    assert.deepEqual([res.createdCount, res.openCount], [groupCount, groupCount]);
+    assert.ok(toBinary(CreateMetadataReencryptionRequestsResponseSchema, res).length < 16, 'the response does not grow with the groups');
+    const entries = await kingdom.store.exportAudit();
+    assert.equal(entries.filter((e) => e.action === 'CreateMetadataReencryptionRequest' && e.actor === many.name).length, groupCount, 'one audit entry per request');
+    // Every page of each DataProvider's open requests.
+    const open = [];
+    for (const dp of [dpA, dpB]) {
+      let pageToken = '';
+      do {
+        const page = await reencryption.listMetadataReencryptionRequests({ parent: dp.name, pageSize: 1000, pageToken }, dp.mtls);
+        open.push(...page.requests.filter((r) => r.measurementConsumer === many.name));
+        pageToken = page.nextPageToken;
+      } while (pageToken !== '');
+    }
+    assert.equal(new Set(open.map((r) => r.eventGroup)).size, groupCount, 'one request per group');
+    assert.equal(new Set(open.map((r) => r.name)).size, groupCount, 'distinct names');
+    const again = await reencryption.createMetadataReencryptionRequests({ parent: many.name, key: { case: 'measurementConsumerKeyFingerprint', value: fingerprint } }, many.apiKey);
+    assert.deepEqual([again.createdCount, again.openCount], [0, groupCount]);
+  });
 });
 
 describe('EventGroupMetadataReencryption paging and batch close', () => {
@@ -465,7 +510,7 @@ describe('EventGroupMetadataReencryption paging and batch close', () => {
       { parent: mc.name, key: { case: 'measurementConsumerKeyFingerprint', value: keyFingerprint(mc.encryptionPublicKey) } },
       mc.apiKey,
     );
-    assert.equal(created.requests.length, 9);
+    assert.equal(created.createdCount, 9);
   });
   after(async () => {
     await kingdom.close();

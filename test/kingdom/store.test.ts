@@ -834,19 +834,16 @@ function storeSuite(name: string, makeBackend: () => Promise<Backend>): void {
         'EVENT_GROUP_INVALID_ARGS',
       );
 
-      const req = await store.createMetadataReencryptionRequest({
-        actor: 'mc',
-        dataProviderId: dpId,
-        externalEventGroupId: eg.externalEventGroupId,
-        measurementConsumerKeyFingerprint: new Uint8Array([0xfe, 0xed]),
-      });
-      const same = await store.createMetadataReencryptionRequest({
-        actor: 'mc',
-        dataProviderId: dpId,
-        externalEventGroupId: eg.externalEventGroupId,
-        measurementConsumerKeyFingerprint: new Uint8Array([0xfe, 0xed]),
-      });
-      assert.equal(same.externalRequestId, req.externalRequestId);
+      // Set-based: every live group of the MC still encrypted to the key (only eg now: key [4]), once.
+      const fingerprint = new Uint8Array(createHash('sha256').update(new Uint8Array([4])).digest());
+      const byKey = { actor: 'mc', measurementConsumerId: mcId, measurementConsumerKeyFingerprint: fingerprint };
+      assert.deepEqual(await store.createMetadataReencryptionRequests(byKey), { created: 1, open: 1 });
+      assert.deepEqual(await store.createMetadataReencryptionRequests(byKey), { created: 0, open: 1 });
+      assert.deepEqual(await store.createMetadataReencryptionRequests({ ...byKey, measurementConsumerId: mc2Id }), { created: 0, open: 0 });
+      const [req] = await store.listOpenMetadataReencryptionRequests(dpId);
+      assert.ok(req);
+      assert.equal(req.externalEventGroupId, eg.externalEventGroupId);
+      assert.deepEqual(req.measurementConsumerKeyFingerprint, fingerprint);
       assert.deepEqual((await store.listOpenMetadataReencryptionRequests(dpId)).map((r) => r.externalRequestId), [req.externalRequestId]);
       const [closed] = await store.closeMetadataReencryptionRequests({ actor: 'dp', dataProviderId: dpId, requests: [{ externalRequestId: req.externalRequestId, externalEventGroupId: eg.externalEventGroupId }] });
       assert.equal(closed?.state, 'CLOSED');

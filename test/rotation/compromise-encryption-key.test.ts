@@ -10,7 +10,7 @@
  * run after a SIGKILL.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
@@ -105,7 +105,7 @@ describe('halo-keys compromise encryption-key and reencrypt event-groups against
     const result = JSON.parse(r.stdout);
     assert.deepEqual(
       result.steps.map((s: { type: string }) => s.type),
-      ['compromise.assess-encryption-key', 'encryption.add', 'encryption.promote', 'public-key.publish', 'encryption.activate', 'compromise.remove-encryption-key', 'compromise.request-reencryption', 'compromise.replace-measurement', 'compromise.replace-measurement', 'compromise.report'],
+      ['compromise.assess-encryption-key', 'encryption.add', 'encryption.promote', 'public-key.publish', 'encryption.activate', 'compromise.remove-encryption-key', 'compromise.request-reencryption', 'compromise.replace-measurements', 'compromise.report'],
     );
 
     // The key: replaced at the Kingdom, gone from the private keyset.
@@ -120,6 +120,7 @@ describe('halo-keys compromise encryption-key and reencrypt event-groups against
     // Ongoing measurements replaced and cancelled; the rest untouched.
     const report = JSON.parse(readFileSync(`${reportBase}.json`, 'utf8'));
     const mapping = new Map<string, string>(report.replacements.map((x: { old: string; replacement: string }) => [x.old, x.replacement]));
+    assert.deepEqual(report.counts, { replacements: 2, replaced: 2, eventGroups: 3, reencryptionRequests: { created: 3, open: 3 } });
     assert.deepEqual([...mapping.keys()].sort(), [m1.name, m5.name].sort());
     assert.deepEqual(await states(m1, m2, m3, m4, m5), [Measurement_State.CANCELLED, Measurement_State.SUCCEEDED, Measurement_State.SUCCEEDED, Measurement_State.AWAITING_REQUISITION_FULFILLMENT, Measurement_State.CANCELLED]);
     const afterList = await listMeasurements(client, mc.name);
@@ -181,7 +182,7 @@ describe('halo-keys compromise encryption-key and reencrypt event-groups against
     // Twice: nothing new.
     const entries = readKeyring(mc.dir).entries.length;
     const again = JSON.parse(ok(hk(['compromise', 'encryption-key', '--dir', mc.dir, '--key-id', String(compromised.tinkKeyId), '--json']), 'second run').stdout);
-    assert.ok(!again.steps.some((s: { type: string }) => s.type.startsWith('encryption.') || s.type === 'compromise.replace-measurement'));
+    assert.ok(!again.steps.some((s: { type: string }) => s.type.startsWith('encryption.') || s.type.startsWith('compromise.replace-measurement')));
     assert.equal(readKeyring(mc.dir).entries.length, entries);
     assert.equal((await listMeasurements(client, mc.name)).length, afterList.length);
     assert.match(ok(hk(['reencrypt', 'event-groups', '--dir', dp2.dir]), 'reencrypt again').stdout, /0 open metadata re-encryption request\(s\): nothing to do/);
@@ -209,9 +210,50 @@ describe('halo-keys compromise encryption-key and reencrypt event-groups against
     ok(hk(['audit', 'verify', '--dir', dp2.dir]), 'audit verify');
   });
 
+  it('MC key, a journal of the earlier format (one compromise.replace-measurement step each) resumes with the step it names', async () => {
+    const legacy = await newParty(kingdom, work.dir, 'measurementConsumer', 'legacy-journal');
+    configureCompromise(legacy, [dp1, dp2]);
+    const { eventGroup } = await createEventGroup(dp1, legacy, 'legacy-eg');
+    const olds = [await createMeasurement(legacy, [dp1, dp2], 'la'), await createMeasurement(legacy, [dp2], 'lb')];
+    const args = ['compromise', 'encryption-key', '--dir', legacy.dir];
+    const plan = JSON.parse(ok(hk([...args, '--dry-run', '--json']), 'plan').stdout) as { steps: Array<{ n: number; type: string }> };
+    const requested = plan.steps.find((s) => s.type === 'compromise.request-reencryption')!.n;
+    assert.equal(hk(args, { HALO_KEYS_FAULT_AFTER_STEP: String(requested) }).signal, 'SIGKILL');
+
+    // What an earlier version left: a step per measurement, the assessment listing them all, the requests by name.
+    const journalFile = join(legacy.dir, 'journal.json');
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { id: string; steps: Array<{ n: number; type: string; args?: Record<string, unknown>; summary: string; status: string; attempts: number }> };
+    const paged = journal.steps.find((s) => s.type === 'compromise.replace-measurements')!;
+    const { requisitionSpecs, trustedRoots, compromisedKeyId } = paged.args!;
+    const perMeasurement = olds.map((m) => ({ n: 0, type: 'compromise.replace-measurement', summary: `replace ${m.name} with one using the new key, then cancel it`, args: { measurement: m.name, requisitionSpecs, trustedRoots, compromisedKeyId }, status: 'pending', attempts: 0 }));
+    journal.steps.splice(journal.steps.indexOf(paged), 1, ...perMeasurement);
+    journal.steps.forEach((s, i) => (s.n = i + 1));
+    writeFileSync(journalFile, JSON.stringify(journal, null, 2));
+    const workspace = join(legacy.dir, 'compromise', journal.id);
+    const assessment = JSON.parse(readFileSync(join(workspace, 'assessment.json'), 'utf8'));
+    delete assessment.measurementCount;
+    delete assessment.eventGroupCount;
+    writeFileSync(join(workspace, 'assessment.json'), JSON.stringify(assessment));
+    for (const f of ['measurements.jsonl', 'event-groups.jsonl', 'reencryption-requested.json']) rmSync(join(workspace, f));
+    const [request] = (await dp1.client().metadataReencryption.listMetadataReencryptionRequests({ parent: dp1.name })).requests.filter((q) => q.measurementConsumer === legacy.name);
+    writeFileSync(join(workspace, 'reencryption-requests.json'), JSON.stringify({ [request!.name]: { eventGroup: eventGroup.name } }));
+
+    const resumed = JSON.parse(ok(hk([...args, '--json']), 'resumed').stdout);
+    assert.equal(resumed.resumed, true);
+    assert.deepEqual(resumed.steps.filter((s: { type: string }) => s.type.startsWith('compromise.replace-measurement')).map((s: { type: string; status: string }) => [s.type, s.status]), [
+      ['compromise.replace-measurement', 'done'],
+      ['compromise.replace-measurement', 'done'],
+    ]);
+    const all = await listMeasurements(legacy.client(), legacy.name);
+    assert.equal(replacing(all).length, 2, 'one replacement each');
+    for (const old of olds) assert.equal(all.find((m) => m.name === old.name)!.state, Measurement_State.CANCELLED);
+    assert.deepEqual(resumed.report.replacements.map((r: { old: string; replacement: string | null }) => [r.old, r.replacement !== null]).sort(), olds.map((m) => [m.name, true]).sort());
+    assert.deepEqual(resumed.report.eventGroups.map((e: { eventGroup: string; request: string }) => [e.eventGroup, e.request]), [[eventGroup.name, request!.name]]);
+  });
+
   for (const hook of ['HALO_KEYS_FAULT_AFTER_STEP', 'HALO_KEYS_FAULT_BEFORE_RECORD'] as const) {
     it(`MC key, SIGKILL at every step (${hook}): running it again finishes, one replacement each, one new key, valid audit chain`, async (t) => {
-      const effectful = new Set(['encryption.add', 'public-key.publish', 'compromise.remove-encryption-key', 'compromise.request-reencryption', 'compromise.replace-measurement']);
+      const effectful = new Set(['encryption.add', 'public-key.publish', 'compromise.remove-encryption-key', 'compromise.request-reencryption', 'compromise.replace-measurements']);
       let points: number[] | undefined;
       let total = 0;
       let finished = 0;

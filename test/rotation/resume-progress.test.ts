@@ -1,18 +1,20 @@
 /**
  * Long procedures killed part-way: `compromise encryption-key` (measurement
- * replacement) SIGKILLed after an item has run but before the journal
- * recorded it, and `reencrypt event-groups` (one step, page by page)
+ * replacement: more measurements than a page of ListMeasurements, all in one
+ * journal step) SIGKILLed after an item took effect but before it was
+ * recorded, and `reencrypt event-groups` (one step, page by page)
  * SIGKILLed after its 2nd page was re-encrypted and recorded but before the
  * page's requests were closed, then run again. The second run resumes: no
- * measurement is replaced twice and no EventGroup re-encrypted twice
- * (counted in the audit logs and at the Kingdom). Both runs report progress
- * on stderr as periodic `progress:` lines (stderr is not a terminal here)
- * while stdout holds only the --json document.
+ * measurement is replaced twice or missed and no EventGroup re-encrypted
+ * twice (counted in the audit logs and at the Kingdom). Both runs report
+ * progress on stderr as periodic `progress:` lines (stderr is not a terminal
+ * here) while stdout holds only the --json document.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Measurement_State } from '../../src/gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import { listMeasurements } from '../../src/rotation/compromise/kingdom-calls.js';
 import { activeEntry } from '../../src/rotation/keyring.js';
 import { ensureBuilt, startKingdom, type KingdomProcess } from '../cli/kingdom-process.js';
@@ -22,7 +24,10 @@ import { scratch } from './fixtures.js';
 
 // More than two pages of re-encryption requests (50 a page).
 const EVENT_GROUPS = 120;
-const MEASUREMENTS = 6;
+/** More than one page (100) of ListMeasurements. */
+const MEASUREMENTS = 130;
+/** The replacement killed: on the second page. */
+const KILL_AT_ITEM = 105;
 
 const work = scratch('halo-resume-progress-');
 let kingdom: KingdomProcess;
@@ -77,25 +82,36 @@ function stepOf(args: string[], type: string, k: number): number {
 }
 
 describe('an interrupted long procedure resumes without redoing finished items, with progress on stderr only', () => {
-  it(`MC key compromise killed at the 3rd of ${MEASUREMENTS} replacements, then re-encryption of ${EVENT_GROUPS} event groups killed after its 2nd page`, async () => {
+  it(`MC key compromise killed at the ${KILL_AT_ITEM}th of ${MEASUREMENTS} replacements, then re-encryption of ${EVENT_GROUPS} event groups killed after its 2nd page`, async () => {
     for (let i = 0; i < EVENT_GROUPS; i++) await createEventGroup(dp, mc, `eg-${i}`);
     const olds = [];
     for (let i = 0; i < MEASUREMENTS; i++) olds.push(await createMeasurement(mc, [dp], `m-${i}`));
     const compromise = ['compromise', 'encryption-key', '--dir', mc.dir, '--key-id', String(activeEntry(mc.session().keyring, 'encryption')!.tinkKeyId)];
 
-    // Killed after the 3rd replacement was created and the old one cancelled, before the journal recorded it.
-    const killAt = stepOf(compromise, 'compromise.replace-measurement', 3);
-    const killed = hk(compromise, { HALO_KEYS_FAULT_BEFORE_RECORD: String(killAt) });
+    // One journal step for every measurement, however many.
+    const mcPlan = JSON.parse(ok(hk([...compromise, '--dry-run', '--json']), 'dry run').stdout) as { steps: Array<{ type: string }> };
+    assert.equal(mcPlan.steps.filter((s) => s.type === 'compromise.replace-measurements').length, 1);
+    assert.ok(!mcPlan.steps.some((s) => s.type === 'compromise.replace-measurement'));
+
+    // Killed after the replacement of the 105th was created, before it was recorded and the old one cancelled.
+    const killed = hk(compromise, { HALO_KEYS_FAULT_AFTER_ITEM: String(KILL_AT_ITEM) });
     assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+    assert.equal(auditCounts(mc, 'measurement.create').size, KILL_AT_ITEM - 1, 'the items before the kill were recorded');
     const resumed = ok(hk([...compromise.slice(0, 4), '--json']), 'compromise resumed');
-    const result = JSON.parse(resumed.stdout) as { resumed: boolean };
+    const result = JSON.parse(resumed.stdout) as { resumed: boolean; steps: Array<{ type: string; result?: string }>; report: { counts: { replacements: number; replaced: number } } };
     assert.equal(result.resumed, true);
-    progressLines(resumed, 'compromise encryption-key: steps');
+    assert.match(result.steps.find((s) => s.type === 'compromise.replace-measurements')!.result ?? '', new RegExp(`, ${MEASUREMENTS} in all \\(${KILL_AT_ITEM - 1} before a restart\\)$`));
+    assert.deepEqual(result.report.counts, { replacements: MEASUREMENTS, replaced: MEASUREMENTS, eventGroups: EVENT_GROUPS, reencryptionRequests: { created: EVENT_GROUPS, open: EVENT_GROUPS } });
+    progressLines(resumed, 'compromise encryption-key: steps', 'compromise encryption-key: replace-measurements');
     const created = auditCounts(mc, 'measurement.create');
     assert.deepEqual([...created.keys()].sort(), olds.map((m) => m.name).sort(), 'every measurement replaced');
     assert.ok([...created.values()].every((c) => c === 1), `each replaced once: ${JSON.stringify([...created])}`);
     const all = await listMeasurements(mc.client(), mc.name);
     assert.equal(all.length, 2 * MEASUREMENTS, 'one replacement each at the Kingdom');
+    const cancelled = new Set(all.filter((m) => m.state === Measurement_State.CANCELLED).map((m) => m.name));
+    assert.deepEqual([...cancelled].sort(), olds.map((m) => m.name).sort(), 'every old one cancelled, no replacement cancelled');
+    const journal = readFileSync(join(mc.dir, 'journals', `${(JSON.parse(resumed.stdout) as { journalId: string }).journalId}.json`), 'utf8');
+    assert.ok(journal.length < 20_000, `the journal does not grow with the measurements: ${journal.length} bytes`);
 
     // The DataProvider answers the re-encryption requests; killed after the 2nd page was updated and recorded, before its close.
     const reencrypt = ['reencrypt', 'event-groups', '--dir', dp.dir];

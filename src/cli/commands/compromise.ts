@@ -192,7 +192,7 @@ Examples:
           settings,
           ...(flags.report ? { reportFile: flags.report } : {}),
         }),
-      await procedureOptions(flags, 'compromise encryption-key: steps'),
+      await procedureOptions(flags, 'compromise encryption-key: steps', 'compromise encryption-key: replace-measurements'),
     );
     await printResult(flags, result);
   });

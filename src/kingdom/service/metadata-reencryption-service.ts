@@ -4,7 +4,8 @@
  * re-encrypted; each DataProvider lists its open requests, re-encrypts from
  * its own plaintext (UpdateEventGroup), and closes them. Every step goes
  * through the store and so into the audit log; creating twice (or again after
- * a crash midway) returns the open requests instead of duplicating them.
+ * a crash midway) counts the open requests instead of duplicating them. The
+ * MC gets counts only: the requests are listed by their DataProviders.
  * Listing pages by key, so a DataProvider working through many requests
  * closes a page's worth (BatchClose, one transaction) and asks for the next.
  */
@@ -41,7 +42,6 @@ import { EncryptionPublicKeySchema } from '../../gen/wfa/measurement/api/v2alpha
 import {
   StoreError,
   type CloseReencryptionRequestKey,
-  type EventGroupCursor,
   type EventGroupRecord,
   type MetadataReencryptionRequestRecord,
 } from '../store/index.js';
@@ -117,29 +117,12 @@ export function metadataReencryptionService(services: KingdomServices) {
         default:
           return requiredField('measurement_consumer_public_key');
       }
-      const actor = actorOf(principal, ctx);
-      const requests: MetadataReencryptionRequest[] = [];
-      let after: EventGroupCursor | undefined;
-      for (;;) {
-        const page = await store.listEventGroups({
-          measurementConsumerId: parent.measurementConsumerId,
-          limit: 1000,
-          ...(after !== undefined ? { after } : {}),
-        });
-        for (const eg of page.items) {
-          if (!stillEncryptedTo(eg, fingerprint)) continue;
-          const record = await store.createMetadataReencryptionRequest({
-            actor,
-            dataProviderId: eg.dataProviderId,
-            externalEventGroupId: eg.externalEventGroupId,
-            measurementConsumerKeyFingerprint: fingerprint,
-          });
-          requests.push(render(record));
-        }
-        if (page.next === null) break;
-        after = page.next;
-      }
-      return create(CreateMetadataReencryptionRequestsResponseSchema, { requests });
+      const { created, open } = await store.createMetadataReencryptionRequests({
+        actor: actorOf(principal, ctx),
+        measurementConsumerId: parent.measurementConsumerId,
+        measurementConsumerKeyFingerprint: fingerprint,
+      });
+      return create(CreateMetadataReencryptionRequestsResponseSchema, { createdCount: created, openCount: open });
     },
 
     async listMetadataReencryptionRequests(req: ListMetadataReencryptionRequestsRequest, ctx: HandlerContext) {

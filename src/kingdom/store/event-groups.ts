@@ -356,56 +356,80 @@ const toReencryption = (r: ReencryptionRow): MetadataReencryptionRequestRecord =
   closeTime: r.close_time,
 });
 
-export interface CreateReencryptionRequestInput {
+export interface CreateReencryptionRequestsInput {
   readonly actor: AuditActor;
-  readonly dataProviderId: bigint;
-  readonly externalEventGroupId: bigint;
-  /** Fingerprint of the MeasurementConsumer key the metadata is currently encrypted to. */
+  readonly measurementConsumerId: bigint;
+  /** Fingerprint (SHA-256) of the MeasurementConsumer key the metadata is encrypted to. */
   readonly measurementConsumerKeyFingerprint: Uint8Array;
 }
 
+export interface CreatedReencryptionRequests {
+  /** Requests this call opened. */
+  readonly created: number;
+  /** Requests open for the key afterwards: those opened now and before. */
+  readonly open: number;
+}
+
+/** A fresh external id per row, as generateExternalId makes them: random high bits, epoch millis low. */
+const EXTERNAL_ID_SQL = `(((floor(random() * 2147483647)::bigint + 1) << 32) | ($3::bigint & 4294967295))`;
+
 /**
- * Asks the DataProvider to re-encrypt an EventGroup's metadata (after the key
- * it was encrypted to is compromised). An open request for the same group and
- * key is returned instead of duplicated.
+ * Asks the DataProviders to re-encrypt the metadata of every live EventGroup
+ * of the MeasurementConsumer still encrypted to a key (after it is
+ * compromised), set-based: one INSERT ... SELECT, whatever the number of
+ * groups. A group with an open request for the key is counted, not given a
+ * second. No group row is locked: a group re-encrypted meanwhile only gets a
+ * request its DataProvider closes at once. The open requests are excluded with
+ * NOT IN (a hashed set, built once) rather than NOT EXISTS: without fresh
+ * statistics the planner probed the index by fingerprint alone for every
+ * group, quadratic in the groups.
  */
-export async function createMetadataReencryptionRequest(
+export async function createMetadataReencryptionRequests(
   ctx: WriteContext,
-  input: CreateReencryptionRequestInput,
-): Promise<MetadataReencryptionRequestRecord> {
+  input: CreateReencryptionRequestsInput,
+): Promise<CreatedReencryptionRequests> {
   const fp = requireBytes(input.measurementConsumerKeyFingerprint, 'measurement_consumer_key_fingerprint');
-  const dp = input.dataProviderId;
-  const eg = input.externalEventGroupId;
-  const row = await lockLive(ctx, dp, eg);
-  const open = await ctx.tx.query<ReencryptionRow>(
-    `${REENCRYPTION_SELECT} WHERE rr.event_group_id = $1 AND rr.measurement_consumer_key_fingerprint = $2 AND rr.state = 'OPEN'`,
-    [row.event_group_id, fp],
+  const mc = requireExternalId(input.measurementConsumerId, 'measurement consumer id');
+  const mcParty = await ctx.tx.query<{ party_id: bigint }>(
+    `SELECT party_id FROM parties WHERE kind = 'MEASUREMENT_CONSUMER' AND external_id = $1`,
+    [mc],
   );
-  if (open[0] !== undefined) return toReencryption(open[0]);
-  const { externalId: id } = await insertWithExternalId(ctx.now, async (id) => {
-    const rows = await ctx.tx.query<{ request_id: bigint }>(
-      `INSERT INTO event_group_metadata_reencryption_requests (external_request_id, event_group_id,
-         measurement_consumer_key_fingerprint, state, create_time)
-       VALUES ($1, $2, $3, 'OPEN', $4)
-       ON CONFLICT (external_request_id) DO NOTHING RETURNING request_id`,
-      [id, row.event_group_id, fp, ctx.now],
+  if (mcParty[0] === undefined) throw partyNotFound(measurementConsumer(mc));
+  let created = 0;
+  // A drawn external id that is taken drops its row (ON CONFLICT DO NOTHING): draw again for those until none is left.
+  for (;;) {
+    const rows = await ctx.tx.query<{ external_request_id: bigint; dp_external_id: bigint; external_event_group_id: bigint }>(
+      `WITH inserted AS (
+         INSERT INTO event_group_metadata_reencryption_requests (external_request_id, event_group_id,
+           measurement_consumer_key_fingerprint, state, create_time)
+         SELECT ${EXTERNAL_ID_SQL}, eg.event_group_id, $2, 'OPEN', $4
+           FROM event_groups eg
+          WHERE eg.measurement_consumer_id = $1 AND eg.state = 'ACTIVE'
+            AND eg.encrypted_metadata IS NOT NULL AND eg.measurement_consumer_public_key IS NOT NULL
+            AND sha256(eg.measurement_consumer_public_key) = $2
+            AND eg.event_group_id NOT IN (SELECT rr.event_group_id FROM event_group_metadata_reencryption_requests rr
+                                           WHERE rr.measurement_consumer_key_fingerprint = $2 AND rr.state = 'OPEN')
+         ON CONFLICT DO NOTHING
+         RETURNING external_request_id, event_group_id)
+       SELECT i.external_request_id, dp.external_id AS dp_external_id, eg.external_event_group_id
+         FROM inserted i JOIN event_groups eg ON eg.event_group_id = i.event_group_id
+         JOIN parties dp ON dp.party_id = eg.data_provider_id`,
+      [mcParty[0].party_id, fp, BigInt(ctx.now.getTime()), ctx.now],
     );
-    return rows[0];
-  });
-  ctx.audit(input.actor, 'CreateMetadataReencryptionRequest', reencryptionRequestName(dp, eg, id), null, {
-    state: 'OPEN',
-    measurementConsumerKeyFingerprint: hex(fp),
-  });
-  return {
-    externalRequestId: id,
-    dataProviderId: dp,
-    externalEventGroupId: eg,
-    measurementConsumerId: row.mc_external_id,
-    measurementConsumerKeyFingerprint: fp,
-    state: 'OPEN',
-    createTime: ctx.now,
-    closeTime: null,
-  };
+    if (rows.length === 0) break;
+    created += rows.length;
+    const after = { state: 'OPEN', measurementConsumerKeyFingerprint: hex(fp) };
+    for (const r of rows) {
+      ctx.audit(input.actor, 'CreateMetadataReencryptionRequest', reencryptionRequestName(r.dp_external_id, r.external_event_group_id, r.external_request_id), null, after);
+    }
+  }
+  const open = await ctx.tx.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM event_group_metadata_reencryption_requests rr
+       JOIN event_groups eg ON eg.event_group_id = rr.event_group_id
+      WHERE eg.measurement_consumer_id = $1 AND rr.measurement_consumer_key_fingerprint = $2 AND rr.state = 'OPEN'`,
+    [mcParty[0].party_id, fp],
+  );
+  return { created, open: Number(open[0]?.n ?? 0) };
 }
 
 export interface ListOpenReencryptionRequestsOptions {
@@ -640,7 +664,7 @@ export const eventGroupOperations = {
   updateEventGroup: write(updateEventGroup),
   batchUpdateEventGroups: write(batchUpdateEventGroups),
   deleteEventGroup: write(deleteEventGroup),
-  createMetadataReencryptionRequest: write(createMetadataReencryptionRequest),
+  createMetadataReencryptionRequests: write(createMetadataReencryptionRequests),
   listOpenMetadataReencryptionRequests: read(listOpenMetadataReencryptionRequests),
   countOpenMetadataReencryptionRequests: read(countOpenMetadataReencryptionRequests),
   closeMetadataReencryptionRequests: write(closeMetadataReencryptionRequests),

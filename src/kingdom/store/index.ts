@@ -15,8 +15,9 @@ export type { CreateApiKeyInput, SetAkidPrincipalInput } from './auth.js';
 export type { ListCertificatesOptions, RevokeCertificateResult } from './certificates.js';
 export type {
   CreateEventGroupInput,
+  CreateReencryptionRequestsInput,
+  CreatedReencryptionRequests,
   CloseReencryptionRequestKey,
-  CreateReencryptionRequestInput,
   EventGroupFields,
   ListEventGroupsOptions,
   ListOpenReencryptionRequestsOptions,

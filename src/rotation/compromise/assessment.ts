@@ -31,10 +31,32 @@ export interface EncryptionKeyAssessment {
   target: { entry: string; tinkKeyId: number; fingerprint: string; stateBefore: KeyState };
   /** SHA-256 (hex) of the serialized EncryptionPublicKey as published with this key primary: how EventGroups name the key. */
   publishedKeySha256?: string;
-  /** MeasurementConsumer: measurements not finished whose measurement_public_key carries the key. */
-  measurements: Array<{ name: string; state: string; referenceId: string }>;
-  /** MeasurementConsumer: EventGroups shared with it whose metadata is encrypted to the key. */
+  /**
+   * MeasurementConsumer: measurements not finished whose measurement_public_key carries the key.
+   * The first ASSESSMENT_SAMPLE when `measurementCount` is set (every one is in `measurements.jsonl`); older records list all.
+   */
+  measurements: AssessedMeasurement[];
+  /** How many measurements were found; absent in older records (then `measurements` is all of them). */
+  measurementCount?: number;
+  /** MeasurementConsumer: EventGroups shared with it whose metadata is encrypted to the key; a sample as `measurements` is (all in `event-groups.jsonl`). */
   eventGroups: string[];
+  eventGroupCount?: number;
   /** DataProvider: UNFULFILLED requisitions whose requisition spec was encrypted to the key. */
   requisitions: Array<{ name: string; measurement: string }>;
 }
+
+export interface AssessedMeasurement {
+  name: string;
+  state: string;
+  referenceId: string;
+}
+
+/** How many names an assessment or report carries inline; the rest are in the workspace's .jsonl lists. */
+export const ASSESSMENT_SAMPLE = 20;
+
+/** The workspace lists (`<name>.jsonl`) of everything an MC's assessment found. */
+export const ASSESSED_MEASUREMENTS = 'measurements';
+export const ASSESSED_EVENT_GROUPS = 'event-groups';
+
+export const measurementCountOf = (a: EncryptionKeyAssessment): number => a.measurementCount ?? a.measurements.length;
+export const eventGroupCountOf = (a: EncryptionKeyAssessment): number => a.eventGroupCount ?? a.eventGroups.length;

@@ -19,14 +19,21 @@ import { transition, type KeyEntry } from '../keyring.js';
 import type { KeyringSession } from '../session.js';
 import { encryptionPublicKeyBytes } from '../steps/publish-step.js';
 import { type StepHandler, stepEntry } from '../journal/context.js';
-import type { EncryptionKeyAssessment } from './assessment.js';
+import { ASSESSED_EVENT_GROUPS, ASSESSED_MEASUREMENTS, ASSESSMENT_SAMPLE, eventGroupCountOf, measurementCountOf, type AssessedMeasurement, type EncryptionKeyAssessment } from './assessment.js';
 import { carriesKey, encryptionKeyBytes, sha256 } from './keys.js';
-import { listEventGroups, listMeasurements, listRequisitions } from './kingdom-calls.js';
+import { eventGroupPages, listRequisitions, measurementPages } from './kingdom-calls.js';
 import type { KingdomClient } from '../../client/index.js';
-import { readRecord, recordOutcome } from './workspace.js';
+import { appendToList, readRecord, recordOutcome, resetList, writeRecord } from './workspace.js';
 import { hex } from '../../lib/bytes.js';
 
 const PENDING = [Measurement_State.AWAITING_REQUISITION_FULFILLMENT, Measurement_State.COMPUTING];
+
+/** What CreateMetadataReencryptionRequests answered, as the workspace record `reencryption-requested`. */
+export interface ReencryptionRequested {
+  created: number;
+  open: number;
+}
+export const REENCRYPTION_REQUESTED = 'reencryption-requested';
 
 /** The MeasurementSpec's measurement public key, as serialized EncryptionPublicKey bytes. */
 export function measurementKeyBytes(spec: { message?: { value: Uint8Array }; data: Uint8Array } | undefined): Uint8Array | undefined {
@@ -40,8 +47,19 @@ export function measurementKeyBytes(spec: { message?: { value: Uint8Array }; dat
   }
 }
 
-/** What was encrypted to the key, read before anything changes. */
-export async function assessEncryptionKey(session: KeyringSession, client: KingdomClient, entry: KeyEntry): Promise<EncryptionKeyAssessment> {
+/** Where an assessment writes its full lists: the journal's workspace (absent in a dry run: counted only). */
+export interface AssessmentLists {
+  session: KeyringSession;
+  journalId: string;
+}
+
+/**
+ * What was encrypted to the key, read before anything changes. The MC's
+ * measurements and EventGroups are read a page at a time and counted, with a
+ * sample kept inline and, given `lists`, every name appended to the
+ * workspace's .jsonl lists: memory does not grow with 100,000s of groups.
+ */
+export async function assessEncryptionKey(session: KeyringSession, client: KingdomClient, entry: KeyEntry, lists?: AssessmentLists): Promise<EncryptionKeyAssessment> {
   const out: EncryptionKeyAssessment = {
     at: session.now().toISOString(),
     target: { entry: entry.id, tinkKeyId: entry.tinkKeyId!, fingerprint: entry.fingerprint, stateBefore: entry.state },
@@ -58,15 +76,33 @@ export async function assessEncryptionKey(session: KeyringSession, client: Kingd
   }
   const participant = session.participant;
   if (session.config.participantKind === 'measurementConsumer') {
-    for (const m of await listMeasurements(client, participant, PENDING)) {
-      if (carriesKey(measurementKeyBytes(m.measurementSpec), entry.fingerprint)) {
-        out.measurements.push({ name: m.name, state: Measurement_State[m.state], referenceId: m.measurementReferenceId });
+    if (lists) {
+      resetList(lists.session, lists.journalId, ASSESSED_MEASUREMENTS);
+      resetList(lists.session, lists.journalId, ASSESSED_EVENT_GROUPS);
+    }
+    let measurements = 0;
+    for await (const page of measurementPages(client, participant, PENDING)) {
+      const found: AssessedMeasurement[] = [];
+      for (const m of page.items) {
+        if (carriesKey(measurementKeyBytes(m.measurementSpec), entry.fingerprint)) found.push({ name: m.name, state: Measurement_State[m.state], referenceId: m.measurementReferenceId });
       }
+      measurements += found.length;
+      for (const m of found) if (out.measurements.length < ASSESSMENT_SAMPLE) out.measurements.push(m);
+      if (lists) appendToList(lists.session, lists.journalId, ASSESSED_MEASUREMENTS, found);
     }
-    for (const eg of await listEventGroups(client, participant)) {
-      const key = encryptionKeyBytes(eg.measurementConsumerPublicKey);
-      if (eg.encryptedMetadata && key && carriesKey(key, entry.fingerprint)) out.eventGroups.push(eg.name);
+    let eventGroups = 0;
+    for await (const page of eventGroupPages(client, participant)) {
+      const found: string[] = [];
+      for (const eg of page) {
+        const key = encryptionKeyBytes(eg.measurementConsumerPublicKey);
+        if (eg.encryptedMetadata && key && carriesKey(key, entry.fingerprint)) found.push(eg.name);
+      }
+      eventGroups += found.length;
+      for (const name of found) if (out.eventGroups.length < ASSESSMENT_SAMPLE) out.eventGroups.push(name);
+      if (lists) appendToList(lists.session, lists.journalId, ASSESSED_EVENT_GROUPS, found);
     }
+    out.measurementCount = measurements;
+    out.eventGroupCount = eventGroups;
   } else if (session.config.participantKind === 'dataProvider') {
     for (const r of await listRequisitions(client, participant, [Requisition_State.UNFULFILLED])) {
       if (carriesKey(encryptionKeyBytes(r.dataProviderPublicKey), entry.fingerprint)) out.requisitions.push({ name: r.name, measurement: r.measurement });
@@ -76,7 +112,7 @@ export async function assessEncryptionKey(session: KeyringSession, client: Kingd
 }
 
 export function summarizeKeyAssessment(a: EncryptionKeyAssessment): string {
-  return `Tink key ${a.target.tinkKeyId}: ${a.measurements.length} unfinished measurement(s) to replace, ${a.eventGroups.length} EventGroup(s) to re-encrypt, ${a.requisitions.length} requisition(s) to refuse`;
+  return `Tink key ${a.target.tinkKeyId}: ${measurementCountOf(a)} unfinished measurement(s) to replace, ${eventGroupCountOf(a)} EventGroup(s) to re-encrypt, ${a.requisitions.length} requisition(s) to refuse`;
 }
 
 export const assessEncryptionKeyStep: StepHandler = {
@@ -85,7 +121,15 @@ export const assessEncryptionKeyStep: StepHandler = {
     const a = readRecord<EncryptionKeyAssessment>(s, ctx.journalId, 'assessment');
     if (!a) throw new RotationError('JOURNAL_CORRUPT', `the assessment of ${ctx.journalId} is missing from its workspace`);
     const entry = stepEntry(ctx, step);
-    s.record({ action: 'compromise.blast-radius', resource: entry.id, fingerprints: [entry.fingerprint], after: { measurements: a.measurements.map((m) => m.name), eventGroups: a.eventGroups, requisitions: a.requisitions.map((r) => r.name) }, outcome: 'ok', detail: summarizeKeyAssessment(a) });
+    // Counts and the sample: the full lists stay in the workspace, not in one audit line.
+    const after = {
+      measurements: a.measurements.map((m) => m.name),
+      measurementCount: measurementCountOf(a),
+      eventGroups: a.eventGroups,
+      eventGroupCount: eventGroupCountOf(a),
+      requisitions: a.requisitions.map((r) => r.name),
+    };
+    s.record({ action: 'compromise.blast-radius', resource: entry.id, fingerprints: [entry.fingerprint], after, outcome: 'ok', detail: summarizeKeyAssessment(a) });
     return summarizeKeyAssessment(a);
   },
   async preview(ctx, step) {
@@ -128,10 +172,10 @@ export const requestReencryptionStep: StepHandler = {
       parent: s.participant,
       key: { case: 'measurementConsumerKeyFingerprint', value: new Uint8Array(Buffer.from(fingerprint, 'hex')) },
     });
-    const names = res.requests.map((r) => r.name);
-    for (const r of res.requests) recordOutcome(s, ctx.journalId, 'reencryption-requests', r.name, { eventGroup: r.eventGroup });
-    s.record({ action: 'event-group.request-reencryption', resource: s.participant, after: { fingerprint, requests: names }, outcome: 'ok', detail: `${names.length} open request(s)` });
-    return `${names.length} re-encryption request(s) open for the DataProviders`;
+    const outcome: ReencryptionRequested = { created: res.createdCount, open: res.openCount };
+    writeRecord(s, ctx.journalId, REENCRYPTION_REQUESTED, outcome);
+    s.record({ action: 'event-group.request-reencryption', resource: s.participant, after: { fingerprint, created: outcome.created, open: outcome.open }, outcome: 'ok', detail: `${outcome.open} open request(s)` });
+    return `${outcome.open} re-encryption request(s) open for the DataProviders (${outcome.created} new)`;
   },
   async preview(_ctx, step) {
     return `would call CreateMetadataReencryptionRequests for every EventGroup encrypted to key ${String(step.args?.publishedKeySha256 ?? '').slice(0, 16)}…`;

@@ -18,7 +18,7 @@ import {
 } from './certificate-steps.js';
 import { assessEncryptionKeyStep, refuseRequisitionStep, removeEncryptionKeyStep, requestReencryptionStep } from './encryption-key-steps.js';
 import { reencryptEventGroupStep, reencryptOpenRequestsStep } from './reencrypt-steps.js';
-import { replaceMeasurementStep } from './replace-measurement.js';
+import { replaceMeasurementStep, replaceMeasurementsStep } from './replace-measurement.js';
 import { reportStep } from './report.js';
 
 export type CompromiseStepType = Extract<StepType, `compromise.${string}` | `reencrypt.${string}`>;
@@ -36,6 +36,7 @@ const COMPROMISE_HANDLERS: Record<CompromiseStepType, StepHandler> = {
   'compromise.remove-encryption-key': removeEncryptionKeyStep,
   'compromise.request-reencryption': requestReencryptionStep,
   'compromise.replace-measurement': replaceMeasurementStep,
+  'compromise.replace-measurements': replaceMeasurementsStep,
   'compromise.refuse-requisition': refuseRequisitionStep,
   'compromise.report': reportStep,
   'reencrypt.open-requests': reencryptOpenRequestsStep,
@@ -58,6 +59,7 @@ export const ENCRYPTION_KEY_COMPROMISE_HANDLERS: StepHandlers = {
     'compromise.remove-encryption-key',
     'compromise.request-reencryption',
     'compromise.replace-measurement',
+    'compromise.replace-measurements',
     'compromise.refuse-requisition',
     'compromise.report',
   ),

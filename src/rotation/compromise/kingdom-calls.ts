@@ -11,6 +11,8 @@ import type { Measurement, Measurement_State } from '../../gen/wfa/measurement/a
 import type { Requisition, Requisition_State } from '../../gen/wfa/measurement/api/v2alpha/requisition_pb.js';
 
 const PAGE = 100;
+/** EventGroups are small: fewer round trips for the 100,000s an MC may have. */
+const LARGE_PAGE = 1000;
 const MAX_PAGES = 10_000;
 
 async function allPages<T>(fetch: (pageToken: string) => Promise<{ items: T[]; next: string }>): Promise<T[]> {
@@ -44,4 +46,26 @@ export function listEventGroups(client: KingdomClient, parent: string): Promise<
     const r = await client.eventGroups.listEventGroups({ parent, pageSize: PAGE, pageToken });
     return { items: r.eventGroups, next: r.nextPageToken };
   });
+}
+
+/** Each page of the MC's measurements in these states, from `pageToken`: only one page is held at a time. */
+export async function* measurementPages(client: KingdomClient, parent: string, states: Measurement_State[], pageToken = ''): AsyncGenerator<{ items: Measurement[]; pageToken: string; next: string }> {
+  let token = pageToken;
+  for (let i = 0; i < MAX_PAGES; i++) {
+    const r = await client.measurements.listMeasurements({ parent, pageSize: PAGE, pageToken: token, filter: { states } });
+    yield { items: r.measurements, pageToken: token, next: r.nextPageToken };
+    if (!r.nextPageToken) return;
+    token = r.nextPageToken;
+  }
+}
+
+/** Each page of the EventGroups shared with the MC. */
+export async function* eventGroupPages(client: KingdomClient, parent: string): AsyncGenerator<EventGroup[]> {
+  let token = '';
+  for (let i = 0; i < MAX_PAGES; i++) {
+    const r = await client.eventGroups.listEventGroups({ parent, pageSize: LARGE_PAGE, pageToken: token });
+    yield r.eventGroups;
+    if (!r.nextPageToken) return;
+    token = r.nextPageToken;
+  }
 }

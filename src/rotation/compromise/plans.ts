@@ -11,6 +11,7 @@ import type { PlannedStep, StepType } from '../journal/journal.js';
 import { activeEntry, type KeyEntry } from '../keyring.js';
 import { planRotation } from '../plan.js';
 import type { KeyringSession } from '../session.js';
+import { eventGroupCountOf, measurementCountOf } from './assessment.js';
 import { assessEncryptionKey } from './encryption-key-steps.js';
 import { requireSetting, type CompromiseSettings } from './settings.js';
 import { writeRecord } from './workspace.js';
@@ -118,8 +119,9 @@ export async function planEncryptionKeyCompromise(
   if (kind !== 'measurementConsumer' && kind !== 'dataProvider') throw new RotationError('PRECONDITION_FAILED', 'only DataProviders and MeasurementConsumers have encryption keys at the Kingdom');
   const { target } = req;
   const entry = target.id;
-  const assessment = await assessEncryptionKey(session, client, target);
+  const assessment = await assessEncryptionKey(session, client, target, write ? { session, journalId } : undefined);
   if (write) writeRecord(session, journalId, 'assessment', assessment);
+  const measurements = measurementCountOf(assessment);
   const steps = new Steps();
   steps.add('compromise.assess-encryption-key', 'report what is encrypted to the key, found before any change', { entry });
   let newEntry: string | undefined;
@@ -129,14 +131,13 @@ export async function planEncryptionKeyCompromise(
     if (assessment.publishedKeySha256) {
       steps.add('compromise.request-reencryption', 'CreateMetadataReencryptionRequests for the EventGroups encrypted to the key', { args: { publishedKeySha256: assessment.publishedKeySha256 } });
     }
-    if (assessment.measurements.length > 0) {
-      const requisitionSpecs = requireSetting(req.settings, 'requisitionSpecs', '--requisition-specs DIR', `${assessment.measurements.length} measurement(s) must be replaced from the MC's own RequisitionSpecs`);
+    if (measurements > 0) {
+      const requisitionSpecs = requireSetting(req.settings, 'requisitionSpecs', '--requisition-specs DIR', `${measurements} measurement(s) must be replaced from the MC's own RequisitionSpecs`);
       const trustedRoots = requireSetting(req.settings, 'trustedRoots', '--trusted-roots FILE', "the replacements are encrypted to the DataProviders' keys, checked against their roots");
-      for (const m of assessment.measurements) {
-        steps.add('compromise.replace-measurement', `replace ${m.name} with one using the new key, then cancel it`, {
-          args: { measurement: m.name, requisitionSpecs, trustedRoots, compromisedKeyId: target.tinkKeyId! },
-        });
-      }
+      // One step for all of them, paging at the Kingdom: the journal stays the same size whatever their number.
+      steps.add('compromise.replace-measurements', `replace the ${measurements} ongoing measurement(s) encrypted to the key with ones using the new key, then cancel them`, {
+        args: { requisitionSpecs, trustedRoots, compromisedKeyId: target.tinkKeyId!, fingerprint: target.fingerprint, expected: measurements },
+      });
     }
   } else {
     for (const r of assessment.requisitions) {
@@ -150,7 +151,7 @@ export async function planEncryptionKeyCompromise(
   return {
     kinds: newEntry ? ['encryption'] : [],
     steps: steps.list,
-    summary: `encryption key compromise: Tink key ${target.tinkKeyId} (${entry}); ${assessment.measurements.length} measurement(s) to replace, ${assessment.eventGroups.length} EventGroup(s) to re-encrypt, ${assessment.requisitions.length} requisition(s) to refuse`,
+    summary: `encryption key compromise: Tink key ${target.tinkKeyId} (${entry}); ${measurements} measurement(s) to replace, ${eventGroupCountOf(assessment)} EventGroup(s) to re-encrypt, ${assessment.requisitions.length} requisition(s) to refuse`,
   };
 }
 

@@ -14,9 +14,21 @@
  * does not hash to the entry's nonce hash is refused. The replacement's specs
  * are stored there the same way, so it can be replaced in turn.
  *
- * Idempotent: the replacement's `measurement_reference_id` ends with
- * `replaces:<old id>`; a re-run finds it instead of creating a second one,
- * and cancels the old one if a crash came between the two calls.
+ * One journal step (`compromise.replace-measurements`) replaces them all: it
+ * pages through the MC's AWAITING_REQUISITION_FULFILLMENT and COMPUTING
+ * measurements at the Kingdom, replaces those whose MeasurementSpec carries
+ * the compromised key, and appends each outcome to the workspace's
+ * `replacements.jsonl`, so the journal and each write stay the same size
+ * whatever the number of measurements. Idempotent: the replacement is created
+ * with the request id `replaces:<old id>`, so a re-run after a crash gets the
+ * one created before instead of a second; a cancelled old measurement is no
+ * longer listed, so a resumed run does not touch it again. The page a run was
+ * in is recorded (`replace-progress.json`): a resumed run starts there.
+ *
+ * Journals of earlier versions hold one `compromise.replace-measurement` step
+ * per measurement; that step is kept: the replacement's
+ * `measurement_reference_id` ends with `replaces:<old id>`, so it finds a
+ * replacement made before a crash instead of creating a second one.
  */
 import { join } from 'node:path';
 import { clone, create, fromBinary, toBinary } from '@bufbuild/protobuf';
@@ -33,10 +45,17 @@ import { activeEntry } from '../keyring.js';
 import { sha256Hex } from '../keyring-files.js';
 import { encryptionPublicKeyBytes } from '../steps/publish-step.js';
 import type { StepContext, StepHandler } from '../journal/context.js';
+import { die } from '../journal/faults.js';
+import type { KeyringSession } from '../session.js';
+import type { KingdomClient } from '../../client/index.js';
+import type { Certificate } from '../../gen/wfa/measurement/api/v2alpha/certificate_pb.js';
+import type { SigningKey } from '../../pki/index.js';
 import { nonceHash, randomNonce } from '../../api/index.js';
-import { listMeasurements } from './kingdom-calls.js';
-import { verifiedPeerKey } from './peer-keys.js';
-import { recordOutcome } from './workspace.js';
+import { measurementKeyBytes } from './encryption-key-steps.js';
+import { carriesKey } from './keys.js';
+import { listMeasurements, measurementPages } from './kingdom-calls.js';
+import { verifiedPeerKey, type PeerKey } from './peer-keys.js';
+import { appendToList, readList, readRecord, recordOutcome, writeRecord } from './workspace.js';
 import { hex } from '../../lib/bytes.js';
 import { signMessageWith } from '../token-keys.js';
 
@@ -73,13 +92,44 @@ function ownRequisitionSpec(dir: string, hash: Uint8Array): RequisitionSpec {
   return spec;
 }
 
-async function createReplacement(ctx: StepContext, old: Measurement, specsDir: string, trustedRoots: string, compromisedKeyId: number): Promise<Measurement> {
+/**
+ * What replacing many measurements looks up once: certificates, the
+ * DataProviders' verified keys, and the signing key (decrypting it runs the
+ * passphrase KDF, by far the largest cost of a replacement).
+ */
+interface LookupCache {
+  certificates: Map<string, Promise<Certificate>>;
+  peers: Map<string, Promise<PeerKey>>;
+  signingKeys: Map<string, SigningKey>;
+}
+
+const noCache = (): LookupCache => ({ certificates: new Map(), peers: new Map(), signingKeys: new Map() });
+
+function cached<T>(map: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  let hit = map.get(key);
+  if (!hit) {
+    hit = load();
+    map.set(key, hit);
+    hit.catch(() => map.delete(key));
+  }
+  return hit;
+}
+
+async function createReplacement(
+  ctx: StepContext,
+  old: Measurement,
+  specsDir: string,
+  trustedRoots: string,
+  compromisedKeyId: number,
+  options: { cache?: LookupCache; requestId?: string } = {},
+): Promise<Measurement> {
   const s = ctx.session;
   const client = ctx.client();
+  const cache = options.cache ?? noCache();
   const signing = activeEntry(s.keyring, 'signing');
   if (!signing?.kingdomCertificate) throw new RotationError('PRECONDITION_FAILED', 'no active registered signing certificate to sign the replacement with');
   // Re-sign only what we signed: the old spec must verify with one of our own certificates.
-  const oldCertificate = await client.certificates.getCertificate({ name: old.measurementConsumerCertificate });
+  const oldCertificate = await cached(cache.certificates, old.measurementConsumerCertificate, () => client.certificates.getCertificate({ name: old.measurementConsumerCertificate }));
   if (!s.keyring.entries.some((e) => e.kind === 'signing' && e.fingerprint === sha256Hex(oldCertificate.x509Der))) {
     throw new RotationError('PRECONDITION_FAILED', `${old.name} names ${old.measurementConsumerCertificate}, which is not a certificate of this keyring`);
   }
@@ -92,7 +142,11 @@ async function createReplacement(ctx: StepContext, old: Measurement, specsDir: s
   const keyset = s.material.loadEncryptionKeyset(s.keyring.encryptionKeyset);
   if (keyset.primaryKeyId === compromisedKeyId) throw new RotationError('PRECONDITION_FAILED', 'the compromised key is still primary; the rotation did not complete');
   const newKey = create(AnySchema, { typeUrl: typeUrlOf(EncryptionPublicKeySchema), value: encryptionPublicKeyBytes(keyset) });
-  const signingKey = s.signingKey(signing);
+  let signingKey = cache.signingKeys.get(signing.id);
+  if (!signingKey) {
+    signingKey = s.signingKey(signing);
+    cache.signingKeys.set(signing.id, signingKey);
+  }
   const hashes = new Map<string, Uint8Array>();
   const entries = [];
   for (const e of old.dataProviders) {
@@ -103,7 +157,7 @@ async function createReplacement(ctx: StepContext, old: Measurement, specsDir: s
     spec.nonce = randomNonce();
     const hash = nonceHash(spec.nonce);
     hashes.set(hex(oldHash), hash);
-    const peer = await verifiedPeerKey(client, e.key, trustedRoots, s.now());
+    const peer = await cached(cache.peers, e.key, () => verifiedPeerKey(client, e.key, trustedRoots, s.now()));
     writeSecretFile(join(specsDir, `${hex(hash)}.binpb`), toBinary(RequisitionSpecSchema, spec));
     entries.push(
       create(Measurement_DataProviderEntrySchema, {
@@ -128,9 +182,95 @@ async function createReplacement(ctx: StepContext, old: Measurement, specsDir: s
     dataProviders: entries,
     measurementReferenceId: old.measurementReferenceId ? `${old.measurementReferenceId} ${marker}` : marker,
   });
-  return client.measurements.createMeasurement({ parent: s.participant, measurement });
+  return client.measurements.createMeasurement({ parent: s.participant, measurement, ...(options.requestId ? { requestId: options.requestId } : {}) });
 }
 
+/** One measurement's line in `replacements.jsonl`; a later line for the same measurement supersedes an earlier one. */
+export interface ReplacementLine extends Replacement {
+  old: string;
+}
+
+export const REPLACEMENTS = 'replacements';
+const PROGRESS = 'replace-progress';
+
+/** The request id of a replacement: one per old measurement, so CreateMeasurement returns the first one again. */
+export function replacementRequestId(measurement: string): string {
+  return replacementMarker(measurement);
+}
+
+/** The outcome of each measurement handled so far, by old name (the last line of each wins). */
+export function replacementOutcomes(session: KeyringSession, journalId: string): Map<string, Replacement> {
+  const out = new Map<string, Replacement>();
+  const legacy = readRecord<Record<string, Replacement>>(session, journalId, REPLACEMENTS);
+  for (const [old, r] of Object.entries(legacy ?? {})) out.set(old, r);
+  for (const line of readList<ReplacementLine>(session, journalId, REPLACEMENTS)) {
+    const { old, ...r } = line;
+    out.set(old, r);
+  }
+  return out;
+}
+
+export const replaceMeasurementsStep: StepHandler = {
+  async run(ctx, step) {
+    const s = ctx.session;
+    const specsDir = String(step.args?.requisitionSpecs ?? '');
+    const trustedRoots = String(step.args?.trustedRoots ?? '');
+    const compromisedKeyId = Number(step.args?.compromisedKeyId);
+    const fingerprint = String(step.args?.fingerprint ?? '');
+    const expected = Number(step.args?.expected ?? 0);
+    const client = ctx.client();
+    const cache = noCache();
+    // Measurements with an outcome already (a crash can come between recording one and cancelling it): counted once.
+    const outcomes = new Set(replacementOutcomes(s, ctx.journalId).keys());
+    const handled = outcomes.size;
+    let done = handled;
+    let created = 0;
+    let thisRun = 0;
+    const progress = () => ctx.items?.(done, Math.max(expected, done));
+    progress();
+    const start = readRecord<{ pageToken: string }>(s, ctx.journalId, PROGRESS)?.pageToken ?? '';
+    for await (const page of measurementPages(client, s.participant, [...PENDING], start)) {
+      writeRecord(s, ctx.journalId, PROGRESS, { pageToken: page.pageToken });
+      for (const old of page.items) {
+        if (!carriesKey(measurementKeyBytes(old.measurementSpec), fingerprint)) continue;
+        const replacement = await createReplacement(ctx, old, specsDir, trustedRoots, compromisedKeyId, { cache, requestId: replacementRequestId(old.name) });
+        thisRun += 1;
+        if (ctx.faultAfterItem === thisRun) die();
+        s.record({ action: 'measurement.create', resource: replacement.name, after: { replaces: old.name }, outcome: 'ok', detail: 'replacement with the new measurement public key' });
+        // Recorded before the cancel: once cancelled, the old one is no longer listed, so a crash after it must not lose the outcome.
+        const line: ReplacementLine = { old: old.name, replacement: replacement.name, oldState: 'CANCELLED', detail: `${replacement.name}, cancelled the old one` };
+        appendToList(s, ctx.journalId, REPLACEMENTS, [line]);
+        const cancelled = await cancelIfPending(client, old.name);
+        if (cancelled !== Measurement_State.CANCELLED) {
+          appendToList(s, ctx.journalId, REPLACEMENTS, [{ ...line, oldState: Measurement_State[cancelled], detail: `${replacement.name}; the old one finished (${Measurement_State[cancelled]}) before it was cancelled` }]);
+        } else {
+          s.record({ action: 'measurement.cancel', resource: old.name, after: { replacedBy: replacement.name }, outcome: 'ok', detail: 'its results would be encrypted to a compromised key' });
+        }
+        created += 1;
+        if (!outcomes.has(old.name)) done += 1;
+        progress();
+      }
+    }
+    return `${created} measurement(s) replaced and cancelled in this run, ${done} in all${handled > 0 ? ` (${handled} before a restart)` : ''}`;
+  },
+  async preview(_ctx, step) {
+    return `would page through the ongoing measurements, replace each encrypted to key ${String(step.args?.fingerprint ?? '').slice(0, 16)}… (about ${String(step.args?.expected ?? '?')}) with one using the new key (RequisitionSpecs from ${String(step.args?.requisitionSpecs)}), and cancel it`;
+  },
+};
+
+/** Cancels the measurement unless it has finished; its state afterwards. */
+async function cancelIfPending(client: KingdomClient, name: string): Promise<Measurement_State> {
+  try {
+    return (await client.measurements.cancelMeasurement({ name })).state;
+  } catch (err) {
+    // Finished meanwhile (FAILED_PRECONDITION): report its state rather than fail the whole step.
+    const now = await client.measurements.getMeasurement({ name });
+    if (PENDING.has(now.state)) throw err;
+    return now.state;
+  }
+}
+
+/** The step of journals from earlier versions: one measurement, found by listing all of them. */
 export const replaceMeasurementStep: StepHandler = {
   async run(ctx, step) {
     const s = ctx.session;

@@ -10,10 +10,11 @@ import { writeFileAtomic } from '../../lib/files.js';
 import { findEntry } from '../keyring.js';
 import type { KeyringSession } from '../session.js';
 import type { StepHandler } from '../journal/context.js';
-import type { CertificateAssessment, EncryptionKeyAssessment } from './assessment.js';
-import type { Replacement } from './replace-measurement.js';
+import { ASSESSED_EVENT_GROUPS, ASSESSED_MEASUREMENTS, ASSESSMENT_SAMPLE, eventGroupCountOf, type AssessedMeasurement, type CertificateAssessment, type EncryptionKeyAssessment } from './assessment.js';
+import { REENCRYPTION_REQUESTED, type ReencryptionRequested } from './encryption-key-steps.js';
+import { replacementOutcomes, type Replacement } from './replace-measurement.js';
 import { REENCRYPTION_OUTCOMES, type ReencryptionOutcome } from './reencrypt-steps.js';
-import { readOutcomes, readRecord, writeRecord, workspaceDir } from './workspace.js';
+import { listPath, readList, readOutcomes, readRecord, writeRecord, workspaceDir } from './workspace.js';
 import { join } from 'node:path';
 
 export interface CompromiseReport {
@@ -36,9 +37,15 @@ export interface CompromiseReport {
   replacements: Array<{ old: string; replacement: string | null; detail: string }>;
   /** Re-encryption of EventGroup metadata: requested (MC) or done (DataProvider). */
   eventGroups: Array<{ eventGroup: string; request?: string; reencrypted?: boolean; detail: string }>;
+  /**
+   * MeasurementConsumer: how many there are of what `replacements` and
+   * `eventGroups` list, when those are only the first ASSESSMENT_SAMPLE; the
+   * full lists are the .jsonl files in `files.lists`.
+   */
+  counts?: { replacements: number; replaced: number; eventGroups: number; reencryptionRequests?: { created: number; open: number } };
   /** Other certificates of the participant at the time of the assessment. */
   otherCertificates?: CertificateAssessment['otherCertificates'];
-  files: { json: string; text: string; extra?: string[] };
+  files: { json: string; text: string; extra?: string[]; lists?: { replacements?: string; eventGroups?: string } };
 }
 
 function certificateSections(session: KeyringSession, a: CertificateAssessment, args: Record<string, unknown>): Partial<CompromiseReport> {
@@ -70,30 +77,72 @@ function certificateSections(session: KeyringSession, a: CertificateAssessment, 
   };
 }
 
-function encryptionKeySections(session: KeyringSession, journalId: string, a: EncryptionKeyAssessment, args: Record<string, unknown>): Partial<CompromiseReport> {
+type WithLists = Partial<CompromiseReport> & { lists?: NonNullable<CompromiseReport['files']['lists']> };
+
+function encryptionKeySections(session: KeyringSession, journalId: string, a: EncryptionKeyAssessment, args: Record<string, unknown>): WithLists {
   const newEntry = typeof args.newEntry === 'string' ? findEntry(session.keyring, args.newEntry) : undefined;
-  const replaced = readRecord<Record<string, Replacement>>(session, journalId, 'replacements') ?? {};
   const refusals = readRecord<Record<string, { refused: boolean; measurement?: string; detail?: string }>>(session, journalId, 'refusals') ?? {};
-  const requests = readRecord<Record<string, { eventGroup: string }>>(session, journalId, 'reencryption-requests') ?? {};
   const refused = Object.entries(refusals).filter(([, r]) => r.refused);
   const entry = findEntry(session.keyring, a.target.entry);
-  return {
+  const listed = a.measurementCount !== undefined;
+  const mc = session.config.participantKind === 'measurementConsumer';
+  const rerun = refused.map(([name, r]) => ({ resource: r.measurement ?? name, why: `its requisition ${name} was refused: the spec was encrypted to the compromised key; the MeasurementConsumer should create it again` }));
+  const sections: WithLists = {
     target: { entry: a.target.entry, kind: 'encryption', fingerprint: a.target.fingerprint, tinkKeyId: a.target.tinkKeyId },
     revocation: { keyMaterial: entry?.destroyedAt ? 'destroyed' : 'kept' },
     ...(newEntry ? { replacement: { entry: newEntry.id, ...(newEntry.tinkKeyId !== undefined ? { tinkKeyId: newEntry.tinkKeyId } : {}) } } : {}),
     failed: { measurements: [], requisitions: refused.map(([name]) => name) },
     untrusted: { measurements: [] },
-    rerun: [
-      ...refused.map(([name, r]) => ({ resource: r.measurement ?? name, why: `its requisition ${name} was refused: the spec was encrypted to the compromised key; the MeasurementConsumer should create it again` })),
-      ...Object.entries(replaced)
-        .filter(([, r]) => r.replacement === null)
-        .map(([old, r]) => ({ resource: old, why: `not replaced: ${r.detail}` })),
-    ],
-    replacements: a.measurements.map((m) => {
-      const r = replaced[m.name];
-      return { old: m.name, replacement: r?.replacement ?? null, detail: r?.detail ?? 'not processed' };
-    }),
-    eventGroups: Object.entries(requests).map(([request, r]) => ({ eventGroup: r.eventGroup, request, detail: 're-encryption requested from its DataProvider' })),
+    rerun,
+  };
+  if (!mc) return sections;
+
+  // Every assessed measurement with its outcome, written out in full; the report itself keeps a sample and the counts.
+  const outcomes = replacementOutcomes(session, journalId);
+  const assessed: Iterable<AssessedMeasurement> = listed ? readList<AssessedMeasurement>(session, journalId, ASSESSED_MEASUREMENTS) : a.measurements;
+  const replacements: CompromiseReport['replacements'] = [];
+  const lines: string[] = [];
+  let total = 0;
+  let replaced = 0;
+  const add = (old: string, r: Replacement | undefined) => {
+    // A measurement the paged step did not find had finished by then; a per-measurement step not run is unprocessed.
+    const row = { old, replacement: r?.replacement ?? null, detail: r?.detail ?? (listed ? 'no longer ongoing when the replacements ran' : 'not processed') };
+    total += 1;
+    if (row.replacement !== null) replaced += 1;
+    else rerun.push({ resource: old, why: `not replaced: ${row.detail}` });
+    if (replacements.length < ASSESSMENT_SAMPLE) replacements.push(row);
+    lines.push(`${JSON.stringify(row)}\n`);
+  };
+  const seen = new Set<string>();
+  for (const m of assessed) {
+    if (seen.has(m.name)) continue;
+    seen.add(m.name);
+    add(m.name, outcomes.get(m.name));
+  }
+  // Found at the Kingdom by the paged step though not assessed (made with the old key after the assessment).
+  for (const [old, r] of outcomes) if (!seen.has(old)) add(old, r);
+  const dir = workspaceDir(session, journalId);
+  const replacementsFile = join(dir, 'report-replacements.jsonl');
+  writeFileAtomic(replacementsFile, lines.join(''), { mode: 0o600 });
+
+  const legacyRequests = readRecord<Record<string, { eventGroup: string }>>(session, journalId, 'reencryption-requests');
+  const requested = readRecord<ReencryptionRequested>(session, journalId, REENCRYPTION_REQUESTED);
+  const eventGroups = legacyRequests
+    ? Object.entries(legacyRequests).map(([request, r]) => ({ eventGroup: r.eventGroup, request, detail: 're-encryption requested from its DataProvider' }))
+    : requested
+      ? a.eventGroups.map((eventGroup) => ({ eventGroup, detail: 're-encryption requested from its DataProvider' }))
+      : [];
+  return {
+    ...sections,
+    replacements,
+    eventGroups,
+    counts: {
+      replacements: total,
+      replaced,
+      eventGroups: legacyRequests ? eventGroups.length : requested ? eventGroupCountOf(a) : 0,
+      ...(requested ? { reencryptionRequests: requested } : {}),
+    },
+    lists: { replacements: replacementsFile, ...(listed ? { eventGroups: listPath(session, journalId, ASSESSED_EVENT_GROUPS) } : {}) },
   };
 }
 
@@ -128,8 +177,10 @@ export function renderReportText(r: CompromiseReport): string {
   list('failed measurements', r.failed.measurements);
   list('failed or refused requisitions', r.failed.requisitions);
   list('untrusted succeeded measurements', r.untrusted.measurements);
-  list('replaced measurements', r.replacements.map((x) => `${x.old} -> ${x.replacement ?? '(none)'} (${x.detail})`));
-  list('event groups', r.eventGroups.map((e) => `${e.eventGroup}: ${e.detail}`));
+  const more = (n: number | undefined, shown: number, file: string | undefined) => (n !== undefined && n > shown ? ` (${n} in all, the first ${shown} below${file ? `; every one in ${file}` : ''})` : '');
+  list(`replaced measurements${more(r.counts?.replacements, r.replacements.length, r.files.lists?.replacements)}`, r.replacements.map((x) => `${x.old} -> ${x.replacement ?? '(none)'} (${x.detail})`));
+  if (r.counts?.reencryptionRequests) lines.push(`re-encryption requests: ${r.counts.reencryptionRequests.open} open (${r.counts.reencryptionRequests.created} made by this run)`);
+  list(`event groups${more(r.counts?.eventGroups, r.eventGroups.length, r.files.lists?.eventGroups)}`, r.eventGroups.map((e) => `${e.eventGroup}: ${e.detail}`));
   list('re-run', r.rerun.map((x) => `${x.resource}: ${x.why}`));
   return `${lines.join('\n')}\n`;
 }
@@ -154,7 +205,11 @@ export function buildReport(session: KeyringSession, journalId: string, args: Re
     if (a) Object.assign(base, certificateSections(session, a, args));
   } else if (procedure === 'compromise.encryption-key') {
     const a = readRecord<EncryptionKeyAssessment>(session, journalId, 'assessment');
-    if (a) Object.assign(base, encryptionKeySections(session, journalId, a, args));
+    if (a) {
+      const { lists, ...sections } = encryptionKeySections(session, journalId, a, args);
+      Object.assign(base, sections);
+      if (lists) base.files.lists = lists;
+    }
   } else if (procedure === 'reencrypt.event-groups') {
     Object.assign(base, reencryptSections(session, journalId));
   }
@@ -182,7 +237,12 @@ export const reportStep: StepHandler = {
     s.record({
       action: 'compromise.report',
       resource: ctx.journalId,
-      after: { failed: report.failed.measurements.length + report.failed.requisitions.length, untrusted: report.untrusted.measurements.length, replaced: report.replacements.length, eventGroups: report.eventGroups.length },
+      after: {
+        failed: report.failed.measurements.length + report.failed.requisitions.length,
+        untrusted: report.untrusted.measurements.length,
+        replaced: report.counts?.replaced ?? report.replacements.length,
+        eventGroups: report.counts?.eventGroups ?? report.eventGroups.length,
+      },
       outcome: 'ok',
       detail: [report.files.json, ...extra].join(' '),
     });

@@ -7,7 +7,7 @@
  * Outcomes of many items (re-encrypted EventGroups) are JSON lines instead,
  * appended a page at a time, so recording item n costs the same as item 1.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../lib/files.js';
 import { RotationError } from '../errors.js';
@@ -42,6 +42,39 @@ export function recordOutcome<T>(session: KeyringSession, journalId: string, nam
   const current = readRecord<Record<string, T>>(session, journalId, name) ?? {};
   current[key] = outcome;
   writeRecord(session, journalId, name, current);
+}
+
+/** The path of a JSON-lines list in the workspace (`<name>.jsonl`), for lists too long for one record. */
+export function listPath(session: KeyringSession, journalId: string, name: string): string {
+  return join(workspaceDir(session, journalId), `${name}.jsonl`);
+}
+
+/** Appends items to a JSON-lines list, one line each (a crash loses at most the lines not yet appended). */
+export function appendToList(session: KeyringSession, journalId: string, name: string, items: readonly unknown[]): void {
+  if (items.length === 0) return;
+  appendFileSync(listPath(session, journalId, name), items.map((i) => `${JSON.stringify(i)}\n`).join(''), { mode: 0o600 });
+}
+
+/** Starts a JSON-lines list afresh (a re-planned assessment replaces what an earlier attempt wrote). */
+export function resetList(session: KeyringSession, journalId: string, name: string): void {
+  writeFileAtomic(listPath(session, journalId, name), '', { mode: 0o600 });
+}
+
+/** Each item of a JSON-lines list, in order; none when the list does not exist. A torn last line (a crash mid-append) is skipped. */
+export function* readList<T>(session: KeyringSession, journalId: string, name: string): Generator<T> {
+  const path = join(session.dir, COMPROMISE_DIR, journalId, `${name}.jsonl`);
+  if (!existsSync(path)) return;
+  const lines = readFileSync(path, 'utf8').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === '') continue;
+    try {
+      yield JSON.parse(line) as T;
+    } catch (err) {
+      if (i === lines.length - 1) return;
+      throw new RotationError('JOURNAL_CORRUPT', `${path}:${i + 1} is not JSON`, { cause: err });
+    }
+  }
 }
 
 /** Appends keyed outcomes to `<name>.jsonl` with one write and one fsync. A key appended again is a later attempt of the same item. */

@@ -29,6 +29,8 @@ export interface StepContext extends KingdomAccess {
   readonly items?: (done: number, total: number) => void;
   /** Test hook: SIGKILL after this page of a paged step (see faults.ts). */
   readonly faultAfterPage?: number;
+  /** Test hook: SIGKILL right after this run's n-th item of an item-by-item step took effect, before it is recorded (see faults.ts). */
+  readonly faultAfterItem?: number;
 }
 
 export interface StepHandler {

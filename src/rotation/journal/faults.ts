@@ -6,6 +6,9 @@
  * `HALO_KEYS_FAULT_AFTER_PAGE=n` kills a step that works page by page
  * (`reencrypt.open-requests`) after page n was updated at the Kingdom and
  * recorded in the keyring, before its requests are closed.
+ * `HALO_KEYS_FAULT_AFTER_ITEM=n` kills a step that works item by item
+ * (`compromise.replace-measurements`) right after this run's n-th item took
+ * effect, before the step recorded it.
  */
 import { RotationError } from '../errors.js';
 
@@ -13,6 +16,7 @@ export interface FaultHooks {
   faultAfterStep?: number;
   faultBeforeRecord?: number;
   faultAfterPage?: number;
+  faultAfterItem?: number;
 }
 
 /** Reads the fault-injection hooks from the environment (tests only). */
@@ -21,10 +25,12 @@ export function faultHooks(env: NodeJS.ProcessEnv = process.env): FaultHooks {
   const after = num(env.HALO_KEYS_FAULT_AFTER_STEP);
   const before = num(env.HALO_KEYS_FAULT_BEFORE_RECORD);
   const page = num(env.HALO_KEYS_FAULT_AFTER_PAGE);
+  const item = num(env.HALO_KEYS_FAULT_AFTER_ITEM);
   return {
     ...(after !== undefined ? { faultAfterStep: after } : {}),
     ...(before !== undefined ? { faultBeforeRecord: before } : {}),
     ...(page !== undefined ? { faultAfterPage: page } : {}),
+    ...(item !== undefined ? { faultAfterItem: item } : {}),
   };
 }
 

@@ -46,6 +46,7 @@ export type StepType =
   | 'compromise.remove-encryption-key'
   | 'compromise.request-reencryption'
   | 'compromise.replace-measurement'
+  | 'compromise.replace-measurements'
   | 'compromise.refuse-requisition'
   | 'compromise.report'
   | 'reencrypt.open-requests'

@@ -168,7 +168,7 @@ export async function runJournaled(run: JournaledRun): Promise<RunOutcome> {
   }
 }
 
-function context(session: KeyringSession, journalId: string, kingdom: KingdomAccess, options: Pick<RunOptions, 'rolloutDelayMs' | 'onItems' | 'faultAfterPage'>): StepContext {
+function context(session: KeyringSession, journalId: string, kingdom: KingdomAccess, options: Pick<RunOptions, 'rolloutDelayMs' | 'onItems' | 'faultAfterPage' | 'faultAfterItem'>): StepContext {
   return {
     session,
     journalId,
@@ -176,5 +176,6 @@ function context(session: KeyringSession, journalId: string, kingdom: KingdomAcc
     ...(options.rolloutDelayMs !== undefined ? { rolloutDelayMs: options.rolloutDelayMs } : {}),
     ...(options.onItems ? { items: options.onItems } : {}),
     ...(options.faultAfterPage !== undefined ? { faultAfterPage: options.faultAfterPage } : {}),
+    ...(options.faultAfterItem !== undefined ? { faultAfterItem: options.faultAfterItem } : {}),
   };
 }
