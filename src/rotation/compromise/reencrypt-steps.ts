@@ -40,7 +40,7 @@ import { die } from '../journal/faults.js';
 import type { StepContext, StepHandler } from '../journal/context.js';
 import { encryptionKeyBytes, sha256 } from './keys.js';
 import { type PeerKey, verifiedPeerKey } from './peer-keys.js';
-import { appendOutcomes } from './workspace.js';
+import { appendToList } from './workspace.js';
 
 export interface ReencryptionOutcome {
   request: string;
@@ -105,7 +105,7 @@ async function answerPage(ctx: StepContext, work: PageWork, requests: readonly M
   const groups = listed.length === requests.length && listed.every((g, i) => g.name === requests[i]!.eventGroup) ? listed : await Promise.all(requests.map((r) => client.eventGroups.getEventGroup({ name: r.eventGroup })));
   const updates: EventGroup[] = [];
   const audit: AuditRecord[] = [];
-  const outcomes: Array<{ key: string; outcome: ReencryptionOutcome }> = [];
+  const outcomes: Array<{ key: string } & ReencryptionOutcome> = [];
   // Everything that can fail locally (key, plaintext) is done before the first call that changes anything.
   for (const [i, r] of requests.entries()) {
     const eg = groups[i]!;
@@ -117,7 +117,7 @@ async function answerPage(ctx: StepContext, work: PageWork, requests: readonly M
       const found = peer !== undefined && hex(sha256(current!)) === hex(sha256(peer.bytes));
       const detail = eg.state === EventGroup_State.DELETED ? 'deleted: nothing to re-encrypt' : found ? `found re-encrypted to key ${hex(sha256(current!)).slice(0, 16)}… of ${r.measurementConsumer}` : 'no longer encrypted to the compromised key';
       audit.push({ action: 'reencryption-request.close', resource: r.name, outcome: 'ok', detail: `${eg.name}: ${detail}` });
-      outcomes.push({ key: eg.name, outcome: { request: r.name, reencrypted: found, detail } });
+      outcomes.push({ key: eg.name, request: r.name, reencrypted: found, detail });
       continue;
     }
     const peer = await work.keys.get(r.measurementConsumer);
@@ -133,13 +133,13 @@ async function answerPage(ctx: StepContext, work: PageWork, requests: readonly M
     updates.push(updated);
     const detail = `re-encrypted to key ${now.slice(0, 16)}… of ${r.measurementConsumer}`;
     audit.push({ action: 'event-group.reencrypt', resource: eg.name, before: { keySha256: fingerprint }, after: { keySha256: now, certificate: peer.certificate, request: r.name }, outcome: 'ok' });
-    outcomes.push({ key: eg.name, outcome: { request: r.name, reencrypted: true, detail } });
+    outcomes.push({ key: eg.name, request: r.name, reencrypted: true, detail });
   }
   if (updates.length > 0) {
     await client.eventGroups.batchUpdateEventGroups({ parent: work.dataProvider, requests: updates.map((eventGroup) => ({ eventGroup })) });
   }
   // Recorded before the close: a kill after it finds these requests open, their groups done, and only closes them.
-  appendOutcomes(s, ctx.journalId, REENCRYPTION_OUTCOMES, outcomes);
+  appendToList(s, ctx.journalId, REENCRYPTION_OUTCOMES, outcomes);
   s.recordAll(audit);
   if (ctx.faultAfterPage === pageNumber) die();
   await client.metadataReencryption.batchCloseMetadataReencryptionRequests({ parent: work.dataProvider, names: requests.map((r) => r.name) });

@@ -14,7 +14,7 @@ import { ASSESSED_EVENT_GROUPS, ASSESSED_MEASUREMENTS, ASSESSMENT_SAMPLE, eventG
 import { REENCRYPTION_REQUESTED, type ReencryptionRequested } from './encryption-key-steps.js';
 import { replacementOutcomes, type Replacement } from './replace-measurement.js';
 import { REENCRYPTION_OUTCOMES, type ReencryptionOutcome } from './reencrypt-steps.js';
-import { listPath, readList, readOutcomes, readRecord, writeRecord, workspaceDir } from './workspace.js';
+import { listPath, readList, readRecord, writeRecord, workspaceDir } from './workspace.js';
 import { join } from 'node:path';
 
 export interface CompromiseReport {
@@ -153,7 +153,7 @@ function encryptionKeySections(session: KeyringSession, journalId: string, a: En
  */
 function reencryptSections(session: KeyringSession, journalId: string): Partial<CompromiseReport> {
   const done = new Map<string, ReencryptionOutcome>(Object.entries(readRecord<Record<string, ReencryptionOutcome>>(session, journalId, REENCRYPTION_OUTCOMES) ?? {}));
-  for (const { key, ...o } of readOutcomes<ReencryptionOutcome>(session, journalId, REENCRYPTION_OUTCOMES)) {
+  for (const { key, ...o } of readList<{ key: string } & ReencryptionOutcome>(session, journalId, REENCRYPTION_OUTCOMES)) {
     if (done.get(key)?.reencrypted && !o.reencrypted) continue;
     done.set(key, o);
   }

@@ -7,7 +7,7 @@
  * Outcomes of many items (re-encrypted EventGroups) are JSON lines instead,
  * appended a page at a time, so recording item n costs the same as item 1.
  */
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../lib/files.js';
 import { RotationError } from '../errors.js';
@@ -49,10 +49,22 @@ export function listPath(session: KeyringSession, journalId: string, name: strin
   return join(workspaceDir(session, journalId), `${name}.jsonl`);
 }
 
-/** Appends items to a JSON-lines list, one line each (a crash loses at most the lines not yet appended). */
+/** Appends items to a JSON-lines list with one write and one fsync (a crash loses at most the lines of this call). */
 export function appendToList(session: KeyringSession, journalId: string, name: string, items: readonly unknown[]): void {
   if (items.length === 0) return;
-  appendFileSync(listPath(session, journalId, name), items.map((i) => `${JSON.stringify(i)}\n`).join(''), { mode: 0o600 });
+  const path = listPath(session, journalId, name);
+  const bytes = Buffer.from(items.map((i) => `${JSON.stringify(i)}\n`).join(''), 'utf8');
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'a', 0o600);
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off);
+    fsyncSync(fd);
+  } catch (err) {
+    throw new RotationError('STEP_FAILED', `cannot append to ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Starts a JSON-lines list afresh (a re-planned assessment replaces what an earlier attempt wrote). */
@@ -73,40 +85,6 @@ export function* readList<T>(session: KeyringSession, journalId: string, name: s
     } catch (err) {
       if (i === lines.length - 1) return;
       throw new RotationError('JOURNAL_CORRUPT', `${path}:${i + 1} is not JSON`, { cause: err });
-    }
-  }
-}
-
-/** Appends keyed outcomes to `<name>.jsonl` with one write and one fsync. A key appended again is a later attempt of the same item. */
-export function appendOutcomes<T>(session: KeyringSession, journalId: string, name: string, outcomes: ReadonlyArray<{ key: string; outcome: T }>): void {
-  if (outcomes.length === 0) return;
-  const path = join(workspaceDir(session, journalId), `${name}.jsonl`);
-  const bytes = Buffer.from(outcomes.map((o) => `${JSON.stringify({ key: o.key, ...o.outcome })}\n`).join(''), 'utf8');
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'a', 0o600);
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off);
-    fsyncSync(fd);
-  } catch (err) {
-    throw new RotationError('STEP_FAILED', `cannot append to ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/** Each line of `<name>.jsonl` in order, as `{ key, ...outcome }`; a torn last line (a crash mid-append) is left out. */
-export function* readOutcomes<T>(session: KeyringSession, journalId: string, name: string): Generator<{ key: string } & T> {
-  const path = join(session.dir, COMPROMISE_DIR, journalId, `${name}.jsonl`);
-  if (!existsSync(path)) return;
-  const lines = readFileSync(path, 'utf8').split('\n');
-  for (const [i, line] of lines.entries()) {
-    if (line === '') continue;
-    try {
-      yield JSON.parse(line) as { key: string } & T;
-    } catch (err) {
-      if (i === lines.length - 1) return;
-      throw new RotationError('JOURNAL_CORRUPT', `${path}: line ${i + 1} is not JSON`, { cause: err });
     }
   }
 }

@@ -23,7 +23,7 @@ export interface StepOptions extends FaultHooks {
   onStep?: (step: JournalStep, phase: 'start' | 'done' | 'failed') => void;
   /** Progress: steps done of all the journal's, before the first pending step and after each. */
   onProgress?: (done: number, total: number) => void;
-  /** Progress inside a step that works through many items (re-encrypted EventGroups): items done of those it knows of. */
+  /** Progress inside a step that works through many items (re-encrypted EventGroups, replaced measurements): items done of those it knows of. */
   onItems?: (done: number, total: number) => void;
 }
 
