@@ -12,7 +12,7 @@ import {
 } from './context.js';
 import { StoreError } from './errors.js';
 import { apiId, insertWithExternalId } from './ids.js';
-import { hex } from '../../lib/bytes.js';
+import { bytesEqual, hex } from '../../lib/bytes.js';
 import { eventGroupName, reencryptionRequestName } from './names.js';
 import { read, write } from './operations.js';
 import {
@@ -490,14 +490,14 @@ function requestNotFound(dp: bigint, key: CloseReencryptionRequestKey): StoreErr
   });
 }
 
-/** True while the group's metadata is still encrypted to the key with this fingerprint. */
-function stillEncryptedTo(eg: Pick<EventGroupRow, 'state' | 'encrypted_metadata' | 'measurement_consumer_public_key'>, fingerprint: Uint8Array): boolean {
-  return (
-    eg.state === 'ACTIVE' &&
-    eg.encrypted_metadata !== null &&
-    eg.measurement_consumer_public_key !== null &&
-    sha256Hex(eg.measurement_consumer_public_key) === hex(fingerprint)
-  );
+/**
+ * True while the group's metadata is still encrypted to the key with this
+ * fingerprint. Judged from what the database computed beside the request
+ * (metadata present, SHA-256 of the key), so a batch does not read back every
+ * group's ciphertext and key to hash them here.
+ */
+function stillEncryptedTo(eg: { state: EventGroupState; hasMetadata: boolean; keySha256: Uint8Array | null }, fingerprint: Uint8Array): boolean {
+  return eg.state === 'ACTIVE' && eg.hasMetadata && eg.keySha256 !== null && bytesEqual(eg.keySha256, fingerprint);
 }
 
 /**
@@ -514,8 +514,8 @@ export async function closeMetadataReencryptionRequests(
   requireExternalId(dataProviderId, 'data provider id');
   for (const key of input.requests) requireExternalId(key.externalRequestId, 'request id');
   // One read for the whole batch: the requests locked, their EventGroups' keys beside them.
-  const rows = await ctx.tx.query<ReencryptionRow & Pick<EventGroupRow, 'encrypted_metadata' | 'measurement_consumer_public_key'> & { eg_state: EventGroupState }>(
-    `${REENCRYPTION_SELECT.replace('SELECT ', 'SELECT eg.state AS eg_state, eg.encrypted_metadata, eg.measurement_consumer_public_key, ')}
+  const rows = await ctx.tx.query<ReencryptionRow & { eg_state: EventGroupState; eg_has_metadata: boolean; eg_key_sha256: Uint8Array | null }>(
+    `${REENCRYPTION_SELECT.replace('SELECT ', 'SELECT eg.state AS eg_state, eg.encrypted_metadata IS NOT NULL AS eg_has_metadata, sha256(eg.measurement_consumer_public_key) AS eg_key_sha256, ')}
       WHERE eg.data_provider_external_id = $1 AND rr.external_request_id = ANY($2::bigint[])
       FOR UPDATE OF rr FOR SHARE OF eg`,
     [dataProviderId, input.requests.map((k) => k.externalRequestId)],
@@ -530,7 +530,7 @@ export async function closeMetadataReencryptionRequests(
       out.push(toReencryption(row));
       continue;
     }
-    const eg = { state: row.eg_state, encrypted_metadata: row.encrypted_metadata, measurement_consumer_public_key: row.measurement_consumer_public_key };
+    const eg = { state: row.eg_state, hasMetadata: row.eg_has_metadata, keySha256: row.eg_key_sha256 };
     if (stillEncryptedTo(eg, row.measurement_consumer_key_fingerprint)) {
       throw new StoreError('FAILED_PRECONDITION', 'EVENT_GROUP_METADATA_NOT_REENCRYPTED', 'EventGroup metadata is still encrypted to the key the request names; update it first.', {
         metadata: { eventGroup: eventGroupName(dataProviderId, row.external_event_group_id) },
