@@ -37,7 +37,7 @@ import { EventGroup_MetadataSchema } from '../src/gen/wfa/measurement/api/v2alph
 import { prepareCluster, type TlsEndpoint } from '../src/rehearse/cluster.js';
 import { CommandRunner, HALO_KEYS_BIN } from '../src/rehearse/commands.js';
 import { startKingdom, type RehearsalKingdom } from '../src/rehearse/kingdom.js';
-import { active, clientOf, privateKeyset } from '../src/rehearse/observe.js';
+import { active, clientOf, decrypts, privateKeyset } from '../src/rehearse/observe.js';
 import { copiesDir, makeCast, type Cast, type Participant } from '../src/rehearse/participants.js';
 import { runWorkload, type WorkloadSummary } from '../src/rehearse/workload.js';
 import { opsPerSecondSync, printFigures, type Figure } from './harness.js';
@@ -126,15 +126,6 @@ function haloKeys(root: string, env: Record<string, string>, args: string[]): Pr
 
 function lastLine(text: string): string {
   return text.trim().split('\n').filter((l) => !l.startsWith('progress: ')).pop() ?? '';
-}
-
-function decrypts(keyset: Keyset, message: Parameters<typeof decryptMessage>[1]): boolean {
-  try {
-    decryptMessage(keyset, message, EventGroup_MetadataSchema);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Of the DataProvider's first VERIFIED EventGroups, how many the MC's new keyset decrypts. */

@@ -18,7 +18,7 @@ import { hex } from '../lib/bytes.js';
 import type { CompromiseReport } from '../rotation/index.js';
 import { Drill, expect, type DrillResult } from './checks.js';
 import type { DrillContext } from './drill-context.js';
-import { active, clientOf, crlRevokes, entry, privateKeyset, readJson, renderedFingerprint, servedFingerprint } from './observe.js';
+import { active, clientOf, crlRevokes, decrypts, entry, privateKeyset, readJson, renderedFingerprint, servedFingerprint } from './observe.js';
 import type { Participant } from './participants.js';
 
 /** Names kept per blast-radius category in the rehearsal's report (the procedure's own report has them all). */
@@ -99,15 +99,6 @@ export async function signingCertificateCompromise(ctx: DrillContext): Promise<D
     expect(e.state === 'compromised' && !!e.destroyedAt, `${e.id} is ${e.state}`);
   });
   return drill.finish();
-}
-
-function decrypts(keyset: Keyset, message: Parameters<typeof decryptMessage>[1]): boolean {
-  try {
-    decryptMessage(keyset, message, EventGroup_MetadataSchema);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** EventGroups decrypted per DataProvider at most: every one of a small workload, an even spread of a large one. */

@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KingdomClient } from '../client/index.js';
-import type { Keyset } from '../crypto/index.js';
+import { decryptMessage, type Keyset } from '../crypto/index.js';
+import { EventGroup_MetadataSchema } from '../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
 import { sha256Hex } from '../lib/digest.js';
 import { decodePem } from '../lib/pem.js';
 import { systemClock } from '../lib/clock.js';
@@ -101,4 +102,14 @@ export async function kingdomCertificateMatches(client: KingdomClient, e: KeyEnt
 
 export function readJson<T>(path: string): T {
   return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+/** Whether the keyset opens an encrypted EventGroup.Metadata (the outside check of a re-encryption). */
+export function decrypts(keyset: Keyset, message: Parameters<typeof decryptMessage>[1]): boolean {
+  try {
+    decryptMessage(keyset, message, EventGroup_MetadataSchema);
+    return true;
+  } catch {
+    return false;
+  }
 }
