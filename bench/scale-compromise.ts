@@ -40,6 +40,7 @@ import { startKingdom, type RehearsalKingdom } from '../src/rehearse/kingdom.js'
 import { active, clientOf, decrypts, privateKeyset } from '../src/rehearse/observe.js';
 import { copiesDir, makeCast, type Cast, type Participant } from '../src/rehearse/participants.js';
 import { runWorkload, type WorkloadSummary } from '../src/rehearse/workload.js';
+import type { CompromiseReport } from '../src/rotation/index.js';
 import { opsPerSecondSync, printFigures, type Figure } from './harness.js';
 
 const MiB = 1048576;
@@ -209,13 +210,14 @@ async function scenario(engine: string, databaseUrl: string | undefined, eventGr
       haloKeys(root, env, ['compromise', 'encryption-key', '--dir', mc.dir, '--key-id', String(leaked.tinkKeyId), '--report', join(root, 'mc-compromise')]),
     );
     if (compromise.value.code !== 0) throw new Error(`compromise encryption-key exited ${compromise.value.code}: ${lastLine(compromise.value.stderr)}`);
-    const report = JSON.parse(readFileSync(join(root, 'mc-compromise.json'), 'utf8')) as { eventGroups: unknown[]; replacements: unknown[] };
+    // The report keeps a sample of each list; the counts are the whole.
+    const report = JSON.parse(readFileSync(join(root, 'mc-compromise.json'), 'utf8')) as Pick<CompromiseReport, 'counts'>;
     rows.push({
       phase: 'MC: compromise encryption-key',
       ms: compromise.ms,
       kingdomKb: compromise.kingdomKb,
       cliKb: compromise.value.peakKb,
-      note: `${report.eventGroups.length} re-encryption requests, ${report.replacements.length} measurements replaced (${workload.measurements['awaiting-edp1'].count + workload.measurements['awaiting-edp2'].count} ongoing)`,
+      note: `${report.counts?.reencryptionRequests?.created ?? 0} re-encryption requests, ${report.counts?.replaced ?? 0} measurements replaced (${workload.measurements['awaiting-edp1'].count + workload.measurements['awaiting-edp2'].count} ongoing)`,
     });
 
     const now = privateKeyset(mc, passphrase);
