@@ -845,7 +845,11 @@ function storeSuite(name: string, makeBackend: () => Promise<Backend>): void {
       assert.equal(req.externalEventGroupId, eg.externalEventGroupId);
       assert.deepEqual(req.measurementConsumerKeyFingerprint, fingerprint);
       assert.deepEqual((await store.listOpenMetadataReencryptionRequests(dpId)).map((r) => r.externalRequestId), [req.externalRequestId]);
-      const [closed] = await store.closeMetadataReencryptionRequests({ actor: 'dp', dataProviderId: dpId, requests: [{ externalRequestId: req.externalRequestId, externalEventGroupId: eg.externalEventGroupId }] });
+      const close = { actor: 'dp', dataProviderId: dpId, requests: [{ externalRequestId: req.externalRequestId, externalEventGroupId: eg.externalEventGroupId }] };
+      // Not closed while the group is still encrypted to the key; closed once it is re-encrypted.
+      await rejectsWith(store.closeMetadataReencryptionRequests(close), 'FAILED_PRECONDITION', 'EVENT_GROUP_METADATA_NOT_REENCRYPTED');
+      await store.updateEventGroup({ actor: 'dp', dataProviderId: dpId, externalEventGroupId: eg.externalEventGroupId, encryptedMetadata: new Uint8Array([5]), measurementConsumerPublicKey: new Uint8Array([6]) });
+      const [closed] = await store.closeMetadataReencryptionRequests(close);
       assert.equal(closed?.state, 'CLOSED');
       assert.equal(closed?.measurementConsumerId, mcId);
       assert.deepEqual(await store.listOpenMetadataReencryptionRequests(dpId), []);
