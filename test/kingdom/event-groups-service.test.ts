@@ -12,6 +12,7 @@ import { generateKeyset } from '../../src/crypto/keyset-templates.js';
 import { keysetBytes, publicKeyset, type Keyset } from '../../src/crypto/keyset.js';
 import { signMessage } from '../../src/crypto/signed-message.js';
 import {
+  BatchReencryptEventGroupsResponse_Result_Outcome,
   CreateMetadataReencryptionRequestsResponseSchema,
   EventGroupMetadataReencryption,
   MetadataReencryptionRequest_State,
@@ -600,5 +601,144 @@ describe('EventGroupMetadataReencryption paging and batch close', () => {
     assert.equal(await auditDigest(kingdom), digest);
     const entries = await kingdom.store.exportAudit();
     assert.equal(entries.filter((e) => e.action === 'CloseMetadataReencryptionRequest').length, 4, 'one entry per request closed');
+  });
+});
+
+describe('BatchReencryptEventGroups: answering requests in one transaction', () => {
+  let kingdom: TestKingdom;
+  let mc: MeasurementConsumerParticipant;
+  let dpA: Participant;
+  let dpB: Participant;
+  let eventGroups: Client<typeof EventGroups>;
+  let reencryption: Client<typeof EventGroupMetadataReencryption>;
+  const newPrivate = generateKeyset();
+  const newPublic = publicKeyset(newPrivate);
+  const newKey = () => encryptionPublicKeyAny(encryptionPublicKeyBytes(newPublic));
+
+  before(async () => {
+    kingdom = await openTestKingdom('strict');
+    mc = await freshMeasurementConsumer(kingdom, 'answer-mc');
+    dpA = await freshDataProvider(kingdom, 'answer-dp-a');
+    dpB = await freshDataProvider(kingdom, 'answer-dp-b');
+    eventGroups = kingdom.client(EventGroups);
+    reencryption = kingdom.client(EventGroupMetadataReencryption);
+    for (const [dp, n] of [[dpA, 6], [dpB, 1]] as const) {
+      for (let i = 0; i < n; i++) {
+        const eg = eventGroupFor(mc, mc.encryptionPublicKeyset, `${dp === dpA ? 'a' : 'b'}${i}`);
+        eg.entityKey = { $typeName: 'wfa.measurement.api.v2alpha.EventGroup.EntityKey', entityType: 'campaign', entityId: `c${i}` };
+        await eventGroups.createEventGroup({ parent: dp.name, eventGroup: eg }, dp.mtls);
+      }
+    }
+    const created = await reencryption.createMetadataReencryptionRequests(
+      { parent: mc.name, key: { case: 'measurementConsumerKeyFingerprint', value: keyFingerprint(mc.encryptionPublicKey) } },
+      mc.apiKey,
+    );
+    assert.equal(created.createdCount, 7);
+  });
+  after(async () => {
+    await kingdom.close();
+  });
+
+  /** The answer a DataProvider's tooling makes from its plaintext copy. */
+  function answer(r: { name: string; eventGroupReferenceId: string }, keys: Keyset = newPublic) {
+    return {
+      request: r.name,
+      encryptedMetadata: encryptMessage(keys, EventGroup_MetadataSchema, metadataFor(r.eventGroupReferenceId)),
+      measurementConsumerPublicKey: encryptionPublicKeyAny(encryptionPublicKeyBytes(keys)),
+    };
+  }
+  const open = async (dp: Participant) => (await reencryption.listMetadataReencryptionRequests({ parent: dp.name }, dp.mtls)).requests;
+
+  it('lists each request with its group\'s reference id and whether it is still encrypted to the key', async () => {
+    const requests = await open(dpA);
+    assert.deepEqual(requests.map((r) => r.eventGroupReferenceId).sort(), ['a0', 'a1', 'a2', 'a3', 'a4', 'a5']);
+    assert.ok(requests.every((r) => r.stillEncryptedToKey));
+  });
+
+  it("refuses another DataProvider's requests, the MC, no credentials and malformed batches, changing nothing", async () => {
+    const a = await open(dpA);
+    const b = (await open(dpB))[0]!;
+    const before = await auditDigest(kingdom);
+    const batch = [answer(a[0]!)];
+    await rejectsWith(reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: batch }, dpB.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(reencryption.batchReencryptEventGroups({ parent: dpB.name, reencryptions: batch }, dpB.mtls), Code.InvalidArgument, 'INVALID_FIELD_VALUE');
+    await rejectsWith(reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: batch }, mc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: batch }, {} as { headers: Record<string, string> }), Code.Unauthenticated, 'UNAUTHENTICATED');
+    // dpB names its own group with dpA's request id: not found, and dpA's group keeps its metadata.
+    const forged = `${b.eventGroup}/metadataReencryptionRequests/${a[0]!.name.split('/').at(-1)}`;
+    await rejectsWith(reencryption.batchReencryptEventGroups({ parent: dpB.name, reencryptions: [{ ...answer(a[0]!), request: forged }] }, dpB.mtls), Code.NotFound, 'EVENT_GROUP_METADATA_REENCRYPTION_REQUEST_NOT_FOUND');
+    await rejectsWith(reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: [] }, dpA.mtls), Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET');
+    await rejectsWith(reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: [answer(a[0]!), answer(a[0]!)] }, dpA.mtls), Code.InvalidArgument, 'INVALID_FIELD_VALUE');
+    const tooMany = Array.from({ length: 1001 }, (_, i) => ({ request: `${a[0]!.eventGroup}/metadataReencryptionRequests/${i}` }));
+    await rejectsWith(reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: tooMany }, dpA.mtls), Code.InvalidArgument, 'INVALID_FIELD_VALUE');
+    await rejectsWith(reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: [{ request: 'dataProviders/x' }] }, dpA.mtls), Code.InvalidArgument, 'INVALID_RESOURCE_NAME');
+    // A ciphertext without its key; a key that is a private keyset; a key without a ciphertext.
+    await rejectsWith(reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: [{ ...answer(a[0]!), measurementConsumerPublicKey: undefined }] }, dpA.mtls), Code.InvalidArgument, 'REQUIRED_FIELD_NOT_SET');
+    const privateAsKey = encryptionPublicKeyAny(toBinary(EncryptionPublicKeySchema, create(EncryptionPublicKeySchema, { format: 1, data: keysetBytes(newPrivate) })));
+    await rejectsWith(reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: [{ ...answer(a[0]!), measurementConsumerPublicKey: privateAsKey }] }, dpA.mtls), Code.InvalidArgument, 'ENCRYPTION_PUBLIC_KEY_INVALID');
+    await rejectsWith(reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: [{ request: a[0]!.name, measurementConsumerPublicKey: newKey() }] }, dpA.mtls), Code.InvalidArgument, 'INVALID_FIELD_VALUE');
+    assert.equal(await auditDigest(kingdom), before);
+    assert.equal((await open(dpA)).length, a.length, 'none closed');
+  });
+
+  it('answers all of a batch or none: a request left unanswered, or answered with the leaked key itself, fails it', async () => {
+    const a = await open(dpA);
+    const before = await auditDigest(kingdom);
+    // The second group is still encrypted to the leaked key, and its answer has no ciphertext.
+    await rejectsWith(reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: [answer(a[0]!), { request: a[1]!.name }] }, dpA.mtls), Code.FailedPrecondition, 'EVENT_GROUP_METADATA_NOT_REENCRYPTED');
+    // "Re-encrypted" to the very key that leaked.
+    await rejectsWith(reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: [answer(a[0]!), answer(a[1]!, mc.encryptionPublicKeyset)] }, dpA.mtls), Code.FailedPrecondition, 'EVENT_GROUP_METADATA_NOT_REENCRYPTED');
+    assert.equal(await auditDigest(kingdom), before);
+    const g0 = await eventGroups.getEventGroup({ name: a[0]!.eventGroup }, dpA.mtls);
+    assert.deepEqual(g0.measurementConsumerPublicKey?.value, mc.encryptionPublicKey, 'the first group was not updated either');
+  });
+
+  it('replaces the metadata and key, keeps every other field, closes the request, and the MC decrypts with its new key', async () => {
+    const a = await open(dpA);
+    const beforeGroup = await eventGroups.getEventGroup({ name: a[0]!.eventGroup }, dpA.mtls);
+    const signedKey = signMessage(EncryptionPublicKeySchema, create(EncryptionPublicKeySchema, { format: 1, data: keysetBytes(newPublic) }), mc.certificate.signingKey);
+    const response = await reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: [{ ...answer(a[0]!), signedMeasurementConsumerPublicKey: signedKey }, answer(a[1]!)] }, dpA.mtls);
+    assert.deepEqual(response.results.map((r) => r.outcome), [BatchReencryptEventGroupsResponse_Result_Outcome.REENCRYPTED, BatchReencryptEventGroupsResponse_Result_Outcome.REENCRYPTED]);
+    assert.deepEqual(response.results.map((r) => r.request?.name), [a[0]!.name, a[1]!.name]);
+    assert.ok(response.results.every((r) => r.request?.state === MetadataReencryptionRequest_State.CLOSED && r.request.closeTime));
+    const after = await eventGroups.getEventGroup({ name: a[0]!.eventGroup }, mc.apiKey);
+    assert.deepEqual(after.measurementConsumerPublicKey?.value, encryptionPublicKeyBytes(newPublic));
+    assert.deepEqual(after.signedMeasurementConsumerPublicKey?.signature, signedKey.signature, 'the signature is kept with the group');
+    assert.equal(after.eventGroupReferenceId, beforeGroup.eventGroupReferenceId);
+    assert.ok(equals(EventGroupSchema, create(EventGroupSchema, { entityKey: after.entityKey, eventTemplates: after.eventTemplates, dataAvailabilityInterval: after.dataAvailabilityInterval }),
+      create(EventGroupSchema, { entityKey: beforeGroup.entityKey, eventTemplates: beforeGroup.eventTemplates, dataAvailabilityInterval: beforeGroup.dataAvailabilityInterval })), 'the other fields are kept');
+    assert.equal(decryptMessage(newPrivate, after.encryptedMetadata!, EventGroup_MetadataSchema).eventGroupMetadataDescriptor.endsWith(`/${a[0]!.eventGroupReferenceId}`), true);
+    assert.deepEqual((await open(dpA)).map((r) => r.name), a.slice(2).map((r) => r.name));
+    const entries = await kingdom.store.exportAudit({ limit: 100000 });
+    assert.equal(entries.filter((e) => e.action === 'UpdateEventGroup' && e.resource === a[0]!.eventGroup).length, 1);
+    assert.equal(entries.filter((e) => e.action === 'CloseMetadataReencryptionRequest').length, 2);
+  });
+
+  it('only closes a request whose group is deleted or no longer encrypted to the key, and returns a closed one unchanged', async () => {
+    const a = await open(dpA);
+    // a[0]'s group is deleted; a[1]'s was re-encrypted by UpdateEventGroup meanwhile.
+    await eventGroups.deleteEventGroup({ name: a[0]!.eventGroup }, dpA.mtls);
+    const current = await eventGroups.getEventGroup({ name: a[1]!.eventGroup }, dpA.mtls);
+    const moved = clone(EventGroupSchema, current);
+    moved.measurementConsumerPublicKey = newKey();
+    moved.signedMeasurementConsumerPublicKey = undefined;
+    moved.encryptedMetadata = encryptMessage(newPublic, EventGroup_MetadataSchema, metadataFor('moved'));
+    moved.serializedEncryptedMetadata = new Uint8Array();
+    await eventGroups.updateEventGroup({ eventGroup: moved }, dpA.mtls);
+    const listed = await open(dpA);
+    assert.deepEqual(listed.slice(0, 2).map((r) => r.stillEncryptedToKey), [false, false]);
+    // An answer with a ciphertext for the re-encrypted group is not applied over the newer one.
+    const response = await reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: [{ request: a[0]!.name }, answer(a[1]!), answer(a[2]!)] }, dpA.mtls);
+    const { CLOSED, REENCRYPTED, ALREADY_CLOSED } = BatchReencryptEventGroupsResponse_Result_Outcome;
+    assert.deepEqual(response.results.map((r) => r.outcome), [CLOSED, CLOSED, REENCRYPTED]);
+    const kept = await eventGroups.getEventGroup({ name: a[1]!.eventGroup }, dpA.mtls);
+    assert.deepEqual(kept.encryptedMetadata?.ciphertext, moved.encryptedMetadata.ciphertext);
+    // Again, as a retry after a lost response: nothing changes and nothing is recorded.
+    const digest = await auditDigest(kingdom);
+    const again = await reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: [{ request: a[0]!.name }, answer(a[1]!), answer(a[2]!)] }, dpA.mtls);
+    assert.deepEqual(again.results.map((r) => r.outcome), [ALREADY_CLOSED, ALREADY_CLOSED, ALREADY_CLOSED]);
+    assert.deepEqual(again.results.map((r) => r.request?.closeTime), response.results.map((r) => r.request?.closeTime));
+    assert.equal(await auditDigest(kingdom), digest);
+    assert.equal((await kingdom.store.verifyAuditChain()).ok, true);
   });
 });

@@ -26,6 +26,8 @@ import {
 } from '../../api/index.js';
 import {
   BatchCloseMetadataReencryptionRequestsResponseSchema,
+  BatchReencryptEventGroupsResponseSchema,
+  BatchReencryptEventGroupsResponse_Result_Outcome as Outcome,
   CreateMetadataReencryptionRequestsResponseSchema,
   EventGroupMetadataReencryption,
   ListMetadataReencryptionRequestsPageTokenSchema,
@@ -33,6 +35,7 @@ import {
   MetadataReencryptionRequestSchema,
   MetadataReencryptionRequest_State,
   type BatchCloseMetadataReencryptionRequestsRequest,
+  type BatchReencryptEventGroupsRequest,
   type CloseMetadataReencryptionRequestRequest,
   type CreateMetadataReencryptionRequestsRequest,
   type ListMetadataReencryptionRequestsRequest,
@@ -42,15 +45,14 @@ import { EncryptionPublicKeySchema } from '../../gen/wfa/measurement/api/v2alpha
 import {
   StoreError,
   type CloseReencryptionRequestKey,
-  type EventGroupRecord,
+  type ReencryptionAnswer,
   type MetadataReencryptionRequestRecord,
 } from '../store/index.js';
 import type { KingdomServices } from './context.js';
 import { invalidArgument, permissionDenied } from './errors.js';
 import { requirePrincipal, samePrincipal } from './principal.js';
-import { eventGroupName, renderEventGroup } from './render-event-group.js';
+import { eventGroupName, reencryptionFields, renderEventGroup } from './render-event-group.js';
 import { actorOf, keyFingerprint, requiredField, unpackField } from './service-support.js';
-import { bytesEqual } from '../../lib/bytes.js';
 
 const COLLECTION = 'metadataReencryptionRequests';
 
@@ -69,7 +71,7 @@ export function parseReencryptionRequestName(name: string): { dataProviderId: bi
   return { dataProviderId: eg.parent.dataProviderId, eventGroupId: eg.eventGroupId, requestId };
 }
 
-/** At most this many names in one BatchCloseMetadataReencryptionRequests. */
+/** At most this many names in one BatchCloseMetadataReencryptionRequests or BatchReencryptEventGroups. */
 export const MAX_CLOSE_BATCH = 1000;
 
 function render(r: MetadataReencryptionRequestRecord): MetadataReencryptionRequest {
@@ -80,19 +82,11 @@ function render(r: MetadataReencryptionRequestRecord): MetadataReencryptionReque
     state: r.state === 'OPEN' ? MetadataReencryptionRequest_State.OPEN : MetadataReencryptionRequest_State.CLOSED,
     createTime: timestampFromDate(r.createTime),
     measurementConsumer: formatResourceName({ kind: 'measurementConsumer', measurementConsumerId: r.measurementConsumerId }),
+    eventGroupReferenceId: r.eventGroupReferenceId,
+    stillEncryptedToKey: r.stillEncryptedToKey,
   });
   if (r.closeTime !== null) out.closeTime = timestampFromDate(r.closeTime);
   return out;
-}
-
-/** True while the group's metadata is still encrypted to the key with this fingerprint. */
-function stillEncryptedTo(eg: EventGroupRecord, fingerprint: Uint8Array): boolean {
-  return (
-    eg.state === 'ACTIVE' &&
-    eg.encryptedMetadata !== null &&
-    eg.measurementConsumerPublicKey !== null &&
-    bytesEqual(keyFingerprint(eg.measurementConsumerPublicKey), fingerprint)
-  );
 }
 
 export function metadataReencryptionService(services: KingdomServices) {
@@ -181,6 +175,31 @@ export function metadataReencryptionService(services: KingdomServices) {
       });
       const closed = await store.closeMetadataReencryptionRequests({ actor: actorOf(principal, ctx), dataProviderId: parent.dataProviderId, requests });
       return create(BatchCloseMetadataReencryptionRequestsResponseSchema, { requests: closed.map(render) });
+    },
+
+    /** All or nothing: as the batch close, each request answered with its group's new ciphertext and key or only closed. */
+    async batchReencryptEventGroups(req: BatchReencryptEventGroupsRequest, ctx: HandlerContext) {
+      const principal = requirePrincipal(ctx);
+      const parent = requireName(parseDataProviderName, req.parent, 'parent');
+      if (!samePrincipal(principal, parent)) throw permissionDenied('UPDATE', `${req.parent}/eventGroups`);
+      if (req.reencryptions.length === 0) throw invalidArgument('REQUIRED_FIELD_NOT_SET', 'reencryptions is empty');
+      if (req.reencryptions.length > MAX_CLOSE_BATCH) {
+        throw invalidArgument('INVALID_FIELD_VALUE', `reencryptions holds ${req.reencryptions.length} answers; at most ${MAX_CLOSE_BATCH} fit in one batch`);
+      }
+      const seen = new Set<string>();
+      const answers: ReencryptionAnswer[] = req.reencryptions.map((answer, i) => {
+        const field = `reencryptions[${i}]`;
+        const key = requestKey(answer.request, `${field}.request`);
+        if (key.dataProviderId !== parent.dataProviderId) throw invalidArgument('INVALID_FIELD_VALUE', `${field}.request is not under the batch's parent`);
+        if (seen.has(answer.request)) throw invalidArgument('INVALID_FIELD_VALUE', `${field}.request is duplicate in the batch`);
+        seen.add(answer.request);
+        const update = reencryptionFields(answer, services.mode, field);
+        return update === null ? { key } : { key, update };
+      });
+      const results = await store.answerMetadataReencryptionRequests({ actor: actorOf(principal, ctx), dataProviderId: parent.dataProviderId, answers });
+      return create(BatchReencryptEventGroupsResponseSchema, {
+        results: results.map((r) => ({ request: render(r.request), outcome: Outcome[r.outcome] })),
+      });
     },
   };
 }

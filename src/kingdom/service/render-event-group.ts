@@ -45,16 +45,16 @@ interface KeyInput {
   readonly signatureAlgorithmOid: string;
 }
 
-function keyInput(eg: EventGroup, mode: KingdomMode): KeyInput | null {
+function keyInput(eg: EventGroup, mode: KingdomMode, prefix = 'event_group'): KeyInput | null {
   let current: Uint8Array | null = null;
   if (eg.measurementConsumerPublicKey !== undefined) {
-    const field = 'event_group.measurement_consumer_public_key';
+    const field = `${prefix}.measurement_consumer_public_key`;
     checkEncryptionPublicKey(unpackField(EncryptionPublicKeySchema, eg.measurementConsumerPublicKey, field), field, mode);
     current = eg.measurementConsumerPublicKey.value;
   }
   const signed = eg.signedMeasurementConsumerPublicKey;
   if (signed === undefined) return current === null ? null : { bytes: current, signature: new Uint8Array(), signatureAlgorithmOid: '' };
-  const field = 'event_group.signed_measurement_consumer_public_key';
+  const field = `${prefix}.signed_measurement_consumer_public_key`;
   let legacy: Uint8Array;
   if (signed.message !== undefined) {
     checkEncryptionPublicKey(unpackField(EncryptionPublicKeySchema, signed.message, `${field}.message`), `${field}.message`, mode);
@@ -71,11 +71,11 @@ function keyInput(eg: EventGroup, mode: KingdomMode): KeyInput | null {
   return { bytes: legacy, signature: signed.signature, signatureAlgorithmOid: signed.signatureAlgorithmOid };
 }
 
-function metadataInput(eg: EventGroup): Uint8Array | null {
+function metadataInput(eg: EventGroup, prefix = 'event_group'): Uint8Array | null {
   let ciphertext: Uint8Array | null = null;
   if (eg.encryptedMetadata !== undefined) {
-    requireTypeUrl(eg.encryptedMetadata.typeUrl, EventGroup_MetadataSchema, 'event_group.encrypted_metadata.type_url');
-    if (eg.encryptedMetadata.ciphertext.length === 0) requiredField('event_group.encrypted_metadata.ciphertext');
+    requireTypeUrl(eg.encryptedMetadata.typeUrl, EventGroup_MetadataSchema, `${prefix}.encrypted_metadata.type_url`);
+    if (eg.encryptedMetadata.ciphertext.length === 0) requiredField(`${prefix}.encrypted_metadata.ciphertext`);
     ciphertext = eg.encryptedMetadata.ciphertext;
   }
   if (eg.serializedEncryptedMetadata.length > 0) {
@@ -152,8 +152,39 @@ export function eventGroupFields(eg: EventGroup, mode: KingdomMode): EventGroupF
   };
 }
 
+/**
+ * An answer's new ciphertext and key, checked as UpdateEventGroup checks
+ * them, or null for an answer that only closes. The key's signature, when it
+ * came signed, replaces the one kept in the group's `details`; the rest of
+ * `details` stays.
+ */
+export function reencryptionFields(
+  answer: { encryptedMetadata?: EventGroup['encryptedMetadata']; measurementConsumerPublicKey?: EventGroup['measurementConsumerPublicKey']; signedMeasurementConsumerPublicKey?: EventGroup['signedMeasurementConsumerPublicKey'] },
+  mode: KingdomMode,
+  field: string,
+): { encryptedMetadata: Uint8Array; measurementConsumerPublicKey: Uint8Array; details: (current: Uint8Array) => Uint8Array } | null {
+  const eg = create(EventGroupSchema, answer);
+  const key = keyInput(eg, mode, field);
+  const metadata = metadataInput(eg, field);
+  if (metadata === null) {
+    if (key !== null) throw invalidArgument('INVALID_FIELD_VALUE', `${field} has a key without encrypted_metadata: set both, or neither to only close the request`);
+    return null;
+  }
+  if (key === null) requiredField(`${field}.measurement_consumer_public_key`);
+  return {
+    encryptedMetadata: metadata,
+    measurementConsumerPublicKey: key.bytes,
+    details: (current) => {
+      const details = eventGroupDetails({ details: current });
+      details.signedMeasurementConsumerPublicKey =
+        key.signature.length > 0 ? create(SignedMessageSchema, { signature: key.signature, signatureAlgorithmOid: key.signatureAlgorithmOid }) : undefined;
+      return toBinary(EventGroupSchema, details);
+    },
+  };
+}
+
 /** The fields kept in `details` (an EventGroup holding only them). */
-export function eventGroupDetails(r: EventGroupRecord): EventGroup {
+export function eventGroupDetails(r: Pick<EventGroupRecord, 'details'>): EventGroup {
   try {
     return fromBinary(EventGroupSchema, r.details);
   } catch {

@@ -337,10 +337,19 @@ interface ReencryptionRow {
   state: 'OPEN' | 'CLOSED';
   create_time: Date;
   close_time: Date | null;
+  event_group_reference_id: string;
+  still_encrypted: boolean;
 }
 
+/**
+ * Whether the request's group is still encrypted to its key is computed by the
+ * database beside the request (metadata present, SHA-256 of the key), so a
+ * page does not read back every group's ciphertext and key to hash them here.
+ */
 const REENCRYPTION_SELECT = `SELECT rr.external_request_id, eg.data_provider_external_id AS dp_external_id, eg.external_event_group_id,
-  mc.external_id AS mc_external_id, rr.measurement_consumer_key_fingerprint, rr.state, rr.create_time, rr.close_time
+  mc.external_id AS mc_external_id, rr.measurement_consumer_key_fingerprint, rr.state, rr.create_time, rr.close_time,
+  eg.event_group_reference_id, (eg.state = 'ACTIVE' AND eg.encrypted_metadata IS NOT NULL
+    AND sha256(eg.measurement_consumer_public_key) IS NOT DISTINCT FROM rr.measurement_consumer_key_fingerprint) AS still_encrypted
   FROM event_group_metadata_reencryption_requests rr
   JOIN event_groups eg ON eg.event_group_id = rr.event_group_id
   JOIN parties mc ON mc.party_id = eg.measurement_consumer_id`;
@@ -354,6 +363,8 @@ const toReencryption = (r: ReencryptionRow): MetadataReencryptionRequestRecord =
   state: r.state,
   createTime: r.create_time,
   closeTime: r.close_time,
+  eventGroupReferenceId: r.event_group_reference_id,
+  stillEncryptedToKey: r.still_encrypted === true,
 });
 
 export interface CreateReencryptionRequestsInput {
@@ -491,16 +502,6 @@ function requestNotFound(dp: bigint, key: CloseReencryptionRequestKey): StoreErr
 }
 
 /**
- * True while the group's metadata is still encrypted to the key with this
- * fingerprint. Judged from what the database computed beside the request
- * (metadata present, SHA-256 of the key), so a batch does not read back every
- * group's ciphertext and key to hash them here.
- */
-function stillEncryptedTo(eg: { state: EventGroupState; hasMetadata: boolean; keySha256: Uint8Array | null }, fingerprint: Uint8Array): boolean {
-  return eg.state === 'ACTIVE' && eg.hasMetadata && eg.keySha256 !== null && bytesEqual(eg.keySha256, fingerprint);
-}
-
-/**
  * Closes the DataProvider's requests in one transaction, all or none: each
  * must be the DataProvider's and name its EventGroup (NOT_FOUND otherwise),
  * and an open one's EventGroup must no longer be encrypted to the request's
@@ -513,9 +514,9 @@ export async function closeMetadataReencryptionRequests(
   const { actor, dataProviderId } = input;
   requireExternalId(dataProviderId, 'data provider id');
   for (const key of input.requests) requireExternalId(key.externalRequestId, 'request id');
-  // One read for the whole batch: the requests locked, their EventGroups' keys beside them.
-  const rows = await ctx.tx.query<ReencryptionRow & { eg_state: EventGroupState; eg_has_metadata: boolean; eg_key_sha256: Uint8Array | null }>(
-    `${REENCRYPTION_SELECT.replace('SELECT ', 'SELECT eg.state AS eg_state, eg.encrypted_metadata IS NOT NULL AS eg_has_metadata, sha256(eg.measurement_consumer_public_key) AS eg_key_sha256, ')}
+  // One read for the whole batch: the requests locked, whether their EventGroups are still encrypted to the key beside them.
+  const rows = await ctx.tx.query<ReencryptionRow>(
+    `${REENCRYPTION_SELECT}
       WHERE eg.data_provider_external_id = $1 AND rr.external_request_id = ANY($2::bigint[])
       FOR UPDATE OF rr FOR SHARE OF eg`,
     [dataProviderId, input.requests.map((k) => k.externalRequestId)],
@@ -530,8 +531,7 @@ export async function closeMetadataReencryptionRequests(
       out.push(toReencryption(row));
       continue;
     }
-    const eg = { state: row.eg_state, hasMetadata: row.eg_has_metadata, keySha256: row.eg_key_sha256 };
-    if (stillEncryptedTo(eg, row.measurement_consumer_key_fingerprint)) {
+    if (row.still_encrypted) {
       throw new StoreError('FAILED_PRECONDITION', 'EVENT_GROUP_METADATA_NOT_REENCRYPTED', 'EventGroup metadata is still encrypted to the key the request names; update it first.', {
         metadata: { eventGroup: eventGroupName(dataProviderId, row.external_event_group_id) },
       });
@@ -551,6 +551,131 @@ export async function closeMetadataReencryptionRequests(
     ctx.audit(actor, 'CloseMetadataReencryptionRequest', reencryptionRequestName(dataProviderId, r.externalEventGroupId, r.externalRequestId), { state: 'OPEN' }, { state: 'CLOSED' });
   }
   return out;
+}
+
+/** A DataProvider's answer to one of its requests. */
+export interface ReencryptionAnswer {
+  readonly key: CloseReencryptionRequestKey;
+  /**
+   * The metadata encrypted to the MC's current key, and that key; absent: only
+   * close (the group must no longer be encrypted to the request's key).
+   */
+  readonly update?: {
+    readonly encryptedMetadata: Uint8Array;
+    readonly measurementConsumerPublicKey: Uint8Array;
+    /** The group's new `details` from its current ones: the store keeps them opaque, the service knows where the key's signature goes. */
+    readonly details: (current: Uint8Array) => Uint8Array;
+  };
+}
+
+/** What answering did to one request. */
+export type ReencryptionOutcome = 'REENCRYPTED' | 'CLOSED' | 'ALREADY_CLOSED';
+
+interface AnswerRow extends ReencryptionRow {
+  event_group_id: bigint;
+  eg_state: EventGroupState;
+  eg_revision: bigint;
+  eg_api_version: string;
+  eg_details: Uint8Array;
+  eg_metadata_sha256: Uint8Array | null;
+  eg_key_sha256: Uint8Array | null;
+}
+
+/**
+ * Answers the DataProvider's requests in one transaction, all or none: a
+ * request whose group is still encrypted to its key gets the group's metadata
+ * and key replaced and is closed (FAILED_PRECONDITION without an update); one
+ * whose group no longer is is only closed; a closed one is returned as it is.
+ * Four statements per batch whatever its size: read and lock, update the
+ * groups, close the requests, and the audit append. Only hashes of the old
+ * ciphertexts and keys are read back, for the audit entries.
+ */
+export async function answerMetadataReencryptionRequests(
+  ctx: WriteContext,
+  input: { actor: AuditActor; dataProviderId: bigint; answers: readonly ReencryptionAnswer[] },
+): Promise<Array<{ request: MetadataReencryptionRequestRecord; outcome: ReencryptionOutcome }>> {
+  const { actor, dataProviderId: dp } = input;
+  requireExternalId(dp, 'data provider id');
+  for (const a of input.answers) {
+    requireExternalId(a.key.externalRequestId, 'request id');
+    if (a.update !== undefined) {
+      requireBytes(a.update.encryptedMetadata, 'encrypted_metadata');
+      requireBytes(a.update.measurementConsumerPublicKey, 'measurement_consumer_public_key');
+    }
+  }
+  const rows = await ctx.tx.query<AnswerRow>(
+    `${REENCRYPTION_SELECT.replace('SELECT ', `SELECT eg.event_group_id, eg.state AS eg_state, eg.revision AS eg_revision, eg.api_version AS eg_api_version,
+       eg.details AS eg_details, sha256(eg.encrypted_metadata) AS eg_metadata_sha256, sha256(eg.measurement_consumer_public_key) AS eg_key_sha256, `)}
+      WHERE eg.data_provider_external_id = $1 AND rr.external_request_id = ANY($2::bigint[])
+      FOR UPDATE OF rr, eg`,
+    [dp, input.answers.map((a) => a.key.externalRequestId)],
+  );
+  const byId = new Map(rows.map((r) => [r.external_request_id, r]));
+  // Groups updated earlier in this batch: a later request for the same group sees them re-encrypted.
+  const updated = new Map<bigint, { row: AnswerRow; metadata: Uint8Array; key: Uint8Array; details: Uint8Array }>();
+  const results: Array<{ request: MetadataReencryptionRequestRecord; outcome: ReencryptionOutcome }> = [];
+  const closing: bigint[] = [];
+  for (const a of input.answers) {
+    const row = byId.get(a.key.externalRequestId);
+    if (row === undefined || row.external_event_group_id !== a.key.externalEventGroupId) throw requestNotFound(dp, a.key);
+    if (row.state === 'CLOSED') {
+      results.push({ request: toReencryption(row), outcome: 'ALREADY_CLOSED' });
+      continue;
+    }
+    const still = row.still_encrypted && !updated.has(row.event_group_id);
+    const group = eventGroupName(dp, row.external_event_group_id);
+    if (still) {
+      if (a.update === undefined) {
+        throw new StoreError('FAILED_PRECONDITION', 'EVENT_GROUP_METADATA_NOT_REENCRYPTED', 'EventGroup metadata is still encrypted to the key the request names; answer with the re-encrypted metadata.', {
+          metadata: { eventGroup: group },
+        });
+      }
+      const { encryptedMetadata: metadata, measurementConsumerPublicKey: key } = a.update;
+      if (sha256Hex(key) === hex(row.measurement_consumer_key_fingerprint)) {
+        throw new StoreError('FAILED_PRECONDITION', 'EVENT_GROUP_METADATA_NOT_REENCRYPTED', 'The answer is encrypted to the very key the request names.', {
+          metadata: { eventGroup: group },
+        });
+      }
+      updated.set(row.event_group_id, { row, metadata, key, details: a.update.details(row.eg_details) });
+    }
+    closing.push(row.external_request_id);
+    results.push({ request: { ...toReencryption(row), state: 'CLOSED', closeTime: ctx.now, stillEncryptedToKey: false }, outcome: still ? 'REENCRYPTED' : 'CLOSED' });
+  }
+  const groups = [...updated.values()];
+  if (groups.length > 0) {
+    await ctx.tx.query(
+      `UPDATE event_groups eg SET encrypted_metadata = v.md, measurement_consumer_public_key = v.key, details = v.details,
+         revision = eg.revision + 1, update_time = $5
+       FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bytea[]) AS v(id, md, key, details)
+       WHERE eg.event_group_id = v.id`,
+      [groups.map((g) => g.row.event_group_id), groups.map((g) => g.metadata), groups.map((g) => g.key), groups.map((g) => g.details), ctx.now],
+    );
+  }
+  if (closing.length > 0) {
+    await ctx.tx.query(
+      `UPDATE event_group_metadata_reencryption_requests SET state = 'CLOSED', close_time = $2 WHERE external_request_id = ANY($1::bigint[])`,
+      [closing, ctx.now],
+    );
+  }
+  for (const g of groups) {
+    const r = g.row;
+    const json = (metadataSha256: string | null, keySha256: string | null, details: Uint8Array, revision: bigint): JsonValue => ({
+      measurementConsumer: `measurementConsumers/${apiId(r.mc_external_id)}`,
+      eventGroupReferenceId: r.event_group_reference_id,
+      encryptedMetadataSha256: metadataSha256,
+      measurementConsumerPublicKeySha256: keySha256,
+      detailsSha256: sha256Hex(details),
+      state: r.eg_state,
+      revision: revision.toString(),
+    });
+    const before = json(r.eg_metadata_sha256 === null ? null : hex(r.eg_metadata_sha256), r.eg_key_sha256 === null ? null : hex(r.eg_key_sha256), r.eg_details, r.eg_revision);
+    ctx.audit(actor, 'UpdateEventGroup', eventGroupName(dp, r.external_event_group_id), before, json(sha256Hex(g.metadata), sha256Hex(g.key), g.details, r.eg_revision + 1n));
+  }
+  for (const { request: r, outcome } of results) {
+    if (outcome === 'ALREADY_CLOSED') continue;
+    ctx.audit(actor, 'CloseMetadataReencryptionRequest', reencryptionRequestName(dp, r.externalEventGroupId, r.externalRequestId), { state: 'OPEN' }, { state: 'CLOSED' });
+  }
+  return results;
 }
 
 /** Several creations in one transaction: all of them, or none. */
@@ -668,4 +793,5 @@ export const eventGroupOperations = {
   listOpenMetadataReencryptionRequests: read(listOpenMetadataReencryptionRequests),
   countOpenMetadataReencryptionRequests: read(countOpenMetadataReencryptionRequests),
   closeMetadataReencryptionRequests: write(closeMetadataReencryptionRequests),
+  answerMetadataReencryptionRequests: write(answerMetadataReencryptionRequests),
 };

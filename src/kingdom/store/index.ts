@@ -21,6 +21,8 @@ export type {
   EventGroupFields,
   ListEventGroupsOptions,
   ListOpenReencryptionRequestsOptions,
+  ReencryptionAnswer,
+  ReencryptionOutcome,
   UpdateEventGroupInput,
 } from './event-groups.js';
 export type { CreateMeasurementInput, ListMeasurementsOptions } from './measurements.js';

@@ -123,6 +123,10 @@ export interface MetadataReencryptionRequestRecord {
   readonly state: ReencryptionRequestState;
   readonly createTime: Date;
   readonly closeTime: Date | null;
+  /** The EventGroup's reference id, by which its DataProvider finds its plaintext. */
+  readonly eventGroupReferenceId: string;
+  /** Whether the EventGroup is live and its metadata still encrypted to the request's key. */
+  readonly stillEncryptedToKey: boolean;
 }
 
 // ---------------------------------------------------------------- measurements
