@@ -94,6 +94,12 @@ export function resourceName(value: string): string {
   return value;
 }
 
+/** A batch of 1 to 1000 items, the most one batch call takes. */
+export function batchSize(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) throw new InvalidArgumentError('must be an integer from 1 to 1000');
+  return Number(value);
+}
+
 /** `--page-size`: 0 (the server's default) to 1000, upstream's bound. */
 export function pageSize(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 1000) throw new InvalidArgumentError('must be an integer from 0 to 1000');

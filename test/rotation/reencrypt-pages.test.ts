@@ -1,7 +1,7 @@
 /**
- * `reencrypt event-groups` over more requests than one page (50) when a
- * plaintext copy is missing: the page holding that group fails before any of
- * its groups is updated (all still encrypted to the leaked key, all its
+ * `reencrypt event-groups --page-size 50` over more requests than one page
+ * when a plaintext copy is missing: the page holding that group fails before
+ * any of its groups is updated (all still encrypted to the leaked key, all its
  * requests open), the run exits with one error naming the file, and once the
  * file is back a re-run finishes from there without redoing the pages done.
  */
@@ -70,7 +70,7 @@ describe('reencrypt event-groups, page by page', () => {
     const file = join(dp.copies, `${refs.get(broken)}.binpb`);
     renameSync(file, `${file}.away`);
 
-    const failed = hk(['reencrypt', 'event-groups', '--dir', dp.dir]);
+    const failed = hk(['reencrypt', 'event-groups', '--dir', dp.dir, '--page-size', '50']);
     assert.equal(failed.code, 1, failed.stderr);
     const lines = failed.stderr.trimEnd().split('\n');
     for (const l of lines.slice(0, -1)) assert.match(l, /^progress: /);
@@ -87,7 +87,7 @@ describe('reencrypt event-groups, page by page', () => {
     for (const r of pages[1]!) assert.ok(!doneBefore.has(r.eventGroup), `${r.eventGroup}: no audit entry for a group not updated`);
 
     renameSync(`${file}.away`, file);
-    const resumed = JSON.parse(ok(hk(['reencrypt', 'event-groups', '--dir', dp.dir, '--json']), 'reencrypt again').stdout) as { resumed: boolean; report: { eventGroups: Array<{ reencrypted: boolean }> } };
+    const resumed = JSON.parse(ok(hk(['reencrypt', 'event-groups', '--dir', dp.dir, '--page-size', '50', '--json']), 'reencrypt again').stdout) as { resumed: boolean; report: { eventGroups: Array<{ reencrypted: boolean }> } };
     assert.equal(resumed.resumed, true);
     assert.equal(resumed.report.eventGroups.length, EVENT_GROUPS);
     assert.ok(resumed.report.eventGroups.every((e) => e.reencrypted));

@@ -158,6 +158,8 @@ export async function planEncryptionKeyCompromise(
 export interface ReencryptionRequest {
   settings: CompromiseSettings;
   reportFile?: string;
+  /** Requests per page, each answered with one call (1..1000; the step's default otherwise). */
+  pageSize?: number;
 }
 
 export async function planReencryption(session: KeyringSession, client: KingdomClient, req: ReencryptionRequest): Promise<ProcedurePlan> {
@@ -171,7 +173,7 @@ export async function planReencryption(session: KeyringSession, client: KingdomC
     const trustedRoots = requireSetting(req.settings, 'trustedRoots', '--trusted-roots FILE', "the MeasurementConsumer's new key is checked against its root");
     // One step for all requests, page by page: the journal stays small and a re-run lists only what is still open.
     steps.add('reencrypt.open-requests', `re-encrypt the EventGroups of the open requests for each MeasurementConsumer's current key, close the requests`, {
-      args: { metadataDir, trustedRoots },
+      args: { metadataDir, trustedRoots, ...(req.pageSize !== undefined ? { pageSize: req.pageSize } : {}) },
     });
     const args: Args = { procedure: 'reencrypt.event-groups' };
     if (req.reportFile) args.reportFile = req.reportFile;

@@ -1,23 +1,26 @@
 /**
  * A DataProvider answers the Kingdom's metadata re-encryption requests: for
- * each, it encrypts its own plaintext copy of the EventGroup.Metadata to the
- * MeasurementConsumer's current key (verified against the MC's root once per
- * MC and run, see peer-keys.ts), updates the EventGroup and closes the
- * request.
+ * each whose EventGroup is still encrypted to the leaked key, it encrypts its
+ * own plaintext copy of the EventGroup.Metadata to the MeasurementConsumer's
+ * current key (verified against the MC's root once per MC and run, see
+ * peer-keys.ts); the others (deleted, or re-encrypted before) are only closed.
  *
  * One journaled step works through the open requests a page at a time
- * (keyset paging at the Kingdom, each page with its EventGroups), local
- * encryption, one BatchUpdateEventGroups, the page's keyring audit entries
- * and outcomes written with one fsync each, one
- * BatchCloseMetadataReencryptionRequests. A few pages are in flight at once.
- * Memory holds only those pages, whatever the number of requests.
+ * (keyset paging at the Kingdom; each request carries its group's reference
+ * id and whether it is still encrypted to the key, so no group is read):
+ * local encryption, one BatchReencryptEventGroups that updates the groups
+ * and closes the requests in one transaction, then the page's keyring audit
+ * entries and outcomes, each written with one fsync. A few pages are in
+ * flight at once; memory holds only those, whatever the number of requests.
  *
- * Resume: a closed request is no longer listed, so a re-run skips finished
- * pages; a group already re-encrypted whose request is still open (killed
- * before the close) is only closed.
+ * Resume: a closed request is no longer listed, so a re-run skips answered
+ * pages. A page's answers are written down before they are sent
+ * (`in-flight-<request>.json`) and the note removed once recorded: a run
+ * killed in between finds the note, and each request it names that is no
+ * longer open was answered by the Kingdom, so its entries are recorded then.
  *
- * A page whose plaintext copy is missing (or unreadable) fails before any of
- * its groups is updated: nothing of that page is half-done, earlier pages
+ * A page whose plaintext copy is missing (or unreadable) fails before
+ * anything of it is sent: nothing of that page is half-done, earlier pages
  * stay done, and the run stops with the file to put in place; running the
  * command again continues from that page.
  *
@@ -26,21 +29,28 @@
  * `EventGroup.Metadata`, kept by the DataProvider's tooling when it creates
  * the group. Nothing is decrypted.
  */
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { clone, create, fromBinary } from '@bufbuild/protobuf';
+import { create, fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import type { KingdomClient } from '../../client/index.js';
 import { encryptMessage } from '../../crypto/index.js';
-import { MetadataReencryptionRequestSchema, type ListMetadataReencryptionRequestsResponse, type MetadataReencryptionRequest } from '../../gen/halo/keys/v1/event_group_metadata_reencryption_pb.js';
-import { EventGroup_MetadataSchema, EventGroup_State, EventGroupSchema, type EventGroup, type EventGroup_Metadata } from '../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
+import {
+  BatchReencryptEventGroupsResponse_Result_Outcome as Outcome,
+  MetadataReencryptionRequestSchema,
+  type EventGroupReencryptionSchema,
+  type ListMetadataReencryptionRequestsResponse,
+  type MetadataReencryptionRequest,
+} from '../../gen/halo/keys/v1/event_group_metadata_reencryption_pb.js';
+import { EventGroup_MetadataSchema, type EventGroup_Metadata } from '../../gen/wfa/measurement/api/v2alpha/event_group_pb.js';
 import { hex } from '../../lib/bytes.js';
 import { FileError, readFileBytes } from '../../lib/files.js';
 import type { AuditRecord } from '../audit-log.js';
 import { RotationError } from '../errors.js';
 import { die } from '../journal/faults.js';
 import type { StepContext, StepHandler } from '../journal/context.js';
-import { encryptionKeyBytes, sha256 } from './keys.js';
+import { sha256 } from './keys.js';
 import { type PeerKey, verifiedPeerKey } from './peer-keys.js';
-import { appendToList } from './workspace.js';
+import { appendToList, readList, readRecord, workspaceDir, writeRecord } from './workspace.js';
 
 export interface ReencryptionOutcome {
   request: string;
@@ -51,10 +61,16 @@ export interface ReencryptionOutcome {
 /** Where the outcomes of `reencrypt.open-requests` are appended, one JSON line per request answered. */
 export const REENCRYPTION_OUTCOMES = 'event-groups';
 
-/** Requests per page: BatchUpdateEventGroups takes at most 50 updates. */
-export const REENCRYPTION_PAGE_SIZE = 50;
+/** Requests per page by default (the help of `--page-size` says it too): one BatchReencryptEventGroups each, at most 1000. */
+export const REENCRYPTION_PAGE_SIZE = 200;
+/** Requests listed at once (the most a list page holds), so the next pages are at hand while the Kingdom writes. */
+const LIST_PAGE_SIZE = 1000;
 /** Pages worked on at once: the Kingdom writes one while the next is encrypted. */
 const PAGES_IN_FLIGHT = 3;
+/** Groups encrypted between two turns of the event loop. */
+const YIELD_EVERY = 16;
+/** Notes of pages sent and not yet recorded: `in-flight-<request id>.json` in the workspace. */
+const IN_FLIGHT = 'in-flight-';
 
 /** The DataProvider's plaintext metadata of a group. */
 export function ownMetadata(dir: string, referenceId: string): EventGroup_Metadata {
@@ -68,12 +84,6 @@ export function ownMetadata(dir: string, referenceId: string): EventGroup_Metada
     const missing = err instanceof FileError && err.code === 'FILE_NOT_FOUND';
     throw new RotationError('PLAINTEXT_MISSING', missing ? `no metadata copy ${file}: put the plaintext EventGroup.Metadata there and run again` : `${file} is not a serialized EventGroup.Metadata`, { cause: err });
   }
-}
-
-/** True while the group's metadata is still encrypted to the key with this fingerprint (hex). */
-function stillEncryptedTo(eg: EventGroup, fingerprint: string): boolean {
-  const current = encryptionKeyBytes(eg.measurementConsumerPublicKey);
-  return eg.state !== EventGroup_State.DELETED && eg.encryptedMetadata !== undefined && current !== undefined && hex(sha256(current)) === fingerprint;
 }
 
 /** Each MC's current key, fetched and verified once per run however many of its groups there are. */
@@ -97,66 +107,116 @@ interface PageWork {
   readonly keys: PeerKeys;
 }
 
-/** One page: read, encrypt, update, record, close. Returns how many groups it re-encrypted. */
-async function answerPage(ctx: StepContext, work: PageWork, requests: readonly MetadataReencryptionRequest[], pageNumber: number, listed: readonly EventGroup[] = []): Promise<number> {
-  const s = ctx.session;
-  const client = ctx.client();
-  // The groups came with the page; a Kingdom that does not send them is asked for each.
-  const groups = listed.length === requests.length && listed.every((g, i) => g.name === requests[i]!.eventGroup) ? listed : await Promise.all(requests.map((r) => client.eventGroups.getEventGroup({ name: r.eventGroup })));
-  const updates: EventGroup[] = [];
+/** What one answer sent: enough to record it once the Kingdom has taken it, in this run or after a restart. */
+interface SentAnswer {
+  request: string;
+  eventGroup: string;
+  measurementConsumer: string;
+  /** Hex SHA-256 of the leaked key the request names. */
+  fingerprint: string;
+  /** The key re-encrypted to (hex SHA-256) and its certificate; absent when the answer only closes. */
+  reencryptedTo?: { keySha256: string; certificate: string };
+}
+
+/** The keyring audit entries and outcomes of answers the Kingdom took; `outcomes` absent: as sent (answered by a run that was killed). */
+function recordAnswers(ctx: StepContext, sent: readonly SentAnswer[], outcomes?: readonly Outcome[]): number {
   const audit: AuditRecord[] = [];
-  const outcomes: Array<{ key: string } & ReencryptionOutcome> = [];
-  // Everything that can fail locally (key, plaintext) is done before the first call that changes anything.
+  const lines: Array<{ key: string } & ReencryptionOutcome> = [];
+  const note = outcomes === undefined ? ' (answered by an interrupted run, recorded after the restart)' : '';
+  let reencrypted = 0;
+  for (const [i, a] of sent.entries()) {
+    const outcome = outcomes?.[i] ?? (a.reencryptedTo !== undefined ? Outcome.REENCRYPTED : Outcome.CLOSED);
+    if (outcome === Outcome.REENCRYPTED && a.reencryptedTo !== undefined) {
+      reencrypted++;
+      const { keySha256, certificate } = a.reencryptedTo;
+      audit.push({ action: 'event-group.reencrypt', resource: a.eventGroup, before: { keySha256: a.fingerprint }, after: { keySha256, certificate, request: a.request }, outcome: 'ok', ...(note ? { detail: note.trim() } : {}) });
+      lines.push({ key: a.eventGroup, request: a.request, reencrypted: true, detail: `re-encrypted to key ${keySha256.slice(0, 16)}… of ${a.measurementConsumer}${note}` });
+    } else if (outcome === Outcome.ALREADY_CLOSED) {
+      lines.push({ key: a.eventGroup, request: a.request, reencrypted: false, detail: 'request already closed' });
+    } else {
+      const detail = `no longer encrypted to the compromised key (deleted, or re-encrypted before): request closed${note}`;
+      audit.push({ action: 'reencryption-request.close', resource: a.request, outcome: 'ok', detail: `${a.eventGroup}: ${detail}` });
+      lines.push({ key: a.eventGroup, request: a.request, reencrypted: false, detail });
+    }
+  }
+  appendToList(ctx.session, ctx.journalId, REENCRYPTION_OUTCOMES, lines);
+  ctx.session.recordAll(audit);
+  return reencrypted;
+}
+
+/** A page's answers, ready to send, and what each sent. */
+interface PreparedPage {
+  readonly answers: Array<MessageInitShape<typeof EventGroupReencryptionSchema>>;
+  readonly sent: SentAnswer[];
+}
+
+/**
+ * Encrypts a page. Everything that can fail locally (key, plaintext) fails
+ * here, before anything of the page is sent.
+ */
+async function preparePage(work: PageWork, requests: readonly MetadataReencryptionRequest[]): Promise<PreparedPage> {
+  const answers: PreparedPage['answers'] = [];
+  const sent: SentAnswer[] = [];
   for (const [i, r] of requests.entries()) {
-    const eg = groups[i]!;
-    const fingerprint = hex(r.measurementConsumerKeyFingerprint);
-    if (!stillEncryptedTo(eg, fingerprint)) {
-      // Only closed. Encrypted to the MC's current key: an interrupted run (or the DataProvider) already did it.
-      const current = eg.state === EventGroup_State.DELETED ? undefined : encryptionKeyBytes(eg.measurementConsumerPublicKey);
-      const peer = current !== undefined && eg.encryptedMetadata !== undefined ? await work.keys.get(r.measurementConsumer).catch(() => undefined) : undefined;
-      const found = peer !== undefined && hex(sha256(current!)) === hex(sha256(peer.bytes));
-      const detail = eg.state === EventGroup_State.DELETED ? 'deleted: nothing to re-encrypt' : found ? `found re-encrypted to key ${hex(sha256(current!)).slice(0, 16)}… of ${r.measurementConsumer}` : 'no longer encrypted to the compromised key';
-      audit.push({ action: 'reencryption-request.close', resource: r.name, outcome: 'ok', detail: `${eg.name}: ${detail}` });
-      outcomes.push({ key: eg.name, request: r.name, reencrypted: found, detail });
+    // Encrypting is synchronous: let the pages already sent go out, and answers come in, every few groups.
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
+    const base = { request: r.name, eventGroup: r.eventGroup, measurementConsumer: r.measurementConsumer, fingerprint: hex(r.measurementConsumerKeyFingerprint) };
+    if (!r.stillEncryptedToKey) {
+      answers.push({ request: r.name });
+      sent.push(base);
       continue;
     }
     const peer = await work.keys.get(r.measurementConsumer);
-    const now = hex(sha256(peer.bytes));
-    if (now === fingerprint) {
+    const keySha256 = hex(sha256(peer.bytes));
+    if (keySha256 === base.fingerprint) {
       throw new RotationError('PRECONDITION_FAILED', `${r.measurementConsumer} still publishes the compromised key; run again once it has rotated`);
     }
-    const updated = clone(EventGroupSchema, eg);
-    updated.encryptedMetadata = encryptMessage(peer.keyset, EventGroup_MetadataSchema, ownMetadata(work.metadataDir, eg.eventGroupReferenceId));
-    updated.serializedEncryptedMetadata = new Uint8Array(0);
-    updated.measurementConsumerPublicKey = peer.signed.message!;
-    updated.signedMeasurementConsumerPublicKey = peer.signed;
-    updates.push(updated);
-    const detail = `re-encrypted to key ${now.slice(0, 16)}… of ${r.measurementConsumer}`;
-    audit.push({ action: 'event-group.reencrypt', resource: eg.name, before: { keySha256: fingerprint }, after: { keySha256: now, certificate: peer.certificate, request: r.name }, outcome: 'ok' });
-    outcomes.push({ key: eg.name, request: r.name, reencrypted: true, detail });
+    answers.push({
+      request: r.name,
+      encryptedMetadata: encryptMessage(peer.keyset, EventGroup_MetadataSchema, ownMetadata(work.metadataDir, r.eventGroupReferenceId)),
+      measurementConsumerPublicKey: peer.signed.message!,
+      signedMeasurementConsumerPublicKey: peer.signed,
+    });
+    sent.push({ ...base, reencryptedTo: { keySha256, certificate: peer.certificate } });
   }
-  if (updates.length > 0) {
-    await client.eventGroups.batchUpdateEventGroups({ parent: work.dataProvider, requests: updates.map((eventGroup) => ({ eventGroup })) });
-  }
-  // Recorded before the close: a kill after it finds these requests open, their groups done, and only closes them.
-  appendToList(s, ctx.journalId, REENCRYPTION_OUTCOMES, outcomes);
-  s.recordAll(audit);
+  return { answers, sent };
+}
+
+/** Notes, sends and records a prepared page. Returns how many groups it re-encrypted. */
+async function sendPage(ctx: StepContext, work: PageWork, page: PreparedPage, pageNumber: number): Promise<number> {
+  // Noted before it is sent: a kill after the Kingdom took the page and before it is recorded loses no entry.
+  const note = `${IN_FLIGHT}${page.sent[0]!.request.split('/').at(-1)}`;
+  writeRecord(ctx.session, ctx.journalId, note, page.sent);
+  const response = await ctx.client().metadataReencryption.batchReencryptEventGroups({ parent: work.dataProvider, reencryptions: page.answers });
   if (ctx.faultAfterPage === pageNumber) die();
-  await client.metadataReencryption.batchCloseMetadataReencryptionRequests({ parent: work.dataProvider, names: requests.map((r) => r.name) });
-  return updates.length;
+  const reencrypted = recordAnswers(ctx, page.sent, response.results.map((r) => r.outcome));
+  rmSync(join(workspaceDir(ctx.session, ctx.journalId), `${note}.json`), { force: true });
+  return reencrypted;
+}
+
+/** Answers an interrupted run sent and did not record, by request name (at most the pages it had in flight). */
+function unrecordedAnswers(ctx: StepContext): { answers: Map<string, SentAnswer>; notes: string[] } {
+  const notes = readdirSync(workspaceDir(ctx.session, ctx.journalId)).filter((f) => f.startsWith(IN_FLIGHT) && f.endsWith('.json'));
+  const answers = new Map<string, SentAnswer>();
+  for (const f of notes) for (const a of readRecord<SentAnswer[]>(ctx.session, ctx.journalId, f.slice(0, -'.json'.length)) ?? []) answers.set(a.request, a);
+  // Killed after the record, before the note was removed: already recorded.
+  if (answers.size > 0) for (const o of readList<ReencryptionOutcome>(ctx.session, ctx.journalId, REENCRYPTION_OUTCOMES)) answers.delete(o.request);
+  return { answers, notes };
 }
 
 export const reencryptOpenRequestsStep: StepHandler = {
   async run(ctx, step) {
-    const s = ctx.session;
     const client = ctx.client();
     const work: PageWork = {
-      dataProvider: s.participant,
+      dataProvider: ctx.session.participant,
       metadataDir: String(step.args?.metadataDir ?? ''),
-      keys: new PeerKeys(client, String(step.args?.trustedRoots ?? ''), s.now()),
+      keys: new PeerKeys(client, String(step.args?.trustedRoots ?? ''), ctx.session.now()),
     };
+    const pageSize = Number(step.args?.pageSize ?? REENCRYPTION_PAGE_SIZE);
     const list = (pageToken: string): Promise<ListMetadataReencryptionRequestsResponse> =>
-      client.metadataReencryption.listMetadataReencryptionRequests({ parent: work.dataProvider, pageSize: REENCRYPTION_PAGE_SIZE, pageToken, includeEventGroups: true });
+      client.metadataReencryption.listMetadataReencryptionRequests({ parent: work.dataProvider, pageSize: LIST_PAGE_SIZE, pageToken });
+    // A request an interrupted run answered is either listed again (the Kingdom did not take it) or closed (it did).
+    const unrecorded = unrecordedAnswers(ctx);
     let total = 0;
     let done = 0;
     let reencrypted = 0;
@@ -164,30 +224,37 @@ export const reencryptOpenRequestsStep: StepHandler = {
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
     let next: Promise<ListMetadataReencryptionRequestsResponse> | undefined = list('');
+    let first = true;
     try {
       while (next !== undefined && failure === undefined) {
-        const page: ListMetadataReencryptionRequestsResponse = await next;
-        if (pages === 0) {
-          total = page.totalSize;
+        const listed: ListMetadataReencryptionRequestsResponse = await next;
+        if (first) {
+          first = false;
+          total = listed.totalSize;
           ctx.items?.(0, total);
         }
-        // The next page is listed while this one is worked on: paging is by key, so closing this page moves nothing.
-        next = page.nextPageToken !== '' ? list(page.nextPageToken) : undefined;
-        if (page.requests.length === 0) continue;
-        const n = ++pages;
-        const task = answerPage(ctx, work, page.requests, n, page.eventGroups).then(
-          (count) => {
-            reencrypted += count;
-            done += page.requests.length;
-            ctx.items?.(done, Math.max(total, done));
-          },
-          (err: unknown) => {
-            failure ??= err;
-          },
-        );
-        const tracked: Promise<void> = task.finally(() => inFlight.delete(tracked));
-        inFlight.add(tracked);
-        if (inFlight.size >= PAGES_IN_FLIGHT) await Promise.race(inFlight);
+        // The next list page is fetched while this one is answered: paging is by key, so closing these requests moves nothing.
+        next = listed.nextPageToken !== '' ? list(listed.nextPageToken) : undefined;
+        for (const r of listed.requests) unrecorded.answers.delete(r.name);
+        for (let at = 0; at < listed.requests.length && failure === undefined; at += pageSize) {
+          const requests = listed.requests.slice(at, at + pageSize);
+          const n = ++pages;
+          // Pages are encrypted one after the other (the work is the CPU's) while the Kingdom takes those sent.
+          const prepared = await preparePage(work, requests);
+          while (inFlight.size >= PAGES_IN_FLIGHT) await Promise.race(inFlight);
+          const task = sendPage(ctx, work, prepared, n).then(
+            (count) => {
+              reencrypted += count;
+              done += requests.length;
+              ctx.items?.(done, Math.max(total, done));
+            },
+            (err: unknown) => {
+              failure ??= err;
+            },
+          );
+          const tracked: Promise<void> = task.finally(() => inFlight.delete(tracked));
+          inFlight.add(tracked);
+        }
       }
     } catch (err) {
       failure ??= err;
@@ -196,36 +263,48 @@ export const reencryptOpenRequestsStep: StepHandler = {
     await Promise.all(inFlight);
     await next?.catch(() => undefined);
     if (failure !== undefined) throw failure;
-    return `${done} request(s) answered in ${pages} page(s): ${reencrypted} EventGroup(s) re-encrypted, ${done - reencrypted} only closed`;
+    // Every open request was listed: those of the interrupted run not seen again are the ones the Kingdom took.
+    const late = recordAnswers(ctx, [...unrecorded.answers.values()]);
+    for (const f of unrecorded.notes) rmSync(join(workspaceDir(ctx.session, ctx.journalId), f), { force: true });
+    const restarted = unrecorded.answers.size > 0 ? ` (${unrecorded.answers.size} answered before a restart, ${late} of them re-encrypted)` : '';
+    return `${done} request(s) answered in ${pages} page(s): ${reencrypted} EventGroup(s) re-encrypted, ${done - reencrypted} only closed${restarted}`;
   },
   async preview(ctx, step) {
     const page = await ctx.client().metadataReencryption.listMetadataReencryptionRequests({ parent: ctx.session.participant, pageSize: 1 });
-    return `would re-encrypt the metadata of the EventGroups of ${page.totalSize} open request(s) to each MeasurementConsumer's current key (verified against ${String(step.args?.trustedRoots ?? '')}), ${REENCRYPTION_PAGE_SIZE} per BatchUpdateEventGroups, and close each page's requests with one BatchCloseMetadataReencryptionRequests`;
+    const pageSize = Number(step.args?.pageSize ?? REENCRYPTION_PAGE_SIZE);
+    return `would re-encrypt the metadata of the EventGroups of ${page.totalSize} open request(s) to each MeasurementConsumer's current key (verified against ${String(step.args?.trustedRoots ?? '')}), updating the groups and closing the requests with one BatchReencryptEventGroups per ${pageSize}`;
   },
 };
 
 /**
  * `reencrypt.event-group`: one request per step, as journals written before
- * the paged step hold them; finished as a page of one.
+ * the paged step hold them; answered as a page of one (its group's state and
+ * reference id read from the group).
  */
 export const reencryptEventGroupStep: StepHandler = {
   async run(ctx, step) {
     const a = step.args ?? {};
+    const client = ctx.client();
+    const eventGroup = await client.eventGroups.getEventGroup({ name: String(a.eventGroup ?? '') });
+    const fingerprint = String(a.fingerprint ?? '');
+    const current = eventGroup.measurementConsumerPublicKey?.value;
     const request = create(MetadataReencryptionRequestSchema, {
       name: String(a.request ?? ''),
-      eventGroup: String(a.eventGroup ?? ''),
+      eventGroup: eventGroup.name,
       measurementConsumer: String(a.measurementConsumer ?? ''),
-      measurementConsumerKeyFingerprint: new Uint8Array(Buffer.from(String(a.fingerprint ?? ''), 'hex')),
+      measurementConsumerKeyFingerprint: new Uint8Array(Buffer.from(fingerprint, 'hex')),
+      eventGroupReferenceId: eventGroup.eventGroupReferenceId,
+      stillEncryptedToKey: eventGroup.encryptedMetadata !== undefined && current !== undefined && hex(sha256(current)) === fingerprint,
     });
     const work: PageWork = {
       dataProvider: ctx.session.participant,
       metadataDir: String(a.metadataDir ?? ''),
-      keys: new PeerKeys(ctx.client(), String(a.trustedRoots ?? ''), ctx.session.now()),
+      keys: new PeerKeys(client, String(a.trustedRoots ?? ''), ctx.session.now()),
     };
-    const count = await answerPage(ctx, work, [request], 1);
+    const count = await sendPage(ctx, work, await preparePage(work, [request]), 1);
     return `${request.eventGroup}: ${count === 1 ? 're-encrypted' : 'no longer encrypted to the compromised key'}; request closed`;
   },
   async preview(_ctx, step) {
-    return `would re-encrypt the metadata of ${String(step.args?.eventGroup)} to the current key of ${String(step.args?.measurementConsumer)}, UpdateEventGroup, and close ${String(step.args?.request)}`;
+    return `would re-encrypt the metadata of ${String(step.args?.eventGroup)} to the current key of ${String(step.args?.measurementConsumer)} and close ${String(step.args?.request)} with BatchReencryptEventGroups`;
   },
 };

@@ -4,8 +4,8 @@
  * `HALO_KEYS_FAULT_BEFORE_RECORD=n` right after step n has run but before it
  * is recorded, so tests can crash a journaled run at every point.
  * `HALO_KEYS_FAULT_AFTER_PAGE=n` kills a step that works page by page
- * (`reencrypt.open-requests`) after page n was updated at the Kingdom and
- * recorded in the keyring, before its requests are closed.
+ * (`reencrypt.open-requests`) after the Kingdom took page n (groups updated,
+ * requests closed), before it is recorded in the keyring.
  * `HALO_KEYS_FAULT_AFTER_ITEM=n` kills a step that works item by item
  * (`compromise.replace-measurements`) right after this run's n-th item took
  * effect, before the step recorded it.
