@@ -14,7 +14,8 @@
  *
  * Resume: a closed request is no longer listed, so a re-run skips finished
  * pages; a group already re-encrypted whose request is still open (killed
- * before the close) is only closed.
+ * before the close) is only closed, and its request recorded a second time
+ * (the report merges the two: see ReencryptionLine).
  *
  * A page whose plaintext copy is missing (or unreadable) fails before any of
  * its groups is updated: nothing of that page is half-done, earlier pages
