@@ -104,6 +104,8 @@ describe('compromise encryption-key of a DataProvider: requisitions refused page
     const third = ok(hk([...args, '--json']), 'third run');
     const result = JSON.parse(third.stdout) as Result;
     assert.equal(result.resumed, true);
+    // Progress on stderr, under the refusals' own label.
+    assert.match(third.stderr, new RegExp(`^progress: compromise encryption-key: refuse-requisitions ${REQUISITIONS}/${REQUISITIONS} \\(100 %\\)`, 'm'));
     const step = result.steps.find((s) => s.type === 'compromise.refuse-requisitions')!;
     assert.equal(step.status, 'done');
     assert.match(step.result ?? '', new RegExp(`^0 requisition\\(s\\) refused in this run, ${REQUISITIONS} handled in all \\(${auditedAfterSecond} before a restart\\)$`));
