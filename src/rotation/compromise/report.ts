@@ -13,6 +13,7 @@ import type { StepHandler } from '../journal/context.js';
 import { ASSESSED_EVENT_GROUPS, ASSESSED_MEASUREMENTS, ASSESSMENT_SAMPLE, eventGroupCountOf, type AssessedMeasurement, type CertificateAssessment, type EncryptionKeyAssessment } from './assessment.js';
 import { REENCRYPTION_REQUESTED, type ReencryptionRequested } from './encryption-key-steps.js';
 import { replacementOutcomes, type Replacement } from './replace-measurement.js';
+import { refusalReport, type RefusalReport } from './refuse-requisitions.js';
 import { REENCRYPTION_OUTCOMES, type ReencryptionLine, type ReencryptionOutcome } from './reencrypt-steps.js';
 import { listPath, readList, readRecord, writeList, writeRecord, workspaceDir } from './workspace.js';
 import { join } from 'node:path';
@@ -52,6 +53,12 @@ export interface CompromiseReport {
     reencrypted?: number;
     onlyClosed?: number;
   };
+  /**
+   * DataProvider: the requisitions encrypted to the key and how many were
+   * refused; `failed.requisitions` and their `rerun` lines are the first
+   * ASSESSMENT_SAMPLE refused, `sample` the first of all, `list` every one.
+   */
+  refusals?: Omit<RefusalReport, 'refusedSample'>;
   /** Other certificates of the participant at the time of the assessment. */
   otherCertificates?: CertificateAssessment['otherCertificates'];
   files: { json: string; text: string; extra?: string[]; lists?: { replacements?: string; eventGroups?: string } };
@@ -90,19 +97,19 @@ type WithLists = Partial<CompromiseReport> & { lists?: NonNullable<CompromiseRep
 
 function encryptionKeySections(session: KeyringSession, journalId: string, a: EncryptionKeyAssessment, args: Record<string, unknown>): WithLists {
   const newEntry = typeof args.newEntry === 'string' ? findEntry(session.keyring, args.newEntry) : undefined;
-  const refusals = readRecord<Record<string, { refused: boolean; measurement?: string; detail?: string }>>(session, journalId, 'refusals') ?? {};
-  const refused = Object.entries(refusals).filter(([, r]) => r.refused);
   const entry = findEntry(session.keyring, a.target.entry);
   const listed = a.measurementCount !== undefined;
   const mc = session.config.participantKind === 'measurementConsumer';
-  const rerun = refused.map(([name, r]) => ({ resource: r.measurement ?? name, why: `its requisition ${name} was refused: the spec was encrypted to the compromised key; the MeasurementConsumer should create it again` }));
+  const { refusedSample, ...refusals } = refusalReport(session, journalId, a);
+  const rerun = refusedSample.map((r) => ({ resource: r.measurement, why: `its requisition ${r.requisition} was refused: the spec was encrypted to the compromised key; the MeasurementConsumer should create it again` }));
   const sections: WithLists = {
     target: { entry: a.target.entry, kind: 'encryption', fingerprint: a.target.fingerprint, tinkKeyId: a.target.tinkKeyId },
     revocation: { keyMaterial: entry?.destroyedAt ? 'destroyed' : 'kept' },
     ...(newEntry ? { replacement: { entry: newEntry.id, ...(newEntry.tinkKeyId !== undefined ? { tinkKeyId: newEntry.tinkKeyId } : {}) } } : {}),
-    failed: { measurements: [], requisitions: refused.map(([name]) => name) },
+    failed: { measurements: [], requisitions: refusedSample.map((r) => r.requisition) },
     untrusted: { measurements: [] },
     rerun,
+    ...(refusals.count > 0 ? { refusals } : {}),
   };
   if (!mc) return sections;
 
@@ -229,7 +236,9 @@ export function renderReportText(r: CompromiseReport): string {
     for (const i of items) lines.push(`  ${i}`);
   };
   list('failed measurements', r.failed.measurements);
-  list('failed or refused requisitions', r.failed.requisitions);
+  const refusals = r.refusals;
+  list(`failed or refused requisitions${refusals && refusals.refused > r.failed.requisitions.length ? ` (${refusals.refused} in all, the first ${r.failed.requisitions.length} below; every one in ${refusals.list})` : ''}`, r.failed.requisitions);
+  if (refusals && refusals.count > refusals.refused) lines.push(`requisitions encrypted to the key not refused: ${refusals.count - refusals.refused} (answered before the refusals ran; see ${refusals.list})`);
   list('untrusted succeeded measurements', r.untrusted.measurements);
   const more = (n: number | undefined, shown: number, file: string | undefined) => (n !== undefined && n > shown ? ` (${n} in all, the first ${shown} below${file ? `; every one in ${file}` : ''})` : '');
   list(`replaced measurements${more(r.counts?.replacements, r.replacements.length, r.files.lists?.replacements)}`, r.replacements.map((x) => `${x.old} -> ${x.replacement ?? '(none)'} (${x.detail})`));
@@ -295,7 +304,7 @@ export const reportStep: StepHandler = {
       action: 'compromise.report',
       resource: ctx.journalId,
       after: {
-        failed: report.failed.measurements.length + report.failed.requisitions.length,
+        failed: report.failed.measurements.length + (report.refusals?.refused ?? report.failed.requisitions.length),
         untrusted: report.untrusted.measurements.length,
         replaced: report.counts?.replaced ?? report.replacements.length,
         eventGroups: report.counts?.eventGroups ?? report.eventGroups.length,
