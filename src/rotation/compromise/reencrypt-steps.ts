@@ -14,7 +14,8 @@
  *
  * Resume: a closed request is no longer listed, so a re-run skips finished
  * pages; a group already re-encrypted whose request is still open (killed
- * before the close) is only closed.
+ * before the close) is only closed, and its request recorded a second time
+ * (the report merges the two: see ReencryptionLine).
  *
  * A page whose plaintext copy is missing (or unreadable) fails before any of
  * its groups is updated: nothing of that page is half-done, earlier pages
@@ -26,6 +27,7 @@
  * `EventGroup.Metadata`, kept by the DataProvider's tooling when it creates
  * the group. Nothing is decrypted.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { clone, create, fromBinary } from '@bufbuild/protobuf';
 import type { KingdomClient } from '../../client/index.js';
@@ -50,6 +52,15 @@ export interface ReencryptionOutcome {
 
 /** Where the outcomes of `reencrypt.open-requests` are appended, one JSON line per request answered. */
 export const REENCRYPTION_OUTCOMES = 'event-groups';
+
+/**
+ * A line of the outcomes list: a request answered (`key` is its EventGroup),
+ * tagged with the page it was answered in, or the mark that a page's requests
+ * were closed. A request is answered again only when its page has no mark (a
+ * closed request is not listed again), so the report merges repeats while
+ * holding only the requests of unmarked pages.
+ */
+export type ReencryptionLine = ({ key: string; page?: string } & ReencryptionOutcome) | { closed: string };
 
 /** Requests per page: BatchUpdateEventGroups takes at most 50 updates. */
 export const REENCRYPTION_PAGE_SIZE = 50;
@@ -105,7 +116,8 @@ async function answerPage(ctx: StepContext, work: PageWork, requests: readonly M
   const groups = listed.length === requests.length && listed.every((g, i) => g.name === requests[i]!.eventGroup) ? listed : await Promise.all(requests.map((r) => client.eventGroups.getEventGroup({ name: r.eventGroup })));
   const updates: EventGroup[] = [];
   const audit: AuditRecord[] = [];
-  const outcomes: Array<{ key: string } & ReencryptionOutcome> = [];
+  const page = randomBytes(6).toString('hex');
+  const outcomes: ReencryptionLine[] = [];
   // Everything that can fail locally (key, plaintext) is done before the first call that changes anything.
   for (const [i, r] of requests.entries()) {
     const eg = groups[i]!;
@@ -117,7 +129,7 @@ async function answerPage(ctx: StepContext, work: PageWork, requests: readonly M
       const found = peer !== undefined && hex(sha256(current!)) === hex(sha256(peer.bytes));
       const detail = eg.state === EventGroup_State.DELETED ? 'deleted: nothing to re-encrypt' : found ? `found re-encrypted to key ${hex(sha256(current!)).slice(0, 16)}… of ${r.measurementConsumer}` : 'no longer encrypted to the compromised key';
       audit.push({ action: 'reencryption-request.close', resource: r.name, outcome: 'ok', detail: `${eg.name}: ${detail}` });
-      outcomes.push({ key: eg.name, request: r.name, reencrypted: found, detail });
+      outcomes.push({ key: eg.name, page, request: r.name, reencrypted: found, detail });
       continue;
     }
     const peer = await work.keys.get(r.measurementConsumer);
@@ -133,7 +145,7 @@ async function answerPage(ctx: StepContext, work: PageWork, requests: readonly M
     updates.push(updated);
     const detail = `re-encrypted to key ${now.slice(0, 16)}… of ${r.measurementConsumer}`;
     audit.push({ action: 'event-group.reencrypt', resource: eg.name, before: { keySha256: fingerprint }, after: { keySha256: now, certificate: peer.certificate, request: r.name }, outcome: 'ok' });
-    outcomes.push({ key: eg.name, request: r.name, reencrypted: true, detail });
+    outcomes.push({ key: eg.name, page, request: r.name, reencrypted: true, detail });
   }
   if (updates.length > 0) {
     await client.eventGroups.batchUpdateEventGroups({ parent: work.dataProvider, requests: updates.map((eventGroup) => ({ eventGroup })) });
@@ -143,6 +155,8 @@ async function answerPage(ctx: StepContext, work: PageWork, requests: readonly M
   s.recordAll(audit);
   if (ctx.faultAfterPage === pageNumber) die();
   await client.metadataReencryption.batchCloseMetadataReencryptionRequests({ parent: work.dataProvider, names: requests.map((r) => r.name) });
+  // Not synced: without the mark the report only holds this page's requests a while longer.
+  appendToList(s, ctx.journalId, REENCRYPTION_OUTCOMES, [{ closed: page } satisfies ReencryptionLine], { sync: false });
   return updates.length;
 }
 
