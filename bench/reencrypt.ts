@@ -94,15 +94,16 @@ export async function run(): Promise<void> {
     const result = await runProcedure(session, 'reencrypt.event-groups', async (env) => planReencryption(session, env.client(), { settings }), {});
     const oursS = (performance.now() - t0) / 1000;
     const heapAfter = process.memoryUsage().heapUsed;
-    const done = result.report?.eventGroups.filter((e) => e.reencrypted).length ?? 0;
+    // The report's eventGroups are a sample; its counts are the whole.
+    const done = result.report?.counts?.reencrypted ?? 0;
     if (done !== n) throw new Error(`${done} of ${n} EventGroups re-encrypted`);
     const left = (await client.metadataReencryption.listMetadataReencryptionRequests({ parent: dp.name })).requests.length;
     if (left !== 0) throw new Error(`${left} requests still open`);
 
     printFigures('reencrypt', [
-      { name: `DataProvider re-encryption of ${n} EventGroups (paged list, BatchUpdate, BatchClose, audit)`, ours: n / oursS, baseline: n / bareS, unit: 'ops/s', baselineName: 'bare ECIES encryptMessage', target: '>= 0.5' },
+      { name: `DataProvider re-encryption of ${n} EventGroups (listed 1000 at a time, one BatchReencryptEventGroups per 200, audit)`, ours: n / oursS, baseline: n / bareS, unit: 'ops/s', baselineName: 'bare ECIES encryptMessage', target: '>= 0.5' },
     ]);
-    console.log(`heap after the run: ${((heapAfter - heapBefore) / 1048576).toFixed(1)} MiB more than before (report of ${n} groups included)`);
+    console.log(`heap after the run: ${((heapAfter - heapBefore) / 1048576).toFixed(1)} MiB more than before (the report: a sample and the counts)`);
   } finally {
     await kingdom.stop();
     rmSync(work, { recursive: true, force: true });

@@ -198,10 +198,13 @@ export async function dataProviderEncryptionKeyCompromise(ctx: DrillContext): Pr
   const mc = clientOf(ctx.cast.mc, ctx.passphrase);
   const report = await runProcedure(ctx, drill, ['compromise', 'encryption-key', '--dir', p.dir, '--key-id', String(old.tinkKeyId)], reportBase(ctx, 'edp2-encryption'));
   if (report) {
-    drill.result.blastRadius = { refused: listed(report.failed.requisitions) };
+    // The report lists a sample; every refusal is in its list file.
+    const refusals = report.refusals;
+    const refusedNames = refusals ? readJsonLines<{ requisition: string; refused: boolean }>(refusals.list).filter((r) => r.refused).map((r) => r.requisition) : report.failed.requisitions;
+    drill.result.blastRadius = { refused: listed(refusedNames) };
     const open = ctx.workload!.measurements['awaiting-edp2'].count;
     await drill.check('the blast radius: every open requisition of edp2 (the replacements) refused', () => {
-      expect(report!.failed.requisitions.length === open, `${report!.failed.requisitions.length} refused, ${open} were open`);
+      expect(refusedNames.length === open && (refusals?.refused ?? open) === open, `${refusedNames.length} refused, ${open} were open`);
       return `${open} refused`;
     });
     await drill.check('the Kingdom: their measurements FAILED (REQUISITION_REFUSED)', async () => {

@@ -38,6 +38,7 @@ const IRREVERSIBLE: ReadonlySet<StepType> = new Set<StepType>([
   'compromise.replace-measurement',
   'compromise.replace-measurements',
   'compromise.refuse-requisition',
+  'compromise.refuse-requisitions',
   'reencrypt.open-requests',
   'reencrypt.event-group',
 ]);

@@ -20,12 +20,15 @@ import {
 import { EncryptionPublicKeySchema } from '../../src/gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import {
   EventGroupSchema,
+  EventGroup_AggregatedActivitySchema,
   EventGroup_MetadataSchema,
   EventGroup_State,
+  EventGroup_View,
   type EventGroup,
   type EventGroup_Metadata,
 } from '../../src/gen/wfa/measurement/api/v2alpha/event_group_pb.js';
 import { CreateEventGroupRequestSchema, EventGroups } from '../../src/gen/wfa/measurement/api/v2alpha/event_groups_service_pb.js';
+import { parseApiId } from '../../src/api/index.js';
 import { keyFingerprint } from '../../src/kingdom/service/service-support.js';
 import {
   auditDigest,
@@ -201,6 +204,53 @@ describe('EventGroups service', () => {
     await rejectsWith(eventGroups.deleteEventGroup({ name: shared.name }, mc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
     await rejectsWith(eventGroups.deleteEventGroup({ name: `${mc.name}/eventGroups/${egId}` }, edp1.mtls), Code.InvalidArgument, 'INVALID_RESOURCE_NAME');
     assert.equal(await auditDigest(kingdom), before);
+  });
+
+  it('reads by the MC-form name: only that MC\'s group, deleted or not, in the view asked for, the first DataProvider\'s when ids coincide', async () => {
+    const [dpA, dpB, dpC] = [await freshDataProvider(kingdom, 'mc-name-a'), await freshDataProvider(kingdom, 'mc-name-b'), await freshDataProvider(kingdom, 'mc-name-c')];
+    const mcX = await freshMeasurementConsumer(kingdom, 'mc-name-x');
+    const make = async (dp: Participant, owner: Participant, label: string) => {
+      const eg = eventGroupFor(owner, owner.encryptionPublicKeyset, label);
+      eg.aggregatedActivities = [create(EventGroup_AggregatedActivitySchema, { interval: { startDate: { year: 2026, month: 11, day: 1 }, endDate: { year: 2026, month: 11, day: 20 } } })];
+      return eventGroups.createEventGroup({ parent: dp.name, eventGroup: eg }, dp.mtls);
+    };
+    const a = await make(dpA, mc, 'mc-name-a');
+    const b = await make(dpB, mc, 'mc-name-b');
+    const x = await make(dpC, mcX, 'mc-name-x');
+    const idOf = (g: EventGroup) => parseApiId(g.name.split('/').pop()!)!;
+    const under = (owner: Participant, g: EventGroup) => `${owner.name}/eventGroups/${g.name.split('/').pop()!}`;
+
+    const basic = await eventGroups.getEventGroup({ name: under(mc, a) }, mc.apiKey);
+    const withActivity = await eventGroups.getEventGroup({ name: under(mc, a), view: EventGroup_View.WITH_ACTIVITY_SUMMARY }, mc.mtls);
+    assert.ok(equals(EventGroupSchema, basic, await eventGroups.getEventGroup({ name: a.name }, mc.apiKey)));
+    assert.ok(equals(EventGroupSchema, withActivity, await eventGroups.getEventGroup({ name: a.name, view: EventGroup_View.WITH_ACTIVITY_SUMMARY }, mc.apiKey)));
+    assert.equal(basic.aggregatedActivities.length, 0);
+    assert.equal(withActivity.aggregatedActivities.length, 1);
+    // Another MC's group: not found under either MC's name, and only an MC reads under its own.
+    await rejectsWith(eventGroups.getEventGroup({ name: under(mc, x) }, mc.apiKey), Code.NotFound, 'EVENT_GROUP_NOT_FOUND');
+    await rejectsWith(eventGroups.getEventGroup({ name: under(mcX, a) }, mcX.apiKey), Code.NotFound, 'EVENT_GROUP_NOT_FOUND');
+    await rejectsWith(eventGroups.getEventGroup({ name: under(mcX, x) }, mc.apiKey), Code.PermissionDenied, 'PERMISSION_DENIED');
+    await rejectsWith(eventGroups.getEventGroup({ name: under(mcX, x) }, dpC.mtls), Code.PermissionDenied, 'PERMISSION_DENIED');
+
+    // EventGroup ids are unique per DataProvider only; drawn at random, they coincide here only by hand.
+    for (const [dp, g] of [[dpB, b], [dpC, x]] as const) {
+      await kingdom.store.database.query(
+        'UPDATE event_groups SET external_event_group_id = $1 WHERE data_provider_external_id = $2 AND external_event_group_id = $3',
+        [idOf(a), dp.id, idOf(g)],
+      );
+    }
+    const [first, second] = dpA.id < dpB.id ? [a, b] : [b, a];
+    const firstName = first.name;
+    const sharedName = under(mc, a);
+    assert.equal((await eventGroups.getEventGroup({ name: sharedName }, mc.apiKey)).name, firstName);
+    assert.equal((await eventGroups.getEventGroup({ name: under(mcX, a) }, mcX.apiKey)).name, `${dpC.name}/eventGroups/${a.name.split('/').pop()!}`);
+    // The first stays the answer once deleted, as the MC's list with deleted groups shows it first.
+    const dpOfFirst = first === a ? dpA : dpB;
+    await eventGroups.deleteEventGroup({ name: firstName }, dpOfFirst.mtls);
+    const read = await eventGroups.getEventGroup({ name: sharedName }, mc.apiKey);
+    assert.equal(read.name, firstName);
+    assert.equal(read.state, EventGroup_State.DELETED);
+    assert.notEqual(second.name, firstName);
   });
 
   it('updates as a full replacement, keeps the MC immutable, and deletes by clearing the metadata', async () => {

@@ -1,13 +1,13 @@
 /**
- * The list queries page at constant cost: on both engines, the exact SQL the
- * store sends for a first and a later page is planned as one walk of the
- * expected index, with no Sort and no Seq Scan of the big tables, both with
+ * The list queries page at constant cost, and a lookup is one probe: on both
+ * engines, the exact SQL the store sends for a first and a later page (or the
+ * lookup) is planned as one walk of the expected index, with no Sort and no Seq Scan of the big tables, both with
  * the parameters bound (custom plan) and as a prepared statement's generic
  * plan (what a PostgreSQL connection reuses after a few executions).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { listEventGroupsQuery } from '../../src/kingdom/store/event-groups.js';
+import { eventGroupByConsumerQuery, listEventGroupsQuery } from '../../src/kingdom/store/event-groups.js';
 import { listMeasurementsQuery } from '../../src/kingdom/store/measurements.js';
 import { listRequisitionsQuery } from '../../src/kingdom/store/requisitions.js';
 import { type Queryable, type SqlKingdomStore, openKingdomStore } from '../../src/kingdom/store/index.js';
@@ -151,6 +151,17 @@ function planSuite(name: string, open: () => Promise<{ store: SqlKingdomStore; c
     it('ListEventGroups of a DataProvider for one MeasurementConsumer walks an index with both', async () => {
       const o = { dataProviderId: w.dpA.id, measurementConsumerId: w.mcY.id };
       await check(listEventGroupsQuery(o, LIMIT), 'event_groups', ['event_groups_by_consumer_in_list_order'], LIMIT + 1, 'first page');
+    });
+
+    it('GetEventGroup by the MeasurementConsumer-form name probes (measurement_consumer_id, external_event_group_id)', async () => {
+      // The MeasurementConsumer's last group in list order: the list-order index would read all of the others first.
+      const last = await nearEnd<{ id: bigint }>(
+        `SELECT external_event_group_id AS id FROM event_groups WHERE measurement_consumer_id = $1
+          ORDER BY data_provider_external_id DESC, external_event_group_id DESC LIMIT 1`,
+        [w.mcX.partyId],
+      );
+      await check(eventGroupByConsumerQuery(w.mcX.id, last.id), 'event_groups', ['event_groups_by_consumer_and_id'], 1, 'lookup');
+      assert.equal((await store.getEventGroupByConsumer(w.mcX.id, last.id)).externalEventGroupId, last.id);
     });
 
     it('ListMeasurements walks (measurement_consumer_id, external_measurement_id)', async () => {

@@ -876,6 +876,47 @@ function storeSuite(name: string, makeBackend: () => Promise<Backend>): void {
       await rejectsWith(store.getEventGroup(dpId, 3n), 'NOT_FOUND', 'EVENT_GROUP_NOT_FOUND');
     });
 
+    it('finds a MeasurementConsumer\'s EventGroup by its id alone, as the first match of its list with deleted groups', async () => {
+      const [dpA, dpB, dpC] = [await newDataProvider(), await newDataProvider(), await newDataProvider()].map((d) => d.party.key.id as bigint);
+      const [mc, mc2] = [await newMeasurementConsumer(), await newMeasurementConsumer()].map((m) => m.party.key.id as bigint);
+      const make = async (dp: bigint, consumer: bigint, ref: string) =>
+        store.createEventGroup({ actor: 'dp', dataProviderId: dp, measurementConsumerId: consumer, eventGroupReferenceId: ref });
+      const a = await make(dpA!, mc!, 'a');
+      const b = await make(dpB!, mc!, 'b');
+      const other = await make(dpC!, mc2!, 'other');
+      const lone = await make(dpB!, mc!, 'lone');
+      // Ids are unique per DataProvider only: b and other take a's id (drawn at random, they coincide only by hand).
+      for (const g of [b, other]) {
+        await store.database.query(
+          'UPDATE event_groups SET external_event_group_id = $1 WHERE data_provider_external_id = $2 AND external_event_group_id = $3',
+          [a.externalEventGroupId, g.dataProviderId, g.externalEventGroupId],
+        );
+      }
+      const id = a.externalEventGroupId;
+      /** What GetEventGroup by the MC-form name returned when it walked the list. */
+      const firstListed = async (consumer: bigint, eg: bigint) =>
+        (await store.listEventGroups({ measurementConsumerId: consumer, showDeleted: true, limit: 1000 })).items.find((g) => g.externalEventGroupId === eg);
+      const refOf = async (consumer: bigint, eg: bigint) => (await store.getEventGroupByConsumer(consumer, eg)).eventGroupReferenceId;
+
+      const first = dpA! < dpB! ? 'a' : 'b';
+      assert.equal(await refOf(mc!, id), first);
+      assert.equal((await firstListed(mc!, id))?.eventGroupReferenceId, first);
+      assert.equal(await refOf(mc2!, id), 'other');
+      assert.equal(await refOf(mc!, lone.externalEventGroupId), 'lone');
+      assert.deepEqual(await store.getEventGroupByConsumer(mc!, lone.externalEventGroupId), await store.getEventGroup(dpB!, lone.externalEventGroupId));
+      await rejectsWith(store.getEventGroupByConsumer(mc2!, lone.externalEventGroupId), 'NOT_FOUND', 'EVENT_GROUP_NOT_FOUND');
+      await rejectsWith(store.getEventGroupByConsumer(mc!, 3n), 'NOT_FOUND', 'EVENT_GROUP_NOT_FOUND');
+      await rejectsWith(store.getEventGroupByConsumer(dpA!, lone.externalEventGroupId), 'NOT_FOUND', 'EVENT_GROUP_NOT_FOUND');
+      await rejectsWith(store.getEventGroupByConsumer(mc!, 0n), 'INVALID_ARGUMENT', 'INVALID_FIELD_VALUE');
+
+      // Deleted, the first is still the one found, as in the list with deleted groups.
+      await store.deleteEventGroup({ actor: 'dp', dataProviderId: first === 'a' ? dpA! : dpB!, externalEventGroupId: id });
+      const found = await store.getEventGroupByConsumer(mc!, id);
+      assert.equal(found.eventGroupReferenceId, first);
+      assert.equal(found.state, 'DELETED');
+      assert.deepEqual(found, await firstListed(mc!, id));
+    });
+
     it('stores only the hash of an API key, and maps AKIDs to principals', async () => {
       const mc = await newMeasurementConsumer();
       const mcId = mc.party.key.id as bigint;

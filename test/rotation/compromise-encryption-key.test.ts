@@ -196,7 +196,8 @@ describe('halo-keys compromise encryption-key and reencrypt event-groups against
     const open = (await dp2.client().requisitions.listRequisitions({ parent: dp2.name, pageSize: 100, filter: { states: [Requisition_State.UNFULFILLED] } })).requisitions;
     assert.ok(open.length >= 2 && open.some((q) => q.measurement === pending.name));
     const r = JSON.parse(ok(hk(['compromise', 'encryption-key', '--dir', dp2.dir, '--json']), 'dp compromise').stdout);
-    assert.ok(r.steps.some((s: { type: string }) => s.type === 'compromise.refuse-requisition'));
+    assert.deepEqual(r.steps.filter((s: { type: string }) => s.type.startsWith('compromise.refuse-requisition')).map((s: { type: string }) => s.type), ['compromise.refuse-requisitions']);
+    assert.deepEqual([r.report.refusals.count, r.report.refusals.refused], [open.length, open.length]);
     const failed = await mc.client().measurements.getMeasurement({ name: pending.name });
     assert.equal(failed.state, Measurement_State.FAILED);
     assert.equal(failed.failure?.reason, Measurement_Failure_Reason.REQUISITION_REFUSED);

@@ -10,6 +10,8 @@ import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hex } from '../../src/lib/bytes.js';
+import { ASSESSMENT_SAMPLE } from '../../src/rotation/compromise/assessment.js';
+import type { CompromiseReport } from '../../src/rotation/compromise/report.js';
 import { activeEntry } from '../../src/rotation/keyring.js';
 import { ensureBuilt, startKingdom, type KingdomProcess } from '../cli/kingdom-process.js';
 import { configureCompromise, createEventGroup, hk, newParty, ok, publishedKeyBytes, type Party } from './compromise-fixtures.js';
@@ -35,6 +37,12 @@ after(async () => {
   await kingdom?.stop();
   work.remove();
 });
+
+const readJsonLines = <T>(path: string): T[] =>
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as T);
 
 function auditActions(party: Party, action: string): string[] {
   return readFileSync(join(party.dir, 'audit.jsonl'), 'utf8')
@@ -87,10 +95,15 @@ describe('reencrypt event-groups, page by page', () => {
     for (const r of pages[1]!) assert.ok(!doneBefore.has(r.eventGroup), `${r.eventGroup}: no audit entry for a group not updated`);
 
     renameSync(`${file}.away`, file);
-    const resumed = JSON.parse(ok(hk(['reencrypt', 'event-groups', '--dir', dp.dir, '--page-size', '50', '--json']), 'reencrypt again').stdout) as { resumed: boolean; report: { eventGroups: Array<{ reencrypted: boolean }> } };
+    const resumed = JSON.parse(ok(hk(['reencrypt', 'event-groups', '--dir', dp.dir, '--page-size', '50', '--json']), 'reencrypt again').stdout) as { resumed: boolean; report: Pick<CompromiseReport, 'eventGroups' | 'counts' | 'files'> };
     assert.equal(resumed.resumed, true);
-    assert.equal(resumed.report.eventGroups.length, EVENT_GROUPS);
-    assert.ok(resumed.report.eventGroups.every((e) => e.reencrypted));
+    // The report: a sample, the counts, and every group once in its list.
+    assert.equal(resumed.report.eventGroups.length, ASSESSMENT_SAMPLE);
+    assert.deepEqual(resumed.report.counts, { eventGroups: EVENT_GROUPS, reencrypted: EVENT_GROUPS, onlyClosed: 0 });
+    const listed = readJsonLines<CompromiseReport['eventGroups'][number]>(resumed.report.files.lists!.eventGroups!);
+    assert.deepEqual(listed.map((e) => e.eventGroup).sort(), [...refs.keys()].sort());
+    assert.ok(listed.every((e) => e.reencrypted));
+    assert.deepEqual(resumed.report.eventGroups, listed.slice(0, ASSESSMENT_SAMPLE));
     const reencrypted = auditActions(dp, 'event-group.reencrypt');
     assert.equal(reencrypted.length, EVENT_GROUPS, 'each group re-encrypted once');
     assert.equal(new Set(reencrypted).size, EVENT_GROUPS);

@@ -16,7 +16,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Measurement_State } from '../../src/gen/wfa/measurement/api/v2alpha/measurement_pb.js';
+import { ASSESSMENT_SAMPLE } from '../../src/rotation/compromise/assessment.js';
 import { listMeasurements } from '../../src/rotation/compromise/kingdom-calls.js';
+import type { CompromiseReport } from '../../src/rotation/compromise/report.js';
 import { activeEntry } from '../../src/rotation/keyring.js';
 import { ensureBuilt, startKingdom, type KingdomProcess } from '../cli/kingdom-process.js';
 import { configureCompromise, createEventGroup, createMeasurement, hk, newParty, ok, publishedKeyBytes, type Party, type Run } from './compromise-fixtures.js';
@@ -48,6 +50,12 @@ after(async () => {
   await kingdom?.stop();
   work.remove();
 });
+
+const readJsonLines = <T>(path: string): T[] =>
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as T);
 
 /** How many times each resource appears in the party's audit log under `action`. */
 function auditCounts(party: Party, action: string): Map<string, number> {
@@ -129,7 +137,7 @@ describe('an interrupted long procedure resumes without redoing finished items, 
     ok(hk(['audit', 'verify', '--dir', dp.dir]), 'audit verify after the kill');
 
     const second = ok(hk([...reencrypt, '--json']), 'reencrypt resumed');
-    const answered = JSON.parse(second.stdout) as { resumed: boolean; report: { eventGroups: Array<{ eventGroup: string; reencrypted: boolean; detail: string }> } };
+    const answered = JSON.parse(second.stdout) as { resumed: boolean; journalId: string; report: Pick<CompromiseReport, 'eventGroups' | 'counts' | 'files'> };
     assert.equal(answered.resumed, true, 'stdout is the JSON document alone');
     const [steps, items] = progressLines(second, 'reencrypt event-groups: steps', 'reencrypt event-groups: event groups');
     assert.match(steps!.at(-1)!, /steps (\d+)\/\1 \(100 %\)/, 'the last line: every step done');
@@ -145,8 +153,15 @@ describe('an interrupted long procedure resumes without redoing finished items, 
       assert.ok(counts.has(eg.name), `${eg.name} has its audit entry`);
     }
     assert.equal(auditCounts(dp, 'reencryption-request.close').size, 0, 'no request only closed');
-    assert.equal(answered.report.eventGroups.length, EVENT_GROUPS, 'the report lists each group once');
-    assert.ok(answered.report.eventGroups.every((e) => e.reencrypted), JSON.stringify(answered.report.eventGroups.filter((e) => !e.reencrypted)));
+    // Each request answered is recorded once, those the killed run answered included; the report counts and lists each once.
+    const outcomes = readJsonLines<{ request?: string }>(join(dp.dir, 'compromise', answered.journalId, 'event-groups.jsonl')).filter((l) => l.request !== undefined);
+    assert.equal(outcomes.length, EVENT_GROUPS, 'one outcome per request');
+    assert.deepEqual(answered.report.counts, { eventGroups: EVENT_GROUPS, reencrypted: EVENT_GROUPS, onlyClosed: 0 });
+    assert.equal(answered.report.eventGroups.length, ASSESSMENT_SAMPLE, 'the report holds a sample');
+    const listed = readJsonLines<CompromiseReport['eventGroups'][number]>(answered.report.files.lists!.eventGroups!);
+    assert.equal(listed.length, EVENT_GROUPS, 'the list holds each group once');
+    assert.equal(new Set(listed.map((e) => e.eventGroup)).size, EVENT_GROUPS);
+    assert.ok(listed.every((e) => e.reencrypted), JSON.stringify(listed.filter((e) => !e.reencrypted)));
     assert.deepEqual((await dp.client().metadataReencryption.listMetadataReencryptionRequests({ parent: dp.name })).requests, []);
     ok(hk(['audit', 'verify', '--dir', dp.dir]), 'audit verify');
   });

@@ -192,7 +192,7 @@ Examples:
           settings,
           ...(flags.report ? { reportFile: flags.report } : {}),
         }),
-      await procedureOptions(flags, 'compromise encryption-key: steps', 'compromise encryption-key: replace-measurements'),
+      await procedureOptions(flags, 'compromise encryption-key: steps', `compromise encryption-key: ${session.config.participantKind === 'dataProvider' ? 'refuse-requisitions' : 'replace-measurements'}`),
     );
     await printResult(flags, result);
   });

@@ -62,27 +62,6 @@ import { actorOf, requiredField } from './service-support.js';
 
 const SCAN_LIMIT = 1000;
 
-/**
- * Finds an EventGroup by the MC-form name. EventGroup ids are unique per
- * DataProvider, so this walks the groups shared with the MC.
- */
-async function findSharedEventGroup(store: KingdomStore, mc: bigint, eg: bigint): Promise<EventGroupRecord> {
-  let after: EventGroupCursor | undefined;
-  for (;;) {
-    const page = await store.listEventGroups({
-      measurementConsumerId: mc,
-      showDeleted: true,
-      limit: SCAN_LIMIT,
-      ...(after !== undefined ? { after } : {}),
-    });
-    const found = page.items.find((g) => g.externalEventGroupId === eg);
-    if (found !== undefined) return found;
-    if (page.next === null) break;
-    after = page.next;
-  }
-  throw new StoreError('NOT_FOUND', 'EVENT_GROUP_NOT_FOUND', 'EventGroup not found.');
-}
-
 /** A `dataProviders/{dp}/eventGroups/{eg}` name (the only form that can be changed). */
 type CanonicalEventGroupKey = EventGroupKey & { parent: { kind: 'dataProvider'; dataProviderId: bigint } };
 
@@ -235,7 +214,7 @@ export function eventGroupsService(services: KingdomServices) {
       const key = requireName(parseEventGroupName, req.name, 'name');
       if (key.parent.kind === 'measurementConsumer') {
         if (!samePrincipal(principal, key.parent)) throw permissionDenied('GET', req.name);
-        return renderEventGroup(await findSharedEventGroup(store, key.parent.measurementConsumerId, key.eventGroupId), req.view);
+        return renderEventGroup(await store.getEventGroupByConsumer(key.parent.measurementConsumerId, key.eventGroupId), req.view);
       }
       if (principal.kind === 'dataProvider') {
         if (!samePrincipal(principal, key.parent)) throw permissionDenied('GET', req.name);

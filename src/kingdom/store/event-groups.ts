@@ -173,6 +173,33 @@ export async function getEventGroup(ctx: ReadContext, dp: bigint, eg: bigint): P
   return toEventGroup(row);
 }
 
+/**
+ * The query of `getEventGroupByConsumer`: one probe of the index on
+ * (MeasurementConsumer, EventGroup id, DataProvider), the MeasurementConsumer
+ * resolved first as in the list query.
+ */
+export function eventGroupByConsumerQuery(mc: bigint, eg: bigint): SqlQuery {
+  return {
+    sql: `SELECT ${PAGE_COLUMNS} FROM event_groups eg
+      WHERE eg.measurement_consumer_id = (SELECT party_id FROM parties WHERE kind = 'MEASUREMENT_CONSUMER' AND external_id = $1)
+        AND eg.external_event_group_id = $2
+      ORDER BY eg.data_provider_external_id LIMIT 1`,
+    params: [requireExternalId(mc, 'measurement consumer id'), requireExternalId(eg, 'event group id')],
+  };
+}
+
+/**
+ * The MeasurementConsumer's EventGroup with this id, deleted or not. EventGroup
+ * ids are unique only per DataProvider: when groups of several DataProviders
+ * share the id, the first in list order (lowest DataProvider id) is the one.
+ */
+export async function getEventGroupByConsumer(ctx: ReadContext, mc: bigint, eg: bigint): Promise<EventGroupRecord> {
+  const query = eventGroupByConsumerQuery(mc, eg);
+  const row = (await ctx.tx.query<EventGroupRow>(query.sql, query.params))[0];
+  if (row === undefined) throw new StoreError('NOT_FOUND', 'EVENT_GROUP_NOT_FOUND', 'EventGroup not found.');
+  return toEventGroup(row);
+}
+
 export interface ListEventGroupsOptions {
   /** At least one of the DataProvider and the MeasurementConsumer. */
   readonly dataProviderId?: bigint;
@@ -784,6 +811,7 @@ export const eventGroupOperations = {
   createEventGroup: write(createEventGroup),
   batchCreateEventGroups: write(batchCreateEventGroups),
   getEventGroup: read(getEventGroup),
+  getEventGroupByConsumer: read(getEventGroupByConsumer),
   getEventGroups: read(getEventGroups),
   listEventGroups: read(listEventGroups),
   updateEventGroup: write(updateEventGroup),

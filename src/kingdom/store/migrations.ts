@@ -6,6 +6,7 @@ import { auditAuthenticationSchema } from './schema/0002-audit-authentication.js
 import { upstreamRequestFieldsSchema } from './schema/0003-upstream-request-fields.js';
 import { accountsAndDataProviderSettingsSchema } from './schema/0004-accounts-and-data-provider-settings.js';
 import { eventGroupListOrderSchema } from './schema/0005-event-group-list-order.js';
+import { eventGroupByConsumerAndIdSchema } from './schema/0006-event-group-by-consumer-and-id.js';
 
 export interface Migration {
   readonly version: number;
@@ -20,6 +21,7 @@ export const migrations: readonly Migration[] = [
   { version: 3, name: 'upstream-request-fields', sql: upstreamRequestFieldsSchema },
   { version: 4, name: 'accounts-and-data-provider-settings', sql: accountsAndDataProviderSettingsSchema },
   { version: 5, name: 'event-group-list-order', sql: eventGroupListOrderSchema },
+  { version: 6, name: 'event-group-by-consumer-and-id', sql: eventGroupByConsumerAndIdSchema },
 ];
 
 /** Key of the transaction-scoped advisory lock that lets one migrator run at a time. */

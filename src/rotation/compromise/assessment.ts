@@ -41,8 +41,17 @@ export interface EncryptionKeyAssessment {
   /** MeasurementConsumer: EventGroups shared with it whose metadata is encrypted to the key; a sample as `measurements` is (all in `event-groups.jsonl`). */
   eventGroups: string[];
   eventGroupCount?: number;
-  /** DataProvider: UNFULFILLED requisitions whose requisition spec was encrypted to the key. */
-  requisitions: Array<{ name: string; measurement: string }>;
+  /**
+   * DataProvider: UNFULFILLED requisitions whose requisition spec was encrypted to the key.
+   * A sample as `measurements` is when `requisitionCount` is set (all in `requisitions.jsonl`); older records list all.
+   */
+  requisitions: AssessedRequisition[];
+  requisitionCount?: number;
+}
+
+export interface AssessedRequisition {
+  name: string;
+  measurement: string;
 }
 
 export interface AssessedMeasurement {
@@ -57,6 +66,9 @@ export const ASSESSMENT_SAMPLE = 20;
 /** The workspace lists (`<name>.jsonl`) of everything an MC's assessment found. */
 export const ASSESSED_MEASUREMENTS = 'measurements';
 export const ASSESSED_EVENT_GROUPS = 'event-groups';
+/** The workspace list of every requisition a DataProvider's assessment found. */
+export const ASSESSED_REQUISITIONS = 'requisitions';
 
 export const measurementCountOf = (a: EncryptionKeyAssessment): number => a.measurementCount ?? a.measurements.length;
 export const eventGroupCountOf = (a: EncryptionKeyAssessment): number => a.eventGroupCount ?? a.eventGroups.length;
+export const requisitionCountOf = (a: EncryptionKeyAssessment): number => a.requisitionCount ?? a.requisitions.length;

@@ -7,23 +7,24 @@
  * After the rotation publishes a new key, the compromised one leaves the
  * private keyset at once (no grace period), re-encryption of the EventGroup
  * metadata is requested, and each affected requisition is refused (a
- * DataProvider) or measurement replaced (an MC, see replace-measurement.ts).
+ * DataProvider, see refuse-requisitions.ts) or measurement replaced (an MC,
+ * see replace-measurement.ts).
  */
 import { fromBinary } from '@bufbuild/protobuf';
 import { KeyStatusType, destroyKey } from '../../crypto/index.js';
 import { Measurement_State } from '../../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import { MeasurementSpecSchema } from '../../gen/wfa/measurement/api/v2alpha/measurement_spec_pb.js';
-import { Requisition_Refusal_Justification, Requisition_State } from '../../gen/wfa/measurement/api/v2alpha/requisition_pb.js';
+import { Requisition_State } from '../../gen/wfa/measurement/api/v2alpha/requisition_pb.js';
 import { RotationError } from '../errors.js';
 import { transition, type KeyEntry } from '../keyring.js';
 import type { KeyringSession } from '../session.js';
 import { encryptionPublicKeyBytes } from '../steps/publish-step.js';
 import { type StepHandler, stepEntry } from '../journal/context.js';
-import { ASSESSED_EVENT_GROUPS, ASSESSED_MEASUREMENTS, ASSESSMENT_SAMPLE, eventGroupCountOf, measurementCountOf, type AssessedMeasurement, type EncryptionKeyAssessment } from './assessment.js';
+import { ASSESSED_EVENT_GROUPS, ASSESSED_MEASUREMENTS, ASSESSED_REQUISITIONS, ASSESSMENT_SAMPLE, eventGroupCountOf, measurementCountOf, requisitionCountOf, type AssessedMeasurement, type AssessedRequisition, type EncryptionKeyAssessment } from './assessment.js';
 import { carriesKey, encryptionKeyBytes, sha256 } from './keys.js';
-import { eventGroupPages, listRequisitions, measurementPages } from './kingdom-calls.js';
+import { eventGroupPages, measurementPages, requisitionPages } from './kingdom-calls.js';
 import type { KingdomClient } from '../../client/index.js';
-import { appendToList, readRecord, recordOutcome, resetList, writeRecord } from './workspace.js';
+import { appendToList, readRecord, resetList, writeRecord } from './workspace.js';
 import { hex } from '../../lib/bytes.js';
 
 const PENDING = [Measurement_State.AWAITING_REQUISITION_FULFILLMENT, Measurement_State.COMPUTING];
@@ -55,9 +56,10 @@ export interface AssessmentLists {
 
 /**
  * What was encrypted to the key, read before anything changes. The MC's
- * measurements and EventGroups are read a page at a time and counted, with a
- * sample kept inline and, given `lists`, every name appended to the
- * workspace's .jsonl lists: memory does not grow with 100,000s of groups.
+ * measurements and EventGroups, and a DataProvider's requisitions, are read
+ * a page at a time and counted, with a sample kept inline and, given
+ * `lists`, every name appended to the workspace's .jsonl lists: memory does
+ * not grow with 100,000s of groups.
  */
 export async function assessEncryptionKey(session: KeyringSession, client: KingdomClient, entry: KeyEntry, lists?: AssessmentLists): Promise<EncryptionKeyAssessment> {
   const out: EncryptionKeyAssessment = {
@@ -104,15 +106,25 @@ export async function assessEncryptionKey(session: KeyringSession, client: Kingd
     out.measurementCount = measurements;
     out.eventGroupCount = eventGroups;
   } else if (session.config.participantKind === 'dataProvider') {
-    for (const r of await listRequisitions(client, participant, [Requisition_State.UNFULFILLED])) {
-      if (carriesKey(encryptionKeyBytes(r.dataProviderPublicKey), entry.fingerprint)) out.requisitions.push({ name: r.name, measurement: r.measurement });
+    // As the MC's measurements: a page at a time, counted, a sample inline, every one in the list.
+    if (lists) resetList(lists.session, lists.journalId, ASSESSED_REQUISITIONS);
+    let requisitions = 0;
+    for await (const page of requisitionPages(client, participant, [Requisition_State.UNFULFILLED])) {
+      const found: AssessedRequisition[] = [];
+      for (const r of page.items) {
+        if (carriesKey(encryptionKeyBytes(r.dataProviderPublicKey), entry.fingerprint)) found.push({ name: r.name, measurement: r.measurement });
+      }
+      requisitions += found.length;
+      for (const r of found) if (out.requisitions.length < ASSESSMENT_SAMPLE) out.requisitions.push(r);
+      if (lists) appendToList(lists.session, lists.journalId, ASSESSED_REQUISITIONS, found);
     }
+    out.requisitionCount = requisitions;
   }
   return out;
 }
 
 export function summarizeKeyAssessment(a: EncryptionKeyAssessment): string {
-  return `Tink key ${a.target.tinkKeyId}: ${measurementCountOf(a)} unfinished measurement(s) to replace, ${eventGroupCountOf(a)} EventGroup(s) to re-encrypt, ${a.requisitions.length} requisition(s) to refuse`;
+  return `Tink key ${a.target.tinkKeyId}: ${measurementCountOf(a)} unfinished measurement(s) to replace, ${eventGroupCountOf(a)} EventGroup(s) to re-encrypt, ${requisitionCountOf(a)} requisition(s) to refuse`;
 }
 
 export const assessEncryptionKeyStep: StepHandler = {
@@ -128,6 +140,7 @@ export const assessEncryptionKeyStep: StepHandler = {
       eventGroups: a.eventGroups,
       eventGroupCount: eventGroupCountOf(a),
       requisitions: a.requisitions.map((r) => r.name),
+      requisitionCount: requisitionCountOf(a),
     };
     s.record({ action: 'compromise.blast-radius', resource: entry.id, fingerprints: [entry.fingerprint], after, outcome: 'ok', detail: summarizeKeyAssessment(a) });
     return summarizeKeyAssessment(a);
@@ -181,25 +194,3 @@ export const requestReencryptionStep: StepHandler = {
     return `would call CreateMetadataReencryptionRequests for every EventGroup encrypted to key ${String(step.args?.publishedKeySha256 ?? '').slice(0, 16)}…`;
   },
 };
-
-export const refuseRequisitionStep: StepHandler = {
-  async run(ctx, step) {
-    const s = ctx.session;
-    const name = String(step.args?.requisition ?? '');
-    const client = ctx.client();
-    const open = (await listRequisitions(client, s.participant, [Requisition_State.UNFULFILLED])).find((r) => r.name === name);
-    if (!open) {
-      recordOutcome(s, ctx.journalId, 'refusals', name, { refused: false, detail: 'no longer UNFULFILLED' });
-      return `${name} is no longer UNFULFILLED; nothing to refuse`;
-    }
-    const message = `The requisition spec was encrypted to a compromised DataProvider encryption key (fingerprint ${String(step.args?.fingerprint ?? '').slice(0, 16)}); re-create the measurement with the DataProvider's current public key.`;
-    await client.requisitions.refuseRequisition({ name, refusal: { justification: Requisition_Refusal_Justification.DECLINED, message } });
-    recordOutcome(s, ctx.journalId, 'refusals', name, { refused: true, measurement: open.measurement });
-    s.record({ action: 'requisition.refuse', resource: name, after: { justification: 'DECLINED', measurement: open.measurement }, outcome: 'ok', detail: 'encrypted to a compromised key' });
-    return `refused ${name} (${open.measurement})`;
-  },
-  async preview(_ctx, step) {
-    return `would call RefuseRequisition on ${String(step.args?.requisition)} (DECLINED, naming the compromised key)`;
-  },
-};
-

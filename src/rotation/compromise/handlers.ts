@@ -16,9 +16,10 @@ import {
   revokeCrlStep,
   revokeKingdomStep,
 } from './certificate-steps.js';
-import { assessEncryptionKeyStep, refuseRequisitionStep, removeEncryptionKeyStep, requestReencryptionStep } from './encryption-key-steps.js';
+import { assessEncryptionKeyStep, removeEncryptionKeyStep, requestReencryptionStep } from './encryption-key-steps.js';
 import { reencryptEventGroupStep, reencryptOpenRequestsStep } from './reencrypt-steps.js';
 import { replaceMeasurementStep, replaceMeasurementsStep } from './replace-measurement.js';
+import { refuseRequisitionStep, refuseRequisitionsStep } from './refuse-requisitions.js';
 import { reportStep } from './report.js';
 
 export type CompromiseStepType = Extract<StepType, `compromise.${string}` | `reencrypt.${string}`>;
@@ -38,6 +39,7 @@ const COMPROMISE_HANDLERS: Record<CompromiseStepType, StepHandler> = {
   'compromise.replace-measurement': replaceMeasurementStep,
   'compromise.replace-measurements': replaceMeasurementsStep,
   'compromise.refuse-requisition': refuseRequisitionStep,
+  'compromise.refuse-requisitions': refuseRequisitionsStep,
   'compromise.report': reportStep,
   'reencrypt.open-requests': reencryptOpenRequestsStep,
   'reencrypt.event-group': reencryptEventGroupStep,
@@ -61,6 +63,7 @@ export const ENCRYPTION_KEY_COMPROMISE_HANDLERS: StepHandlers = {
     'compromise.replace-measurement',
     'compromise.replace-measurements',
     'compromise.refuse-requisition',
+    'compromise.refuse-requisitions',
     'compromise.report',
   ),
 };

@@ -59,6 +59,21 @@ export async function* measurementPages(client: KingdomClient, parent: string, s
   }
 }
 
+/**
+ * Each page of the DataProvider's requisitions in these states, from
+ * `pageToken`: only one page is held at a time. Paging is by requisition id,
+ * so refusing the requisitions of a page moves none of the next.
+ */
+export async function* requisitionPages(client: KingdomClient, parent: string, states: Requisition_State[], pageToken = '', pageSize = PAGE): AsyncGenerator<{ items: Requisition[]; pageToken: string; next: string }> {
+  let token = pageToken;
+  for (let i = 0; i < MAX_PAGES; i++) {
+    const r = await client.requisitions.listRequisitions({ parent, pageSize, pageToken: token, filter: { states } });
+    yield { items: r.requisitions, pageToken: token, next: r.nextPageToken };
+    if (!r.nextPageToken) return;
+    token = r.nextPageToken;
+  }
+}
+
 /** Each page of the EventGroups shared with the MC. */
 export async function* eventGroupPages(client: KingdomClient, parent: string): AsyncGenerator<EventGroup[]> {
   let token = '';

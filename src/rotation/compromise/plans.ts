@@ -11,7 +11,7 @@ import type { PlannedStep, StepType } from '../journal/journal.js';
 import { activeEntry, type KeyEntry } from '../keyring.js';
 import { planRotation } from '../plan.js';
 import type { KeyringSession } from '../session.js';
-import { eventGroupCountOf, measurementCountOf } from './assessment.js';
+import { eventGroupCountOf, measurementCountOf, requisitionCountOf } from './assessment.js';
 import { assessEncryptionKey } from './encryption-key-steps.js';
 import { requireSetting, type CompromiseSettings } from './settings.js';
 import { writeRecord } from './workspace.js';
@@ -122,6 +122,7 @@ export async function planEncryptionKeyCompromise(
   const assessment = await assessEncryptionKey(session, client, target, write ? { session, journalId } : undefined);
   if (write) writeRecord(session, journalId, 'assessment', assessment);
   const measurements = measurementCountOf(assessment);
+  const requisitions = requisitionCountOf(assessment);
   const steps = new Steps();
   steps.add('compromise.assess-encryption-key', 'report what is encrypted to the key, found before any change', { entry });
   let newEntry: string | undefined;
@@ -139,10 +140,11 @@ export async function planEncryptionKeyCompromise(
         args: { requisitionSpecs, trustedRoots, compromisedKeyId: target.tinkKeyId!, fingerprint: target.fingerprint, expected: measurements },
       });
     }
-  } else {
-    for (const r of assessment.requisitions) {
-      steps.add('compromise.refuse-requisition', `refuse ${r.name} (its spec was encrypted to the key)`, { args: { requisition: r.name, fingerprint: target.fingerprint } });
-    }
+  } else if (requisitions > 0) {
+    // One step for all of them, paging at the Kingdom, as the MC's replacements.
+    steps.add('compromise.refuse-requisitions', `refuse the ${requisitions} UNFULFILLED requisition(s) whose spec was encrypted to the key`, {
+      args: { fingerprint: target.fingerprint, expected: requisitions },
+    });
   }
   const args: Args = { procedure: 'compromise.encryption-key' };
   if (newEntry) args.newEntry = newEntry;
@@ -151,7 +153,7 @@ export async function planEncryptionKeyCompromise(
   return {
     kinds: newEntry ? ['encryption'] : [],
     steps: steps.list,
-    summary: `encryption key compromise: Tink key ${target.tinkKeyId} (${entry}); ${measurements} measurement(s) to replace, ${eventGroupCountOf(assessment)} EventGroup(s) to re-encrypt, ${assessment.requisitions.length} requisition(s) to refuse`,
+    summary: `encryption key compromise: Tink key ${target.tinkKeyId} (${entry}); ${measurements} measurement(s) to replace, ${eventGroupCountOf(assessment)} EventGroup(s) to re-encrypt, ${requisitions} requisition(s) to refuse`,
   };
 }
 

@@ -29,6 +29,7 @@
  * `EventGroup.Metadata`, kept by the DataProvider's tooling when it creates
  * the group. Nothing is decrypted.
  */
+import { randomBytes } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
@@ -60,6 +61,15 @@ export interface ReencryptionOutcome {
 
 /** Where the outcomes of `reencrypt.open-requests` are appended, one JSON line per request answered. */
 export const REENCRYPTION_OUTCOMES = 'event-groups';
+
+/**
+ * A line of the outcomes list: a request answered (`key` is its EventGroup),
+ * tagged with its page, or the mark that a page's requests were closed. Each
+ * page's lines are appended with its mark once the Kingdom took it; lists of
+ * earlier versions, whose re-runs answered a page again, have pages without a
+ * mark, and the report merges their repeats while holding only those.
+ */
+export type ReencryptionLine = ({ key: string; page?: string } & ReencryptionOutcome) | { closed: string };
 
 /** Requests per page by default (the help of `--page-size` says it too): one BatchReencryptEventGroups each, at most 1000. */
 export const REENCRYPTION_PAGE_SIZE = 200;
@@ -120,8 +130,10 @@ interface SentAnswer {
 
 /** The keyring audit entries and outcomes of answers the Kingdom took; `outcomes` absent: as sent (answered by a run that was killed). */
 function recordAnswers(ctx: StepContext, sent: readonly SentAnswer[], outcomes?: readonly Outcome[]): number {
+  if (sent.length === 0) return 0;
   const audit: AuditRecord[] = [];
-  const lines: Array<{ key: string } & ReencryptionOutcome> = [];
+  const page = randomBytes(6).toString('hex');
+  const lines: ReencryptionLine[] = [];
   const note = outcomes === undefined ? ' (answered by an interrupted run, recorded after the restart)' : '';
   let reencrypted = 0;
   for (const [i, a] of sent.entries()) {
@@ -130,15 +142,16 @@ function recordAnswers(ctx: StepContext, sent: readonly SentAnswer[], outcomes?:
       reencrypted++;
       const { keySha256, certificate } = a.reencryptedTo;
       audit.push({ action: 'event-group.reencrypt', resource: a.eventGroup, before: { keySha256: a.fingerprint }, after: { keySha256, certificate, request: a.request }, outcome: 'ok', ...(note ? { detail: note.trim() } : {}) });
-      lines.push({ key: a.eventGroup, request: a.request, reencrypted: true, detail: `re-encrypted to key ${keySha256.slice(0, 16)}… of ${a.measurementConsumer}${note}` });
+      lines.push({ key: a.eventGroup, page, request: a.request, reencrypted: true, detail: `re-encrypted to key ${keySha256.slice(0, 16)}… of ${a.measurementConsumer}${note}` });
     } else if (outcome === Outcome.ALREADY_CLOSED) {
-      lines.push({ key: a.eventGroup, request: a.request, reencrypted: false, detail: 'request already closed' });
+      lines.push({ key: a.eventGroup, page, request: a.request, reencrypted: false, detail: 'request already closed' });
     } else {
       const detail = `no longer encrypted to the compromised key (deleted, or re-encrypted before): request closed${note}`;
       audit.push({ action: 'reencryption-request.close', resource: a.request, outcome: 'ok', detail: `${a.eventGroup}: ${detail}` });
-      lines.push({ key: a.eventGroup, request: a.request, reencrypted: false, detail });
+      lines.push({ key: a.eventGroup, page, request: a.request, reencrypted: false, detail });
     }
   }
+  lines.push({ closed: page });
   appendToList(ctx.session, ctx.journalId, REENCRYPTION_OUTCOMES, lines);
   ctx.session.recordAll(audit);
   return reencrypted;
@@ -200,7 +213,7 @@ function unrecordedAnswers(ctx: StepContext): { answers: Map<string, SentAnswer>
   const answers = new Map<string, SentAnswer>();
   for (const f of notes) for (const a of readRecord<SentAnswer[]>(ctx.session, ctx.journalId, f.slice(0, -'.json'.length)) ?? []) answers.set(a.request, a);
   // Killed after the record, before the note was removed: already recorded.
-  if (answers.size > 0) for (const o of readList<ReencryptionOutcome>(ctx.session, ctx.journalId, REENCRYPTION_OUTCOMES)) answers.delete(o.request);
+  if (answers.size > 0) for (const o of readList<ReencryptionLine>(ctx.session, ctx.journalId, REENCRYPTION_OUTCOMES)) if ('request' in o) answers.delete(o.request);
   return { answers, notes };
 }
 

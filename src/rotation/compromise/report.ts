@@ -13,8 +13,9 @@ import type { StepHandler } from '../journal/context.js';
 import { ASSESSED_EVENT_GROUPS, ASSESSED_MEASUREMENTS, ASSESSMENT_SAMPLE, eventGroupCountOf, type AssessedMeasurement, type CertificateAssessment, type EncryptionKeyAssessment } from './assessment.js';
 import { REENCRYPTION_REQUESTED, type ReencryptionRequested } from './encryption-key-steps.js';
 import { replacementOutcomes, type Replacement } from './replace-measurement.js';
-import { REENCRYPTION_OUTCOMES, type ReencryptionOutcome } from './reencrypt-steps.js';
-import { listPath, readList, readRecord, writeRecord, workspaceDir } from './workspace.js';
+import { refusalReport, type RefusalReport } from './refuse-requisitions.js';
+import { REENCRYPTION_OUTCOMES, type ReencryptionLine, type ReencryptionOutcome } from './reencrypt-steps.js';
+import { listPath, readList, readRecord, writeList, writeRecord, workspaceDir } from './workspace.js';
 import { join } from 'node:path';
 
 export interface CompromiseReport {
@@ -38,11 +39,26 @@ export interface CompromiseReport {
   /** Re-encryption of EventGroup metadata: requested (MC) or done (DataProvider). */
   eventGroups: Array<{ eventGroup: string; request?: string; reencrypted?: boolean; detail: string }>;
   /**
-   * MeasurementConsumer: how many there are of what `replacements` and
-   * `eventGroups` list, when those are only the first ASSESSMENT_SAMPLE; the
-   * full lists are the .jsonl files in `files.lists`.
+   * How many there are of what `replacements` and `eventGroups` list, when
+   * those are only the first ASSESSMENT_SAMPLE; the full lists are the .jsonl
+   * files in `files.lists`. MeasurementConsumer: replacements and requests;
+   * DataProvider (re-encryption): the requests answered, `reencrypted` of
+   * them (now encrypted to the MC's current key) and `onlyClosed`.
    */
-  counts?: { replacements: number; replaced: number; eventGroups: number; reencryptionRequests?: { created: number; open: number } };
+  counts?: {
+    replacements?: number;
+    replaced?: number;
+    eventGroups: number;
+    reencryptionRequests?: { created: number; open: number };
+    reencrypted?: number;
+    onlyClosed?: number;
+  };
+  /**
+   * DataProvider: the requisitions encrypted to the key and how many were
+   * refused; `failed.requisitions` and their `rerun` lines are the first
+   * ASSESSMENT_SAMPLE refused, `sample` the first of all, `list` every one.
+   */
+  refusals?: Omit<RefusalReport, 'refusedSample'>;
   /** Other certificates of the participant at the time of the assessment. */
   otherCertificates?: CertificateAssessment['otherCertificates'];
   files: { json: string; text: string; extra?: string[]; lists?: { replacements?: string; eventGroups?: string } };
@@ -81,19 +97,19 @@ type WithLists = Partial<CompromiseReport> & { lists?: NonNullable<CompromiseRep
 
 function encryptionKeySections(session: KeyringSession, journalId: string, a: EncryptionKeyAssessment, args: Record<string, unknown>): WithLists {
   const newEntry = typeof args.newEntry === 'string' ? findEntry(session.keyring, args.newEntry) : undefined;
-  const refusals = readRecord<Record<string, { refused: boolean; measurement?: string; detail?: string }>>(session, journalId, 'refusals') ?? {};
-  const refused = Object.entries(refusals).filter(([, r]) => r.refused);
   const entry = findEntry(session.keyring, a.target.entry);
   const listed = a.measurementCount !== undefined;
   const mc = session.config.participantKind === 'measurementConsumer';
-  const rerun = refused.map(([name, r]) => ({ resource: r.measurement ?? name, why: `its requisition ${name} was refused: the spec was encrypted to the compromised key; the MeasurementConsumer should create it again` }));
+  const { refusedSample, ...refusals } = refusalReport(session, journalId, a);
+  const rerun = refusedSample.map((r) => ({ resource: r.measurement, why: `its requisition ${r.requisition} was refused: the spec was encrypted to the compromised key; the MeasurementConsumer should create it again` }));
   const sections: WithLists = {
     target: { entry: a.target.entry, kind: 'encryption', fingerprint: a.target.fingerprint, tinkKeyId: a.target.tinkKeyId },
     revocation: { keyMaterial: entry?.destroyedAt ? 'destroyed' : 'kept' },
     ...(newEntry ? { replacement: { entry: newEntry.id, ...(newEntry.tinkKeyId !== undefined ? { tinkKeyId: newEntry.tinkKeyId } : {}) } } : {}),
-    failed: { measurements: [], requisitions: refused.map(([name]) => name) },
+    failed: { measurements: [], requisitions: refusedSample.map((r) => r.requisition) },
     untrusted: { measurements: [] },
     rerun,
+    ...(refusals.count > 0 ? { refusals } : {}),
   };
   if (!mc) return sections;
 
@@ -146,18 +162,63 @@ function encryptionKeySections(session: KeyringSession, journalId: string, a: En
   };
 }
 
+type EventGroupRow = CompromiseReport['eventGroups'][number];
+
+/** The list of every re-encryption outcome the report writes beside itself (`report-event-groups.jsonl`). */
+export const REPORT_EVENT_GROUPS = 'report-event-groups';
+
 /**
- * One line per EventGroup from the appended outcomes. A group answered twice
- * (killed after its page was recorded, before the close) keeps the attempt
- * that re-encrypted it, not the re-run that only closed the request.
+ * Each request answered once, from the appended outcomes, merging the
+ * repeats of a resumed run: a request recorded but not closed (killed
+ * between the two) is answered again, as only closed. The later outcome
+ * wins, except that one finding nothing re-encrypted does not undo an
+ * earlier re-encryption. A request is held only until its page's close mark
+ * (after which it is never listed again), so memory is the pages in flight
+ * and those a kill left unclosed, not the list. Lines written before pages
+ * were marked are held to the end.
  */
-function reencryptSections(session: KeyringSession, journalId: string): Partial<CompromiseReport> {
-  const done = new Map<string, ReencryptionOutcome>(Object.entries(readRecord<Record<string, ReencryptionOutcome>>(session, journalId, REENCRYPTION_OUTCOMES) ?? {}));
-  for (const { key, ...o } of readList<{ key: string } & ReencryptionOutcome>(session, journalId, REENCRYPTION_OUTCOMES)) {
-    if (done.get(key)?.reencrypted && !o.reencrypted) continue;
-    done.set(key, o);
+function* answeredRequests(session: KeyringSession, journalId: string): Generator<EventGroupRow> {
+  const held = new Map<string, { row: EventGroupRow; page: string | undefined }>();
+  const hold = (eventGroup: string, page: string | undefined, o: ReencryptionOutcome) => {
+    const row = { eventGroup, request: o.request, reencrypted: o.reencrypted, detail: o.detail };
+    const before = held.get(o.request);
+    held.set(o.request, { row: before?.row.reencrypted && !o.reencrypted ? before.row : row, page });
+  };
+  // Journals of earlier versions: one keyed record, small as their steps were one per request.
+  for (const [eventGroup, o] of Object.entries(readRecord<Record<string, ReencryptionOutcome>>(session, journalId, REENCRYPTION_OUTCOMES) ?? {})) hold(eventGroup, undefined, o);
+  for (const line of readList<ReencryptionLine>(session, journalId, REENCRYPTION_OUTCOMES)) {
+    if (!('closed' in line)) {
+      hold(line.key, line.page, line);
+      continue;
+    }
+    for (const [request, h] of held) {
+      if (h.page !== line.closed) continue;
+      held.delete(request);
+      yield h.row;
+    }
   }
-  return { eventGroups: [...done].map(([eventGroup, o]) => ({ eventGroup, request: o.request, reencrypted: o.reencrypted, detail: o.detail })) };
+  for (const h of held.values()) yield h.row;
+}
+
+/**
+ * Every answered request in `report-event-groups.jsonl`; the report keeps
+ * the first ASSESSMENT_SAMPLE and the counts, as the MeasurementConsumer's
+ * does, so its size does not grow with the EventGroups.
+ */
+function reencryptSections(session: KeyringSession, journalId: string): WithLists {
+  const eventGroups: EventGroupRow[] = [];
+  let total = 0;
+  let reencrypted = 0;
+  const counted = function* (rows: Iterable<EventGroupRow>) {
+    for (const row of rows) {
+      total += 1;
+      if (row.reencrypted) reencrypted += 1;
+      if (eventGroups.length < ASSESSMENT_SAMPLE) eventGroups.push(row);
+      yield row;
+    }
+  };
+  const file = writeList(session, journalId, REPORT_EVENT_GROUPS, counted(answeredRequests(session, journalId)));
+  return { eventGroups, counts: { eventGroups: total, reencrypted, onlyClosed: total - reencrypted }, lists: { eventGroups: file } };
 }
 
 export function renderReportText(r: CompromiseReport): string {
@@ -175,10 +236,13 @@ export function renderReportText(r: CompromiseReport): string {
     for (const i of items) lines.push(`  ${i}`);
   };
   list('failed measurements', r.failed.measurements);
-  list('failed or refused requisitions', r.failed.requisitions);
+  const refusals = r.refusals;
+  list(`failed or refused requisitions${refusals && refusals.refused > r.failed.requisitions.length ? ` (${refusals.refused} in all, the first ${r.failed.requisitions.length} below; every one in ${refusals.list})` : ''}`, r.failed.requisitions);
+  if (refusals && refusals.count > refusals.refused) lines.push(`requisitions encrypted to the key not refused: ${refusals.count - refusals.refused} (answered before the refusals ran; see ${refusals.list})`);
   list('untrusted succeeded measurements', r.untrusted.measurements);
   const more = (n: number | undefined, shown: number, file: string | undefined) => (n !== undefined && n > shown ? ` (${n} in all, the first ${shown} below${file ? `; every one in ${file}` : ''})` : '');
   list(`replaced measurements${more(r.counts?.replacements, r.replacements.length, r.files.lists?.replacements)}`, r.replacements.map((x) => `${x.old} -> ${x.replacement ?? '(none)'} (${x.detail})`));
+  if (r.counts?.reencrypted !== undefined) lines.push(`re-encryption: ${r.counts.reencrypted} EventGroup(s) re-encrypted, ${r.counts.onlyClosed ?? 0} request(s) only closed`);
   if (r.counts?.reencryptionRequests) lines.push(`re-encryption requests: ${r.counts.reencryptionRequests.open} open (${r.counts.reencryptionRequests.created} made by this run)`);
   list(`event groups${more(r.counts?.eventGroups, r.eventGroups.length, r.files.lists?.eventGroups)}`, r.eventGroups.map((e) => `${e.eventGroup}: ${e.detail}`));
   list('re-run', r.rerun.map((x) => `${x.resource}: ${x.why}`));
@@ -211,7 +275,9 @@ export function buildReport(session: KeyringSession, journalId: string, args: Re
       if (lists) base.files.lists = lists;
     }
   } else if (procedure === 'reencrypt.event-groups') {
-    Object.assign(base, reencryptSections(session, journalId));
+    const { lists, ...sections } = reencryptSections(session, journalId);
+    Object.assign(base, sections);
+    if (lists) base.files.lists = lists;
   }
   return base;
 }
@@ -238,7 +304,7 @@ export const reportStep: StepHandler = {
       action: 'compromise.report',
       resource: ctx.journalId,
       after: {
-        failed: report.failed.measurements.length + report.failed.requisitions.length,
+        failed: report.failed.measurements.length + (report.refusals?.refused ?? report.failed.requisitions.length),
         untrusted: report.untrusted.measurements.length,
         replaced: report.counts?.replaced ?? report.replacements.length,
         eventGroups: report.counts?.eventGroups ?? report.eventGroups.length,

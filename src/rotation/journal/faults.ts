@@ -5,10 +5,12 @@
  * is recorded, so tests can crash a journaled run at every point.
  * `HALO_KEYS_FAULT_AFTER_PAGE=n` kills a step that works page by page
  * (`reencrypt.open-requests`) after the Kingdom took page n (groups updated,
- * requests closed), before it is recorded in the keyring.
+ * requests closed), before it is recorded in the keyring;
+ * (`compromise.refuse-requisitions`) after this run's n-th page was refused
+ * at the Kingdom, before it was recorded.
  * `HALO_KEYS_FAULT_AFTER_ITEM=n` kills a step that works item by item
- * (`compromise.replace-measurements`) right after this run's n-th item took
- * effect, before the step recorded it.
+ * (`compromise.replace-measurements`, `compromise.refuse-requisitions`)
+ * right after this run's n-th item took effect, before the step recorded it.
  */
 import { RotationError } from '../errors.js';
 

@@ -48,6 +48,7 @@ export type StepType =
   | 'compromise.replace-measurement'
   | 'compromise.replace-measurements'
   | 'compromise.refuse-requisition'
+  | 'compromise.refuse-requisitions'
   | 'compromise.report'
   | 'reencrypt.open-requests'
   // One request per step: journals written before reencrypt.open-requests.
