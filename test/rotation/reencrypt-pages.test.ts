@@ -6,7 +6,7 @@
  * file is back a re-run finishes from there without redoing the pages done.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, renameSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hex } from '../../src/lib/bytes.js';
@@ -111,5 +111,52 @@ describe('reencrypt event-groups, page by page', () => {
     const newKey = hex(publishedKeyBytes(mc));
     for (const name of refs.keys()) assert.equal(hex((await client.eventGroups.getEventGroup({ name })).measurementConsumerPublicKey!.value), newKey);
     ok(hk(['audit', 'verify', '--dir', dp.dir]), 'audit verify');
+  });
+
+  it('a journal of the earlier format (one reencrypt.event-group step each) finishes with BatchReencryptEventGroups', async () => {
+    const dp2 = await newParty(kingdom, work.dir, 'dataProvider', 'legacy-edp');
+    configureCompromise(dp2, [mc]);
+    for (const ref of ['l-0', 'l-1', 'l-2']) await createEventGroup(dp2, mc, ref);
+    ok(hk(['compromise', 'encryption-key', '--dir', mc.dir, '--key-id', String(activeEntry(mc.session().keyring, 'encryption')!.tinkKeyId)]), 'the MC key leaks again');
+    const client = dp2.client();
+    const open = (await client.metadataReencryption.listMetadataReencryptionRequests({ parent: dp2.name, pageSize: 1000 })).requests;
+    assert.equal(open.length, 3);
+
+    // Stopped once the Kingdom took the first request; the journal is then rewritten as an earlier version wrote it.
+    const args = ['reencrypt', 'event-groups', '--dir', dp2.dir];
+    assert.equal(hk([...args, '--page-size', '1'], { HALO_KEYS_FAULT_AFTER_PAGE: '1' }).signal, 'SIGKILL');
+    const stillOpen = new Set((await client.metadataReencryption.listMetadataReencryptionRequests({ parent: dp2.name, pageSize: 1000 })).requests.map((r) => r.name));
+    assert.ok(!stillOpen.has(open[0]!.name), 'the first request was answered');
+    const journalFile = join(dp2.dir, 'journal.json');
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { id: string; steps: Array<{ n: number; type: string; args?: Record<string, unknown>; summary: string; status: string; attempts: number }> };
+    const paged = journal.steps.find((s) => s.type === 'reencrypt.open-requests')!;
+    const perRequest = open.map((r) => ({
+      n: 0,
+      type: 'reencrypt.event-group',
+      summary: `re-encrypt ${r.eventGroup}`,
+      args: { request: r.name, eventGroup: r.eventGroup, measurementConsumer: r.measurementConsumer, fingerprint: hex(r.measurementConsumerKeyFingerprint), metadataDir: paged.args!.metadataDir, trustedRoots: paged.args!.trustedRoots },
+      status: 'pending',
+      attempts: 0,
+    }));
+    journal.steps.splice(journal.steps.indexOf(paged), 1, ...perRequest);
+    journal.steps.forEach((s, i) => (s.n = i + 1));
+    writeFileSync(journalFile, JSON.stringify(journal, null, 2));
+    // Earlier versions left no notes of the pages in flight.
+    const workspace = join(dp2.dir, 'compromise', journal.id);
+    for (const f of readdirSync(workspace).filter((f) => f.startsWith('in-flight-'))) rmSync(join(workspace, f));
+
+    const resumed = JSON.parse(ok(hk([...args, '--json']), 'resumed').stdout) as { resumed: boolean; steps: Array<{ type: string; status: string; result?: string }> };
+    assert.equal(resumed.resumed, true);
+    const steps = resumed.steps.filter((s) => s.type === 'reencrypt.event-group');
+    assert.deepEqual(steps.map((s) => s.status), ['done', 'done', 'done']);
+    for (const [i, r] of open.entries()) {
+      // A request the killed run answered is found closed and left as it is; the others are re-encrypted and closed by the step.
+      assert.match(steps[i]!.result ?? '', stillOpen.has(r.name) ? /: re-encrypted; request closed$/ : /: no longer encrypted to the compromised key; request closed$/, r.name);
+    }
+    assert.deepEqual((await client.metadataReencryption.listMetadataReencryptionRequests({ parent: dp2.name })).requests, []);
+    const newKey = hex(publishedKeyBytes(mc));
+    for (const r of open) assert.equal(hex((await client.eventGroups.getEventGroup({ name: r.eventGroup })).measurementConsumerPublicKey!.value), newKey);
+    assert.equal(auditActions(dp2, 'event-group.reencrypt').length, stillOpen.size, 'each group the steps re-encrypted recorded once');
+    ok(hk(['audit', 'verify', '--dir', dp2.dir]), 'audit verify');
   });
 });
