@@ -72,7 +72,7 @@ export function parseReencryptionRequestName(name: string): { dataProviderId: bi
 }
 
 /** At most this many names in one BatchCloseMetadataReencryptionRequests or BatchReencryptEventGroups. */
-export const MAX_CLOSE_BATCH = 1000;
+export const MAX_REENCRYPTION_BATCH = 1000;
 
 function render(r: MetadataReencryptionRequestRecord): MetadataReencryptionRequest {
   const out = create(MetadataReencryptionRequestSchema, {
@@ -164,7 +164,7 @@ export function metadataReencryptionService(services: KingdomServices) {
       const parent = requireName(parseDataProviderName, req.parent, 'parent');
       if (!samePrincipal(principal, parent)) throw permissionDenied('CLOSE', `${req.parent}/${COLLECTION}`);
       if (req.names.length === 0) throw invalidArgument('REQUIRED_FIELD_NOT_SET', 'names is empty');
-      if (req.names.length > MAX_CLOSE_BATCH) throw invalidArgument('INVALID_FIELD_VALUE', `names holds ${req.names.length} names; at most ${MAX_CLOSE_BATCH} fit in one batch`);
+      if (req.names.length > MAX_REENCRYPTION_BATCH) throw invalidArgument('INVALID_FIELD_VALUE', `names holds ${req.names.length} names; at most ${MAX_REENCRYPTION_BATCH} fit in one batch`);
       const seen = new Set<string>();
       const requests: CloseReencryptionRequestKey[] = req.names.map((name, i) => {
         const key = requestKey(name, `names[${i}]`);
@@ -183,8 +183,8 @@ export function metadataReencryptionService(services: KingdomServices) {
       const parent = requireName(parseDataProviderName, req.parent, 'parent');
       if (!samePrincipal(principal, parent)) throw permissionDenied('UPDATE', `${req.parent}/eventGroups`);
       if (req.reencryptions.length === 0) throw invalidArgument('REQUIRED_FIELD_NOT_SET', 'reencryptions is empty');
-      if (req.reencryptions.length > MAX_CLOSE_BATCH) {
-        throw invalidArgument('INVALID_FIELD_VALUE', `reencryptions holds ${req.reencryptions.length} answers; at most ${MAX_CLOSE_BATCH} fit in one batch`);
+      if (req.reencryptions.length > MAX_REENCRYPTION_BATCH) {
+        throw invalidArgument('INVALID_FIELD_VALUE', `reencryptions holds ${req.reencryptions.length} answers; at most ${MAX_REENCRYPTION_BATCH} fit in one batch`);
       }
       const seen = new Set<string>();
       const answers: ReencryptionAnswer[] = req.reencryptions.map((answer, i) => {

@@ -12,7 +12,7 @@ import {
 } from './context.js';
 import { StoreError } from './errors.js';
 import { apiId, insertWithExternalId } from './ids.js';
-import { bytesEqual, hex } from '../../lib/bytes.js';
+import { hex } from '../../lib/bytes.js';
 import { eventGroupName, reencryptionRequestName } from './names.js';
 import { read, write } from './operations.js';
 import {
@@ -602,7 +602,6 @@ interface AnswerRow extends ReencryptionRow {
   event_group_id: bigint;
   eg_state: EventGroupState;
   eg_revision: bigint;
-  eg_api_version: string;
   eg_details: Uint8Array;
   eg_metadata_sha256: Uint8Array | null;
   eg_key_sha256: Uint8Array | null;
@@ -631,7 +630,7 @@ export async function answerMetadataReencryptionRequests(
     }
   }
   const rows = await ctx.tx.query<AnswerRow>(
-    `${REENCRYPTION_SELECT.replace('SELECT ', `SELECT eg.event_group_id, eg.state AS eg_state, eg.revision AS eg_revision, eg.api_version AS eg_api_version,
+    `${REENCRYPTION_SELECT.replace('SELECT ', `SELECT eg.event_group_id, eg.state AS eg_state, eg.revision AS eg_revision,
        eg.details AS eg_details, sha256(eg.encrypted_metadata) AS eg_metadata_sha256, sha256(eg.measurement_consumer_public_key) AS eg_key_sha256, `)}
       WHERE eg.data_provider_external_id = $1 AND rr.external_request_id = ANY($2::bigint[])
       FOR UPDATE OF rr, eg`,
