@@ -239,18 +239,19 @@ describe('EventGroups service', () => {
         [idOf(a), dp.id, idOf(g)],
       );
     }
-    const [first, second] = dpA.id < dpB.id ? [a, b] : [b, a];
-    const firstName = first.name;
+    // The lower DataProvider id comes first; the groups now share a's id.
+    const sharedId = a.name.split('/').pop()!;
+    const [firstDp, secondDp] = dpA.id < dpB.id ? [dpA, dpB] : [dpB, dpA];
+    const firstName = `${firstDp.name}/eventGroups/${sharedId}`;
     const sharedName = under(mc, a);
     assert.equal((await eventGroups.getEventGroup({ name: sharedName }, mc.apiKey)).name, firstName);
-    assert.equal((await eventGroups.getEventGroup({ name: under(mcX, a) }, mcX.apiKey)).name, `${dpC.name}/eventGroups/${a.name.split('/').pop()!}`);
+    assert.equal((await eventGroups.getEventGroup({ name: under(mcX, a) }, mcX.apiKey)).name, `${dpC.name}/eventGroups/${sharedId}`);
     // The first stays the answer once deleted, as the MC's list with deleted groups shows it first.
-    const dpOfFirst = first === a ? dpA : dpB;
-    await eventGroups.deleteEventGroup({ name: firstName }, dpOfFirst.mtls);
+    await eventGroups.deleteEventGroup({ name: firstName }, firstDp.mtls);
     const read = await eventGroups.getEventGroup({ name: sharedName }, mc.apiKey);
     assert.equal(read.name, firstName);
     assert.equal(read.state, EventGroup_State.DELETED);
-    assert.notEqual(second.name, firstName);
+    assert.equal((await eventGroups.getEventGroup({ name: `${secondDp.name}/eventGroups/${sharedId}` }, mc.apiKey)).state, EventGroup_State.ACTIVE, 'the other DataProvider\'s group is live');
   });
 
   it('updates as a full replacement, keeps the MC immutable, and deletes by clearing the metadata', async () => {
