@@ -21,6 +21,7 @@ import { EncryptionPublicKeySchema } from '../../src/gen/wfa/measurement/api/v2a
 import {
   EventGroupSchema,
   EventGroup_AggregatedActivitySchema,
+  EventGroup_EntityKeySchema,
   EventGroup_MetadataSchema,
   EventGroup_State,
   EventGroup_View,
@@ -539,6 +540,32 @@ describe('EventGroupMetadataReencryption service', () => {
   });
 });
 
+/**
+ * A Kingdom whose MC's key leaked: two DataProviders with `counts` EventGroups
+ * encrypted to it (`decorate` adds fields), one open request each.
+ */
+async function leakedKeyKingdom(label: string, counts: readonly [number, number], decorate: (eg: EventGroup, i: number) => void = () => {}) {
+  const kingdom = await openTestKingdom('strict');
+  const mc = await freshMeasurementConsumer(kingdom, `${label}-mc`);
+  const dpA = await freshDataProvider(kingdom, `${label}-dp-a`);
+  const dpB = await freshDataProvider(kingdom, `${label}-dp-b`);
+  const eventGroups = kingdom.client(EventGroups);
+  const reencryption = kingdom.client(EventGroupMetadataReencryption);
+  for (const [dp, n, prefix] of [[dpA, counts[0], 'a'], [dpB, counts[1], 'b']] as const) {
+    for (let i = 0; i < n; i++) {
+      const eg = eventGroupFor(mc, mc.encryptionPublicKeyset, `${prefix}${i}`);
+      decorate(eg, i);
+      await eventGroups.createEventGroup({ parent: dp.name, eventGroup: eg }, dp.mtls);
+    }
+  }
+  const created = await reencryption.createMetadataReencryptionRequests(
+    { parent: mc.name, key: { case: 'measurementConsumerKeyFingerprint', value: keyFingerprint(mc.encryptionPublicKey) } },
+    mc.apiKey,
+  );
+  assert.equal(created.createdCount, counts[0] + counts[1]);
+  return { kingdom, mc, dpA, dpB, eventGroups, reencryption };
+}
+
 describe('EventGroupMetadataReencryption paging and batch close', () => {
   let kingdom: TestKingdom;
   let mc: MeasurementConsumerParticipant;
@@ -549,20 +576,7 @@ describe('EventGroupMetadataReencryption paging and batch close', () => {
   const newPublic = publicKeyset(generateKeyset());
 
   before(async () => {
-    kingdom = await openTestKingdom('strict');
-    mc = await freshMeasurementConsumer(kingdom, 'paging-mc');
-    dpA = await freshDataProvider(kingdom, 'paging-dp-a');
-    dpB = await freshDataProvider(kingdom, 'paging-dp-b');
-    eventGroups = kingdom.client(EventGroups);
-    reencryption = kingdom.client(EventGroupMetadataReencryption);
-    for (const [dp, n] of [[dpA, 7], [dpB, 2]] as const) {
-      for (let i = 0; i < n; i++) await eventGroups.createEventGroup({ parent: dp.name, eventGroup: eventGroupFor(mc, mc.encryptionPublicKeyset, `${dp === dpA ? 'a' : 'b'}${i}`) }, dp.mtls);
-    }
-    const created = await reencryption.createMetadataReencryptionRequests(
-      { parent: mc.name, key: { case: 'measurementConsumerKeyFingerprint', value: keyFingerprint(mc.encryptionPublicKey) } },
-      mc.apiKey,
-    );
-    assert.equal(created.createdCount, 9);
+    ({ kingdom, mc, dpA, dpB, eventGroups, reencryption } = await leakedKeyKingdom('paging', [7, 2]));
   });
   after(async () => {
     await kingdom.close();
@@ -667,24 +681,9 @@ describe('BatchReencryptEventGroups: answering requests in one transaction', () 
   const newKey = () => encryptionPublicKeyAny(encryptionPublicKeyBytes(newPublic));
 
   before(async () => {
-    kingdom = await openTestKingdom('strict');
-    mc = await freshMeasurementConsumer(kingdom, 'answer-mc');
-    dpA = await freshDataProvider(kingdom, 'answer-dp-a');
-    dpB = await freshDataProvider(kingdom, 'answer-dp-b');
-    eventGroups = kingdom.client(EventGroups);
-    reencryption = kingdom.client(EventGroupMetadataReencryption);
-    for (const [dp, n] of [[dpA, 6], [dpB, 1]] as const) {
-      for (let i = 0; i < n; i++) {
-        const eg = eventGroupFor(mc, mc.encryptionPublicKeyset, `${dp === dpA ? 'a' : 'b'}${i}`);
-        eg.entityKey = { $typeName: 'wfa.measurement.api.v2alpha.EventGroup.EntityKey', entityType: 'campaign', entityId: `c${i}` };
-        await eventGroups.createEventGroup({ parent: dp.name, eventGroup: eg }, dp.mtls);
-      }
-    }
-    const created = await reencryption.createMetadataReencryptionRequests(
-      { parent: mc.name, key: { case: 'measurementConsumerKeyFingerprint', value: keyFingerprint(mc.encryptionPublicKey) } },
-      mc.apiKey,
-    );
-    assert.equal(created.createdCount, 7);
+    ({ kingdom, mc, dpA, dpB, eventGroups, reencryption } = await leakedKeyKingdom('answer', [6, 1], (eg, i) => {
+      eg.entityKey = create(EventGroup_EntityKeySchema, { entityType: 'campaign', entityId: `c${i}` });
+    }));
   });
   after(async () => {
     await kingdom.close();
