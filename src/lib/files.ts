@@ -26,6 +26,14 @@ export function readFileBytes(path: string, what = 'file'): Uint8Array {
   }
 }
 
+/** The items of a small JSON-lines file (a report's list), in order. */
+export function readJsonLines<T>(path: string): T[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as T);
+}
+
 export interface WriteOptions {
   /** File mode; 0o600 for anything secret. Defaults to 0o644. */
   mode?: number;

@@ -6,7 +6,7 @@
  * a DataProvider's encryption key (its open requisitions refused), and a
  * compromise killed in the middle and finished by a second run.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, fromBinary } from '@bufbuild/protobuf';
 import { decryptMessage, encryptMessage, publicKeyset, type Keyset } from '../crypto/index.js';
@@ -15,6 +15,7 @@ import { EventGroup_MetadataSchema } from '../gen/wfa/measurement/api/v2alpha/ev
 import { Measurement_Failure_Reason, Measurement_State } from '../gen/wfa/measurement/api/v2alpha/measurement_pb.js';
 import { MeasurementSpecSchema } from '../gen/wfa/measurement/api/v2alpha/measurement_spec_pb.js';
 import { hex } from '../lib/bytes.js';
+import { readJsonLines } from '../lib/files.js';
 import type { CompromiseReport } from '../rotation/index.js';
 import { Drill, expect, type DrillResult } from './checks.js';
 import type { DrillContext } from './drill-context.js';
@@ -26,14 +27,6 @@ const LISTED = 100;
 
 function listed(names: readonly string[]): string[] {
   return names.length <= LISTED ? [...names] : [...names.slice(0, LISTED), `... and ${names.length - LISTED} more`];
-}
-
-/** A JSON-lines list a procedure's report names. */
-function readJsonLines<T>(path: string): T[] {
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as T);
 }
 
 function reportBase(ctx: DrillContext, name: string): string {

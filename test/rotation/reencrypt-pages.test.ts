@@ -10,6 +10,7 @@ import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hex } from '../../src/lib/bytes.js';
+import { readJsonLines } from '../../src/lib/files.js';
 import { ASSESSMENT_SAMPLE } from '../../src/rotation/compromise/assessment.js';
 import type { CompromiseReport } from '../../src/rotation/compromise/report.js';
 import { activeEntry } from '../../src/rotation/keyring.js';
@@ -38,11 +39,6 @@ after(async () => {
   work.remove();
 });
 
-const readJsonLines = <T>(path: string): T[] =>
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as T);
 
 function auditActions(party: Party, action: string): string[] {
   return readFileSync(join(party.dir, 'audit.jsonl'), 'utf8')

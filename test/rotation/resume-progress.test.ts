@@ -23,6 +23,7 @@ import { activeEntry } from '../../src/rotation/keyring.js';
 import { ensureBuilt, startKingdom, type KingdomProcess } from '../cli/kingdom-process.js';
 import { configureCompromise, createEventGroup, createMeasurement, hk, newParty, ok, publishedKeyBytes, type Party, type Run } from './compromise-fixtures.js';
 import { hex } from '../../src/lib/bytes.js';
+import { readJsonLines } from '../../src/lib/files.js';
 import { scratch } from './fixtures.js';
 
 // More re-encryption requests than the pages sent by the time the 2nd is answered (50 a page with --page-size 50, 3 in flight).
@@ -51,11 +52,6 @@ after(async () => {
   work.remove();
 });
 
-const readJsonLines = <T>(path: string): T[] =>
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as T);
 
 /** How many times each resource appears in the party's audit log under `action`. */
 function auditCounts(party: Party, action: string): Map<string, number> {
