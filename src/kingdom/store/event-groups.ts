@@ -63,17 +63,35 @@ const toEventGroup = (r: EventGroupRow): EventGroupRecord => ({
   updateTime: r.update_time,
 });
 
-function eventGroupJson(e: EventGroupRecord): JsonValue {
+/** What the audit log keeps of an EventGroup: its byte fields as SHA-256 (hex), hashed by the caller or the database. */
+interface AuditedEventGroup {
+  readonly measurementConsumerId: bigint;
+  readonly eventGroupReferenceId: string;
+  readonly encryptedMetadataSha256: string | null;
+  readonly measurementConsumerPublicKeySha256: string | null;
+  readonly details: Uint8Array;
+  readonly state: EventGroupState;
+  readonly revision: bigint;
+}
+
+function auditJson(e: AuditedEventGroup): JsonValue {
   return {
     measurementConsumer: `measurementConsumers/${apiId(e.measurementConsumerId)}`,
     eventGroupReferenceId: e.eventGroupReferenceId,
-    encryptedMetadataSha256: e.encryptedMetadata === null ? null : sha256Hex(e.encryptedMetadata),
-    measurementConsumerPublicKeySha256:
-      e.measurementConsumerPublicKey === null ? null : sha256Hex(e.measurementConsumerPublicKey),
+    encryptedMetadataSha256: e.encryptedMetadataSha256,
+    measurementConsumerPublicKeySha256: e.measurementConsumerPublicKeySha256,
     detailsSha256: sha256Hex(e.details),
     state: e.state,
     revision: e.revision.toString(),
   };
+}
+
+function eventGroupJson(e: EventGroupRecord): JsonValue {
+  return auditJson({
+    ...e,
+    encryptedMetadataSha256: e.encryptedMetadata === null ? null : sha256Hex(e.encryptedMetadata),
+    measurementConsumerPublicKeySha256: e.measurementConsumerPublicKey === null ? null : sha256Hex(e.measurementConsumerPublicKey),
+  });
 }
 
 function notFound(dp: bigint, eg: bigint): StoreError {
@@ -685,17 +703,17 @@ export async function answerMetadataReencryptionRequests(
   }
   for (const g of groups) {
     const r = g.row;
-    const json = (metadataSha256: string | null, keySha256: string | null, details: Uint8Array, revision: bigint): JsonValue => ({
-      measurementConsumer: `measurementConsumers/${apiId(r.mc_external_id)}`,
+    const before: AuditedEventGroup = {
+      measurementConsumerId: r.mc_external_id,
       eventGroupReferenceId: r.event_group_reference_id,
-      encryptedMetadataSha256: metadataSha256,
-      measurementConsumerPublicKeySha256: keySha256,
-      detailsSha256: sha256Hex(details),
+      encryptedMetadataSha256: r.eg_metadata_sha256 === null ? null : hex(r.eg_metadata_sha256),
+      measurementConsumerPublicKeySha256: r.eg_key_sha256 === null ? null : hex(r.eg_key_sha256),
+      details: r.eg_details,
       state: r.eg_state,
-      revision: revision.toString(),
-    });
-    const before = json(r.eg_metadata_sha256 === null ? null : hex(r.eg_metadata_sha256), r.eg_key_sha256 === null ? null : hex(r.eg_key_sha256), r.eg_details, r.eg_revision);
-    ctx.audit(actor, 'UpdateEventGroup', eventGroupName(dp, r.external_event_group_id), before, json(sha256Hex(g.metadata), sha256Hex(g.key), g.details, r.eg_revision + 1n));
+      revision: r.eg_revision,
+    };
+    const after = { ...before, encryptedMetadataSha256: sha256Hex(g.metadata), measurementConsumerPublicKeySha256: sha256Hex(g.key), details: g.details, revision: r.eg_revision + 1n };
+    ctx.audit(actor, 'UpdateEventGroup', eventGroupName(dp, r.external_event_group_id), auditJson(before), auditJson(after));
   }
   for (const { request: r, outcome } of results) {
     if (outcome === 'ALREADY_CLOSED') continue;

@@ -51,13 +51,8 @@ export function listPath(session: KeyringSession, journalId: string, name: strin
   return join(workspaceDir(session, journalId), `${name}.jsonl`);
 }
 
-/**
- * Appends items to a JSON-lines list with one write and one fsync (a crash
- * loses at most the lines of this call). `sync: false` skips the fsync for
- * lines whose loss in a machine crash costs nothing (the next synced append
- * to the file flushes them anyway); a killed process loses none either way.
- */
-export function appendToList(session: KeyringSession, journalId: string, name: string, items: readonly unknown[], options: { sync?: boolean } = {}): void {
+/** Appends items to a JSON-lines list with one write and one fsync (a crash loses at most the lines of this call). */
+export function appendToList(session: KeyringSession, journalId: string, name: string, items: readonly unknown[]): void {
   if (items.length === 0) return;
   const path = listPath(session, journalId, name);
   const bytes = Buffer.from(items.map((i) => `${JSON.stringify(i)}\n`).join(''), 'utf8');
@@ -66,7 +61,7 @@ export function appendToList(session: KeyringSession, journalId: string, name: s
     fd = openSync(path, 'a', 0o600);
     let off = 0;
     while (off < bytes.length) off += writeSync(fd, bytes, off);
-    if (options.sync !== false) fsyncSync(fd);
+    fsyncSync(fd);
   } catch (err) {
     throw new RotationError('STEP_FAILED', `cannot append to ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
   } finally {
