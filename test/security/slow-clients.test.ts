@@ -17,6 +17,8 @@ import { CREATE_CERTIFICATE, GET_DATA_PROVIDER, getDataProviderBody, stalledHand
 
 const MAX_PENDING_HANDSHAKES = 50;
 
+type Settings = { maxConcurrentStreams?: number; initialWindowSize?: number };
+
 async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
   await within(
     (async () => {
@@ -86,11 +88,36 @@ describe('slow and unfinished clients', () => {
     assert.equal(answer.status, 0, answer.message);
   });
 
-  test('an idle session is closed, and the server announces its stream limit', async () => {
+  test('an idle session is closed, and the server announces its stream limit and a stream window of one message', async () => {
     const s = await session(strict);
-    const settings = await within(new Promise<{ maxConcurrentStreams?: number }>((resolve) => s.once('remoteSettings', resolve)), 5000, 'the server SETTINGS');
+    const settings = await within(new Promise<Settings>((resolve) => s.once('remoteSettings', resolve)), 5000, 'the server SETTINGS');
     assert.equal(settings.maxConcurrentStreams, 16);
+    // --max-message-bytes 65536, with the 5-byte gRPC prefix.
+    assert.equal(settings.initialWindowSize, 65_541);
     await within(new Promise((resolve) => s.once('close', resolve)), 15_000, 'the idle session closed by the server');
+  });
+
+  test('a client filling every stream window of its connection with requests it never ends is reset, and others are served meanwhile', async () => {
+    // Default message limit (4 MiB), so streams get the largest window (1 MiB) and the connection four of them.
+    const other = await startServerProcess({ dataDir: scratch.path('windows'), args: ['--request-body-timeout-ms', '1500', '--max-concurrent-streams', '16'] });
+    try {
+      const flooder = await connectH2({ port: other.port, ca: other.kingdomRootPem, servername: 'localhost', cert: dp.pki.tls.certPem, key: dp.pki.tls.keyPem });
+      flooder.on('error', () => {});
+      sessions.push(flooder);
+      const settings = await within(new Promise<Settings>((resolve) => flooder.once('remoteSettings', resolve)), 5000, 'the server SETTINGS');
+      assert.equal(settings.initialWindowSize, 1024 * 1024);
+      const calls = Array.from({ length: 16 }, () => unfinishedCall(flooder, GET_DATA_PROVIDER, { declaredBytes: 4 * 1024 * 1024 - 1, sentBytes: 1024 * 1024 }));
+      const s = await connectH2({ port: other.port, ca: other.kingdomRootPem, servername: 'localhost', cert: dp.pki.tls.certPem, key: dp.pki.tls.keyPem });
+      s.on('error', () => {});
+      sessions.push(s);
+      // The DataProvider is the strict server's: on this one the call is authenticated and answered NOT_FOUND, which is an answer.
+      const answer = await grpcUnaryRaw(s, GET_DATA_PROVIDER, getDataProviderBody(dp.name));
+      assert.notEqual(answer.status, Code.Unavailable, answer.message);
+      const ends = await within(Promise.all(calls.map((c) => c.closed)), 20_000, 'every unfinished stream closed by the server');
+      for (const end of ends) assert.ok(end.rstCode !== 0 || end.status !== undefined, `stream closed with code ${end.rstCode}`);
+    } finally {
+      await other.stop('SIGKILL');
+    }
   });
 
   test('after RESOURCE_EXHAUSTED the server resets the stream instead of waiting for the rest of the upload', async () => {

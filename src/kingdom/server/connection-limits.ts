@@ -30,11 +30,30 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   maxConcurrentStreams: 100,
 };
 
+/**
+ * HTTP/2 receive windows. At the protocol's 64 KiB a client sending a page
+ * of answers stalls whenever the Kingdom is busy with the one before, since
+ * the window opens only as the server reads: both sides then wait on each
+ * other. A stream may instead hold one whole request (at most 1 MiB), and a
+ * connection a few of them. This adds nothing to what a client can make the
+ * server hold: each request is read in full up to the message limit anyway,
+ * and what a connection sends unread stops at its window, well below the
+ * session memory at which Node refuses a session.
+ */
+const MAX_STREAM_WINDOW = 1024 * 1024;
+const DEFAULT_WINDOW = 65_535;
+const STREAMS_PER_CONNECTION_WINDOW = 4;
+
+/** The window of each stream: one request of at most `maxMessageBytes` (with its 5-byte gRPC prefix), within [64 KiB, 1 MiB]. */
+export function streamReceiveWindow(maxMessageBytes: number): number {
+  return Math.min(MAX_STREAM_WINDOW, Math.max(DEFAULT_WINDOW, maxMessageBytes + 5));
+}
+
 /** How long a closing idle session gets to finish before it is cut. */
 const CLOSE_GRACE_MS = 2000;
 
-/** Pending-handshake cap and idle timeouts; `handshakeTimeout` and the stream limit are server options (serverOptions). */
-export function guardConnections(server: Http2SecureServer, limits: ConnectionLimits): void {
+/** Pending-handshake cap, idle timeouts and the connection's receive window; `handshakeTimeout`, the stream limit and window are server options (serverOptions). */
+export function guardConnections(server: Http2SecureServer, limits: ConnectionLimits, maxMessageBytes: number): void {
   // Insertion order is age: the first entry is the oldest handshake.
   const pending = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
@@ -53,6 +72,7 @@ export function guardConnections(server: Http2SecureServer, limits: ConnectionLi
     if (tlsSocket.alpnProtocol !== 'h2') tlsSocket.setTimeout(limits.idleTimeoutMs, () => tlsSocket.destroy());
   });
   server.on('session', (session: ServerHttp2Session) => {
+    session.setLocalWindowSize(STREAMS_PER_CONNECTION_WINDOW * streamReceiveWindow(maxMessageBytes));
     session.setTimeout(limits.idleTimeoutMs, () => {
       session.close();
       setTimeout(() => session.destroy(), CLOSE_GRACE_MS).unref();
@@ -60,8 +80,11 @@ export function guardConnections(server: Http2SecureServer, limits: ConnectionLi
   });
 }
 
-export function serverOptions(limits: ConnectionLimits) {
-  return { handshakeTimeout: limits.tlsHandshakeTimeoutMs, settings: { maxConcurrentStreams: limits.maxConcurrentStreams } };
+export function serverOptions(limits: ConnectionLimits, maxMessageBytes: number) {
+  return {
+    handshakeTimeout: limits.tlsHandshakeTimeoutMs,
+    settings: { maxConcurrentStreams: limits.maxConcurrentStreams, initialWindowSize: streamReceiveWindow(maxMessageBytes) },
+  };
 }
 
 type Request = IncomingMessage | Http2ServerRequest;

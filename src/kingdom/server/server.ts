@@ -100,9 +100,9 @@ export async function startKingdomServer(options: KingdomServerOptions): Promise
     requestCert: true,
     rejectUnauthorized: false,
     allowHTTP1: true,
-    ...serverOptions(limits),
+    ...serverOptions(limits, options.maxMessageBytes),
   });
-  guardConnections(server, limits);
+  guardConnections(server, limits, options.maxMessageBytes);
 
   let inFlight = 0;
   // Wakes whoever waits in close() whenever a call ends or a connection closes.
