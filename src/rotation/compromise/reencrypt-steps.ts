@@ -96,15 +96,18 @@ export function ownMetadata(dir: string, referenceId: string): EventGroup_Metada
   }
 }
 
-/** Each MC's current key, fetched and verified once per run however many of its groups there are. */
+/** An MC's current key and its hex SHA-256, the fingerprint a request names. */
+type CurrentKey = PeerKey & { sha256: string };
+
+/** Each MC's current key, fetched, verified and fingerprinted once per run however many of its groups there are. */
 class PeerKeys {
-  readonly #keys = new Map<string, Promise<PeerKey>>();
+  readonly #keys = new Map<string, Promise<CurrentKey>>();
   constructor(private readonly client: KingdomClient, private readonly trustedRoots: string, private readonly at: Date) {}
 
-  get(consumer: string): Promise<PeerKey> {
+  get(consumer: string): Promise<CurrentKey> {
     let key = this.#keys.get(consumer);
     if (key === undefined) {
-      key = verifiedPeerKey(this.client, consumer, this.trustedRoots, this.at);
+      key = verifiedPeerKey(this.client, consumer, this.trustedRoots, this.at).then((peer) => ({ ...peer, sha256: hex(sha256(peer.bytes)) }));
       this.#keys.set(consumer, key);
     }
     return key;
@@ -180,8 +183,7 @@ async function preparePage(work: PageWork, requests: readonly MetadataReencrypti
       continue;
     }
     const peer = await work.keys.get(r.measurementConsumer);
-    const keySha256 = hex(sha256(peer.bytes));
-    if (keySha256 === base.fingerprint) {
+    if (peer.sha256 === base.fingerprint) {
       throw new RotationError('PRECONDITION_FAILED', `${r.measurementConsumer} still publishes the compromised key; run again once it has rotated`);
     }
     answers.push({
@@ -190,7 +192,7 @@ async function preparePage(work: PageWork, requests: readonly MetadataReencrypti
       measurementConsumerPublicKey: peer.signed.message!,
       signedMeasurementConsumerPublicKey: peer.signed,
     });
-    sent.push({ ...base, reencryptedTo: { keySha256, certificate: peer.certificate } });
+    sent.push({ ...base, reencryptedTo: { keySha256: peer.sha256, certificate: peer.certificate } });
   }
   return { answers, sent };
 }
