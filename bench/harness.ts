@@ -2,6 +2,7 @@
  * Benchmark helpers: every figure is printed beside a baseline measured in the
  * same run, with the ratio, so a noisy machine moves both together.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Figure {
   name: string;
@@ -77,4 +78,40 @@ export function printFigures(section: string, figures: Figure[]): void {
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   console.log(line(header));
   for (const r of rows) console.log(line(r));
+}
+
+/** Linux clock ticks per second, the unit of utime and stime in /proc/PID/stat. */
+const CLOCK_TICKS = 100;
+
+/** CPU seconds (user and system, all threads) a process has used so far, from /proc/PID/stat. */
+export function processCpuSeconds(pid: number): number {
+  try {
+    // Fields after the parenthesised command name: state is field 3, utime 14 and stime 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0; // gone: a PostgreSQL backend that exited between the listing and the read
+  }
+}
+
+/** CPU seconds used so far by each process of this machine named `comm` (e.g. PostgreSQL's), by pid. */
+export function commandCpuSeconds(comm: string): Map<number, number> {
+  const used = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) used.set(Number(entry), processCpuSeconds(Number(entry)));
+    } catch {
+      // exited while listed
+    }
+  }
+  return used;
+}
+
+/** CPU seconds the processes named `comm` used between two readings; those that exited in between lose their last part. */
+export function cpuSecondsBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of after) total += seconds - (before.get(pid) ?? 0);
+  return total;
 }
