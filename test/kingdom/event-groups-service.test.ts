@@ -17,7 +17,7 @@ import {
   EventGroupMetadataReencryption,
   MetadataReencryptionRequest_State,
 } from '../../src/gen/halo/keys/v1/event_group_metadata_reencryption_pb.js';
-import { EncryptionPublicKeySchema } from '../../src/gen/wfa/measurement/api/v2alpha/crypto_pb.js';
+import { EncryptionPublicKeySchema, SignedMessageSchema } from '../../src/gen/wfa/measurement/api/v2alpha/crypto_pb.js';
 import {
   EventGroupSchema,
   EventGroup_AggregatedActivitySchema,
@@ -727,6 +727,30 @@ describe('BatchReencryptEventGroups: answering requests in one transaction', () 
     const privateAsKey = encryptionPublicKeyAny(toBinary(EncryptionPublicKeySchema, create(EncryptionPublicKeySchema, { format: 1, data: keysetBytes(newPrivate) })));
     await rejectsWith(reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: [{ ...answer(a[0]!), measurementConsumerPublicKey: privateAsKey }] }, dpA.mtls), Code.InvalidArgument, 'ENCRYPTION_PUBLIC_KEY_INVALID');
     await rejectsWith(reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: [{ request: a[0]!.name, measurementConsumerPublicKey: newKey() }] }, dpA.mtls), Code.InvalidArgument, 'INVALID_FIELD_VALUE');
+    assert.equal(await auditDigest(kingdom), before);
+    assert.equal((await open(dpA)).length, a.length, 'none closed');
+  });
+
+  it('checks the key of every answer of a batch, however many answers before it carried a good key', async () => {
+    const a = await open(dpA);
+    const before = await auditDigest(kingdom);
+    const privateAsKey = encryptionPublicKeyAny(toBinary(EncryptionPublicKeySchema, create(EncryptionPublicKeySchema, { format: 1, data: keysetBytes(newPrivate) })));
+    const good = answer(a[0]!);
+    const signed = (key: ReturnType<typeof newKey>) => create(SignedMessageSchema, { message: key, signature: new Uint8Array([1]), signatureAlgorithmOid: '1.2.840.10045.4.3.2' });
+    // The bad key in each place a key can be: the field, the signed message, the signed message's deprecated data; and the good key under another type URL.
+    const bad: Array<[string, object]> = [
+      ['a private keyset as the key', { measurementConsumerPublicKey: privateAsKey }],
+      ['a private keyset as the signed key', { measurementConsumerPublicKey: undefined, signedMeasurementConsumerPublicKey: signed(privateAsKey) }],
+      ['a private keyset as the signed key data', { measurementConsumerPublicKey: undefined, signedMeasurementConsumerPublicKey: create(SignedMessageSchema, { data: privateAsKey.value, signature: new Uint8Array([1]) }) }],
+      ['the good key under another type URL', { measurementConsumerPublicKey: { ...newKey(), typeUrl: 'type.googleapis.com/google.protobuf.StringValue' } }],
+    ];
+    for (const [what, fields] of bad) {
+      // The good answers first: each carries the same good key, in every form the bad one then takes.
+      const goods = [good, { ...answer(a[1]!), signedMeasurementConsumerPublicKey: signed(newKey()) }, { ...answer(a[2]!), signedMeasurementConsumerPublicKey: create(SignedMessageSchema, { data: newKey().value, signature: new Uint8Array([1]) }) }];
+      const code = what.includes('type URL') ? 'TYPE_URL_MISMATCH' : 'ENCRYPTION_PUBLIC_KEY_INVALID';
+      const err = await rejectsWith(reencryption.batchReencryptEventGroups({ parent: dpA.name, reencryptions: [...goods, { ...answer(a[3]!), ...fields }] }, dpA.mtls), Code.InvalidArgument, code);
+      assert.match(err.rawMessage, /reencryptions\[3\]/, what);
+    }
     assert.equal(await auditDigest(kingdom), before);
     assert.equal((await open(dpA)).length, a.length, 'none closed');
   });

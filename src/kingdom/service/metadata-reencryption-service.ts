@@ -51,7 +51,7 @@ import {
 import type { KingdomServices } from './context.js';
 import { invalidArgument, permissionDenied } from './errors.js';
 import { requirePrincipal, samePrincipal } from './principal.js';
-import { eventGroupName, reencryptionFields, renderEventGroup } from './render-event-group.js';
+import { CheckedKeys, eventGroupName, reencryptionFields, renderEventGroup } from './render-event-group.js';
 import { actorOf, keyFingerprint, requiredField, unpackField } from './service-support.js';
 
 const COLLECTION = 'metadataReencryptionRequests';
@@ -187,13 +187,14 @@ export function metadataReencryptionService(services: KingdomServices) {
         throw invalidArgument('INVALID_FIELD_VALUE', `reencryptions holds ${req.reencryptions.length} answers; at most ${MAX_REENCRYPTION_BATCH} fit in one batch`);
       }
       const seen = new Set<string>();
+      const checked = new CheckedKeys();
       const answers: ReencryptionAnswer[] = req.reencryptions.map((answer, i) => {
         const field = `reencryptions[${i}]`;
         const key = requestKey(answer.request, `${field}.request`);
         if (key.dataProviderId !== parent.dataProviderId) throw invalidArgument('INVALID_FIELD_VALUE', `${field}.request is not under the batch's parent`);
         if (seen.has(answer.request)) throw invalidArgument('INVALID_FIELD_VALUE', `${field}.request is duplicate in the batch`);
         seen.add(answer.request);
-        const update = reencryptionFields(answer, services.mode, field);
+        const update = reencryptionFields(answer, services.mode, field, checked);
         return update === null ? { key } : { key, update };
       });
       const results = await store.answerMetadataReencryptionRequests({ actor: actorOf(principal, ctx), dataProviderId: parent.dataProviderId, answers });

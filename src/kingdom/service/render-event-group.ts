@@ -34,6 +34,7 @@ import {
   unpackField,
 } from './service-support.js';
 import { bytesEqual } from '../../lib/bytes.js';
+import type { Any } from '@bufbuild/protobuf/wkt';
 
 export const eventGroupName = (dp: bigint, eg: bigint): string =>
   formatResourceName({ kind: 'eventGroup', parent: { kind: 'dataProvider', dataProviderId: dp }, eventGroupId: eg });
@@ -45,11 +46,44 @@ interface KeyInput {
   readonly signatureAlgorithmOid: string;
 }
 
-function keyInput(eg: EventGroup, mode: KingdomMode, prefix = 'event_group'): KeyInput | null {
+/**
+ * The keys a batch has already checked: a DataProvider's page of answers
+ * repeats its MeasurementConsumer's key in each, and checking it means parsing
+ * the Tink keyset. Only keys that passed are kept, by their exact bytes (and
+ * type URL), so a key that differs in a single byte is checked in full.
+ */
+export class CheckedKeys {
+  #last: { form: string; bytes: Uint8Array } | undefined;
+
+  has(form: string, bytes: Uint8Array): boolean {
+    return this.#last !== undefined && this.#last.form === form && bytesEqual(this.#last.bytes, bytes);
+  }
+
+  add(form: string, bytes: Uint8Array): void {
+    this.#last = { form, bytes };
+  }
+}
+
+/** An EncryptionPublicKey packed in an Any, checked unless `checked` passed the same Any before. */
+function checkKeyAny(any: Any, field: string, mode: KingdomMode, checked?: CheckedKeys): void {
+  const form = `any ${any.typeUrl}`;
+  if (checked?.has(form, any.value)) return;
+  checkEncryptionPublicKey(unpackField(EncryptionPublicKeySchema, any, field), field, mode);
+  checked?.add(form, any.value);
+}
+
+/** A serialized EncryptionPublicKey, checked unless `checked` passed the same bytes before. */
+function checkKeyData(data: Uint8Array, field: string, mode: KingdomMode, checked?: CheckedKeys): void {
+  if (checked?.has('data', data)) return;
+  checkEncryptionPublicKey(parseField(EncryptionPublicKeySchema, data, field), field, mode);
+  checked?.add('data', data);
+}
+
+function keyInput(eg: EventGroup, mode: KingdomMode, prefix = 'event_group', checked?: CheckedKeys): KeyInput | null {
   let current: Uint8Array | null = null;
   if (eg.measurementConsumerPublicKey !== undefined) {
     const field = `${prefix}.measurement_consumer_public_key`;
-    checkEncryptionPublicKey(unpackField(EncryptionPublicKeySchema, eg.measurementConsumerPublicKey, field), field, mode);
+    checkKeyAny(eg.measurementConsumerPublicKey, field, mode, checked);
     current = eg.measurementConsumerPublicKey.value;
   }
   const signed = eg.signedMeasurementConsumerPublicKey;
@@ -57,10 +91,10 @@ function keyInput(eg: EventGroup, mode: KingdomMode, prefix = 'event_group'): Ke
   const field = `${prefix}.signed_measurement_consumer_public_key`;
   let legacy: Uint8Array;
   if (signed.message !== undefined) {
-    checkEncryptionPublicKey(unpackField(EncryptionPublicKeySchema, signed.message, `${field}.message`), `${field}.message`, mode);
+    checkKeyAny(signed.message, `${field}.message`, mode, checked);
     legacy = signed.message.value;
   } else if (signed.data.length > 0) {
-    checkEncryptionPublicKey(parseField(EncryptionPublicKeySchema, signed.data, `${field}.data`), `${field}.data`, mode);
+    checkKeyData(signed.data, `${field}.data`, mode, checked);
     legacy = signed.data;
   } else {
     return requiredField(`${field}.message`);
@@ -162,9 +196,10 @@ export function reencryptionFields(
   answer: { encryptedMetadata?: EventGroup['encryptedMetadata']; measurementConsumerPublicKey?: EventGroup['measurementConsumerPublicKey']; signedMeasurementConsumerPublicKey?: EventGroup['signedMeasurementConsumerPublicKey'] },
   mode: KingdomMode,
   field: string,
+  checked?: CheckedKeys,
 ): { encryptedMetadata: Uint8Array; measurementConsumerPublicKey: Uint8Array; details: (current: Uint8Array) => Uint8Array } | null {
   const eg = create(EventGroupSchema, answer);
-  const key = keyInput(eg, mode, field);
+  const key = keyInput(eg, mode, field, checked);
   const metadata = metadataInput(eg, field);
   if (metadata === null) {
     if (key !== null) throw invalidArgument('INVALID_FIELD_VALUE', `${field} has a key without encrypted_metadata: set both, or neither to only close the request`);
