@@ -124,15 +124,16 @@ export interface PreparedAuditEvent {
  * document that cannot be serialised fails that operation alone.
  */
 export function prepareAuditEvents(time: Date, events: readonly AuditEvent[]): PreparedAuditEvent[] {
-  return events.map((e) => ({
-    time,
-    actor: e.actor,
-    action: e.action,
-    resource: e.resource,
-    before: jsonOrNull(e.before),
-    after: jsonOrNull(e.after),
-    authentication: authenticationJson(e.authentication),
-  }));
+  // An operation's events share its caller's authentication (one object): serialised once, not once an event.
+  let authentication: AuditAuthentication | null | undefined;
+  let authenticationText: string | null = null;
+  return events.map((e) => {
+    if (e.authentication !== authentication) {
+      authentication = e.authentication;
+      authenticationText = authenticationJson(authentication);
+    }
+    return { time, actor: e.actor, action: e.action, resource: e.resource, before: jsonOrNull(e.before), after: jsonOrNull(e.after), authentication: authenticationText };
+  });
 }
 
 /**
