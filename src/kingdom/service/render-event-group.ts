@@ -47,10 +47,10 @@ interface KeyInput {
 }
 
 /**
- * The keys a batch has already checked: a DataProvider's page of answers
+ * The last key a batch checked and passed: a DataProvider's page of answers
  * repeats its MeasurementConsumer's key in each, and checking it means parsing
- * the Tink keyset. Only keys that passed are kept, by their exact bytes (and
- * type URL), so a key that differs in a single byte is checked in full.
+ * the Tink keyset. It is kept by its form (type URL) and exact bytes, so a key
+ * that differs in a single byte is checked in full.
  */
 export class CheckedKeys {
   #last: { form: string; bytes: Uint8Array } | undefined;
