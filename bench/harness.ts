@@ -2,7 +2,7 @@
  * Benchmark helpers: every figure is printed beside a baseline measured in the
  * same run, with the ratio, so a noisy machine moves both together.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 export interface Figure {
   name: string;
@@ -79,6 +79,9 @@ export function printFigures(section: string, figures: Figure[]): void {
   console.log(line(header));
   for (const r of rows) console.log(line(r));
 }
+
+/** Whether this machine shows processes' CPU time in /proc (Linux); elsewhere the CPU figures are left out. */
+export const hasProcCpu = existsSync('/proc/self/stat');
 
 /** Linux clock ticks per second, the unit of utime and stime in /proc/PID/stat. */
 const CLOCK_TICKS = 100;
