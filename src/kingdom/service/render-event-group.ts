@@ -6,6 +6,7 @@
  * current and the deprecated fields are filled, as upstream does (§1.7).
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import type { Any } from '@bufbuild/protobuf/wkt';
 import { formatResourceName, typeUrlOf } from '../../api/index.js';
 import {
   EncryptedMessageSchema,
@@ -34,7 +35,6 @@ import {
   unpackField,
 } from './service-support.js';
 import { bytesEqual } from '../../lib/bytes.js';
-import type { Any } from '@bufbuild/protobuf/wkt';
 
 export const eventGroupName = (dp: bigint, eg: bigint): string =>
   formatResourceName({ kind: 'eventGroup', parent: { kind: 'dataProvider', dataProviderId: dp }, eventGroupId: eg });
